@@ -1,0 +1,58 @@
+/**
+ * The activity interface the workflow calls. Workflow code imports this file as types only; the
+ * Kubernetes implementation is `createActivities(deps)` in ./index.ts. Every activity is idempotent:
+ * a retry after a crash finds and reuses what the first attempt made (deterministic pod names,
+ * "cordoned by us" recorded on the Node).
+ *
+ * Failures: a node step that cannot succeed throws ApplicationFailure type 'NodeStepFailed' with
+ * details `[NodeStepFailureDetails]`; an unknown cluster throws non-retryable 'UnknownCluster'.
+ */
+import type { ClusterInventory, NodeRole, NodeStep, PrecheckItem } from '../planning/types.js';
+
+/** Identifies one upgrade; pods and events carry it so cleanup finds exactly what this upgrade made. */
+export interface UpgradeRef {
+  clusterId: string;
+  targetVersion: string;
+  /** The workflow ID, e.g. 'edge-upgrade-shop-17'. */
+  upgradeId: string;
+}
+
+/** Arguments of every per-node step. */
+export interface NodeStepArgs extends UpgradeRef {
+  node: string;
+  role: NodeRole;
+}
+
+/** Details attached to a 'NodeStepFailed' ApplicationFailure. */
+export interface NodeStepFailureDetails {
+  node: string;
+  step: NodeStep;
+  message: string;
+  logTail?: string;
+}
+
+export interface UpgradeActivities {
+  /** Reads nodes and versions. Throws non-retryable 'UnknownCluster' for an unconfigured clusterId. */
+  inventory(clusterId: string): Promise<ClusterInventory>;
+  /** Runs the pre-check items against the cluster. */
+  precheck(args: UpgradeRef): Promise<PrecheckItem[]>;
+  /** Cordons the node unless it already is; records on the Node when we did it. */
+  cordonNode(args: NodeStepArgs): Promise<{ cordonedByUs: boolean }>;
+  /** Evicts the node's pods (DaemonSet and mirror pods stay). Heartbeats; fails naming the blocking PDB and pod. */
+  drainNode(args: NodeStepArgs & { drainTimeoutMs: number }): Promise<{ evicted: number }>;
+  /**
+   * Creates (or finds) the node's upgrade pod and waits until it Succeeded, the node reports the
+   * target kubeletVersion and is Ready. Heartbeats while waiting. On failure the details carry the log tail.
+   */
+  runUpgradePod(args: NodeStepArgs & { upgradeImage?: string; nodeTimeoutMs: number }): Promise<{ pod: string }>;
+  /** Uncordons the node only if this upgrade cordoned it. */
+  uncordonNode(args: NodeStepArgs): Promise<{ uncordoned: boolean }>;
+  /** Deletes this cluster's failed upgrade pods in kube-upgrade (before a resume). Returns how many. */
+  deleteFailedUpgradePods(args: UpgradeRef): Promise<{ deleted: number }>;
+  /**
+   * Restores what the upgrade changed: uncordons every node this upgrade cordoned. With
+   * `deleteRecords` it also deletes the upgrade pods and Events in kube-upgrade and the Events it
+   * wrote on nodes (the pause-timeout auto-cancel).
+   */
+  cleanupUpgrade(args: UpgradeRef & { deleteRecords: boolean }): Promise<{ uncordoned: string[]; deletedPods: number; deletedEvents: number }>;
+}

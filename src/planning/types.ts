@@ -1,0 +1,115 @@
+/**
+ * Types shared by the workflow, the activities, the client and the CLI. Pure data: no I/O here.
+ * Names mirror the public contract in DESIGN.md; keep them stable.
+ */
+
+/** Phases of an upgrade, in order. */
+export type Phase = 'precheck' | 'masters' | 'workers' | 'done';
+
+/** Overall state; `succeeded`, `cancelled` and `failed` are final. */
+export type UpgradeState = 'running' | 'paused' | 'succeeded' | 'cancelled' | 'failed';
+
+/** Why an upgrade is paused. `window` pauses never auto-cancel. */
+export type PauseReason = 'user' | 'error' | 'window';
+
+/** Why an upgrade was cancelled. */
+export type CancelReason = 'user' | 'pause-timeout';
+
+/** The role a node's upgrade pod is told through NODE_ROLE. */
+export type NodeRole = 'first-control-plane' | 'control-plane' | 'worker';
+
+/** The steps of one node's upgrade, as named in `lastError.step`. */
+export type NodeStep = 'cordon' | 'drain' | 'upgrade-pod' | 'wait' | 'uncordon';
+
+/** Verdict of one pre-check item. */
+export type CheckResult = 'normal' | 'warning' | 'error';
+
+/** One pre-check item: what was checked, the verdict, a cause an operator can act on, and the nodes concerned. */
+export interface PrecheckItem {
+  id: string;
+  result: CheckResult;
+  message: string;
+  nodes: string[];
+}
+
+/** The pre-check report as it appears in `progress`. */
+export interface PrecheckReport {
+  status: 'pending' | 'passed' | 'warning' | 'failed';
+  items: PrecheckItem[];
+}
+
+/** A maintenance window: upgrades only start new batches inside it. Times are "HH:MM" in `timezone`. */
+export interface MaintenanceWindow {
+  /** Days of the week the window opens, e.g. ['sat', 'sun']; empty or absent means every day. */
+  days?: Array<'mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun'>;
+  start: string;
+  end: string;
+  /** IANA time zone, default 'UTC'. */
+  timezone?: string;
+}
+
+/**
+ * The workflow input: one JSON object, as in the public contract. Durations are strings such as
+ * '15 days', '10m' or '90s' (parsed with Temporal's duration format) or numbers of milliseconds.
+ * Credentials are never part of it: `clusterId` maps to credentials in the worker's configuration.
+ */
+export interface UpgradeRequest {
+  clusterId: string;
+  targetVersion: string;
+  acceptWarnings?: boolean;
+  batch?: { maxPercent?: number };
+  pauseTimeout?: string | number;
+  drainTimeout?: string | number;
+  nodeTimeout?: string | number;
+  upgradeImage?: string;
+  window?: MaintenanceWindow;
+}
+
+/** One node as the workflow sees it: no Kubernetes objects cross into workflow code. */
+export interface ClusterNode {
+  name: string;
+  /** `control-plane` for master nodes, `worker` for the rest. */
+  kind: 'control-plane' | 'worker';
+  /** True for edge (remote-site) workers, false for cloud workers and masters. */
+  edge: boolean;
+  /** `status.nodeInfo.kubeletVersion`, e.g. 'v1.33.5'. */
+  kubeletVersion: string;
+  ready: boolean;
+  unschedulable: boolean;
+}
+
+/** What the workflow needs to know about a cluster before it plans. */
+export interface ClusterInventory {
+  clusterId: string;
+  /** The API server's gitVersion, e.g. 'v1.33.5'. */
+  controlPlaneVersion: string;
+  nodes: ClusterNode[];
+}
+
+/** The last node failure, as queryable in `progress.lastError`. */
+export interface LastError {
+  node: string;
+  step: NodeStep;
+  message: string;
+  /** Tail of the upgrade pod's log, when there was a pod. */
+  logTail?: string;
+  at?: string;
+}
+
+/** The `progress` query's answer: the public contract's fields, plus a few extras. */
+export interface Progress {
+  clusterId: string;
+  targetVersion: string;
+  phase: Phase;
+  state: UpgradeState;
+  pause: null | { reason: PauseReason; since: string; autoCancelAt: string | null; message?: string };
+  precheck: PrecheckReport;
+  masters: { total: number; upgraded: number; current: null | { serial: number; node: string } };
+  workers: { total: number; upgraded: number; batch: null | { number: number; size: number; nodes: string[] } };
+  lastError: null | LastError;
+  cancelReason: null | CancelReason;
+  /** Refused commands (e.g. a cancel while running), newest last, at most a few. */
+  refusals?: Array<{ command: string; reason: string; at: string }>;
+  /** Why the upgrade failed, when state is 'failed'. */
+  failure?: string | null;
+}

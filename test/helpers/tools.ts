@@ -1,0 +1,31 @@
+/**
+ * Locates the tools the tests need through the project's own ensure-* scripts, which use the cache
+ * (~/.cache/edge-upgrade, or $EDGE_UPGRADE_CACHE) and build on a cold machine. A missing tool fails
+ * the test loudly; nothing is skipped.
+ */
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const scriptsDir = fileURLToPath(new URL('../../scripts/', import.meta.url));
+const cache = new Map<string, string>();
+
+function ensure(script: string, envOverride: string): string {
+  const fromEnv = process.env[envOverride];
+  if (fromEnv) return fromEnv;
+  const hit = cache.get(script);
+  if (hit) return hit;
+  try {
+    const out = execFileSync('bash', [scriptsDir + script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+    cache.set(script, out);
+    return out;
+  } catch (err) {
+    throw new Error(`scripts/${script} failed, so this test cannot run: ${(err as Error).message}`);
+  }
+}
+
+/** Path of the Temporal CLI binary (dev server). */
+export const temporalCli = (): string => ensure('ensure-temporal.sh', 'TEMPORAL_CLI');
+/** Directory with kube-apiserver, kube-controller-manager, kube-scheduler and kubectl. */
+export const k8sBinDir = (): string => ensure('ensure-k8s.sh', 'EDGE_UPGRADE_K8S_BIN');
+/** Path of the etcd binary. */
+export const etcdBinary = (): string => ensure('ensure-etcd.sh', 'EDGE_UPGRADE_ETCD');
