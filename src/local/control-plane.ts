@@ -1,0 +1,174 @@
+/**
+ * A real, local Kubernetes control plane for tests, benchmarks and the demo: etcd, kube-apiserver,
+ * kube-controller-manager and kube-scheduler on free loopback ports, with a token-authenticated
+ * admin kubeconfig. There are no kubelets: src/simulator plays the nodes.
+ */
+import { KubeConfig } from '@kubernetes/client-node';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, startProcess, stopProcess, waitUntil, type Managed } from './processes.js';
+
+/** Where the binaries are and how to run them. */
+export interface ControlPlaneOptions {
+  /** Directory with kube-apiserver, kube-controller-manager, kube-scheduler (scripts/ensure-k8s.sh). */
+  k8sBinDir: string;
+  /** Path of the etcd binary (scripts/ensure-etcd.sh). */
+  etcdBinary: string;
+  /** Working directory for data, keys, logs and the kubeconfig; a fresh temp dir by default. */
+  dir?: string;
+  /** How long kube-controller-manager waits for a silent node before marking it NotReady (seconds). */
+  nodeMonitorGracePeriodSeconds?: number;
+  /** Keep `dir` after stop (for debugging). */
+  keepDir?: boolean;
+}
+
+/** A running control plane. Stop it with `stop()`. */
+export class LocalControlPlane {
+  private constructor(
+    readonly dir: string,
+    readonly server: string,
+    readonly kubeconfigPath: string,
+    /** Bearer token of the `admin` user (group system:masters). */
+    readonly adminToken: string,
+    private readonly processes: Managed[],
+    private readonly keepDir: boolean,
+  ) {}
+
+  /** Starts etcd, the API server, the controller manager and the scheduler, and waits until they serve. */
+  static async start(opts: ControlPlaneOptions): Promise<LocalControlPlane> {
+    const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'edge-upgrade-cp-'));
+    mkdirSync(join(dir, 'pki'), { recursive: true });
+    const bin = (name: string) => join(opts.k8sBinDir, name);
+    for (const b of ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler']) {
+      if (!existsSync(bin(b))) throw new Error(`${bin(b)} is missing: run scripts/ensure-k8s.sh`);
+    }
+    if (!existsSync(opts.etcdBinary)) throw new Error(`${opts.etcdBinary} is missing: run scripts/ensure-etcd.sh`);
+
+    const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+    const { publicKey, privateKey } = generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    });
+    const saPub = join(dir, 'pki', 'sa.pub');
+    const saKey = join(dir, 'pki', 'sa.key');
+    writeFileSync(saPub, publicKey);
+    writeFileSync(saKey, privateKey, { mode: 0o600 });
+    const token = randomBytes(24).toString('hex');
+    const tokens = join(dir, 'pki', 'tokens.csv');
+    writeFileSync(tokens, `${token},admin,admin,"system:masters"\n`, { mode: 0o600 });
+
+    const processes: Managed[] = [];
+    const stopAll = async () => {
+      for (const p of [...processes].reverse()) await stopProcess(p);
+    };
+    try {
+      const etcdUrl = `http://127.0.0.1:${etcdPort}`;
+      const peerUrl = `http://127.0.0.1:${peerPort}`;
+      const etcd = startProcess('etcd', opts.etcdBinary, [
+        '--name=node0', `--data-dir=${join(dir, 'etcd')}`,
+        `--listen-client-urls=${etcdUrl}`, `--advertise-client-urls=${etcdUrl}`,
+        `--listen-peer-urls=${peerUrl}`, `--initial-advertise-peer-urls=${peerUrl}`,
+        `--initial-cluster=node0=${peerUrl}`, '--log-level=warn',
+        // Test data is disposable; skipping fsync makes the API server several times faster here.
+        '--unsafe-no-fsync',
+      ], join(dir, 'etcd.log'));
+      processes.push(etcd);
+      await waitUntil('etcd /health', async () => (await fetch(`${etcdUrl}/health`)).ok, { timeoutMs: 30_000, process: etcd });
+
+      const apiserver = startProcess('kube-apiserver', bin('kube-apiserver'), [
+        `--etcd-servers=${etcdUrl}`, '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1',
+        `--secure-port=${apiPort}`, `--cert-dir=${join(dir, 'pki')}`, `--token-auth-file=${tokens}`,
+        '--authorization-mode=Node,RBAC', '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+        `--service-account-key-file=${saPub}`, `--service-account-signing-key-file=${saKey}`,
+        '--service-cluster-ip-range=10.96.0.0/16', '--endpoint-reconciler-type=none', '--allow-privileged=true',
+        // Simulated kubelets (pod logs) listen on 127.0.0.1; node names do not resolve.
+        '--kubelet-preferred-address-types=InternalIP', '--profiling=false', '--v=0',
+      ], join(dir, 'kube-apiserver.log'));
+      processes.push(apiserver);
+      const server = `https://127.0.0.1:${apiPort}`;
+      await waitUntil('kube-apiserver /readyz', () => httpsOk(`${server}/readyz`, token), { timeoutMs: 90_000, process: apiserver });
+
+      // The API server wrote a self-signed serving cert (with its CA appended) for 127.0.0.1; trust exactly that.
+      const ca = readFileSync(join(dir, 'pki', 'apiserver.crt'));
+      const kubeconfigPath = join(dir, 'kubeconfig');
+      writeFileSync(kubeconfigPath, kubeconfigYaml(server, ca.toString('base64'), token), { mode: 0o600 });
+
+      const common = [`--kubeconfig=${kubeconfigPath}`, '--leader-elect=false', '--bind-address=127.0.0.1', '--secure-port=0', '--v=0'];
+      const grace = opts.nodeMonitorGracePeriodSeconds ?? 40;
+      processes.push(startProcess('kube-controller-manager', bin('kube-controller-manager'), [
+        ...common, `--service-account-private-key-file=${saKey}`, `--root-ca-file=${join(dir, 'pki', 'apiserver.crt')}`,
+        '--node-monitor-period=2s', `--node-monitor-grace-period=${grace}s`, '--use-service-account-credentials=true',
+      ], join(dir, 'kube-controller-manager.log')));
+      processes.push(startProcess('kube-scheduler', bin('kube-scheduler'), common, join(dir, 'kube-scheduler.log')));
+
+      const cp = new LocalControlPlane(dir, server, kubeconfigPath, token, processes, opts.keepDir ?? false);
+      // Admission refuses pods in a namespace until its `default` ServiceAccount exists (tokens controller).
+      await waitUntil('the default ServiceAccount', () => httpsOk(`${server}/api/v1/namespaces/default/serviceaccounts/default`, token), {
+        timeoutMs: 60_000,
+        process: processes[2],
+      });
+      return cp;
+    } catch (err) {
+      await stopAll();
+      throw err;
+    }
+  }
+
+  /** A KubeConfig for @kubernetes/client-node, authenticated as the admin user. */
+  kubeConfig(): KubeConfig {
+    const kc = new KubeConfig();
+    kc.loadFromFile(this.kubeconfigPath);
+    return kc;
+  }
+
+  /** Logs of one component, e.g. 'kube-controller-manager', for debugging a failed test. */
+  logFile(component: string): string {
+    return join(this.dir, `${component}.log`);
+  }
+
+  /** Stops every process this control plane started (by PID) and removes its directory. */
+  async stop(): Promise<void> {
+    for (const p of [...this.processes].reverse()) await stopProcess(p);
+    if (!this.keepDir) rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function kubeconfigYaml(server: string, caData: string, token: string): string {
+  return [
+    'apiVersion: v1',
+    'kind: Config',
+    'clusters:',
+    '- name: local',
+    '  cluster:',
+    `    server: ${server}`,
+    `    certificate-authority-data: ${caData}`,
+    'users:',
+    '- name: admin',
+    '  user:',
+    `    token: ${token}`,
+    'contexts:',
+    '- name: local',
+    '  context:',
+    '    cluster: local',
+    '    user: admin',
+    'current-context: local',
+    '',
+  ].join('\n');
+}
+
+/** GET with a bearer token against the local API server; true on 2xx. TLS is not verified here (readiness only). */
+function httpsOk(url: string, token: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request(url, { headers: { Authorization: `Bearer ${token}` }, rejectUnauthorized: false, timeout: 5000 }, (res) => {
+      res.resume();
+      resolve((res.statusCode ?? 500) < 300);
+    });
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => req.destroy());
+    req.end();
+  });
+}

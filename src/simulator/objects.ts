@@ -1,0 +1,165 @@
+/**
+ * Pure builders for what the simulator writes: Node objects, Node status, Lease renewals and Pod
+ * status. No I/O, so they are easy to test and reuse.
+ */
+import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import {
+  CONTROL_PLANE_LABEL,
+  EDGE_WORKER_LABEL,
+  SIM_NODE_LABEL,
+} from '../planning/labels.js';
+
+/** How a simulated node is made. */
+export interface SimNodeSpec {
+  name: string;
+  kind: 'control-plane' | 'worker';
+  /** Edge worker (remote site) rather than cloud worker; ignored for control planes. */
+  edge?: boolean;
+  /** Starting kubelet version, e.g. 'v1.33.7'. */
+  version: string;
+  /** Extra labels, e.g. fault labels. */
+  labels?: Record<string, string>;
+}
+
+/** The Node object to create (spec and metadata; status is patched separately). */
+export function nodeObject(spec: SimNodeSpec): V1Node {
+  const labels: Record<string, string> = {
+    [SIM_NODE_LABEL]: 'true',
+    'kubernetes.io/hostname': spec.name,
+    'kubernetes.io/os': 'linux',
+    'kubernetes.io/arch': 'amd64',
+    ...(spec.kind === 'control-plane' ? { [CONTROL_PLANE_LABEL]: '' } : { [EDGE_WORKER_LABEL]: spec.edge ? 'true' : 'false' }),
+    ...spec.labels,
+  };
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name: spec.name, labels },
+    spec: spec.kind === 'control-plane' ? { taints: [{ key: CONTROL_PLANE_LABEL, effect: 'NoSchedule' }] } : {},
+  };
+}
+
+/** Kubernetes MicroTime: RFC 3339 with exactly six fractional digits (a plain Date is rejected). */
+export function microTime(d: Date): string {
+  return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+}
+
+/** A strategic-merge patch for /status that reports a healthy node at `version`. */
+export function nodeStatusPatch(name: string, version: string, kubeletPort: number, now: Date): object {
+  const t = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const cond = (type: string, status: string, reason: string, message: string) => ({
+    type, status, reason, message, lastHeartbeatTime: t, lastTransitionTime: t,
+  });
+  return {
+    status: {
+      conditions: [
+        cond('Ready', 'True', 'KubeletReady', 'simulated kubelet is posting ready status'),
+        cond('MemoryPressure', 'False', 'KubeletHasSufficientMemory', 'simulated'),
+        cond('DiskPressure', 'False', 'KubeletHasNoDiskPressure', 'simulated'),
+        cond('PIDPressure', 'False', 'KubeletHasSufficientPID', 'simulated'),
+        cond('NetworkUnavailable', 'False', 'RouteCreated', 'simulated'),
+      ],
+      // The API server reaches the simulated kubelet (for pod logs) at this address and port.
+      addresses: [{ type: 'InternalIP', address: '127.0.0.1' }, { type: 'Hostname', address: name }],
+      daemonEndpoints: { kubeletEndpoint: { Port: kubeletPort } },
+      capacity: { cpu: '4', memory: '8Gi', pods: '110', 'ephemeral-storage': '100Gi' },
+      allocatable: { cpu: '4', memory: '8Gi', pods: '110', 'ephemeral-storage': '100Gi' },
+      nodeInfo: nodeInfo(name, version),
+    },
+  };
+}
+
+/** The nodeInfo block; `kubeletVersion` is what an upgrade changes. */
+export function nodeInfo(name: string, version: string): Record<string, string> {
+  return {
+    kubeletVersion: version,
+    kubeProxyVersion: version,
+    machineID: name,
+    systemUUID: name,
+    bootID: name,
+    kernelVersion: '6.1.0-sim',
+    osImage: 'edge-upgrade simulated node',
+    containerRuntimeVersion: 'containerd://1.7.0-sim',
+    operatingSystem: 'linux',
+    architecture: 'amd64',
+  };
+}
+
+/** True when the node's Ready condition is True. */
+export function isNodeReady(node: V1Node): boolean {
+  return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+}
+
+const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+/** A merge patch for /status that makes a pod Running and Ready on its node. */
+export function runningPodStatus(pod: V1Pod, now: Date, ready = true): object {
+  const t = iso(now);
+  const containers = pod.spec?.containers ?? [];
+  return {
+    status: {
+      phase: 'Running',
+      hostIP: '127.0.0.1',
+      podIP: '127.0.0.1',
+      startTime: t,
+      conditions: [
+        { type: 'PodScheduled', status: 'True', lastTransitionTime: t },
+        { type: 'Initialized', status: 'True', lastTransitionTime: t },
+        { type: 'ContainersReady', status: ready ? 'True' : 'False', lastTransitionTime: t },
+        { type: 'Ready', status: ready ? 'True' : 'False', lastTransitionTime: t },
+      ],
+      containerStatuses: containers.map((c) => ({
+        name: c.name,
+        image: c.image ?? '',
+        imageID: '',
+        ready,
+        started: true,
+        restartCount: 0,
+        state: { running: { startedAt: t } },
+      })),
+    },
+  };
+}
+
+/** A merge patch for /status that ends a pod: Succeeded (exit 0) or Failed (exit 1) with a message. */
+export function terminatedPodStatus(pod: V1Pod, now: Date, succeeded: boolean, message: string): object {
+  const t = iso(now);
+  const containers = pod.spec?.containers ?? [];
+  return {
+    status: {
+      phase: succeeded ? 'Succeeded' : 'Failed',
+      conditions: [
+        { type: 'PodScheduled', status: 'True', lastTransitionTime: t },
+        { type: 'Initialized', status: 'True', lastTransitionTime: t },
+        { type: 'ContainersReady', status: 'False', lastTransitionTime: t, reason: 'PodCompleted' },
+        { type: 'Ready', status: 'False', lastTransitionTime: t, reason: 'PodCompleted' },
+      ],
+      containerStatuses: containers.map((c) => ({
+        name: c.name,
+        image: c.image ?? '',
+        imageID: '',
+        ready: false,
+        started: false,
+        restartCount: 0,
+        state: {
+          terminated: {
+            exitCode: succeeded ? 0 : 1,
+            reason: succeeded ? 'Completed' : 'Error',
+            message,
+            startedAt: t,
+            finishedAt: t,
+          },
+        },
+      })),
+    },
+  };
+}
+
+/** The value of an env var in the pod's first container that sets it. */
+export function podEnv(pod: V1Pod, name: string): string | undefined {
+  for (const c of pod.spec?.containers ?? []) {
+    const hit = c.env?.find((e) => e.name === name);
+    if (hit?.value !== undefined) return hit.value;
+  }
+  return undefined;
+}

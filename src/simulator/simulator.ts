@@ -1,0 +1,435 @@
+/**
+ * The edge node simulator: plays the kubelets of simulated nodes against a real API server, in
+ * the manner of kwok. It keeps Leases and node status fresh, makes pods bound to its nodes Running
+ * and Ready, finalizes deleted pods, and executes upgrade pods in kube-upgrade. Faults come from
+ * node labels (sim.edge-upgrade.io/*), so tests and operators trigger them with kubectl.
+ *
+ * It manages every Node labelled sim.edge-upgrade.io/simulated=true, so a restarted simulator
+ * picks up the nodes an earlier one created.
+ */
+import {
+  CoordinationV1Api,
+  CoreV1Api,
+  KubeConfig,
+  makeInformer,
+  PatchStrategy,
+  setHeaderOptions,
+  type Informer,
+  type ObjectCache,
+  type V1Node,
+  type V1Pod,
+} from '@kubernetes/client-node';
+import type { Server } from 'node:https';
+import pLimit, { type LimitFunction } from 'p-limit';
+import {
+  ENV_NODE_ROLE,
+  ENV_TARGET_VERSION,
+  SIM_FAIL_UPGRADE_LABEL,
+  SIM_NODE_LABEL,
+  SIM_OFFLINE_LABEL,
+  SIM_UPGRADE_SECONDS_LABEL,
+  UPGRADE_NAMESPACE,
+} from '../planning/labels.js';
+import { logKey, startKubeletServer, type LogStore } from './kubelet-server.js';
+import {
+  isNodeReady,
+  microTime,
+  nodeInfo,
+  nodeObject,
+  nodeStatusPatch,
+  podEnv,
+  runningPodStatus,
+  terminatedPodStatus,
+  type SimNodeSpec,
+} from './objects.js';
+
+/** Simulator settings. Durations are in seconds. */
+export interface SimulatorOptions {
+  kubeConfig: KubeConfig;
+  /** Lease duration written on each node's Lease; renewals happen every quarter of it. Default 40. */
+  leaseDurationSeconds?: number;
+  /** How often an unchanged node re-posts its status (kubelet's nodeStatusReportFrequency). Default 60. */
+  statusIntervalSeconds?: number;
+  /** How long an upgrade pod runs unless the node's upgrade-seconds label says otherwise. Default 2. */
+  upgradeSeconds?: number;
+  /** Most API requests in flight at once. Default 32. */
+  concurrency?: number;
+  /** Where to write one-line progress messages; silent by default. */
+  log?: (message: string) => void;
+}
+
+/** Counters for benchmarks and tests. Lags are in milliseconds. */
+export interface SimulatorStats {
+  nodes: number;
+  leaseRenewals: number;
+  statusUpdates: number;
+  podsStarted: number;
+  podsFinalized: number;
+  upgradesSucceeded: number;
+  upgradesFailed: number;
+  apiErrors: number;
+  /** Worst delay between a lease renewal's due time and its completion since the last reset. */
+  maxRenewLagMs: number;
+}
+
+interface SimNode {
+  name: string;
+  version: string;
+  labels: Record<string, string>;
+  nextRenewAt: number;
+  nextStatusAt: number;
+  statusPending: boolean;
+  renewing: boolean;
+}
+
+const strategic = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
+const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+/** A running simulator. Create with `EdgeSimulator.start`, stop with `stop()`. */
+export class EdgeSimulator {
+  private readonly core: CoreV1Api;
+  private readonly coord: CoordinationV1Api;
+  private readonly limit: LimitFunction;
+  private readonly nodes = new Map<string, SimNode>();
+  private readonly logs: LogStore = new Map();
+  private readonly podsInFlight = new Set<string>();
+  private readonly upgrades = new Set<string>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private nodeInformer?: Informer<V1Node> & ObjectCache<V1Node>;
+  private podInformer?: Informer<V1Pod> & ObjectCache<V1Pod>;
+  private kubelet?: Server;
+  private tick?: NodeJS.Timeout;
+  private stopped = false;
+  private readonly counters: SimulatorStats = {
+    nodes: 0, leaseRenewals: 0, statusUpdates: 0, podsStarted: 0, podsFinalized: 0,
+    upgradesSucceeded: 0, upgradesFailed: 0, apiErrors: 0, maxRenewLagMs: 0,
+  };
+  private readonly leaseSeconds: number;
+  private readonly statusSeconds: number;
+  private readonly upgradeSeconds: number;
+  private readonly log: (m: string) => void;
+
+  private constructor(private readonly opts: SimulatorOptions, private kubeletPort = 0) {
+    this.core = opts.kubeConfig.makeApiClient(CoreV1Api);
+    this.coord = opts.kubeConfig.makeApiClient(CoordinationV1Api);
+    this.limit = pLimit(opts.concurrency ?? 32);
+    this.leaseSeconds = opts.leaseDurationSeconds ?? 40;
+    this.statusSeconds = opts.statusIntervalSeconds ?? 60;
+    this.upgradeSeconds = opts.upgradeSeconds ?? 2;
+    this.log = opts.log ?? (() => {});
+  }
+
+  /** Starts the log endpoint, the informers and the heartbeat loop. */
+  static async start(opts: SimulatorOptions): Promise<EdgeSimulator> {
+    const sim = new EdgeSimulator(opts);
+    const { server, port } = await startKubeletServer(sim.logs);
+    sim.kubelet = server;
+    sim.kubeletPort = port;
+    await sim.startInformers();
+    sim.tick = setInterval(() => sim.heartbeat(), 500);
+    return sim;
+  }
+
+  /**
+   * Creates the nodes (idempotent: existing ones are adopted), their Leases and a Ready status.
+   * Resolves when all are posted.
+   */
+  async addNodes(specs: SimNodeSpec[]): Promise<void> {
+    await Promise.all(
+      specs.map((spec) =>
+        this.limit(async () => {
+          let node: V1Node;
+          try {
+            node = await this.core.createNode({ body: nodeObject(spec) });
+          } catch (err) {
+            if (statusOf(err) !== 409) throw err;
+            node = await this.core.readNode({ name: spec.name });
+          }
+          this.track(node, spec.version);
+          const sim = this.nodes.get(spec.name)!;
+          await this.createLease(node);
+          await this.postStatus(sim);
+        }),
+      ),
+    );
+  }
+
+  /**
+   * Creates a cluster: `controlPlanes` masters (cp-1…), `cloudWorkers` (cloud-001…) and
+   * `edgeWorkers` (edge-001…), all at `version`. Returns the node names.
+   */
+  async createCluster(shape: { controlPlanes: number; cloudWorkers?: number; edgeWorkers: number; version: string }): Promise<string[]> {
+    const pad = (n: number, total: number) => String(n).padStart(Math.max(3, String(total).length), '0');
+    const specs: SimNodeSpec[] = [];
+    for (let i = 1; i <= shape.controlPlanes; i++) specs.push({ name: `cp-${i}`, kind: 'control-plane', version: shape.version });
+    const cloud = shape.cloudWorkers ?? 0;
+    for (let i = 1; i <= cloud; i++) specs.push({ name: `cloud-${pad(i, cloud)}`, kind: 'worker', edge: false, version: shape.version });
+    for (let i = 1; i <= shape.edgeWorkers; i++) specs.push({ name: `edge-${pad(i, shape.edgeWorkers)}`, kind: 'worker', edge: true, version: shape.version });
+    await this.addNodes(specs);
+    return specs.map((s) => s.name);
+  }
+
+  /** A copy of the counters. */
+  stats(): SimulatorStats {
+    return { ...this.counters, nodes: this.nodes.size };
+  }
+
+  /** Resets `maxRenewLagMs`, e.g. after a warm-up. */
+  resetLag(): void {
+    this.counters.maxRenewLagMs = 0;
+  }
+
+  /** Stops everything the simulator runs. The nodes stay (and go NotReady once their Leases expire). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.tick) clearInterval(this.tick);
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    await this.nodeInformer?.stop();
+    await this.podInformer?.stop();
+    await new Promise<void>((r) => (this.kubelet ? this.kubelet.close(() => r()) : r()));
+    this.kubelet?.closeAllConnections();
+  }
+
+  private async startInformers(): Promise<void> {
+    const kc = this.opts.kubeConfig;
+    this.nodeInformer = makeInformer(kc, '/api/v1/nodes', () => this.core.listNode({ labelSelector: `${SIM_NODE_LABEL}=true` }), `${SIM_NODE_LABEL}=true`);
+    this.nodeInformer.on('add', (n) => this.track(n));
+    this.nodeInformer.on('update', (n) => this.track(n));
+    this.nodeInformer.on('delete', (n) => this.nodes.delete(n.metadata?.name ?? ''));
+    this.restartOnError(this.nodeInformer, 'nodes');
+    await this.nodeInformer.start();
+
+    this.podInformer = makeInformer(kc, '/api/v1/pods', () => this.core.listPodForAllNamespaces());
+    this.podInformer.on('add', (p) => this.onPod(p));
+    this.podInformer.on('update', (p) => this.onPod(p));
+    this.restartOnError(this.podInformer, 'pods');
+    await this.podInformer.start();
+  }
+
+  // Informers do not restart themselves after an error; this does, with a short backoff.
+  private restartOnError(informer: Informer<V1Node> | Informer<V1Pod>, what: string): void {
+    informer.on('error', (err) => {
+      if (this.stopped) return;
+      this.log(`simulator: ${what} watch failed (${String(err)}); restarting`);
+      this.later(2000, () => void informer.start().catch(() => {}));
+    });
+  }
+
+  private later(ms: number, fn: () => void): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      if (!this.stopped) fn();
+    }, ms);
+    this.timers.add(t);
+  }
+
+  private track(node: V1Node, version?: string): void {
+    const name = node.metadata?.name;
+    if (!name || node.metadata?.labels?.[SIM_NODE_LABEL] !== 'true') return;
+    const now = Date.now();
+    let sim = this.nodes.get(name);
+    if (!sim) {
+      const interval = (this.leaseSeconds / 4) * 1000;
+      sim = {
+        name,
+        version: version || node.status?.nodeInfo?.kubeletVersion || 'v0.0.0',
+        labels: {},
+        // Spread renewals over the interval so 1,000 nodes do not renew in one burst.
+        nextRenewAt: now + Math.random() * interval,
+        nextStatusAt: now + this.statusSeconds * 1000 * (0.5 + Math.random() / 2),
+        statusPending: false,
+        renewing: false,
+      };
+      this.nodes.set(name, sim);
+    }
+    // The caller that creates a node knows its version; the API server reports '' until status is posted.
+    if (version) sim.version = version;
+    else if (sim.version === 'v0.0.0' && node.status?.nodeInfo?.kubeletVersion) sim.version = node.status.nodeInfo.kubeletVersion;
+    const wasOffline = isOffline(sim);
+    sim.labels = { ...(node.metadata?.labels ?? {}) };
+    if (wasOffline && !isOffline(sim)) {
+      this.log(`simulator: ${name} is back online`);
+      sim.nextRenewAt = now;
+    }
+    // Someone (kube-controller-manager) marked it not Ready while we are online: report Ready again.
+    if (!isOffline(sim) && node.status?.conditions && !isNodeReady(node)) sim.nextStatusAt = now;
+  }
+
+  private heartbeat(): void {
+    if (this.stopped) return;
+    const now = Date.now();
+    for (const sim of this.nodes.values()) {
+      if (isOffline(sim)) continue;
+      if (!sim.renewing && sim.nextRenewAt <= now) {
+        sim.renewing = true;
+        const due = sim.nextRenewAt;
+        void this.limit(() => this.renewLease(sim.name)).then(
+          () => {
+            this.counters.leaseRenewals++;
+            this.counters.maxRenewLagMs = Math.max(this.counters.maxRenewLagMs, Date.now() - due);
+          },
+          () => this.counters.apiErrors++,
+        ).finally(() => {
+          sim.renewing = false;
+          sim.nextRenewAt = due + (this.leaseSeconds / 4) * 1000;
+          if (sim.nextRenewAt < Date.now()) sim.nextRenewAt = Date.now();
+        });
+      }
+      if (!sim.statusPending && sim.nextStatusAt <= now) {
+        sim.statusPending = true;
+        void this.limit(() => this.postStatus(sim)).catch(() => this.counters.apiErrors++).finally(() => {
+          sim.statusPending = false;
+        });
+      }
+    }
+  }
+
+  private async createLease(node: V1Node): Promise<void> {
+    const name = node.metadata!.name!;
+    const body = {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: {
+        name,
+        namespace: 'kube-node-lease',
+        ownerReferences: [{ apiVersion: 'v1', kind: 'Node', name, uid: node.metadata!.uid! }],
+      },
+      spec: { holderIdentity: name, leaseDurationSeconds: this.leaseSeconds, renewTime: microTime(new Date()) },
+    };
+    try {
+      // The body is sent as JSON as is; MicroTime must be a string with six fractional digits.
+      await this.coord.createNamespacedLease({ namespace: 'kube-node-lease', body: body as never });
+    } catch (err) {
+      if (statusOf(err) !== 409) throw err;
+    }
+  }
+
+  private async renewLease(name: string): Promise<void> {
+    try {
+      await this.coord.patchNamespacedLease(
+        { name, namespace: 'kube-node-lease', body: { spec: { holderIdentity: name, renewTime: microTime(new Date()) } } },
+        merge,
+      );
+    } catch (err) {
+      if (statusOf(err) !== 404) throw err;
+      const node = await this.core.readNode({ name });
+      await this.createLease(node);
+    }
+  }
+
+  private async postStatus(sim: SimNode): Promise<void> {
+    if (isOffline(sim)) return;
+    await this.core.patchNodeStatus({ name: sim.name, body: nodeStatusPatch(sim.name, sim.version, this.kubeletPort, new Date()) }, strategic);
+    this.counters.statusUpdates++;
+    sim.nextStatusAt = Date.now() + this.statusSeconds * 1000;
+  }
+
+  private onPod(pod: V1Pod): void {
+    if (this.stopped) return;
+    const nodeName = pod.spec?.nodeName;
+    const uid = pod.metadata?.uid;
+    if (!nodeName || !uid) return;
+    const sim = this.nodes.get(nodeName);
+    // An offline node's kubelet cannot act: its pods freeze, as on a real disconnected site.
+    if (!sim || isOffline(sim)) return;
+    const phase = pod.status?.phase;
+    if (pod.metadata?.deletionTimestamp) {
+      if ((pod.metadata.finalizers?.length ?? 0) > 0) return;
+      this.once(`delete/${uid}`, async () => {
+        try {
+          await this.core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, gracePeriodSeconds: 0, body: { preconditions: { uid } } });
+          this.counters.podsFinalized++;
+        } catch (err) {
+          if (statusOf(err) !== 404 && statusOf(err) !== 409) throw err;
+        }
+      });
+      return;
+    }
+    if (phase === 'Succeeded' || phase === 'Failed') return;
+    if (isUpgradePod(pod)) {
+      this.runUpgrade(pod, sim);
+      return;
+    }
+    if (phase === 'Running') return;
+    this.once(`start/${uid}`, async () => {
+      await this.core.patchNamespacedPodStatus({ name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, body: runningPodStatus(pod, new Date()) }, merge);
+      this.counters.podsStarted++;
+    });
+  }
+
+  /** Runs `fn` once per key at a time, through the request limiter; failures count and are retried by the next event. */
+  private once(key: string, fn: () => Promise<void>): void {
+    if (this.podsInFlight.has(key)) return;
+    this.podsInFlight.add(key);
+    void this.limit(fn)
+      .catch((err: unknown) => {
+        this.counters.apiErrors++;
+        this.log(`simulator: ${key}: ${String(err)}`);
+      })
+      .finally(() => this.podsInFlight.delete(key));
+  }
+
+  // Executes an upgrade pod as the node upgrade agent would: log, wait, then succeed (new kubelet
+  // version) or fail (fault label). A simulator restart re-runs pods it finds still Running.
+  private runUpgrade(pod: V1Pod, sim: SimNode): void {
+    const uid = pod.metadata!.uid!;
+    if (this.upgrades.has(uid)) return;
+    this.upgrades.add(uid);
+    const name = pod.metadata!.name!;
+    const namespace = pod.metadata!.namespace!;
+    const container = pod.spec?.containers?.[0]?.name ?? 'upgrade';
+    const target = podEnv(pod, ENV_TARGET_VERSION) ?? '';
+    const role = podEnv(pod, ENV_NODE_ROLE) ?? 'worker';
+    const lines: string[] = [];
+    this.logs.set(logKey(namespace, name, container), lines);
+    const say = (l: string) => lines.push(`${new Date().toISOString()} ${l}`);
+    say(`edge-upgrade agent (simulated) on ${sim.name}: role ${role}, ${sim.version} -> ${target}`);
+    this.once(`run/${uid}`, async () => {
+      await this.core.patchNamespacedPodStatus({ name, namespace, body: runningPodStatus(pod, new Date(), false) }, merge);
+    });
+    const seconds = Number(sim.labels[SIM_UPGRADE_SECONDS_LABEL] ?? this.upgradeSeconds);
+    say(role === 'first-control-plane' ? `kubeadm upgrade apply ${target}` : 'kubeadm upgrade node');
+    const finish = () => {
+      if (isOffline(sim)) {
+        // The result cannot be reported while the site is offline; try again later.
+        this.later(1000, finish);
+        return;
+      }
+      const fail = sim.labels[SIM_FAIL_UPGRADE_LABEL] === 'true';
+      if (fail) {
+        say(`error: kubeadm upgrade failed on ${sim.name}: simulated fault (${SIM_FAIL_UPGRADE_LABEL}=true)`);
+      } else {
+        say(`upgraded kubelet and kubectl to ${target}; kubelet restarted`);
+      }
+      this.once(`finish/${uid}`, async () => {
+        if (!fail) {
+          await this.core.patchNodeStatus({ name: sim.name, body: { status: { nodeInfo: nodeInfo(sim.name, target) } } }, strategic);
+          sim.version = target;
+        }
+        await this.core.patchNamespacedPodStatus(
+          { name, namespace, body: terminatedPodStatus(pod, new Date(), !fail, lines.slice(-3).join('\n')) },
+          merge,
+        );
+        if (fail) this.counters.upgradesFailed++;
+        else this.counters.upgradesSucceeded++;
+        this.log(`simulator: upgrade pod ${name} on ${sim.name} ${fail ? 'failed' : 'succeeded'}`);
+      });
+    };
+    this.later(Math.max(0, seconds) * 1000, finish);
+  }
+}
+
+function isOffline(sim: SimNode): boolean {
+  return sim.labels[SIM_OFFLINE_LABEL] === 'true';
+}
+
+function isUpgradePod(pod: V1Pod): boolean {
+  return pod.metadata?.namespace === UPGRADE_NAMESPACE && podEnv(pod, ENV_TARGET_VERSION) !== undefined;
+}
+
+/** HTTP status of a client-node ApiException, if any. */
+export function statusOf(err: unknown): number | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'number' ? code : undefined;
+}

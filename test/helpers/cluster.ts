@@ -1,0 +1,60 @@
+/**
+ * Gives an integration test file a real control plane (etcd, kube-apiserver, controller manager,
+ * scheduler) and the edge node simulator. Call `startCluster()` in beforeAll and `stop()` in afterAll.
+ */
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { LocalControlPlane } from '../../src/local/control-plane.js';
+import { EdgeSimulator, type SimulatorOptions } from '../../src/simulator/index.js';
+import { etcdBinary, k8sBinDir } from './tools.js';
+
+export interface TestCluster {
+  controlPlane: LocalControlPlane;
+  simulator: EdgeSimulator;
+  kubeConfig: KubeConfig;
+  core: CoreV1Api;
+  stop(): Promise<void>;
+}
+
+/** Starts a control plane and a simulator (with no nodes yet). */
+export async function startCluster(opts: { nodeMonitorGracePeriodSeconds?: number; simulator?: Partial<SimulatorOptions> } = {}): Promise<TestCluster> {
+  const controlPlane = await LocalControlPlane.start({
+    k8sBinDir: k8sBinDir(),
+    etcdBinary: etcdBinary(),
+    nodeMonitorGracePeriodSeconds: opts.nodeMonitorGracePeriodSeconds,
+    keepDir: process.env.EDGE_UPGRADE_KEEP_TEST_DIRS === '1',
+  });
+  const kubeConfig = controlPlane.kubeConfig();
+  let simulator: EdgeSimulator;
+  try {
+    simulator = await EdgeSimulator.start({ kubeConfig, ...opts.simulator });
+  } catch (err) {
+    await controlPlane.stop();
+    throw err;
+  }
+  return {
+    controlPlane,
+    simulator,
+    kubeConfig,
+    core: kubeConfig.makeApiClient(CoreV1Api),
+    async stop() {
+      await simulator.stop();
+      await controlPlane.stop();
+    },
+  };
+}
+
+/** Polls `fn` until it returns a truthy value or `timeoutMs` passes; returns that value. */
+export async function eventually<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 30_000, intervalMs = 250): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
