@@ -1,0 +1,40 @@
+/**
+ * Worker batch sizes: 1, 2, 4, … doubling, capped at `max(1, floor(percent/100 × workers))`.
+ * After any resume the next batch starts at 1 again (the workflow calls {@link firstBatchSize}).
+ */
+
+/** Default cap on a batch, as a percentage of all workers. */
+export const DEFAULT_MAX_BATCH_PERCENT = 10;
+
+/** Largest batch allowed for `workers` workers when batches may hold at most `percent` % of them. */
+export function maxBatchSize(workers: number, percent: number = DEFAULT_MAX_BATCH_PERCENT): number {
+  return Math.max(1, Math.floor((percent / 100) * workers));
+}
+
+/** Size of the first batch (also the first after a resume). */
+export function firstBatchSize(): number {
+  return 1;
+}
+
+/** Size of the batch after one of `previous` nodes: doubled, but never above `cap`. */
+export function nextBatchSize(previous: number, cap: number): number {
+  return Math.max(1, Math.min(previous * 2, cap));
+}
+
+/**
+ * The whole batch schedule for `workers` workers with no pause in between: the sizes sum to
+ * `workers`, and the last batch holds what is left.
+ */
+export function batchPlan(workers: number, percent: number = DEFAULT_MAX_BATCH_PERCENT): number[] {
+  const cap = maxBatchSize(workers, percent);
+  const sizes: number[] = [];
+  let left = workers;
+  let size = Math.min(firstBatchSize(), cap);
+  while (left > 0) {
+    const take = Math.min(size, left);
+    sizes.push(take);
+    left -= take;
+    size = nextBatchSize(size, cap);
+  }
+  return sizes;
+}

@@ -1,0 +1,78 @@
+/**
+ * Pure validation of an {@link UpgradeRequest} (zod), shared by the workflow (first thing it does)
+ * and the CLI (to refuse bad input before contacting anything). Checks that need the cluster, such
+ * as the control-plane version, come later in the workflow; see ./versions.ts.
+ */
+import { z } from 'zod';
+import { DEFAULT_MAX_BATCH_PERCENT } from './batches.js';
+import { DEFAULT_DRAIN_TIMEOUT, DEFAULT_NODE_TIMEOUT, DEFAULT_PAUSE_TIMEOUT, parseDuration } from './durations.js';
+import { InvalidUpgradeRequestError } from './errors.js';
+import type { UpgradeRequest } from './types.js';
+import { formatVersion, parseVersion } from './versions.js';
+
+const duration = z.union([z.string().min(1), z.number().positive()], {
+  error: "expected a duration such as '15 days', '10m', '90s' or a number of milliseconds",
+});
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: 'expected a time "HH:MM"' });
+
+/** The zod schema of {@link UpgradeRequest}. Unknown fields are refused, so a typo is not silently ignored. */
+export const upgradeRequestSchema = z.strictObject({
+  clusterId: z
+    .string({ error: 'clusterId is required' })
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, { error: 'clusterId must be letters, digits, ".", "_" or "-" (at most 100)' }),
+  targetVersion: z.string({ error: 'targetVersion is required, e.g. v1.34.4' }).min(1, { error: 'targetVersion is required, e.g. v1.34.4' }),
+  acceptWarnings: z.boolean().optional(),
+  batch: z
+    .strictObject({
+      maxPercent: z.number().gt(0, { error: 'batch.maxPercent must be above 0' }).max(100, { error: 'batch.maxPercent must be at most 100' }).optional(),
+    })
+    .optional(),
+  pauseTimeout: duration.optional(),
+  drainTimeout: duration.optional(),
+  nodeTimeout: duration.optional(),
+  upgradeImage: z.string().min(1).optional(),
+  window: z
+    .strictObject({
+      days: z.array(z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'])).optional(),
+      start: hhmm,
+      end: hhmm,
+      timezone: z.string().min(1).optional(),
+    })
+    .optional(),
+});
+
+/** A validated request with defaults applied and durations in milliseconds. */
+export interface ValidatedRequest {
+  request: UpgradeRequest;
+  /** Canonical target, e.g. 'v1.34.4'. */
+  targetVersion: string;
+  maxBatchPercent: number;
+  pauseTimeoutMs: number;
+  drainTimeoutMs: number;
+  nodeTimeoutMs: number;
+}
+
+/**
+ * Validates `input` as an upgrade request. Throws {@link InvalidUpgradeRequestError} whose message
+ * lists every problem, one per field, e.g. "targetVersion 'v1.x' is not a Kubernetes version like v1.34.4".
+ */
+export function validateUpgradeRequest(input: unknown): ValidatedRequest {
+  const parsed = upgradeRequestSchema.safeParse(input);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => {
+      const path = i.path.join('.');
+      return path && !i.message.startsWith(path) ? `${path}: ${i.message}` : i.message;
+    });
+    const field = parsed.error.issues[0]?.path.join('.') || 'request';
+    throw new InvalidUpgradeRequestError(field, `invalid upgrade request: ${problems.join('; ')}`);
+  }
+  const request = parsed.data as UpgradeRequest;
+  return {
+    request,
+    targetVersion: formatVersion(parseVersion(request.targetVersion)),
+    maxBatchPercent: request.batch?.maxPercent ?? DEFAULT_MAX_BATCH_PERCENT,
+    pauseTimeoutMs: parseDuration('pauseTimeout', request.pauseTimeout, DEFAULT_PAUSE_TIMEOUT),
+    drainTimeoutMs: parseDuration('drainTimeout', request.drainTimeout, DEFAULT_DRAIN_TIMEOUT),
+    nodeTimeoutMs: parseDuration('nodeTimeout', request.nodeTimeout, DEFAULT_NODE_TIMEOUT),
+  };
+}

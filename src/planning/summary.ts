@@ -1,0 +1,40 @@
+/** The one-line human summary shown as the workflow's current details in the Web UI and by the CLI. */
+import type { Progress } from './types.js';
+
+/**
+ * Summarises progress in one line, e.g.
+ * "Workers 37/120 · batch 6 (10 nodes) · paused: error on edge-17".
+ */
+export function summarize(p: Progress): string {
+  const parts: string[] = [];
+  switch (p.phase) {
+    case 'precheck':
+      parts.push(`Pre-check ${p.precheck.status}`);
+      break;
+    case 'masters':
+      parts.push(
+        p.masters.current
+          ? `Masters ${p.masters.upgraded}/${p.masters.total} · master ${p.masters.current.serial} of ${p.masters.total}: ${p.masters.current.node}`
+          : `Masters ${p.masters.upgraded}/${p.masters.total}`,
+      );
+      break;
+    case 'workers':
+      parts.push(`Workers ${p.workers.upgraded}/${p.workers.total}`);
+      if (p.workers.batch) parts.push(`batch ${p.workers.batch.number} (${p.workers.batch.size} node${p.workers.batch.size === 1 ? '' : 's'})`);
+      break;
+    case 'done':
+      parts.push(`Masters ${p.masters.upgraded}/${p.masters.total}, workers ${p.workers.upgraded}/${p.workers.total}`);
+      break;
+  }
+  if (p.state === 'paused' && p.pause) {
+    const on = p.pause.reason === 'error' && p.lastError ? `error on ${p.lastError.node}` : p.pause.reason;
+    parts.push(`paused: ${on}`);
+  } else if (p.state === 'cancelled') {
+    parts.push(`cancelled (${p.cancelReason ?? 'user'})`);
+  } else if (p.state === 'failed') {
+    parts.push(`failed${p.failure ? `: ${p.failure}` : ''}`);
+  } else if (p.state === 'succeeded') {
+    parts.push(`succeeded: all nodes at ${p.targetVersion}`);
+  }
+  return parts.join(' · ');
+}
