@@ -1,0 +1,22 @@
+# Source this: provisions Node 24, the npm dependencies, the build, the Temporal CLI, Kubernetes and
+# etcd (each cached by version under $EDGE_UPGRADE_CACHE, default ~/.cache/edge-upgrade), and exports
+# PATH, TEMPORAL_CLI, EDGE_UPGRADE_K8S_BIN and EDGE_UPGRADE_ETCD for what runs next.
+# shellcheck shell=bash
+_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$_here/lib.sh"
+NODE_BIN_DIR=$(bash "$_here/ensure-node.sh")
+export PATH="$NODE_BIN_DIR:$PATH"
+cd "$ROOT_DIR"
+# Reinstall only when the lockfile changed since the last install in this checkout.
+_lock_sum=$(sha256sum package-lock.json | cut -c1-16)
+if [ ! -f node_modules/.edge-upgrade-lock ] || [ "$(cat node_modules/.edge-upgrade-lock)" != "$_lock_sum" ]; then
+  log "installing npm dependencies (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error >&2
+  echo "$_lock_sum" > node_modules/.edge-upgrade-lock
+fi
+npm run --silent build >&2
+TEMPORAL_CLI=$(bash "$_here/ensure-temporal.sh")
+EDGE_UPGRADE_ETCD=$(bash "$_here/ensure-etcd.sh")
+EDGE_UPGRADE_K8S_BIN=$(bash "$_here/ensure-k8s.sh")
+export TEMPORAL_CLI EDGE_UPGRADE_ETCD EDGE_UPGRADE_K8S_BIN
+log "node $(node --version), temporal $TEMPORAL_CLI, kubernetes $EDGE_UPGRADE_K8S_BIN, etcd $EDGE_UPGRADE_ETCD"

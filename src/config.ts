@@ -1,0 +1,162 @@
+/**
+ * Worker configuration: the cluster registry (clusterId → kubeconfig, the only place credentials
+ * live), the Temporal connection and defaults, from a YAML file plus the environment.
+ *
+ * File (EDGE_UPGRADE_CONFIG or --config):
+ *   temporal: { address: 127.0.0.1:7233, namespace: default, tls: { caFile, certFile, keyFile, serverName }, apiKeyFile }
+ *   upgradeImage: registry.example.com/edge-upgrade-agent:0.1.0
+ *   metricsPort: 9464
+ *   clusters:
+ *     - id: shop-17
+ *       kubeconfig: /etc/edge-upgrade/shop-17.kubeconfig
+ *       context: shop-17        # optional
+ * Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_CA, TEMPORAL_TLS_CERT,
+ * TEMPORAL_TLS_KEY, TEMPORAL_TLS_SERVER_NAME, EDGE_UPGRADE_IMAGE, EDGE_UPGRADE_METRICS_PORT and
+ * EDGE_UPGRADE_CLUSTERS="id=/path/kubeconfig[#context],id2=..." (added to, and overriding, the file's clusters).
+ */
+import { KubeConfig } from '@kubernetes/client-node';
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+/** Default image of the node upgrade agent (agent/). */
+export const DEFAULT_UPGRADE_IMAGE = 'ghcr.io/edge-upgrade/agent:0.1.0';
+
+const clusterSchema = z.object({ id: z.string().min(1), kubeconfig: z.string().min(1), context: z.string().optional() });
+const fileSchema = z
+  .object({
+    temporal: z
+      .object({
+        address: z.string().optional(),
+        namespace: z.string().optional(),
+        apiKeyFile: z.string().optional(),
+        tls: z.object({ caFile: z.string().optional(), certFile: z.string().optional(), keyFile: z.string().optional(), serverName: z.string().optional() }).optional(),
+      })
+      .strict()
+      .optional(),
+    upgradeImage: z.string().optional(),
+    metricsPort: z.number().int().positive().optional(),
+    clusters: z.array(clusterSchema).optional(),
+  })
+  .strict();
+
+/** One configured cluster. */
+export type ClusterEntry = z.infer<typeof clusterSchema>;
+
+/** Everything the worker needs, resolved. */
+export interface WorkerConfig {
+  temporal: {
+    address: string;
+    namespace: string;
+    apiKey?: string;
+    tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer; serverName?: string };
+  };
+  upgradeImage: string;
+  metricsPort?: number;
+  clusters: Map<string, ClusterEntry>;
+}
+
+/** A configuration problem, reported to the operator as one line. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Parses EDGE_UPGRADE_CLUSTERS: "id=/path[#context],id2=/path2". */
+export function parseClustersEnv(value: string): ClusterEntry[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((item) => {
+      const m = /^([^=]+)=([^#]+)(?:#(.+))?$/.exec(item);
+      if (!m) throw new ConfigError(`EDGE_UPGRADE_CLUSTERS: "${item}" is not id=/path/to/kubeconfig[#context]`);
+      return { id: m[1]!.trim(), kubeconfig: m[2]!.trim(), ...(m[3] ? { context: m[3].trim() } : {}) };
+    });
+}
+
+/** Loads the configuration from `file` (optional) and `env`. Throws ConfigError with a one-line message. */
+export function loadWorkerConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  let raw: z.infer<typeof fileSchema> = {};
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
+    }
+    const parsed = fileSchema.safeParse(parseYaml(text) ?? {});
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new ConfigError(`config file ${file}: ${issue.path.join('.') || '(top)'}: ${issue.message}`);
+    }
+    raw = parsed.data;
+  }
+  const clusters = new Map<string, ClusterEntry>();
+  for (const c of raw.clusters ?? []) clusters.set(c.id, c);
+  for (const c of parseClustersEnv(env.EDGE_UPGRADE_CLUSTERS ?? '')) clusters.set(c.id, c);
+  const read = (path: string | undefined, what: string) => {
+    if (!path) return undefined;
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new ConfigError(`cannot read ${what} ${path}: ${(err as Error).message}`);
+    }
+  };
+  const t = raw.temporal ?? {};
+  const ca = read(env.TEMPORAL_TLS_CA ?? t.tls?.caFile, 'TLS CA file');
+  const cert = read(env.TEMPORAL_TLS_CERT ?? t.tls?.certFile, 'TLS certificate file');
+  const key = read(env.TEMPORAL_TLS_KEY ?? t.tls?.keyFile, 'TLS key file');
+  const serverName = env.TEMPORAL_TLS_SERVER_NAME ?? t.tls?.serverName;
+  if (Boolean(cert) !== Boolean(key)) throw new ConfigError('mTLS needs both a client certificate and a key (TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY)');
+  const apiKey = env.TEMPORAL_API_KEY ?? read(t.apiKeyFile, 'API key file')?.toString('utf8').trim();
+  const metrics = env.EDGE_UPGRADE_METRICS_PORT ? Number(env.EDGE_UPGRADE_METRICS_PORT) : raw.metricsPort;
+  if (metrics !== undefined && !(Number.isInteger(metrics) && metrics > 0)) throw new ConfigError('EDGE_UPGRADE_METRICS_PORT must be a port number');
+  return {
+    temporal: {
+      address: env.TEMPORAL_ADDRESS ?? t.address ?? '127.0.0.1:7233',
+      namespace: env.TEMPORAL_NAMESPACE ?? t.namespace ?? 'default',
+      ...(apiKey ? { apiKey } : {}),
+      // An API key implies TLS (Temporal Cloud); so does any TLS setting.
+      ...(ca || cert || serverName || apiKey ? { tls: { ca, cert, key, serverName } } : {}),
+    },
+    upgradeImage: env.EDGE_UPGRADE_IMAGE ?? raw.upgradeImage ?? DEFAULT_UPGRADE_IMAGE,
+    ...(metrics ? { metricsPort: metrics } : {}),
+    clusters,
+  };
+}
+
+/** Resolves clusterIds to KubeConfigs, loading each kubeconfig file once. */
+export class ClusterRegistry {
+  private readonly cache = new Map<string, KubeConfig>();
+  constructor(private readonly clusters: Map<string, ClusterEntry>) {}
+
+  /** The configured cluster IDs, sorted. */
+  ids(): string[] {
+    return [...this.clusters.keys()].sort();
+  }
+
+  /** True when `clusterId` is configured. */
+  has(clusterId: string): boolean {
+    return this.clusters.has(clusterId);
+  }
+
+  /** The KubeConfig of `clusterId`; throws ConfigError naming the known IDs when it is unknown. */
+  kubeConfig(clusterId: string): KubeConfig {
+    const hit = this.cache.get(clusterId);
+    if (hit) return hit;
+    const entry = this.clusters.get(clusterId);
+    if (!entry) {
+      const known = this.ids();
+      throw new ConfigError(`unknown cluster "${clusterId}": this worker knows ${known.length ? known.join(', ') : 'no clusters'} (configure it in EDGE_UPGRADE_CLUSTERS or the config file)`);
+    }
+    const kc = new KubeConfig();
+    try {
+      kc.loadFromFile(entry.kubeconfig);
+    } catch (err) {
+      throw new ConfigError(`cluster "${clusterId}": cannot load kubeconfig ${entry.kubeconfig}: ${(err as Error).message}`);
+    }
+    if (entry.context) kc.setCurrentContext(entry.context);
+    this.cache.set(clusterId, kc);
+    return kc;
+  }
+}
