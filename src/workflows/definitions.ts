@@ -3,6 +3,8 @@
  * updates and search attributes. Scripts and the Web UI depend on these; keep them stable.
  */
 import { defineSearchAttributeKey } from '@temporalio/common';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { Progress } from '../planning/types.js';
 
 /** Task queue the worker polls. */
 export const TASK_QUEUE = 'edge-upgrade';
@@ -13,10 +15,37 @@ export const WORKFLOW_TYPE = 'upgradeCluster';
 /** Workflow ID of a cluster's upgrade: one upgrade per cluster at a time. */
 export const workflowIdFor = (clusterId: string): string => `edge-upgrade-${clusterId}`;
 
+/** Search attribute: the cluster being upgraded. */
 export const EdgeClusterId = defineSearchAttributeKey('EdgeClusterId', 'KEYWORD');
+/** Search attribute: the target version, e.g. 'v1.34.4'. */
 export const EdgeUpgradeTarget = defineSearchAttributeKey('EdgeUpgradeTarget', 'KEYWORD');
+/** Search attribute: the current phase ('precheck', 'masters', 'workers', 'done'). */
 export const EdgeUpgradePhase = defineSearchAttributeKey('EdgeUpgradePhase', 'KEYWORD');
+/** Search attribute: the current state ('running', 'paused', …). */
 export const EdgeUpgradeState = defineSearchAttributeKey('EdgeUpgradeState', 'KEYWORD');
 
 /** All four search attributes, for registering them on a namespace or dev server. */
 export const searchAttributeDefinitions = [EdgeClusterId, EdgeUpgradeTarget, EdgeUpgradePhase, EdgeUpgradeState];
+
+/** Signal `pause`: pause the upgrade; in-flight nodes finish, no new node starts. Optional reason string. */
+export const pauseSignal = defineSignal<[reason?: string]>('pause');
+/** Signal `resume`: delete failed upgrade pods, then go on, retrying a failed node first. Ignored (and recorded) unless paused. */
+export const resumeSignal = defineSignal('resume');
+/** Signal `cancel`: cancel a paused upgrade. Ignored unless paused; the refusal is recorded in `progress.refusals`. */
+export const cancelSignal = defineSignal('cancel');
+
+/** Query `progress`: the {@link Progress} of the public contract. */
+export const progressQuery = defineQuery<Progress>('progress');
+
+/**
+ * Update `pauseUpdate`: like the `pause` signal (reason or null), but rejected with a reason when
+ * already paused or finished. Returns progress.
+ */
+export const pauseUpdate = defineUpdate<Progress, [reason: string | null]>('pauseUpdate');
+/** Update `resumeUpdate`: rejected unless paused; completes once the upgrade runs again (failed pods deleted). Returns progress. */
+export const resumeUpdate = defineUpdate<Progress>('resumeUpdate');
+/**
+ * Update `cancelUpdate`: rejected unless paused; completes when the cancel is accepted (in-flight
+ * nodes still finish, then cordons are restored). Returns progress.
+ */
+export const cancelUpdate = defineUpdate<Progress>('cancelUpdate');

@@ -1,0 +1,448 @@
+/**
+ * The `upgradeCluster` workflow: precheck → masters (one at a time) → workers (batches of 1, 2, 4, …)
+ * → done, with pause, resume and cancel, auto-pause on error, a durable pause timeout, and
+ * continue-as-new so no run's history grows past Temporal's limits. All I/O is in activities.
+ */
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  TimeoutFailure,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  isCancellation,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+  type ActivityOptions,
+} from '@temporalio/workflow';
+import type { NodeStepArgs, NodeStepFailureDetails, UpgradeActivities, UpgradeRef } from '../activities/types.js';
+import { maxBatchSize, nextBatchSize } from '../planning/batches.js';
+import { ErrorType, isInvalidUpgradeRequest, nonRetryableActivityErrors } from '../planning/errors.js';
+import { orderMasters, orderWorkers } from '../planning/order.js';
+import { precheckBlocker, precheckVerdict } from '../planning/precheck.js';
+import { validateUpgradeRequest, type ValidatedRequest } from '../planning/request.js';
+import { summarize } from '../planning/summary.js';
+import type { ClusterInventory, LastError, NodeRole, NodeStep, Progress, UpgradeRequest } from '../planning/types.js';
+import { checkNoNodeDowngrade, checkTargetVersion, nodeIsDone, nodeVersion, parseVersion, sameVersion } from '../planning/versions.js';
+import {
+  EdgeClusterId,
+  EdgeUpgradePhase,
+  EdgeUpgradeState,
+  EdgeUpgradeTarget,
+  cancelSignal,
+  cancelUpdate,
+  pauseSignal,
+  pauseUpdate,
+  progressQuery,
+  resumeSignal,
+  resumeUpdate,
+} from './definitions.js';
+import { UpgradeState, type Command, type PlannedMaster, type UpgradeSnapshot } from './upgrade-state.js';
+
+/**
+ * Events one node's upgrade may add to history in the worst case: four activities of three events
+ * each, plus a workflow task (three events) after each completion when nothing else batches them.
+ */
+export const EVENTS_PER_NODE = 24;
+
+/**
+ * Our own ceiling on a run's history, below the server's 10,240-event warning, leaving room for
+ * signals, updates, timers and the continue-as-new itself. No node starts if its worst case would cross it.
+ */
+export const RUN_EVENT_BUDGET = 9_000;
+
+const MINUTE = 60_000;
+
+/**
+ * Upgrades the cluster in `request`. `carried` is set only by continue-as-new. Returns the final
+ * progress when the upgrade succeeded or was cancelled; fails with 'InvalidUpgradeRequest' or
+ * 'PrecheckFailed' before any node is touched.
+ */
+export async function upgradeCluster(request: UpgradeRequest, carried?: UpgradeSnapshot): Promise<Progress> {
+  const s = new UpgradeState(carried ?? UpgradeState.initial(String(request?.clusterId ?? ''), String(request?.targetVersion ?? '')));
+  const now = () => new Date().toISOString();
+  let published: { phase: string; state: string } | null = null;
+
+  /** Upserts the search attributes when phase or state changed, and refreshes the one-line summary. */
+  const publish = () => {
+    const p = s.progress;
+    if (!published || published.phase !== p.phase || published.state !== p.state) {
+      upsertSearchAttributes([
+        { key: EdgeClusterId, value: p.clusterId },
+        { key: EdgeUpgradeTarget, value: p.targetVersion },
+        { key: EdgeUpgradePhase, value: p.phase },
+        { key: EdgeUpgradeState, value: p.state },
+      ]);
+      published = { phase: p.phase, state: p.state };
+    }
+    setCurrentDetails(summarize(p));
+  };
+
+  let pauseTimeoutMs = 0;
+  const pauseNow = (reason: 'user' | 'error', message?: string) => {
+    const since = now();
+    s.pause(reason, since, new Date(Date.parse(since) + pauseTimeoutMs).toISOString(), message);
+    publish();
+  };
+
+  // Handlers first, so `progress` answers and commands are judged even while validation runs.
+  setHandler(progressQuery, () => s.progress);
+  const refusedSignal = (command: Command): boolean => {
+    const reason = s.refusal(command);
+    if (reason) s.refuse(command, reason, now());
+    return reason !== null;
+  };
+  // Update validators are synchronous; a rejection never reaches history.
+  const check = (command: Command): void => {
+    const reason = s.refusal(command);
+    if (reason) throw new Error(`${command} refused: ${reason}`);
+  };
+  setHandler(pauseSignal, (reason?: string) => {
+    if (!refusedSignal('pause')) pauseNow('user', reason);
+  });
+  setHandler(resumeSignal, () => {
+    if (!refusedSignal('resume')) s.requestResume();
+  });
+  setHandler(cancelSignal, () => {
+    if (!refusedSignal('cancel')) s.requestCancel();
+  });
+  setHandler(
+    pauseUpdate,
+    (reason: string | null) => {
+      pauseNow('user', reason ?? undefined);
+      return s.progress;
+    },
+    { validator: (_reason: string | null) => check('pause') },
+  );
+  setHandler(
+    resumeUpdate,
+    async () => {
+      s.requestResume();
+      await condition(() => s.state !== 'paused');
+      return s.progress;
+    },
+    { validator: () => check('resume') },
+  );
+  setHandler(
+    cancelUpdate,
+    () => {
+      s.requestCancel();
+      return s.progress;
+    },
+    { validator: () => check('cancel') },
+  );
+  publish();
+
+  let v: ValidatedRequest;
+  try {
+    v = validateUpgradeRequest(request);
+  } catch (err) {
+    throw invalid(s, publish, err);
+  }
+  pauseTimeoutMs = v.pauseTimeoutMs;
+  const ref: UpgradeRef = { clusterId: v.request.clusterId, targetVersion: v.targetVersion, upgradeId: workflowInfo().workflowId };
+  const acts = activities(v);
+
+  try {
+    if (!s.planned) {
+      await planUpgrade(s, v, ref, acts, publish);
+      if (s.state === 'failed') {
+        throw ApplicationFailure.nonRetryable(s.progress.failure ?? 'pre-check failed', ErrorType.PrecheckFailed);
+      }
+    }
+    const runner = new Runner(s, v, ref, acts, publish, request);
+    const outcome = await runner.run();
+    if (outcome === 'done') {
+      s.succeeded();
+    } else {
+      // Nothing is rolled back: only cordons this upgrade made are restored (and, on timeout, its records deleted).
+      await acts.short.cleanupUpgrade({ ...ref, deleteRecords: outcome === 'pause-timeout' });
+      s.cancelled(outcome);
+    }
+    publish();
+    return s.progress;
+  } catch (err) {
+    if (isCancellation(err)) {
+      // Cancelled through Temporal itself: restore cordons even though our scope is cancelled.
+      await CancellationScope.nonCancellable(async () => {
+        await acts.short.cleanupUpgrade({ ...ref, deleteRecords: false });
+        s.cancelled('user');
+        publish();
+      });
+    }
+    throw err;
+  }
+}
+
+type Activities = ReturnType<typeof activities>;
+
+/** Activity proxies with bounded retries and timeouts derived from the request (ms). */
+function activities(v: ValidatedRequest) {
+  const retry: ActivityOptions['retry'] = {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: '30s',
+    maximumAttempts: 5,
+    nonRetryableErrorTypes: nonRetryableActivityErrors,
+  };
+  const longRetry = { ...retry, maximumAttempts: 3 };
+  return {
+    short: proxyActivities<UpgradeActivities>({ startToCloseTimeout: 5 * MINUTE, retry }),
+    drain: proxyActivities<UpgradeActivities>({
+      startToCloseTimeout: v.drainTimeoutMs + 2 * MINUTE,
+      heartbeatTimeout: 2 * MINUTE,
+      retry: longRetry,
+    }),
+    pod: proxyActivities<UpgradeActivities>({
+      startToCloseTimeout: v.nodeTimeoutMs + 5 * MINUTE,
+      heartbeatTimeout: 2 * MINUTE,
+      retry: longRetry,
+    }),
+  };
+}
+
+/** Marks the upgrade failed for invalid input and returns the non-retryable failure to throw. */
+function invalid(s: UpgradeState, publish: () => void, err: unknown): ApplicationFailure {
+  const message = err instanceof Error ? err.message : String(err);
+  s.failed(message);
+  publish();
+  return ApplicationFailure.nonRetryable(message, ErrorType.InvalidUpgradeRequest);
+}
+
+/** Inventory, version rules and the pre-check; fixes the node order and roles. Runs once per upgrade, not per run. */
+async function planUpgrade(s: UpgradeState, v: ValidatedRequest, ref: UpgradeRef, acts: Activities, publish: () => void): Promise<void> {
+  let inv: ClusterInventory;
+  try {
+    inv = await acts.short.inventory(ref.clusterId);
+  } catch (err) {
+    if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === ErrorType.UnknownCluster) {
+      throw invalid(s, publish, new Error(err.cause.message || `unknown cluster '${ref.clusterId}'`));
+    }
+    throw err;
+  }
+  const target = parseVersion(v.targetVersion);
+  try {
+    checkTargetVersion(target, parseVersion(inv.controlPlaneVersion, 'controlPlaneVersion'));
+    checkNoNodeDowngrade(inv.nodes, target);
+  } catch (err) {
+    if (isInvalidUpgradeRequest(err)) throw invalid(s, publish, err);
+    throw err;
+  }
+
+  const masters = orderMasters(inv.nodes);
+  // `kubeadm upgrade apply` runs once per cluster, on the first master. On a re-run after it
+  // happened (a master or the API server already at the target) every master is 'control-plane'.
+  const applyDone =
+    sameVersion(parseVersion(inv.controlPlaneVersion, 'controlPlaneVersion'), target) ||
+    masters.some((m) => {
+      const mv = nodeVersion(m);
+      return mv !== null && sameVersion(mv, target);
+    });
+  const todoMasters: PlannedMaster[] = [];
+  masters.forEach((m, i) => {
+    if (nodeIsDone(m, target)) return;
+    const role: NodeRole = !applyDone && todoMasters.length === 0 ? 'first-control-plane' : 'control-plane';
+    todoMasters.push({ name: m.name, serial: i + 1, role });
+  });
+  const workers = orderWorkers(inv.nodes);
+  s.plan(
+    { total: masters.length, todo: todoMasters },
+    { total: workers.length, todo: workers.filter((w) => !nodeIsDone(w, target)).map((w) => w.name) },
+  );
+  publish();
+
+  const items = await acts.short.precheck(ref);
+  const report = { status: precheckVerdict(items), items };
+  s.setPrecheck(report);
+  const blocker = precheckBlocker(report, v.request.acceptWarnings ?? false);
+  if (blocker) s.failed(blocker);
+  publish();
+}
+
+type Outcome = 'done' | 'user' | 'pause-timeout';
+
+/** Drives masters and workers; returns how the upgrade ended (or continues-as-new). */
+class Runner {
+  private readonly workerCap: number;
+
+  constructor(
+    private readonly s: UpgradeState,
+    private readonly v: ValidatedRequest,
+    private readonly ref: UpgradeRef,
+    private readonly acts: Activities,
+    private readonly publish: () => void,
+    private readonly request: UpgradeRequest,
+  ) {
+    this.workerCap = maxBatchSize(s.progress.workers.total, v.maxBatchPercent);
+  }
+
+  async run(): Promise<Outcome> {
+    const s = this.s;
+    if (s.phase === 'precheck') {
+      s.setPhase('masters');
+      this.publish();
+    }
+    while (s.phase === 'masters' && s.todoMasters.length > 0) {
+      const go = await this.safePoint();
+      if (go !== 'go') return go;
+      const m = s.todoMasters[0]!;
+      s.startMaster(m);
+      this.publish();
+      const err = await this.upgradeNode(m.name, m.role);
+      if (err) {
+        s.recordError(err);
+        this.pauseForError(err);
+      } else {
+        s.masterDone();
+      }
+      this.publish();
+    }
+    if (s.phase === 'masters') {
+      s.setPhase('workers');
+      this.publish();
+    }
+    while (s.todoWorkers.length > 0) {
+      const go = await this.safePoint();
+      if (go !== 'go') return go;
+      await this.runBatch();
+    }
+    return 'done';
+  }
+
+  /** Auto-pause after a node failed (called once nothing is in flight). */
+  private pauseForError(err: LastError): void {
+    const since = new Date().toISOString();
+    this.s.pause('error', since, new Date(Date.parse(since) + this.v.pauseTimeoutMs).toISOString(), `error on ${err.node} (${err.step})`);
+  }
+
+  /** One worker batch (or the part of it this run's history budget allows). */
+  private async runBatch(): Promise<void> {
+    const s = this.s;
+    const nodes = s.takeBatch();
+    const room = Math.max(1, Math.floor((RUN_EVENT_BUDGET - workflowInfo().historyLength) / EVENTS_PER_NODE));
+    const now = nodes.slice(0, room);
+    s.putBack(nodes.slice(room));
+    this.publish();
+    const errors = (await Promise.all(now.map((n) => this.upgradeNode(n, 'worker')))).filter((e): e is LastError => e !== null);
+    for (const n of now) if (!errors.some((e) => e.node === n)) s.workerDone();
+    if (errors.length > 0) {
+      // Failed nodes go first in the queue, in batch order, so a resume retries them first.
+      for (const e of [...errors].reverse()) s.workerFailed(e.node);
+      const first = errors[0]!;
+      const others = errors.length > 1 ? ` (${errors.length - 1} more node(s) in this batch failed too: ${errors.slice(1).map((e) => e.node).join(', ')})` : '';
+      s.recordError({ ...first, message: first.message + others });
+      s.closeBatch();
+      this.pauseForError(first);
+    } else if (s.state === 'paused') {
+      s.closeBatch();
+    } else if (s.openBatchRemaining === 0) {
+      s.batchFinished(nextBatchSize(s.progress.workers.batch?.size ?? 1, this.workerCap));
+    }
+    this.publish();
+  }
+
+  /**
+   * Between nodes and batches, with nothing in flight: waits out a pause (resume, cancel or the
+   * pause timeout, whichever comes first) and continues-as-new when history asks for it.
+   */
+  private async safePoint(): Promise<'go' | 'user' | 'pause-timeout'> {
+    const s = this.s;
+    for (;;) {
+      if (s.state === 'running') {
+        await this.continueAsNewIfDue();
+        return 'go';
+      }
+      if (s.cancelRequested) return 'user';
+      if (s.resumeRequested) {
+        await this.acts.short.deleteFailedUpgradePods(this.ref);
+        s.resumed();
+        this.publish();
+        continue;
+      }
+      const autoCancelAt = s.progress.pause?.autoCancelAt;
+      const woke = () => s.resumeRequested || s.cancelRequested || workflowInfo().continueAsNewSuggested;
+      if (autoCancelAt == null) {
+        await condition(woke);
+      } else {
+        const left = Date.parse(autoCancelAt) - Date.now();
+        // The durable timer racing resume and cancel: it survives worker and server restarts.
+        if (left <= 0 || !(await condition(woke, left))) return 'pause-timeout';
+      }
+      if (!s.resumeRequested && !s.cancelRequested) await this.continueAsNewIfDue();
+    }
+  }
+
+  private async continueAsNewIfDue(): Promise<void> {
+    const info = workflowInfo();
+    if (!info.continueAsNewSuggested && info.historyLength + EVENTS_PER_NODE <= RUN_EVENT_BUDGET) return;
+    // Let update handlers (e.g. a resume waiting for `running`) finish so callers get their answer.
+    await condition(allHandlersFinished);
+    await continueAsNew<typeof upgradeCluster>(this.request, this.s.snapshot());
+  }
+
+  /**
+   * Upgrades one node: cordon → drain → upgrade pod → uncordon. Returns null on success or the
+   * error to record. A failed drain uncordons (nothing changed on the node); a failed upgrade pod
+   * leaves it cordoned (half-upgraded).
+   */
+  private async upgradeNode(node: string, role: NodeRole): Promise<LastError | null> {
+    const args: NodeStepArgs = { ...this.ref, node, role };
+    let step: NodeStep = 'cordon';
+    try {
+      await this.acts.short.cordonNode(args);
+      step = 'drain';
+      try {
+        await this.acts.drain.drainNode({ ...args, drainTimeoutMs: this.v.drainTimeoutMs });
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        const e = stepError(err, node, step);
+        let undo = 'the node was uncordoned; nothing was changed on it';
+        try {
+          await this.acts.short.uncordonNode(args);
+        } catch (uncordonErr) {
+          if (isCancellation(uncordonErr)) throw uncordonErr;
+          undo = `uncordoning it failed too (${stepError(uncordonErr, node, 'uncordon').message}); it stays cordoned`;
+        }
+        return { ...e, message: `${e.message} — ${undo}` };
+      }
+      step = 'upgrade-pod';
+      try {
+        await this.acts.pod.runUpgradePod({ ...args, upgradeImage: this.v.request.upgradeImage, nodeTimeoutMs: this.v.nodeTimeoutMs });
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        const e = stepError(err, node, step);
+        return {
+          ...e,
+          message: `${e.message} — the node is left cordoned and may be half-upgraded; fix it and delete the failed pod in kube-upgrade, then resume`,
+        };
+      }
+      step = 'uncordon';
+      await this.acts.short.uncordonNode(args);
+      return null;
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      return stepError(err, node, step);
+    }
+  }
+}
+
+/** The {@link LastError} for an activity failure: from 'NodeStepFailed' details when present, else from the failure chain. */
+function stepError(err: unknown, node: string, step: NodeStep): LastError {
+  const at = new Date().toISOString();
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (cause instanceof ApplicationFailure && cause.type === ErrorType.NodeStepFailed) {
+    const d = cause.details?.[0] as NodeStepFailureDetails | undefined;
+    if (d && typeof d === 'object') {
+      return { node: d.node || node, step: d.step || step, message: d.message || cause.message, ...(d.logTail ? { logTail: d.logTail } : {}), at };
+    }
+  }
+  let message: string;
+  if (cause instanceof TimeoutFailure) message = `${step} timed out: ${cause.message || 'activity timeout'}`;
+  else if (cause instanceof Error) message = cause.message || String(cause);
+  else message = String(cause);
+  return { node, step, message, at };
+}

@@ -1,0 +1,268 @@
+/**
+ * The upgrade's state: one small class whose `snapshot()` feeds both the `progress` query and
+ * continue-as-new (samples-typescript message-passing/safe-message-handlers style). It is pure:
+ * no Temporal APIs and no clock (callers pass `now` as an ISO string), so it is unit-tested directly.
+ */
+import type { CancelReason, LastError, NodeRole, PauseReason, Phase, Progress, UpgradeState as State } from '../planning/types.js';
+
+/** A control-plane node still to upgrade, with its serial number among all masters (1-based) and its role. */
+export interface PlannedMaster {
+  name: string;
+  serial: number;
+  role: NodeRole;
+}
+
+/** Everything a run hands to the next one through continue-as-new. */
+export interface UpgradeSnapshot {
+  progress: Progress;
+  /** True once inventory, version checks and the pre-check have passed. */
+  planned: boolean;
+  /** Masters still to upgrade, in order; a failed master stays first. */
+  todoMasters: PlannedMaster[];
+  /** Workers still to upgrade, in order; failed workers are put back at the front (retried first). */
+  todoWorkers: string[];
+  /** Size of the next worker batch. */
+  nextBatchSize: number;
+  /**
+   * How many names at the front of `todoWorkers` belong to the batch in `progress.workers.batch`
+   * that is still open (split across runs to bound history); 0 when no batch is open.
+   */
+  openBatchRemaining: number;
+  resumeRequested: boolean;
+  cancelRequested: boolean;
+}
+
+/** Commands an operator can send; used in refusals. */
+export type Command = 'pause' | 'resume' | 'cancel';
+
+const MAX_REFUSALS = 10;
+
+/** Holds and changes the upgrade's state. Methods never throw; `refusal()` says whether a command applies. */
+export class UpgradeState {
+  private s: UpgradeSnapshot;
+
+  constructor(snapshot: UpgradeSnapshot) {
+    this.s = snapshot;
+  }
+
+  /** The state of a fresh upgrade, before validation. */
+  static initial(clusterId: string, targetVersion: string): UpgradeSnapshot {
+    return {
+      progress: {
+        clusterId,
+        targetVersion,
+        phase: 'precheck',
+        state: 'running',
+        pause: null,
+        precheck: { status: 'pending', items: [] },
+        masters: { total: 0, upgraded: 0, current: null },
+        workers: { total: 0, upgraded: 0, batch: null },
+        lastError: null,
+        cancelReason: null,
+        refusals: [],
+        failure: null,
+      },
+      planned: false,
+      todoMasters: [],
+      todoWorkers: [],
+      nextBatchSize: 1,
+      openBatchRemaining: 0,
+      resumeRequested: false,
+      cancelRequested: false,
+    };
+  }
+
+  /** The `progress` query's answer (the live object; Temporal serialises it). */
+  get progress(): Progress {
+    return this.s.progress;
+  }
+
+  /** A deep copy of everything, for continue-as-new. */
+  snapshot(): UpgradeSnapshot {
+    return JSON.parse(JSON.stringify(this.s)) as UpgradeSnapshot;
+  }
+
+  get phase(): Phase {
+    return this.s.progress.phase;
+  }
+  get state(): State {
+    return this.s.progress.state;
+  }
+  get planned(): boolean {
+    return this.s.planned;
+  }
+  get todoMasters(): readonly PlannedMaster[] {
+    return this.s.todoMasters;
+  }
+  get todoWorkers(): readonly string[] {
+    return this.s.todoWorkers;
+  }
+  get nextBatchSize(): number {
+    return this.s.nextBatchSize;
+  }
+  get openBatchRemaining(): number {
+    return this.s.openBatchRemaining;
+  }
+  get resumeRequested(): boolean {
+    return this.s.resumeRequested;
+  }
+  get cancelRequested(): boolean {
+    return this.s.cancelRequested;
+  }
+  /** True in 'succeeded', 'cancelled' and 'failed'. */
+  get finished(): boolean {
+    return this.state === 'succeeded' || this.state === 'cancelled' || this.state === 'failed';
+  }
+
+  /** Why `command` does not apply now, or null when it does. Used by signal handlers and Update validators alike. */
+  refusal(command: Command): string | null {
+    if (this.finished) return `the upgrade has already ${this.state === 'succeeded' ? 'succeeded' : `been ${this.state === 'failed' ? 'marked failed' : 'cancelled'}`}`;
+    switch (command) {
+      case 'pause':
+        return this.state === 'paused' ? 'the upgrade is already paused' : null;
+      case 'resume':
+        if (this.state !== 'paused') return 'the upgrade is running, not paused; there is nothing to resume';
+        if (this.s.cancelRequested) return 'a cancel was already accepted; the upgrade cannot be resumed';
+        return null;
+      case 'cancel':
+        if (this.state !== 'paused') return 'cancel is accepted only while the upgrade is paused; pause it first';
+        if (this.s.resumeRequested) return 'a resume was already accepted; pause again before cancelling';
+        return null;
+    }
+  }
+
+  /** Records a refused command (newest last, at most a few). */
+  refuse(command: Command, reason: string, now: string): void {
+    const list = (this.s.progress.refusals ??= []);
+    list.push({ command, reason, at: now });
+    if (list.length > MAX_REFUSALS) list.splice(0, list.length - MAX_REFUSALS);
+  }
+
+  /** Sets the fixed plan once inventory and checks have passed. `doneMasters`/`doneWorkers` were already at the target. */
+  plan(masters: { total: number; todo: PlannedMaster[] }, workers: { total: number; todo: string[] }): void {
+    this.s.planned = true;
+    this.s.todoMasters = masters.todo;
+    this.s.todoWorkers = workers.todo;
+    this.s.progress.masters = { total: masters.total, upgraded: masters.total - masters.todo.length, current: null };
+    this.s.progress.workers = { total: workers.total, upgraded: workers.total - workers.todo.length, batch: null };
+  }
+
+  setPhase(phase: Phase): void {
+    this.s.progress.phase = phase;
+  }
+
+  setPrecheck(report: Progress['precheck']): void {
+    this.s.progress.precheck = report;
+  }
+
+  /** Pauses now; `autoCancelAt` is null for pauses that never time out (maintenance windows). */
+  pause(reason: PauseReason, now: string, autoCancelAt: string | null, message?: string): void {
+    const p = this.s.progress;
+    if (p.state === 'paused' && p.pause) {
+      // An error during a user pause: keep the timer running from the first pause, show the error.
+      if (reason === 'error') p.pause.reason = 'error';
+      return;
+    }
+    p.state = 'paused';
+    p.pause = { reason, since: now, autoCancelAt, ...(message ? { message } : {}) };
+  }
+
+  requestResume(): void {
+    this.s.resumeRequested = true;
+  }
+
+  requestCancel(): void {
+    this.s.cancelRequested = true;
+  }
+
+  /** Back to running after a resume; the next worker batch starts at 1 again. */
+  resumed(): void {
+    const p = this.s.progress;
+    p.state = 'running';
+    p.pause = null;
+    this.s.resumeRequested = false;
+    this.s.nextBatchSize = 1;
+    this.closeBatch();
+  }
+
+  startMaster(m: PlannedMaster): void {
+    this.s.progress.masters.current = { serial: m.serial, node: m.name };
+  }
+
+  /** The first master in the queue is done. */
+  masterDone(): void {
+    this.s.todoMasters.shift();
+    this.s.progress.masters.upgraded++;
+    this.s.progress.masters.current = null;
+  }
+
+  /**
+   * Takes the next worker batch's nodes off the queue: the rest of an open batch if there is
+   * one, else a new batch of `nextBatchSize` nodes. Returns the batch's nodes still to start.
+   */
+  takeBatch(): string[] {
+    const w = this.s.progress.workers;
+    if (this.s.openBatchRemaining > 0 && w.batch) {
+      return this.s.todoWorkers.splice(0, this.s.openBatchRemaining);
+    }
+    const nodes = this.s.todoWorkers.splice(0, this.s.nextBatchSize);
+    w.batch = { number: (w.batch?.number ?? 0) + 1, size: nodes.length, nodes };
+    this.s.openBatchRemaining = nodes.length;
+    return [...nodes];
+  }
+
+  /** Puts nodes that were taken but not started back at the front of the queue; they stay in the open batch. */
+  putBack(unstarted: string[]): void {
+    this.s.todoWorkers.unshift(...unstarted);
+    this.s.openBatchRemaining = unstarted.length;
+  }
+
+  workerDone(): void {
+    this.s.progress.workers.upgraded++;
+  }
+
+  /** A worker failed: it goes back to the front of the queue, so a resume retries it first. */
+  workerFailed(node: string): void {
+    this.s.todoWorkers.unshift(node);
+  }
+
+  /** The open batch finished; the next one doubles up to `cap`. */
+  batchFinished(nextSize: number): void {
+    this.s.openBatchRemaining = 0;
+    this.s.nextBatchSize = nextSize;
+  }
+
+  /** The open batch is abandoned (pause or error); its unstarted nodes stay queued, the next batch starts at 1. */
+  closeBatch(): void {
+    this.s.openBatchRemaining = 0;
+    this.s.nextBatchSize = 1;
+  }
+
+  recordError(err: LastError): void {
+    this.s.progress.lastError = err;
+  }
+
+  /** All nodes are done. */
+  succeeded(): void {
+    const p = this.s.progress;
+    p.phase = 'done';
+    p.state = 'succeeded';
+    p.pause = null;
+    p.masters.current = null;
+  }
+
+  cancelled(reason: CancelReason): void {
+    const p = this.s.progress;
+    p.state = 'cancelled';
+    p.cancelReason = reason;
+    p.pause = null;
+    p.masters.current = null;
+  }
+
+  failed(message: string): void {
+    const p = this.s.progress;
+    p.state = 'failed';
+    p.failure = message;
+    p.pause = null;
+  }
+}

@@ -1,0 +1,273 @@
+/**
+ * In-memory clusters behind the {@link UpgradeActivities} interface, for workflow tests and the
+ * benchmark. Each cluster records every call, holds upgrade pods on demand (so a test can look at
+ * progress while nodes are in flight), and fails nodes on demand the way the real activities do
+ * (ApplicationFailure 'NodeStepFailed' with {@link NodeStepFailureDetails}).
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import type { NodeStepArgs, NodeStepFailureDetails, UpgradeActivities, UpgradeRef } from '../../src/activities/types.js';
+import { compareNodeNames } from '../../src/planning/order.js';
+import type { ClusterInventory, ClusterNode, NodeRole, NodeStep, PrecheckItem } from '../../src/planning/types.js';
+
+/** One recorded activity call. */
+export interface FakeCall {
+  activity: keyof UpgradeActivities;
+  node?: string;
+  role?: NodeRole;
+  args: unknown;
+  /** Order of the call across the whole fleet. */
+  seq: number;
+}
+
+/** One node's upgrade attempt, from its cordon to its last step. */
+interface Attempt {
+  node: string;
+  start: number;
+  end: number | null;
+}
+
+/** A node of a fake cluster, with what the upgrade did to it. */
+export interface FakeNode extends ClusterNode {
+  cordonedByUs: boolean;
+}
+
+let seq = 0;
+const tick = () => ++seq;
+
+/** Options of a fake cluster. */
+export interface FakeClusterOptions {
+  clusterId: string;
+  controlPlaneVersion: string;
+  nodes: ClusterNode[];
+  precheckItems?: PrecheckItem[];
+  /** How long each upgrade pod takes, in ms. */
+  upgradeMs?: number;
+}
+
+/** One simulated cluster. */
+export class FakeCluster {
+  readonly clusterId: string;
+  controlPlaneVersion: string;
+  readonly nodes = new Map<string, FakeNode>();
+  readonly calls: FakeCall[] = [];
+  precheckItems: PrecheckItem[];
+  upgradeMs: number;
+  /** Nodes whose upgrade pod fails (until removed from the set). */
+  readonly failUpgrade = new Set<string>();
+  /** Nodes whose drain fails (until removed from the set). */
+  readonly failDrain = new Set<string>();
+  /** While true, upgrade pods wait in {@link held} until {@link release}. */
+  hold = false;
+  private readonly waiting = new Map<string, () => void>();
+  private readonly attempts: Attempt[] = [];
+  private failedPods = 0;
+
+  constructor(opts: FakeClusterOptions) {
+    this.clusterId = opts.clusterId;
+    this.controlPlaneVersion = opts.controlPlaneVersion;
+    this.precheckItems = opts.precheckItems ?? [];
+    this.upgradeMs = opts.upgradeMs ?? 0;
+    for (const n of opts.nodes) this.nodes.set(n.name, { ...n, cordonedByUs: false });
+  }
+
+  /** Nodes whose upgrade pod is waiting for {@link release}, in arrival order. */
+  get held(): string[] {
+    return [...this.waiting.keys()];
+  }
+
+  /** Lets held upgrade pods finish (all, or the named ones). */
+  release(names: string[] = this.held): void {
+    for (const n of names) {
+      const go = this.waiting.get(n);
+      this.waiting.delete(n);
+      go?.();
+    }
+  }
+
+  /** Calls of one activity, optionally for one node. */
+  callsOf(activity: keyof UpgradeActivities, node?: string): FakeCall[] {
+    return this.calls.filter((c) => c.activity === activity && (node === undefined || c.node === node));
+  }
+
+  /** Nodes cordoned so far, in order, each once. */
+  touchedNodes(): string[] {
+    return [...new Set(this.callsOf('cordonNode').map((c) => c.node!))];
+  }
+
+  /**
+   * Worker batches as the cluster saw them: groups of upgrade attempts whose lifetimes overlap
+   * (a batch starts only after the previous one has completely finished). Returns their sizes.
+   */
+  observedBatchSizes(kind: ClusterNode['kind'] = 'worker'): number[] {
+    return this.observedBatches(kind).map((b) => b.length);
+  }
+
+  /** The nodes of each observed batch (see {@link observedBatchSizes}), each batch sorted by name. */
+  observedBatches(kind: ClusterNode['kind'] = 'worker'): string[][] {
+    const list = this.attempts.filter((a) => this.nodes.get(a.node)?.kind === kind).sort((a, b) => a.start - b.start);
+    const batches: string[][] = [];
+    let groupEnd = -1;
+    for (const a of list) {
+      const end = a.end ?? Number.MAX_SAFE_INTEGER;
+      if (batches.length === 0 || a.start > groupEnd) {
+        batches.push([a.node]);
+        groupEnd = end;
+      } else {
+        batches[batches.length - 1]!.push(a.node);
+        groupEnd = Math.max(groupEnd, end);
+      }
+    }
+    return batches.map((b) => b.sort(compareNodeNames));
+  }
+
+  /** Most attempts of `kind` ever in flight at once. */
+  maxConcurrent(kind: ClusterNode['kind']): number {
+    const points = this.attempts
+      .filter((a) => this.nodes.get(a.node)?.kind === kind)
+      .flatMap((a) => [
+        [a.start, 1],
+        [a.end ?? Number.MAX_SAFE_INTEGER, -1],
+      ])
+      .sort((x, y) => x[0]! - y[0]! || x[1]! - y[1]!);
+    let cur = 0;
+    let max = 0;
+    for (const [, d] of points) max = Math.max(max, (cur += d!));
+    return max;
+  }
+
+  inventory(): ClusterInventory {
+    return {
+      clusterId: this.clusterId,
+      controlPlaneVersion: this.controlPlaneVersion,
+      nodes: [...this.nodes.values()].map(({ cordonedByUs: _c, ...n }) => ({ ...n })),
+    };
+  }
+
+  record(activity: keyof UpgradeActivities, args: unknown): void {
+    const a = args as Partial<NodeStepArgs>;
+    this.calls.push({ activity, node: a?.node, role: a?.role, args, seq: tick() });
+  }
+
+  node(name: string): FakeNode {
+    const n = this.nodes.get(name);
+    if (!n) throw ApplicationFailure.nonRetryable(`node ${name} not found in cluster ${this.clusterId}`, 'NodeStepFailed');
+    return n;
+  }
+
+  begin(node: string): void {
+    this.attempts.push({ node, start: tick(), end: null });
+  }
+
+  end(node: string): void {
+    const a = [...this.attempts].reverse().find((x) => x.node === node && x.end === null);
+    if (a) a.end = tick();
+  }
+
+  async upgradePod(args: NodeStepArgs): Promise<{ pod: string }> {
+    const pod = `upgrade-${args.node}`;
+    if (this.hold) await new Promise<void>((resolve) => this.waiting.set(args.node, resolve));
+    if (this.upgradeMs > 0) await new Promise((r) => setTimeout(r, this.upgradeMs));
+    if (this.failUpgrade.has(args.node)) {
+      this.failedPods++;
+      this.end(args.node);
+      throw stepFailed(args.node, 'upgrade-pod', `upgrade pod ${pod} failed: exit code 1`, 'E1128 kubeadm: preflight failed: [ERROR Swap]: swap is on');
+    }
+    const n = this.node(args.node);
+    n.kubeletVersion = args.targetVersion;
+    n.ready = true;
+    return { pod };
+  }
+
+  deleteFailedPods(): number {
+    const deleted = this.failedPods;
+    this.failedPods = 0;
+    return deleted;
+  }
+}
+
+function stepFailed(node: string, step: NodeStep, message: string, logTail?: string): ApplicationFailure {
+  const details: NodeStepFailureDetails = { node, step, message, ...(logTail ? { logTail } : {}) };
+  return ApplicationFailure.create({ type: 'NodeStepFailed', nonRetryable: true, message: `${node}: ${message}`, details: [details] });
+}
+
+/** Builds nodes: `masters` control planes cp-1…, then cloud workers cloud-1… and edge workers edge-1…, all at `version`. */
+export function makeNodes(opts: { masters?: number; cloud?: number; edge?: number; version: string }): ClusterNode[] {
+  const nodes: ClusterNode[] = [];
+  const base = { kubeletVersion: opts.version, ready: true, unschedulable: false };
+  for (let i = 1; i <= (opts.masters ?? 0); i++) nodes.push({ name: `cp-${i}`, kind: 'control-plane', edge: false, ...base });
+  for (let i = 1; i <= (opts.cloud ?? 0); i++) nodes.push({ name: `cloud-${i}`, kind: 'worker', edge: false, ...base });
+  for (let i = 1; i <= (opts.edge ?? 0); i++) nodes.push({ name: `edge-${i}`, kind: 'worker', edge: true, ...base });
+  return nodes;
+}
+
+/** Several fake clusters behind one set of activities (dispatching on clusterId), for one worker. */
+export class FakeFleet {
+  private readonly clusters = new Map<string, FakeCluster>();
+
+  add(opts: FakeClusterOptions): FakeCluster {
+    const c = new FakeCluster(opts);
+    this.clusters.set(c.clusterId, c);
+    return c;
+  }
+
+  get(clusterId: string): FakeCluster {
+    const c = this.clusters.get(clusterId);
+    if (!c) throw ApplicationFailure.nonRetryable(`unknown cluster '${clusterId}': it is not in the worker's cluster configuration`, 'UnknownCluster');
+    return c;
+  }
+
+  /** The activities, as a worker registers them. */
+  activities(): UpgradeActivities {
+    const on = <A extends { clusterId: string }>(activity: keyof UpgradeActivities, args: A) => {
+      const c = this.get(args.clusterId);
+      c.record(activity, args);
+      return c;
+    };
+    return {
+      inventory: async (clusterId: string) => on('inventory', { clusterId }).inventory(),
+      precheck: async (args: UpgradeRef) => on('precheck', args).precheckItems,
+      cordonNode: async (args) => {
+        const c = on('cordonNode', args);
+        const n = c.node(args.node);
+        c.begin(args.node);
+        if (n.unschedulable) return { cordonedByUs: false };
+        n.unschedulable = true;
+        n.cordonedByUs = true;
+        return { cordonedByUs: true };
+      },
+      drainNode: async (args) => {
+        const c = on('drainNode', args);
+        if (c.failDrain.has(args.node)) {
+          c.end(args.node);
+          throw stepFailed(args.node, 'drain', 'eviction of shop/web-0 blocked by PodDisruptionBudget shop/web-pdb past drainTimeout');
+        }
+        return { evicted: 3 };
+      },
+      runUpgradePod: async (args) => on('runUpgradePod', args).upgradePod(args),
+      uncordonNode: async (args) => {
+        const c = on('uncordonNode', args);
+        const n = c.node(args.node);
+        const did = n.cordonedByUs;
+        if (did) {
+          n.unschedulable = false;
+          n.cordonedByUs = false;
+        }
+        c.end(args.node);
+        return { uncordoned: did };
+      },
+      deleteFailedUpgradePods: async (args) => ({ deleted: on('deleteFailedUpgradePods', args).deleteFailedPods() }),
+      cleanupUpgrade: async (args) => {
+        const c = on('cleanupUpgrade', args);
+        const uncordoned: string[] = [];
+        for (const n of c.nodes.values()) {
+          if (n.cordonedByUs) {
+            n.unschedulable = false;
+            n.cordonedByUs = false;
+            uncordoned.push(n.name);
+          }
+        }
+        return { uncordoned, deletedPods: args.deleteRecords ? c.deleteFailedPods() : 0, deletedEvents: 0 };
+      },
+    };
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * Bounded history: with the dev server's continue-as-new hint lowered, a 2,000-worker upgrade
+ * continues-as-new several times, and progress, signals and Updates keep working across runs.
+ */
+import type { Client } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { getProgress, resumeUpgrade, startUpgrade } from '../../src/api.js';
+import type { Progress } from '../../src/planning/types.js';
+import { TASK_QUEUE, pauseSignal } from '../../src/workflows/definitions.js';
+import { FakeFleet, makeNodes } from '../helpers/fake-activities.js';
+import { startDevServer, workflowBundle } from '../helpers/temporal.js';
+
+const SUGGEST_AT = 1000;
+
+let env: TestWorkflowEnvironment;
+let client: Client;
+let worker: Worker;
+let running: Promise<void>;
+const fleet = new FakeFleet();
+
+beforeAll(async () => {
+  env = await startDevServer({ dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': SUGGEST_AT } });
+  client = env.client;
+  worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: TASK_QUEUE,
+    workflowBundle: await workflowBundle(),
+    activities: fleet.activities(),
+    maxConcurrentActivityTaskExecutions: 400,
+  });
+  running = worker.run();
+}, 180_000);
+
+afterAll(async () => {
+  worker?.shutdown();
+  await running;
+  await env?.teardown();
+});
+
+async function waitFor<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 120_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('a 2,000-worker upgrade continues-as-new, keeping progress, signals and Updates working', async () => {
+  const c = fleet.add({ clusterId: 'big', controlPlaneVersion: 'v1.33.5', nodes: makeNodes({ masters: 3, edge: 2000, version: 'v1.33.5' }) });
+  const handle = await startUpgrade(client, { clusterId: c.clusterId, targetVersion: 'v1.34.4' });
+
+  await waitFor('a second run', async () => (await handle.describe()).runId !== handle.firstExecutionRunId);
+  const mid = await getProgress(client, c.clusterId);
+  expect(mid).toMatchObject({ clusterId: 'big', targetVersion: 'v1.34.4', state: 'running', masters: { total: 3, upgraded: 3 }, workers: { total: 2000 } });
+  const upgradedNow = [...c.nodes.values()].filter((n) => n.kind === 'worker' && n.kubeletVersion === 'v1.34.4').length;
+  expect(mid.workers.upgraded).toBeGreaterThan(0);
+  expect(mid.workers.upgraded).toBeLessThanOrEqual(upgradedNow);
+
+  // A signal sent to the workflow ID after continue-as-new reaches the current run.
+  await handle.signal(pauseSignal, 'look at the fleet');
+  const paused = await waitFor('paused', async () => {
+    const p = await getProgress(client, c.clusterId);
+    return p.state === 'paused' ? p : null;
+  });
+  expect(paused.pause).toMatchObject({ reason: 'user', message: 'look at the fleet' });
+  expect(paused.workers.upgraded).toBeGreaterThanOrEqual(mid.workers.upgraded);
+  expect((await resumeUpgrade(client, c.clusterId)).state).toBe('running');
+
+  const result: Progress = await handle.result();
+  expect(result).toMatchObject({ phase: 'done', state: 'succeeded', masters: { total: 3, upgraded: 3 }, workers: { total: 2000, upgraded: 2000 } });
+  const upgrades = c.callsOf('runUpgradePod').map((x) => x.node);
+  expect(upgrades).toHaveLength(2003);
+  expect(new Set(upgrades).size).toBe(2003); // no node upgraded twice across runs
+  expect(Math.max(...c.observedBatchSizes())).toBe(200);
+
+  // Follow the chain of runs and measure each one's history.
+  const sizes: number[] = [];
+  let runId: string | undefined = handle.firstExecutionRunId;
+  while (runId) {
+    const events = (await client.workflow.getHandle(handle.workflowId, runId).fetchHistory()).events ?? [];
+    sizes.push(events.length);
+    runId = events.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+  }
+  expect(sizes.length).toBeGreaterThan(1);
+  expect(Math.max(...sizes)).toBeLessThanOrEqual(10_240);
+  console.log(`2,000 workers: ${sizes.length} runs, events per run ${sizes.join(', ')}`);
+}, 300_000);

@@ -1,0 +1,349 @@
+/**
+ * The upgradeCluster workflow against a real Temporal dev server and a real Worker, with the
+ * activities replaced by in-memory fake clusters (test/helpers/fake-activities.ts).
+ */
+import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { cancelUpgrade, getProgress, pauseUpgrade, resumeUpgrade, startUpgrade, upgradeHandle } from '../../src/api.js';
+import { batchPlan } from '../../src/planning/batches.js';
+import { InvalidUpgradeRequestError, UpgradeAlreadyRunningError } from '../../src/planning/errors.js';
+import type { ClusterNode, Progress, UpgradeRequest } from '../../src/planning/types.js';
+import { EdgeUpgradePhase, EdgeUpgradeState, TASK_QUEUE, WORKFLOW_TYPE, cancelSignal, pauseSignal, workflowIdFor } from '../../src/workflows/definitions.js';
+import { FakeFleet, makeNodes, type FakeCluster } from '../helpers/fake-activities.js';
+import { startDevServer, workflowBundle } from '../helpers/temporal.js';
+
+const FROM = 'v1.33.5';
+const TO = 'v1.34.4';
+
+let env: TestWorkflowEnvironment;
+let client: Client;
+let worker: Worker;
+let running: Promise<void>;
+const fleet = new FakeFleet();
+let seq = 0;
+
+beforeAll(async () => {
+  env = await startDevServer();
+  client = env.client;
+  worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: TASK_QUEUE,
+    workflowBundle: await workflowBundle(),
+    activities: fleet.activities(),
+  });
+  running = worker.run();
+}, 180_000);
+
+afterAll(async () => {
+  worker?.shutdown();
+  await running;
+  await env?.teardown();
+});
+
+/** A fresh fake cluster with a unique id. */
+function cluster(name: string, nodes: ClusterNode[], opts: { upgradeMs?: number; controlPlaneVersion?: string } = {}): FakeCluster {
+  return fleet.add({ clusterId: `${name}-${++seq}`, controlPlaneVersion: opts.controlPlaneVersion ?? FROM, nodes, upgradeMs: opts.upgradeMs });
+}
+
+async function waitFor<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 30_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const progress = (c: FakeCluster): Promise<Progress> => getProgress(client, c.clusterId);
+const start = (c: FakeCluster, extra: Partial<UpgradeRequest> = {}) => startUpgrade(client, { clusterId: c.clusterId, targetVersion: TO, ...extra });
+
+/** Sizes 1, 2, 4, … capped at `cap` for `n` nodes: the schedule after a resume. */
+function doubling(n: number, cap: number): number[] {
+  const out: number[] = [];
+  for (let size = 1; n > 0; size = Math.min(size * 2, cap)) {
+    out.push(Math.min(size, n));
+    n -= Math.min(size, n);
+  }
+  return out;
+}
+
+describe('upgradeCluster', () => {
+  test('workers go in batches of 1, 2, 4, … capped at 10%, cloud before edge, and the upgrade succeeds', async () => {
+    const c = cluster('batches', makeNodes({ cloud: 10, edge: 27, version: FROM }), { upgradeMs: 30 });
+    const handle = await start(c);
+    const result = await handle.result();
+
+    expect(c.observedBatchSizes()).toEqual(batchPlan(37)); // [1, 2, 3, 3, …]
+    expect(c.maxConcurrent('worker')).toBe(3);
+    // Within a batch nodes start together; across batches the order is cloud before edge, then natural name order.
+    expect(c.observedBatches().flat()).toEqual([...Array.from({ length: 10 }, (_, i) => `cloud-${i + 1}`), ...Array.from({ length: 27 }, (_, i) => `edge-${i + 1}`)]);
+    expect(result).toMatchObject({ phase: 'done', state: 'succeeded', masters: { total: 0, upgraded: 0 }, workers: { total: 37, upgraded: 37 }, lastError: null });
+    expect([...c.nodes.values()].every((n) => n.kubeletVersion === TO && !n.unschedulable)).toBe(true);
+
+    const sa = (await handle.describe()).typedSearchAttributes;
+    expect(sa.get(EdgeUpgradeState)).toBe('succeeded');
+    expect(sa.get(EdgeUpgradePhase)).toBe('done');
+  });
+
+  test('masters go one at a time, before any worker, and progress names each by serial while it is in flight', async () => {
+    const c = cluster('masters', makeNodes({ masters: 3, edge: 2, version: FROM }));
+    c.hold = true;
+    const handle = await start(c);
+    for (let k = 1; k <= 3; k++) {
+      await waitFor(`cp-${k} in flight`, () => c.held.includes(`cp-${k}`));
+      const p = await progress(c);
+      expect(p.phase).toBe('masters');
+      expect(p.masters).toEqual({ total: 3, upgraded: k - 1, current: { serial: k, node: `cp-${k}` } });
+      expect(c.held).toEqual([`cp-${k}`]);
+      if (k === 3) c.hold = false;
+      c.release();
+    }
+    const result = await handle.result();
+    expect(result.masters).toEqual({ total: 3, upgraded: 3, current: null });
+    expect(c.callsOf('runUpgradePod').filter((x) => x.node!.startsWith('cp-')).map((x) => [x.node, x.role])).toEqual([
+      ['cp-1', 'first-control-plane'],
+      ['cp-2', 'control-plane'],
+      ['cp-3', 'control-plane'],
+    ]);
+    expect(c.maxConcurrent('control-plane')).toBe(1);
+    const lastMaster = Math.max(...c.callsOf('uncordonNode').filter((x) => x.node!.startsWith('cp-')).map((x) => x.seq));
+    const firstWorker = Math.min(...c.callsOf('cordonNode').filter((x) => x.node!.startsWith('edge-')).map((x) => x.seq));
+    expect(firstWorker).toBeGreaterThan(lastMaster);
+  });
+
+  test('a re-run skips nodes already at the target and does not run first-control-plane twice', async () => {
+    const nodes = makeNodes({ masters: 3, edge: 3, version: FROM });
+    for (const n of nodes) if (n.name === 'cp-1' || n.name === 'edge-2') n.kubeletVersion = TO;
+    const c = cluster('rerun', nodes);
+    const result = await (await start(c)).result();
+    expect(c.touchedNodes()).toEqual(['cp-2', 'cp-3', 'edge-1', 'edge-3']);
+    expect(c.callsOf('runUpgradePod').map((x) => x.role)).toEqual(['control-plane', 'control-plane', 'worker', 'worker']);
+    expect(result).toMatchObject({ state: 'succeeded', masters: { total: 3, upgraded: 3 }, workers: { total: 3, upgraded: 3 } });
+  });
+
+  test('pause mid-batch lets in-flight nodes finish and starts no new node; after resume the next batch has 1 node', async () => {
+    const c = cluster('pause', makeNodes({ edge: 40, version: FROM })); // cap 4
+    c.hold = true;
+    const handle = await start(c);
+    await waitFor('batch 1', () => c.held.length === 1);
+    c.release();
+    await waitFor('batch 2', () => c.held.length === 2);
+    c.release();
+    await waitFor('batch 3 (4 nodes) in flight', () => c.held.length === 4);
+
+    const paused = await pauseUpgrade(client, c.clusterId, 'checking the edge sites');
+    expect(paused.state).toBe('paused');
+    expect(paused.pause).toMatchObject({ reason: 'user' });
+    expect(paused.workers.batch).toMatchObject({ number: 3, size: 4 });
+    await expect(pauseUpgrade(client, c.clusterId)).rejects.toThrow(/already paused/);
+
+    c.release();
+    await waitFor('in-flight nodes finished', async () => (await progress(c)).workers.upgraded === 7);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(c.touchedNodes()).toHaveLength(7);
+    expect(c.held).toEqual([]);
+    expect((await progress(c)).state).toBe('paused');
+
+    const resumed = await resumeUpgrade(client, c.clusterId);
+    expect(resumed.state).toBe('running');
+    expect(c.callsOf('deleteFailedUpgradePods')).toHaveLength(1);
+    await waitFor('first batch after resume', () => c.held.length === 1);
+    expect((await progress(c)).workers.batch).toEqual({ number: 4, size: 1, nodes: ['edge-8'] });
+    c.hold = false;
+    c.release();
+    const result = await handle.result();
+    expect(result).toMatchObject({ state: 'succeeded', workers: { total: 40, upgraded: 40 } });
+    expect(c.observedBatchSizes()).toEqual([1, 2, 4, ...doubling(33, 4)]);
+  });
+
+  test('a failing node auto-pauses once in-flight nodes finish; resume deletes failed pods and retries it first', async () => {
+    const c = cluster('fail', makeNodes({ edge: 30, version: FROM }), { upgradeMs: 20 }); // cap 3: batches [1] [2,3] [4,5,6]
+    c.failUpgrade.add('edge-5');
+    const handle = await start(c);
+    const p = await waitFor('auto-pause', async () => {
+      const x = await progress(c);
+      return x.state === 'paused' ? x : null;
+    });
+    expect(p.pause).toMatchObject({ reason: 'error' });
+    expect(p.lastError).toMatchObject({ node: 'edge-5', step: 'upgrade-pod', logTail: expect.stringContaining('swap is on') });
+    expect(p.lastError!.message).toMatch(/exit code 1/);
+    expect(p.lastError!.message).toMatch(/left cordoned/);
+    expect(p.workers.upgraded).toBe(5);
+    expect(c.observedBatches()).toEqual([['edge-1'], ['edge-2', 'edge-3'], ['edge-4', 'edge-5', 'edge-6']]); // no new node started
+    expect(c.nodes.get('edge-5')!.unschedulable).toBe(true); // half-upgraded: left cordoned
+    expect(c.nodes.get('edge-6')!.unschedulable).toBe(false);
+
+    c.failUpgrade.clear();
+    await resumeUpgrade(client, c.clusterId);
+    const result = await handle.result();
+    expect(result).toMatchObject({ state: 'succeeded', workers: { total: 30, upgraded: 30 } });
+    const cleanupAt = c.callsOf('deleteFailedUpgradePods')[0]!.seq;
+    const afterResume = c.callsOf('cordonNode').filter((x) => x.seq > cleanupAt);
+    expect(afterResume[0]!.node).toBe('edge-5');
+    expect(c.observedBatchSizes()).toEqual([1, 2, 3, ...doubling(25, 3)]);
+  });
+
+  test('a failed drain uncordons the node and pauses; cancel then leaves unstarted nodes untouched', async () => {
+    const c = cluster('drain', makeNodes({ edge: 5, version: FROM }));
+    c.failDrain.add('edge-2');
+    const handle = await start(c);
+    const p = await waitFor('auto-pause', async () => {
+      const x = await progress(c);
+      return x.state === 'paused' ? x : null;
+    });
+    expect(p.lastError).toMatchObject({ node: 'edge-2', step: 'drain' });
+    expect(p.lastError!.message).toMatch(/PodDisruptionBudget shop\/web-pdb/);
+    expect(p.lastError!.message).toMatch(/uncordoned; nothing was changed/);
+    expect(c.nodes.get('edge-2')).toMatchObject({ unschedulable: false, kubeletVersion: FROM });
+    expect(c.callsOf('runUpgradePod', 'edge-2')).toHaveLength(0);
+
+    await cancelUpgrade(client, c.clusterId);
+    const result = await handle.result();
+    expect(result).toMatchObject({ state: 'cancelled', cancelReason: 'user', workers: { upgraded: 1 } });
+    expect(c.touchedNodes()).toEqual(['edge-1', 'edge-2']);
+  });
+
+  test('cancel is refused while running (Update rejected, signal recorded) and accepted while paused', async () => {
+    const c = cluster('cancel', makeNodes({ edge: 20, version: FROM }));
+    c.hold = true;
+    const handle = await start(c);
+    await waitFor('first node in flight', () => c.held.length === 1);
+
+    await expect(cancelUpgrade(client, c.clusterId)).rejects.toThrow('cancel refused: cancel is accepted only while the upgrade is paused; pause it first');
+    await expect(resumeUpgrade(client, c.clusterId)).rejects.toThrow(/nothing to resume/);
+    await handle.signal(cancelSignal);
+    const refused = await waitFor('refusal recorded', async () => (await progress(c)).refusals?.find((r) => r.command === 'cancel'));
+    expect(refused.reason).toMatch(/only while the upgrade is paused/);
+    expect((await progress(c)).state).toBe('running');
+
+    await handle.signal(pauseSignal, 'stop for now');
+    await waitFor('paused', async () => (await progress(c)).state === 'paused');
+    const accepted = await cancelUpgrade(client, c.clusterId);
+    expect(accepted.state).toBe('paused'); // the in-flight node still finishes first
+    c.hold = false;
+    c.release();
+    const result = await handle.result();
+    expect(result).toMatchObject({ state: 'cancelled', cancelReason: 'user', workers: { total: 20, upgraded: 1 } });
+    expect(c.touchedNodes()).toEqual(['edge-1']);
+    expect(c.nodes.get('edge-1')!.kubeletVersion).toBe(TO); // finished nodes are not rolled back
+    expect([...c.nodes.values()].filter((n) => n.name !== 'edge-1').every((n) => n.kubeletVersion === FROM)).toBe(true);
+    expect(c.callsOf('cleanupUpgrade').map((x) => (x.args as { deleteRecords: boolean }).deleteRecords)).toEqual([false]);
+    expect([...c.nodes.values()].some((n) => n.unschedulable)).toBe(false);
+    await expect(pauseUpgrade(client, c.clusterId)).rejects.toThrow(/pause refused/);
+  });
+
+  test('a pause longer than pauseTimeout cancels the upgrade and deletes its records', async () => {
+    const c = cluster('timeout', makeNodes({ edge: 10, version: FROM }));
+    c.hold = true;
+    const handle = await start(c, { pauseTimeout: '3s' });
+    await waitFor('first node in flight', () => c.held.length === 1);
+    const paused = await pauseUpgrade(client, c.clusterId);
+    expect(Date.parse(paused.pause!.autoCancelAt!) - Date.parse(paused.pause!.since)).toBe(3000);
+    const pausedAt = Date.now();
+    c.hold = false;
+    c.release();
+    const result = await handle.result();
+    expect(Date.now() - pausedAt).toBeGreaterThanOrEqual(2500);
+    expect(result).toMatchObject({ state: 'cancelled', cancelReason: 'pause-timeout', pause: null });
+    expect(c.callsOf('cleanupUpgrade').map((x) => (x.args as { deleteRecords: boolean }).deleteRecords)).toEqual([true]);
+    expect(c.touchedNodes()).toEqual(['edge-1']);
+  });
+
+  test('the default pause timeout is a durable 15-day timer', async () => {
+    const c = cluster('fifteen', makeNodes({ edge: 3, version: FROM }));
+    c.hold = true;
+    const handle = await start(c);
+    await waitFor('first node in flight', () => c.held.length === 1);
+    const paused = await pauseUpgrade(client, c.clusterId);
+    expect(Date.parse(paused.pause!.autoCancelAt!) - Date.parse(paused.pause!.since)).toBe(15 * 24 * 3600_000);
+    c.hold = false;
+    c.release();
+    const fifteenDays = 15 * 24 * 3600;
+    const timer = await waitFor('TimerStarted', async () => {
+      const history = await handle.fetchHistory();
+      return history.events?.find((e) => e.timerStartedEventAttributes)?.timerStartedEventAttributes;
+    });
+    const seconds = Number(timer.startToFireTimeout!.seconds);
+    // The timer starts once the in-flight node finished, so it is 15 days minus that (well under a minute).
+    expect(seconds).toBeLessThanOrEqual(fifteenDays);
+    expect(seconds).toBeGreaterThan(fifteenDays - 60);
+    await cancelUpgrade(client, c.clusterId);
+    expect((await handle.result()).state).toBe('cancelled');
+  });
+
+  test('a second start for the same cluster is refused and names the running upgrade', async () => {
+    const c = cluster('twice', makeNodes({ edge: 2, version: FROM }));
+    c.hold = true;
+    const first = await start(c);
+    await expect(start(c)).rejects.toThrow(UpgradeAlreadyRunningError);
+    await expect(start(c)).rejects.toThrow(`already running as workflow ${workflowIdFor(c.clusterId)}`);
+    expect(first.workflowId).toBe(workflowIdFor(c.clusterId));
+    await waitFor('first node in flight', () => c.held.length === 1);
+    await pauseUpgrade(client, c.clusterId);
+    await cancelUpgrade(client, c.clusterId);
+    c.hold = false;
+    c.release();
+    expect((await first.result()).state).toBe('cancelled');
+  });
+
+  test.each([
+    ['a malformed version', { targetVersion: 'v1.3x' }, FROM, /targetVersion 'v1.3x' is not a Kubernetes version like v1.34.4/, []],
+    ['a downgrade', { targetVersion: 'v1.33.0' }, FROM, /older than the control plane's v1.33.5: downgrades are not supported/, ['inventory']],
+    ['a two-minor jump', { targetVersion: 'v1.35.0' }, FROM, /more than one minor version above the control plane's v1.33.5/, ['inventory']],
+    ['an unknown cluster', { clusterId: 'nowhere' }, FROM, /unknown cluster 'nowhere'/, []],
+  ])('%s fails at once, before any node activity, with a clear message', async (_what, override, cp, message, calls) => {
+    const c = cluster('invalid', makeNodes({ masters: 1, edge: 2, version: FROM }), { controlPlaneVersion: cp });
+    const request = { clusterId: c.clusterId, targetVersion: TO, ...override };
+    // Straight to Temporal, past the client-side validation, to show the workflow's own checks.
+    const handle = await client.workflow.start(WORKFLOW_TYPE, { taskQueue: TASK_QUEUE, workflowId: workflowIdFor(request.clusterId), args: [request] });
+    const err = await handle.result().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    const cause = (err as WorkflowFailedError).cause;
+    expect(cause).toBeInstanceOf(ApplicationFailure);
+    expect((cause as ApplicationFailure).type).toBe('InvalidUpgradeRequest');
+    expect(cause!.message).toMatch(message);
+    expect(c.calls.map((x) => x.activity)).toEqual(calls);
+    const p = await upgradeHandle(client, request.clusterId).query<Progress>('progress');
+    expect(p.state).toBe('failed');
+    expect(p.failure).toMatch(message);
+  });
+
+  test('startUpgrade refuses bad input before contacting the server', async () => {
+    await expect(startUpgrade(client, { clusterId: 'never-started', targetVersion: '1.34' })).rejects.toThrow(InvalidUpgradeRequestError);
+    await expect(upgradeHandle(client, 'never-started').describe()).rejects.toThrow();
+  });
+
+  test('a pre-check error stops before any node is touched and the report stays queryable', async () => {
+    const c = cluster('precheck', makeNodes({ masters: 1, edge: 2, version: FROM }));
+    c.precheckItems = [
+      { id: 'swap', result: 'error', message: 'swap is enabled', nodes: ['edge-2'] },
+      { id: 'disk', result: 'normal', message: 'enough disk', nodes: [] },
+    ];
+    const handle = await start(c);
+    await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
+    const p = await progress(c);
+    expect(p).toMatchObject({ phase: 'precheck', state: 'failed', precheck: { status: 'failed', items: c.precheckItems } });
+    expect(p.failure).toMatch(/swap: swap is enabled \(edge-2\)/);
+    expect(c.touchedNodes()).toEqual([]);
+  });
+
+  test('pre-check warnings block unless acceptWarnings', async () => {
+    const items = [{ id: 'pdb', result: 'warning' as const, message: 'PDB allows no disruption', nodes: ['edge-1'] }];
+    const blocked = cluster('warn', makeNodes({ edge: 2, version: FROM }));
+    blocked.precheckItems = items;
+    await expect((await start(blocked)).result()).rejects.toThrow(WorkflowFailedError);
+    expect((await progress(blocked)).failure).toMatch(/acceptWarnings/);
+    expect(blocked.touchedNodes()).toEqual([]);
+
+    const accepted = cluster('warn', makeNodes({ edge: 2, version: FROM }));
+    accepted.precheckItems = items;
+    const result = await (await start(accepted, { acceptWarnings: true })).result();
+    expect(result).toMatchObject({ state: 'succeeded', precheck: { status: 'warning' } });
+  });
+});
