@@ -4,7 +4,8 @@
  * with the contract's ID `edge-upgrade-<clusterId>` (abandoned, so it outlives this one). If the
  * cluster already has an upgrade running, it records that and starts nothing.
  */
-import { ParentClosePolicy, startChild, WorkflowExecutionAlreadyStartedError } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { ParentClosePolicy, startChild } from '@temporalio/workflow';
 import type { UpgradeRequest } from '../planning/types.js';
 import { EdgeClusterId, EdgeUpgradePhase, EdgeUpgradeState, EdgeUpgradeTarget, workflowIdFor } from './definitions.js';
 import { upgradeCluster } from './upgrade-cluster.js';

@@ -1,0 +1,52 @@
+/**
+ * Live progress for `status --watch` and `start --wait`: progress bars on a terminal, one line per
+ * change otherwise (logs, CI). Returns the final progress.
+ */
+import cliProgress from 'cli-progress';
+import type { Progress } from '../planning/types.js';
+import { summarize } from '../planning/summary.js';
+import { renderDetails } from './render.js';
+
+const FINAL = new Set(['succeeded', 'cancelled', 'failed']);
+
+/** Polls `read` every `intervalMs` until the upgrade reaches a final state (or `until` says stop). */
+export async function watchProgress(read: () => Promise<Progress>, opts: { intervalMs?: number; tty?: boolean; out?: NodeJS.WritableStream } = {}): Promise<Progress> {
+  const out = opts.out ?? process.stdout;
+  const tty = opts.tty ?? Boolean((out as NodeJS.WriteStream).isTTY);
+  const interval = opts.intervalMs ?? 1000;
+  let p = await read();
+  if (!tty) {
+    let last = '';
+    for (;;) {
+      const line = [summarize(p), ...renderDetails(p)].join('\n');
+      if (line !== last) out.write(`${new Date().toISOString()} ${line}\n`);
+      last = line;
+      if (FINAL.has(p.state)) return p;
+      await new Promise((r) => setTimeout(r, interval));
+      p = await read();
+    }
+  }
+  const bars = new cliProgress.MultiBar(
+    { clearOnComplete: false, hideCursor: true, format: '{label} {bar} {value}/{total} {info}', barsize: 30, stream: out as NodeJS.WriteStream },
+    cliProgress.Presets.shades_classic,
+  );
+  const masters = bars.create(Math.max(p.masters.total, 1), p.masters.upgraded, { label: 'Masters', info: '' });
+  const workers = bars.create(Math.max(p.workers.total, 1), p.workers.upgraded, { label: 'Workers', info: '' });
+  const status = bars.create(1, 0, { label: '', info: '' }, { format: '{info}' });
+  try {
+    for (;;) {
+      masters.setTotal(Math.max(p.masters.total, 1));
+      masters.update(p.masters.upgraded, {
+        info: p.masters.total === 0 ? 'none (managed control plane)' : p.masters.current ? `master ${p.masters.current.serial} of ${p.masters.total}: ${p.masters.current.node}` : '',
+      });
+      workers.setTotal(Math.max(p.workers.total, 1));
+      workers.update(p.workers.upgraded, { info: p.workers.batch ? `batch ${p.workers.batch.number} (${p.workers.batch.size}): ${p.workers.batch.nodes.slice(0, 4).join(', ')}${p.workers.batch.nodes.length > 4 ? ', …' : ''}` : '' });
+      status.update(0, { info: [summarize(p), ...renderDetails(p)].join(' | ') });
+      if (FINAL.has(p.state)) return p;
+      await new Promise((r) => setTimeout(r, interval));
+      p = await read();
+    }
+  } finally {
+    bars.stop();
+  }
+}

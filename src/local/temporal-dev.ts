@@ -1,0 +1,40 @@
+/**
+ * Runs the Temporal CLI's dev server (`temporal server start-dev`) on free loopback ports, with
+ * its Web UI, SQLite persistence and the contract's search attributes. Used by the demo.
+ */
+import { Connection } from '@temporalio/client';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { searchAttributeDefinitions } from '../workflows/definitions.js';
+import { freePort, startProcess, stopProcess, waitUntil, type Managed } from './processes.js';
+
+/** A running dev server. */
+export interface DevServer {
+  address: string;
+  uiUrl: string;
+  stop(): Promise<void>;
+}
+
+/** Starts the dev server; `dir` holds its SQLite file and log. */
+export async function startDevServer(opts: { temporalCli: string; dir: string; ui?: boolean }): Promise<DevServer> {
+  if (!existsSync(opts.temporalCli)) throw new Error(`Temporal CLI not found at ${opts.temporalCli}: run scripts/ensure-temporal.sh`);
+  const port = await freePort();
+  const uiPort = await freePort();
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--namespace', 'default',
+    '--db-filename', join(opts.dir, 'temporal.db'), '--log-level', 'error'];
+  if (opts.ui === false) args.push('--headless');
+  else args.push('--ui-port', String(uiPort));
+  for (const key of searchAttributeDefinitions) args.push('--search-attribute', `${key.name}=Keyword`);
+  const proc: Managed = startProcess('temporal', opts.temporalCli, args, join(opts.dir, 'temporal.log'));
+  const address = `127.0.0.1:${port}`;
+  await waitUntil('the Temporal dev server', async () => {
+    const conn = await Connection.connect({ address, connectTimeout: 1000 });
+    try {
+      await conn.workflowService.getSystemInfo({});
+      return true;
+    } finally {
+      await conn.close();
+    }
+  }, { timeoutMs: 60_000, intervalMs: 500, process: proc });
+  return { address, uiUrl: `http://127.0.0.1:${uiPort}`, stop: () => stopProcess(proc) };
+}
