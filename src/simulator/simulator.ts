@@ -338,7 +338,7 @@ export class EdgeSimulator {
       if ((pod.metadata.finalizers?.length ?? 0) > 0) return;
       this.once(`delete/${uid}`, async () => {
         try {
-          await this.core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, gracePeriodSeconds: 0, body: { preconditions: { uid } } });
+          await this.core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, gracePeriodSeconds: 0, body: { gracePeriodSeconds: 0, preconditions: { uid } } });
           this.counters.podsFinalized++;
         } catch (err) {
           if (statusOf(err) !== 404 && statusOf(err) !== 409) throw err;
