@@ -9,6 +9,7 @@ import {
   WorkflowUpdateFailedError,
   type Client,
   type WorkflowHandle,
+  type WorkflowHandleWithFirstExecutionRunId,
 } from '@temporalio/client';
 import { UpgradeAlreadyRunningError, UpgradeCommandError } from './planning/errors.js';
 import { validateUpgradeRequest } from './planning/request.js';
@@ -45,7 +46,11 @@ export type UpgradeHandle = WorkflowHandle<typeof upgradeCluster>;
  * InvalidUpgradeRequestError without contacting the server), and refuses with
  * {@link UpgradeAlreadyRunningError}, naming the running workflow ID, when the cluster already has one.
  */
-export async function startUpgrade(client: Client, request: UpgradeRequest, opts: StartUpgradeOptions = {}): Promise<UpgradeHandle> {
+export async function startUpgrade(
+  client: Client,
+  request: UpgradeRequest,
+  opts: StartUpgradeOptions = {},
+): Promise<WorkflowHandleWithFirstExecutionRunId<typeof upgradeCluster>> {
   const v = validateUpgradeRequest(request);
   const workflowId = workflowIdFor(request.clusterId);
   try {

@@ -55,6 +55,9 @@ export const EVENTS_PER_NODE = 24;
  */
 export const RUN_EVENT_BUDGET = 9_000;
 
+/** Most nodes a fresh run can have in flight within {@link RUN_EVENT_BUDGET} (a fresh run starts with a few dozen events). */
+const FRESH_RUN_NODES = Math.floor((RUN_EVENT_BUDGET - 100) / EVENTS_PER_NODE);
+
 const MINUTE = 60_000;
 
 /**
@@ -287,7 +290,7 @@ class Runner {
       this.publish();
     }
     while (s.phase === 'masters' && s.todoMasters.length > 0) {
-      const go = await this.safePoint();
+      const go = await this.safePoint(() => 1);
       if (go !== 'go') return go;
       const m = s.todoMasters[0]!;
       s.startMaster(m);
@@ -306,7 +309,7 @@ class Runner {
       this.publish();
     }
     while (s.todoWorkers.length > 0) {
-      const go = await this.safePoint();
+      const go = await this.safePoint(() => (s.openBatchRemaining > 0 ? s.openBatchRemaining : s.nextBatchSize));
       if (go !== 'go') return go;
       await this.runBatch();
     }
@@ -347,13 +350,14 @@ class Runner {
 
   /**
    * Between nodes and batches, with nothing in flight: waits out a pause (resume, cancel or the
-   * pause timeout, whichever comes first) and continues-as-new when history asks for it.
+   * pause timeout, whichever comes first) and continues-as-new when history asks for it or the
+   * next `nextNodes()` nodes would not fit in this run but would in a fresh one.
    */
-  private async safePoint(): Promise<'go' | 'user' | 'pause-timeout'> {
+  private async safePoint(nextNodes: () => number): Promise<'go' | 'user' | 'pause-timeout'> {
     const s = this.s;
     for (;;) {
       if (s.state === 'running') {
-        await this.continueAsNewIfDue();
+        await this.continueAsNewIfDue(nextNodes());
         return 'go';
       }
       if (s.cancelRequested) return 'user';
@@ -372,13 +376,14 @@ class Runner {
         // The durable timer racing resume and cancel: it survives worker and server restarts.
         if (left <= 0 || !(await condition(woke, left))) return 'pause-timeout';
       }
-      if (!s.resumeRequested && !s.cancelRequested) await this.continueAsNewIfDue();
+      if (!s.resumeRequested && !s.cancelRequested) await this.continueAsNewIfDue(0);
     }
   }
 
-  private async continueAsNewIfDue(): Promise<void> {
+  private async continueAsNewIfDue(nextNodes: number): Promise<void> {
     const info = workflowInfo();
-    if (!info.continueAsNewSuggested && info.historyLength + EVENTS_PER_NODE <= RUN_EVENT_BUDGET) return;
+    const needed = Math.min(Math.max(nextNodes, 1), FRESH_RUN_NODES) * EVENTS_PER_NODE;
+    if (!info.continueAsNewSuggested && info.historyLength + needed <= RUN_EVENT_BUDGET) return;
     // Let update handlers (e.g. a resume waiting for `running`) finish so callers get their answer.
     await condition(allHandlersFinished);
     await continueAsNew<typeof upgradeCluster>(this.request, this.s.snapshot());

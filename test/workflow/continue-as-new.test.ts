@@ -2,7 +2,7 @@
  * Bounded history: with the dev server's continue-as-new hint lowered, a 2,000-worker upgrade
  * continues-as-new several times, and progress, signals and Updates keep working across runs.
  */
-import type { Client } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { getProgress, resumeUpgrade, startUpgrade } from '../../src/api.js';
@@ -10,6 +10,8 @@ import type { Progress } from '../../src/planning/types.js';
 import { TASK_QUEUE, pauseSignal } from '../../src/workflows/definitions.js';
 import { FakeFleet, makeNodes } from '../helpers/fake-activities.js';
 import { startDevServer, workflowBundle } from '../helpers/temporal.js';
+
+type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
 
 const SUGGEST_AT = 1000;
 
@@ -80,7 +82,8 @@ test('a 2,000-worker upgrade continues-as-new, keeping progress, signals and Upd
   const sizes: number[] = [];
   let runId: string | undefined = handle.firstExecutionRunId;
   while (runId) {
-    const events = (await client.workflow.getHandle(handle.workflowId, runId).fetchHistory()).events ?? [];
+    const history: History = await client.workflow.getHandle(handle.workflowId, runId).fetchHistory();
+    const events = history.events ?? [];
     sizes.push(events.length);
     runId = events.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
   }

@@ -235,6 +235,22 @@ describe('upgradeCluster', () => {
     await expect(pauseUpgrade(client, c.clusterId)).rejects.toThrow(/pause refused/);
   });
 
+  test('cancelling the workflow through Temporal still restores cordons', async () => {
+    const c = cluster('tcancel', makeNodes({ edge: 4, version: FROM }));
+    c.hold = true;
+    const handle = await start(c);
+    await waitFor('first node in flight', () => c.held.length === 1);
+    expect(c.nodes.get('edge-1')!.unschedulable).toBe(true);
+    await handle.cancel();
+    await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
+    expect((await handle.describe()).status.name).toBe('CANCELLED');
+    expect(c.callsOf('cleanupUpgrade').map((x) => (x.args as { deleteRecords: boolean }).deleteRecords)).toEqual([false]);
+    expect(c.nodes.get('edge-1')!.unschedulable).toBe(false);
+    expect((await progress(c)).state).toBe('cancelled');
+    c.hold = false;
+    c.release();
+  });
+
   test('a pause longer than pauseTimeout cancels the upgrade and deletes its records', async () => {
     const c = cluster('timeout', makeNodes({ edge: 10, version: FROM }));
     c.hold = true;

@@ -1,0 +1,61 @@
+/**
+ * Benchmark (not a test): a 10,000-worker upgrade (plus 3 masters) on a real Temporal dev server,
+ * with in-memory fake activities. Prints wall time, the number of runs, and the largest event count
+ * of any run, which must stay ≤ 10,240 (Temporal's history warning); exits non-zero otherwise.
+ * BENCH_WORKERS overrides the worker count.
+ * Run: scripts/bench.sh workflow-10k   (or: npx tsx bench/workflow-10k.ts)
+ */
+import type { WorkflowHandle } from '@temporalio/client';
+import { Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
+import { startUpgrade } from '../src/api.js';
+import type { Progress } from '../src/planning/types.js';
+import { TASK_QUEUE } from '../src/workflows/definitions.js';
+import { FakeFleet, makeNodes } from '../test/helpers/fake-activities.js';
+import { startDevServer, workflowBundle } from '../test/helpers/temporal.js';
+
+type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
+
+const LIMIT = 10_240;
+const workers = Number(process.env.BENCH_WORKERS ?? 10_000);
+
+Runtime.install({ logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error }, telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } } });
+
+const env = await startDevServer();
+const fleet = new FakeFleet();
+const worker = await Worker.create({
+  connection: env.nativeConnection,
+  taskQueue: TASK_QUEUE,
+  workflowBundle: await workflowBundle(),
+  activities: fleet.activities(),
+  maxConcurrentActivityTaskExecutions: 1000,
+});
+const running = worker.run();
+let exitCode = 0;
+try {
+  const c = fleet.add({ clusterId: 'bench', controlPlaneVersion: 'v1.33.5', nodes: makeNodes({ masters: 3, cloud: 100, edge: workers - 100, version: 'v1.33.5' }) });
+  const t0 = Date.now();
+  const handle = await startUpgrade(env.client, { clusterId: c.clusterId, targetVersion: 'v1.34.4' });
+  const result: Progress = await handle.result();
+  const wall = (Date.now() - t0) / 1000;
+
+  const sizes: number[] = [];
+  let runId: string | undefined = handle.firstExecutionRunId;
+  while (runId) {
+    const history: History = await env.client.workflow.getHandle(handle.workflowId, runId).fetchHistory();
+    const events = history.events ?? [];
+    sizes.push(events.length);
+    runId = events.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+  }
+  const total = sizes.reduce((a, b) => a + b, 0);
+  const largest = Math.max(...sizes);
+  console.log(`workers: ${result.workers.upgraded}/${result.workers.total}, masters: ${result.masters.upgraded}/${result.masters.total}, state: ${result.state}`);
+  console.log(`wall time: ${wall.toFixed(1)} s (${((result.workers.total + result.masters.total) / wall).toFixed(0)} nodes/s)`);
+  console.log(`runs: ${sizes.length}; events: ${total} total, ${(total / (workers + 3)).toFixed(1)} per node; largest run: ${largest} events (limit ${LIMIT})`);
+  console.log(`batch sizes seen by the cluster: ${c.observedBatchSizes().join(' ')}`);
+  if (result.state !== 'succeeded' || largest > LIMIT) exitCode = 1;
+} finally {
+  worker.shutdown();
+  await running;
+  await env.teardown();
+}
+process.exit(exitCode);
