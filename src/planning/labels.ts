@@ -30,3 +30,22 @@ export const SIM_OFFLINE_LABEL = 'sim.edge-upgrade.io/offline';
 export const SIM_UPGRADE_SECONDS_LABEL = 'sim.edge-upgrade.io/upgrade-seconds';
 /** Nodes the simulator plays carry this label, so a restarted simulator finds them again. */
 export const SIM_NODE_LABEL = 'sim.edge-upgrade.io/simulated';
+
+/** Annotation on a Node that this upgrade cordoned; its value is the upgrade ID (workflow ID). Uncordon only when it matches. */
+export const CORDONED_BY_ANNOTATION = 'edge-upgrade.io/cordoned-by';
+/** Label on upgrade pods and Events: the upgrade ID, made a valid label value (see `labelValue`). */
+export const UPGRADE_ID_LABEL = 'edge-upgrade.io/upgrade-id';
+/** Label on upgrade pods and node Events: the node name, made a valid label value. */
+export const NODE_NAME_LABEL = 'edge-upgrade.io/node';
+/** Label on upgrade pods: the target version, e.g. 'v1.34.4'. */
+export const TARGET_VERSION_LABEL = 'edge-upgrade.io/target-version';
+/** Annotation on upgrade pods: the full upgrade ID (the label may be shortened). */
+export const UPGRADE_ID_ANNOTATION = 'edge-upgrade.io/upgrade-id';
+/** Name of the upgrade pod's only container; its log is the agent's log. */
+export const UPGRADE_CONTAINER = 'upgrade';
+/** Mirror (static) pods carry this annotation; drain leaves them alone. */
+export const MIRROR_POD_ANNOTATION = 'kubernetes.io/config.mirror';
+/** `source.component` of the Events this project writes. */
+export const EVENT_COMPONENT = 'edge-upgrade';
+/** Namespace of the Events written on Nodes (cluster-scoped objects), as kubelet and kubectl do. */
+export const NODE_EVENT_NAMESPACE = 'default';

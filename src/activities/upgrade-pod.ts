@@ -1,0 +1,152 @@
+/**
+ * The node's upgrade pod: ensure kube-upgrade exists, create (or find) the pod named from
+ * (node, target), and wait until it Succeeded, the node reports the target kubeletVersion and is
+ * Ready. A Failed pod is reported with its log tail, never silently recreated: the seed wants the
+ * operator (or a resume) to delete it first.
+ */
+import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import { nodeReady } from '../planning/cluster.js';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, UPGRADE_CONTAINER, UPGRADE_NAMESPACE } from '../planning/labels.js';
+import { upgradePodName } from '../planning/names.js';
+import { buildUpgradePod } from '../planning/upgrade-pod.js';
+import { parseVersion, sameVersion } from '../planning/versions.js';
+import { nodeEvent, podEvent } from './events.js';
+import { apiMessage, heartbeat, nodeStepFailed, previousHeartbeat, rethrowInvalid, sleep, statusOf, type Kube, type KubeClients } from './kube.js';
+import type { NodeStepArgs } from './types.js';
+
+/** How often the pod and node are read while waiting, in ms. */
+export const UPGRADE_POLL_MS = 1_000;
+/** Lines of the pod's log kept in the failure. */
+export const LOG_TAIL_LINES = 20;
+
+interface WaitProgress {
+  startedAt: number;
+  pod: string;
+  phase?: string;
+}
+
+/** Creates namespace kube-upgrade if missing, labelled managed-by, and waits for its default ServiceAccount (pod admission needs it). */
+export async function ensureUpgradeNamespace(kube: Kube): Promise<void> {
+  try {
+    await kube.core.readNamespace({ name: UPGRADE_NAMESPACE });
+    return;
+  } catch (err) {
+    if (statusOf(err) !== 404) throw err;
+  }
+  try {
+    await kube.core.createNamespace({ body: { metadata: { name: UPGRADE_NAMESPACE, labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE } } } });
+  } catch (err) {
+    if (statusOf(err) !== 409) throw err;
+  }
+}
+
+function nodeAtTarget(node: V1Node, target: string): boolean {
+  try {
+    return sameVersion(parseVersion(node.status?.nodeInfo?.kubeletVersion ?? '', 'kubeletVersion'), parseVersion(target));
+  } catch {
+    return false;
+  }
+}
+
+/** The last lines of the pod's log, or the container's termination message when the log cannot be read. */
+export async function logTail(kube: Kube, pod: V1Pod): Promise<string> {
+  try {
+    const log = await kube.core.readNamespacedPodLog({ name: pod.metadata!.name!, namespace: UPGRADE_NAMESPACE, container: UPGRADE_CONTAINER, tailLines: LOG_TAIL_LINES });
+    if (typeof log === 'string' && log.trim()) return log.trimEnd().split('\n').slice(-LOG_TAIL_LINES).join('\n');
+  } catch {
+    // Offline kubelet or log rotated away: fall back to the termination message.
+  }
+  const terminated = pod.status?.containerStatuses?.find((c) => c.name === UPGRADE_CONTAINER)?.state?.terminated;
+  return terminated?.message?.trimEnd() ?? terminated?.reason ?? '';
+}
+
+async function failed(kube: Kube, args: NodeStepArgs, pod: V1Pod): Promise<Error> {
+  const tail = await logTail(kube, pod);
+  const lastLine = tail.split('\n').filter(Boolean).pop();
+  const name = pod.metadata!.name!;
+  const message =
+    `upgrade pod ${UPGRADE_NAMESPACE}/${name} failed on ${args.node}${lastLine ? `: ${lastLine}` : ''}. ` +
+    `See kubectl -n ${UPGRADE_NAMESPACE} logs ${name}; resume deletes the failed pod and retries the node`;
+  await podEvent(kube.core, { pod, node: args.node, upgradeId: args.upgradeId, targetVersion: args.targetVersion, type: 'Warning', reason: 'UpgradeFailed', message });
+  await nodeEvent(kube.core, { node: args.node, upgradeId: args.upgradeId, targetVersion: args.targetVersion, type: 'Warning', reason: 'UpgradeFailed', message });
+  return nodeStepFailed({ node: args.node, step: 'upgrade-pod', message, ...(tail ? { logTail: tail } : {}) });
+}
+
+/** Reads the pod, or creates it when absent (a 409 from a racing attempt means it exists: reuse it). */
+async function findOrCreate(kube: Kube, args: NodeStepArgs & { image: string }): Promise<{ pod: V1Pod; created: boolean }> {
+  const name = upgradePodName(args.node, args.targetVersion);
+  try {
+    return { pod: await kube.core.readNamespacedPod({ name, namespace: UPGRADE_NAMESPACE }), created: false };
+  } catch (err) {
+    if (statusOf(err) !== 404) throw err;
+  }
+  await ensureUpgradeNamespace(kube);
+  const body = buildUpgradePod({ node: args.node, role: args.role, targetVersion: args.targetVersion, upgradeId: args.upgradeId, image: args.image });
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return { pod: await kube.core.createNamespacedPod({ namespace: UPGRADE_NAMESPACE, body }), created: true };
+    } catch (err) {
+      if (statusOf(err) === 409) return { pod: await kube.core.readNamespacedPod({ name, namespace: UPGRADE_NAMESPACE }), created: false };
+      // A namespace we just created has no default ServiceAccount for a moment; admission refuses pods until it does.
+      if (statusOf(err) === 403 && /serviceaccount/i.test(apiMessage(err)) && attempt < 60) {
+        await sleep(500);
+        continue;
+      }
+      rethrowInvalid(err, args.node, 'upgrade-pod', `creating upgrade pod ${UPGRADE_NAMESPACE}/${name}`);
+    }
+  }
+}
+
+/** Implements `runUpgradePod`. */
+export async function runUpgradePod(clients: KubeClients, defaultImage: string, args: NodeStepArgs & { upgradeImage?: string; nodeTimeoutMs: number }): Promise<{ pod: string }> {
+  const kube = clients.for(args.clusterId);
+  const prev = previousHeartbeat<WaitProgress>();
+  const startedAt = prev?.startedAt ?? Date.now();
+  const image = args.upgradeImage ?? defaultImage;
+
+  let { pod, created } = await findOrCreate(kube, { ...args, image });
+  const name = pod.metadata!.name!;
+  if (pod.status?.phase === 'Failed') throw await failed(kube, args, pod);
+  if (created) {
+    const message = `edge-upgrade ${args.upgradeId}: upgrading ${args.node} (${args.role}) to ${args.targetVersion} with pod ${UPGRADE_NAMESPACE}/${name}`;
+    await podEvent(kube.core, { pod, node: args.node, upgradeId: args.upgradeId, targetVersion: args.targetVersion, reason: 'UpgradeStarted', message });
+    await nodeEvent(kube.core, { node: args.node, upgradeId: args.upgradeId, targetVersion: args.targetVersion, reason: 'UpgradeStarted', message });
+  }
+
+  for (;;) {
+    const node = await kube.core.readNode({ name: args.node });
+    const phase = pod.status?.phase;
+    if (phase === 'Failed') throw await failed(kube, args, pod);
+    const atTarget = nodeAtTarget(node, args.targetVersion);
+    if (phase === 'Succeeded' && atTarget && nodeReady(node)) {
+      if (created || prev) {
+        const message = `edge-upgrade ${args.upgradeId}: ${args.node} runs kubelet ${args.targetVersion} and is Ready`;
+        await podEvent(kube.core, { pod, node: args.node, upgradeId: args.upgradeId, targetVersion: args.targetVersion, reason: 'UpgradeSucceeded', message });
+        await nodeEvent(kube.core, { node: args.node, upgradeId: args.upgradeId, targetVersion: args.targetVersion, reason: 'UpgradeSucceeded', message });
+      }
+      return { pod: name };
+    }
+    const waited = Date.now() - startedAt;
+    if (waited >= args.nodeTimeoutMs) {
+      const why =
+        phase !== 'Succeeded'
+          ? `pod ${UPGRADE_NAMESPACE}/${name} is still ${phase ?? 'Pending'}${nodeReady(node) ? '' : ' and the node is not Ready (offline edge site?)'}`
+          : !atTarget
+            ? `pod ${UPGRADE_NAMESPACE}/${name} Succeeded but the node still reports kubelet ${node.status?.nodeInfo?.kubeletVersion ?? '?'}`
+            : 'the node has not become Ready since its kubelet restarted';
+      const message = `${args.node} did not finish its upgrade to ${args.targetVersion} within ${Math.round(args.nodeTimeoutMs / 1000)}s: ${why}. Check the node, or raise nodeTimeout, then resume`;
+      await nodeEvent(kube.core, { node: args.node, upgradeId: args.upgradeId, targetVersion: args.targetVersion, type: 'Warning', reason: 'UpgradeTimedOut', message });
+      const tail = phase === 'Running' || phase === 'Succeeded' ? await logTail(kube, pod) : '';
+      throw nodeStepFailed({ node: args.node, step: 'wait', message, ...(tail ? { logTail: tail } : {}) });
+    }
+    heartbeat({ startedAt, pod: name, phase } satisfies WaitProgress);
+    await sleep(UPGRADE_POLL_MS);
+    try {
+      pod = await kube.core.readNamespacedPod({ name, namespace: UPGRADE_NAMESPACE });
+    } catch (err) {
+      if (statusOf(err) !== 404) throw err;
+      // Someone deleted the pod mid-upgrade: make it again (the agent is idempotent).
+      ({ pod, created } = await findOrCreate(kube, { ...args, image }));
+    }
+  }
+}

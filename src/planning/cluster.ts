@@ -1,0 +1,39 @@
+/** Pure reading of Node objects into the workflow's {@link ClusterNode} view, and the control-plane version rule. */
+import type { V1Node } from '@kubernetes/client-node';
+import semver from 'semver';
+import { CONTROL_PLANE_LABEL, EDGE_WORKER_LABEL } from './labels.js';
+import type { ClusterNode } from './types.js';
+
+/** True if the node's Ready condition is True. */
+export function nodeReady(node: V1Node): boolean {
+  return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+}
+
+/** The workflow's view of a Node. */
+export function toClusterNode(node: V1Node): ClusterNode {
+  const labels = node.metadata?.labels ?? {};
+  const controlPlane = CONTROL_PLANE_LABEL in labels;
+  return {
+    name: node.metadata?.name ?? '',
+    kind: controlPlane ? 'control-plane' : 'worker',
+    edge: !controlPlane && labels[EDGE_WORKER_LABEL] === 'true',
+    kubeletVersion: node.status?.nodeInfo?.kubeletVersion ?? '',
+    ready: nodeReady(node),
+    unschedulable: node.spec?.unschedulable === true,
+  };
+}
+
+/**
+ * The control plane's version: the lowest kubelet version among control-plane nodes when there
+ * are any (on kubeadm clusters the API server runs on them and is upgraded with them), else the API
+ * server's own gitVersion (managed control planes have no master nodes).
+ */
+export function controlPlaneVersion(nodes: readonly ClusterNode[], apiServerVersion: string): string {
+  const versions = nodes
+    .filter((n) => n.kind === 'control-plane')
+    .map((n) => ({ raw: n.kubeletVersion, v: semver.parse(n.kubeletVersion.replace(/^v/, '')) }))
+    .filter((x): x is { raw: string; v: semver.SemVer } => x.v !== null);
+  if (versions.length === 0) return apiServerVersion;
+  versions.sort((a, b) => semver.compare(a.v, b.v));
+  return versions[0]!.raw;
+}
