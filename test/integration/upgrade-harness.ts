@@ -1,0 +1,107 @@
+/**
+ * Shared set-up of the upgrade acceptance tests: a real control plane with simulated nodes, a
+ * real Temporal dev server, and a real worker built by src/worker.ts createWorker, plus helpers to
+ * watch progress and read what the upgrade left in the cluster.
+ */
+import type { CoreV1Event, V1Node, V1Pod } from '@kubernetes/client-node';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import { getProgress } from '../../src/api.js';
+import type { WorkerConfig } from '../../src/config.js';
+import { CORDONED_BY_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE, UPGRADE_NAMESPACE } from '../../src/planning/labels.js';
+import type { Progress } from '../../src/planning/types.js';
+import { createWorker } from '../../src/worker.js';
+import { eventually, startCluster, type TestCluster } from '../helpers/cluster.js';
+import { startDevServer } from '../helpers/temporal.js';
+
+export const START = 'v1.33.7';
+export const CLUSTER_ID = 'edge-test';
+
+/** One test file's world. */
+export interface Harness {
+  cluster: TestCluster;
+  env: TestWorkflowEnvironment;
+  config: WorkerConfig;
+  worker: Worker;
+  running: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Starts control plane, simulator, `shape` nodes at START, the dev server and a worker. */
+export async function startHarness(shape = { controlPlanes: 3, cloudWorkers: 2, edgeWorkers: 18 }): Promise<Harness> {
+  const [cluster, env] = await Promise.all([
+    startCluster({ nodeMonitorGracePeriodSeconds: 12, simulator: { leaseDurationSeconds: 8, upgradeSeconds: 1 } }),
+    startDevServer(),
+  ]);
+  await cluster.simulator.createCluster({ ...shape, version: START });
+  const total = shape.controlPlanes + shape.cloudWorkers + shape.edgeWorkers;
+  await eventually(`${total} Ready nodes`, async () => {
+    const nodes = (await cluster.core.listNode()).items;
+    return nodes.length === total && nodes.every((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+  });
+  const config = workerConfig(cluster.controlPlane.kubeconfigPath, env);
+  const worker = await createWorker({ connection: env.nativeConnection, config });
+  const running = worker.run();
+  return {
+    cluster,
+    env,
+    config,
+    worker,
+    running,
+    async stop() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running.catch(() => undefined);
+      await env.teardown();
+      await cluster.stop();
+    },
+  };
+}
+
+/** A WorkerConfig with one cluster, `CLUSTER_ID`, at `kubeconfig`. */
+export function workerConfig(kubeconfig: string, env: TestWorkflowEnvironment, clusterId = CLUSTER_ID): WorkerConfig {
+  return {
+    temporal: { address: env.address, namespace: 'default' },
+    upgradeImage: 'example.invalid/edge-upgrade-agent:test',
+    clusters: new Map([[clusterId, { id: clusterId, kubeconfig }]]),
+  };
+}
+
+/** Polls progress until `pred` holds; returns that progress. */
+export function progressUntil(h: Harness, what: string, pred: (p: Progress) => boolean, timeoutMs = 180_000, clusterId = CLUSTER_ID): Promise<Progress> {
+  return eventually(what, async () => {
+    const p = await getProgress(h.env.client, clusterId);
+    return pred(p) ? p : undefined;
+  }, timeoutMs, 300);
+}
+
+/** All nodes, by name. */
+export async function nodes(h: Harness): Promise<Map<string, V1Node>> {
+  return new Map((await h.cluster.core.listNode()).items.map((n) => [n.metadata!.name!, n]));
+}
+
+/** Pods in kube-upgrade (none when the namespace does not exist). */
+export async function upgradePods(h: Harness): Promise<V1Pod[]> {
+  return (await h.cluster.core.listNamespacedPod({ namespace: UPGRADE_NAMESPACE })).items;
+}
+
+/** Events this project wrote in `namespace`. */
+export async function ourEvents(h: Harness, namespace: string, extraSelector = ''): Promise<CoreV1Event[]> {
+  return (await h.cluster.core.listNamespacedEvent({ namespace, labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}${extraSelector}` })).items;
+}
+
+/** Nodes carrying our cordon annotation. */
+export function cordonedByUs(all: Map<string, V1Node>): string[] {
+  return [...all.values()].filter((n) => n.metadata?.annotations?.[CORDONED_BY_ANNOTATION]).map((n) => n.metadata!.name!);
+}
+
+/** Sets (value) or removes (null) a label on a node. */
+export async function setNodeLabel(h: Harness, node: string, key: string, value: string | null): Promise<void> {
+  const { PatchStrategy, setHeaderOptions } = await import('@kubernetes/client-node');
+  await h.cluster.core.patchNode({ name: node, body: { metadata: { labels: { [key]: value } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+}
+
+/** Cordons a node as an operator would with kubectl cordon (no annotation). */
+export async function operatorCordon(h: Harness, node: string): Promise<void> {
+  const { PatchStrategy, setHeaderOptions } = await import('@kubernetes/client-node');
+  await h.cluster.core.patchNode({ name: node, body: { spec: { unschedulable: true } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+}
