@@ -12,7 +12,7 @@ import { createSchedule, deleteSchedule, listSchedules, scheduleIdFor } from './
 import { watchProgress } from './cli/watch.js';
 import { validateUpgradeRequest } from './planning/request.js';
 import { summarize } from './planning/summary.js';
-import type { UpgradeRequest } from './planning/types.js';
+import type { Progress, UpgradeRequest } from './planning/types.js';
 import { TASK_QUEUE } from './workflows/definitions.js';
 import type { inspectCluster } from './workflows/inspect-cluster.js';
 
@@ -70,6 +70,16 @@ async function inspect(ctx: Ctx, clusterId: string, targetVersion: string, runPr
     args: [{ clusterId, targetVersion, runPrecheck }],
     workflowExecutionTimeout: '5 minutes',
   });
+}
+
+/** Polls progress until the pre-check phase is over (or the upgrade ended). */
+async function waitPastPrecheck(read: () => Promise<Progress>, timeoutMs = 120_000): Promise<Progress> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const p = await read();
+    if (p.phase !== 'precheck' || p.state !== 'running' || Date.now() > deadline) return p;
+    await new Promise((r) => setTimeout(r, 300));
+  }
 }
 
 /** Builds the program. `ctx.client()` connects lazily, so usage errors never touch the network. */
@@ -131,7 +141,12 @@ export function buildProgram(ctx: Ctx): Command {
       const client = await ctx.client();
       const handle = await startUpgrade(client, req);
       if (!o.wait) {
-        print(ctx, { workflowId: handle.workflowId, runId: handle.firstExecutionRunId }, `started ${handle.workflowId} (${req.clusterId} → ${req.targetVersion})`);
+        // Stay until the pre-check has decided, so an unknown cluster, a downgrade or a failed
+        // pre-check is this command's refusal rather than a surprise in `status` later.
+        const p = await waitPastPrecheck(() => getProgress(client, req.clusterId));
+        if (p.state === 'failed' && p.precheck.items.length && !ctx.globals.json) process.stdout.write(renderPrecheck(p.precheck) + '\n');
+        if (p.state === 'failed') throw new Error(`${handle.workflowId} refused: ${p.failure ?? 'see edge-upgrade status'}`);
+        print(ctx, { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, progress: p }, `started ${handle.workflowId} (${req.clusterId} → ${req.targetVersion}): ${summarize(p)}`);
         return;
       }
       const final = await watchProgress(() => getProgress(client, req.clusterId), { tty: ctx.globals.json ? false : undefined, out: ctx.globals.json ? process.stderr : process.stdout });

@@ -2,7 +2,7 @@
  * Maintenance triggers as Temporal Schedules: each fires the `scheduledUpgrade` workflow, which
  * starts `edge-upgrade-<clusterId>` unless one already runs. Overlapping triggers are skipped.
  */
-import { ScheduleOverlapPolicy, type Client } from '@temporalio/client';
+import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import { validateUpgradeRequest } from '../planning/request.js';
 import type { UpgradeRequest } from '../planning/types.js';
 import { TASK_QUEUE } from '../workflows/definitions.js';
@@ -23,7 +23,8 @@ export interface CreateScheduleOptions {
 export async function createSchedule(client: Client, request: UpgradeRequest, opts: CreateScheduleOptions): Promise<string> {
   validateUpgradeRequest(request);
   const scheduleId = opts.scheduleId ?? scheduleIdFor(request.clusterId);
-  await client.schedule.create({
+  try {
+    await client.schedule.create({
     scheduleId,
     spec: { cronExpressions: opts.cron, timezone: opts.timezone ?? 'UTC' },
     action: {
@@ -37,7 +38,11 @@ export async function createSchedule(client: Client, request: UpgradeRequest, op
     state: { triggerImmediately: opts.triggerImmediately ?? false, note: `edge-upgrade ${request.clusterId} → ${request.targetVersion}` },
     // The server stores cron as calendar specs; keep the operator's own words for `schedule list`.
     memo: { clusterId: request.clusterId, targetVersion: request.targetVersion, cron: opts.cron },
-  });
+    });
+  } catch (err) {
+    if (err instanceof ScheduleAlreadyRunning) throw new Error(`schedule ${scheduleId} already exists; delete it first or pass --id`);
+    throw err;
+  }
   return scheduleId;
 }
 
@@ -73,5 +78,10 @@ export async function listSchedules(client: Client): Promise<ScheduleSummary[]> 
 
 /** Deletes a schedule. Running upgrades it started are not affected. */
 export async function deleteSchedule(client: Client, scheduleId: string): Promise<void> {
-  await client.schedule.getHandle(scheduleId).delete();
+  try {
+    await client.schedule.getHandle(scheduleId).delete();
+  } catch (err) {
+    if (err instanceof ScheduleNotFoundError) throw new Error(`no schedule ${scheduleId}`);
+    throw err;
+  }
 }

@@ -1,0 +1,156 @@
+/**
+ * The operator's surface: the real `edge-upgrade` bin against the real dev server, a real control
+ * plane with simulated nodes, and a worker started with `edge-upgrade worker`. Covers each
+ * subcommand's happy path, each refusal (one line, non-zero exit, no stack trace) and `--json`.
+ */
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { SIM_UPGRADE_SECONDS_LABEL } from '../../src/planning/labels.js';
+import type { Progress } from '../../src/planning/types.js';
+import { eventually, startCluster, type TestCluster } from '../helpers/cluster.js';
+import { buildOnce, runCli, spawnCli, stopCli, type CliResult } from '../helpers/cli.js';
+import { startDevServer } from '../helpers/temporal.js';
+
+const FROM = 'v1.33.7';
+const TO = 'v1.34.4';
+let env: TestWorkflowEnvironment;
+let cluster: TestCluster;
+let worker: ReturnType<typeof spawnCli>;
+let cliEnv: Record<string, string>;
+
+const cli = (...args: string[]) => runCli(args, cliEnv);
+const json = <T>(r: CliResult): T => JSON.parse(r.stdout) as T;
+
+/** A refusal: non-zero exit, exactly one line on stderr naming the problem, no stack trace. */
+function expectRefusal(r: CliResult, pattern: RegExp): void {
+  expect(r.code).not.toBe(0);
+  const lines = r.stderr.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^edge-upgrade: /);
+  expect(lines[0]).toMatch(pattern);
+  expect(r.stderr + r.stdout).not.toMatch(/\n\s+at .+\(.+:\d+:\d+\)/);
+}
+
+beforeAll(async () => {
+  buildOnce();
+  env = await startDevServer();
+  cluster = await startCluster();
+  // Slow nodes so the upgrade is still running while the refusals are tried.
+  await cluster.simulator.addNodes([
+    ...[1, 2, 3].map((i) => ({ name: `cp-${i}`, kind: 'control-plane' as const, version: FROM })),
+    ...Array.from({ length: 12 }, (_, i) => ({ name: `edge-${String(i + 1).padStart(2, '0')}`, kind: 'worker' as const, edge: true, version: FROM, labels: { [SIM_UPGRADE_SECONDS_LABEL]: '2' } })),
+  ]);
+  cliEnv = { TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: 'default', EDGE_UPGRADE_CLUSTERS: `shop=${cluster.controlPlane.kubeconfigPath}` };
+  worker = spawnCli(['worker'], cliEnv);
+}, 240_000);
+
+afterAll(async () => {
+  if (worker) await stopCli(worker.child);
+  await cluster?.stop();
+  await env?.teardown();
+});
+
+test('precheck prints a table and --json gives the contract report', async () => {
+  const table = await cli('precheck', '--cluster', 'shop', '--to', TO);
+  expect(table.stderr).toBe('');
+  expect(table.code).toBe(0);
+  expect(table.stdout).toMatch(/^Pre-check: (passed|warning)/);
+  expect(table.stdout).toMatch(/RESULT\s+CHECK\s+NODES\s+MESSAGE/);
+  const report = json<{ status: string; items: Array<{ id: string; result: string; message: string; nodes: string[] }> }>(await cli('--json', 'precheck', '--cluster', 'shop', '--to', TO));
+  expect(['passed', 'warning']).toContain(report.status);
+  expect(report.items.length).toBeGreaterThan(3);
+  for (const item of report.items) {
+    expect(['normal', 'warning', 'error']).toContain(item.result);
+    expect(typeof item.message).toBe('string');
+    expect(Array.isArray(item.nodes)).toBe(true);
+  }
+}, 60_000);
+
+test('plan shows masters one at a time and doubling worker batches, touching nothing', async () => {
+  const text = await cli('plan', '--cluster', 'shop', '--to', TO);
+  expect(text.code).toBe(0);
+  expect(text.stdout).toContain('master 1 of 3: cp-1');
+  expect(text.stdout).toContain('batch 1 (1): edge-01');
+  const plan = json<{ masters: string[]; batches: string[][] }>(await cli('--json', 'plan', '--cluster', 'shop', '--to', TO, '--max-percent', '25'));
+  expect(plan.masters).toEqual(['cp-1', 'cp-2', 'cp-3']);
+  expect(plan.batches.map((b) => b.length)).toEqual([1, 2, 3, 3, 3]);
+  const nodes = (await cluster.core.listNode()).items;
+  expect(nodes.every((n) => !n.spec?.unschedulable && n.status?.nodeInfo?.kubeletVersion === FROM)).toBe(true);
+}, 60_000);
+
+test('bad input is refused before anything is contacted', async () => {
+  // No Temporal address: a refusal that needed the server would say "cannot reach".
+  const offline = { ...cliEnv, TEMPORAL_ADDRESS: '127.0.0.1:1' };
+  expectRefusal(await runCli(['start', '--cluster', 'shop', '--to', 'v1.x'], offline), /targetVersion/);
+  expectRefusal(await runCli(['start', '--cluster', 'shop', '--to', TO, '--bogus'], offline), /unknown option '--bogus'/);
+  expectRefusal(await runCli(['start', '--to', TO], offline), /--cluster/);
+  expectRefusal(await runCli(['frobnicate'], offline), /unknown command/);
+  expectRefusal(await runCli(['start', '--cluster', 'shop', '--to', TO, '--max-percent', '0'], offline), /percentage/);
+});
+
+test('an unknown cluster and a downgrade are refused with one line', async () => {
+  expectRefusal(await cli('start', '--cluster', 'nowhere', '--to', TO), /unknown cluster "nowhere"/);
+  expectRefusal(await cli('start', '--cluster', 'shop', '--to', 'v1.32.0'), /downgrade|lower|older/i);
+}, 120_000);
+
+test('start, status --json, refusals while running, pause, resume, and status --watch to the end', async () => {
+  const started = await cli('--json', 'start', '--cluster', 'shop', '--to', TO);
+  expect(started.code).toBe(0);
+  expect(json<{ workflowId: string }>(started).workflowId).toBe('edge-upgrade-shop');
+
+  const status = json<Progress>(await cli('--json', 'status', '--cluster', 'shop'));
+  expect(status).toMatchObject({ clusterId: 'shop', targetVersion: TO, state: 'running', cancelReason: null });
+  for (const key of ['phase', 'pause', 'precheck', 'masters', 'workers', 'lastError']) expect(status).toHaveProperty(key);
+  expect(status.masters.total).toBe(3);
+  expect(status.workers.total).toBe(12);
+
+  expectRefusal(await cli('start', '--cluster', 'shop', '--to', TO), /edge-upgrade-shop/);
+  expectRefusal(await cli('cancel', '--cluster', 'shop'), /paused/);
+  expectRefusal(await cli('resume', '--cluster', 'shop'), /not paused|running/);
+
+  const paused = await cli('pause', '--cluster', 'shop', '--reason', 'lunch rush');
+  expect(paused.code).toBe(0);
+  expect(paused.stdout).toMatch(/^pause: edge-upgrade-shop: /);
+  const p = await eventually('state paused', async () => {
+    const s = json<Progress>(await cli('--json', 'status', '--cluster', 'shop'));
+    return s.state === 'paused' ? s : undefined;
+  });
+  expect(p.pause).toMatchObject({ reason: 'user' });
+  expect(Date.parse(p.pause!.autoCancelAt!) - Date.parse(p.pause!.since)).toBe(15 * 24 * 3600 * 1000);
+  const text = await cli('status', '--cluster', 'shop');
+  expect(text.stdout).toMatch(/paused/);
+  expect(text.stdout).toMatch(/auto-cancels at/);
+
+  expect((await cli('resume', '--cluster', 'shop')).code).toBe(0);
+  const watch = await cli('status', '--cluster', 'shop', '--watch');
+  expect(watch.code).toBe(0);
+  expect(watch.stdout).toMatch(/Workers \d+\/12/);
+  expect(watch.stdout.trim().split('\n').at(-1)).toMatch(/succeeded: all nodes at v1\.34\.4/);
+  const nodes = (await cluster.core.listNode()).items;
+  expect(nodes.map((n) => n.status?.nodeInfo?.kubeletVersion)).toEqual(Array(15).fill(TO));
+}, 300_000);
+
+test('schedule create, list and delete; a triggered schedule starts edge-upgrade-<cluster>', async () => {
+  const created = await cli('schedule', 'create', '--cluster', 'shop', '--to', TO, '--cron', '0 2 * * 6', '--timezone', 'Europe/Berlin');
+  expect(created.code).toBe(0);
+  expect(created.stdout).toContain('edge-upgrade-schedule-shop');
+  expectRefusal(await cli('schedule', 'create', '--cluster', 'shop', '--to', TO, '--cron', '0 2 * * 6'), /already exists/);
+  const list = json<Array<{ scheduleId: string; clusterId: string; targetVersion: string; cron: string[]; timezone: string; nextRun: string }>>(await cli('--json', 'schedule', 'list'));
+  expect(list).toEqual([expect.objectContaining({ scheduleId: 'edge-upgrade-schedule-shop', clusterId: 'shop', targetVersion: TO, cron: ['0 2 * * 6'], timezone: 'Europe/Berlin' })]);
+  expect(new Date(list[0]!.nextRun).getUTCDay()).toBe(6);
+  expect((await cli('schedule', 'delete', '--cluster', 'shop')).code).toBe(0);
+  expect(json<unknown[]>(await cli('--json', 'schedule', 'list'))).toEqual([]);
+  expectRefusal(await cli('schedule', 'delete', '--cluster', 'shop'), /no schedule edge-upgrade-schedule-shop/);
+
+  // A trigger fires now: the schedule's action starts a fresh run of edge-upgrade-shop (after the
+  // test above the cluster is already at the target, so it succeeds with nothing to do).
+  const before = await env.client.workflow.getHandle('edge-upgrade-shop').describe().catch(() => undefined);
+  expect((await cli('schedule', 'create', '--cluster', 'shop', '--to', TO, '--cron', '0 3 * * 0', '--id', 'sunday', '--trigger-now')).code).toBe(0);
+  const run = await eventually('a scheduled run of edge-upgrade-shop', async () => {
+    const d = await env.client.workflow.getHandle('edge-upgrade-shop').describe();
+    return d.runId !== before?.runId && d.status.name === 'COMPLETED' ? d : undefined;
+  }, 150_000, 1000);
+  expect(run.searchAttributes).toBeDefined();
+  const progress = json<Progress>(await cli('--json', 'status', '--cluster', 'shop'));
+  expect(progress).toMatchObject({ state: 'succeeded', masters: { total: 3, upgraded: 3 }, workers: { total: 12, upgraded: 12 } });
+  expect((await cli('schedule', 'delete', '--id', 'sunday')).code).toBe(0);
+}, 240_000);
