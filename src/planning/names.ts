@@ -38,9 +38,10 @@ function fit(base: string, original: string, max: number, separator: string, tri
  * most 63 characters. A name that had to be shortened ends in a hash of the full name.
  */
 export function upgradePodName(node: string, targetVersion: string): string {
-  const full = `upgrade-${node}-${targetVersion}`;
-  const safe = dnsSafe(full);
-  return fit(safe, safe === full ? full : `${full}#`, MAX_NAME_LENGTH, '-', /-+$/);
+  // The version's dots become dashes without ambiguity; the node name is kept only when it already is a DNS-1123 label.
+  const plain = `upgrade-${node}-${dnsSafe(targetVersion)}`;
+  const nodeIsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(node);
+  return fit(dnsSafe(plain), nodeIsLabel ? plain : `${plain}#`, MAX_NAME_LENGTH, '-', /-+$/);
 }
 
 /**

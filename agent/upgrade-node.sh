@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# edge-upgrade node agent: upgrades one kubeadm node to TARGET_VERSION.
+#
+# Runs in the node's pinned, privileged upgrade pod (hostPID) and does its work on the host by
+# entering PID 1's namespaces. The workflow has already cordoned and drained the node.
+#   NODE_ROLE=first-control-plane  kubeadm upgrade apply -y <version>   (once per cluster)
+#   NODE_ROLE=control-plane|worker kubeadm upgrade node
+# Order, as in the kubeadm upgrade guide: kubeadm package, kubeadm upgrade, kubelet and kubectl
+# packages, then daemon-reload and a kubelet restart.
+#
+# Environment: TARGET_VERSION (v1.34.4), NODE_NAME, NODE_ROLE. AGENT_HOST_EXEC overrides the
+# command prefix that reaches the host (default "nsenter -t 1 -m -u -i -n -p --"; set it empty to
+# run on the current host, as the tests do).
+set -euo pipefail
+
+log() { printf 'edge-upgrade agent [%s]: %s\n' "${NODE_NAME:-?}" "$*"; }
+fail() { printf 'error: %s\n' "$*" >&2; exit "${2:-1}"; }
+
+: "${TARGET_VERSION:?TARGET_VERSION is required, e.g. v1.34.4}"
+: "${NODE_NAME:?NODE_NAME is required}"
+: "${NODE_ROLE:?NODE_ROLE is required: first-control-plane, control-plane or worker}"
+
+if [[ ! "$TARGET_VERSION" =~ ^v?([0-9]+)\.([0-9]+)\.([0-9]+)$ ]]; then
+  fail "TARGET_VERSION '$TARGET_VERSION' is not a Kubernetes version like v1.34.4" 2
+fi
+version="${BASH_REMATCH[1]}.${BASH_REMATCH[2]}.${BASH_REMATCH[3]}"
+case "$NODE_ROLE" in
+  first-control-plane | control-plane | worker) ;;
+  *) fail "NODE_ROLE '$NODE_ROLE' must be first-control-plane, control-plane or worker" 2 ;;
+esac
+
+read -r -a host_prefix <<< "${AGENT_HOST_EXEC-nsenter -t 1 -m -u -i -n -p --}"
+host() { "${host_prefix[@]}" "$@"; }
+run() {
+  log "+ $*"
+  host "$@" || fail "'$*' failed on $NODE_NAME (exit $?)"
+}
+
+if host sh -c 'command -v apt-get' > /dev/null 2>&1; then
+  pm=apt
+elif host sh -c 'command -v dnf' > /dev/null 2>&1; then
+  pm=dnf
+elif host sh -c 'command -v yum' > /dev/null 2>&1; then
+  pm=yum
+else
+  fail "no supported package manager (apt-get, dnf, yum) on $NODE_NAME"
+fi
+log "role $NODE_ROLE, target v$version, package manager $pm"
+
+# Installs the given packages pinned to the target version (kubeadm, kubelet, kubectl).
+install_pinned() {
+  local pkgs=() p
+  case "$pm" in
+    apt)
+      for p in "$@"; do pkgs+=("$p=$version-*"); done
+      run apt-mark unhold "$@"
+      run apt-get update
+      run env DEBIAN_FRONTEND=noninteractive apt-get install -y --allow-change-held-packages "${pkgs[@]}"
+      run apt-mark hold "$@"
+      ;;
+    dnf | yum)
+      for p in "$@"; do pkgs+=("$p-$version"); done
+      run "$pm" install -y --disableexcludes=kubernetes "${pkgs[@]}"
+      ;;
+  esac
+}
+
+install_pinned kubeadm
+if [[ "$NODE_ROLE" == first-control-plane ]]; then
+  run kubeadm upgrade apply -y "v$version"
+else
+  run kubeadm upgrade node
+fi
+install_pinned kubelet kubectl
+run systemctl daemon-reload
+run systemctl restart kubelet
+log "upgraded $NODE_NAME to v$version; kubelet restarted"
