@@ -1,0 +1,121 @@
+/**
+ * Acceptance: what an operator sees when things go wrong, on one control plane with 3 masters and
+ * 20 workers, scenario after scenario (each later one upgrades to the next patch version):
+ * an offline node stops the pre-check; a failing node auto-pauses with its log, and resume
+ * retries it; cancel restores cordons but never someone else's; the pause timeout cancels and
+ * deletes this upgrade's records.
+ */
+import { cancelUpgrade, pauseUpgrade, resumeUpgrade, startUpgrade } from '../../src/api.js';
+import { NODE_EVENT_NAMESPACE, SIM_FAIL_UPGRADE_LABEL, SIM_OFFLINE_LABEL, TARGET_VERSION_LABEL, UPGRADE_NAMESPACE } from '../../src/planning/labels.js';
+import { upgradePodName } from '../../src/planning/names.js';
+import { eventually } from '../helpers/cluster.js';
+import { CLUSTER_ID, START, cordonedByUs, nodes, operatorCordon, ourEvents, progressUntil, setNodeLabel, startHarness, upgradePods, type Harness } from './upgrade-harness.js';
+
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness();
+}, 180_000);
+
+afterAll(async () => {
+  await h?.stop();
+}, 60_000);
+
+const ready = (n: { status?: { conditions?: Array<{ type: string; status: string }> } } | undefined) =>
+  n?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+
+test('an offline edge node fails the pre-check, naming it, and no node is touched', async () => {
+  await setNodeLabel(h, 'edge-007', SIM_OFFLINE_LABEL, 'true');
+  await eventually('edge-007 NotReady', async () => !ready((await nodes(h)).get('edge-007')), 90_000, 1000);
+  await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, targetVersion: 'v1.34.4' });
+  const p = await progressUntil(h, 'the pre-check to fail', (x) => x.state !== 'running', 60_000);
+  expect(p.state).toBe('failed');
+  expect(p.precheck.status).toBe('failed');
+  const item = p.precheck.items.find((i) => i.id === 'nodes-ready')!;
+  expect(item.result).toBe('error');
+  expect(item.nodes).toEqual(['edge-007']);
+  expect(item.message).toContain('edge-007');
+  const all = await nodes(h);
+  expect([...all.values()].filter((n) => n.spec?.unschedulable).map((n) => n.metadata?.name)).toEqual([]);
+  expect(await upgradePods(h)).toEqual([]);
+  expect([...all.values()].every((n) => n.status?.nodeInfo?.kubeletVersion === START)).toBe(true);
+
+  await setNodeLabel(h, 'edge-007', SIM_OFFLINE_LABEL, null);
+  await eventually('edge-007 Ready again', async () => ready((await nodes(h)).get('edge-007')), 60_000, 1000);
+}, 180_000);
+
+test('a failing upgrade auto-pauses with the pod log; after a fix, resume deletes the failed pod and completes', async () => {
+  const TARGET = 'v1.34.4';
+  // cloud-001 is the first worker: the failure comes early.
+  await setNodeLabel(h, 'cloud-001', SIM_FAIL_UPGRADE_LABEL, 'true');
+  await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, targetVersion: TARGET });
+  const paused = await progressUntil(h, 'an auto-pause', (p) => p.state !== 'running');
+  expect(paused).toMatchObject({ state: 'paused', pause: { reason: 'error' }, lastError: { node: 'cloud-001', step: 'upgrade-pod' } });
+  expect(paused.lastError?.message).toContain('error: kubeadm upgrade failed on cloud-001');
+  expect(paused.lastError?.logTail).toContain('error: kubeadm upgrade failed on cloud-001');
+  const podName = upgradePodName('cloud-001', TARGET);
+  const failedPod = await h.cluster.core.readNamespacedPod({ name: podName, namespace: UPGRADE_NAMESPACE });
+  expect(failedPod.status?.phase).toBe('Failed');
+  // The half-upgraded node stays cordoned while paused.
+  expect((await nodes(h)).get('cloud-001')?.spec?.unschedulable).toBe(true);
+
+  await setNodeLabel(h, 'cloud-001', SIM_FAIL_UPGRADE_LABEL, null);
+  await resumeUpgrade(h.env.client, CLUSTER_ID);
+  const done = await progressUntil(h, 'the upgrade to finish', (p) => p.state !== 'running' && p.state !== 'paused', 300_000);
+  expect(done.state).toBe('succeeded');
+  const pods = await upgradePods(h);
+  expect(pods.filter((p) => p.status?.phase === 'Failed')).toEqual([]);
+  const retried = pods.find((p) => p.metadata?.name === podName)!;
+  expect(retried.metadata?.uid).not.toBe(failedPod.metadata?.uid);
+  expect(retried.status?.phase).toBe('Succeeded');
+  expect(pods).toHaveLength(23);
+  const all = await nodes(h);
+  expect([...all.values()].every((n) => n.status?.nodeInfo?.kubeletVersion === TARGET && !n.spec?.unschedulable)).toBe(true);
+}, 360_000);
+
+test('cancel after a pause: unstarted nodes keep their version and stay schedulable; a node cordoned by someone else stays cordoned', async () => {
+  const TARGET = 'v1.34.5';
+  await operatorCordon(h, 'edge-018');
+  await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, targetVersion: TARGET, acceptWarnings: true });
+  await progressUntil(h, 'two workers upgraded', (p) => p.workers.upgraded >= 2 || p.state !== 'running');
+  await pauseUpgrade(h.env.client, CLUSTER_ID, 'maintenance over');
+  const paused = await progressUntil(h, 'paused with nothing in flight', (p) => p.state === 'paused');
+  expect(paused.precheck.items.find((i) => i.id === 'cordoned-nodes')).toMatchObject({ result: 'warning', nodes: ['edge-018'] });
+  await cancelUpgrade(h.env.client, CLUSTER_ID);
+  const cancelled = await progressUntil(h, 'cancelled', (p) => p.state === 'cancelled');
+  expect(cancelled.cancelReason).toBe('user');
+
+  const all = await nodes(h);
+  const upgraded = [...all.values()].filter((n) => n.status?.nodeInfo?.kubeletVersion === TARGET).map((n) => n.metadata!.name!);
+  const untouched = [...all.values()].filter((n) => n.status?.nodeInfo?.kubeletVersion !== TARGET).map((n) => n.metadata!.name!);
+  expect(upgraded.length).toBe(3 + cancelled.workers.upgraded);
+  expect(untouched.length).toBe(20 - cancelled.workers.upgraded);
+  expect(untouched.length).toBeGreaterThan(10);
+  expect(cordonedByUs(all)).toEqual([]);
+  for (const n of all.values()) {
+    expect([n.metadata?.name, n.spec?.unschedulable ?? false]).toEqual([n.metadata?.name, n.metadata?.name === 'edge-018']);
+  }
+  // No upgrade pod was made for the nodes that were not started.
+  const pods = (await upgradePods(h)).filter((p) => p.metadata?.labels?.[TARGET_VERSION_LABEL] === TARGET);
+  expect(pods.map((p) => p.spec?.nodeName).sort()).toEqual([...upgraded].sort());
+}, 300_000);
+
+test('a pause past pauseTimeout cancels automatically and deletes the upgrade pods and Events it wrote', async () => {
+  const TARGET = 'v1.34.6';
+  await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, targetVersion: TARGET, acceptWarnings: true, pauseTimeout: '4s' });
+  await progressUntil(h, 'a master upgraded', (p) => p.masters.upgraded >= 1 || p.state !== 'running');
+  await pauseUpgrade(h.env.client, CLUSTER_ID);
+  const paused = await progressUntil(h, 'paused', (p) => p.state === 'paused');
+  expect(paused.pause?.autoCancelAt).not.toBeNull();
+  const before = await ourEvents(h, NODE_EVENT_NAMESPACE, `,${TARGET_VERSION_LABEL}=${TARGET}`);
+  expect(before.length).toBeGreaterThan(0);
+  const cancelled = await progressUntil(h, 'auto-cancelled', (p) => p.state === 'cancelled', 60_000);
+  expect(cancelled.cancelReason).toBe('pause-timeout');
+  const pods = await upgradePods(h);
+  expect(pods.filter((p) => p.metadata?.labels?.[TARGET_VERSION_LABEL] === TARGET)).toEqual([]);
+  expect(await ourEvents(h, UPGRADE_NAMESPACE, `,${TARGET_VERSION_LABEL}=${TARGET}`)).toEqual([]);
+  expect(await ourEvents(h, NODE_EVENT_NAMESPACE, `,${TARGET_VERSION_LABEL}=${TARGET}`)).toEqual([]);
+  // Earlier upgrades' records stay: they are not this upgrade's to delete.
+  expect(pods.some((p) => p.metadata?.labels?.[TARGET_VERSION_LABEL] === 'v1.34.4')).toBe(true);
+  expect(cordonedByUs(await nodes(h))).toEqual([]);
+}, 180_000);
