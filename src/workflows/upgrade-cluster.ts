@@ -7,6 +7,7 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  ContinueAsNew,
   TimeoutFailure,
   allHandlersFinished,
   condition,
@@ -125,7 +126,8 @@ export async function upgradeCluster(request: UpgradeRequest, carried?: UpgradeS
     resumeUpdate,
     async () => {
       s.requestResume();
-      await condition(() => s.state !== 'paused');
+      await condition(() => s.state !== 'paused' || !s.resumeRequested);
+      if (s.state === 'paused') throw ApplicationFailure.create({ message: s.progress.refusals?.at(-1)?.reason ?? 'resume failed', nonRetryable: true });
       return s.progress;
     },
     { validator: () => check('resume') },
@@ -167,8 +169,14 @@ export async function upgradeCluster(request: UpgradeRequest, carried?: UpgradeS
       s.cancelled(outcome);
     }
     publish();
+    // Let a waiting resume Update see the final state before the workflow closes.
+    await condition(allHandlersFinished);
     return s.progress;
   } catch (err) {
+    if (!isCancellation(err) && !(err instanceof ContinueAsNew) && !s.finished) {
+      s.failed(err instanceof Error ? err.message : String(err));
+      publish();
+    }
     if (isCancellation(err)) {
       // Cancelled through Temporal itself: restore cordons even though our scope is cancelled.
       await CancellationScope.nonCancellable(async () => {
@@ -362,8 +370,15 @@ class Runner {
       }
       if (s.cancelRequested) return 'user';
       if (s.resumeRequested) {
-        await this.acts.short.deleteFailedUpgradePods(this.ref);
-        s.resumed();
+        try {
+          await this.acts.short.deleteFailedUpgradePods(this.ref);
+          s.resumed();
+        } catch (err) {
+          if (isCancellation(err)) throw err;
+          // The seed requires the failed pods gone before a resume: stay paused and say why.
+          const why = err instanceof ActivityFailure && err.cause ? err.cause.message : String(err);
+          s.resumeFailed(`resume failed: could not delete the failed upgrade pods in kube-upgrade (${why}); still paused, resume again`, new Date().toISOString());
+        }
         this.publish();
         continue;
       }

@@ -185,6 +185,12 @@ export class UpgradeState {
     this.closeBatch();
   }
 
+  /** A resume could not be carried out: still paused, the reason recorded as a refusal. */
+  resumeFailed(reason: string, now: string): void {
+    this.s.resumeRequested = false;
+    this.refuse('resume', reason, now);
+  }
+
   startMaster(m: PlannedMaster): void {
     this.s.progress.masters.current = { serial: m.serial, node: m.name };
   }
