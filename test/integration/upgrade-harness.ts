@@ -27,10 +27,20 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
+/** How a test file wants its world. */
+export interface HarnessOptions {
+  shape?: { controlPlanes: number; cloudWorkers: number; edgeWorkers: number };
+  /** Seconds each simulated upgrade pod runs. Default 1. */
+  upgradeSeconds?: number;
+  /** The kubeconfig the worker uses; defaults to the admin one. */
+  kubeconfig?: (cluster: TestCluster) => Promise<string>;
+}
+
 /** Starts control plane, simulator, `shape` nodes at START, the dev server and a worker. */
-export async function startHarness(shape = { controlPlanes: 3, cloudWorkers: 2, edgeWorkers: 18 }): Promise<Harness> {
+export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
+  const shape = opts.shape ?? { controlPlanes: 3, cloudWorkers: 2, edgeWorkers: 18 };
   const [cluster, env] = await Promise.all([
-    startCluster({ nodeMonitorGracePeriodSeconds: 12, simulator: { leaseDurationSeconds: 8, upgradeSeconds: 1 } }),
+    startCluster({ nodeMonitorGracePeriodSeconds: 12, simulator: { leaseDurationSeconds: 8, upgradeSeconds: opts.upgradeSeconds ?? 1 } }),
     startDevServer(),
   ]);
   await cluster.simulator.createCluster({ ...shape, version: START });
@@ -39,7 +49,7 @@ export async function startHarness(shape = { controlPlanes: 3, cloudWorkers: 2, 
     const nodes = (await cluster.core.listNode()).items;
     return nodes.length === total && nodes.every((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
   });
-  const config = workerConfig(cluster.controlPlane.kubeconfigPath, env);
+  const config = workerConfig(opts.kubeconfig ? await opts.kubeconfig(cluster) : cluster.controlPlane.kubeconfigPath, env);
   const worker = await createWorker({ connection: env.nativeConnection, config });
   const running = worker.run();
   return {

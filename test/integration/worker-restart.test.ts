@@ -1,0 +1,53 @@
+/**
+ * Acceptance: the worker goes away in the middle of a batch; a new worker picks the upgrade up
+ * and finishes it, and no node is upgraded twice (activities find their own pods by name).
+ */
+import { startUpgrade } from '../../src/api.js';
+import { createWorker } from '../../src/worker.js';
+import { eventually } from '../helpers/cluster.js';
+import { CLUSTER_ID, nodes, progressUntil, startHarness, upgradePods, type Harness } from './upgrade-harness.js';
+
+const TARGET = 'v1.34.4';
+let h: Harness;
+let second: { shutdown(): void; getState(): string } | undefined;
+let secondRun: Promise<void> | undefined;
+
+beforeAll(async () => {
+  // Slower upgrade pods, so the worker surely stops while pods run.
+  h = await startHarness({ upgradeSeconds: 3 });
+}, 180_000);
+
+afterAll(async () => {
+  if (second?.getState() === 'RUNNING') second.shutdown();
+  await secondRun?.catch(() => undefined);
+  await h?.stop();
+}, 60_000);
+
+test('a worker stopped mid-batch is replaced; the upgrade completes with one upgrade per node', async () => {
+  await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, targetVersion: TARGET });
+  const mid = await progressUntil(h, 'the third worker batch to run', (p) => (p.workers.batch?.number ?? 0) >= 3 || p.state !== 'running');
+  expect(mid.state).toBe('running');
+  // Stop while upgrade pods run, the worst moment: their activities are waiting on them.
+  const runningBefore = await eventually('an upgrade pod running', async () => {
+    const running = (await upgradePods(h)).filter((p) => p.status?.phase === 'Running').map((p) => p.spec?.nodeName);
+    return running.length ? running : undefined;
+  }, 60_000, 100);
+  h.worker.shutdown();
+  await h.running;
+
+  const worker = await createWorker({ connection: h.env.nativeConnection, config: h.config });
+  second = worker;
+  secondRun = worker.run();
+  const done = await progressUntil(h, 'the upgrade to finish', (p) => p.state !== 'running', 300_000);
+  expect(done.state).toBe('succeeded');
+
+  const pods = await upgradePods(h);
+  expect(pods).toHaveLength(23);
+  expect(new Set(pods.map((p) => p.spec?.nodeName)).size).toBe(23);
+  expect(pods.every((p) => p.status?.phase === 'Succeeded')).toBe(true);
+  expect(h.cluster.simulator.stats().upgradesSucceeded).toBe(23);
+  expect(h.cluster.simulator.stats().upgradesFailed).toBe(0);
+  const all = await nodes(h);
+  expect([...all.values()].every((n) => n.status?.nodeInfo?.kubeletVersion === TARGET && !n.spec?.unschedulable)).toBe(true);
+  console.log(`worker stopped while upgrade pods ran on: ${runningBefore.join(', ')}`);
+}, 400_000);
