@@ -3,6 +3,10 @@
 # type check, the linter and every test: unit, workflow (real Temporal dev server) and integration
 # (real Temporal + real kube-apiserver with simulated nodes). Extra arguments go to jest.
 . "$(dirname "$0")/env.sh"
+# Test-only tools from Debian's packages: shellcheck (agent script) and chromium (Web UI test).
+bash "$SCRIPTS_DIR/ensure-shellcheck.sh" >/dev/null
+EDGE_UPGRADE_CHROMIUM=$(bash "$SCRIPTS_DIR/ensure-chromium.sh")
+export EDGE_UPGRADE_CHROMIUM
 log "type check"
 npm run --silent typecheck
 log "lint"

@@ -220,11 +220,11 @@ export function buildProgram(ctx: Ctx): Command {
     .command('worker')
     .description('run a worker: clusters and Temporal settings from --config and the environment')
     .action(async () => {
-      const { runWorker } = await import('./worker.js');
+      const { runWorkerCommand } = await import('./cli/worker-command.js');
       const config = loadWorkerConfig(ctx.globals.config ?? process.env.EDGE_UPGRADE_CONFIG);
       if (ctx.globals.address) config.temporal.address = ctx.globals.address;
       if (ctx.globals.namespace) config.temporal.namespace = ctx.globals.namespace;
-      await runWorker(config);
+      await runWorkerCommand(config);
     });
 
   program

@@ -5,13 +5,13 @@
  * File (EDGE_UPGRADE_CONFIG or --config):
  *   temporal: { address: 127.0.0.1:7233, namespace: default, tls: { caFile, certFile, keyFile, serverName }, apiKeyFile }
  *   upgradeImage: registry.example.com/edge-upgrade-agent:0.1.0
- *   metricsPort: 9464
+ *   metricsAddress: 0.0.0.0:9464   # Prometheus endpoint of the SDK runtime (optional)
  *   clusters:
  *     - id: shop-17
  *       kubeconfig: /etc/edge-upgrade/shop-17.kubeconfig
  *       context: shop-17        # optional
  * Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_CA, TEMPORAL_TLS_CERT,
- * TEMPORAL_TLS_KEY, TEMPORAL_TLS_SERVER_NAME, EDGE_UPGRADE_IMAGE, EDGE_UPGRADE_METRICS_PORT and
+ * TEMPORAL_TLS_KEY, TEMPORAL_TLS_SERVER_NAME, EDGE_UPGRADE_IMAGE, EDGE_UPGRADE_METRICS_ADDRESS and
  * EDGE_UPGRADE_CLUSTERS="id=/path/kubeconfig[#context],id2=..." (added to, and overriding, the file's clusters).
  */
 import { KubeConfig } from '@kubernetes/client-node';
@@ -35,7 +35,7 @@ const fileSchema = z
       .strict()
       .optional(),
     upgradeImage: z.string().optional(),
-    metricsPort: z.number().int().positive().optional(),
+    metricsAddress: z.string().regex(/^[^:\s]+:\d+$/, { error: 'expected host:port' }).optional(),
     clusters: z.array(clusterSchema).optional(),
   })
   .strict();
@@ -52,7 +52,8 @@ export interface WorkerConfig {
     tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer; serverName?: string };
   };
   upgradeImage: string;
-  metricsPort?: number;
+  /** host:port of the Prometheus metrics endpoint, when wanted. */
+  metricsAddress?: string;
   clusters: Map<string, ClusterEntry>;
 }
 
@@ -109,8 +110,8 @@ export function loadWorkerConfig(file: string | undefined, env: NodeJS.ProcessEn
   const serverName = env.TEMPORAL_TLS_SERVER_NAME ?? t.tls?.serverName;
   if (Boolean(cert) !== Boolean(key)) throw new ConfigError('mTLS needs both a client certificate and a key (TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY)');
   const apiKey = env.TEMPORAL_API_KEY ?? read(t.apiKeyFile, 'API key file')?.toString('utf8').trim();
-  const metrics = env.EDGE_UPGRADE_METRICS_PORT ? Number(env.EDGE_UPGRADE_METRICS_PORT) : raw.metricsPort;
-  if (metrics !== undefined && !(Number.isInteger(metrics) && metrics > 0)) throw new ConfigError('EDGE_UPGRADE_METRICS_PORT must be a port number');
+  const metrics = env.EDGE_UPGRADE_METRICS_ADDRESS ?? raw.metricsAddress;
+  if (metrics !== undefined && !/^[^:\s]+:\d+$/.test(metrics)) throw new ConfigError(`EDGE_UPGRADE_METRICS_ADDRESS "${metrics}" is not host:port`);
   return {
     temporal: {
       address: env.TEMPORAL_ADDRESS ?? t.address ?? '127.0.0.1:7233',
@@ -120,7 +121,7 @@ export function loadWorkerConfig(file: string | undefined, env: NodeJS.ProcessEn
       ...(ca || cert || serverName || apiKey ? { tls: { ca, cert, key, serverName } } : {}),
     },
     upgradeImage: env.EDGE_UPGRADE_IMAGE ?? raw.upgradeImage ?? DEFAULT_UPGRADE_IMAGE,
-    ...(metrics ? { metricsPort: metrics } : {}),
+    ...(metrics ? { metricsAddress: metrics } : {}),
     clusters,
   };
 }

@@ -11,6 +11,8 @@ import { temporalCli } from './tools.js';
 export interface DevServerOptions {
   /** Extra `--dynamic-config-value KEY=JSON` settings, e.g. { 'limit.historyCount.suggestContinueAsNew': 200 }. */
   dynamicConfig?: Record<string, unknown>;
+  /** Serve the Web UI on this port (off by default). */
+  uiPort?: number;
 }
 
 /** Starts the dev server on a free loopback port. */
@@ -24,6 +26,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<TestW
       executable: { type: 'existing-path', path: temporalCli() },
       ip: '127.0.0.1',
       searchAttributes: searchAttributeDefinitions,
+      ...(opts.uiPort ? { ui: true, uiPort: opts.uiPort } : {}),
       extraArgs,
     },
   });

@@ -29,3 +29,5 @@ export const temporalCli = (): string => ensure('ensure-temporal.sh', 'TEMPORAL_
 export const k8sBinDir = (): string => ensure('ensure-k8s.sh', 'EDGE_UPGRADE_K8S_BIN');
 /** Path of the etcd binary. */
 export const etcdBinary = (): string => ensure('ensure-etcd.sh', 'EDGE_UPGRADE_ETCD');
+/** Path of a Chromium for the browser test (Debian's package). */
+export const chromium = (): string => ensure('ensure-chromium.sh', 'EDGE_UPGRADE_CHROMIUM');

@@ -1,0 +1,46 @@
+/**
+ * `edge-upgrade worker`: installs the SDK runtime (with a Prometheus endpoint when configured),
+ * makes sure the namespace has the contract's search attributes, then runs the worker.
+ */
+import { Runtime } from '@temporalio/worker';
+import { temporal } from '@temporalio/proto';
+import type { WorkerConfig } from '../config.js';
+import { runWorker } from '../worker.js';
+import { searchAttributeDefinitions } from '../workflows/definitions.js';
+import { connectClient } from './connect.js';
+
+/**
+ * Registers any of the four Keyword search attributes the namespace lacks. Where the server does
+ * not allow it (Temporal Cloud registers them through its own API), prints one line and goes on.
+ */
+export async function ensureSearchAttributes(config: WorkerConfig, log: (m: string) => void = console.error): Promise<string[]> {
+  const client = await connectClient({ address: config.temporal.address, namespace: config.temporal.namespace });
+  try {
+    const namespace = config.temporal.namespace;
+    const os = client.connection.operatorService;
+    const existing = (await os.listSearchAttributes({ namespace })).customAttributes ?? {};
+    const missing = searchAttributeDefinitions.map((k) => k.name).filter((name) => !(name in existing));
+    if (missing.length === 0) return [];
+    const keyword = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
+    try {
+      await os.addSearchAttributes({ namespace, searchAttributes: Object.fromEntries(missing.map((m) => [m, keyword])) });
+      log(`edge-upgrade worker: registered search attributes ${missing.join(', ')} in namespace ${namespace}`);
+      return missing;
+    } catch (err) {
+      log(`edge-upgrade worker: could not register search attributes ${missing.join(', ')} (${(err as Error).message}); register them as Keyword, e.g. with tcld or the Cloud UI`);
+      return [];
+    }
+  } finally {
+    await client.connection.close();
+  }
+}
+
+/** Runs the worker until SIGINT/SIGTERM. */
+export async function runWorkerCommand(config: WorkerConfig): Promise<void> {
+  if (config.metricsAddress) {
+    Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress: config.metricsAddress } } } });
+    console.error(`edge-upgrade worker: Prometheus metrics on http://${config.metricsAddress}/metrics`);
+  }
+  await ensureSearchAttributes(config);
+  await runWorker(config);
+}
