@@ -1,0 +1,20 @@
+# The edge-upgrade worker image (also carries the CLI). Build: docker build -t edge-upgrade-worker .
+FROM node:24-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build && npm prune --omit=dev
+
+FROM node:24-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+COPY bin ./bin
+USER 10001
+EXPOSE 9464
+ENTRYPOINT ["node", "/app/bin/edge-upgrade.js"]
+CMD ["worker"]
