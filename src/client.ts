@@ -49,8 +49,8 @@ function requestFrom(o: Record<string, unknown>): UpgradeRequest {
   if (o.nodeTimeout) req.nodeTimeout = String(o.nodeTimeout);
   if (o.image) req.upgradeImage = String(o.image);
   if (o.window) {
-    const m = /^(?:([a-z,]+)\s+)?(\d\d:\d\d)-(\d\d:\d\d)(?:\s+(\S+))?$/.exec(String(o.window));
-    if (!m) throw new InvalidArgumentError('--window expects "[days] HH:MM-HH:MM [timezone]", e.g. "sat,sun 02:00-05:00 Europe/Berlin"');
+    const m = /^(?:([a-z,]+)\s+)?(\d\d:\d\d(?::\d\d)?)-(\d\d:\d\d(?::\d\d)?)(?:\s+(\S+))?$/.exec(String(o.window).trim());
+    if (!m) throw new InvalidArgumentError('--window expects "[days] HH:MM[:SS]-HH:MM[:SS] [timezone]", e.g. "sat,sun 02:00-05:00 Europe/Berlin"');
     req.window = { start: m[2]!, end: m[3]!, ...(m[1] ? { days: m[1].split(',') as never } : {}), ...(m[4] ? { timezone: m[4] } : {}) };
   }
   // Refuse bad input here, before anything is contacted.

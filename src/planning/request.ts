@@ -9,11 +9,12 @@ import { DEFAULT_DRAIN_TIMEOUT, DEFAULT_NODE_TIMEOUT, DEFAULT_PAUSE_TIMEOUT, par
 import { InvalidUpgradeRequestError } from './errors.js';
 import type { UpgradeRequest } from './types.js';
 import { formatVersion, parseVersion } from './versions.js';
+import { isValidTimeZone } from './window.js';
 
 const duration = z.union([z.string().min(1), z.number().positive()], {
   error: "expected a duration such as '15 days', '10m', '90s' or a number of milliseconds",
 });
-const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: 'expected a time "HH:MM"' });
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/, { error: 'expected a time "HH:MM" or "HH:MM:SS" (24-hour)' });
 
 /** The zod schema of {@link UpgradeRequest}. Unknown fields are refused, so a typo is not silently ignored. */
 export const upgradeRequestSchema = z.strictObject({
@@ -36,7 +37,10 @@ export const upgradeRequestSchema = z.strictObject({
       days: z.array(z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'])).optional(),
       start: hhmm,
       end: hhmm,
-      timezone: z.string().min(1).optional(),
+      timezone: z
+        .string()
+        .refine(isValidTimeZone, { error: (i) => `unknown time zone '${String(i.input)}': expected an IANA name such as 'UTC' or 'Europe/Berlin'` })
+        .optional(),
     })
     .optional(),
 });

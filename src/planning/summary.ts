@@ -3,7 +3,8 @@ import type { Progress } from './types.js';
 
 /**
  * Summarises progress in one line, e.g.
- * "Workers 37/120 · batch 6 (10 nodes) · paused: error on edge-17".
+ * "Workers 37/120 · batch 6 (10 nodes) · paused: error on edge-17" or
+ * "Workers 37/120 · batch 6 (10 nodes) · paused: window (opens 2026-11-29T02:00:00Z)".
  */
 export function summarize(p: Progress): string {
   const parts: string[] = [];
@@ -27,7 +28,12 @@ export function summarize(p: Progress): string {
       break;
   }
   if (p.state === 'paused' && p.pause) {
-    const on = p.pause.reason === 'error' && p.lastError ? `error on ${p.lastError.node}` : p.pause.reason;
+    const on =
+      p.pause.reason === 'error' && p.lastError
+        ? `error on ${p.lastError.node}`
+        : p.pause.reason === 'window' && p.pause.opensAt
+          ? `window (opens ${p.pause.opensAt})`
+          : p.pause.reason;
     parts.push(`paused: ${on}`);
   } else if (p.state === 'cancelled') {
     parts.push(`cancelled (${p.cancelReason ?? 'user'})`);

@@ -38,11 +38,18 @@ export interface PrecheckReport {
   items: PrecheckItem[];
 }
 
-/** A maintenance window: upgrades only start new batches inside it. Times are "HH:MM" in `timezone`. */
+/**
+ * A maintenance window: outside it no new node starts (in-flight nodes finish); the upgrade pauses
+ * with reason 'window' and resumes by itself when the window next opens. Times are "HH:MM" or
+ * "HH:MM:SS" wall-clock in `timezone`; an `end` at or before `start` crosses midnight. See
+ * ../planning/window.ts for the exact rules (DST, merging).
+ */
 export interface MaintenanceWindow {
-  /** Days of the week the window opens, e.g. ['sat', 'sun']; empty or absent means every day. */
+  /** Days of the week the window opens (the day it starts, in `timezone`), e.g. ['sat', 'sun']; empty or absent means every day. */
   days?: Array<'mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun'>;
+  /** Opening time, "HH:MM" or "HH:MM:SS". */
   start: string;
+  /** Closing time, "HH:MM" or "HH:MM:SS"; at or before `start` means the next day. */
   end: string;
   /** IANA time zone, default 'UTC'. */
   timezone?: string;
@@ -102,7 +109,11 @@ export interface Progress {
   targetVersion: string;
   phase: Phase;
   state: UpgradeState;
-  pause: null | { reason: PauseReason; since: string; autoCancelAt: string | null; message?: string };
+  /**
+   * Why and since when the upgrade is paused. `autoCancelAt` is null for window pauses; `opensAt`
+   * (ISO-8601) is set only for window pauses: when the window opens and the upgrade resumes by itself.
+   */
+  pause: null | { reason: PauseReason; since: string; autoCancelAt: string | null; opensAt?: string; message?: string };
   precheck: PrecheckReport;
   masters: { total: number; upgraded: number; current: null | { serial: number; node: string } };
   workers: { total: number; upgraded: number; batch: null | { number: number; size: number; nodes: string[] } };
