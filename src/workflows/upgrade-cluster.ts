@@ -27,6 +27,7 @@ import { orderMasters, orderWorkers } from '../planning/order.js';
 import { precheckBlocker, precheckVerdict } from '../planning/precheck.js';
 import { validateUpgradeRequest, type ValidatedRequest } from '../planning/request.js';
 import { summarize } from '../planning/summary.js';
+import { isoSeconds, nextOpen } from '../planning/window.js';
 import type { ClusterInventory, LastError, NodeRole, NodeStep, Progress, UpgradeRequest } from '../planning/types.js';
 import { checkNoNodeDowngrade, checkTargetVersion, nodeIsDone, nodeVersion, parseVersion, sameVersion } from '../planning/versions.js';
 import {
@@ -127,7 +128,10 @@ export async function upgradeCluster(request: UpgradeRequest, carried?: UpgradeS
     async () => {
       s.requestResume();
       await condition(() => s.state !== 'paused' || !s.resumeRequested);
-      if (s.state === 'paused') throw ApplicationFailure.create({ message: s.progress.refusals?.at(-1)?.reason ?? 'resume failed', nonRetryable: true });
+      // Resumed but the maintenance window is closed: that is a success (it now waits for the window).
+      if (s.state === 'paused' && !s.waitingForWindow) {
+        throw ApplicationFailure.create({ message: s.progress.refusals?.at(-1)?.reason ?? 'resume failed', nonRetryable: true });
+      }
       return s.progress;
     },
     { validator: () => check('resume') },
@@ -165,7 +169,7 @@ export async function upgradeCluster(request: UpgradeRequest, carried?: UpgradeS
       s.succeeded();
     } else {
       // Nothing is rolled back: only cordons this upgrade made are restored (and, on timeout, its records deleted).
-      await acts.short.cleanupUpgrade({ ...ref, deleteRecords: outcome === 'pause-timeout' });
+      await cleanup(acts, ref, outcome === 'pause-timeout');
       s.cancelled(outcome);
     }
     publish();
@@ -180,7 +184,7 @@ export async function upgradeCluster(request: UpgradeRequest, carried?: UpgradeS
     if (isCancellation(err)) {
       // Cancelled through Temporal itself: restore cordons even though our scope is cancelled.
       await CancellationScope.nonCancellable(async () => {
-        await acts.short.cleanupUpgrade({ ...ref, deleteRecords: false });
+        await cleanup(acts, ref, false);
         s.cancelled('user');
         publish();
       });
@@ -216,6 +220,12 @@ function activities(v: ValidatedRequest) {
   };
 }
 
+/** Restores the cordons this upgrade made; with `deleteRecords` also deletes its pods and Events (pause-timeout). */
+async function cleanup(acts: Activities, ref: UpgradeRef, deleteRecords: boolean): Promise<void> {
+  const summary = deleteRecords ? `clean up ${ref.clusterId}: uncordon, delete upgrade records` : `clean up ${ref.clusterId}: uncordon`;
+  await acts.short.cleanupUpgrade.executeWithOptions({ summary }, [{ ...ref, deleteRecords }]);
+}
+
 /** Marks the upgrade failed for invalid input and returns the non-retryable failure to throw. */
 function invalid(s: UpgradeState, publish: () => void, err: unknown): ApplicationFailure {
   const message = err instanceof Error ? err.message : String(err);
@@ -228,7 +238,7 @@ function invalid(s: UpgradeState, publish: () => void, err: unknown): Applicatio
 async function planUpgrade(s: UpgradeState, v: ValidatedRequest, ref: UpgradeRef, acts: Activities, publish: () => void): Promise<void> {
   let inv: ClusterInventory;
   try {
-    inv = await acts.short.inventory(ref.clusterId);
+    inv = await acts.short.inventory.executeWithOptions({ summary: `inventory ${ref.clusterId}` }, [ref.clusterId]);
   } catch (err) {
     if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === ErrorType.UnknownCluster) {
       throw invalid(s, publish, new Error(err.cause.message || `unknown cluster '${ref.clusterId}'`));
@@ -266,7 +276,7 @@ async function planUpgrade(s: UpgradeState, v: ValidatedRequest, ref: UpgradeRef
   );
   publish();
 
-  const items = await acts.short.precheck(ref);
+  const items = await acts.short.precheck.executeWithOptions({ summary: `precheck ${ref.clusterId} → ${ref.targetVersion}` }, [ref]);
   const report = { status: precheckVerdict(items), items };
   s.setPrecheck(report);
   const blocker = precheckBlocker(report, v.request.acceptWarnings ?? false);
@@ -360,18 +370,42 @@ class Runner {
    * Between nodes and batches, with nothing in flight: waits out a pause (resume, cancel or the
    * pause timeout, whichever comes first) and continues-as-new when history asks for it or the
    * next `nextNodes()` nodes would not fit in this run but would in a fresh one.
+   *
+   * Outside the request's maintenance window it pauses with reason 'window' and waits on a durable
+   * timer until the window opens (no auto-cancel), then goes on by itself. A user pause replaces a
+   * window pause; when the user resumes and the window is still closed, it waits for the window again.
    */
   private async safePoint(nextNodes: () => number): Promise<'go' | 'user' | 'pause-timeout'> {
     const s = this.s;
     for (;;) {
       if (s.state === 'running') {
+        const opensAt = this.windowClosedUntil();
+        if (opensAt !== null) {
+          s.windowPause(new Date().toISOString(), opensAt);
+          this.publish();
+          continue;
+        }
         await this.continueAsNewIfDue(nextNodes());
         return 'go';
       }
       if (s.cancelRequested) return 'user';
+      if (s.waitingForWindow) {
+        const left = Date.parse(s.progress.pause!.opensAt!) - Date.now();
+        const woke = () => s.cancelRequested || !s.waitingForWindow || workflowInfo().continueAsNewSuggested;
+        // A durable timer racing cancel and a user pause: it survives worker and server restarts.
+        if (left <= 0 || !(await condition(woke, left))) {
+          const again = this.windowClosedUntil();
+          if (again === null) s.windowOpened();
+          else s.windowPause(new Date().toISOString(), again);
+          this.publish();
+          continue;
+        }
+        if (!s.cancelRequested && s.waitingForWindow) await this.continueAsNewIfDue(0);
+        continue;
+      }
       if (s.resumeRequested) {
         try {
-          await this.acts.short.deleteFailedUpgradePods(this.ref);
+          await this.acts.short.deleteFailedUpgradePods.executeWithOptions({ summary: `delete failed upgrade pods of ${this.ref.clusterId}` }, [this.ref]);
           s.resumed();
         } catch (err) {
           if (isCancellation(err)) throw err;
@@ -395,6 +429,17 @@ class Runner {
     }
   }
 
+  /** When the maintenance window next opens (ISO, whole seconds), or null when there is none or it is open now. */
+  private windowClosedUntil(): string | null {
+    const w = this.v.request.window;
+    if (!w) return null;
+    const now = new Date();
+    const at = nextOpen(now, w);
+    // A window that never opens cannot pass validation; treat it as no window rather than pausing forever.
+    if (at === null || at.getTime() <= now.getTime()) return null;
+    return isoSeconds(at);
+  }
+
   private async continueAsNewIfDue(nextNodes: number): Promise<void> {
     const info = workflowInfo();
     const needed = Math.min(Math.max(nextNodes, 1), FRESH_RUN_NODES) * EVENTS_PER_NODE;
@@ -413,16 +458,16 @@ class Runner {
     const args: NodeStepArgs = { ...this.ref, node, role };
     let step: NodeStep = 'cordon';
     try {
-      await this.acts.short.cordonNode(args);
+      await this.acts.short.cordonNode.executeWithOptions({ summary: `cordon ${node}` }, [args]);
       step = 'drain';
       try {
-        await this.acts.drain.drainNode({ ...args, drainTimeoutMs: this.v.drainTimeoutMs });
+        await this.acts.drain.drainNode.executeWithOptions({ summary: `drain ${node}` }, [{ ...args, drainTimeoutMs: this.v.drainTimeoutMs }]);
       } catch (err) {
         if (isCancellation(err)) throw err;
         const e = stepError(err, node, step);
         let undo = 'the node was uncordoned; nothing was changed on it';
         try {
-          await this.acts.short.uncordonNode(args);
+          await this.acts.short.uncordonNode.executeWithOptions({ summary: `uncordon ${node} (drain failed)` }, [args]);
         } catch (uncordonErr) {
           if (isCancellation(uncordonErr)) throw uncordonErr;
           undo = `uncordoning it failed too (${stepError(uncordonErr, node, 'uncordon').message}); it stays cordoned`;
@@ -431,7 +476,9 @@ class Runner {
       }
       step = 'upgrade-pod';
       try {
-        await this.acts.pod.runUpgradePod({ ...args, upgradeImage: this.v.request.upgradeImage, nodeTimeoutMs: this.v.nodeTimeoutMs });
+        await this.acts.pod.runUpgradePod.executeWithOptions({ summary: `upgrade pod on ${node} (${role})` }, [
+          { ...args, upgradeImage: this.v.request.upgradeImage, nodeTimeoutMs: this.v.nodeTimeoutMs },
+        ]);
       } catch (err) {
         if (isCancellation(err)) throw err;
         const e = stepError(err, node, step);
@@ -441,7 +488,7 @@ class Runner {
         };
       }
       step = 'uncordon';
-      await this.acts.short.uncordonNode(args);
+      await this.acts.short.uncordonNode.executeWithOptions({ summary: `uncordon ${node}` }, [args]);
       return null;
     } catch (err) {
       if (isCancellation(err)) throw err;

@@ -109,19 +109,36 @@ export class UpgradeState {
   get cancelRequested(): boolean {
     return this.s.cancelRequested;
   }
+  /** True while paused only because the maintenance window is closed. */
+  get waitingForWindow(): boolean {
+    return this.state === 'paused' && this.s.progress.pause?.reason === 'window';
+  }
   /** True in 'succeeded', 'cancelled' and 'failed'. */
   get finished(): boolean {
     return this.state === 'succeeded' || this.state === 'cancelled' || this.state === 'failed';
   }
 
-  /** Why `command` does not apply now, or null when it does. Used by signal handlers and Update validators alike. */
+  /**
+   * Why `command` does not apply now, or null when it does. Used by signal handlers and Update validators alike.
+   *
+   * During a window pause: `pause` is accepted and turns it into a user pause (with its own
+   * timeout; a later resume outside the window goes back to waiting for the window); `resume` is
+   * refused, because the window is the policy the upgrade was started with and it resumes by itself
+   * when the window opens; `cancel` is accepted (the upgrade is paused).
+   */
   refusal(command: Command): string | null {
     if (this.finished) return `the upgrade has already ${this.state === 'succeeded' ? 'succeeded' : `been ${this.state === 'failed' ? 'marked failed' : 'cancelled'}`}`;
     switch (command) {
       case 'pause':
-        return this.state === 'paused' ? 'the upgrade is already paused' : null;
+        return this.state === 'paused' && !this.waitingForWindow ? 'the upgrade is already paused' : null;
       case 'resume':
         if (this.state !== 'paused') return 'the upgrade is running, not paused; there is nothing to resume';
+        if (this.waitingForWindow) {
+          return (
+            `the upgrade is waiting for its maintenance window, which opens at ${this.s.progress.pause?.opensAt ?? 'its next start'}; ` +
+            'it resumes by itself then. To upgrade outside the window, cancel it and start again without a window'
+          );
+        }
         if (this.s.cancelRequested) return 'a cancel was already accepted; the upgrade cannot be resumed';
         return null;
       case 'cancel':
@@ -155,16 +172,35 @@ export class UpgradeState {
     this.s.progress.precheck = report;
   }
 
-  /** Pauses now; `autoCancelAt` is null for pauses that never time out (maintenance windows). */
+  /**
+   * Pauses now; `autoCancelAt` is null for pauses that never time out (maintenance windows). A user
+   * or error pause replaces a window pause (with its own timeout from `now`).
+   */
   pause(reason: PauseReason, now: string, autoCancelAt: string | null, message?: string): void {
     const p = this.s.progress;
-    if (p.state === 'paused' && p.pause) {
+    if (p.state === 'paused' && p.pause && !(p.pause.reason === 'window' && reason !== 'window')) {
       // An error during a user pause: keep the timer running from the first pause, show the error.
       if (reason === 'error') p.pause.reason = 'error';
       return;
     }
     p.state = 'paused';
     p.pause = { reason, since: now, autoCancelAt, ...(message ? { message } : {}) };
+  }
+
+  /**
+   * Pauses (or keeps waiting) because the maintenance window is closed until `opensAt` (ISO). Never
+   * auto-cancels. Keeps `since` when already waiting for the window.
+   */
+  windowPause(now: string, opensAt: string): void {
+    const p = this.s.progress;
+    const since = this.waitingForWindow && p.pause ? p.pause.since : now;
+    p.state = 'paused';
+    p.pause = { reason: 'window', since, autoCancelAt: null, opensAt, message: 'outside the maintenance window; no new node starts until it opens' };
+  }
+
+  /** The maintenance window opened: back to running, like a resume (the next worker batch starts at 1 again). */
+  windowOpened(): void {
+    this.resumed();
   }
 
   requestResume(): void {
