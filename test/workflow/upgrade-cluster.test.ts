@@ -3,7 +3,7 @@
  * activities replaced by in-memory fake clusters (test/helpers/fake-activities.ts).
  */
 import { WorkflowFailedError, type Client } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { cancelUpgrade, getProgress, pauseUpgrade, resumeUpgrade, startUpgrade, upgradeHandle } from '../../src/api.js';
@@ -112,6 +112,28 @@ describe('upgradeCluster', () => {
     const lastMaster = Math.max(...c.callsOf('uncordonNode').filter((x) => x.node!.startsWith('cp-')).map((x) => x.seq));
     const firstWorker = Math.min(...c.callsOf('cordonNode').filter((x) => x.node!.startsWith('edge-')).map((x) => x.seq));
     expect(firstWorker).toBeGreaterThan(lastMaster);
+  });
+
+  test('each activity carries a Web UI summary naming the node and the step', async () => {
+    const c = cluster('summary', makeNodes({ masters: 1, edge: 1, version: FROM }));
+    const handle = await start(c);
+    await handle.result();
+    const history = await handle.fetchHistory();
+    const scheduled = (history.events ?? [])
+      .filter((e) => e.activityTaskScheduledEventAttributes)
+      .map((e) => [e.activityTaskScheduledEventAttributes!.activityType!.name, e.userMetadata?.summary ? defaultPayloadConverter.fromPayload<string>(e.userMetadata.summary) : undefined]);
+    expect(scheduled).toEqual([
+      ['inventory', `inventory ${c.clusterId}`],
+      ['precheck', `precheck ${c.clusterId} → ${TO}`],
+      ['cordonNode', 'cordon cp-1'],
+      ['drainNode', 'drain cp-1'],
+      ['runUpgradePod', 'upgrade pod on cp-1 (first-control-plane)'],
+      ['uncordonNode', 'uncordon cp-1'],
+      ['cordonNode', 'cordon edge-1'],
+      ['drainNode', 'drain edge-1'],
+      ['runUpgradePod', 'upgrade pod on edge-1 (worker)'],
+      ['uncordonNode', 'uncordon edge-1'],
+    ]);
   });
 
   test('a re-run skips nodes already at the target and does not run first-control-plane twice', async () => {
