@@ -27,11 +27,21 @@ export const EdgeUpgradeState = defineSearchAttributeKey('EdgeUpgradeState', 'KE
 /** All four search attributes, for registering them on a namespace or dev server. */
 export const searchAttributeDefinitions = [EdgeClusterId, EdgeUpgradeTarget, EdgeUpgradePhase, EdgeUpgradeState];
 
-/** Signal `pause`: pause the upgrade; in-flight nodes finish, no new node starts. Optional reason string. */
+/**
+ * Signal `pause`: pause the upgrade; in-flight nodes finish, no new node starts. Optional reason string.
+ * Accepted while waiting for the maintenance window: it becomes a user pause with its own pause timeout.
+ */
 export const pauseSignal = defineSignal<[reason?: string]>('pause');
-/** Signal `resume`: delete failed upgrade pods, then go on, retrying a failed node first. Ignored (and recorded) unless paused. */
+/**
+ * Signal `resume`: delete failed upgrade pods, then go on, retrying a failed node first. Ignored (and
+ * recorded) unless paused, and while waiting for the maintenance window (the upgrade resumes by itself
+ * when it opens). Resuming a user pause while the window is closed goes back to waiting for the window.
+ */
 export const resumeSignal = defineSignal('resume');
-/** Signal `cancel`: cancel a paused upgrade. Ignored unless paused; the refusal is recorded in `progress.refusals`. */
+/**
+ * Signal `cancel`: cancel a paused upgrade (any pause, including waiting for the maintenance window).
+ * Ignored unless paused; the refusal is recorded in `progress.refusals`.
+ */
 export const cancelSignal = defineSignal('cancel');
 
 /** Query `progress`: the {@link Progress} of the public contract. */
@@ -42,7 +52,11 @@ export const progressQuery = defineQuery<Progress>('progress');
  * already paused or finished. Returns progress.
  */
 export const pauseUpdate = defineUpdate<Progress, [reason: string | null]>('pauseUpdate');
-/** Update `resumeUpdate`: rejected unless paused; completes once the upgrade runs again (failed pods deleted). Returns progress. */
+/**
+ * Update `resumeUpdate`: rejected unless paused, and while waiting for the maintenance window;
+ * completes once the upgrade runs again (failed pods deleted), or waits for the window again when it
+ * is closed (then the returned progress shows pause reason 'window' and `opensAt`). Returns progress.
+ */
 export const resumeUpdate = defineUpdate<Progress>('resumeUpdate');
 /**
  * Update `cancelUpdate`: rejected unless paused; completes when the cancel is accepted (in-flight
