@@ -58,7 +58,8 @@ export function renderPlan(plan: UpgradePlan): string {
 export function renderDetails(p: Progress): string[] {
   const out: string[] = [];
   if (p.pause) {
-    out.push(`Paused (${p.pause.reason}) since ${p.pause.since}${p.pause.autoCancelAt ? `; auto-cancels at ${p.pause.autoCancelAt} unless resumed` : ''}`);
+    const until = p.pause.autoCancelAt ? `; auto-cancels at ${p.pause.autoCancelAt} unless resumed` : p.pause.opensAt ? `; resumes by itself when the window opens at ${p.pause.opensAt}` : '';
+    out.push(`Paused (${p.pause.reason}) since ${p.pause.since}${until}`);
   }
   if (p.lastError) {
     out.push(`Last error: ${p.lastError.node} (${p.lastError.step}): ${p.lastError.message}`);

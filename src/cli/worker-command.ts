@@ -3,7 +3,8 @@
  * makes sure the namespace has the contract's search attributes, then runs the worker.
  */
 import { Runtime } from '@temporalio/worker';
-import { temporal } from '@temporalio/proto';
+// @temporalio/proto is CommonJS: its namespaces come through the default export.
+import proto from '@temporalio/proto';
 import type { WorkerConfig } from '../config.js';
 import { runWorker } from '../worker.js';
 import { searchAttributeDefinitions } from '../workflows/definitions.js';
@@ -21,7 +22,7 @@ export async function ensureSearchAttributes(config: WorkerConfig, log: (m: stri
     const existing = (await os.listSearchAttributes({ namespace })).customAttributes ?? {};
     const missing = searchAttributeDefinitions.map((k) => k.name).filter((name) => !(name in existing));
     if (missing.length === 0) return [];
-    const keyword = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
+    const keyword = proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
     try {
       await os.addSearchAttributes({ namespace, searchAttributes: Object.fromEntries(missing.map((m) => [m, keyword])) });
       log(`edge-upgrade worker: registered search attributes ${missing.join(', ')} in namespace ${namespace}`);

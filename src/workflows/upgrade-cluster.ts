@@ -62,6 +62,9 @@ const FRESH_RUN_NODES = Math.floor((RUN_EVENT_BUDGET - 100) / EVENTS_PER_NODE);
 
 const MINUTE = 60_000;
 
+/** How long a long-running activity may go without a heartbeat before Temporal retries it elsewhere (ms). */
+const HEARTBEAT_TIMEOUT = 30_000;
+
 /**
  * Upgrades the cluster in `request`. `carried` is set only by continue-as-new. Returns the final
  * progress when the upgrade succeeded or was cancelled; fails with 'InvalidUpgradeRequest' or
@@ -207,14 +210,16 @@ function activities(v: ValidatedRequest) {
   const longRetry = { ...retry, maximumAttempts: 3 };
   return {
     short: proxyActivities<UpgradeActivities>({ startToCloseTimeout: 5 * MINUTE, retry }),
+    // The long activities heartbeat every second or so; a worker that dies mid-node is noticed
+    // after HEARTBEAT_TIMEOUT and the node's step retries on another worker, finding its own pod.
     drain: proxyActivities<UpgradeActivities>({
       startToCloseTimeout: v.drainTimeoutMs + 2 * MINUTE,
-      heartbeatTimeout: 2 * MINUTE,
+      heartbeatTimeout: HEARTBEAT_TIMEOUT,
       retry: longRetry,
     }),
     pod: proxyActivities<UpgradeActivities>({
       startToCloseTimeout: v.nodeTimeoutMs + 5 * MINUTE,
-      heartbeatTimeout: 2 * MINUTE,
+      heartbeatTimeout: HEARTBEAT_TIMEOUT,
       retry: longRetry,
     }),
   };
