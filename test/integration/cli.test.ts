@@ -16,6 +16,7 @@ let env: TestWorkflowEnvironment;
 let cluster: TestCluster;
 let worker: ReturnType<typeof spawnCli>;
 let cliEnv: Record<string, string>;
+let stopping = false;
 
 const cli = (...args: string[]) => runCli(args, cliEnv);
 const json = <T>(r: CliResult): T => JSON.parse(r.stdout) as T;
@@ -41,9 +42,14 @@ beforeAll(async () => {
   ]);
   cliEnv = { TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: 'default', EDGE_UPGRADE_CLUSTERS: `shop=${cluster.controlPlane.kubeconfigPath}` };
   worker = spawnCli(['worker'], cliEnv);
+  // A worker that dies early would make every later test time out; say why at once.
+  worker.child.once('exit', (code, signal) => {
+    if (!stopping) console.error(`edge-upgrade worker exited (${code ?? signal}):\n${worker.output().slice(-3000)}`);
+  });
 }, 240_000);
 
 afterAll(async () => {
+  stopping = true;
   if (worker) await stopCli(worker.child);
   await cluster?.stop();
   await env?.teardown();
