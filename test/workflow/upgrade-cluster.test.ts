@@ -88,6 +88,17 @@ describe('upgradeCluster', () => {
     expect(sa.get(EdgeUpgradePhase)).toBe('done');
   });
 
+  test.each([
+    [7, [1, 1, 1, 1, 1, 1, 1]],
+    [100, [1, 2, 4, 8, 10, 10, 10, 10, 10, 10, 10, 10, 5]],
+    [1000, [1, 2, 4, 8, 16, 32, 64, 100, 100, 100, 100, 100, 100, 100, 100, 73]],
+  ])('%i workers go in batches %j', async (n, expected) => {
+    const c = cluster(`batches-${n}`, makeNodes({ edge: n, version: FROM }));
+    const result = await (await start(c)).result();
+    expect(c.observedBatchSizes()).toEqual(expected);
+    expect(result).toMatchObject({ state: 'succeeded', workers: { total: n, upgraded: n } });
+  }, 180_000);
+
   test('masters go one at a time, before any worker, and progress names each by serial while it is in flight', async () => {
     const c = cluster('masters', makeNodes({ masters: 3, edge: 2, version: FROM }));
     c.hold = true;
