@@ -4,21 +4,16 @@
  * page shows the one-line current-details summary. The upgrade runs on mocked activities, held
  * mid-batch so the page has something live to show.
  */
-import { Worker } from '@temporalio/worker';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { chromium as playwright, type Browser } from 'playwright-core';
 import { startUpgrade, getProgress } from '../../src/api.js';
 import { freePort } from '../../src/local/processes.js';
 import { summarize } from '../../src/planning/summary.js';
-import { TASK_QUEUE } from '../../src/workflows/definitions.js';
 import { eventually } from '../helpers/cluster.js';
 import { FakeFleet, makeNodes } from '../helpers/fake-activities.js';
-import { startDevServer, workflowBundle } from '../helpers/temporal.js';
+import { startWorkerEnv, type WorkerEnv } from '../helpers/temporal.js';
 import { chromium } from '../helpers/tools.js';
 
-let env: TestWorkflowEnvironment;
-let worker: Worker;
-let running: Promise<void>;
+let w: WorkerEnv;
 let browser: Browser;
 let uiPort: number;
 const fleet = new FakeFleet();
@@ -26,9 +21,7 @@ const shop = fleet.add({ clusterId: 'shop-web', controlPlaneVersion: 'v1.33.7', 
 
 beforeAll(async () => {
   uiPort = await freePort();
-  env = await startDevServer({ uiPort });
-  worker = await Worker.create({ connection: env.nativeConnection, taskQueue: TASK_QUEUE, workflowBundle: await workflowBundle(), activities: fleet.activities() });
-  running = worker.run();
+  w = await startWorkerEnv(fleet.activities(), { uiPort });
   browser = await playwright.launch({
     executablePath: chromium(),
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -39,19 +32,17 @@ afterAll(async () => {
   await browser?.close();
   shop.hold = false;
   shop.release();
-  worker?.shutdown();
-  await running;
-  await env?.teardown();
+  await w?.stop();
 });
 
 test('the running upgrade is listed by EdgeClusterId and its page shows the current details', async () => {
   shop.hold = true;
-  await startUpgrade(env.client, { clusterId: 'shop-web', targetVersion: 'v1.34.4' });
+  await startUpgrade(w.client, { clusterId: 'shop-web', targetVersion: 'v1.34.4' });
   // Wait until a worker batch is in flight, so the summary names it.
   const progress = await eventually('a worker batch in flight', async () => {
     // Let the master through; hold the first worker batch.
     shop.release(shop.held.filter((n) => n.startsWith('cp-')));
-    const p = await getProgress(env.client, 'shop-web');
+    const p = await getProgress(w.client, 'shop-web');
     return p.phase === 'workers' && p.workers.batch && shop.held.length > 0 ? p : undefined;
   }, 60_000);
   const summary = summarize(progress);

@@ -89,9 +89,10 @@ export class FakeCluster {
     return this.calls.filter((c) => c.activity === activity && (node === undefined || c.node === node));
   }
 
-  /** Nodes cordoned so far, in order, each once. */
+  /** Nodes cordoned so far, each once, in natural name order. */
   touchedNodes(): string[] {
-    return [...new Set(this.callsOf('cordonNode').map((c) => c.node!))];
+    // Sorted: nodes of one batch start concurrently, so the order of their first calls varies.
+    return [...new Set(this.callsOf('cordonNode').map((c) => c.node!))].sort(compareNodeNames);
   }
 
   /**

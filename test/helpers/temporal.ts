@@ -3,7 +3,10 @@
  * with the contract's search attributes registered. Stop it in afterAll with `env.teardown()`.
  */
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { UpgradeActivities } from '../../src/activities/types.js';
+import { TASK_QUEUE } from '../../src/workflows/definitions.js';
 import { fileURLToPath } from 'node:url';
 import { searchAttributeDefinitions } from '../../src/workflows/definitions.js';
 import { temporalCli } from './tools.js';
@@ -41,4 +44,48 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
     logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error },
   });
   return bundle;
+}
+
+/** A dev server plus a real Worker on the contract's task queue, running the project's workflows with `activities`. */
+export interface WorkerEnv {
+  env: TestWorkflowEnvironment;
+  client: Client;
+  /** Shuts the worker down, then the dev server. */
+  stop(): Promise<void>;
+}
+
+/** Starts a dev server and a worker whose activities are `activities` (usually a FakeFleet's). */
+export async function startWorkerEnv(activities: UpgradeActivities, opts: DevServerOptions & { maxConcurrentActivityTaskExecutions?: number } = {}): Promise<WorkerEnv> {
+  const env = await startDevServer(opts);
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: TASK_QUEUE,
+    workflowBundle: await workflowBundle(),
+    activities,
+    ...(opts.maxConcurrentActivityTaskExecutions ? { maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions } : {}),
+  });
+  const running = worker.run();
+  return {
+    env,
+    client: env.client,
+    async stop() {
+      worker.shutdown();
+      await running;
+      await env.teardown();
+    },
+  };
+}
+
+/**
+ * Polls `fn` every `intervalMs` until it returns a truthy value (which it returns), failing after
+ * `timeoutMs`. Errors thrown by `fn` fail at once.
+ */
+export async function waitFor<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 30_000, intervalMs = 25): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
 }

@@ -3,52 +3,30 @@
  * continues-as-new several times, and progress, signals and Updates keep working across runs.
  */
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import { getProgress, resumeUpgrade, startUpgrade } from '../../src/api.js';
 import type { Progress } from '../../src/planning/types.js';
-import { TASK_QUEUE, pauseSignal } from '../../src/workflows/definitions.js';
+import { pauseSignal } from '../../src/workflows/definitions.js';
 import { FakeFleet, makeNodes } from '../helpers/fake-activities.js';
-import { startDevServer, workflowBundle } from '../helpers/temporal.js';
+import { startWorkerEnv, waitFor as waitUntil, type WorkerEnv } from '../helpers/temporal.js';
 
 type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
 
 const SUGGEST_AT = 1000;
 
-let env: TestWorkflowEnvironment;
 let client: Client;
-let worker: Worker;
-let running: Promise<void>;
+let w: WorkerEnv;
 const fleet = new FakeFleet();
+const waitFor = <T>(what: string, fn: () => T | Promise<T>, timeoutMs = 120_000) => waitUntil(what, fn, timeoutMs, 50);
 
 beforeAll(async () => {
-  env = await startDevServer({ dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': SUGGEST_AT } });
-  client = env.client;
-  worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue: TASK_QUEUE,
-    workflowBundle: await workflowBundle(),
-    activities: fleet.activities(),
-    maxConcurrentActivityTaskExecutions: 400,
-  });
-  running = worker.run();
+  w = await startWorkerEnv(fleet.activities(), { dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': SUGGEST_AT }, maxConcurrentActivityTaskExecutions: 400 });
+  client = w.client;
 }, 180_000);
 
 afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await env?.teardown();
+  await w?.stop();
 });
 
-async function waitFor<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 120_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 test('a 2,000-worker upgrade continues-as-new, keeping progress, signals and Updates working', async () => {
   const c = fleet.add({ clusterId: 'big', controlPlaneVersion: 'v1.33.5', nodes: makeNodes({ masters: 3, edge: 2000, version: 'v1.33.5' }) });

@@ -3,56 +3,34 @@
  * (test/helpers/fake-activities.ts). Windows are a few seconds long, in UTC, computed from now.
  */
 import type { Client } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import { cancelUpgrade, getProgress, pauseUpgrade, resumeUpgrade, startUpgrade } from '../../src/api.js';
 import type { ClusterNode, Progress, UpgradeRequest } from '../../src/planning/types.js';
-import { TASK_QUEUE, resumeSignal } from '../../src/workflows/definitions.js';
+import { resumeSignal } from '../../src/workflows/definitions.js';
 import { FakeFleet, makeNodes, type FakeCluster } from '../helpers/fake-activities.js';
-import { startDevServer, workflowBundle } from '../helpers/temporal.js';
+import { startWorkerEnv, waitFor, type WorkerEnv } from '../helpers/temporal.js';
 
 const FROM = 'v1.33.5';
 const TO = 'v1.34.4';
 const DAY = 86_400_000;
 
-let env: TestWorkflowEnvironment;
 let client: Client;
-let worker: Worker;
-let running: Promise<void>;
+let w: WorkerEnv;
 const fleet = new FakeFleet();
 let seq = 0;
 
 beforeAll(async () => {
-  env = await startDevServer();
-  client = env.client;
-  worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue: TASK_QUEUE,
-    workflowBundle: await workflowBundle(),
-    activities: fleet.activities(),
-  });
-  running = worker.run();
+  w = await startWorkerEnv(fleet.activities());
+  client = w.client;
 }, 180_000);
 
 afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await env?.teardown();
+  await w?.stop();
 });
 
 function cluster(name: string, nodes: ClusterNode[]): FakeCluster {
   return fleet.add({ clusterId: `${name}-${++seq}`, controlPlaneVersion: FROM, nodes });
 }
 
-async function waitFor<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 30_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 const sleepUntil = (t: number) => new Promise((r) => setTimeout(r, Math.max(0, t - Date.now())));
 const progress = (c: FakeCluster): Promise<Progress> => getProgress(client, c.clusterId);

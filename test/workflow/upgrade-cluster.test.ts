@@ -4,42 +4,29 @@
  */
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import { cancelUpgrade, getProgress, pauseUpgrade, resumeUpgrade, startUpgrade, upgradeHandle } from '../../src/api.js';
 import { batchPlan } from '../../src/planning/batches.js';
 import { InvalidUpgradeRequestError, UpgradeAlreadyRunningError } from '../../src/planning/errors.js';
 import type { ClusterNode, Progress, UpgradeRequest } from '../../src/planning/types.js';
 import { EdgeUpgradePhase, EdgeUpgradeState, TASK_QUEUE, WORKFLOW_TYPE, cancelSignal, pauseSignal, workflowIdFor } from '../../src/workflows/definitions.js';
 import { FakeFleet, makeNodes, type FakeCluster } from '../helpers/fake-activities.js';
-import { startDevServer, workflowBundle } from '../helpers/temporal.js';
+import { startWorkerEnv, waitFor, type WorkerEnv } from '../helpers/temporal.js';
 
 const FROM = 'v1.33.5';
 const TO = 'v1.34.4';
 
-let env: TestWorkflowEnvironment;
 let client: Client;
-let worker: Worker;
-let running: Promise<void>;
+let w: WorkerEnv;
 const fleet = new FakeFleet();
 let seq = 0;
 
 beforeAll(async () => {
-  env = await startDevServer();
-  client = env.client;
-  worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue: TASK_QUEUE,
-    workflowBundle: await workflowBundle(),
-    activities: fleet.activities(),
-  });
-  running = worker.run();
+  w = await startWorkerEnv(fleet.activities());
+  client = w.client;
 }, 180_000);
 
 afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await env?.teardown();
+  await w?.stop();
 });
 
 /** A fresh fake cluster with a unique id. */
@@ -47,15 +34,6 @@ function cluster(name: string, nodes: ClusterNode[], opts: { upgradeMs?: number;
   return fleet.add({ clusterId: `${name}-${++seq}`, controlPlaneVersion: opts.controlPlaneVersion ?? FROM, nodes, upgradeMs: opts.upgradeMs });
 }
 
-async function waitFor<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 30_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 const progress = (c: FakeCluster): Promise<Progress> => getProgress(client, c.clusterId);
 const start = (c: FakeCluster, extra: Partial<UpgradeRequest> = {}) => startUpgrade(client, { clusterId: c.clusterId, targetVersion: TO, ...extra });
