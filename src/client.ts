@@ -20,6 +20,12 @@ import type { inspectCluster } from './workflows/inspect-cluster.js';
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
 
+const count = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number');
+  return n;
+};
+
 const percent = (v: string) => {
   const n = Number(v);
   if (!(n > 0 && n <= 100)) throw new InvalidArgumentError('expected a percentage above 0 and at most 100');
@@ -230,12 +236,12 @@ export function buildProgram(ctx: Ctx): Command {
   program
     .command('demo')
     .description('run everything locally: Temporal dev server, a control plane, simulated edge nodes, a worker and an upgrade')
-    .option('--masters <n>', 'control-plane nodes', (v) => Number(v), 3)
-    .option('--cloud <n>', 'cloud workers', (v) => Number(v), 5)
-    .option('--edge <n>', 'edge workers', (v) => Number(v), 45)
+    .option('--masters <n>', 'control-plane nodes', count, 3)
+    .option('--cloud <n>', 'cloud workers', count, 5)
+    .option('--edge <n>', 'edge workers', count, 45)
     .option('--from <version>', 'starting version', 'v1.33.7')
     .option('--to <version>', 'target version', 'v1.34.4')
-    .option('--upgrade-seconds <n>', 'how long each simulated node upgrade takes', (v) => Number(v), 3)
+    .option('--upgrade-seconds <n>', 'how long each simulated node upgrade takes', count, 3)
     .option('--stay', 'keep everything running after the upgrade until Ctrl-C (to explore the Web UI)')
     .action(async (o) => {
       const { runDemo } = await import('./cli/demo.js');

@@ -94,7 +94,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     say(`upgrade started: ${wf}`);
     say(`Temporal Web UI: ${temporal.uiUrl}/namespaces/default/workflows/${wf}`);
     say(`kubectl:         ${join(k8sBinDir, 'kubectl')} --kubeconfig ${cp.kubeconfigPath} get nodes`);
-    say(`try, in another terminal: TEMPORAL_ADDRESS=${temporal.address} edge-upgrade pause --cluster ${clusterId}`);
+    say(`try, in another terminal: TEMPORAL_ADDRESS=${temporal.address} node ${process.argv[1]} pause --cluster ${clusterId}`);
     const final = await watchProgress(() => getProgress(client, clusterId));
     say(`upgrade ${final.state}: masters ${final.masters.upgraded}/${final.masters.total}, workers ${final.workers.upgraded}/${final.workers.total}`);
     if (o.stay) {

@@ -10,7 +10,7 @@ export function summarize(p: Progress): string {
   const parts: string[] = [];
   switch (p.phase) {
     case 'precheck':
-      parts.push(`Pre-check ${p.precheck.status}`);
+      parts.push(`Pre-check ${p.precheck.status === 'pending' ? 'running' : p.precheck.status}`);
       break;
     case 'masters':
       parts.push(

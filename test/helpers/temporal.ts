@@ -16,6 +16,8 @@ export interface DevServerOptions {
   dynamicConfig?: Record<string, unknown>;
   /** Serve the Web UI on this port (off by default). */
   uiPort?: number;
+  /** Register the contract's search attributes at start (default true). */
+  searchAttributes?: boolean;
 }
 
 /** Starts the dev server on a free loopback port. */
@@ -28,7 +30,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<TestW
     server: {
       executable: { type: 'existing-path', path: temporalCli() },
       ip: '127.0.0.1',
-      searchAttributes: searchAttributeDefinitions,
+      searchAttributes: opts.searchAttributes === false ? [] : searchAttributeDefinitions,
       ...(opts.uiPort ? { ui: true, uiPort: opts.uiPort } : {}),
       extraArgs,
     },

@@ -1,0 +1,61 @@
+/**
+ * `edge-upgrade worker` on a namespace that lacks the search attributes: it registers the four
+ * Keyword attributes itself, serves Prometheus metrics from the SDK runtime, and stops cleanly on
+ * SIGTERM. A bad configuration is refused with one line.
+ */
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { freePort } from '../../src/local/processes.js';
+import { buildOnce, runCli, spawnCli, stopCli } from '../helpers/cli.js';
+import { eventually } from '../helpers/cluster.js';
+import { startDevServer } from '../helpers/temporal.js';
+
+const NAMES = ['EdgeClusterId', 'EdgeUpgradeTarget', 'EdgeUpgradePhase', 'EdgeUpgradeState'];
+let env: TestWorkflowEnvironment;
+
+beforeAll(async () => {
+  buildOnce();
+  env = await startDevServer({ searchAttributes: false });
+}, 120_000);
+
+afterAll(async () => {
+  await env?.teardown();
+});
+
+const customAttributes = async () =>
+  (await env.client.connection.operatorService.listSearchAttributes({ namespace: 'default' })).customAttributes ?? {};
+
+test('the worker registers missing search attributes and serves Prometheus metrics', async () => {
+  expect(Object.keys(await customAttributes())).not.toContain('EdgeClusterId');
+  const metricsAddress = `127.0.0.1:${await freePort()}`;
+  const worker = spawnCli(['worker'], { TEMPORAL_ADDRESS: env.address, EDGE_UPGRADE_CLUSTERS: 'shop=/nonexistent/kubeconfig', EDGE_UPGRADE_METRICS_ADDRESS: metricsAddress });
+  try {
+    const attrs = await eventually('the search attributes', async () => {
+      const a = await customAttributes();
+      return NAMES.every((n) => n in a) ? a : undefined;
+    }, 60_000);
+    // 2 is INDEXED_VALUE_TYPE_KEYWORD.
+    for (const n of NAMES) expect(attrs[n]).toBe(2);
+    expect(worker.output()).toContain('registered search attributes EdgeClusterId, EdgeUpgradeTarget, EdgeUpgradePhase, EdgeUpgradeState');
+
+    // Once the worker polls, its metrics are labelled with the contract's task queue.
+    const metrics = await eventually('worker metrics', async () => {
+      const res = await fetch(`http://${metricsAddress}/metrics`);
+      const text = await res.text();
+      return res.ok && text.includes('task_queue="edge-upgrade"') ? text : undefined;
+    }, 60_000, 500);
+    expect(metrics).toMatch(/^temporal_\w+\{.*task_queue="edge-upgrade".*\} \d+/m);
+  } finally {
+    await stopCli(worker.child);
+  }
+  expect(worker.child.exitCode).toBe(0);
+}, 120_000);
+
+test('a broken configuration is refused with one line', async () => {
+  const r = await runCli(['worker'], { TEMPORAL_ADDRESS: env.address, EDGE_UPGRADE_CLUSTERS: 'no-equals-sign' });
+  expect(r.code).toBe(1);
+  expect(r.stderr.trim()).toMatch(/^edge-upgrade: EDGE_UPGRADE_CLUSTERS: "no-equals-sign" is not id=\/path\/to\/kubeconfig\[#context\]$/);
+  const bad = await runCli(['worker', '--config', '/nonexistent/config.yaml'], { TEMPORAL_ADDRESS: env.address });
+  expect(bad.code).toBe(1);
+  expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+  expect(bad.stderr).toContain('cannot read config file /nonexistent/config.yaml');
+});
