@@ -11,11 +11,15 @@ import { upgradePodName } from '../planning/names.js';
 import { buildUpgradePod } from '../planning/upgrade-pod.js';
 import { parseVersion, sameVersion } from '../planning/versions.js';
 import { nodeEvent, podEvent } from './events.js';
+import { nextChange, ObjectWatch } from './watch.js';
 import { apiMessage, heartbeat, nodeStepFailed, previousHeartbeat, rethrowInvalid, sleep, statusOf, type Kube, type KubeClients } from './kube.js';
 import type { NodeStepArgs } from './types.js';
 
-/** How often the pod and node are read while waiting, in ms. */
-export const UPGRADE_POLL_MS = 1_000;
+/**
+ * While waiting, the pod and the node are watched; without a change they are re-read (and the
+ * activity heartbeats) this often, in ms.
+ */
+export const UPGRADE_RECHECK_MS = 5_000;
 /** Lines of the pod's log kept in the failure. */
 export const LOG_TAIL_LINES = 20;
 
@@ -113,40 +117,60 @@ export async function runUpgradePod(clients: KubeClients, defaultImage: string, 
     await nodeEvent(kube.core, { node: args.node, upgradeId: args.upgradeId, targetVersion: args.targetVersion, reason: 'UpgradeStarted', message });
   }
 
-  for (;;) {
-    const node = await kube.core.readNode({ name: args.node });
-    const phase = pod.status?.phase;
-    if (phase === 'Failed') throw await failed(kube, args, pod);
-    const atTarget = nodeAtTarget(node, args.targetVersion);
-    if (phase === 'Succeeded' && atTarget && nodeReady(node)) {
-      if (created || prev) {
-        const message = `edge-upgrade ${args.upgradeId}: ${args.node} runs kubelet ${args.targetVersion} and is Ready`;
-        await podEvent(kube.core, { pod, node: args.node, upgradeId: args.upgradeId, targetVersion: args.targetVersion, reason: 'UpgradeSucceeded', message });
-        await nodeEvent(kube.core, { node: args.node, upgradeId: args.upgradeId, targetVersion: args.targetVersion, reason: 'UpgradeSucceeded', message });
+  const podWatch = new ObjectWatch<V1Pod>(kube.kc, `/api/v1/namespaces/${UPGRADE_NAMESPACE}/pods`, name);
+  const nodeWatch = new ObjectWatch<V1Node>(kube.kc, '/api/v1/nodes', args.node);
+  await Promise.all([podWatch.start(), nodeWatch.start()]);
+  try {
+    let node = await kube.core.readNode({ name: args.node });
+    for (;;) {
+      const phase = pod.status?.phase;
+      if (phase === 'Failed') throw await failed(kube, args, pod);
+      const atTarget = nodeAtTarget(node, args.targetVersion);
+      if (phase === 'Succeeded' && atTarget && nodeReady(node)) {
+        if (created || prev) {
+          const message = `edge-upgrade ${args.upgradeId}: ${args.node} runs kubelet ${args.targetVersion} and is Ready`;
+          await podEvent(kube.core, { pod, node: args.node, upgradeId: args.upgradeId, targetVersion: args.targetVersion, reason: 'UpgradeSucceeded', message });
+          await nodeEvent(kube.core, { node: args.node, upgradeId: args.upgradeId, targetVersion: args.targetVersion, reason: 'UpgradeSucceeded', message });
+        }
+        return { pod: name };
       }
-      return { pod: name };
+      const waited = Date.now() - startedAt;
+      if (waited >= args.nodeTimeoutMs) {
+        const why =
+          phase !== 'Succeeded'
+            ? `pod ${UPGRADE_NAMESPACE}/${name} is still ${phase ?? 'Pending'}${nodeReady(node) ? '' : ' and the node is not Ready (offline edge site?)'}`
+            : !atTarget
+              ? `pod ${UPGRADE_NAMESPACE}/${name} Succeeded but the node still reports kubelet ${node.status?.nodeInfo?.kubeletVersion ?? '?'}`
+              : 'the node has not become Ready since its kubelet restarted';
+        const message = `${args.node} did not finish its upgrade to ${args.targetVersion} within ${Math.round(args.nodeTimeoutMs / 1000)}s: ${why}. Check the node, or raise nodeTimeout, then resume`;
+        await nodeEvent(kube.core, { node: args.node, upgradeId: args.upgradeId, targetVersion: args.targetVersion, type: 'Warning', reason: 'UpgradeTimedOut', message });
+        const tail = phase === 'Running' || phase === 'Succeeded' ? await logTail(kube, pod) : '';
+        throw nodeStepFailed({ node: args.node, step: 'wait', message, ...(tail ? { logTail: tail } : {}) });
+      }
+      heartbeat({ startedAt, pod: name, phase } satisfies WaitProgress);
+      const before = { pod: podWatch.current, node: nodeWatch.current, deleted: podWatch.deleted };
+      await nextChange([podWatch, nodeWatch], UPGRADE_RECHECK_MS);
+      const podChanged = podWatch.current !== before.pod || podWatch.deleted !== before.deleted;
+      const nodeChanged = nodeWatch.current !== before.node;
+      if (nodeChanged && nodeWatch.current) node = nodeWatch.current;
+      if (podWatch.deleted && !before.deleted) {
+        // Someone deleted the pod mid-upgrade: make it again (the agent is idempotent).
+        ({ pod, created } = await findOrCreate(kube, { ...args, image }));
+      } else if (podChanged && podWatch.current) {
+        pod = podWatch.current;
+      } else if (!podChanged && !nodeChanged) {
+        // Nothing arrived: re-read both, in case the watches are down.
+        try {
+          pod = await kube.core.readNamespacedPod({ name, namespace: UPGRADE_NAMESPACE });
+        } catch (err) {
+          if (statusOf(err) !== 404) throw err;
+          ({ pod, created } = await findOrCreate(kube, { ...args, image }));
+        }
+        node = await kube.core.readNode({ name: args.node });
+      }
     }
-    const waited = Date.now() - startedAt;
-    if (waited >= args.nodeTimeoutMs) {
-      const why =
-        phase !== 'Succeeded'
-          ? `pod ${UPGRADE_NAMESPACE}/${name} is still ${phase ?? 'Pending'}${nodeReady(node) ? '' : ' and the node is not Ready (offline edge site?)'}`
-          : !atTarget
-            ? `pod ${UPGRADE_NAMESPACE}/${name} Succeeded but the node still reports kubelet ${node.status?.nodeInfo?.kubeletVersion ?? '?'}`
-            : 'the node has not become Ready since its kubelet restarted';
-      const message = `${args.node} did not finish its upgrade to ${args.targetVersion} within ${Math.round(args.nodeTimeoutMs / 1000)}s: ${why}. Check the node, or raise nodeTimeout, then resume`;
-      await nodeEvent(kube.core, { node: args.node, upgradeId: args.upgradeId, targetVersion: args.targetVersion, type: 'Warning', reason: 'UpgradeTimedOut', message });
-      const tail = phase === 'Running' || phase === 'Succeeded' ? await logTail(kube, pod) : '';
-      throw nodeStepFailed({ node: args.node, step: 'wait', message, ...(tail ? { logTail: tail } : {}) });
-    }
-    heartbeat({ startedAt, pod: name, phase } satisfies WaitProgress);
-    await sleep(UPGRADE_POLL_MS);
-    try {
-      pod = await kube.core.readNamespacedPod({ name, namespace: UPGRADE_NAMESPACE });
-    } catch (err) {
-      if (statusOf(err) !== 404) throw err;
-      // Someone deleted the pod mid-upgrade: make it again (the agent is idempotent).
-      ({ pod, created } = await findOrCreate(kube, { ...args, image }));
-    }
+  } finally {
+    podWatch.stop();
+    nodeWatch.stop();
   }
 }

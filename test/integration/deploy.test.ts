@@ -39,6 +39,29 @@ test.each(['worker.yaml', 'rbac.yaml'])('deploy/%s passes kubectl apply --dry-ru
   for (const line of lines) expect(line).toMatch(/ (created|configured|unchanged) \(server dry run\)$/);
 });
 
+test('deploy/rbac.yaml grants the ServiceAccount what the activities use, and no more', () => {
+  kubectl('apply', '-f', join(deployDir, 'rbac.yaml'));
+  const sa = 'system:serviceaccount:kube-upgrade:edge-upgrade';
+  const can = (...args: string[]) => {
+    try {
+      return kubectl('auth', 'can-i', ...args, '--as', sa).trim();
+    } catch (err) {
+      return String((err as { stdout?: string }).stdout ?? '').trim();
+    }
+  };
+  // Used: watching the node and the upgrade pod while waiting, evictions, upgrade pods in kube-upgrade.
+  expect(can('watch', 'nodes')).toBe('yes');
+  expect(can('patch', 'nodes')).toBe('yes');
+  expect(can('watch', 'pods', '-n', 'kube-upgrade')).toBe('yes');
+  expect(can('create', 'pods', '-n', 'kube-upgrade')).toBe('yes');
+  expect(can('create', 'pods', '--subresource=eviction', '-n', 'default')).toBe('yes');
+  // Not used, not granted.
+  expect(can('create', 'pods', '-n', 'default')).toBe('no');
+  expect(can('watch', 'pods', '-n', 'default')).toBe('no');
+  expect(can('delete', 'nodes')).toBe('no');
+  expect(can('get', 'secrets', '-n', 'kube-system')).toBe('no');
+});
+
 test('a manifest with a mistake is refused by the same check', () => {
   const bad = 'apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: broken, namespace: edge-upgrade-system }\nspec: { replicas: "two" }\n';
   expect(() => execFileSync(join(k8sBinDir(), 'kubectl'), ['--kubeconfig', cluster.controlPlane.kubeconfigPath, 'apply', '--dry-run=server', '-f', '-'], { input: bad, stdio: ['pipe', 'pipe', 'pipe'] })).toThrow();
