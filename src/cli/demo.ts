@@ -43,16 +43,21 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'edge-upgrade-demo-'));
   const cleanups: Array<() => Promise<void>> = [];
   let interrupted = false;
-  const stopAll = async () => {
-    for (const c of cleanups.reverse()) await c().catch(() => {});
-    rmSync(dir, { recursive: true, force: true });
-  };
+  let stopping: Promise<void> | undefined;
+  // Stops what was started, newest first, once, however many times it is asked to.
+  const stopAll = () =>
+    (stopping ??= (async () => {
+      for (const c of cleanups.reverse()) await c().catch(() => {});
+      rmSync(dir, { recursive: true, force: true });
+    })());
   const say = (m: string) => process.stdout.write(`${m}\n`);
+  let wakeStay: () => void = () => {};
   const onSignal = () => {
     if (interrupted) return;
     interrupted = true;
     say('\nstopping everything the demo started…');
-    void stopAll().then(() => process.exit(130));
+    wakeStay();
+    void stopAll();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -97,12 +102,19 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     say(`try, in another terminal: TEMPORAL_ADDRESS=${temporal.address} node ${process.argv[1]} pause --cluster ${clusterId}`);
     const final = await watchProgress(() => getProgress(client, clusterId));
     say(`upgrade ${final.state}: masters ${final.masters.upgraded}/${final.masters.total}, workers ${final.workers.upgraded}/${final.workers.total}`);
-    if (o.stay) {
+    if (o.stay && !interrupted) {
       say('everything keeps running; press Ctrl-C to stop');
-      await new Promise(() => {});
+      await new Promise<void>((resolve) => (wakeStay = resolve));
     }
+    if (interrupted) return 130;
     return final.state === 'succeeded' ? 0 : 1;
+  } catch (err) {
+    // Ctrl-C stops the servers under the progress display; that is not an error.
+    if (interrupted) return 130;
+    throw err;
   } finally {
-    if (!interrupted) await stopAll();
+    await stopAll();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }
