@@ -98,6 +98,29 @@ test('an unknown cluster and a downgrade are refused with one line', async () =>
   expectRefusal(await cli('start', '--cluster', 'shop', '--to', 'v1.32.0'), /downgrade|lower|older/i);
 }, 120_000);
 
+test('cancel while paused: the started node finishes, nothing new starts, nothing stays cordoned', async () => {
+  expect((await cli('start', '--cluster', 'shop', '--to', TO)).code).toBe(0);
+  expect((await cli('pause', '--cluster', 'shop', '--reason', 'change freeze')).code).toBe(0);
+  await eventually('state paused', async () => json<Progress>(await cli('--json', 'status', '--cluster', 'shop')).state === 'paused');
+  const cancelled = await cli('cancel', '--cluster', 'shop');
+  expect(cancelled.code).toBe(0);
+  expect(cancelled.stdout).toMatch(/^cancel: edge-upgrade-shop: /);
+  const p = await eventually('state cancelled', async () => {
+    const s = json<Progress>(await cli('--json', 'status', '--cluster', 'shop'));
+    return s.state === 'cancelled' ? s : undefined;
+  });
+  expect(p.cancelReason).toBe('user');
+  const nodes = (await cluster.core.listNode()).items;
+  expect(nodes.filter((n) => n.spec?.unschedulable)).toEqual([]);
+  // The pause came during the masters phase: only masters may have been upgraded, no worker was touched.
+  const upgraded = nodes.filter((n) => n.status?.nodeInfo?.kubeletVersion === TO).map((n) => n.metadata!.name!);
+  expect(upgraded.every((n) => n.startsWith('cp-'))).toBe(true);
+  expect(p.masters.upgraded).toBe(upgraded.length);
+  await new Promise((r) => setTimeout(r, 3000));
+  const later = (await cluster.core.listNode()).items.filter((n) => n.status?.nodeInfo?.kubeletVersion === TO);
+  expect(later).toHaveLength(upgraded.length);
+}, 120_000);
+
 test('start, status --json, refusals while running, pause, resume, and status --watch to the end', async () => {
   const started = await cli('--json', 'start', '--cluster', 'shop', '--to', TO);
   expect(started.code).toBe(0);

@@ -1,0 +1,28 @@
+/**
+ * The README's main command: `edge-upgrade demo` (what scripts/demo.sh runs) starts the dev server,
+ * a control plane, simulated nodes and a worker, upgrades them all, and stops everything it started.
+ */
+import { existsSync } from 'node:fs';
+import { buildOnce, runCli } from '../helpers/cli.js';
+import { etcdBinary, k8sBinDir, temporalCli } from '../helpers/tools.js';
+
+beforeAll(() => buildOnce(), 60_000);
+
+test('demo upgrades every simulated node, prints the Web UI address and leaves nothing behind', async () => {
+  const r = await runCli(['demo', '--masters', '1', '--cloud', '1', '--edge', '3', '--upgrade-seconds', '1'], {
+    TEMPORAL_CLI: temporalCli(),
+    EDGE_UPGRADE_K8S_BIN: k8sBinDir(),
+    EDGE_UPGRADE_ETCD: etcdBinary(),
+  }, 240_000);
+  expect(r.stderr).not.toMatch(/edge-upgrade: /);
+  expect(r.code).toBe(0);
+  expect(r.stdout).toMatch(/Temporal Web UI: http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\/edge-upgrade-demo/);
+  expect(r.stdout).toContain('simulating 5 nodes at v1.33.7');
+  expect(r.stdout.trim().split('\n').at(-1)).toBe('upgrade succeeded: masters 1/1, workers 4/4');
+  // Its working directory (data, logs, kubeconfig) is gone, and so are its servers.
+  const dir = /--kubeconfig (\S+)\/k8s\/kubeconfig/.exec(r.stdout)?.[1];
+  expect(dir).toBeDefined();
+  expect(existsSync(dir!)).toBe(false);
+  const port = /Web UI: http:\/\/127\.0\.0\.1:(\d+)/.exec(r.stdout)![1];
+  await expect(fetch(`http://127.0.0.1:${port}/`)).rejects.toThrow();
+}, 300_000);
