@@ -210,6 +210,8 @@ function activities(v: ValidatedRequest) {
   const longRetry = { ...retry, maximumAttempts: 3 };
   return {
     short: proxyActivities<UpgradeActivities>({ startToCloseTimeout: 5 * MINUTE, retry }),
+    // Cordon and uncordon are a read and a patch: a worker that dies during one is replaced within a minute.
+    quick: proxyActivities<UpgradeActivities>({ startToCloseTimeout: MINUTE, retry }),
     // The long activities heartbeat every second or so; a worker that dies mid-node is noticed
     // after HEARTBEAT_TIMEOUT and the node's step retries on another worker, finding its own pod.
     drain: proxyActivities<UpgradeActivities>({
@@ -463,7 +465,7 @@ class Runner {
     const args: NodeStepArgs = { ...this.ref, node, role };
     let step: NodeStep = 'cordon';
     try {
-      await this.acts.short.cordonNode.executeWithOptions({ summary: `cordon ${node}` }, [args]);
+      await this.acts.quick.cordonNode.executeWithOptions({ summary: `cordon ${node}` }, [args]);
       step = 'drain';
       try {
         await this.acts.drain.drainNode.executeWithOptions({ summary: `drain ${node}` }, [{ ...args, drainTimeoutMs: this.v.drainTimeoutMs }]);
@@ -472,7 +474,7 @@ class Runner {
         const e = stepError(err, node, step);
         let undo = 'the node was uncordoned; nothing was changed on it';
         try {
-          await this.acts.short.uncordonNode.executeWithOptions({ summary: `uncordon ${node} (drain failed)` }, [args]);
+          await this.acts.quick.uncordonNode.executeWithOptions({ summary: `uncordon ${node} (drain failed)` }, [args]);
         } catch (uncordonErr) {
           if (isCancellation(uncordonErr)) throw uncordonErr;
           undo = `uncordoning it failed too (${stepError(uncordonErr, node, 'uncordon').message}); it stays cordoned`;
@@ -493,7 +495,7 @@ class Runner {
         };
       }
       step = 'uncordon';
-      await this.acts.short.uncordonNode.executeWithOptions({ summary: `uncordon ${node}` }, [args]);
+      await this.acts.quick.uncordonNode.executeWithOptions({ summary: `uncordon ${node}` }, [args]);
       return null;
     } catch (err) {
       if (isCancellation(err)) throw err;
