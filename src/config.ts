@@ -126,6 +126,30 @@ export function loadWorkerConfig(file: string | undefined, env: NodeJS.ProcessEn
   };
 }
 
+/**
+ * Connection options for Temporal (address, TLS or mTLS, API key) from the resolved settings, in
+ * the shape both `Connection.connect` (client) and `NativeConnection.connect` (worker) take.
+ */
+export function temporalConnectionOptions(t: WorkerConfig['temporal']): {
+  address: string;
+  tls?: { serverRootCACertificate?: Buffer; serverNameOverride?: string; clientCertPair?: { crt: Buffer; key: Buffer } };
+  apiKey?: string;
+} {
+  return {
+    address: t.address,
+    ...(t.tls
+      ? {
+          tls: {
+            ...(t.tls.ca ? { serverRootCACertificate: t.tls.ca } : {}),
+            ...(t.tls.serverName ? { serverNameOverride: t.tls.serverName } : {}),
+            ...(t.tls.cert && t.tls.key ? { clientCertPair: { crt: t.tls.cert, key: t.tls.key } } : {}),
+          },
+        }
+      : {}),
+    ...(t.apiKey ? { apiKey: t.apiKey } : {}),
+  };
+}
+
 /** Resolves clusterIds to KubeConfigs, loading each kubeconfig file once. */
 export class ClusterRegistry {
   private readonly cache = new Map<string, KubeConfig>();

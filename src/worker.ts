@@ -6,7 +6,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createActivities } from './activities/index.js';
-import { ClusterRegistry, type WorkerConfig } from './config.js';
+import { ClusterRegistry, temporalConnectionOptions, type WorkerConfig } from './config.js';
 import { TASK_QUEUE } from './workflows/definitions.js';
 
 /** Options of {@link createWorker}. */
@@ -47,20 +47,7 @@ export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
 
 /** Connects to Temporal (TLS and API key from config) and runs a worker until SIGINT or SIGTERM, then shuts down gracefully. */
 export async function runWorker(config: WorkerConfig, opts: { taskQueue?: string } = {}): Promise<void> {
-  const { temporal } = config;
-  const connection = await NativeConnection.connect({
-    address: temporal.address,
-    ...(temporal.tls
-      ? {
-          tls: {
-            ...(temporal.tls.serverName ? { serverNameOverride: temporal.tls.serverName } : {}),
-            ...(temporal.tls.ca ? { serverRootCACertificate: temporal.tls.ca } : {}),
-            ...(temporal.tls.cert && temporal.tls.key ? { clientCertPair: { crt: temporal.tls.cert, key: temporal.tls.key } } : {}),
-          },
-        }
-      : {}),
-    ...(temporal.apiKey ? { apiKey: temporal.apiKey } : {}),
-  });
+  const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
   try {
     const worker = await createWorker({ connection, config, taskQueue: opts.taskQueue });
     // Worker.run() installs SIGINT/SIGTERM handlers (shutdownSignals) that drain in-flight tasks.

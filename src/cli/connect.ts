@@ -1,6 +1,6 @@
 /** Connects the CLI to Temporal with the same settings as the worker (config file + environment). */
 import { Client, Connection } from '@temporalio/client';
-import { loadWorkerConfig } from '../config.js';
+import { loadWorkerConfig, temporalConnectionOptions, type WorkerConfig } from '../config.js';
 
 /** Global CLI options that affect the connection. */
 export interface ConnectOptions {
@@ -9,20 +9,19 @@ export interface ConnectOptions {
   config?: string;
 }
 
-/** Opens a client; the caller closes `client.connection`. */
-export async function connectClient(opts: ConnectOptions): Promise<Client> {
+/** Opens a client from the CLI's options over the config file and environment; the caller closes `client.connection`. */
+export function connectClient(opts: ConnectOptions): Promise<Client> {
   const cfg = loadWorkerConfig(opts.config ?? process.env.EDGE_UPGRADE_CONFIG).temporal;
-  const address = opts.address ?? cfg.address;
+  return connectTemporal({ ...cfg, address: opts.address ?? cfg.address, namespace: opts.namespace ?? cfg.namespace });
+}
+
+/** Opens a client with resolved Temporal settings; the caller closes `client.connection`. */
+export async function connectTemporal(temporal: WorkerConfig['temporal']): Promise<Client> {
   let connection: Connection;
   try {
-    connection = await Connection.connect({
-      address,
-      tls: cfg.tls ? { serverRootCACertificate: cfg.tls.ca, serverNameOverride: cfg.tls.serverName, ...(cfg.tls.cert && cfg.tls.key ? { clientCertPair: { crt: cfg.tls.cert, key: cfg.tls.key } } : {}) } : undefined,
-      apiKey: cfg.apiKey,
-      connectTimeout: 5000,
-    });
+    connection = await Connection.connect({ ...temporalConnectionOptions(temporal), connectTimeout: 5000 });
   } catch (err) {
-    throw new Error(`cannot reach Temporal at ${address} (${(err as Error).message}); set TEMPORAL_ADDRESS or --address`);
+    throw new Error(`cannot reach Temporal at ${temporal.address} (${(err as Error).message}); set TEMPORAL_ADDRESS or --address`);
   }
-  return new Client({ connection, namespace: opts.namespace ?? cfg.namespace });
+  return new Client({ connection, namespace: temporal.namespace });
 }

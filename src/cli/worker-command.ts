@@ -8,14 +8,15 @@ import proto from '@temporalio/proto';
 import type { WorkerConfig } from '../config.js';
 import { runWorker } from '../worker.js';
 import { searchAttributeDefinitions } from '../workflows/definitions.js';
-import { connectClient } from './connect.js';
+import { connectTemporal } from './connect.js';
 
 /**
  * Registers any of the four Keyword search attributes the namespace lacks. Where the server does
  * not allow it (Temporal Cloud registers them through its own API), prints one line and goes on.
  */
 export async function ensureSearchAttributes(config: WorkerConfig, log: (m: string) => void = console.error): Promise<string[]> {
-  const client = await connectClient({ address: config.temporal.address, namespace: config.temporal.namespace });
+  // The worker's own settings, TLS and API key included, whatever file or environment they came from.
+  const client = await connectTemporal(config.temporal);
   try {
     const namespace = config.temporal.namespace;
     const os = client.connection.operatorService;
