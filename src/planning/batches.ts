@@ -6,9 +6,13 @@
 /** Default cap on a batch, as a percentage of all workers. */
 export const DEFAULT_MAX_BATCH_PERCENT = 10;
 
-/** Largest batch allowed for `workers` workers when batches may hold at most `percent` % of them. */
+/**
+ * Largest batch allowed for `workers` workers when batches may hold at most `percent` % of them:
+ * `max(1, floor(percent × workers / 100))`, multiplied first so that e.g. 29 % of 100 is 29, not
+ * the 28 that `0.29 × 100 = 28.999…` would give.
+ */
 export function maxBatchSize(workers: number, percent: number = DEFAULT_MAX_BATCH_PERCENT): number {
-  return Math.max(1, Math.floor((percent / 100) * workers));
+  return Math.max(1, Math.floor((percent * workers) / 100));
 }
 
 /** Size of the first batch (also the first after a resume). */

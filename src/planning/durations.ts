@@ -12,9 +12,13 @@ export const DEFAULT_DRAIN_TIMEOUT = '10m';
 /** Default `nodeTimeout`: the longest one node's upgrade pod may take until the node is Ready at the target. */
 export const DEFAULT_NODE_TIMEOUT = '30m';
 
+/** The longest duration a request may carry: 365 days (ms). Longer is almost surely a typo. */
+export const MAX_DURATION_MS = 365 * 24 * 3600_000;
+
 /**
  * Parses `value` (or `fallback` when it is undefined) into milliseconds. Throws
- * {@link InvalidUpgradeRequestError} naming `field` when it is malformed, not positive, or under `minMs`.
+ * {@link InvalidUpgradeRequestError} naming `field` when it is malformed, not positive, under
+ * `minMs` or over {@link MAX_DURATION_MS}.
  */
 export function parseDuration(field: string, value: string | number | undefined, fallback: string, minMs = 1000): number {
   const raw = value ?? fallback;
@@ -26,6 +30,9 @@ export function parseDuration(field: string, value: string | number | undefined,
   }
   if (!Number.isFinite(ms) || ms < minMs) {
     throw new InvalidUpgradeRequestError(field, `${field} '${String(raw)}' is too short; it must be at least ${minMs / 1000}s`);
+  }
+  if (ms > MAX_DURATION_MS) {
+    throw new InvalidUpgradeRequestError(field, `${field} '${String(raw)}' is too long; it must be at most 365 days`);
   }
   return Math.round(ms);
 }

@@ -53,6 +53,35 @@ export function checkTargetVersion(target: KubeVersion, controlPlane: KubeVersio
   }
 }
 
+/**
+ * Version-skew rules for the nodes: with a managed control plane (no master nodes to upgrade) the
+ * target may not be newer than kube-apiserver, as no kubelet may be newer than the API server; and
+ * no kubelet may end up more than three minors behind an upgraded control plane. Throws
+ * {@link InvalidUpgradeRequestError} saying what to do instead.
+ */
+export function checkVersionSkew(target: KubeVersion, controlPlane: KubeVersion, nodes: readonly ClusterNode[]): void {
+  const t = formatVersion(target);
+  const masters = nodes.filter((n) => n.kind === 'control-plane').length;
+  if (masters === 0 && semver.gt(target, controlPlane)) {
+    throw new InvalidUpgradeRequestError(
+      'targetVersion',
+      `targetVersion ${t} is newer than the managed control plane's ${formatVersion(controlPlane)}: a kubelet may not be newer than kube-apiserver; upgrade the control plane through its provider first`,
+    );
+  }
+  const behind = nodes.filter((n) => {
+    const v = nodeVersion(n);
+    return v !== null && v.major === target.major && v.minor < target.minor - 3;
+  });
+  if (behind.length > 0 && semver.gt(target, controlPlane)) {
+    const names = behind.slice(0, 5).map((n) => `${n.name} (${n.kubeletVersion})`).join(', ');
+    const more = behind.length > 5 ? ` and ${behind.length - 5} more` : '';
+    throw new InvalidUpgradeRequestError(
+      'targetVersion',
+      `targetVersion ${t} would leave the kubelet on ${names}${more} more than three minor versions behind the control plane; upgrade those nodes to v${target.major}.${target.minor - 3}.x first`,
+    );
+  }
+}
+
 /** Parses a node's kubelet version; null when it cannot be parsed (such a node simply needs work). */
 export function nodeVersion(node: Pick<ClusterNode, 'kubeletVersion'>): KubeVersion | null {
   return semver.parse(node.kubeletVersion.trim().replace(/^v/, ''));

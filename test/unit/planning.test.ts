@@ -6,7 +6,7 @@ import { precheckBlocker, precheckVerdict } from '../../src/planning/precheck.js
 import { validateUpgradeRequest } from '../../src/planning/request.js';
 import { summarize } from '../../src/planning/summary.js';
 import type { ClusterNode, PrecheckItem } from '../../src/planning/types.js';
-import { checkNoNodeDowngrade, checkTargetVersion, formatVersion, nodeIsDone, parseVersion } from '../../src/planning/versions.js';
+import { checkNoNodeDowngrade, checkTargetVersion, checkVersionSkew, formatVersion, nodeIsDone, parseVersion } from '../../src/planning/versions.js';
 import { UpgradeState } from '../../src/workflows/upgrade-state.js';
 
 describe('batch sizes', () => {
@@ -34,6 +34,10 @@ describe('batch sizes', () => {
     [10_000, 10, 1000],
     [100, 25, 25],
     [3, 100, 3],
+    // percent/100 × workers would give 28.999…, 6.999… and 56.999…: the cap is computed exactly.
+    [100, 29, 29],
+    [700, 1, 7],
+    [100, 57, 57],
   ])('max batch for %i workers at %i%% is %i', (workers, percent, max) => {
     expect(maxBatchSize(workers, percent)).toBe(max);
   });
@@ -132,6 +136,22 @@ describe('version rules', () => {
     expect(nodeIsDone(node, parseVersion('v1.34.4'))).toBe(done);
   });
 
+  const master = (name: string, kubeletVersion: string): ClusterNode => ({ ...n(name, kubeletVersion), kind: 'control-plane', edge: false });
+
+  it('refuses a target above a managed control plane (no masters): no kubelet newer than kube-apiserver', () => {
+    expect(() => checkVersionSkew(parseVersion('v1.35.0'), parseVersion('v1.34.4'), [n('edge-1', 'v1.34.4')])).toThrow(
+      "targetVersion v1.35.0 is newer than the managed control plane's v1.34.4: a kubelet may not be newer than kube-apiserver",
+    );
+    expect(() => checkVersionSkew(parseVersion('v1.34.2'), parseVersion('v1.34.4'), [n('edge-1', 'v1.33.0')])).not.toThrow();
+    expect(() => checkVersionSkew(parseVersion('v1.35.0'), parseVersion('v1.34.4'), [master('cp-1', 'v1.34.4'), n('edge-1', 'v1.34.4')])).not.toThrow();
+  });
+
+  it('refuses a control-plane hop that leaves a kubelet more than three minors behind', () => {
+    const nodes = [master('cp-1', 'v1.34.4'), n('edge-1', 'v1.31.9'), n('edge-2', 'v1.32.0')];
+    expect(() => checkVersionSkew(parseVersion('v1.35.0'), parseVersion('v1.34.4'), nodes)).toThrow(/kubelet on edge-1 \(v1.31.9\) more than three minor versions behind/);
+    expect(() => checkVersionSkew(parseVersion('v1.34.5'), parseVersion('v1.34.4'), nodes)).not.toThrow();
+  });
+
   it('refuses a target older than a node, naming it', () => {
     expect(() => checkNoNodeDowngrade([n('edge-1', 'v1.34.5'), n('edge-2', 'v1.34.0')], parseVersion('v1.34.4'))).toThrow(
       /older than the kubelet on edge-1 \(v1.34.5\)/,
@@ -152,6 +172,14 @@ describe('durations', () => {
 
   it.each([['soon'], ['-5m'], [10], ['0s']])('refuses %j naming the field', (value) => {
     expect(() => parseDuration('drainTimeout', value, '10m')).toThrow(/drainTimeout/);
+  });
+
+  it.each([['366 days'], ['9999 days'], [366 * 24 * 3600_000]])('refuses %j as longer than 365 days', (value) => {
+    expect(() => parseDuration('pauseTimeout', value, '15 days')).toThrow("pauseTimeout '" + String(value) + "' is too long; it must be at most 365 days");
+  });
+
+  it('accepts exactly 365 days', () => {
+    expect(parseDuration('pauseTimeout', '365 days', '15 days')).toBe(365 * 24 * 3600_000);
   });
 });
 
@@ -215,8 +243,53 @@ describe('upgrade state', () => {
     ['paused', 'pause', /already paused/],
   ] as const)('while %s, %s is refused', (state, command, reason) => {
     const s = fresh();
-    if (state === 'paused') s.pause('user', '2026-01-01T00:00:00.000Z', '2026-01-16T00:00:00.000Z');
+    if (state === 'paused') s.pause('user', '2026-01-01T00:00:00.000Z');
     expect(s.refusal(command)).toMatch(reason);
+  });
+
+  it('a pause auto-cancels after the pause timeout, counted from the pause', () => {
+    const s = fresh();
+    s.setPauseTimeout(3 * 24 * 3600_000);
+    s.pause('user', '2026-01-01T00:00:00.000Z', 'look');
+    expect(s.progress.pause).toEqual({ reason: 'user', since: '2026-01-01T00:00:00.000Z', autoCancelAt: '2026-01-04T00:00:00.000Z', message: 'look' });
+  });
+
+  it('a pause while a resume is being carried out wins: the resume is dropped and the pause starts afresh', () => {
+    const s = fresh();
+    s.setPauseTimeout(1000);
+    s.pause('error', '2026-01-01T00:00:00.000Z');
+    s.requestResume();
+    expect(s.refusal('pause')).toBeNull();
+    s.pause('user', '2026-01-01T00:00:05.000Z');
+    expect(s.resumeRequested).toBe(false);
+    expect(s.progress.pause).toMatchObject({ reason: 'user', since: '2026-01-01T00:00:05.000Z', autoCancelAt: '2026-01-01T00:00:06.000Z' });
+    expect(s.progress.refusals?.at(-1)).toMatchObject({ command: 'resume', reason: expect.stringMatching(/pause arrived before the resume took effect/) });
+  });
+
+  it('an error while a resume is pending drops the resume and keeps the pause timer of the first pause', () => {
+    const s = fresh();
+    s.setPauseTimeout(1000);
+    s.pause('user', '2026-01-01T00:00:00.000Z');
+    s.requestResume();
+    s.pause('error', '2026-01-01T00:00:00.500Z', 'error on edge-2 (upgrade-pod)');
+    expect(s.resumeRequested).toBe(false);
+    expect(s.progress.pause).toMatchObject({ reason: 'error', since: '2026-01-01T00:00:00.000Z', message: 'error on edge-2 (upgrade-pod)' });
+    expect(s.progress.refusals?.at(-1)?.reason).toMatch(/paused on an error before the resume took effect: error on edge-2/);
+  });
+
+  it('refuses every command while a cancel is being cleaned up', () => {
+    const s = fresh();
+    s.pause('user', '2026-01-01T00:00:00.000Z');
+    s.beginCancel('pause-timeout');
+    for (const c of ['pause', 'resume', 'cancel'] as const) expect(s.refusal(c)).toMatch(/being cancelled \(the pause timeout was reached\)/);
+  });
+
+  it('a removed first master hands kubeadm upgrade apply to the next one', () => {
+    const s = new UpgradeState(UpgradeState.initial('shop', 'v1.34.4'));
+    s.plan({ total: 2, todo: [{ name: 'cp-1', serial: 1, role: 'first-control-plane' }, { name: 'cp-2', serial: 2, role: 'control-plane' }] }, { total: 0, todo: [] });
+    s.nodeRemoved('cp-1', 'master');
+    expect(s.todoMasters).toEqual([{ name: 'cp-2', serial: 2, role: 'first-control-plane' }]);
+    expect(s.progress.masters.removed).toEqual(['cp-1']);
   });
 
   it('refuses everything once finished', () => {
@@ -232,7 +305,7 @@ describe('upgrade state', () => {
     expect(s.takeBatch()).toEqual(['edge-2', 'edge-3']);
     s.workerFailed('edge-3');
     s.closeBatch();
-    s.pause('error', '2026-01-01T00:00:00.000Z', null);
+    s.pause('error', '2026-01-01T00:00:00.000Z');
     s.resumed();
     expect(s.takeBatch()).toEqual(['edge-3']);
     expect(s.progress.workers.batch).toEqual({ number: 3, size: 1, nodes: ['edge-3'] });
@@ -251,7 +324,7 @@ describe('upgrade state', () => {
     for (let i = 0; i < 37; i++) s.workerDone();
     s.takeBatch();
     s.recordError({ node: 'edge-17', step: 'upgrade-pod', message: 'boom' });
-    s.pause('error', '2026-01-01T00:00:00.000Z', null);
+    s.pause('error', '2026-01-01T00:00:00.000Z');
     s.setPhase('workers');
     expect(summarize(s.progress)).toBe('Workers 37/120 · batch 1 (1 node) · paused: error on edge-17');
   });
