@@ -10,7 +10,7 @@ import { upgradeSelector } from '../planning/upgrade-pod.js';
 import { uncordonIfOurs } from './cordon.js';
 import { nodeEvent } from './events.js';
 import { listAll, listNodes } from './inventory.js';
-import { ignoreNotFound, type Kube, type KubeClients } from './kube.js';
+import { heartbeat, ignoreNotFound, type Kube, type KubeClients } from './kube.js';
 import type { UpgradeRef } from './types.js';
 
 /** Upgrade pods of `upgradeId`; with `targetVersion`, only those of that target. */
@@ -22,6 +22,7 @@ function listUpgradePods(kube: Kube, upgradeId: string, targetVersion?: string):
 async function deletePods(kube: Kube, pods: V1Pod[]): Promise<number> {
   let n = 0;
   for (const p of pods) {
+    heartbeat({ deleting: p.metadata?.name });
     // Grace period 0: the pods are finished, or their node's kubelet may be gone for good.
     const done = await ignoreNotFound(() => kube.core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: UPGRADE_NAMESPACE, gracePeriodSeconds: 0 }));
     if (done !== undefined) n++;
@@ -57,6 +58,8 @@ export async function cleanupUpgrade(clients: KubeClients, args: UpgradeRef & { 
   const ours = (await listNodes(kube)).filter((n) => n.metadata?.annotations?.[CORDONED_BY_ANNOTATION] === args.upgradeId).map((n) => n.metadata!.name!);
   const uncordoned: string[] = [];
   for (const node of ours) {
+    // Progress for Temporal: a cleanup on a slow link is alive while it works through the nodes.
+    heartbeat({ uncordoned: uncordoned.length, of: ours.length });
     if (await uncordonIfOurs(clients, { clusterId: args.clusterId, upgradeId: args.upgradeId, targetVersion: args.targetVersion, node, reason: 'the upgrade was cancelled' })) uncordoned.push(node);
   }
   if (!args.deleteRecords) return { uncordoned, deletedPods: 0, deletedEvents: 0 };

@@ -3,10 +3,12 @@
  * us" is recorded on the Node itself (annotation {@link CORDONED_BY_ANNOTATION}), so a node that
  * someone else cordoned is never uncordoned, and a retry after a crash knows what it did.
  */
-import type { V1Node } from '@kubernetes/client-node';
+import { ApplicationFailure } from '@temporalio/common';
+import type { CoreV1Api, V1Node } from '@kubernetes/client-node';
+import { ErrorType } from '../planning/errors.js';
 import { CORDONED_BY_ANNOTATION } from '../planning/labels.js';
 import { nodeEvent } from './events.js';
-import { mergePatch, rethrowInvalid, type KubeClients } from './kube.js';
+import { mergePatch, rethrowInvalid, statusOf, type KubeClients } from './kube.js';
 import type { NodeStepArgs } from './types.js';
 
 /** True if `node` is cordoned and our annotation names `upgradeId`. */
@@ -14,10 +16,21 @@ export function cordonedBy(node: V1Node, upgradeId: string): boolean {
   return node.metadata?.annotations?.[CORDONED_BY_ANNOTATION] === upgradeId;
 }
 
-/** Implements `cordonNode`. */
+/** Reads the node; null when it no longer exists. */
+async function readNodeIfExists(core: CoreV1Api, name: string): Promise<V1Node | null> {
+  try {
+    return await core.readNode({ name });
+  } catch (err) {
+    if (statusOf(err) === 404) return null;
+    throw err;
+  }
+}
+
+/** Implements `cordonNode`. A node deleted from the cluster fails non-retryable 'NodeRemoved': the workflow skips it. */
 export async function cordonNode(clients: KubeClients, args: NodeStepArgs): Promise<{ cordonedByUs: boolean }> {
   const { core } = clients.for(args.clusterId);
-  const node = await core.readNode({ name: args.node });
+  const node = await readNodeIfExists(core, args.node);
+  if (!node) throw ApplicationFailure.nonRetryable(`node ${args.node} no longer exists in cluster ${args.clusterId}; it is skipped`, ErrorType.NodeRemoved);
   if (node.spec?.unschedulable) return { cordonedByUs: cordonedBy(node, args.upgradeId) };
   try {
     // resourceVersion makes the patch conditional: if someone cordons it meanwhile we get a 409 and re-read on retry.
@@ -38,8 +51,8 @@ export async function cordonNode(clients: KubeClients, args: NodeStepArgs): Prom
 /** Removes our cordon and annotation from `node` if this upgrade cordoned it. Returns whether it did. */
 export async function uncordonIfOurs(clients: KubeClients, args: { clusterId: string; upgradeId: string; targetVersion: string; node: string; reason: string }): Promise<boolean> {
   const { core } = clients.for(args.clusterId);
-  const node = await core.readNode({ name: args.node });
-  if (!cordonedBy(node, args.upgradeId)) return false;
+  const node = await readNodeIfExists(core, args.node);
+  if (!node || !cordonedBy(node, args.upgradeId)) return false;
   try {
     await core.patchNode(
       {

@@ -11,6 +11,8 @@ export const ErrorType = {
   UnknownCluster: 'UnknownCluster',
   /** A node step (cordon, drain, upgrade pod, uncordon) failed after the activity's own retries. */
   NodeStepFailed: 'NodeStepFailed',
+  /** The node was deleted from the cluster mid-upgrade: it is skipped and listed as removed, not retried. */
+  NodeRemoved: 'NodeRemoved',
   /** The pre-check found errors, or warnings that the request did not accept. */
   PrecheckFailed: 'PrecheckFailed',
 } as const;
@@ -19,7 +21,7 @@ export const ErrorType = {
 export type ErrorTypeName = (typeof ErrorType)[keyof typeof ErrorType];
 
 /** Failure types that activity retries must not retry: the activity already gave up, or retrying cannot help. */
-export const nonRetryableActivityErrors: string[] = [ErrorType.UnknownCluster, ErrorType.InvalidUpgradeRequest, ErrorType.NodeStepFailed];
+export const nonRetryableActivityErrors: string[] = [ErrorType.UnknownCluster, ErrorType.InvalidUpgradeRequest, ErrorType.NodeStepFailed, ErrorType.NodeRemoved];
 
 /**
  * A request that cannot run, found by pure validation (planning). The workflow turns it into

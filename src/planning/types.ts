@@ -19,7 +19,7 @@ export type CancelReason = 'user' | 'pause-timeout';
 export type NodeRole = 'first-control-plane' | 'control-plane' | 'worker';
 
 /** The steps of one node's upgrade, as named in `lastError.step`. */
-export type NodeStep = 'cordon' | 'drain' | 'upgrade-pod' | 'wait' | 'uncordon';
+export type NodeStep = 'cordon' | 'drain' | 'upgrade-pod' | 'wait' | 'uncordon' | 'cleanup';
 
 /** Verdict of one pre-check item. */
 export type CheckResult = 'normal' | 'warning' | 'error';
@@ -115,8 +115,9 @@ export interface Progress {
    */
   pause: null | { reason: PauseReason; since: string; autoCancelAt: string | null; opensAt?: string; message?: string };
   precheck: PrecheckReport;
-  masters: { total: number; upgraded: number; current: null | { serial: number; node: string } };
-  workers: { total: number; upgraded: number; batch: null | { number: number; size: number; nodes: string[] } };
+  /** `removed`: nodes deleted from the cluster mid-upgrade, skipped (absent until one is). */
+  masters: { total: number; upgraded: number; current: null | { serial: number; node: string }; removed?: string[] };
+  workers: { total: number; upgraded: number; batch: null | { number: number; size: number; nodes: string[] }; removed?: string[] };
   lastError: null | LastError;
   cancelReason: null | CancelReason;
   /** Refused commands (e.g. a cancel while running), newest last, at most a few. */

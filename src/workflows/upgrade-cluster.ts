@@ -7,12 +7,14 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  CancelledFailure,
   ContinueAsNew,
   TimeoutFailure,
   allHandlersFinished,
   condition,
   continueAsNew,
   isCancellation,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -28,8 +30,10 @@ import { precheckBlocker, precheckVerdict } from '../planning/precheck.js';
 import { validateUpgradeRequest, type ValidatedRequest } from '../planning/request.js';
 import { summarize } from '../planning/summary.js';
 import { isoSeconds, nextOpen } from '../planning/window.js';
-import type { ClusterInventory, LastError, NodeRole, NodeStep, Progress, UpgradeRequest } from '../planning/types.js';
-import { checkNoNodeDowngrade, checkTargetVersion, nodeIsDone, nodeVersion, parseVersion, sameVersion } from '../planning/versions.js';
+import { DEFAULT_PAUSE_TIMEOUT, parseDuration } from '../planning/durations.js';
+import { CORDONED_BY_ANNOTATION } from '../planning/labels.js';
+import type { CancelReason, ClusterInventory, LastError, NodeRole, NodeStep, Progress, UpgradeRequest } from '../planning/types.js';
+import { checkNoNodeDowngrade, checkTargetVersion, checkVersionSkew, nodeIsDone, nodeVersion, parseVersion, sameVersion } from '../planning/versions.js';
 import {
   EdgeClusterId,
   EdgeUpgradePhase,
@@ -62,6 +66,16 @@ const FRESH_RUN_NODES = Math.floor((RUN_EVENT_BUDGET - 100) / EVENTS_PER_NODE);
 
 const MINUTE = 60_000;
 
+/**
+ * Patch IDs for `patched()`: each guards a change that would make a recorded history of older code
+ * take a different path (a new command, or a command no longer issued). Keep them until no upgrade
+ * started before the change can still be running, then remove the check with `deprecatePatch()`.
+ */
+const Patch = {
+  /** checkVersionSkew: a managed control plane's kubelets may not pass kube-apiserver; no kubelet over three minors behind. */
+  VersionSkew: 'version-skew-check',
+} as const;
+
 /** How long a long-running activity may go without a heartbeat before Temporal retries it elsewhere (ms). */
 const HEARTBEAT_TIMEOUT = 30_000;
 
@@ -90,74 +104,32 @@ export async function upgradeCluster(request: UpgradeRequest, carried?: UpgradeS
     setCurrentDetails(summarize(p));
   };
 
-  let pauseTimeoutMs = 0;
-  const pauseNow = (reason: 'user' | 'error', message?: string) => {
-    const since = now();
-    s.pause(reason, since, new Date(Date.parse(since) + pauseTimeoutMs).toISOString(), message);
-    publish();
-  };
-
-  // Handlers first, so `progress` answers and commands are judged even while validation runs.
-  setHandler(progressQuery, () => s.progress);
-  const refusedSignal = (command: Command): boolean => {
-    const reason = s.refusal(command);
-    if (reason) s.refuse(command, reason, now());
-    return reason !== null;
-  };
-  // Update validators are synchronous; a rejection never reaches history.
-  const check = (command: Command): void => {
-    const reason = s.refusal(command);
-    if (reason) throw new Error(`${command} refused: ${reason}`);
-  };
-  setHandler(pauseSignal, (reason?: string) => {
-    if (!refusedSignal('pause')) pauseNow('user', reason);
-  });
-  setHandler(resumeSignal, () => {
-    if (!refusedSignal('resume')) s.requestResume();
-  });
-  setHandler(cancelSignal, () => {
-    if (!refusedSignal('cancel')) s.requestCancel();
-  });
-  setHandler(
-    pauseUpdate,
-    (reason: string | null) => {
-      pauseNow('user', reason ?? undefined);
-      return s.progress;
-    },
-    { validator: (_reason: string | null) => check('pause') },
-  );
-  setHandler(
-    resumeUpdate,
-    async () => {
-      s.requestResume();
-      await condition(() => s.state !== 'paused' || !s.resumeRequested);
-      // Resumed but the maintenance window is closed: that is a success (it now waits for the window).
-      if (s.state === 'paused' && !s.waitingForWindow) {
-        throw ApplicationFailure.create({ message: s.progress.refusals?.at(-1)?.reason ?? 'resume failed', nonRetryable: true });
-      }
-      return s.progress;
-    },
-    { validator: () => check('resume') },
-  );
-  setHandler(
-    cancelUpdate,
-    () => {
-      s.requestCancel();
-      return s.progress;
-    },
-    { validator: () => check('cancel') },
-  );
-  publish();
-
-  let v: ValidatedRequest;
+  // Validate before any handler is set: signals and Updates that reached the run before its first
+  // workflow task (sent while no worker polled, or right after continue-as-new) are delivered as
+  // soon as their handler is set, and a pause needs the pause timeout then.
+  let v: ValidatedRequest | undefined;
+  let invalidInput: unknown;
   try {
     v = validateUpgradeRequest(request);
   } catch (err) {
-    throw invalid(s, publish, err);
+    invalidInput = err;
   }
-  pauseTimeoutMs = v.pauseTimeoutMs;
+  s.setPauseTimeout(v?.pauseTimeoutMs ?? parseDuration('pauseTimeout', undefined, DEFAULT_PAUSE_TIMEOUT));
+  registerHandlers(s, now, publish);
+  publish();
+  if (!v) throw invalid(s, publish, invalidInput);
+
   const ref: UpgradeRef = { clusterId: v.request.clusterId, targetVersion: v.targetVersion, upgradeId: workflowInfo().workflowId };
   const acts = activities(v);
+  /** Cancels: cleanup first (it never gives up, and a Temporal cancel cannot interrupt it), then the final state. */
+  const cancelUpgrade = async (reason: CancelReason) => {
+    s.beginCancel(reason);
+    publish();
+    const problem = await CancellationScope.nonCancellable(() => cleanup(acts, ref, reason === 'pause-timeout'));
+    if (problem) s.recordError(problem);
+    s.cancelled(reason);
+    publish();
+  };
 
   try {
     if (!s.planned) {
@@ -170,30 +142,84 @@ export async function upgradeCluster(request: UpgradeRequest, carried?: UpgradeS
     const outcome = await runner.run();
     if (outcome === 'done') {
       s.succeeded();
+      publish();
     } else {
       // Nothing is rolled back: only cordons this upgrade made are restored (and, on timeout, its records deleted).
-      await cleanup(acts, ref, outcome === 'pause-timeout');
-      s.cancelled(outcome);
+      await cancelUpgrade(outcome);
     }
-    publish();
     // Let a waiting resume Update see the final state before the workflow closes.
-    await condition(allHandlersFinished);
+    await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
     return s.progress;
   } catch (err) {
-    if (!isCancellation(err) && !(err instanceof ContinueAsNew) && !s.finished) {
+    if (isCancellation(err) && !s.finished) {
+      // Cancelled through Temporal (Web UI, `temporal workflow cancel`): nodes in flight have
+      // finished (they run in non-cancellable scopes); now restore cordons, then close as cancelled.
+      await cancelUpgrade('user');
+    } else if (!(err instanceof ContinueAsNew) && !s.finished) {
       s.failed(err instanceof Error ? err.message : String(err));
       publish();
     }
-    if (isCancellation(err)) {
-      // Cancelled through Temporal itself: restore cordons even though our scope is cancelled.
-      await CancellationScope.nonCancellable(async () => {
-        await cleanup(acts, ref, false);
-        s.cancelled('user');
-        publish();
-      });
-    }
     throw err;
   }
+}
+
+/**
+ * Sets the query, signal and Update handlers. Signals and Updates share one rule book,
+ * `UpgradeState.refusal()`: a refused signal is recorded in progress, a refused Update is rejected
+ * by its (synchronous) validator and never reaches history.
+ */
+function registerHandlers(s: UpgradeState, now: () => string, publish: () => void): void {
+  const pauseNow = (reason?: string) => {
+    s.pause('user', now(), reason);
+    publish();
+  };
+  const refusedSignal = (command: Command): boolean => {
+    const reason = s.refusal(command);
+    if (reason) s.refuse(command, reason, now());
+    return reason !== null;
+  };
+  const check = (command: Command): void => {
+    const reason = s.refusal(command);
+    if (reason) throw new Error(`${command} refused: ${reason}`);
+  };
+  setHandler(progressQuery, () => s.progress);
+  setHandler(pauseSignal, (reason?: string) => {
+    if (!refusedSignal('pause')) pauseNow(reason);
+  });
+  setHandler(resumeSignal, () => {
+    if (!refusedSignal('resume')) s.requestResume();
+  });
+  setHandler(cancelSignal, () => {
+    if (!refusedSignal('cancel')) s.requestCancel();
+  });
+  setHandler(
+    pauseUpdate,
+    (reason: string | null) => {
+      pauseNow(reason ?? undefined);
+      return s.progress;
+    },
+    { validator: (_reason: string | null) => check('pause') },
+  );
+  setHandler(
+    resumeUpdate,
+    async () => {
+      s.requestResume();
+      await condition(() => s.state !== 'paused' || !s.resumeRequested);
+      // Running again, finished by it, or (resumed while the maintenance window is closed) waiting for the window.
+      if (s.state === 'running' || s.state === 'succeeded' || s.waitingForWindow) return s.progress;
+      const why = s.state === 'paused' ? (s.progress.refusals?.findLast((r) => r.command === 'resume')?.reason ?? 'the resume was not carried out') : `the upgrade was ${s.state} before the resume took effect`;
+      throw ApplicationFailure.create({ message: `resume failed: ${why}`, nonRetryable: true });
+    },
+    { validator: () => check('resume') },
+  );
+  setHandler(
+    cancelUpdate,
+    () => {
+      s.requestCancel();
+      return s.progress;
+    },
+    { validator: () => check('cancel') },
+  );
 }
 
 type Activities = ReturnType<typeof activities>;
@@ -209,6 +235,12 @@ function activities(v: ValidatedRequest) {
   };
   const longRetry = { ...retry, maximumAttempts: 3 };
   return {
+    // Cleanup never gives up: unbounded attempts, at most 10 s apart, heartbeating per node.
+    cleanup: proxyActivities<UpgradeActivities>({
+      startToCloseTimeout: 10 * MINUTE,
+      heartbeatTimeout: HEARTBEAT_TIMEOUT,
+      retry: { ...retry, maximumAttempts: Number.POSITIVE_INFINITY, maximumInterval: '10s', nonRetryableErrorTypes: [ErrorType.UnknownCluster] },
+    }),
     short: proxyActivities<UpgradeActivities>({ startToCloseTimeout: 5 * MINUTE, retry }),
     // Cordon and uncordon are a read and a patch: a worker that dies during one is replaced within a minute.
     quick: proxyActivities<UpgradeActivities>({ startToCloseTimeout: MINUTE, retry }),
@@ -227,10 +259,21 @@ function activities(v: ValidatedRequest) {
   };
 }
 
-/** Restores the cordons this upgrade made; with `deleteRecords` also deletes its pods and Events (pause-timeout). */
-async function cleanup(acts: Activities, ref: UpgradeRef, deleteRecords: boolean): Promise<void> {
+/**
+ * Restores the cordons this upgrade made; with `deleteRecords` also deletes its pods and Events
+ * (pause-timeout). It never gives up on a transient fault (unbounded retries with capped backoff);
+ * returns the error to record when it cannot succeed at all (e.g. the cluster was removed from the
+ * worker's configuration), so the final state is set whatever happens.
+ */
+async function cleanup(acts: Activities, ref: UpgradeRef, deleteRecords: boolean): Promise<LastError | null> {
   const summary = deleteRecords ? `clean up ${ref.clusterId}: uncordon, delete upgrade records` : `clean up ${ref.clusterId}: uncordon`;
-  await acts.short.cleanupUpgrade.executeWithOptions({ summary }, [{ ...ref, deleteRecords }]);
+  try {
+    await acts.cleanup.cleanupUpgrade.executeWithOptions({ summary }, [{ ...ref, deleteRecords }]);
+    return null;
+  } catch (err) {
+    const e = stepError(err, '', 'cleanup');
+    return { ...e, message: `cleanup could not finish: ${e.message}; nodes this upgrade cordoned may still be cordoned (annotation ${CORDONED_BY_ANNOTATION}=${ref.upgradeId})` };
+  }
 }
 
 /** Marks the upgrade failed for invalid input and returns the non-retryable failure to throw. */
@@ -254,8 +297,11 @@ async function planUpgrade(s: UpgradeState, v: ValidatedRequest, ref: UpgradeRef
   }
   const target = parseVersion(v.targetVersion);
   try {
-    checkTargetVersion(target, parseVersion(inv.controlPlaneVersion, 'controlPlaneVersion'));
+    const controlPlane = parseVersion(inv.controlPlaneVersion, 'controlPlaneVersion');
+    checkTargetVersion(target, controlPlane);
     checkNoNodeDowngrade(inv.nodes, target);
+    // Added after upgrades had started with the older code: those replay without it (see README, "Changing workflow code").
+    if (patched(Patch.VersionSkew)) checkVersionSkew(target, controlPlane, inv.nodes);
   } catch (err) {
     if (isInvalidUpgradeRequest(err)) throw invalid(s, publish, err);
     throw err;
@@ -291,7 +337,7 @@ async function planUpgrade(s: UpgradeState, v: ValidatedRequest, ref: UpgradeRef
   publish();
 }
 
-type Outcome = 'done' | 'user' | 'pause-timeout';
+type Outcome = 'done' | CancelReason;
 
 /** Drives masters and workers; returns how the upgrade ended (or continues-as-new). */
 class Runner {
@@ -321,7 +367,9 @@ class Runner {
       s.startMaster(m);
       this.publish();
       const err = await this.upgradeNode(m.name, m.role);
-      if (err) {
+      if (err === REMOVED) {
+        s.nodeRemoved(m.name, 'master');
+      } else if (err) {
         s.recordError(err);
         this.pauseForError(err);
       } else {
@@ -338,13 +386,14 @@ class Runner {
       if (go !== 'go') return go;
       await this.runBatch();
     }
-    return 'done';
+    // A cancel accepted while the last nodes were in flight still cancels; so does a Temporal cancel.
+    throwIfCancelledThroughTemporal();
+    return s.cancelRequested ? 'user' : 'done';
   }
 
-  /** Auto-pause after a node failed (called once nothing is in flight). */
+  /** Auto-pause after a node failed (called once nothing is in flight). A resume still pending is dropped and fails with the error. */
   private pauseForError(err: LastError): void {
-    const since = new Date().toISOString();
-    this.s.pause('error', since, new Date(Date.parse(since) + this.v.pauseTimeoutMs).toISOString(), `error on ${err.node} (${err.step})`);
+    this.s.pause('error', new Date().toISOString(), `error on ${err.node} (${err.step})`);
   }
 
   /** One worker batch (or the part of it this run's history budget allows). */
@@ -355,8 +404,13 @@ class Runner {
     const now = nodes.slice(0, room);
     s.putBack(nodes.slice(room));
     this.publish();
-    const errors = (await Promise.all(now.map((n) => this.upgradeNode(n, 'worker')))).filter((e): e is LastError => e !== null);
-    for (const n of now) if (!errors.some((e) => e.node === n)) s.workerDone();
+    const results = await Promise.all(now.map(async (n) => [n, await this.upgradeNode(n, 'worker')] as const));
+    const errors: LastError[] = [];
+    for (const [n, result] of results) {
+      if (result === REMOVED) s.nodeRemoved(n, 'worker');
+      else if (result) errors.push(result);
+      else s.workerDone();
+    }
     if (errors.length > 0) {
       // Failed nodes go first in the queue, in batch order, so a resume retries them first.
       for (const e of [...errors].reverse()) s.workerFailed(e.node);
@@ -382,9 +436,10 @@ class Runner {
    * timer until the window opens (no auto-cancel), then goes on by itself. A user pause replaces a
    * window pause; when the user resumes and the window is still closed, it waits for the window again.
    */
-  private async safePoint(nextNodes: () => number): Promise<'go' | 'user' | 'pause-timeout'> {
+  private async safePoint(nextNodes: () => number): Promise<'go' | CancelReason> {
     const s = this.s;
     for (;;) {
+      throwIfCancelledThroughTemporal();
       if (s.state === 'running') {
         const opensAt = this.windowClosedUntil();
         if (opensAt !== null) {
@@ -413,7 +468,8 @@ class Runner {
       if (s.resumeRequested) {
         try {
           await this.acts.short.deleteFailedUpgradePods.executeWithOptions({ summary: `delete failed upgrade pods of ${this.ref.clusterId}` }, [this.ref]);
-          s.resumed();
+          // A pause that arrived meanwhile wins: it dropped the resume, and the upgrade stays paused.
+          if (s.resumeRequested) s.resumed();
         } catch (err) {
           if (isCancellation(err)) throw err;
           // The seed requires the failed pods gone before a resume: stay paused and say why.
@@ -457,11 +513,17 @@ class Runner {
   }
 
   /**
-   * Upgrades one node: cordon → drain → upgrade pod → uncordon. Returns null on success or the
-   * error to record. A failed drain uncordons (nothing changed on the node); a failed upgrade pod
-   * leaves it cordoned (half-upgraded).
+   * Upgrades one node: cordon → drain → upgrade pod → uncordon. Returns null on success,
+   * {@link REMOVED} when the node was deleted from the cluster, or the error to record. A failed
+   * drain uncordons (nothing changed on the node); a failed upgrade pod leaves it cordoned
+   * (half-upgraded). A started node always finishes: a Temporal cancel does not interrupt it (it
+   * would leave the node half-upgraded, and cleanup would then make it schedulable).
    */
-  private async upgradeNode(node: string, role: NodeRole): Promise<LastError | null> {
+  private upgradeNode(node: string, role: NodeRole): Promise<NodeResult> {
+    return CancellationScope.nonCancellable(() => this.upgradeNodeSteps(node, role));
+  }
+
+  private async upgradeNodeSteps(node: string, role: NodeRole): Promise<NodeResult> {
     const args: NodeStepArgs = { ...this.ref, node, role };
     let step: NodeStep = 'cordon';
     try {
@@ -471,6 +533,7 @@ class Runner {
         await this.acts.drain.drainNode.executeWithOptions({ summary: `drain ${node}` }, [{ ...args, drainTimeoutMs: this.v.drainTimeoutMs }]);
       } catch (err) {
         if (isCancellation(err)) throw err;
+        if (isNodeRemoved(err)) return REMOVED;
         const e = stepError(err, node, step);
         let undo = 'the node was uncordoned; nothing was changed on it';
         try {
@@ -488,6 +551,7 @@ class Runner {
         ]);
       } catch (err) {
         if (isCancellation(err)) throw err;
+        if (isNodeRemoved(err)) return REMOVED;
         const e = stepError(err, node, step);
         return {
           ...e,
@@ -499,9 +563,30 @@ class Runner {
       return null;
     } catch (err) {
       if (isCancellation(err)) throw err;
+      if (isNodeRemoved(err)) return REMOVED;
       return stepError(err, node, step);
     }
   }
+}
+
+/** A node step's result when the node was deleted from the cluster mid-upgrade. */
+const REMOVED = 'removed';
+
+/** What one node's upgrade came to: null on success, {@link REMOVED}, or the error to record. */
+type NodeResult = LastError | typeof REMOVED | null;
+
+/** True for an activity failure saying the node is gone from the cluster ('NodeRemoved'). */
+function isNodeRemoved(err: unknown): boolean {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof ApplicationFailure && cause.type === ErrorType.NodeRemoved;
+}
+
+/**
+ * Throws when the workflow was cancelled through Temporal. Checked wherever a new node could
+ * start, since node upgrades run in non-cancellable scopes and would otherwise go on.
+ */
+function throwIfCancelledThroughTemporal(): void {
+  if (CancellationScope.current().consideredCancelled) throw new CancelledFailure('the upgrade was cancelled through Temporal');
 }
 
 /** The {@link LastError} for an activity failure: from 'NodeStepFailed' details when present, else from the failure chain. */

@@ -3,7 +3,7 @@
  * continue-as-new (samples-typescript message-passing/safe-message-handlers style). It is pure:
  * no Temporal APIs and no clock (callers pass `now` as an ISO string), so it is unit-tested directly.
  */
-import type { CancelReason, LastError, NodeRole, PauseReason, Phase, Progress, UpgradeState as State } from '../planning/types.js';
+import type { CancelReason, LastError, NodeRole, Phase, Progress, UpgradeState as State } from '../planning/types.js';
 
 /** A control-plane node still to upgrade, with its serial number among all masters (1-based) and its role. */
 export interface PlannedMaster {
@@ -30,12 +30,19 @@ export interface UpgradeSnapshot {
   openBatchRemaining: number;
   resumeRequested: boolean;
   cancelRequested: boolean;
+  /** Set once the upgrade is being cancelled (cleanup running): every command is refused from then on. */
+  cancelling?: CancelReason | null;
+  /** How long a user or error pause may last before it cancels the upgrade (ms); absent in snapshots of older runs. */
+  pauseTimeoutMs?: number;
 }
 
 /** Commands an operator can send; used in refusals. */
 export type Command = 'pause' | 'resume' | 'cancel';
 
 const MAX_REFUSALS = 10;
+
+/** The default pause timeout, 15 days (ms), for snapshots that predate `pauseTimeoutMs`. */
+const DEFAULT_PAUSE_TIMEOUT_MS = 15 * 24 * 3600_000;
 
 /** Holds and changes the upgrade's state. Methods never throw; `refusal()` says whether a command applies. */
 export class UpgradeState {
@@ -69,6 +76,7 @@ export class UpgradeState {
       openBatchRemaining: 0,
       resumeRequested: false,
       cancelRequested: false,
+      cancelling: null,
     };
   }
 
@@ -128,9 +136,14 @@ export class UpgradeState {
    */
   refusal(command: Command): string | null {
     if (this.finished) return `the upgrade has already ${this.state === 'succeeded' ? 'succeeded' : `been ${this.state === 'failed' ? 'marked failed' : 'cancelled'}`}`;
+    if (this.s.cancelling) {
+      const why = this.s.cancelling === 'pause-timeout' ? 'the pause timeout was reached' : 'a cancel was accepted';
+      return `the upgrade is being cancelled (${why}); cordons are being restored and it cannot be ${command === 'cancel' ? 'cancelled again' : `${command}d`}`;
+    }
     switch (command) {
       case 'pause':
-        return this.state === 'paused' && !this.waitingForWindow ? 'the upgrade is already paused' : null;
+        // A pause while a resume is still being carried out wins: the upgrade stays paused.
+        return this.state === 'paused' && !this.waitingForWindow && !this.s.resumeRequested ? 'the upgrade is already paused' : null;
       case 'resume':
         if (this.state !== 'paused') return 'the upgrade is running, not paused; there is nothing to resume';
         if (this.waitingForWindow) {
@@ -172,19 +185,37 @@ export class UpgradeState {
     this.s.progress.precheck = report;
   }
 
+  /** Sets how long a user or error pause may last before the upgrade is cancelled (ms); known once the request is validated. */
+  setPauseTimeout(ms: number): void {
+    this.s.pauseTimeoutMs = ms;
+  }
+
   /**
-   * Pauses now; `autoCancelAt` is null for pauses that never time out (maintenance windows). A user
-   * or error pause replaces a window pause (with its own timeout from `now`).
+   * Pauses now (user or error); it auto-cancels `pauseTimeoutMs` after `now`. Rules, in order:
+   * - a pause that arrives while a resume is still being carried out wins: the resume is dropped
+   *   (recorded as refused, so a waiting resume Update fails) and the pause starts afresh;
+   * - an error while already paused keeps the timer running from the first pause, shows the error,
+   *   and drops a pending resume (which fails with the error), so the evidence stays until the next resume;
+   * - a user or error pause replaces a window pause (with its own timeout from `now`).
    */
-  pause(reason: PauseReason, now: string, autoCancelAt: string | null, message?: string): void {
+  pause(reason: 'user' | 'error', now: string, message?: string): void {
     const p = this.s.progress;
-    if (p.state === 'paused' && p.pause && !(p.pause.reason === 'window' && reason !== 'window')) {
-      // An error during a user pause: keep the timer running from the first pause, show the error.
-      if (reason === 'error') p.pause.reason = 'error';
+    const pendingResume = this.s.resumeRequested;
+    if (pendingResume) {
+      this.s.resumeRequested = false;
+      const why = reason === 'error' ? `the upgrade paused on an error before the resume took effect: ${message ?? 'node failed'}` : 'a pause arrived before the resume took effect';
+      this.refuse('resume', `${why}; still paused, resume again`, now);
+    }
+    if (p.state === 'paused' && p.pause && p.pause.reason !== 'window' && !(pendingResume && reason === 'user')) {
+      if (reason === 'error') {
+        p.pause.reason = 'error';
+        if (message) p.pause.message = message;
+      }
       return;
     }
+    const timeout = this.s.pauseTimeoutMs ?? DEFAULT_PAUSE_TIMEOUT_MS;
     p.state = 'paused';
-    p.pause = { reason, since: now, autoCancelAt, ...(message ? { message } : {}) };
+    p.pause = { reason, since: now, autoCancelAt: new Date(Date.parse(now) + timeout).toISOString(), ...(message ? { message } : {}) };
   }
 
   /**
@@ -209,6 +240,24 @@ export class UpgradeState {
 
   requestCancel(): void {
     this.s.cancelRequested = true;
+  }
+
+  /** Cleanup for a cancel starts: from now on every command is refused with this reason. */
+  beginCancel(reason: CancelReason): void {
+    this.s.cancelling = reason;
+  }
+
+  /** The node is gone from the cluster (deleted mid-upgrade): it is skipped and listed as removed. */
+  nodeRemoved(node: string, kind: 'master' | 'worker'): void {
+    const part = kind === 'master' ? this.s.progress.masters : this.s.progress.workers;
+    (part.removed ??= []).push(node);
+    if (kind === 'master') {
+      const i = this.s.todoMasters.findIndex((m) => m.name === node);
+      const [gone] = i >= 0 ? this.s.todoMasters.splice(i, 1) : [];
+      // `kubeadm upgrade apply` still has to run once: the next master takes it over.
+      if (gone?.role === 'first-control-plane' && this.s.todoMasters[0]) this.s.todoMasters[0].role = 'first-control-plane';
+      this.s.progress.masters.current = null;
+    }
   }
 
   /** Back to running after a resume; the next worker batch starts at 1 again. */

@@ -58,6 +58,10 @@ export class FakeCluster {
   readonly failDrain = new Set<string>();
   /** While true, upgrade pods wait in {@link held} until {@link release}. */
   hold = false;
+  /** How many more `cleanupUpgrade` attempts fail with a transient error (an API outage). */
+  cleanupFailures = 0;
+  /** Held `cleanupUpgrade` / `deleteFailedUpgradePods` calls wait until their gate is opened. */
+  readonly gates = { cleanup: new Gate(), deleteFailedPods: new Gate() };
   private readonly waiting = new Map<string, () => void>();
   private readonly attempts: Attempt[] = [];
   private failedPods = 0;
@@ -149,9 +153,10 @@ export class FakeCluster {
     this.calls.push({ activity, node: a?.node, role: a?.role, args, seq: tick() });
   }
 
+  /** The node; fails non-retryable 'NodeRemoved', as the real activities do, when it was deleted. */
   node(name: string): FakeNode {
     const n = this.nodes.get(name);
-    if (!n) throw ApplicationFailure.nonRetryable(`node ${name} not found in cluster ${this.clusterId}`, 'NodeStepFailed');
+    if (!n) throw ApplicationFailure.nonRetryable(`node ${name} no longer exists in cluster ${this.clusterId}; it is skipped`, 'NodeRemoved');
     return n;
   }
 
@@ -191,6 +196,23 @@ function stepFailed(node: string, step: NodeStep, message: string, logTail?: str
   return ApplicationFailure.create({ type: 'NodeStepFailed', nonRetryable: true, message: `${node}: ${message}`, details: [details] });
 }
 
+/** A gate that held calls wait at while it is closed. */
+export class Gate {
+  closed = false;
+  private readonly waiting: Array<() => void> = [];
+  /** Calls waiting at the gate. */
+  get held(): number {
+    return this.waiting.length;
+  }
+  async pass(): Promise<void> {
+    if (this.closed) await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+  open(): void {
+    this.closed = false;
+    for (const go of this.waiting.splice(0)) go();
+  }
+}
+
 /** Builds nodes: `masters` control planes cp-1…, then cloud workers cloud-1… and edge workers edge-1…, all at `version`. */
 export function makeNodes(opts: { masters?: number; cloud?: number; edge?: number; version: string }): ClusterNode[] {
   const nodes: ClusterNode[] = [];
@@ -209,6 +231,11 @@ export class FakeFleet {
     const c = new FakeCluster(opts);
     this.clusters.set(c.clusterId, c);
     return c;
+  }
+
+  /** Removes a cluster, as if it left the worker's configuration. */
+  remove(clusterId: string): void {
+    this.clusters.delete(clusterId);
   }
 
   get(clusterId: string): FakeCluster {
@@ -247,7 +274,8 @@ export class FakeFleet {
       runUpgradePod: async (args) => on('runUpgradePod', args).upgradePod(args),
       uncordonNode: async (args) => {
         const c = on('uncordonNode', args);
-        const n = c.node(args.node);
+        const n = c.nodes.get(args.node);
+        if (!n) return { uncordoned: false };
         const did = n.cordonedByUs;
         if (did) {
           n.unschedulable = false;
@@ -256,9 +284,18 @@ export class FakeFleet {
         c.end(args.node);
         return { uncordoned: did };
       },
-      deleteFailedUpgradePods: async (args) => ({ deleted: on('deleteFailedUpgradePods', args).deleteFailedPods() }),
+      deleteFailedUpgradePods: async (args) => {
+        const c = on('deleteFailedUpgradePods', args);
+        await c.gates.deleteFailedPods.pass();
+        return { deleted: c.deleteFailedPods() };
+      },
       cleanupUpgrade: async (args) => {
         const c = on('cleanupUpgrade', args);
+        await c.gates.cleanup.pass();
+        if (c.cleanupFailures > 0) {
+          c.cleanupFailures--;
+          throw new Error('API server https://127.0.0.1:6443 unreachable: connect ECONNREFUSED');
+        }
         const uncordoned: string[] = [];
         for (const n of c.nodes.values()) {
           if (n.cordonedByUs) {
