@@ -1,0 +1,174 @@
+/**
+ * Records workflow histories for the replay test (test/workflow/replay.test.ts): runs a few
+ * upgrades on a real dev server with the in-memory fake clusters and writes each run's history to
+ * test/histories/<label>/<scenario>.json (a run that continued-as-new gets one file per run), where
+ * <label> is $HISTORY_LABEL or the short commit the code was recorded at.
+ *
+ *   scripts/record-histories.sh            # all scenarios
+ *   scripts/record-histories.sh paused     # only those whose name contains "paused"
+ *
+ * Record a new set whenever workflow code changes in a way that upgrades in flight will meet (a
+ * new command, a new path); keep the old sets, so older histories still prove compatibility.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Client, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import { execFileSync } from 'node:child_process';
+import { cancelUpgrade, getProgress, pauseUpgrade, resumeUpgrade, startUpgrade } from '../../src/api.js';
+import type { Progress } from '../../src/planning/types.js';
+import { FakeFleet, makeNodes, type FakeCluster } from '../helpers/fake-activities.js';
+import { startWorkerEnv, waitFor } from '../helpers/temporal.js';
+import { temporalCli } from '../helpers/tools.js';
+
+const FROM = 'v1.33.5';
+const TO = 'v1.34.4'; // clusters without masters have a managed control plane, already at TO
+const label = process.env.HISTORY_LABEL || execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+const dir = fileURLToPath(new URL(`./${label}/`, import.meta.url));
+mkdirSync(dir, { recursive: true });
+
+type Handle = WorkflowHandleWithFirstExecutionRunId;
+
+interface Scenario {
+  name: string;
+  /** Runs the upgrade to the point to record; returns its handle. */
+  run(fleet: FakeFleet, client: Client): Promise<Handle>;
+  /** Lowers the dev server's continue-as-new hint. */
+  continueAsNewAt?: number;
+}
+
+const until = (c: FakeCluster, client: Client, what: string, ok: (p: Progress) => boolean) =>
+  waitFor(what, async () => ok(await getProgress(client, c.clusterId)), 60_000);
+
+const scenarios: Scenario[] = [
+  {
+    name: 'full-upgrade',
+    async run(fleet, client) {
+      const c = fleet.add({ clusterId: 'rec-full', controlPlaneVersion: FROM, nodes: makeNodes({ masters: 3, cloud: 2, edge: 8, version: FROM }) });
+      const h = await startUpgrade(client, { clusterId: c.clusterId, targetVersion: TO, batch: { maxPercent: 30 } });
+      await h.result();
+      return h;
+    },
+  },
+  {
+    name: 'pause-fail-resume',
+    async run(fleet, client) {
+      const c = fleet.add({ clusterId: 'rec-pause', controlPlaneVersion: TO, nodes: makeNodes({ edge: 12, version: FROM }), upgradeMs: 20 });
+      c.hold = true;
+      c.failUpgrade.add('edge-3');
+      const h = await startUpgrade(client, { clusterId: c.clusterId, targetVersion: TO, batch: { maxPercent: 25 } });
+      await waitFor('edge-1 in flight', () => c.held.length === 1);
+      await pauseUpgrade(client, c.clusterId, 'look first');
+      c.release();
+      await until(c, client, 'paused with nothing in flight', (p) => p.state === 'paused' && p.workers.upgraded === 1);
+      await resumeUpgrade(client, c.clusterId);
+      c.hold = false;
+      c.release();
+      await until(c, client, 'error pause', (p) => p.state === 'paused' && p.pause?.reason === 'error');
+      c.failUpgrade.clear();
+      await resumeUpgrade(client, c.clusterId);
+      await h.result();
+      return h;
+    },
+  },
+  {
+    name: 'paused-open',
+    async run(fleet, client) {
+      // Still paused when recorded: its history ends on the pause-timeout timer, as a 15-day pause does.
+      const c = fleet.add({ clusterId: 'rec-open', controlPlaneVersion: FROM, nodes: makeNodes({ masters: 1, edge: 4, version: FROM }) });
+      c.hold = true;
+      const h = await startUpgrade(client, { clusterId: c.clusterId, targetVersion: TO });
+      await waitFor('cp-1 in flight', () => c.held.length === 1);
+      await pauseUpgrade(client, c.clusterId);
+      c.hold = false;
+      c.release();
+      await waitFor('pause timer started', async () => (await h.fetchHistory()).events?.some((e) => e.timerStartedEventAttributes));
+      return h;
+    },
+  },
+  {
+    name: 'pause-timeout',
+    async run(fleet, client) {
+      const c = fleet.add({ clusterId: 'rec-timeout', controlPlaneVersion: TO, nodes: makeNodes({ edge: 4, version: FROM }) });
+      c.hold = true;
+      const h = await startUpgrade(client, { clusterId: c.clusterId, targetVersion: TO, pauseTimeout: '2s' });
+      await waitFor('edge-1 in flight', () => c.held.length === 1);
+      await pauseUpgrade(client, c.clusterId);
+      c.hold = false;
+      c.release();
+      await h.result();
+      return h;
+    },
+  },
+  {
+    name: 'cancel',
+    async run(fleet, client) {
+      const c = fleet.add({ clusterId: 'rec-cancel', controlPlaneVersion: TO, nodes: makeNodes({ edge: 6, version: FROM }) });
+      c.hold = true;
+      const h = await startUpgrade(client, { clusterId: c.clusterId, targetVersion: TO });
+      await waitFor('edge-1 in flight', () => c.held.length === 1);
+      await pauseUpgrade(client, c.clusterId);
+      await cancelUpgrade(client, c.clusterId);
+      c.hold = false;
+      c.release();
+      await h.result();
+      return h;
+    },
+  },
+  {
+    name: 'window',
+    async run(fleet, client) {
+      const c = fleet.add({ clusterId: 'rec-window', controlPlaneVersion: TO, nodes: makeNodes({ edge: 3, version: FROM }) });
+      const hms = (d: Date) => d.toISOString().slice(11, 19);
+      const opens = new Date(Date.now() + 4000);
+      const h = await startUpgrade(client, {
+        clusterId: c.clusterId,
+        targetVersion: TO,
+        window: { start: hms(opens), end: hms(new Date(opens.getTime() + 3600_000)), timezone: 'UTC' },
+      });
+      await h.result();
+      return h;
+    },
+  },
+  {
+    name: 'continue-as-new',
+    continueAsNewAt: 150,
+    async run(fleet, client) {
+      const c = fleet.add({ clusterId: 'rec-can', controlPlaneVersion: FROM, nodes: makeNodes({ masters: 1, edge: 30, version: FROM }) });
+      const h = await startUpgrade(client, { clusterId: c.clusterId, targetVersion: TO });
+      await h.result();
+      return h;
+    },
+  },
+];
+
+/** Writes every run of `handle`'s workflow, oldest first: `<name>.json`, or `<name>.run<N>.json` when it continued-as-new. */
+async function save(name: string, client: Client, address: string, handle: Handle): Promise<void> {
+  const runs: string[] = [];
+  for (let runId: string | undefined = handle.firstExecutionRunId; runId; ) {
+    // The CLI writes the proto3 JSON that the SDK's replayer reads (as `temporal workflow show` does for users).
+    const json = execFileSync(temporalCli(), ['workflow', 'show', '--address', address, '--workflow-id', handle.workflowId, '--run-id', runId, '--output', 'json'], { encoding: 'utf8' });
+    runs.push(JSON.stringify(JSON.parse(json)));
+    const history = await client.workflow.getHandle(handle.workflowId, runId).fetchHistory();
+    const last = history.events?.at(-1);
+    runId = last?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+  }
+  runs.forEach((json, i) => {
+    const file = `${dir}${name}${runs.length > 1 ? `.run${i + 1}` : ''}.json`;
+    writeFileSync(file, json + '\n');
+    console.log(`recorded ${file}`);
+  });
+}
+
+const only = process.argv[2];
+for (const s of scenarios.filter((x) => !only || x.name.includes(only))) {
+  const fleet = new FakeFleet();
+  const w = await startWorkerEnv(fleet.activities(), s.continueAsNewAt ? { dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': s.continueAsNewAt } } : {});
+  try {
+    const handle = await s.run(fleet, w.client);
+    await save(s.name, w.client, w.env.address, handle);
+    // Nothing may keep running against the dev server we are about to stop.
+    if ((await handle.describe()).status.name === 'RUNNING') await handle.terminate('recorded');
+  } finally {
+    await w.stop();
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * Replay safety: every history recorded under test/histories/<label>/ (by scripts/record-histories.sh,
+ * one folder per version of the workflow code) must replay against today's workflow code without a
+ * nondeterminism error, so deploying a new worker never breaks an upgrade that is in flight or has
+ * been paused for days. See README "Changing workflow code".
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from '@temporalio/worker';
+import { workflowBundle } from '../helpers/temporal.js';
+
+const root = fileURLToPath(new URL('../histories/', import.meta.url));
+const files = readdirSync(root, { withFileTypes: true })
+  .filter((d) => d.isDirectory())
+  .flatMap((d) => readdirSync(root + d.name).filter((f) => f.endsWith('.json')).map((f) => `${d.name}/${f}`))
+  .sort();
+
+test('recorded histories cover every scenario the recorder knows', () => {
+  const recorder = readFileSync(root + 'record.ts', 'utf8');
+  const scenarios = [...recorder.matchAll(/name: '([a-z-]+)'/g)].map((m) => m[1]!);
+  expect(scenarios.length).toBeGreaterThanOrEqual(7);
+  for (const s of scenarios) expect(files.filter((f) => f.split('/')[1]!.startsWith(`${s}.`))).not.toEqual([]);
+});
+
+test.each(files)('%s replays against the current workflow code', async (file) => {
+  const history: unknown = JSON.parse(readFileSync(root + file, 'utf8'));
+  await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, `replay-${file}`);
+});
