@@ -88,6 +88,15 @@ async function waitPastPrecheck(read: () => Promise<Progress>, timeoutMs = 120_0
   }
 }
 
+/** Polls progress until the upgrade is in a final state. */
+async function waitUntilEnded(read: () => Promise<Progress>): Promise<Progress> {
+  for (;;) {
+    const p = await read();
+    if (p.state === 'succeeded' || p.state === 'cancelled' || p.state === 'failed') return p;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
 /** Builds the program. `ctx.client()` connects lazily, so usage errors never touch the network. */
 export function buildProgram(ctx: Ctx): Command {
   const program = new Command('edge-upgrade')
@@ -179,10 +188,18 @@ export function buildProgram(ctx: Ctx): Command {
   for (const [name, help] of [['pause', 'pause: in-flight nodes finish, no new node starts'], ['resume', 'resume a paused upgrade (failed pods are deleted, the failed node goes first)'], ['cancel', 'cancel a paused upgrade (started nodes finish, our cordons are removed)']] as const) {
     const cmd = program.command(name).description(help).addOption(clusterOption());
     if (name === 'pause') cmd.option('--reason <text>', 'why, shown in status');
+    if (name === 'cancel') cmd.option('--wait', 'wait until the upgrade has ended and say how (exit 1 unless cancelled)');
     cmd.action(async (o) => {
       const client = await ctx.client();
       const p = name === 'pause' ? await pauseUpgrade(client, o.cluster, o.reason) : name === 'resume' ? await resumeUpgrade(client, o.cluster) : await cancelUpgrade(client, o.cluster);
-      print(ctx, p, `${name}: ${upgradeHandle(client, o.cluster).workflowId}: ${summarize(p)}`);
+      const workflowId = upgradeHandle(client, o.cluster).workflowId;
+      if (name !== 'cancel') return print(ctx, p, `${name}: ${workflowId}: ${summarize(p)}`);
+      if (!o.wait) {
+        return print(ctx, p, `cancel: ${workflowId}: ${summarize(p)}\ncancel accepted: nodes already started finish, then the cordons this upgrade made are removed; nothing is rolled back`);
+      }
+      const final = await waitUntilEnded(() => getProgress(client, o.cluster));
+      print(ctx, final, final.state === 'cancelled' ? `cancelled: ${workflowId}: ${summarize(final)}` : `cancel accepted, but the upgrade ended ${final.state}: ${workflowId}: ${summarize(final)}`);
+      if (final.state !== 'cancelled') process.exitCode = EXIT_FAILED;
     });
   }
 

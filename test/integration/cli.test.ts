@@ -102,13 +102,11 @@ test('cancel while paused: the started node finishes, nothing new starts, nothin
   expect((await cli('start', '--cluster', 'shop', '--to', TO)).code).toBe(0);
   expect((await cli('pause', '--cluster', 'shop', '--reason', 'change freeze')).code).toBe(0);
   await eventually('state paused', async () => json<Progress>(await cli('--json', 'status', '--cluster', 'shop')).state === 'paused');
-  const cancelled = await cli('cancel', '--cluster', 'shop');
+  const cancelled = await cli('cancel', '--cluster', 'shop', '--wait');
   expect(cancelled.code).toBe(0);
-  expect(cancelled.stdout).toMatch(/^cancel: edge-upgrade-shop: /);
-  const p = await eventually('state cancelled', async () => {
-    const s = json<Progress>(await cli('--json', 'status', '--cluster', 'shop'));
-    return s.state === 'cancelled' ? s : undefined;
-  });
+  expect(cancelled.stdout).toMatch(/^cancelled: edge-upgrade-shop: .*cancelled \(user\)/);
+  const p = json<Progress>(await cli('--json', 'status', '--cluster', 'shop'));
+  expect(p.state).toBe('cancelled');
   expect(p.cancelReason).toBe('user');
   const nodes = (await cluster.core.listNode()).items;
   expect(nodes.filter((n) => n.spec?.unschedulable)).toEqual([]);
