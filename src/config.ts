@@ -154,16 +154,20 @@ export function loadWorkerConfig(file: string | undefined, env: NodeJS.ProcessEn
   const serverName = env.TEMPORAL_TLS_SERVER_NAME ?? t.tls?.serverName;
   if (Boolean(cert) !== Boolean(key)) throw new ConfigError('mTLS needs both a client certificate and a key (TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY)');
   const apiKey = env.TEMPORAL_API_KEY ?? read(t.apiKeyFile, 'API key file')?.toString('utf8').trim();
-  const upgradeImage = env.EDGE_UPGRADE_IMAGE ?? raw.upgradeImage;
-  const allowedImages = env.EDGE_UPGRADE_ALLOWED_IMAGES !== undefined ? splitList(env.EDGE_UPGRADE_ALLOWED_IMAGES) : raw.allowedImages;
-  const allowTags = env.EDGE_UPGRADE_ALLOW_TAGGED_IMAGES !== undefined ? parseBool('EDGE_UPGRADE_ALLOW_TAGGED_IMAGES', env.EDGE_UPGRADE_ALLOW_TAGGED_IMAGES) : (raw.allowTaggedImages ?? false);
+  // An empty variable counts as unset, so a deployment can blank one out.
+  const envImage = env.EDGE_UPGRADE_IMAGE || undefined;
+  const envAllowed = env.EDGE_UPGRADE_ALLOWED_IMAGES || undefined;
+  const envAllowTags = env.EDGE_UPGRADE_ALLOW_TAGGED_IMAGES || undefined;
+  const upgradeImage = envImage ?? raw.upgradeImage;
+  const allowedImages = envAllowed !== undefined ? splitList(envAllowed) : raw.allowedImages;
+  const allowTags = envAllowTags !== undefined ? parseBool('EDGE_UPGRADE_ALLOW_TAGGED_IMAGES', envAllowTags) : (raw.allowTaggedImages ?? false);
   const checkImage = (image: string, where: string) => {
     const problem = allowListProblem(image, allowTags);
     if (problem) throw new ConfigError(`${where}: ${problem}`);
   };
   const inFile = (key: string) => (file ? `config file ${file}: ${key}` : key);
-  if (upgradeImage !== undefined) checkImage(upgradeImage, env.EDGE_UPGRADE_IMAGE !== undefined ? 'EDGE_UPGRADE_IMAGE' : inFile('upgradeImage'));
-  allowedImages?.forEach((image, i) => checkImage(image, env.EDGE_UPGRADE_ALLOWED_IMAGES !== undefined ? 'EDGE_UPGRADE_ALLOWED_IMAGES' : inFile(`allowedImages.${i}`)));
+  if (upgradeImage !== undefined) checkImage(upgradeImage, envImage !== undefined ? 'EDGE_UPGRADE_IMAGE' : inFile('upgradeImage'));
+  allowedImages?.forEach((image, i) => checkImage(image, envAllowed !== undefined ? 'EDGE_UPGRADE_ALLOWED_IMAGES' : inFile(`allowedImages.${i}`)));
   (raw.clusters ?? []).forEach((c, i) => {
     if (c.upgradeImage !== undefined) checkImage(c.upgradeImage, inFile(`clusters.${i}.upgradeImage`));
     c.allowedImages?.forEach((image, j) => checkImage(image, inFile(`clusters.${i}.allowedImages.${j}`)));
