@@ -67,7 +67,7 @@ export function allowListProblem(ref: string, allowTags: boolean): string | null
   const parsed = parseImageRef(ref);
   if (!parsed) return `"${ref}" is not an image reference like ${IMAGE_EXAMPLE}`;
   if (!parsed.digest && !allowTags) {
-    return `"${ref}" is not pinned by digest (name@sha256:…): a tag can be moved to another image, which would then run privileged on every node; pin it, or set allowTaggedImages: true to trust tags`;
+    return `"${ref}" is not pinned by digest (name@sha256:…): a tag can be moved to another image, which would then run privileged on every node; pin it, or set allowTaggedImages: true (EDGE_UPGRADE_ALLOW_TAGGED_IMAGES=true) to trust tags`;
   }
   return null;
 }
