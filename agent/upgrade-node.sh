@@ -74,7 +74,7 @@ install_pinned() {
 # Points the host's pkgs.k8s.io-style repository files at v$minor (the path part
 # "core:/stable:/vX.Y/" is per minor); fetches the apt keyring from there when it is missing.
 switch_repository() {
-  local dir files f uri keyring
+  local dir files f minors uri keyring
   case "$pm" in
     apt) dir="${AGENT_APT_SOURCES_DIR:-/etc/apt/sources.list.d}" ;;
     *) dir="${AGENT_YUM_REPOS_DIR:-/etc/yum.repos.d}" ;;
@@ -88,13 +88,17 @@ switch_repository() {
     return 0
   fi
   for f in "${files[@]}"; do
-    if host grep -o -E 'core:/stable:/v[0-9]+\.[0-9]+/' "$f" | grep -q -v -F "core:/stable:/v$minor/"; then
+    # Read first, then compare: no early-exiting reader in a pipe (pipefail would see SIGPIPE).
+    minors=$(host grep -o -E 'core:/stable:/v[0-9]+\.[0-9]+/' "$f" || true)
+    if grep -q -v -F "core:/stable:/v$minor/" <<< "$minors"; then
       run sed -i -E "s#(core:/stable:/)v[0-9]+\.[0-9]+/#\1v$minor/#g" "$f"
     fi
     [[ "$pm" == apt ]] || continue
-    keyring=$(host grep -o -E '(signed-by=|Signed-By:[[:space:]]*)[^] ]+' "$f" | head -n 1 | sed -E 's/^(signed-by=|Signed-By:[[:space:]]*)//' || true)
+    keyring=$(host grep -o -E '(signed-by=|Signed-By:[[:space:]]*)[^] ]+' "$f" || true)
+    keyring=$(sed -E -n '1s/^(signed-by=|Signed-By:[[:space:]]*)//p' <<< "$keyring")
     if [[ -n "$keyring" ]] && ! host test -s "$keyring"; then
-      uri=$(host grep -o -E "https?://[^ ]*core:/stable:/v$minor/deb/" "$f" | head -n 1 || true)
+      uri=$(host grep -o -E "https?://[^ ]*core:/stable:/v$minor/deb/" "$f" || true)
+      uri=${uri%%$'\n'*}
       [[ -n "$uri" ]] || fail "cannot find the repository URL in $f to fetch its signing key $keyring"
       run sh -c "curl -fsSL '${uri}Release.key' | gpg --dearmor --yes -o '$keyring'"
     fi
