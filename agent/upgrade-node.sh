@@ -8,9 +8,14 @@
 # Order, as in the kubeadm upgrade guide: kubeadm package, kubeadm upgrade, kubelet and kubectl
 # packages, then daemon-reload and a kubelet restart.
 #
+# The community package repositories (pkgs.k8s.io) hold one minor each, so before installing, the
+# host's Kubernetes repository (apt sources or yum/dnf repo file, on pkgs.k8s.io or a mirror with
+# the same layout) is switched to the target's minor; a missing apt keyring is fetched from it.
+#
 # Environment: TARGET_VERSION (v1.34.4), NODE_NAME, NODE_ROLE. AGENT_HOST_EXEC overrides the
 # command prefix that reaches the host (default "nsenter -t 1 -m -u -i -n -p --"; set it empty to
-# run on the current host, as the tests do).
+# run on the current host, as the tests do). AGENT_APT_SOURCES_DIR and AGENT_YUM_REPOS_DIR override
+# where the host's repository files are (default /etc/apt/sources.list.d, /etc/yum.repos.d).
 set -euo pipefail
 
 log() { printf 'edge-upgrade agent [%s]: %s\n' "${NODE_NAME:-?}" "$*"; }
@@ -24,6 +29,7 @@ if [[ ! "$TARGET_VERSION" =~ ^v?([0-9]+)\.([0-9]+)\.([0-9]+)$ ]]; then
   fail "TARGET_VERSION '$TARGET_VERSION' is not a Kubernetes version like v1.34.4" 2
 fi
 version="${BASH_REMATCH[1]}.${BASH_REMATCH[2]}.${BASH_REMATCH[3]}"
+minor="${BASH_REMATCH[1]}.${BASH_REMATCH[2]}"
 case "$NODE_ROLE" in
   first-control-plane | control-plane | worker) ;;
   *) fail "NODE_ROLE '$NODE_ROLE' must be first-control-plane, control-plane or worker" 2 ;;
@@ -65,6 +71,41 @@ install_pinned() {
   esac
 }
 
+# Points the host's pkgs.k8s.io-style repository files at v$minor (the path part
+# "core:/stable:/vX.Y/" is per minor); fetches the apt keyring from there when it is missing.
+switch_repository() {
+  local dir files f minors uri keyring
+  case "$pm" in
+    apt) dir="${AGENT_APT_SOURCES_DIR:-/etc/apt/sources.list.d}" ;;
+    *) dir="${AGENT_YUM_REPOS_DIR:-/etc/yum.repos.d}" ;;
+  esac
+  mapfile -t files < <(host grep -r -l -s -E 'core:/stable:/v[0-9]+\.[0-9]+/' "$dir" || true)
+  if [[ ${#files[@]} -eq 0 ]]; then
+    if host grep -r -q -s -E 'apt\.kubernetes\.io|yum\.kubernetes\.io|packages\.cloud\.google\.com' "$dir"; then
+      fail "the Kubernetes repository in $dir is the legacy one (apt/yum.kubernetes.io), frozen since September 2023 without v$minor; move $NODE_NAME to pkgs.k8s.io, then resume"
+    fi
+    log "no per-minor Kubernetes repository (pkgs.k8s.io) in $dir; installing from the configured repositories"
+    return 0
+  fi
+  for f in "${files[@]}"; do
+    # Read first, then compare: no early-exiting reader in a pipe (pipefail would see SIGPIPE).
+    minors=$(host grep -o -E 'core:/stable:/v[0-9]+\.[0-9]+/' "$f" || true)
+    if grep -q -v -F "core:/stable:/v$minor/" <<< "$minors"; then
+      run sed -i -E "s#(core:/stable:/)v[0-9]+\.[0-9]+/#\1v$minor/#g" "$f"
+    fi
+    [[ "$pm" == apt ]] || continue
+    keyring=$(host grep -o -E '(signed-by=|Signed-By:[[:space:]]*)[^] ]+' "$f" || true)
+    keyring=$(sed -E -n '1s/^(signed-by=|Signed-By:[[:space:]]*)//p' <<< "$keyring")
+    if [[ -n "$keyring" ]] && ! host test -s "$keyring"; then
+      uri=$(host grep -o -E "https?://[^ ]*core:/stable:/v$minor/deb/" "$f" || true)
+      uri=${uri%%$'\n'*}
+      [[ -n "$uri" ]] || fail "cannot find the repository URL in $f to fetch its signing key $keyring"
+      run sh -c "curl -fsSL '${uri}Release.key' | gpg --dearmor --yes -o '$keyring'"
+    fi
+  done
+}
+
+switch_repository
 install_pinned kubeadm
 if [[ "$NODE_ROLE" == first-control-plane ]]; then
   run kubeadm upgrade apply -y "v$version"

@@ -3,7 +3,7 @@
  * non-zero; no stack traces. `--json` output is stable for scripts.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import type { Client } from '@temporalio/client';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { cancelUpgrade, getProgress, pauseUpgrade, resumeUpgrade, startUpgrade, upgradeHandle } from './api.js';
 import { loadWorkerConfig } from './config.js';
 import { connectClient, type ConnectOptions } from './cli/connect.js';
@@ -70,12 +70,20 @@ function print(ctx: Ctx, json: unknown, text: string): void {
 
 async function inspect(ctx: Ctx, clusterId: string, targetVersion: string, runPrecheck: boolean) {
   const client = await ctx.client();
-  return client.workflow.execute<typeof inspectCluster>('inspectCluster', {
-    taskQueue: TASK_QUEUE,
-    workflowId: `edge-upgrade-inspect-${clusterId}-${Date.now()}`,
-    args: [{ clusterId, targetVersion, runPrecheck }],
-    workflowExecutionTimeout: '5 minutes',
-  });
+  try {
+    return await client.workflow.execute<typeof inspectCluster>('inspectCluster', {
+      taskQueue: TASK_QUEUE,
+      workflowId: `edge-upgrade-inspect-${clusterId}-${Date.now()}`,
+      args: [{ clusterId, targetVersion, runPrecheck }],
+      workflowExecutionTimeout: '5 minutes',
+    });
+  } catch (err) {
+    if (!(err instanceof WorkflowFailedError)) throw err;
+    // The activity's own message (e.g. an unknown cluster or a broken kubeconfig), not "Workflow execution failed".
+    let cause: unknown = err;
+    while (cause instanceof Error && cause.cause instanceof Error) cause = cause.cause;
+    throw new Error(`cannot read cluster ${clusterId}: ${cause instanceof Error ? cause.message : String(cause)}`);
+  }
 }
 
 /** Polls progress until the pre-check phase is over (or the upgrade ended). */

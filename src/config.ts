@@ -4,25 +4,41 @@
  *
  * File (EDGE_UPGRADE_CONFIG or --config):
  *   temporal: { address: 127.0.0.1:7233, namespace: default, tls: { caFile, certFile, keyFile, serverName }, apiKeyFile }
- *   upgradeImage: registry.example.com/edge-upgrade-agent:0.1.0
+ *   upgradeImage: registry.example.com/edge-upgrade/agent@sha256:…   # used when a request names none
+ *   allowedImages: [registry.example.com/edge-upgrade/agent@sha256:…] # other images a request may name
+ *   allowTaggedImages: false        # opt in to tag-only entries (a tag can be moved)
  *   metricsAddress: 0.0.0.0:9464   # Prometheus endpoint of the SDK runtime (optional)
  *   clusters:
  *     - id: shop-17
  *       kubeconfig: /etc/edge-upgrade/shop-17.kubeconfig
  *       context: shop-17        # optional
+ *       upgradeImage: …         # optional: this cluster's own default, replacing the worker's
+ *       allowedImages: […]      # optional: this cluster's own list, replacing the worker's
  * Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_CA, TEMPORAL_TLS_CERT,
- * TEMPORAL_TLS_KEY, TEMPORAL_TLS_SERVER_NAME, EDGE_UPGRADE_IMAGE, EDGE_UPGRADE_METRICS_ADDRESS and
+ * TEMPORAL_TLS_KEY, TEMPORAL_TLS_SERVER_NAME, EDGE_UPGRADE_IMAGE, EDGE_UPGRADE_ALLOWED_IMAGES (comma-separated),
+ * EDGE_UPGRADE_ALLOW_TAGGED_IMAGES=true, EDGE_UPGRADE_METRICS_ADDRESS and
  * EDGE_UPGRADE_CLUSTERS="id=/path/kubeconfig[#context],id2=..." (added to, and overriding, the file's clusters).
  */
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { KubeconfigError, loadKubeconfig } from './kubeconfig.js';
+import { allowListProblem, type ImagePolicy } from './planning/images.js';
 
-/** Default image of the node upgrade agent (agent/). */
+/**
+ * Image of the node upgrade agent (agent/) that the demo uses. It is a tag, so a worker never uses
+ * it by default: the operator configures a digest-pinned image (see {@link imagePolicyFor}).
+ */
 export const DEFAULT_UPGRADE_IMAGE = 'ghcr.io/edge-upgrade/agent:0.1.0';
 
-const clusterSchema = z.object({ id: z.string().min(1), kubeconfig: z.string().min(1), context: z.string().optional() });
+const clusterSchema = z.strictObject({
+  id: z.string().min(1),
+  kubeconfig: z.string().min(1),
+  context: z.string().optional(),
+  upgradeImage: z.string().min(1).optional(),
+  allowedImages: z.array(z.string().min(1)).optional(),
+});
 const fileSchema = z
   .object({
     temporal: z
@@ -34,7 +50,9 @@ const fileSchema = z
       })
       .strict()
       .optional(),
-    upgradeImage: z.string().optional(),
+    upgradeImage: z.string().min(1).optional(),
+    allowedImages: z.array(z.string().min(1)).optional(),
+    allowTaggedImages: z.boolean().optional(),
     metricsAddress: z.string().regex(/^[^:\s]+:\d+$/, { error: 'expected host:port' }).optional(),
     clusters: z.array(clusterSchema).optional(),
   })
@@ -51,7 +69,10 @@ export interface WorkerConfig {
     apiKey?: string;
     tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer; serverName?: string };
   };
-  upgradeImage: string;
+  /** The agent image used when a request names none (always allowed); without it a request must name an allowed image. */
+  upgradeImage?: string;
+  /** Further images a request may name. */
+  allowedImages?: string[];
   /** host:port of the Prometheus metrics endpoint, when wanted. */
   metricsAddress?: string;
   clusters: Map<string, ClusterEntry>;
@@ -60,6 +81,29 @@ export interface WorkerConfig {
 /** A configuration problem, reported to the operator as one line. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
+}
+
+function splitList(value: string): string[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+function parseBool(name: string, value: string): boolean {
+  if (/^(true|1|yes)$/i.test(value.trim())) return true;
+  if (/^(false|0|no|)$/i.test(value.trim())) return false;
+  throw new ConfigError(`${name} "${value}" is not true or false`);
+}
+
+/**
+ * The images the upgrade of `clusterId` may use: the cluster's own `upgradeImage` and
+ * `allowedImages` where set, else the worker's. Entries were checked when the config was loaded.
+ */
+export function imagePolicyFor(config: Pick<WorkerConfig, 'upgradeImage' | 'allowedImages' | 'clusters'>, clusterId: string): ImagePolicy {
+  const c = config.clusters.get(clusterId);
+  const defaultImage = c?.upgradeImage ?? config.upgradeImage;
+  return { ...(defaultImage ? { defaultImage } : {}), allowed: c?.allowedImages ?? config.allowedImages ?? [] };
 }
 
 /** Parses EDGE_UPGRADE_CLUSTERS: "id=/path[#context],id2=/path2". */
@@ -110,6 +154,24 @@ export function loadWorkerConfig(file: string | undefined, env: NodeJS.ProcessEn
   const serverName = env.TEMPORAL_TLS_SERVER_NAME ?? t.tls?.serverName;
   if (Boolean(cert) !== Boolean(key)) throw new ConfigError('mTLS needs both a client certificate and a key (TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY)');
   const apiKey = env.TEMPORAL_API_KEY ?? read(t.apiKeyFile, 'API key file')?.toString('utf8').trim();
+  // An empty variable counts as unset, so a deployment can blank one out.
+  const envImage = env.EDGE_UPGRADE_IMAGE || undefined;
+  const envAllowed = env.EDGE_UPGRADE_ALLOWED_IMAGES || undefined;
+  const envAllowTags = env.EDGE_UPGRADE_ALLOW_TAGGED_IMAGES || undefined;
+  const upgradeImage = envImage ?? raw.upgradeImage;
+  const allowedImages = envAllowed !== undefined ? splitList(envAllowed) : raw.allowedImages;
+  const allowTags = envAllowTags !== undefined ? parseBool('EDGE_UPGRADE_ALLOW_TAGGED_IMAGES', envAllowTags) : (raw.allowTaggedImages ?? false);
+  const checkImage = (image: string, where: string) => {
+    const problem = allowListProblem(image, allowTags);
+    if (problem) throw new ConfigError(`${where}: ${problem}`);
+  };
+  const inFile = (key: string) => (file ? `config file ${file}: ${key}` : key);
+  if (upgradeImage !== undefined) checkImage(upgradeImage, envImage !== undefined ? 'EDGE_UPGRADE_IMAGE' : inFile('upgradeImage'));
+  allowedImages?.forEach((image, i) => checkImage(image, envAllowed !== undefined ? 'EDGE_UPGRADE_ALLOWED_IMAGES' : inFile(`allowedImages.${i}`)));
+  (raw.clusters ?? []).forEach((c, i) => {
+    if (c.upgradeImage !== undefined) checkImage(c.upgradeImage, inFile(`clusters.${i}.upgradeImage`));
+    c.allowedImages?.forEach((image, j) => checkImage(image, inFile(`clusters.${i}.allowedImages.${j}`)));
+  });
   const metrics = env.EDGE_UPGRADE_METRICS_ADDRESS ?? raw.metricsAddress;
   if (metrics !== undefined && !/^[^:\s]+:\d+$/.test(metrics)) throw new ConfigError(`EDGE_UPGRADE_METRICS_ADDRESS "${metrics}" is not host:port`);
   return {
@@ -120,7 +182,8 @@ export function loadWorkerConfig(file: string | undefined, env: NodeJS.ProcessEn
       // An API key implies TLS (Temporal Cloud); so does any TLS setting.
       ...(ca || cert || serverName || apiKey ? { tls: { ca, cert, key, serverName } } : {}),
     },
-    upgradeImage: env.EDGE_UPGRADE_IMAGE ?? raw.upgradeImage ?? DEFAULT_UPGRADE_IMAGE,
+    ...(upgradeImage !== undefined ? { upgradeImage } : {}),
+    ...(allowedImages !== undefined ? { allowedImages } : {}),
     ...(metrics ? { metricsAddress: metrics } : {}),
     clusters,
   };
@@ -174,13 +237,13 @@ export class ClusterRegistry {
       const known = this.ids();
       throw new ConfigError(`unknown cluster "${clusterId}": this worker knows ${known.length ? known.join(', ') : 'no clusters'} (configure it in EDGE_UPGRADE_CLUSTERS or the config file)`);
     }
-    const kc = new KubeConfig();
+    let kc: KubeConfig;
     try {
-      kc.loadFromFile(entry.kubeconfig);
+      kc = loadKubeconfig(entry.kubeconfig, entry.context);
     } catch (err) {
-      throw new ConfigError(`cluster "${clusterId}": cannot load kubeconfig ${entry.kubeconfig}: ${(err as Error).message}`);
+      // Never the error of a YAML parser: it would quote the file, tokens and keys included.
+      throw new ConfigError(`cluster "${clusterId}": ${err instanceof KubeconfigError ? err.message : `cannot load kubeconfig ${entry.kubeconfig}`}`);
     }
-    if (entry.context) kc.setCurrentContext(entry.context);
     this.cache.set(clusterId, kc);
     return kc;
   }

@@ -6,7 +6,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createActivities } from './activities/index.js';
-import { ClusterRegistry, temporalConnectionOptions, type WorkerConfig } from './config.js';
+import { ClusterRegistry, imagePolicyFor, temporalConnectionOptions, type WorkerConfig } from './config.js';
 import { TASK_QUEUE } from './workflows/definitions.js';
 
 /** Options of {@link createWorker}. */
@@ -39,7 +39,7 @@ export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
     namespace: opts.namespace ?? config.temporal.namespace,
     taskQueue: opts.taskQueue ?? TASK_QUEUE,
     workflowsPath: workflowsPath(),
-    activities: createActivities({ clusters: new ClusterRegistry(config.clusters), upgradeImage: config.upgradeImage }),
+    activities: createActivities({ clusters: new ClusterRegistry(config.clusters), images: (clusterId) => imagePolicyFor(config, clusterId) }),
     // Activities mostly wait on the API server; many can run at once without much CPU.
     maxConcurrentActivityTaskExecutions: 200,
   });

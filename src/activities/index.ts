@@ -3,33 +3,57 @@
  * cluster registry, so the worker and the tests pass their own (tests point it at the local control
  * plane). One file per concern: inventory/precheck, cordon, drain, upgrade pod, cleanup.
  */
+import { ApplicationFailure } from '@temporalio/common';
 import type { ClusterRegistry } from '../config.js';
+import { ErrorType, isInvalidUpgradeRequest } from '../planning/errors.js';
+import { resolveUpgradeImage, type ImagePolicy } from '../planning/images.js';
 import { cleanupUpgrade, deleteFailedUpgradePods } from './cleanup.js';
 import { cordonNode, uncordonNode } from './cordon.js';
 import { drainNode } from './drain.js';
 import { inventory, precheck } from './inventory.js';
-import { KubeClients } from './kube.js';
+import { KubeClients, nodeStepFailed } from './kube.js';
 import type { UpgradeActivities } from './types.js';
 import { runUpgradePod } from './upgrade-pod.js';
 
 export type { UpgradeActivities } from './types.js';
 
-/** What the activities need: where the clusters are, and the default agent image. */
+/** What the activities need: where the clusters are, and which agent images each may run. */
 export interface ActivityDeps {
   clusters: ClusterRegistry;
-  /** Image of the node upgrade agent, used unless the request names one. */
-  upgradeImage: string;
+  /** Image of the node upgrade agent, used unless the request names one; the only image allowed when `images` is not given. */
+  upgradeImage?: string;
+  /** The image allow-list of a cluster (the worker passes its configuration's, see imagePolicyFor). */
+  images?: (clusterId: string) => ImagePolicy;
 }
 
 /** Builds the activities the worker registers. */
 export function createActivities(deps: ActivityDeps): UpgradeActivities {
   const clients = new KubeClients(deps.clusters);
+  const policy = deps.images ?? (() => ({ ...(deps.upgradeImage ? { defaultImage: deps.upgradeImage } : {}), allowed: [] }));
+  /** The allowed image for the request; throws `refuse(message)` when it is not allowed. */
+  const imageFor = (clusterId: string, requested: string | undefined, refuse: (message: string) => Error): string => {
+    try {
+      return resolveUpgradeImage(policy(clusterId), requested, clusterId);
+    } catch (err) {
+      if (isInvalidUpgradeRequest(err)) throw refuse(err.message);
+      throw err;
+    }
+  };
   return {
-    inventory: (clusterId) => inventory(clients, clusterId),
+    inventory: async (clusterId, upgrade) => {
+      // An unknown cluster or a broken kubeconfig is reported first, then the image.
+      clients.for(clusterId);
+      if (upgrade) imageFor(clusterId, upgrade.upgradeImage, (m) => ApplicationFailure.nonRetryable(m, ErrorType.InvalidUpgradeRequest));
+      return inventory(clients, clusterId);
+    },
     precheck: (args) => precheck(clients, args),
     cordonNode: (args) => cordonNode(clients, args),
     drainNode: (args) => drainNode(clients, args),
-    runUpgradePod: (args) => runUpgradePod(clients, deps.upgradeImage, args),
+    // Checked again per node: the allow-list may have changed since the upgrade started.
+    runUpgradePod: async (args) => {
+      const image = imageFor(args.clusterId, args.upgradeImage, (message) => nodeStepFailed({ node: args.node, step: 'upgrade-pod', message }));
+      return runUpgradePod(clients, image, { ...args, upgradeImage: image });
+    },
     uncordonNode: (args) => uncordonNode(clients, args),
     deleteFailedUpgradePods: (args) => deleteFailedUpgradePods(clients, args),
     cleanupUpgrade: (args) => cleanupUpgrade(clients, args),

@@ -32,8 +32,12 @@ export interface NodeStepFailureDetails {
 }
 
 export interface UpgradeActivities {
-  /** Reads nodes and versions. Throws non-retryable 'UnknownCluster' for an unconfigured clusterId. */
-  inventory(clusterId: string): Promise<ClusterInventory>;
+  /**
+   * Reads nodes and versions. Throws non-retryable 'UnknownCluster' for an unconfigured clusterId.
+   * With `upgrade` (an upgrade is about to start) it first checks the image against the worker's
+   * allow-list for the cluster and throws non-retryable 'InvalidUpgradeRequest' when it is not allowed.
+   */
+  inventory(clusterId: string, upgrade?: { upgradeImage?: string }): Promise<ClusterInventory>;
   /** Runs the pre-check items against the cluster. */
   precheck(args: UpgradeRef): Promise<PrecheckItem[]>;
   /** Cordons the node unless it already is; records on the Node when we did it. */

@@ -6,11 +6,12 @@
  */
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { nodeReady } from '../planning/cluster.js';
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, UPGRADE_CONTAINER, UPGRADE_NAMESPACE } from '../planning/labels.js';
+import { UPGRADE_CONTAINER, UPGRADE_NAMESPACE } from '../planning/labels.js';
 import { upgradePodName } from '../planning/names.js';
 import { buildUpgradePod } from '../planning/upgrade-pod.js';
 import { parseVersion, sameVersion } from '../planning/versions.js';
 import { nodeEvent, podEvent } from './events.js';
+import { ensureUpgradeNamespace } from './namespace.js';
 import { nextChange, ObjectWatch } from './watch.js';
 import { apiMessage, heartbeat, nodeStepFailed, previousHeartbeat, rethrowInvalid, sleep, statusOf, type Kube, type KubeClients } from './kube.js';
 import type { NodeStepArgs } from './types.js';
@@ -27,21 +28,6 @@ interface WaitProgress {
   startedAt: number;
   pod: string;
   phase?: string;
-}
-
-/** Creates namespace kube-upgrade if missing, labelled managed-by, and waits for its default ServiceAccount (pod admission needs it). */
-export async function ensureUpgradeNamespace(kube: Kube): Promise<void> {
-  try {
-    await kube.core.readNamespace({ name: UPGRADE_NAMESPACE });
-    return;
-  } catch (err) {
-    if (statusOf(err) !== 404) throw err;
-  }
-  try {
-    await kube.core.createNamespace({ body: { metadata: { name: UPGRADE_NAMESPACE, labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE } } } });
-  } catch (err) {
-    if (statusOf(err) !== 409) throw err;
-  }
 }
 
 function nodeAtTarget(node: V1Node, target: string): boolean {
@@ -77,7 +63,7 @@ async function failed(kube: Kube, args: NodeStepArgs, pod: V1Pod): Promise<Error
 }
 
 /** Reads the pod, or creates it when absent (a 409 from a racing attempt means it exists: reuse it). */
-async function findOrCreate(kube: Kube, args: NodeStepArgs & { image: string }): Promise<{ pod: V1Pod; created: boolean }> {
+async function findOrCreate(kube: Kube, args: NodeStepArgs & { image: string; nodeTimeoutMs: number }): Promise<{ pod: V1Pod; created: boolean }> {
   const name = upgradePodName(args.node, args.targetVersion);
   try {
     return { pod: await kube.core.readNamespacedPod({ name, namespace: UPGRADE_NAMESPACE }), created: false };
@@ -85,7 +71,7 @@ async function findOrCreate(kube: Kube, args: NodeStepArgs & { image: string }):
     if (statusOf(err) !== 404) throw err;
   }
   await ensureUpgradeNamespace(kube);
-  const body = buildUpgradePod({ node: args.node, role: args.role, targetVersion: args.targetVersion, upgradeId: args.upgradeId, image: args.image });
+  const body = buildUpgradePod({ node: args.node, role: args.role, targetVersion: args.targetVersion, upgradeId: args.upgradeId, image: args.image, nodeTimeoutMs: args.nodeTimeoutMs });
   for (let attempt = 0; ; attempt++) {
     try {
       return { pod: await kube.core.createNamespacedPod({ namespace: UPGRADE_NAMESPACE, body }), created: true };

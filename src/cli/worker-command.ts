@@ -43,6 +43,9 @@ export async function runWorkerCommand(config: WorkerConfig): Promise<void> {
     Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress: config.metricsAddress } } } });
     console.error(`edge-upgrade worker: Prometheus metrics on http://${config.metricsAddress}/metrics`);
   }
+  if (!config.upgradeImage && [...config.clusters.values()].some((c) => !c.upgradeImage)) {
+    console.error('edge-upgrade worker: no upgradeImage is configured, so an upgrade must name an allowed image (--image); set upgradeImage or EDGE_UPGRADE_IMAGE (pinned by digest)');
+  }
   await ensureSearchAttributes(config);
   await runWorker(config);
 }

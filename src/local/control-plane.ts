@@ -23,6 +23,11 @@ export interface ControlPlaneOptions {
   nodeMonitorGracePeriodSeconds?: number;
   /** Keep `dir` after stop (for debugging). */
   keepDir?: boolean;
+  /**
+   * Cluster-wide Pod Security admission level for namespaces without their own label (the API
+   * server's default is 'privileged'), as many clusters configure it.
+   */
+  podSecurityDefault?: 'baseline' | 'restricted';
 }
 
 /** A running control plane. Stop it with `stop()`. */
@@ -79,7 +84,14 @@ export class LocalControlPlane {
       processes.push(etcd);
       await waitUntil('etcd /health', async () => (await fetch(`${etcdUrl}/health`)).ok, { timeoutMs: 30_000, process: etcd });
 
+      const admission: string[] = [];
+      if (opts.podSecurityDefault) {
+        const file = join(dir, 'admission.yaml');
+        writeFileSync(file, podSecurityAdmission(opts.podSecurityDefault));
+        admission.push(`--admission-control-config-file=${file}`);
+      }
       const apiserver = startProcess('kube-apiserver', bin('kube-apiserver'), [
+        ...admission,
         `--etcd-servers=${etcdUrl}`, '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1',
         `--secure-port=${apiPort}`, `--cert-dir=${join(dir, 'pki')}`, `--token-auth-file=${tokens}`,
         '--authorization-mode=Node,RBAC', '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
@@ -135,6 +147,21 @@ export class LocalControlPlane {
     for (const p of [...this.processes].reverse()) await stopProcess(p);
     if (!this.keepDir) rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+function podSecurityAdmission(level: string): string {
+  return [
+    'apiVersion: apiserver.config.k8s.io/v1',
+    'kind: AdmissionConfiguration',
+    'plugins:',
+    '- name: PodSecurity',
+    '  configuration:',
+    '    apiVersion: pod-security.admission.config.k8s.io/v1',
+    '    kind: PodSecurityConfiguration',
+    `    defaults: { enforce: ${level}, enforce-version: latest }`,
+    '    exemptions: { usernames: [], runtimeClasses: [], namespaces: [] }',
+    '',
+  ].join('\n');
 }
 
 function kubeconfigYaml(server: string, caData: string, token: string): string {

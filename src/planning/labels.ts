@@ -6,6 +6,16 @@
 /** Namespace of the upgrade pods and their Events. */
 export const UPGRADE_NAMESPACE = 'kube-upgrade';
 
+/**
+ * Pod Security admission level of {@link UPGRADE_NAMESPACE}: the upgrade pod is privileged with the
+ * host's PID namespace, which clusters defaulting to 'baseline' or 'restricted' would refuse.
+ */
+export const POD_SECURITY_ENFORCE_LABEL = 'pod-security.kubernetes.io/enforce';
+export const POD_SECURITY_ENFORCE_VALUE = 'privileged';
+
+/** PriorityClass of the upgrade pods: a node's own upgrade must not be preempted or evicted first. */
+export const UPGRADE_PRIORITY_CLASS = 'system-node-critical';
+
 /** Every resource we create carries this label. */
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY_VALUE = 'edge-upgrade';

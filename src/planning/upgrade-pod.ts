@@ -1,9 +1,10 @@
 /**
- * Pure builder of a node's upgrade pod (system-upgrade-controller style: the spec comes from
- * (upgrade, node) without I/O). The pod is pinned with spec.nodeName, tolerates every taint, and
- * runs the privileged agent (agent/upgrade-node.sh) that enters the host through PID 1.
+ * Pure builders of a node's upgrade pod and of its namespace (system-upgrade-controller style: the
+ * spec comes from (upgrade, node) without I/O). The pod is pinned with spec.nodeName, tolerates
+ * every taint, and runs the privileged agent (agent/upgrade-node.sh) that enters the host through
+ * PID 1 (nsenter), so it mounts nothing from the host.
  */
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Namespace, V1Pod } from '@kubernetes/client-node';
 import type { NodeRole } from './types.js';
 import {
   ENV_NODE_NAME,
@@ -12,11 +13,14 @@ import {
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
   NODE_NAME_LABEL,
+  POD_SECURITY_ENFORCE_LABEL,
+  POD_SECURITY_ENFORCE_VALUE,
   TARGET_VERSION_LABEL,
   UPGRADE_CONTAINER,
   UPGRADE_ID_ANNOTATION,
   UPGRADE_ID_LABEL,
   UPGRADE_NAMESPACE,
+  UPGRADE_PRIORITY_CLASS,
 } from './labels.js';
 import { labelValue, upgradePodName } from './names.js';
 
@@ -27,6 +31,23 @@ export interface UpgradePodInput {
   targetVersion: string;
   upgradeId: string;
   image: string;
+  /** How long the node may take (the request's nodeTimeout), in ms; the pod's activeDeadlineSeconds. */
+  nodeTimeoutMs: number;
+}
+
+/**
+ * What the upgrade pod requests. Requests only, no limits: the agent's host commands (apt, kubeadm)
+ * run in the pod's cgroup, and a memory limit could kill kubeadm halfway through an upgrade.
+ */
+export const UPGRADE_POD_REQUESTS = { cpu: '100m', memory: '128Mi' };
+
+/** Namespace kube-upgrade as we create it: labelled managed-by, and privileged for Pod Security admission. */
+export function buildUpgradeNamespace(): V1Namespace {
+  return {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: UPGRADE_NAMESPACE, labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [POD_SECURITY_ENFORCE_LABEL]: POD_SECURITY_ENFORCE_VALUE } },
+  };
 }
 
 /** Labels that select every upgrade pod of one upgrade. */
@@ -36,7 +57,7 @@ export function upgradeSelector(upgradeId: string): string {
 
 /** The upgrade pod for `input.node`, named by {@link upgradePodName}. */
 export function buildUpgradePod(input: UpgradePodInput): V1Pod {
-  const { node, role, targetVersion, upgradeId, image } = input;
+  const { node, role, targetVersion, upgradeId, image, nodeTimeoutMs } = input;
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -59,6 +80,10 @@ export function buildUpgradePod(input: UpgradePodInput): V1Pod {
       tolerations: [{ operator: 'Exists' }],
       hostPID: true,
       automountServiceAccountToken: false,
+      priorityClassName: UPGRADE_PRIORITY_CLASS,
+      // The kubelet stops the agent once the workflow has stopped waiting for it, rather than
+      // letting it change the node later, unobserved (a resume deletes the failed pod and retries).
+      activeDeadlineSeconds: Math.max(1, Math.ceil(nodeTimeoutMs / 1000)),
       terminationGracePeriodSeconds: 30,
       containers: [
         {
@@ -70,12 +95,11 @@ export function buildUpgradePod(input: UpgradePodInput): V1Pod {
             { name: ENV_NODE_NAME, value: node },
             { name: ENV_NODE_ROLE, value: role },
           ],
+          resources: { requests: { ...UPGRADE_POD_REQUESTS } },
           securityContext: { privileged: true },
-          volumeMounts: [{ name: 'host-root', mountPath: '/host' }],
           terminationMessagePolicy: 'FallbackToLogsOnError',
         },
       ],
-      volumes: [{ name: 'host-root', hostPath: { path: '/', type: 'Directory' } }],
     },
   };
 }

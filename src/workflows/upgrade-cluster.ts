@@ -288,9 +288,9 @@ function invalid(s: UpgradeState, publish: () => void, err: unknown): Applicatio
 async function planUpgrade(s: UpgradeState, v: ValidatedRequest, ref: UpgradeRef, acts: Activities, publish: () => void): Promise<void> {
   let inv: ClusterInventory;
   try {
-    inv = await acts.short.inventory.executeWithOptions({ summary: `inventory ${ref.clusterId}` }, [ref.clusterId]);
+    inv = await acts.short.inventory.executeWithOptions({ summary: `inventory ${ref.clusterId}` }, [ref.clusterId, { upgradeImage: v.request.upgradeImage }]);
   } catch (err) {
-    if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === ErrorType.UnknownCluster) {
+    if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && (err.cause.type === ErrorType.UnknownCluster || err.cause.type === ErrorType.InvalidUpgradeRequest)) {
       throw invalid(s, publish, new Error(err.cause.message || `unknown cluster '${ref.clusterId}'`));
     }
     throw err;

@@ -16,6 +16,12 @@ export function buildOnce(): void {
   built = true;
 }
 
+/**
+ * The agent image the CLI's workers are configured with (EDGE_UPGRADE_IMAGE) unless a test says
+ * otherwise: the allow-list wants one, pinned by digest. The simulator runs any image.
+ */
+export const TEST_UPGRADE_IMAGE = `example.invalid/edge-upgrade/agent@sha256:${'0'.repeat(64)}`;
+
 /** The result of one CLI run. */
 export interface CliResult {
   code: number;
@@ -26,7 +32,7 @@ export interface CliResult {
 /** Runs `edge-upgrade ...args` with `env` added; resolves when it exits (or kills it after `timeoutMs`). */
 export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 120_000): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, EDGE_UPGRADE_IMAGE: TEST_UPGRADE_IMAGE, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -42,7 +48,7 @@ export function runCli(args: string[], env: Record<string, string> = {}, timeout
 
 /** Starts a long-running CLI command (e.g. `worker`); stop it with `child.kill('SIGTERM')`. */
 export function spawnCli(args: string[], env: Record<string, string> = {}): { child: ChildProcess; output: () => string } {
-  const child = spawn(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, EDGE_UPGRADE_IMAGE: TEST_UPGRADE_IMAGE, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));

@@ -16,11 +16,12 @@ export interface TestCluster {
 }
 
 /** Starts a control plane and a simulator (with no nodes yet). */
-export async function startCluster(opts: { nodeMonitorGracePeriodSeconds?: number; simulator?: Partial<SimulatorOptions> } = {}): Promise<TestCluster> {
+export async function startCluster(opts: { nodeMonitorGracePeriodSeconds?: number; podSecurityDefault?: 'baseline' | 'restricted'; simulator?: Partial<SimulatorOptions> } = {}): Promise<TestCluster> {
   const controlPlane = await LocalControlPlane.start({
     k8sBinDir: k8sBinDir(),
     etcdBinary: etcdBinary(),
     nodeMonitorGracePeriodSeconds: opts.nodeMonitorGracePeriodSeconds,
+    podSecurityDefault: opts.podSecurityDefault,
     keepDir: process.env.EDGE_UPGRADE_KEEP_TEST_DIRS === '1',
   });
   const kubeConfig = controlPlane.kubeConfig();

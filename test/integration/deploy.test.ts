@@ -1,11 +1,19 @@
 /**
  * The manifests in deploy/ are valid for a real kube-apiserver: `kubectl apply --dry-run=server`
- * runs admission and schema validation without creating anything.
+ * runs admission and schema validation without creating anything. The worker's manifests really
+ * authenticate: the files its Deployment mounts, filled with a real ServiceAccount token, are what
+ * the worker's configuration loads and uses against the API server.
  */
+import { AuthenticationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startCluster, type TestCluster } from '../helpers/cluster.js';
+import { parseAllDocuments } from 'yaml';
+import { createActivities } from '../../src/activities/index.js';
+import { ClusterRegistry, imagePolicyFor, loadWorkerConfig } from '../../src/config.js';
+import { eventually, startCluster, type TestCluster } from '../helpers/cluster.js';
 import { k8sBinDir } from '../helpers/tools.js';
 
 const deployDir = fileURLToPath(new URL('../../deploy/', import.meta.url));
@@ -55,6 +63,9 @@ test('deploy/rbac.yaml grants the ServiceAccount what the activities use, and no
   expect(can('watch', 'pods', '-n', 'kube-upgrade')).toBe('yes');
   expect(can('create', 'pods', '-n', 'kube-upgrade')).toBe('yes');
   expect(can('create', 'pods', '--subresource=eviction', '-n', 'default')).toBe('yes');
+  // Pod Security 'privileged' may be set on kube-upgrade only, never on another namespace.
+  expect(can('patch', 'namespaces/kube-upgrade')).toBe('yes');
+  expect(can('patch', 'namespaces/default')).toBe('no');
   // Not used, not granted.
   expect(can('create', 'pods', '-n', 'default')).toBe('no');
   expect(can('watch', 'pods', '-n', 'default')).toBe('no');
@@ -66,3 +77,69 @@ test('a manifest with a mistake is refused by the same check', () => {
   const bad = 'apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: broken, namespace: edge-upgrade-system }\nspec: { replicas: "two" }\n';
   expect(() => execFileSync(join(k8sBinDir(), 'kubectl'), ['--kubeconfig', cluster.controlPlane.kubeconfigPath, 'apply', '--dry-run=server', '-f', '-'], { input: bad, stdio: ['pipe', 'pipe', 'pipe'] })).toThrow();
 });
+
+interface Manifest {
+  kind: string;
+  metadata: { name: string };
+  data?: Record<string, string>;
+  stringData?: Record<string, string>;
+  spec?: { template: { spec: { containers: Array<{ args: string[]; volumeMounts: Array<{ name: string; mountPath: string }> }>; volumes: Array<{ name: string; configMap?: { name: string }; secret?: { secretName: string } }> } } };
+}
+
+test('deploy/worker.yaml authenticates: the kubeconfig it mounts reads the mounted ServiceAccount token', async () => {
+  kubectl('apply', '-f', join(deployDir, 'rbac.yaml'));
+  await cluster.simulator.addNodes([{ name: 'edge-1', kind: 'worker', edge: true, version: 'v1.33.7' }]);
+  const admin = cluster.kubeConfig.makeApiClient(CoreV1Api);
+  const token = (await eventually('a token of kube-upgrade/edge-upgrade', () =>
+    admin.createNamespacedServiceAccountToken({ name: 'edge-upgrade', namespace: 'kube-upgrade', body: { spec: { audiences: [], expirationSeconds: 3600 } } }),
+  )).status!.token;
+  const ca = Buffer.from(cluster.kubeConfig.getCurrentCluster()!.caData!, 'base64').toString('utf8');
+
+  const docs = parseAllDocuments(readFileSync(join(deployDir, 'worker.yaml'), 'utf8')).map((d) => d.toJS() as Manifest);
+  const deployment = docs.find((d) => d.kind === 'Deployment')!;
+  const pod = deployment.spec!.template.spec;
+  const container = pod.containers[0]!;
+  const configPath = container.args[container.args.indexOf('--config') + 1]!;
+  // Lay out the worker's filesystem as its Deployment mounts it, under `root`: each mounted
+  // ConfigMap or Secret key becomes a file, the Secret's placeholders filled in as an operator would
+  // (`kubectl create token ... > token` leaves a newline), and the server is this test's API server.
+  const root = mkdtempSync(join(tmpdir(), 'edge-upgrade-deploy-'));
+  try {
+    const rooted = (text: string) => text.replaceAll('/etc/edge-upgrade/', `${root}/etc/edge-upgrade/`).replaceAll('https://shop-17.example.invalid:6443', cluster.controlPlane.server);
+    const filled: Record<string, string> = { 'shop-17.token': `${token}\n`, 'shop-17.ca.crt': ca };
+    const written: string[] = [];
+    for (const mount of container.volumeMounts) {
+      const volume = pod.volumes.find((v) => v.name === mount.name)!;
+      const source = volume.configMap
+        ? docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name === volume.configMap!.name)
+        : volume.secret
+          ? docs.find((d) => d.kind === 'Secret' && d.metadata.name === volume.secret!.secretName)
+          : undefined;
+      for (const [key, value] of Object.entries({ ...source?.data, ...source?.stringData })) {
+        const path = join(root, mount.mountPath, key);
+        mkdirSync(dirname(path), { recursive: true });
+        writeFileSync(path, filled[key] ?? rooted(value));
+        written.push(join(mount.mountPath, key));
+      }
+    }
+    // Everything the configuration and the kubeconfig name is really mounted.
+    expect(written).toEqual(expect.arrayContaining([configPath, '/etc/edge-upgrade/clusters/shop-17.kubeconfig', '/etc/edge-upgrade/clusters/shop-17.token', '/etc/edge-upgrade/clusters/shop-17.ca.crt']));
+
+    const config = loadWorkerConfig(join(root, configPath), {});
+    const registry = new ClusterRegistry(config.clusters);
+    const review = await registry.kubeConfig('shop-17').makeApiClient(AuthenticationV1Api).createSelfSubjectReview({ body: {} });
+    expect(review.status?.userInfo?.username).toBe('system:serviceaccount:kube-upgrade:edge-upgrade');
+    // The activities, built as the worker builds them, read the cluster through that identity.
+    const acts = createActivities({ clusters: registry, images: (id) => imagePolicyFor(config, id) });
+    const inv = await acts.inventory('shop-17', {});
+    expect(inv.nodes.map((n) => n.name)).toContain('edge-1');
+
+    // Without the token the same configuration is anonymous and refused: the token is what authenticates.
+    const anonymous = new KubeConfig();
+    anonymous.loadFromOptions({ ...registry.kubeConfig('shop-17'), users: [{ name: 'edge-upgrade' }] });
+    const refused = await anonymous.makeApiClient(CoreV1Api).listNode().then(() => 200, (e: { code?: number }) => e.code);
+    expect([401, 403]).toContain(refused);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}, 120_000);

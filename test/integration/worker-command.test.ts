@@ -58,4 +58,8 @@ test('a broken configuration is refused with one line', async () => {
   expect(bad.code).toBe(1);
   expect(bad.stderr.trim().split('\n')).toHaveLength(1);
   expect(bad.stderr).toContain('cannot read config file /nonexistent/config.yaml');
+  // The agent image runs privileged on every node: a tag, which can be moved, needs an explicit opt-in.
+  const tagged = await runCli(['worker'], { TEMPORAL_ADDRESS: env.address, EDGE_UPGRADE_IMAGE: 'ghcr.io/edge-upgrade/agent:0.1.0' });
+  expect(tagged.code).toBe(1);
+  expect(tagged.stderr.trim()).toMatch(/^edge-upgrade: EDGE_UPGRADE_IMAGE: "ghcr\.io\/edge-upgrade\/agent:0\.1\.0" is not pinned by digest .*allowTaggedImages: true[^\n]*$/);
 });

@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadWorkerConfig, parseClustersEnv, temporalConnectionOptions } from '../../src/config.js';
+import { ConfigError, imagePolicyFor, loadWorkerConfig, parseClustersEnv, temporalConnectionOptions } from '../../src/config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'edge-upgrade-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -50,4 +50,50 @@ test('an API key implies TLS (Temporal Cloud)', () => {
 
 test('a certificate without its key is refused', () => {
   expect(() => loadWorkerConfig(undefined, { TEMPORAL_TLS_CERT: file('c.pem', 'C') })).toThrow(ConfigError);
+});
+
+describe('the upgrade image allow-list', () => {
+  const D = 'sha256:' + '1'.repeat(64);
+  const PINNED = `registry.example.com/edge-upgrade/agent@${D}`;
+  const ARM = `registry.example.com/edge-upgrade/agent-arm@${D}`;
+
+  test('worker-wide default and list, with a cluster that has its own', () => {
+    const cfg = loadWorkerConfig(
+      file('images.yaml', `upgradeImage: ${PINNED}\nallowedImages: [${ARM}]\nclusters:\n  - { id: shop, kubeconfig: /k/shop }\n  - { id: arm, kubeconfig: /k/arm, upgradeImage: ${ARM}, allowedImages: [] }\n`),
+      {},
+    );
+    expect(imagePolicyFor(cfg, 'shop')).toEqual({ defaultImage: PINNED, allowed: [ARM] });
+    expect(imagePolicyFor(cfg, 'arm')).toEqual({ defaultImage: ARM, allowed: [] });
+  });
+
+  test('no image configured means no default, not a built-in tag', () => {
+    expect(imagePolicyFor(loadWorkerConfig(undefined, { EDGE_UPGRADE_CLUSTERS: 'shop=/k/shop' }), 'shop')).toEqual({ allowed: [] });
+  });
+
+  test.each([
+    [`upgradeImage: ghcr.io/edge-upgrade/agent:0.1.0\n`, /^config file .*: upgradeImage: "ghcr\.io\/edge-upgrade\/agent:0\.1\.0" is not pinned by digest/],
+    [`allowedImages: [${PINNED}, "evil:1"]\n`, /: allowedImages\.1: "evil:1" is not pinned by digest/],
+    [`clusters:\n  - { id: shop, kubeconfig: /k, allowedImages: ["a b"] }\n`, /: clusters\.0\.allowedImages\.0: "a b" is not an image reference/],
+    [`clusters:\n  - { id: shop, kubeconfig: /k, allowedImage: ${PINNED} }\n`, /clusters\.0: Unrecognized key: "allowedImage"/i],
+  ])('refuses %j with one line', (yaml, message) => {
+    let err: unknown;
+    try {
+      loadWorkerConfig(file('bad-images.yaml', yaml), {});
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toMatch(message);
+    expect((err as Error).message).not.toContain('\n');
+  });
+
+  test('a tag-only image needs the explicit opt-in, in the file or the environment', () => {
+    const tagged = file('tagged.yaml', 'upgradeImage: ghcr.io/edge-upgrade/agent:0.1.0\nallowTaggedImages: true\n');
+    expect(loadWorkerConfig(tagged, {}).upgradeImage).toBe('ghcr.io/edge-upgrade/agent:0.1.0');
+    expect(() => loadWorkerConfig(undefined, { EDGE_UPGRADE_IMAGE: 'ghcr.io/edge-upgrade/agent:0.1.0' })).toThrow(/^EDGE_UPGRADE_IMAGE: .*not pinned by digest/);
+    const env = loadWorkerConfig(undefined, { EDGE_UPGRADE_IMAGE: 'ghcr.io/edge-upgrade/agent:0.1.0', EDGE_UPGRADE_ALLOW_TAGGED_IMAGES: 'true', EDGE_UPGRADE_ALLOWED_IMAGES: `${PINNED}, ${ARM}` });
+    expect(env.upgradeImage).toBe('ghcr.io/edge-upgrade/agent:0.1.0');
+    expect(env.allowedImages).toEqual([PINNED, ARM]);
+    expect(() => loadWorkerConfig(undefined, { EDGE_UPGRADE_ALLOW_TAGGED_IMAGES: 'maybe' })).toThrow(/EDGE_UPGRADE_ALLOW_TAGGED_IMAGES "maybe" is not true or false/);
+  });
 });

@@ -6,7 +6,7 @@ import { CONTROL_PLANE_LABEL, CORDONED_BY_ANNOTATION, EDGE_WORKER_LABEL, ENV_NOD
 import { labelValue, upgradePodName } from '../../src/planning/names.js';
 import { evaluatePrecheck, type PrecheckInput } from '../../src/planning/precheck-items.js';
 import type { ClusterNode, PrecheckItem } from '../../src/planning/types.js';
-import { buildUpgradePod } from '../../src/planning/upgrade-pod.js';
+import { buildUpgradeNamespace, buildUpgradePod } from '../../src/planning/upgrade-pod.js';
 
 const dns1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -213,7 +213,7 @@ describe('evaluatePrecheck', () => {
 
 describe('buildUpgradePod', () => {
   it.each(['first-control-plane', 'control-plane', 'worker'] as const)('pins a privileged %s pod to its node with the contract env', (role) => {
-    const p = buildUpgradePod({ node: 'cp-1', role, targetVersion: 'v1.34.4', upgradeId: 'edge-upgrade-x', image: 'img:1' });
+    const p = buildUpgradePod({ node: 'cp-1', role, targetVersion: 'v1.34.4', upgradeId: 'edge-upgrade-x', image: 'img:1', nodeTimeoutMs: 30 * 60_000 });
     expect(p.metadata?.name).toBe('upgrade-cp-1-v1-34-4');
     expect(p.metadata?.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'edge-upgrade', 'edge-upgrade.io/node': 'cp-1', 'edge-upgrade.io/upgrade-id': 'edge-upgrade-x' });
     expect(p.spec).toMatchObject({ nodeName: 'cp-1', restartPolicy: 'Never', hostPID: true, tolerations: [{ operator: 'Exists' }] });
@@ -221,5 +221,34 @@ describe('buildUpgradePod', () => {
     expect(c.securityContext?.privileged).toBe(true);
     expect(c.image).toBe('img:1');
     expect(Object.fromEntries(c.env!.map((e) => [e.name, e.value]))).toEqual({ [ENV_TARGET_VERSION]: 'v1.34.4', NODE_NAME: 'cp-1', [ENV_NODE_ROLE]: role });
+  });
+
+  it('mounts nothing from the host, is node-critical, requests resources and ends with the node timeout', () => {
+    const p = buildUpgradePod({ node: 'edge-1', role: 'worker', targetVersion: 'v1.34.4', upgradeId: 'u', image: 'img:1', nodeTimeoutMs: 30 * 60_000 });
+    // The agent reaches the host through PID 1 (nsenter), so the old hostPath '/' mount was only exposure.
+    expect(p.spec!.volumes ?? []).toEqual([]);
+    expect(p.spec!.containers[0]!.volumeMounts ?? []).toEqual([]);
+    expect(p.spec!.priorityClassName).toBe('system-node-critical');
+    expect(p.spec!.containers[0]!.resources?.requests).toEqual({ cpu: '100m', memory: '128Mi' });
+    // No limits: the host commands run in the pod's cgroup, and an OOM kill would stop kubeadm halfway.
+    expect(p.spec!.containers[0]!.resources?.limits).toBeUndefined();
+    expect(p.spec!.activeDeadlineSeconds).toBe(1800);
+  });
+
+  it.each([
+    [90_500, 91],
+    [1, 1],
+    [15 * 24 * 3600_000, 15 * 24 * 3600],
+  ])('a node timeout of %i ms gives activeDeadlineSeconds %i', (ms, seconds) => {
+    expect(buildUpgradePod({ node: 'n', role: 'worker', targetVersion: 'v1.34.4', upgradeId: 'u', image: 'i', nodeTimeoutMs: ms }).spec!.activeDeadlineSeconds).toBe(seconds);
+  });
+});
+
+describe('buildUpgradeNamespace', () => {
+  it('is kube-upgrade, ours, and privileged for Pod Security admission', () => {
+    expect(buildUpgradeNamespace().metadata).toEqual({
+      name: 'kube-upgrade',
+      labels: { 'app.kubernetes.io/managed-by': 'edge-upgrade', 'pod-security.kubernetes.io/enforce': 'privileged' },
+    });
   });
 });
