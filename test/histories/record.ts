@@ -115,6 +115,34 @@ const scenarios: Scenario[] = [
     },
   },
   {
+    name: 'temporal-cancel',
+    async run(fleet, client) {
+      const c = fleet.add({ clusterId: 'rec-tcancel', controlPlaneVersion: TO, nodes: makeNodes({ edge: 4, version: FROM }) });
+      c.hold = true;
+      const h = await startUpgrade(client, { clusterId: c.clusterId, targetVersion: TO });
+      await waitFor('edge-1 in flight', () => c.held.length === 1);
+      await h.cancel();
+      c.hold = false;
+      c.release();
+      await h.result().catch(() => undefined);
+      return h;
+    },
+  },
+  {
+    name: 'removed-node',
+    async run(fleet, client) {
+      const c = fleet.add({ clusterId: 'rec-removed', controlPlaneVersion: FROM, nodes: makeNodes({ masters: 1, edge: 4, version: FROM }) });
+      c.hold = true;
+      const h = await startUpgrade(client, { clusterId: c.clusterId, targetVersion: TO });
+      await waitFor('cp-1 in flight', () => c.held.length === 1);
+      c.nodes.delete('edge-2'); // deleted after the plan was made
+      c.hold = false;
+      c.release();
+      await h.result();
+      return h;
+    },
+  },
+  {
     name: 'window',
     async run(fleet, client) {
       const c = fleet.add({ clusterId: 'rec-window', controlPlaneVersion: TO, nodes: makeNodes({ edge: 3, version: FROM }) });
