@@ -474,7 +474,7 @@ class Runner {
           if (isCancellation(err)) throw err;
           // The seed requires the failed pods gone before a resume: stay paused and say why.
           const why = err instanceof ActivityFailure && err.cause ? err.cause.message : String(err);
-          s.resumeFailed(`resume failed: could not delete the failed upgrade pods in kube-upgrade (${why}); still paused, resume again`, new Date().toISOString());
+          s.resumeFailed(`could not delete the failed upgrade pods in kube-upgrade (${why}); still paused, resume again`, new Date().toISOString());
         }
         this.publish();
         continue;
