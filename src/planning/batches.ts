@@ -30,9 +30,16 @@ export function nextBatchSize(previous: number, cap: number): number {
  * `workers`, and the last batch holds what is left.
  */
 export function batchPlan(workers: number, percent: number = DEFAULT_MAX_BATCH_PERCENT): number[] {
-  const cap = maxBatchSize(workers, percent);
+  return batchSizes(workers, maxBatchSize(workers, percent));
+}
+
+/**
+ * Sizes of the batches for `count` workers still to upgrade when no batch may exceed `cap` (the cap
+ * comes from the cluster's total worker count, so a re-run caps like the first run did).
+ */
+export function batchSizes(count: number, cap: number): number[] {
   const sizes: number[] = [];
-  let left = workers;
+  let left = count;
   let size = Math.min(firstBatchSize(), cap);
   while (left > 0) {
     const take = Math.min(size, left);
