@@ -31,7 +31,7 @@ export interface UpgradePlan {
  * nodes already at the target and Ready. The first master left gets role 'first-control-plane' (it
  * runs `kubeadm upgrade apply`) unless that already happened; the others get 'control-plane'.
  */
-export function planUpgrade(inv: ClusterInventory, target: KubeVersion): UpgradePlan {
+export function planNodes(inv: ClusterInventory, target: KubeVersion): UpgradePlan {
   const masters = orderMasters(inv.nodes);
   const applied = kubeadmApplyDone(inv.controlPlaneVersion, masters, target);
   const todoMasters: PlannedMaster[] = [];

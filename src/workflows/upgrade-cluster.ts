@@ -25,7 +25,7 @@ import {
 import type { NodeStepArgs, NodeStepFailureDetails, UpgradeActivities, UpgradeRef } from '../activities/types.js';
 import { maxBatchSize, nextBatchSize } from '../planning/batches.js';
 import { ErrorType, isInvalidUpgradeRequest, nonRetryableActivityErrors } from '../planning/errors.js';
-import { orderMasters, orderWorkers } from '../planning/order.js';
+import { planNodes } from '../planning/plan.js';
 import { precheckBlocker, precheckVerdict } from '../planning/precheck.js';
 import { validateUpgradeRequest, type ValidatedRequest } from '../planning/request.js';
 import { summarize } from '../planning/summary.js';
@@ -33,7 +33,7 @@ import { isoSeconds, nextOpen } from '../planning/window.js';
 import { DEFAULT_PAUSE_TIMEOUT, parseDuration } from '../planning/durations.js';
 import { CORDONED_BY_ANNOTATION } from '../planning/labels.js';
 import type { CancelReason, ClusterInventory, LastError, NodeRole, NodeStep, Progress, UpgradeRequest } from '../planning/types.js';
-import { checkNoNodeDowngrade, checkTargetVersion, checkVersionSkew, nodeIsDone, nodeVersion, parseVersion, sameVersion } from '../planning/versions.js';
+import { checkNoNodeDowngrade, checkTargetVersion, checkVersionSkew, parseVersion } from '../planning/versions.js';
 import {
   EdgeClusterId,
   EdgeUpgradePhase,
@@ -47,7 +47,7 @@ import {
   resumeSignal,
   resumeUpdate,
 } from './definitions.js';
-import { UpgradeState, type Command, type PlannedMaster, type UpgradeSnapshot } from './upgrade-state.js';
+import { UpgradeState, type Command, type UpgradeSnapshot } from './upgrade-state.js';
 
 /**
  * Events one node's upgrade may add to history in the worst case: four activities of three events
@@ -307,26 +307,9 @@ async function planUpgrade(s: UpgradeState, v: ValidatedRequest, ref: UpgradeRef
     throw err;
   }
 
-  const masters = orderMasters(inv.nodes);
-  // `kubeadm upgrade apply` runs once per cluster, on the first master. On a re-run after it
-  // happened (a master or the API server already at the target) every master is 'control-plane'.
-  const applyDone =
-    sameVersion(parseVersion(inv.controlPlaneVersion, 'controlPlaneVersion'), target) ||
-    masters.some((m) => {
-      const mv = nodeVersion(m);
-      return mv !== null && sameVersion(mv, target);
-    });
-  const todoMasters: PlannedMaster[] = [];
-  masters.forEach((m, i) => {
-    if (nodeIsDone(m, target)) return;
-    const role: NodeRole = !applyDone && todoMasters.length === 0 ? 'first-control-plane' : 'control-plane';
-    todoMasters.push({ name: m.name, serial: i + 1, role });
-  });
-  const workers = orderWorkers(inv.nodes);
-  s.plan(
-    { total: masters.length, todo: todoMasters },
-    { total: workers.length, todo: workers.filter((w) => !nodeIsDone(w, target)).map((w) => w.name) },
-  );
+  // Order, serials and roles (who runs `kubeadm upgrade apply`) come from the plan `edge-upgrade plan` previews.
+  const plan = planNodes(inv, target);
+  s.plan(plan.masters, plan.workers);
   publish();
 
   const items = await acts.short.precheck.executeWithOptions({ summary: `precheck ${ref.clusterId} → ${ref.targetVersion}` }, [ref]);

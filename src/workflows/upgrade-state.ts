@@ -3,14 +3,8 @@
  * continue-as-new (samples-typescript message-passing/safe-message-handlers style). It is pure:
  * no Temporal APIs and no clock (callers pass `now` as an ISO string), so it is unit-tested directly.
  */
-import type { CancelReason, LastError, NodeRole, Phase, Progress, UpgradeState as State } from '../planning/types.js';
-
-/** A control-plane node still to upgrade, with its serial number among all masters (1-based) and its role. */
-export interface PlannedMaster {
-  name: string;
-  serial: number;
-  role: NodeRole;
-}
+import type { PlannedMaster } from '../planning/plan.js';
+import type { CancelReason, LastError, Phase, Progress, UpgradeState as State } from '../planning/types.js';
 
 /** Everything a run hands to the next one through continue-as-new. */
 export interface UpgradeSnapshot {

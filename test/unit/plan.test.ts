@@ -1,5 +1,5 @@
 /** The upgrade plan (src/planning/plan.ts) that the workflow follows and `edge-upgrade plan` previews. */
-import { firstControlPlane, planUpgrade, workerBatches, type PlannedMaster } from '../../src/planning/plan.js';
+import { firstControlPlane, planNodes, workerBatches, type PlannedMaster } from '../../src/planning/plan.js';
 import type { ClusterInventory, ClusterNode } from '../../src/planning/types.js';
 import { parseVersion } from '../../src/planning/versions.js';
 
@@ -25,7 +25,7 @@ interface Want {
   done: string[];
 }
 
-describe('planUpgrade', () => {
+describe('planNodes', () => {
   it.each<[string, ClusterInventory, Want]>([
     [
       'fresh dedicated cluster: masters by name (numeric-aware), the first runs kubeadm upgrade apply; cloud before edge',
@@ -73,7 +73,7 @@ describe('planUpgrade', () => {
       { masters: [], mastersTotal: 1, workers: [], workersTotal: 1, done: ['cp-1', 'edge-1'] },
     ],
   ])('%s', (_name, inv, want) => {
-    const plan = planUpgrade(inv, parseVersion(TO));
+    const plan = planNodes(inv, parseVersion(TO));
     expect(plan.masters).toEqual({ total: want.mastersTotal, todo: want.masters });
     expect(plan.workers).toEqual({ total: want.workersTotal, todo: want.workers });
     expect(plan.alreadyUpgraded).toEqual(want.done);
@@ -82,8 +82,8 @@ describe('planUpgrade', () => {
 
   it('does not depend on the order the API lists nodes in', () => {
     const nodes = [master('cp-1'), master('cp-2'), cloud('cloud-1'), edge('edge-1'), edge('edge-2', TO)];
-    const a = planUpgrade(cluster(FROM, nodes), parseVersion(TO));
-    const b = planUpgrade(cluster(FROM, [...nodes].reverse()), parseVersion(TO));
+    const a = planNodes(cluster(FROM, nodes), parseVersion(TO));
+    const b = planNodes(cluster(FROM, [...nodes].reverse()), parseVersion(TO));
     expect(b.masters).toEqual(a.masters);
     expect(b.workers).toEqual(a.workers);
   });
@@ -101,7 +101,7 @@ describe('workerBatches', () => {
     ['re-run with one worker left', 20, 19, undefined, [1]],
     ['nothing left', 20, 20, undefined, []],
   ])('%s', (_name, total, done, percent, sizes) => {
-    const plan = planUpgrade(workers(total, done), parseVersion(TO));
+    const plan = planNodes(workers(total, done), parseVersion(TO));
     const batches = workerBatches(plan, percent);
     expect(batches.map((b) => b.length)).toEqual(sizes);
     // Every worker left appears once, in plan order.
