@@ -154,7 +154,29 @@ export function isoSeconds(d: Date): string {
   return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-/** One-line description of a window, e.g. 'sat,sun 02:00-05:00 Europe/Berlin'. */
+/** One-line description of a window, e.g. 'sat,sun 02:00-05:00 Europe/Berlin'; {@link parseWindow} reads it back. */
 export function describeWindow(w: MaintenanceWindow): string {
   return `${w.days && w.days.length > 0 ? `${w.days.join(',')} ` : ''}${w.start}-${w.end} ${w.timezone ?? 'UTC'}`;
+}
+
+/** The text form of a window that {@link parseWindow} reads and {@link describeWindow} writes. */
+export const WINDOW_SYNTAX = '[days] HH:MM[:SS]-HH:MM[:SS] [timezone]';
+
+const WINDOW_PATTERN = /^(?:([a-z,]+)\s+)?(\d\d:\d\d(?::\d\d)?)-(\d\d:\d\d(?::\d\d)?)(?:\s+(\S+))?$/;
+
+/**
+ * Reads a window in {@link WINDOW_SYNTAX}, e.g. 'sat,sun 02:00-05:00 Europe/Berlin' (the CLI's
+ * `--window`); null when the text has another shape. Only the shape is checked here: day names,
+ * times and the time zone are validated with the rest of the request (validateUpgradeRequest).
+ */
+export function parseWindow(spec: string): MaintenanceWindow | null {
+  const m = WINDOW_PATTERN.exec(spec.trim());
+  if (!m) return null;
+  const [, days, start, end, timezone] = m;
+  return {
+    start: start!,
+    end: end!,
+    ...(days ? { days: days.split(',') as MaintenanceWindow['days'] } : {}),
+    ...(timezone ? { timezone } : {}),
+  };
 }

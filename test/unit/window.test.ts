@@ -2,7 +2,16 @@
 import { validateUpgradeRequest } from '../../src/planning/request.js';
 import { summarize } from '../../src/planning/summary.js';
 import type { MaintenanceWindow, Progress } from '../../src/planning/types.js';
-import { closesAt, describeWindow, isInside, isoSeconds, isValidTimeZone, nextOpen, parseTimeOfDay } from '../../src/planning/window.js';
+import {
+  closesAt,
+  describeWindow,
+  isInside,
+  isoSeconds,
+  isValidTimeZone,
+  nextOpen,
+  parseTimeOfDay,
+  parseWindow,
+} from '../../src/planning/window.js';
 
 const w = (spec: string, days?: MaintenanceWindow['days']): MaintenanceWindow => {
   const [times, timezone] = spec.split(' ');
@@ -134,4 +143,28 @@ describe('window: summary', () => {
   test('a user pause says user', () => {
     expect(summarize({ ...base, pause: { reason: 'user', since: base.pause!.since, autoCancelAt: '2026-12-13T05:00:00Z' } })).toMatch(/paused: user$/);
   });
+});
+
+describe('parseWindow (the --window text) and describeWindow', () => {
+  it.each<[string, MaintenanceWindow]>([
+    ['02:00-05:00', { start: '02:00', end: '05:00' }],
+    ['22:00-04:00 UTC', { start: '22:00', end: '04:00', timezone: 'UTC' }],
+    ['sat,sun 02:00-05:00 Europe/Berlin', { days: ['sat', 'sun'], start: '02:00', end: '05:00', timezone: 'Europe/Berlin' }],
+    ['  mon 01:30:15-01:45:00  ', { days: ['mon'], start: '01:30:15', end: '01:45:00' }],
+    ['fri 23:00-23:00 America/New_York', { days: ['fri'], start: '23:00', end: '23:00', timezone: 'America/New_York' }],
+  ])('%j parses, and describe → parse gives the same window back', (spec, want) => {
+    const parsed = parseWindow(spec);
+    expect(parsed).toEqual(want);
+    const described = describeWindow(parsed!);
+    // describeWindow always names the time zone, so an absent one comes back as the default 'UTC'.
+    expect(parseWindow(described)).toEqual({ ...want, timezone: want.timezone ?? 'UTC' });
+    expect(describeWindow(parseWindow(described)!)).toBe(described);
+  });
+
+  it.each(['', 'nope', '2:00-5:00', '02:00 05:00', 'Sat 02:00-05:00', '02:00-05:00 Europe/Berlin extra', '02:00-'])(
+    '%j is not a window',
+    (spec) => {
+      expect(parseWindow(spec)).toBeNull();
+    },
+  );
 });
