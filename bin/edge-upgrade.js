@@ -1,3 +1,5 @@
 #!/usr/bin/env node
 // The package's bin: runs the compiled CLI (npm run build). Kept in JS so it needs no build itself.
-import '../dist/client.js';
+import { main } from '../dist/client.js';
+
+process.exit(await main(process.argv));

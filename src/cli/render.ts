@@ -1,8 +1,6 @@
 /** Text rendering for the CLI: pre-check tables, the batch plan and status lines. Pure functions. */
-import { batchPlan } from '../planning/batches.js';
-import { orderMasters, orderWorkers } from '../planning/order.js';
-import type { ClusterInventory, PrecheckReport, Progress } from '../planning/types.js';
-import { nodeIsDone, parseVersion } from '../planning/versions.js';
+import { firstControlPlane, workerBatches, type UpgradePlan } from '../planning/plan.js';
+import type { PrecheckReport, Progress } from '../planning/types.js';
 
 /** A plain text table with padded columns. */
 export function table(header: string[], rows: string[][]): string {
@@ -17,40 +15,45 @@ export function renderPrecheck(report: PrecheckReport): string {
   return `Pre-check: ${report.status}\n${table(['RESULT', 'CHECK', 'NODES', 'MESSAGE'], rows)}`;
 }
 
-/** The upgrade plan: masters one at a time, then worker batches, skipping nodes already at the target. */
-export interface UpgradePlan {
+/**
+ * `edge-upgrade plan`'s output (stable with --json): masters one at a time in upgrade order, worker
+ * batches, nodes already at the target, and the master that runs `kubeadm upgrade apply` (null when
+ * none does: no masters left, or it already ran).
+ */
+export interface PlanView {
   targetVersion: string;
   masters: string[];
   batches: string[][];
   alreadyUpgraded: string[];
+  firstControlPlane: string | null;
 }
 
-/** Computes the plan the workflow will follow (before any pause or failure changes it). */
-export function computePlan(inv: ClusterInventory, targetVersion: string, maxPercent?: number): UpgradePlan {
-  const target = parseVersion(targetVersion);
-  const done = inv.nodes.filter((n) => nodeIsDone(n, target)).map((n) => n.name);
-  const masters = orderMasters(inv.nodes.filter((n) => n.kind === 'control-plane')).filter((n) => !done.includes(n.name)).map((n) => n.name);
-  const allWorkers = inv.nodes.filter((n) => n.kind === 'worker');
-  const workers = orderWorkers(allWorkers).filter((n) => !done.includes(n.name)).map((n) => n.name);
-  const sizes = batchPlan(workers.length, maxPercent);
-  const batches: string[][] = [];
-  let at = 0;
-  for (const size of sizes) {
-    batches.push(workers.slice(at, at + size));
-    at += size;
+/** The view of `plan` (from planning/plan.ts) that the `plan` command prints, batches capped at `percent`. */
+export function planView(plan: UpgradePlan, targetVersion: string, percent?: number): PlanView {
+  return {
+    targetVersion,
+    masters: plan.masters.todo.map((m) => m.name),
+    batches: workerBatches(plan, percent),
+    alreadyUpgraded: plan.alreadyUpgraded,
+    firstControlPlane: firstControlPlane(plan),
+  };
+}
+
+/**
+ * The plan as text. Masters are numbered among all masters, as `status` will show them ("master 2 of
+ * 3: cp-2" on a re-run where cp-1 is done), and the one that runs `kubeadm upgrade apply` says so.
+ */
+export function renderPlan(view: PlanView, plan: UpgradePlan): string {
+  const out = [`Plan to ${view.targetVersion} (dry run: nothing was changed)`];
+  if (plan.masters.todo.length === 0) out.push('Masters: 0 of 0 (managed control plane or all at target): skipped');
+  for (const m of plan.masters.todo) {
+    const apply = m.role === 'first-control-plane' ? ' (first-control-plane: runs kubeadm upgrade apply)' : '';
+    out.push(`master ${m.serial} of ${plan.masters.total}: ${m.name}${apply}`);
   }
-  return { targetVersion, masters, batches, alreadyUpgraded: done };
-}
-
-/** The plan as text. */
-export function renderPlan(plan: UpgradePlan): string {
-  const out = [`Plan to ${plan.targetVersion} (dry run: nothing was changed)`];
-  if (plan.masters.length === 0) out.push('Masters: 0 of 0 (managed control plane or all at target): skipped');
-  plan.masters.forEach((m, i) => out.push(`master ${i + 1} of ${plan.masters.length}: ${m}`));
-  const total = plan.batches.reduce((s, b) => s + b.length, 0);
-  out.push(`Workers: ${total} in ${plan.batches.length} batches`);
-  plan.batches.forEach((b, i) => out.push(`batch ${i + 1} (${b.length}): ${b.join(', ')}`));
-  if (plan.alreadyUpgraded.length) out.push(`Already at ${plan.targetVersion}: ${plan.alreadyUpgraded.join(', ')}`);
+  const total = view.batches.reduce((s, b) => s + b.length, 0);
+  out.push(`Workers: ${total} in ${view.batches.length} batches`);
+  view.batches.forEach((b, i) => out.push(`batch ${i + 1} (${b.length}): ${b.join(', ')}`));
+  if (view.alreadyUpgraded.length) out.push(`Already at ${view.targetVersion}: ${view.alreadyUpgraded.join(', ')}`);
   return out.join('\n');
 }
 

@@ -50,3 +50,22 @@ export async function watchProgress(read: () => Promise<Progress>, opts: { inter
     bars.stop();
   }
 }
+
+/** Polls progress until the pre-check phase is over (or the upgrade ended, or `timeoutMs` passed). */
+export async function waitPastPrecheck(read: () => Promise<Progress>, timeoutMs = 120_000): Promise<Progress> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const p = await read();
+    if (p.phase !== 'precheck' || p.state !== 'running' || Date.now() > deadline) return p;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+/** Polls progress until the upgrade is in a final state. */
+export async function waitUntilEnded(read: () => Promise<Progress>): Promise<Progress> {
+  for (;;) {
+    const p = await read();
+    if (FINAL.has(p.state)) return p;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}

@@ -74,10 +74,13 @@ test('precheck prints a table and --json gives the contract report', async () =>
 test('plan shows masters one at a time and doubling worker batches, touching nothing', async () => {
   const text = await cli('plan', '--cluster', 'shop', '--to', TO);
   expect(text.code).toBe(0);
-  expect(text.stdout).toContain('master 1 of 3: cp-1');
+  expect(text.stdout).toMatch(/^master 1 of 3: cp-1 \(first-control-plane: runs kubeadm upgrade apply\)$/m);
+  expect(text.stdout).toMatch(/^master 2 of 3: cp-2$/m);
   expect(text.stdout).toContain('batch 1 (1): edge-01');
-  const plan = json<{ masters: string[]; batches: string[][] }>(await cli('--json', 'plan', '--cluster', 'shop', '--to', TO, '--max-percent', '25'));
+  type Plan = { masters: string[]; batches: string[][]; firstControlPlane: string | null };
+  const plan = json<Plan>(await cli('--json', 'plan', '--cluster', 'shop', '--to', TO, '--max-percent', '25'));
   expect(plan.masters).toEqual(['cp-1', 'cp-2', 'cp-3']);
+  expect(plan.firstControlPlane).toBe('cp-1');
   expect(plan.batches.map((b) => b.length)).toEqual([1, 2, 3, 3, 3]);
   const nodes = (await cluster.core.listNode()).items;
   expect(nodes.every((n) => !n.spec?.unschedulable && n.status?.nodeInfo?.kubeletVersion === FROM)).toBe(true);
@@ -157,9 +160,17 @@ test('start, status --json, refusals while running, pause, resume, and status --
 }, 300_000);
 
 test('schedule create, list and delete; a triggered schedule starts edge-upgrade-<cluster>', async () => {
-  const created = await cli('schedule', 'create', '--cluster', 'shop', '--to', TO, '--cron', '0 2 * * 6', '--timezone', 'Europe/Berlin');
+  const created = await cli('schedule', 'create', '--cluster', 'shop', '--to', TO, '--cron', '0 2 * * 6', '--timezone', 'Europe/Berlin',
+    '--window', 'sat,sun 01:00-06:00 Europe/Berlin', '--drain-timeout', '5m');
   expect(created.code).toBe(0);
   expect(created.stdout).toContain('edge-upgrade-schedule-shop');
+  // The triggered upgrade gets the same request options as `start` would send.
+  const action = (await env.client.schedule.getHandle('edge-upgrade-schedule-shop').describe()).action as { args?: unknown[] };
+  expect(action.args?.[0]).toMatchObject({
+    clusterId: 'shop',
+    window: { days: ['sat', 'sun'], start: '01:00', end: '06:00', timezone: 'Europe/Berlin' },
+    drainTimeout: '5m',
+  });
   expectRefusal(await cli('schedule', 'create', '--cluster', 'shop', '--to', TO, '--cron', '0 2 * * 6'), /already exists/);
   const list = json<Array<{ scheduleId: string; clusterId: string; targetVersion: string; cron: string[]; timezone: string; nextRun: string }>>(await cli('--json', 'schedule', 'list'));
   expect(list).toEqual([expect.objectContaining({ scheduleId: 'edge-upgrade-schedule-shop', clusterId: 'shop', targetVersion: TO, cron: ['0 2 * * 6'], timezone: 'Europe/Berlin' })]);

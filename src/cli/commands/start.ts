@@ -1,0 +1,45 @@
+/** `edge-upgrade start`: starts an upgrade and stays until the pre-check has decided (or, with --wait, to the end). */
+import type { Client } from '@temporalio/client';
+import { Command, Option } from 'commander';
+import { getProgress, startUpgrade } from '../../api.js';
+import { summarize } from '../../planning/summary.js';
+import type { UpgradeRequest } from '../../planning/types.js';
+import { EXIT_FAILED, print, type CliContext } from '../context.js';
+import { clusterOption, requestFrom, requestOptions, toOption, withOptions } from '../options.js';
+import { renderPrecheck } from '../render.js';
+import { waitPastPrecheck, watchProgress } from '../watch.js';
+
+/** The `start` command; with --wait, exit 1 unless the upgrade succeeded. */
+export function startCommand(ctx: CliContext): Command {
+  const cmd = new Command('start').description('start an upgrade (pre-check runs first)').addOption(clusterOption()).addOption(toOption());
+  const wait = new Option('--wait', 'wait for the upgrade to finish, showing progress');
+  return withOptions(cmd, [...requestOptions(), wait]).action(async (o) => {
+    const req = requestFrom(o);
+    const client = await ctx.client();
+    if (o.wait) await startAndWatch(ctx, client, req);
+    else await startAndConfirm(ctx, client, req);
+  });
+}
+
+/**
+ * Starts, then stays until the pre-check has decided, so an unknown cluster, a downgrade or a failed
+ * pre-check is this command's refusal rather than a surprise in `status` later.
+ */
+async function startAndConfirm(ctx: CliContext, client: Client, req: UpgradeRequest): Promise<void> {
+  const handle = await startUpgrade(client, req);
+  const p = await waitPastPrecheck(() => getProgress(client, req.clusterId));
+  if (p.state === 'failed' && p.precheck.items.length && !ctx.globals.json) ctx.stdout.write(renderPrecheck(p.precheck) + '\n');
+  if (p.state === 'failed') throw new Error(`${handle.workflowId} refused: ${p.failure ?? 'see edge-upgrade status'}`);
+  const json = { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, progress: p };
+  print(ctx, json, `started ${handle.workflowId} (${req.clusterId} → ${req.targetVersion}): ${summarize(p)}`);
+}
+
+/** Starts and follows to the end: progress on stdout, or on stderr with the final progress as JSON on stdout. */
+async function startAndWatch(ctx: CliContext, client: Client, req: UpgradeRequest): Promise<void> {
+  await startUpgrade(client, req);
+  const json = ctx.globals.json ?? false;
+  const watch = { tty: json ? false : undefined, out: json ? ctx.stderr : ctx.stdout };
+  const final = await watchProgress(() => getProgress(client, req.clusterId), watch);
+  if (json) print(ctx, final, '');
+  if (final.state !== 'succeeded') ctx.exitCode = EXIT_FAILED;
+}

@@ -1,0 +1,26 @@
+/** `edge-upgrade status`: an upgrade's progress, once or (--watch) live until it ends. */
+import { Command } from 'commander';
+import { getProgress } from '../../api.js';
+import { summarize } from '../../planning/summary.js';
+import { EXIT_FAILED, print, type CliContext } from '../context.js';
+import { clusterOption } from '../options.js';
+import { renderDetails } from '../render.js';
+import { watchProgress } from '../watch.js';
+
+/** The `status` command; with --watch, exit 1 unless the upgrade succeeded. */
+export function statusCommand(ctx: CliContext): Command {
+  return new Command('status')
+    .description("show an upgrade's progress")
+    .addOption(clusterOption())
+    .option('--watch', 'follow live with progress bars until it ends')
+    .action(async (o) => {
+      const client = await ctx.client();
+      if (o.watch && !ctx.globals.json) {
+        const final = await watchProgress(() => getProgress(client, o.cluster), { out: ctx.stdout });
+        if (final.state !== 'succeeded') ctx.exitCode = EXIT_FAILED;
+        return;
+      }
+      const p = await getProgress(client, o.cluster);
+      print(ctx, p, [summarize(p), ...renderDetails(p)].join('\n'));
+    });
+}

@@ -1,0 +1,27 @@
+/** Reads a cluster through the worker (which alone holds its credentials) for `precheck` and `plan`. */
+import { WorkflowFailedError } from '@temporalio/client';
+import { TASK_QUEUE } from '../workflows/definitions.js';
+import type { ClusterInspection, inspectCluster } from '../workflows/inspect-cluster.js';
+import type { CliContext } from './context.js';
+
+/**
+ * Runs the read-only `inspectCluster` workflow: the inventory and, with `runPrecheck`, the pre-check.
+ * A failure is reported with the activity's own message (an unknown cluster, a broken kubeconfig).
+ */
+export async function inspect(ctx: CliContext, clusterId: string, targetVersion: string, runPrecheck: boolean): Promise<ClusterInspection> {
+  const client = await ctx.client();
+  try {
+    return await client.workflow.execute<typeof inspectCluster>('inspectCluster', {
+      taskQueue: TASK_QUEUE,
+      workflowId: `edge-upgrade-inspect-${clusterId}-${Date.now()}`,
+      args: [{ clusterId, targetVersion, runPrecheck }],
+      workflowExecutionTimeout: '5 minutes',
+    });
+  } catch (err) {
+    if (!(err instanceof WorkflowFailedError)) throw err;
+    // The activity's own message, not "Workflow execution failed".
+    let cause: unknown = err;
+    while (cause instanceof Error && cause.cause instanceof Error) cause = cause.cause;
+    throw new Error(`cannot read cluster ${clusterId}: ${cause instanceof Error ? cause.message : String(cause)}`);
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * Options shared by several commands, declared once as factories (commander's Option objects), and
+ * the upgrade request they add up to. A command adds fresh copies: commander options belong to one command.
+ */
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { DEFAULT_MAX_BATCH_PERCENT } from '../planning/batches.js';
+import { validateUpgradeRequest } from '../planning/request.js';
+import type { UpgradeRequest } from '../planning/types.js';
+import { parseWindow, WINDOW_SYNTAX } from '../planning/window.js';
+
+/** Parses a whole number ≥ 0 (e.g. `demo --edge 45`). */
+export function count(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number');
+  return n;
+}
+
+/** Parses a percentage above 0 and at most 100. */
+export function percent(value: string): number {
+  const n = Number(value);
+  if (!(n > 0 && n <= 100)) throw new InvalidArgumentError('expected a percentage above 0 and at most 100');
+  return n;
+}
+
+/** `--cluster <id>`, mandatory. */
+export function clusterOption(): Option {
+  return new Option('--cluster <id>', 'cluster ID, as configured in the worker').makeOptionMandatory();
+}
+
+/** `--to <version>`, mandatory. */
+export function toOption(): Option {
+  return new Option('--to <version>', 'target Kubernetes version, e.g. v1.34.4').makeOptionMandatory();
+}
+
+/** `--max-percent <n>`: the batch cap. */
+export function maxPercentOption(): Option {
+  const help = `largest batch as a percentage of the workers (default ${DEFAULT_MAX_BATCH_PERCENT})`;
+  return new Option('--max-percent <n>', help).argParser(percent);
+}
+
+/** Everything an upgrade request may set besides cluster and target: `start` and `schedule create` take the same. */
+export function requestOptions(): Option[] {
+  return [
+    new Option('--accept-warnings', 'proceed although the pre-check has warnings'),
+    maxPercentOption(),
+    new Option('--pause-timeout <duration>', "auto-cancel a pause after this long (default '15 days')"),
+    new Option('--drain-timeout <duration>', "fail a node's drain after this long (default '10m')"),
+    new Option('--node-timeout <duration>', "fail a node's upgrade after this long (default '30m')"),
+    new Option('--image <image>', 'node upgrade agent image (default from the worker configuration)'),
+    new Option('--window <spec>', 'maintenance window, e.g. "sat,sun 02:00-05:00 UTC"'),
+  ];
+}
+
+/** Adds `options` to `cmd`; returns `cmd`. */
+export function withOptions(cmd: Command, options: Option[]): Command {
+  for (const o of options) cmd.addOption(o);
+  return cmd;
+}
+
+/** The upgrade request from a command's options, validated here so bad input is refused before anything is contacted. */
+export function requestFrom(o: Record<string, unknown>): UpgradeRequest {
+  const req: UpgradeRequest = { clusterId: String(o.cluster), targetVersion: String(o.to) };
+  if (o.acceptWarnings) req.acceptWarnings = true;
+  if (o.maxPercent !== undefined) req.batch = { maxPercent: o.maxPercent as number };
+  if (o.pauseTimeout) req.pauseTimeout = String(o.pauseTimeout);
+  if (o.drainTimeout) req.drainTimeout = String(o.drainTimeout);
+  if (o.nodeTimeout) req.nodeTimeout = String(o.nodeTimeout);
+  if (o.image) req.upgradeImage = String(o.image);
+  if (o.window) {
+    const window = parseWindow(String(o.window));
+    if (!window) throw new InvalidArgumentError(`--window expects "${WINDOW_SYNTAX}", e.g. "sat,sun 02:00-05:00 Europe/Berlin"`);
+    req.window = window;
+  }
+  validateUpgradeRequest(req);
+  return req;
+}
