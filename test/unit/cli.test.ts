@@ -69,6 +69,7 @@ describe('bad input is refused with one line and a non-zero exit, before anythin
     ['unknown option', ['start', '--cluster', 'shop', '--to', 'v1.34.4', '--bogus'], 2, /unknown option '--bogus'/],
     ['missing --cluster', ['start', '--to', 'v1.34.4'], 2, /--cluster/],
     ['unknown command', ['frobnicate'], 2, /unknown command 'frobnicate'/],
+    ['a near miss: the suggestion on the same line', ['stat'], 2, /unknown command 'stat' \(Did you mean start\?\) \(see edge-upgrade/],
     ['unknown option of a schedule subcommand', ['schedule', 'list', '--bogus'], 2, /unknown option '--bogus'/],
     ['percentage out of range', ['plan', '--cluster', 'shop', '--to', 'v1.34.4', '--max-percent', '0'], 2, /percentage/],
     ['malformed --window', [...create, '--window', 'nope'], 2, /--window expects "\[days\] HH:MM/],
