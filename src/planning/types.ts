@@ -7,7 +7,7 @@
 export type Phase = 'precheck' | 'masters' | 'workers' | 'done';
 
 /** Overall state; `succeeded`, `cancelled` and `failed` are final. */
-export type UpgradeState = 'running' | 'paused' | 'succeeded' | 'cancelled' | 'failed';
+export type UpgradeStatus = 'running' | 'paused' | 'succeeded' | 'cancelled' | 'failed';
 
 /** Why an upgrade is paused. `window` pauses never auto-cancel. */
 export type PauseReason = 'user' | 'error' | 'window';
@@ -108,7 +108,7 @@ export interface Progress {
   clusterId: string;
   targetVersion: string;
   phase: Phase;
-  state: UpgradeState;
+  state: UpgradeStatus;
   /**
    * Why and since when the upgrade is paused. `autoCancelAt` is null for window pauses; `opensAt`
    * (ISO-8601) is set only for window pauses: when the window opens and the upgrade resumes by itself.

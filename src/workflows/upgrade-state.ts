@@ -4,7 +4,7 @@
  * no Temporal APIs and no clock (callers pass `now` as an ISO string), so it is unit-tested directly.
  */
 import type { PlannedMaster } from '../planning/plan.js';
-import type { CancelReason, LastError, Phase, Progress, UpgradeState as State } from '../planning/types.js';
+import type { CancelReason, LastError, Phase, Progress, UpgradeStatus } from '../planning/types.js';
 
 /** Everything a run hands to the next one through continue-as-new. */
 export interface UpgradeSnapshot {
@@ -87,7 +87,7 @@ export class UpgradeState {
   get phase(): Phase {
     return this.s.progress.phase;
   }
-  get state(): State {
+  get state(): UpgradeStatus {
     return this.s.progress.state;
   }
   get planned(): boolean {

@@ -1,0 +1,103 @@
+/**
+ * The activity proxies of `upgradeCluster`, named by their time limits, and how their failures
+ * become `lastError`. Retries are bounded everywhere but in cleanup, which never gives up.
+ */
+import { ActivityFailure, ApplicationFailure, TimeoutFailure, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import type { NodeStepFailureDetails, UpgradeActivities, UpgradeRef } from '../activities/types.js';
+import { ErrorType, nonRetryableActivityErrors } from '../planning/errors.js';
+import { CORDONED_BY_ANNOTATION } from '../planning/labels.js';
+import type { ValidatedRequest } from '../planning/request.js';
+import type { LastError, NodeStep } from '../planning/types.js';
+
+const MINUTE = 60_000;
+
+/** How long a long-running activity may go without a heartbeat before Temporal retries it elsewhere (ms). */
+const HEARTBEAT_TIMEOUT = 30_000;
+
+/** The proxies of one run. */
+export type ActivityProxies = ReturnType<typeof activityProxies>;
+
+/** Activity proxies with timeouts derived from the request (ms). */
+export function activityProxies(request: ValidatedRequest) {
+  const retry: ActivityOptions['retry'] = {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: '30s',
+    maximumAttempts: 5,
+    nonRetryableErrorTypes: nonRetryableActivityErrors,
+  };
+  const longRetry = { ...retry, maximumAttempts: 3 };
+  return {
+    /** Inventory, pre-check, deleting failed pods: reads and a few writes. */
+    within5Minutes: proxyActivities<UpgradeActivities>({ startToCloseTimeout: 5 * MINUTE, retry }),
+    /** Cordon and uncordon, a read and a patch: a worker that dies during one is replaced within a minute. */
+    within1Minute: proxyActivities<UpgradeActivities>({ startToCloseTimeout: MINUTE, retry }),
+    // The long activities heartbeat every second or so; a worker that dies mid-node is noticed
+    // after HEARTBEAT_TIMEOUT and the node's step retries on another worker, finding its own pod.
+    /** The drain, bounded by the request's drainTimeout. */
+    untilDrainTimeout: proxyActivities<UpgradeActivities>({
+      startToCloseTimeout: request.drainTimeoutMs + 2 * MINUTE,
+      heartbeatTimeout: HEARTBEAT_TIMEOUT,
+      retry: longRetry,
+    }),
+    /** The upgrade pod, bounded by the request's nodeTimeout. */
+    untilNodeTimeout: proxyActivities<UpgradeActivities>({
+      startToCloseTimeout: request.nodeTimeoutMs + 5 * MINUTE,
+      heartbeatTimeout: HEARTBEAT_TIMEOUT,
+      retry: longRetry,
+    }),
+    /** Cleanup never gives up: unbounded attempts, at most 10 s apart, heartbeating per node. */
+    untilDone: proxyActivities<UpgradeActivities>({
+      startToCloseTimeout: 10 * MINUTE,
+      heartbeatTimeout: HEARTBEAT_TIMEOUT,
+      retry: { ...retry, maximumAttempts: Number.POSITIVE_INFINITY, maximumInterval: '10s', nonRetryableErrorTypes: [ErrorType.UnknownCluster] },
+    }),
+  };
+}
+
+/**
+ * Restores the cordons this upgrade made; with `deleteRecords` also deletes its pods and Events
+ * (pause-timeout). It never gives up on a transient fault (unbounded retries with capped backoff);
+ * returns the error to record when it cannot succeed at all (e.g. the cluster was removed from the
+ * worker's configuration), so the final state is set whatever happens.
+ */
+export async function cleanUp(activities: ActivityProxies, ref: UpgradeRef, deleteRecords: boolean): Promise<LastError | null> {
+  const summary = deleteRecords ? `clean up ${ref.clusterId}: uncordon, delete upgrade records` : `clean up ${ref.clusterId}: uncordon`;
+  try {
+    await activities.untilDone.cleanupUpgrade.executeWithOptions({ summary }, [{ ...ref, deleteRecords }]);
+    return null;
+  } catch (err) {
+    const e = stepError(err, '', 'cleanup');
+    const left = `nodes this upgrade cordoned may still be cordoned (annotation ${CORDONED_BY_ANNOTATION}=${ref.upgradeId})`;
+    return { ...e, message: `cleanup could not finish: ${e.message}; ${left}` };
+  }
+}
+
+/** A node step's result when the node was deleted from the cluster mid-upgrade. */
+export const REMOVED = 'removed';
+
+/** What one node's upgrade came to: null on success, {@link REMOVED}, or the error to record. */
+export type NodeResult = LastError | typeof REMOVED | null;
+
+/** True for an activity failure saying the node is gone from the cluster ('NodeRemoved'). */
+export function isNodeRemoved(err: unknown): boolean {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof ApplicationFailure && cause.type === ErrorType.NodeRemoved;
+}
+
+/** The {@link LastError} for an activity failure: from 'NodeStepFailed' details when present, else from the failure chain. */
+export function stepError(err: unknown, node: string, step: NodeStep): LastError {
+  const at = new Date().toISOString();
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (cause instanceof ApplicationFailure && cause.type === ErrorType.NodeStepFailed) {
+    const d = cause.details?.[0] as NodeStepFailureDetails | undefined;
+    if (d && typeof d === 'object') {
+      return { node: d.node || node, step: d.step || step, message: d.message || cause.message, ...(d.logTail ? { logTail: d.logTail } : {}), at };
+    }
+  }
+  let message: string;
+  if (cause instanceof TimeoutFailure) message = `${step} timed out: ${cause.message || 'activity timeout'}`;
+  else if (cause instanceof Error) message = cause.message || String(cause);
+  else message = String(cause);
+  return { node, step, message, at };
+}

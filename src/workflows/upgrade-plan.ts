@@ -1,0 +1,58 @@
+/**
+ * The planning step of `upgradeCluster`, once per upgrade (not per run): inventory, version rules,
+ * the node plan (order, serials, who runs `kubeadm upgrade apply`) and the pre-check.
+ */
+import { ActivityFailure, ApplicationFailure, patched } from '@temporalio/workflow';
+import { ErrorType, isInvalidUpgradeRequest } from '../planning/errors.js';
+import { planNodes } from '../planning/plan.js';
+import { precheckBlocker, precheckVerdict } from '../planning/precheck.js';
+import type { ClusterInventory } from '../planning/types.js';
+import { checkNoNodeDowngrade, checkTargetVersion, checkVersionSkew, parseVersion } from '../planning/versions.js';
+import { failInvalid, type UpgradeRun } from './upgrade-run.js';
+
+/**
+ * Patch IDs for `patched()`: each guards a change that would make a recorded history of older code
+ * take a different path (a new command, or a command no longer issued). Keep them until no upgrade
+ * started before the change can still be running, then remove the check with `deprecatePatch()`.
+ */
+export const Patch = {
+  /** checkVersionSkew: a managed control plane's kubelets may not pass kube-apiserver; no kubelet over three minors behind. */
+  VersionSkew: 'version-skew-check',
+} as const;
+
+/** Inventory, version rules and the pre-check; fixes the node order and roles. Runs once per upgrade, not per run. */
+export async function planUpgrade(run: UpgradeRun): Promise<void> {
+  const { state, request, ref, activities, publish } = run;
+  let inv: ClusterInventory;
+  try {
+    inv = await activities.within5Minutes.inventory.executeWithOptions({ summary: `inventory ${ref.clusterId}` }, [ref.clusterId, { upgradeImage: request.request.upgradeImage }]);
+  } catch (err) {
+    if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && (err.cause.type === ErrorType.UnknownCluster || err.cause.type === ErrorType.InvalidUpgradeRequest)) {
+      throw failInvalid(state, publish, new Error(err.cause.message || `unknown cluster '${ref.clusterId}'`));
+    }
+    throw err;
+  }
+  const target = parseVersion(request.targetVersion);
+  try {
+    const controlPlane = parseVersion(inv.controlPlaneVersion, 'controlPlaneVersion');
+    checkTargetVersion(target, controlPlane);
+    checkNoNodeDowngrade(inv.nodes, target);
+    // Added after upgrades had started with the older code: those replay without it (see README, "Changing workflow code").
+    if (patched(Patch.VersionSkew)) checkVersionSkew(target, controlPlane, inv.nodes);
+  } catch (err) {
+    if (isInvalidUpgradeRequest(err)) throw failInvalid(state, publish, err);
+    throw err;
+  }
+
+  // Order, serials and roles (who runs `kubeadm upgrade apply`) come from the plan `edge-upgrade plan` previews.
+  const plan = planNodes(inv, target);
+  state.plan(plan.masters, plan.workers);
+  publish();
+
+  const items = await activities.within5Minutes.precheck.executeWithOptions({ summary: `precheck ${ref.clusterId} → ${ref.targetVersion}` }, [ref]);
+  const report = { status: precheckVerdict(items), items };
+  state.setPrecheck(report);
+  const blocker = precheckBlocker(report, request.request.acceptWarnings ?? false);
+  if (blocker) state.failed(blocker);
+  publish();
+}

@@ -1,0 +1,298 @@
+/**
+ * The runner of `upgradeCluster`: masters one at a time, then worker batches, with a safe point
+ * between nodes and batches where pauses, the maintenance window, resume, cancel and continue-as-new
+ * are handled. Nodes in flight always finish; a Temporal cancel is honoured at the next safe point.
+ */
+import {
+  ActivityFailure,
+  CancellationScope,
+  CancelledFailure,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  isCancellation,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { NodeStepArgs } from '../activities/types.js';
+import { maxBatchSize, nextBatchSize } from '../planning/batches.js';
+import type { CancelReason, LastError, NodeRole, NodeStep } from '../planning/types.js';
+import { isoSeconds, nextOpen } from '../planning/window.js';
+import { REMOVED, isNodeRemoved, stepError, type NodeResult } from './upgrade-activities.js';
+import type { upgradeCluster } from './upgrade-cluster.js';
+import type { UpgradeRun } from './upgrade-run.js';
+
+/**
+ * Events one node's upgrade may add to history in the worst case: four activities of three events
+ * each, plus a workflow task (three events) after each completion when nothing else batches them.
+ */
+export const EVENTS_PER_NODE = 24;
+
+/**
+ * Our own ceiling on a run's history, below the server's 10,240-event warning, leaving room for
+ * signals, updates, timers and the continue-as-new itself. No node starts if its worst case would cross it.
+ */
+export const RUN_EVENT_BUDGET = 9_000;
+
+/** Most nodes a fresh run can have in flight within {@link RUN_EVENT_BUDGET} (a fresh run starts with a few dozen events). */
+const FRESH_RUN_NODES = Math.floor((RUN_EVENT_BUDGET - 100) / EVENTS_PER_NODE);
+
+/** How the upgrade ended: all nodes done, or cancelled (by the user, or by the pause timeout). */
+export type Outcome = 'done' | CancelReason;
+
+/** What a safe point decided: go on with the next node(s), or end cancelled. */
+type Next = 'go' | CancelReason;
+
+/** Drives masters and workers; returns how the upgrade ended (or continues-as-new). */
+export class Runner {
+  private readonly workerCap: number;
+
+  constructor(private readonly run: UpgradeRun) {
+    this.workerCap = maxBatchSize(run.state.progress.workers.total, run.request.maxBatchPercent);
+  }
+
+  async upgrade(): Promise<Outcome> {
+    const { state, publish } = this.run;
+    if (state.phase === 'precheck') {
+      state.setPhase('masters');
+      publish();
+    }
+    while (state.phase === 'masters' && state.todoMasters.length > 0) {
+      const next = await this.safePoint(() => 1);
+      if (next !== 'go') return next;
+      await this.upgradeMaster();
+    }
+    if (state.phase === 'masters') {
+      state.setPhase('workers');
+      publish();
+    }
+    while (state.todoWorkers.length > 0) {
+      const next = await this.safePoint(() => (state.openBatchRemaining > 0 ? state.openBatchRemaining : state.nextBatchSize));
+      if (next !== 'go') return next;
+      await this.runBatch();
+    }
+    // A cancel accepted while the last nodes were in flight still cancels; so does a Temporal cancel.
+    throwIfCancelledThroughTemporal();
+    return state.cancelRequested ? 'user' : 'done';
+  }
+
+  /** The next master, alone. */
+  private async upgradeMaster(): Promise<void> {
+    const { state, publish } = this.run;
+    const master = state.todoMasters[0]!;
+    state.startMaster(master);
+    publish();
+    const result = await this.upgradeNode(master.name, master.role);
+    if (result === REMOVED) {
+      state.nodeRemoved(master.name, 'master');
+    } else if (result) {
+      state.recordError(result);
+      this.pauseForError(result);
+    } else {
+      state.masterDone();
+    }
+    publish();
+  }
+
+  /** Auto-pause after a node failed (called once nothing is in flight). A resume still pending is dropped and fails with the error. */
+  private pauseForError(err: LastError): void {
+    this.run.state.pause('error', new Date().toISOString(), `error on ${err.node} (${err.step})`);
+  }
+
+  /** One worker batch (or the part of it this run's history budget allows). */
+  private async runBatch(): Promise<void> {
+    const { state, publish } = this.run;
+    const nodes = state.takeBatch();
+    const room = Math.max(1, Math.floor((RUN_EVENT_BUDGET - workflowInfo().historyLength) / EVENTS_PER_NODE));
+    const starting = nodes.slice(0, room);
+    state.putBack(nodes.slice(room));
+    publish();
+    const results = await Promise.all(starting.map(async (node) => [node, await this.upgradeNode(node, 'worker')] as const));
+    const errors: LastError[] = [];
+    for (const [node, result] of results) {
+      if (result === REMOVED) state.nodeRemoved(node, 'worker');
+      else if (result) errors.push(result);
+      else state.workerDone();
+    }
+    if (errors.length > 0) {
+      // Failed nodes go first in the queue, in batch order, so a resume retries them first.
+      for (const e of [...errors].reverse()) state.workerFailed(e.node);
+      const first = errors[0]!;
+      const names = errors.slice(1).map((e) => e.node).join(', ');
+      const others = errors.length > 1 ? ` (${errors.length - 1} more node(s) in this batch failed too: ${names})` : '';
+      state.recordError({ ...first, message: first.message + others });
+      state.closeBatch();
+      this.pauseForError(first);
+    } else if (state.state === 'paused') {
+      state.closeBatch();
+    } else if (state.openBatchRemaining === 0) {
+      state.batchFinished(nextBatchSize(state.progress.workers.batch?.size ?? 1, this.workerCap));
+    }
+    publish();
+  }
+
+  /**
+   * Between nodes and batches, with nothing in flight: goes on when running (continuing-as-new
+   * first when history asks for it, or when the next `nextNodes()` nodes would not fit in this run
+   * but would in a fresh one); otherwise waits for the window, carries out a resume, or waits out
+   * a pause, until one of them lets it go on or the upgrade is cancelled.
+   */
+  private async safePoint(nextNodes: () => number): Promise<Next> {
+    const { state } = this.run;
+    for (;;) {
+      throwIfCancelledThroughTemporal();
+      if (state.state === 'running') {
+        if (this.pauseIfWindowClosed()) continue;
+        await this.continueAsNewIfDue(nextNodes());
+        return 'go';
+      }
+      if (state.cancelRequested) return 'user';
+      if (state.waitingForWindow) await this.waitForWindow();
+      else if (state.resumeRequested) await this.carryOutResume();
+      else if ((await this.waitOutPause()) === 'pause-timeout') return 'pause-timeout';
+    }
+  }
+
+  /** Outside the request's maintenance window: pauses with reason 'window' (no auto-cancel). Returns whether it did. */
+  private pauseIfWindowClosed(): boolean {
+    const opensAt = this.windowClosedUntil();
+    if (opensAt === null) return false;
+    this.run.state.windowPause(new Date().toISOString(), opensAt);
+    this.run.publish();
+    return true;
+  }
+
+  /**
+   * Waits on a durable timer until the window opens, racing cancel and a user pause (which
+   * replaces the window pause); then runs again, or waits for the next opening.
+   */
+  private async waitForWindow(): Promise<void> {
+    const { state, publish } = this.run;
+    const left = Date.parse(state.progress.pause!.opensAt!) - Date.now();
+    const woke = () => state.cancelRequested || !state.waitingForWindow || workflowInfo().continueAsNewSuggested;
+    if (left <= 0 || !(await condition(woke, left))) {
+      const again = this.windowClosedUntil();
+      if (again === null) state.windowOpened();
+      else state.windowPause(new Date().toISOString(), again);
+      publish();
+      return;
+    }
+    if (!state.cancelRequested && state.waitingForWindow) await this.continueAsNewIfDue(0);
+  }
+
+  /** Deletes the failed upgrade pods (the seed requires it before a resume), then runs again, unless a pause came meanwhile. */
+  private async carryOutResume(): Promise<void> {
+    const { state, ref, activities, publish } = this.run;
+    try {
+      await activities.within5Minutes.deleteFailedUpgradePods.executeWithOptions({ summary: `delete failed upgrade pods of ${ref.clusterId}` }, [ref]);
+      // A pause that arrived meanwhile wins: it dropped the resume, and the upgrade stays paused.
+      if (state.resumeRequested) state.resumed();
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      const why = err instanceof ActivityFailure && err.cause ? err.cause.message : String(err);
+      state.resumeFailed(`could not delete the failed upgrade pods in kube-upgrade (${why}); still paused, resume again`, new Date().toISOString());
+    }
+    publish();
+  }
+
+  /** The durable timer of the pause timeout racing resume and cancel: it survives worker and server restarts. */
+  private async waitOutPause(): Promise<'pause-timeout' | 'woke'> {
+    const { state } = this.run;
+    const autoCancelAt = state.progress.pause?.autoCancelAt;
+    const woke = () => state.resumeRequested || state.cancelRequested || workflowInfo().continueAsNewSuggested;
+    if (autoCancelAt == null) {
+      await condition(woke);
+    } else {
+      const left = Date.parse(autoCancelAt) - Date.now();
+      if (left <= 0 || !(await condition(woke, left))) return 'pause-timeout';
+    }
+    if (!state.resumeRequested && !state.cancelRequested) await this.continueAsNewIfDue(0);
+    return 'woke';
+  }
+
+  /** When the maintenance window next opens (ISO, whole seconds), or null when there is none or it is open now. */
+  private windowClosedUntil(): string | null {
+    const w = this.run.request.request.window;
+    if (!w) return null;
+    const now = new Date();
+    const at = nextOpen(now, w);
+    // A window that never opens cannot pass validation; treat it as no window rather than pausing forever.
+    if (at === null || at.getTime() <= now.getTime()) return null;
+    return isoSeconds(at);
+  }
+
+  private async continueAsNewIfDue(nextNodes: number): Promise<void> {
+    const info = workflowInfo();
+    const needed = Math.min(Math.max(nextNodes, 1), FRESH_RUN_NODES) * EVENTS_PER_NODE;
+    if (!info.continueAsNewSuggested && info.historyLength + needed <= RUN_EVENT_BUDGET) return;
+    // Let update handlers (e.g. a resume waiting for `running`) finish so callers get their answer.
+    await condition(allHandlersFinished);
+    await continueAsNew<typeof upgradeCluster>(this.run.input, this.run.state.snapshot());
+  }
+
+  /**
+   * Upgrades one node: cordon → drain → upgrade pod → uncordon. Returns null on success,
+   * {@link REMOVED} when the node was deleted from the cluster, or the error to record. A started
+   * node always finishes: a Temporal cancel does not interrupt it (it would leave the node
+   * half-upgraded, and cleanup would then make it schedulable).
+   */
+  private upgradeNode(node: string, role: NodeRole): Promise<NodeResult> {
+    return CancellationScope.nonCancellable(() => this.upgradeNodeSteps(node, role));
+  }
+
+  private async upgradeNodeSteps(node: string, role: NodeRole): Promise<NodeResult> {
+    const { activities, request } = this.run;
+    const args: NodeStepArgs = { ...this.run.ref, node, role };
+    let step: NodeStep = 'cordon';
+    try {
+      await activities.within1Minute.cordonNode.executeWithOptions({ summary: `cordon ${node}` }, [args]);
+      step = 'drain';
+      try {
+        await activities.untilDrainTimeout.drainNode.executeWithOptions({ summary: `drain ${node}` }, [{ ...args, drainTimeoutMs: request.drainTimeoutMs }]);
+      } catch (err) {
+        return await this.drainFailed(err, args);
+      }
+      step = 'upgrade-pod';
+      try {
+        await activities.untilNodeTimeout.runUpgradePod.executeWithOptions({ summary: `upgrade pod on ${node} (${role})` }, [
+          { ...args, upgradeImage: request.request.upgradeImage, nodeTimeoutMs: request.nodeTimeoutMs },
+        ]);
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        if (isNodeRemoved(err)) return REMOVED;
+        const e = stepError(err, node, step);
+        const next = 'the node is left cordoned and may be half-upgraded; fix it and delete the failed pod in kube-upgrade, then resume';
+        return { ...e, message: `${e.message} — ${next}` };
+      }
+      step = 'uncordon';
+      await activities.within1Minute.uncordonNode.executeWithOptions({ summary: `uncordon ${node}` }, [args]);
+      return null;
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      if (isNodeRemoved(err)) return REMOVED;
+      return stepError(err, node, step);
+    }
+  }
+
+  /** A failed drain changed nothing on the node: uncordon it again, and say whether that worked. */
+  private async drainFailed(err: unknown, args: NodeStepArgs): Promise<NodeResult> {
+    if (isCancellation(err)) throw err;
+    if (isNodeRemoved(err)) return REMOVED;
+    const e = stepError(err, args.node, 'drain');
+    let undo = 'the node was uncordoned; nothing was changed on it';
+    try {
+      await this.run.activities.within1Minute.uncordonNode.executeWithOptions({ summary: `uncordon ${args.node} (drain failed)` }, [args]);
+    } catch (uncordonErr) {
+      if (isCancellation(uncordonErr)) throw uncordonErr;
+      undo = `uncordoning it failed too (${stepError(uncordonErr, args.node, 'uncordon').message}); it stays cordoned`;
+    }
+    return { ...e, message: `${e.message} — ${undo}` };
+  }
+}
+
+/**
+ * Throws when the workflow was cancelled through Temporal. Checked wherever a new node could
+ * start, since node upgrades run in non-cancellable scopes and would otherwise go on.
+ */
+function throwIfCancelledThroughTemporal(): void {
+  if (CancellationScope.current().consideredCancelled) throw new CancelledFailure('the upgrade was cancelled through Temporal');
+}
