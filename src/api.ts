@@ -15,13 +15,10 @@ import { UpgradeAlreadyRunningError, UpgradeCommandError } from './planning/erro
 import { validateUpgradeRequest } from './planning/request.js';
 import type { Progress, UpgradeRequest } from './planning/types.js';
 import {
-  EdgeClusterId,
-  EdgeUpgradePhase,
-  EdgeUpgradeState,
-  EdgeUpgradeTarget,
   TASK_QUEUE,
   WORKFLOW_TYPE,
   cancelUpdate,
+  initialSearchAttributes,
   pauseUpdate,
   progressQuery,
   resumeUpdate,
@@ -60,12 +57,7 @@ export async function startUpgrade(
       args: [request],
       // FAIL: never replace or join a running upgrade of the same cluster; the caller must decide.
       workflowIdConflictPolicy: 'FAIL',
-      typedSearchAttributes: [
-        { key: EdgeClusterId, value: request.clusterId },
-        { key: EdgeUpgradeTarget, value: v.targetVersion },
-        { key: EdgeUpgradePhase, value: 'precheck' },
-        { key: EdgeUpgradeState, value: 'running' },
-      ],
+      typedSearchAttributes: initialSearchAttributes(request.clusterId, v.targetVersion),
       staticSummary: `Upgrade cluster ${request.clusterId} to ${v.targetVersion}`,
     });
   } catch (err) {

@@ -1,6 +1,6 @@
 /** Reads a cluster through the worker (which alone holds its credentials) for `precheck` and `plan`. */
 import { WorkflowFailedError } from '@temporalio/client';
-import { TASK_QUEUE } from '../workflows/definitions.js';
+import { INSPECT_WORKFLOW_TYPE, TASK_QUEUE, inspectWorkflowIdFor } from '../workflows/definitions.js';
 import type { ClusterInspection, inspectCluster } from '../workflows/inspect-cluster.js';
 import type { CliContext } from './context.js';
 
@@ -11,9 +11,9 @@ import type { CliContext } from './context.js';
 export async function inspect(ctx: CliContext, clusterId: string, targetVersion: string, runPrecheck: boolean): Promise<ClusterInspection> {
   const client = await ctx.client();
   try {
-    return await client.workflow.execute<typeof inspectCluster>('inspectCluster', {
+    return await client.workflow.execute<typeof inspectCluster>(INSPECT_WORKFLOW_TYPE, {
       taskQueue: TASK_QUEUE,
-      workflowId: `edge-upgrade-inspect-${clusterId}-${Date.now()}`,
+      workflowId: inspectWorkflowIdFor(clusterId, Date.now()),
       args: [{ clusterId, targetVersion, runPrecheck }],
       workflowExecutionTimeout: '5 minutes',
     });

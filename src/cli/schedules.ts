@@ -5,7 +5,7 @@
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import { validateUpgradeRequest } from '../planning/request.js';
 import type { UpgradeRequest } from '../planning/types.js';
-import { TASK_QUEUE } from '../workflows/definitions.js';
+import { SCHEDULED_WORKFLOW_TYPE, TASK_QUEUE } from '../workflows/definitions.js';
 
 /** Schedule ID used when none is given. */
 export const scheduleIdFor = (clusterId: string): string => `edge-upgrade-schedule-${clusterId}`;
@@ -29,7 +29,7 @@ export async function createSchedule(client: Client, request: UpgradeRequest, op
     spec: { cronExpressions: opts.cron, timezone: opts.timezone ?? 'UTC' },
     action: {
       type: 'startWorkflow',
-      workflowType: 'scheduledUpgrade',
+      workflowType: SCHEDULED_WORKFLOW_TYPE,
       args: [request],
       taskQueue: TASK_QUEUE,
       workflowId: `${scheduleId}-trigger`,
@@ -61,7 +61,7 @@ export interface ScheduleSummary {
 export async function listSchedules(client: Client): Promise<ScheduleSummary[]> {
   const out: ScheduleSummary[] = [];
   for await (const s of client.schedule.list()) {
-    if (s.action?.type !== 'startWorkflow' || s.action.workflowType !== 'scheduledUpgrade') continue;
+    if (s.action?.type !== 'startWorkflow' || s.action.workflowType !== SCHEDULED_WORKFLOW_TYPE) continue;
     const desc = await client.schedule.getHandle(s.scheduleId).describe();
     out.push({
       scheduleId: s.scheduleId,

@@ -3,11 +3,9 @@
  * change otherwise (logs, CI). Returns the final progress.
  */
 import cliProgress from 'cli-progress';
-import type { Progress } from '../planning/types.js';
+import { isFinal, type Progress } from '../planning/types.js';
 import { summarize } from '../planning/summary.js';
 import { renderDetails } from './render.js';
-
-const FINAL = new Set(['succeeded', 'cancelled', 'failed']);
 
 /** Polls `read` every `intervalMs` until the upgrade reaches a final state (or `until` says stop). */
 export async function watchProgress(read: () => Promise<Progress>, opts: { intervalMs?: number; tty?: boolean; out?: NodeJS.WritableStream } = {}): Promise<Progress> {
@@ -21,7 +19,7 @@ export async function watchProgress(read: () => Promise<Progress>, opts: { inter
       const line = [summarize(p), ...renderDetails(p)].join('\n');
       if (line !== last) out.write(`${new Date().toISOString()} ${line}\n`);
       last = line;
-      if (FINAL.has(p.state)) return p;
+      if (isFinal(p.state)) return p;
       await new Promise((r) => setTimeout(r, interval));
       p = await read();
     }
@@ -42,7 +40,7 @@ export async function watchProgress(read: () => Promise<Progress>, opts: { inter
       workers.setTotal(Math.max(p.workers.total, 1));
       workers.update(p.workers.upgraded, { info: p.workers.batch ? `batch ${p.workers.batch.number} (${p.workers.batch.size}): ${p.workers.batch.nodes.slice(0, 4).join(', ')}${p.workers.batch.nodes.length > 4 ? ', …' : ''}` : '' });
       status.update(0, { info: [summarize(p), ...renderDetails(p)].join(' | ') });
-      if (FINAL.has(p.state)) return p;
+      if (isFinal(p.state)) return p;
       await new Promise((r) => setTimeout(r, interval));
       p = await read();
     }
@@ -65,7 +63,7 @@ export async function waitPastPrecheck(read: () => Promise<Progress>, timeoutMs 
 export async function waitUntilEnded(read: () => Promise<Progress>): Promise<Progress> {
   for (;;) {
     const p = await read();
-    if (FINAL.has(p.state)) return p;
+    if (isFinal(p.state)) return p;
     await new Promise((r) => setTimeout(r, 500));
   }
 }

@@ -11,14 +11,18 @@ import { freePort, startProcess, stopProcess, waitUntil, type Managed } from './
 /** A running dev server. */
 export interface DevServer {
   address: string;
+  /** The gRPC port; pass it to a restart to come back on the same address. */
+  port: number;
   uiUrl: string;
   stop(): Promise<void>;
+  /** SIGKILLs the server (a crash); a restart on the same `dir` and `port` finds its SQLite state. */
+  kill(): Promise<void>;
 }
 
-/** Starts the dev server; `dir` holds its SQLite file and log. */
-export async function startDevServer(opts: { temporalCli: string; dir: string; ui?: boolean }): Promise<DevServer> {
+/** Starts the dev server; `dir` holds its SQLite file and log. `port` defaults to a free one. */
+export async function startDevServer(opts: { temporalCli: string; dir: string; ui?: boolean; port?: number }): Promise<DevServer> {
   if (!existsSync(opts.temporalCli)) throw new Error(`Temporal CLI not found at ${opts.temporalCli}: run scripts/ensure-temporal.sh`);
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const uiPort = await freePort();
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--namespace', 'default',
     '--db-filename', join(opts.dir, 'temporal.db'), '--log-level', 'error'];
@@ -36,5 +40,16 @@ export async function startDevServer(opts: { temporalCli: string; dir: string; u
       await conn.close();
     }
   }, { timeoutMs: 60_000, intervalMs: 500, process: proc });
-  return { address, uiUrl: `http://127.0.0.1:${uiPort}`, stop: () => stopProcess(proc) };
+  return {
+    address,
+    port,
+    uiUrl: `http://127.0.0.1:${uiPort}`,
+    stop: () => stopProcess(proc),
+    kill: async () => {
+      if (proc.child.exitCode !== null || proc.child.signalCode !== null) return;
+      const exited = new Promise((r) => proc.child.once('exit', r));
+      proc.child.kill('SIGKILL');
+      await exited;
+    },
+  };
 }

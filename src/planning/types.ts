@@ -9,6 +9,11 @@ export type Phase = 'precheck' | 'masters' | 'workers' | 'done';
 /** Overall state; `succeeded`, `cancelled` and `failed` are final. */
 export type UpgradeStatus = 'running' | 'paused' | 'succeeded' | 'cancelled' | 'failed';
 
+/** True for the final states: 'succeeded', 'cancelled' and 'failed'. */
+export function isFinal(state: UpgradeStatus): boolean {
+  return state === 'succeeded' || state === 'cancelled' || state === 'failed';
+}
+
 /** Why an upgrade is paused. `window` pauses never auto-cancel. */
 export type PauseReason = 'user' | 'error' | 'window';
 

@@ -12,6 +12,15 @@ export const TASK_QUEUE = 'edge-upgrade';
 /** Workflow type name. */
 export const WORKFLOW_TYPE = 'upgradeCluster';
 
+/** Workflow type a Schedule starts; it starts {@link WORKFLOW_TYPE} unless the cluster already has one running. */
+export const SCHEDULED_WORKFLOW_TYPE = 'scheduledUpgrade';
+
+/** Workflow type of the read-only inspection behind `precheck` and `plan`. */
+export const INSPECT_WORKFLOW_TYPE = 'inspectCluster';
+
+/** Workflow ID of one inspection of a cluster (`at`: ms since the epoch, so inspections never collide). */
+export const inspectWorkflowIdFor = (clusterId: string, at: number): string => `edge-upgrade-inspect-${clusterId}-${at}`;
+
 /** Workflow ID of a cluster's upgrade: one upgrade per cluster at a time. */
 export const workflowIdFor = (clusterId: string): string => `edge-upgrade-${clusterId}`;
 
@@ -26,6 +35,16 @@ export const EdgeUpgradeState = defineSearchAttributeKey('EdgeUpgradeState', 'KE
 
 /** All four search attributes, for registering them on a namespace or dev server. */
 export const searchAttributeDefinitions = [EdgeClusterId, EdgeUpgradeTarget, EdgeUpgradePhase, EdgeUpgradeState];
+
+/** The search attributes an upgrade starts with (phase 'precheck', state 'running'), so it is listed before its first task. */
+export function initialSearchAttributes(clusterId: string, targetVersion: string) {
+  return [
+    { key: EdgeClusterId, value: clusterId },
+    { key: EdgeUpgradeTarget, value: targetVersion },
+    { key: EdgeUpgradePhase, value: 'precheck' },
+    { key: EdgeUpgradeState, value: 'running' },
+  ];
+}
 
 /**
  * Signal `pause`: pause the upgrade; in-flight nodes finish, no new node starts. Optional reason string.

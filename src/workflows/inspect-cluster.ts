@@ -4,13 +4,14 @@
  */
 import { proxyActivities } from '@temporalio/workflow';
 import type { UpgradeActivities } from '../activities/types.js';
+import { ErrorType } from '../planning/errors.js';
 import { precheckVerdict } from '../planning/precheck.js';
 import type { ClusterInventory, PrecheckReport } from '../planning/types.js';
 import { workflowIdFor } from './definitions.js';
 
 const { inventory, precheck } = proxyActivities<UpgradeActivities>({
   startToCloseTimeout: '2 minutes',
-  retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['UnknownCluster', 'InvalidUpgradeRequest'] },
+  retry: { maximumAttempts: 3, nonRetryableErrorTypes: [ErrorType.UnknownCluster, ErrorType.InvalidUpgradeRequest] },
 });
 
 /** What `inspectCluster` returns. */

@@ -7,7 +7,7 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { ParentClosePolicy, startChild } from '@temporalio/workflow';
 import type { UpgradeRequest } from '../planning/types.js';
-import { EdgeClusterId, EdgeUpgradePhase, EdgeUpgradeState, EdgeUpgradeTarget, workflowIdFor } from './definitions.js';
+import { initialSearchAttributes, workflowIdFor } from './definitions.js';
 import { upgradeCluster } from './upgrade-cluster.js';
 
 /** The result of one scheduled trigger. */
@@ -25,12 +25,7 @@ export async function scheduledUpgrade(request: UpgradeRequest): Promise<Schedul
       workflowId,
       args: [request],
       parentClosePolicy: ParentClosePolicy.ABANDON,
-      typedSearchAttributes: [
-        { key: EdgeClusterId, value: request.clusterId },
-        { key: EdgeUpgradeTarget, value: request.targetVersion },
-        { key: EdgeUpgradePhase, value: 'precheck' },
-        { key: EdgeUpgradeState, value: 'running' },
-      ],
+      typedSearchAttributes: initialSearchAttributes(request.clusterId, request.targetVersion),
     });
     return { started: true, workflowId, message: `started ${workflowId}` };
   } catch (err) {

@@ -3,8 +3,9 @@
  * continue-as-new (samples-typescript message-passing/safe-message-handlers style). It is pure:
  * no Temporal APIs and no clock (callers pass `now` as an ISO string), so it is unit-tested directly.
  */
+import { firstBatchSize } from '../planning/batches.js';
 import type { PlannedMaster } from '../planning/plan.js';
-import type { CancelReason, LastError, Phase, Progress, UpgradeStatus } from '../planning/types.js';
+import { isFinal, type CancelReason, type LastError, type Phase, type Progress, type UpgradeStatus } from '../planning/types.js';
 
 /** Everything a run hands to the next one through continue-as-new. */
 export interface UpgradeSnapshot {
@@ -66,7 +67,7 @@ export class UpgradeState {
       planned: false,
       todoMasters: [],
       todoWorkers: [],
-      nextBatchSize: 1,
+      nextBatchSize: firstBatchSize(),
       openBatchRemaining: 0,
       resumeRequested: false,
       cancelRequested: false,
@@ -117,7 +118,7 @@ export class UpgradeState {
   }
   /** True in 'succeeded', 'cancelled' and 'failed'. */
   get finished(): boolean {
-    return this.state === 'succeeded' || this.state === 'cancelled' || this.state === 'failed';
+    return isFinal(this.state);
   }
 
   /**
@@ -260,7 +261,7 @@ export class UpgradeState {
     p.state = 'running';
     p.pause = null;
     this.s.resumeRequested = false;
-    this.s.nextBatchSize = 1;
+    this.s.nextBatchSize = firstBatchSize();
     this.closeBatch();
   }
 
@@ -320,7 +321,7 @@ export class UpgradeState {
   /** The open batch is abandoned (pause or error); its unstarted nodes stay queued, the next batch starts at 1. */
   closeBatch(): void {
     this.s.openBatchRemaining = 0;
-    this.s.nextBatchSize = 1;
+    this.s.nextBatchSize = firstBatchSize();
   }
 
   recordError(err: LastError): void {

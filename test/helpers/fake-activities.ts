@@ -6,6 +6,7 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import type { NodeStepArgs, NodeStepFailureDetails, UpgradeActivities, UpgradeRef } from '../../src/activities/types.js';
+import { ErrorType } from '../../src/planning/errors.js';
 import { compareNodeNames } from '../../src/planning/order.js';
 import type { ClusterInventory, ClusterNode, NodeRole, NodeStep, PrecheckItem } from '../../src/planning/types.js';
 
@@ -156,7 +157,7 @@ export class FakeCluster {
   /** The node; fails non-retryable 'NodeRemoved', as the real activities do, when it was deleted. */
   node(name: string): FakeNode {
     const n = this.nodes.get(name);
-    if (!n) throw ApplicationFailure.nonRetryable(`node ${name} no longer exists in cluster ${this.clusterId}; it is skipped`, 'NodeRemoved');
+    if (!n) throw ApplicationFailure.nonRetryable(`node ${name} no longer exists in cluster ${this.clusterId}; it is skipped`, ErrorType.NodeRemoved);
     return n;
   }
 
@@ -193,7 +194,7 @@ export class FakeCluster {
 
 function stepFailed(node: string, step: NodeStep, message: string, logTail?: string): ApplicationFailure {
   const details: NodeStepFailureDetails = { node, step, message, ...(logTail ? { logTail } : {}) };
-  return ApplicationFailure.create({ type: 'NodeStepFailed', nonRetryable: true, message: `${node}: ${message}`, details: [details] });
+  return ApplicationFailure.create({ type: ErrorType.NodeStepFailed, nonRetryable: true, message: `${node}: ${message}`, details: [details] });
 }
 
 /** A gate that held calls wait at while it is closed. */
@@ -240,7 +241,7 @@ export class FakeFleet {
 
   get(clusterId: string): FakeCluster {
     const c = this.clusters.get(clusterId);
-    if (!c) throw ApplicationFailure.nonRetryable(`unknown cluster '${clusterId}': it is not in the worker's cluster configuration`, 'UnknownCluster');
+    if (!c) throw ApplicationFailure.nonRetryable(`unknown cluster '${clusterId}': it is not in the worker's cluster configuration`, ErrorType.UnknownCluster);
     return c;
   }
 

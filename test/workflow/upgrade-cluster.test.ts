@@ -306,7 +306,7 @@ describe('upgradeCluster', () => {
     ['a malformed version', { targetVersion: 'v1.3x' }, FROM, /targetVersion 'v1.3x' is not a Kubernetes version like v1.34.4/, []],
     ['a downgrade', { targetVersion: 'v1.33.0' }, FROM, /older than the control plane's v1.33.5: downgrades are not supported/, ['inventory']],
     ['a two-minor jump', { targetVersion: 'v1.35.0' }, FROM, /more than one minor version above the control plane's v1.33.5/, ['inventory']],
-    ['an unknown cluster', { clusterId: 'nowhere' }, FROM, /unknown cluster 'nowhere'/, []],
+    ['an unknown cluster', { clusterId: 'nowhere' }, FROM, /unknown cluster 'nowhere'/, ['inventory']],
   ])('%s fails at once, before any node activity, with a clear message', async (_what, override, cp, message, calls) => {
     const c = cluster('invalid', makeNodes({ masters: 1, edge: 2, version: FROM }), { controlPlaneVersion: cp });
     const request = { clusterId: c.clusterId, targetVersion: TO, ...override };
@@ -321,7 +321,11 @@ describe('upgradeCluster', () => {
     expect(cause).toBeInstanceOf(ApplicationFailure);
     expect((cause as ApplicationFailure).type).toBe('InvalidUpgradeRequest');
     expect(cause!.message).toMatch(message);
-    expect(c.calls.map((x) => x.activity)).toEqual(calls);
+    // From the workflow's own history: an unknown cluster has no fake cluster whose calls could be counted.
+    const history = await handle.fetchHistory();
+    const scheduled = (history.events ?? []).flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+    expect(scheduled).toEqual(calls);
+    expect(c.touchedNodes()).toEqual([]);
     const p = await upgradeHandle(client, request.clusterId).query<Progress>('progress');
     expect(p.state).toBe('failed');
     expect(p.failure).toMatch(message);
