@@ -194,7 +194,7 @@ export async function runUpgradePod(clients: KubeClients, defaultImage: string, 
   };
   const vanished = (uid: string | undefined): Error => {
     const message =
-      `upgrade pod ${UPGRADE_NAMESPACE}/${name} (uid ${uid ?? '?'}) disappeared while upgrading ${args.node}: someone deleted it. ` +
+      `upgrade pod ${UPGRADE_NAMESPACE}/${name} (uid ${uid ?? '?'}) was deleted while upgrading ${args.node}, not by this upgrade. ` +
       `It is not recreated behind your back: the node may be half-upgraded; check it, then resume to run a new upgrade pod`;
     void nodeEv('UpgradeFailed', message, 'Warning');
     return nodeStepFailed({ node: args.node, step: 'upgrade-pod', message });
@@ -253,6 +253,8 @@ export async function runUpgradePod(clients: KubeClients, defaultImage: string, 
         }
         const phase = pod.status?.phase;
         if (phase === 'Failed') throw await failed(kube, args, pod);
+        // Deleted mid-run: its kubelet is killing the agent, so it will never succeed.
+        if (pod.metadata?.deletionTimestamp && phase !== 'Succeeded') throw vanished(uid);
         if (phase === 'Succeeded') succeededSeenAt ??= Date.now();
         if (phase === 'Succeeded' && succeededSeenAt !== undefined && node && nodeAtTarget(node, args.targetVersion) && nodeReady(node)) {
           // finishedAt has whole seconds: a heartbeat a second later is surely after the pod ended.

@@ -157,7 +157,7 @@ test('an upgrade pod deleted by hand mid-upgrade is a node failure, never silent
   await cluster.core.deleteNamespacedPod({ name, namespace: UPGRADE_NAMESPACE, gracePeriodSeconds: 0 });
   const err = await running;
   expect(err.type).toBe(ErrorType.NodeStepFailed);
-  expect(err.message).toContain(`upgrade pod ${UPGRADE_NAMESPACE}/${name} (uid ${pod.metadata?.uid}) disappeared while upgrading edge-006`);
+  expect(err.message).toContain(`upgrade pod ${UPGRADE_NAMESPACE}/${name} (uid ${pod.metadata?.uid}) was deleted while upgrading edge-006`);
   await new Promise((r) => setTimeout(r, 5_000));
   await expect(cluster.core.readNamespacedPod({ name, namespace: UPGRADE_NAMESPACE })).rejects.toMatchObject({ code: 404 });
   await setLabel('edge-006', SIM_UPGRADE_SECONDS_LABEL, null);
