@@ -275,21 +275,25 @@ export interface ApiRetryOptions {
  */
 export async function withApiRetry<T>(kube: Pick<Kube, 'server'>, op: () => Promise<T>, opts: ApiRetryOptions): Promise<T> {
   const outage = new ApiOutage(kube.server);
-  let delay = opts.initialDelayMs ?? 500;
+  const started = Date.now();
+  const initial = opts.initialDelayMs ?? 500;
+  let delay = initial;
   for (;;) {
     let conflict: unknown;
     try {
       return await op();
     } catch (err) {
-      outage.failed(err);
       if (statusOf(err) === 409) conflict = err;
+      else outage.failed(err);
     }
-    if (outage.durationMs + delay > opts.forMs) {
-      if (conflict) throw conflict;
-      throw outage.failure();
+    if (conflict) {
+      // Someone else wrote in between: re-read and re-apply soon (a little jitter spreads racing writers).
+      if (Date.now() - started > opts.forMs) throw conflict;
+      await sleep(Math.random() * 100);
+      continue;
     }
-    // A conflict only needs a fresh read: retry at once the first time.
-    await sleep(conflict && delay === (opts.initialDelayMs ?? 500) ? 0 : delay);
+    if (outage.durationMs + delay > opts.forMs) throw outage.failure();
+    await sleep(delay);
     delay = Math.min(delay * 2, 5_000);
   }
 }

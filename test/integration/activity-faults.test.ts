@@ -191,7 +191,7 @@ test('cordon, drain and the upgrade wait ride out a 20-30 s API server outage', 
 }, 180_000);
 
 test('a step that outlasts its retries says which API server was unreachable, for how long and why', async () => {
-  await proxy.outage(60_000);
+  await proxy.outage(50_000);
   const err = await failureOf(cordonNode(proxied, step('edge-008', 'proxied')));
   expect(err).toBeInstanceOf(ApplicationFailure);
   expect(err.type).toBe(ErrorType.KubeApiUnavailable);
