@@ -150,10 +150,16 @@ class KubeletHeartbeat {
 
   constructor(private readonly kube: Kube, private readonly node: string) {}
 
-  async since(node: V1Node, after: number): Promise<boolean> {
+  /**
+   * True once a heartbeat is surely later than `finished` (ms). Pod and condition times have whole
+   * seconds (a later whole second is enough); a Lease renewal has microseconds, so it must come a
+   * full second after a truncated `finished`.
+   */
+  async since(node: V1Node, finished: { at: number; wholeSeconds: boolean }): Promise<boolean> {
     const ready = readyHeartbeat(node);
     this.last = Math.max(this.last ?? 0, ready ?? 0) || undefined;
-    if (ready !== undefined && ready > after) return true;
+    if (ready !== undefined && ready > finished.at) return true;
+    const after = finished.at + (finished.wholeSeconds ? 1_000 : 0);
     if (!this.leaseReadable) return false;
     let lease: V1Lease;
     try {
@@ -166,7 +172,7 @@ class KubeletHeartbeat {
     }
     const renewed = lease.spec?.renewTime ? new Date(lease.spec.renewTime as unknown as string).getTime() : NaN;
     if (Number.isFinite(renewed)) this.last = Math.max(this.last ?? 0, renewed);
-    return Number.isFinite(renewed) && renewed > after;
+    return Number.isFinite(renewed) && renewed >= after;
   }
 }
 
@@ -257,9 +263,8 @@ export async function runUpgradePod(clients: KubeClients, defaultImage: string, 
         if (pod.metadata?.deletionTimestamp && phase !== 'Succeeded') throw vanished(uid);
         if (phase === 'Succeeded') succeededSeenAt ??= Date.now();
         if (phase === 'Succeeded' && succeededSeenAt !== undefined && node && nodeAtTarget(node, args.targetVersion) && nodeReady(node)) {
-          // finishedAt has whole seconds: a heartbeat a second later is surely after the pod ended.
-          const finished = (finishedAt(pod) ?? succeededSeenAt) + 1_000;
-          if (await kubelet.since(node, finished)) {
+          const end = finishedAt(pod);
+          if (await kubelet.since(node, end !== undefined ? { at: end, wholeSeconds: true } : { at: succeededSeenAt, wholeSeconds: false })) {
             if (created || prev) {
               const message = `edge-upgrade ${args.upgradeId}: ${args.node} runs kubelet ${args.targetVersion} and is Ready`;
               await podEvent(kube.core, { pod, node: args.node, upgradeId: args.upgradeId, targetVersion: args.targetVersion, reason: 'UpgradeSucceeded', message });

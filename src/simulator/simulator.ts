@@ -340,11 +340,12 @@ export class EdgeSimulator {
     }
   }
 
-  private async postStatus(sim: SimNode): Promise<void> {
+  /** Posts the node's status: Ready, or NotReady with `notReady` as the reason's message (flaps say 'PLEG is not healthy'). */
+  private async postStatus(sim: SimNode, notReady?: string): Promise<void> {
     if (isSilent(sim)) return;
-    const ready = flapReady(sim) ?? true;
-    await this.core.patchNodeStatus({ name: sim.name, body: nodeStatusPatch(sim.name, sim.version, this.kubeletPort, new Date(), ready) }, strategic);
-    sim.postedReady = ready;
+    const message = notReady ?? (flapReady(sim) === false ? 'simulated flap: PLEG is not healthy' : undefined);
+    await this.core.patchNodeStatus({ name: sim.name, body: nodeStatusPatch(sim.name, sim.version, this.kubeletPort, new Date(), message) }, strategic);
+    sim.postedReady = message === undefined;
     this.counters.statusUpdates++;
     sim.nextStatusAt = Date.now() + this.statusSeconds * 1000;
   }
@@ -449,14 +450,17 @@ export class EdgeSimulator {
         say(`upgraded kubelet and kubectl to ${target}; kubelet restarted`);
       }
       this.once(`finish/${uid}`, async () => {
+        const hangs = !fail && sim.labels[SIM_KUBELET_HANGS_LABEL] === 'true';
         if (!fail) {
-          // The restarted kubelet reports its new version (and Ready) at once, as a real one does.
           sim.version = target;
-          await this.postStatus(sim);
-          if (sim.labels[SIM_KUBELET_HANGS_LABEL] === 'true') {
-            // ...and then hangs: no more Lease renewals or status posts.
+          if (hangs) {
+            // The new kubelet posts Ready with its version once, then hangs: no more Lease renewals or status posts.
+            await this.postStatus(sim);
             sim.hung = true;
             this.log(`simulator: the new kubelet on ${sim.name} hangs (${SIM_KUBELET_HANGS_LABEL}=true)`);
+          } else {
+            // A restarted kubelet first reports its new version NotReady, then Ready once its runtime checks pass (below).
+            await this.postStatus(sim, 'container runtime status check may not have completed yet');
           }
         }
         await this.core.patchNamespacedPodStatus(
@@ -465,6 +469,7 @@ export class EdgeSimulator {
         );
         if (fail) this.counters.upgradesFailed++;
         else this.counters.upgradesSucceeded++;
+        if (!fail && !hangs) this.later(2_000, () => void this.limit(() => this.postStatus(sim)).catch(() => this.counters.apiErrors++));
         this.log(`simulator: upgrade pod ${name} on ${sim.name} ${fail ? 'failed' : 'succeeded'}`);
       });
     };

@@ -54,7 +54,7 @@ test('an upgrade with a PDB, a failure and a resume succeeds with only the deplo
   const policy = h.cluster.kubeConfig.makeApiClient(PolicyV1Api);
   await apps.createNamespacedDeployment({
     namespace: 'default',
-    body: { metadata: { name: 'web' }, spec: { replicas: 3, selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'a', image: 'x' }] } } } },
+    body: { metadata: { name: 'web' }, spec: { replicas: 3, selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'a', image: 'x' }] } } } },
   });
   await policy.createNamespacedPodDisruptionBudget({ namespace: 'default', body: { metadata: { name: 'web' }, spec: { minAvailable: 2, selector: { matchLabels: { app: 'web' } } } } });
   await eventually('the PDB observed', async () => (await policy.readNamespacedPodDisruptionBudget({ name: 'web', namespace: 'default' })).status?.disruptionsAllowed === 1, 60_000);
