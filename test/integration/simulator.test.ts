@@ -83,9 +83,13 @@ test('an upgrade pod runs: the node reports the target kubeletVersion and the po
     return p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed' ? p : undefined;
   });
   expect(pod.status?.phase).toBe('Succeeded');
-  const node = await nodeByName('edge-001');
+  expect((await nodeByName('edge-001')).status?.nodeInfo?.kubeletVersion).toBe(TARGET);
+  // The restarted kubelet reports NotReady at first, then Ready once its runtime checks pass.
+  const node = await eventually('edge-001 Ready again', async () => {
+    const n = await nodeByName('edge-001');
+    return isNodeReady(n) ? n : undefined;
+  }, 10_000);
   expect(node.status?.nodeInfo?.kubeletVersion).toBe(TARGET);
-  expect(isNodeReady(node)).toBe(true);
   // Neighbours are untouched.
   expect((await nodeByName('edge-002')).status?.nodeInfo?.kubeletVersion).toBe(START);
 });
