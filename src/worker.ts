@@ -2,10 +2,11 @@
  * The edge-upgrade worker: runs the `upgradeCluster` workflow and the Kubernetes activities on the
  * `edge-upgrade` task queue. Scale out by running more of them against the same Temporal cluster.
  */
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Worker, type LogEntry, type Logger, type LogLevel } from '@temporalio/worker';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createActivities } from './activities/index.js';
+import { activityInterceptors } from './activities/interceptors.js';
 import { ClusterRegistry, imagePolicyFor, temporalConnectionOptions, type WorkerConfig } from './config.js';
 import { TASK_QUEUE } from './workflows/definitions.js';
 
@@ -31,18 +32,65 @@ export function workflowsPath(): string {
   throw new Error(`cannot find the workflows next to ${fileURLToPath(import.meta.url)}`);
 }
 
+/**
+ * Longest gap between heartbeats the worker sends to Temporal, whatever the heartbeat timeout. The
+ * SDK would otherwise wait up to 80% of the 30 s heartbeat timeout (24 s), and a cancelled or
+ * terminated workflow's activities only learn of it from a heartbeat's answer: with this they stop
+ * within a few seconds.
+ */
+export const MAX_HEARTBEAT_THROTTLE = '3 seconds';
+
 /** Builds (does not run) a worker with the workflows and `createActivities` for the configured clusters. */
 export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
   const { config } = opts;
+  const clusters = new ClusterRegistry(config.clusters);
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace ?? config.temporal.namespace,
     taskQueue: opts.taskQueue ?? TASK_QUEUE,
     workflowsPath: workflowsPath(),
-    activities: createActivities({ clusters: new ClusterRegistry(config.clusters), images: (clusterId) => imagePolicyFor(config, clusterId) }),
+    activities: createActivities({ clusters, images: (clusterId) => imagePolicyFor(config, clusterId) }),
+    interceptors: { activity: [activityInterceptors((id) => clusters.kubeConfig(id).getCurrentCluster()?.server)] },
     // Activities mostly wait on the API server; many can run at once without much CPU.
     maxConcurrentActivityTaskExecutions: 200,
+    maxHeartbeatThrottleInterval: MAX_HEARTBEAT_THROTTLE,
   });
+}
+
+// Metadata the SDK adds to every line that says nothing an operator needs.
+const QUIET_META = new Set(['sdkComponent', 'namespace', 'taskQueue', 'taskToken', 'workflowType', 'runId', 'isLocal', 'activityType', 'error']);
+
+/**
+ * One log line: time, level, message, then `key=value` metadata. An `error` shows as its one-line
+ * message; its stack (and causes) only when the logger's level is DEBUG or TRACE.
+ */
+export function formatLogEntry(entry: LogEntry, loggerLevel: LogLevel): string {
+  const time = new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString();
+  const meta = entry.meta ?? {};
+  const type = typeof meta.activityType === 'string' ? ` ${meta.activityType}` : '';
+  const err = meta.error;
+  const why = err instanceof Error ? `: ${err.message.split('\n')[0]}` : err !== undefined ? `: ${String(err)}` : '';
+  const pairs = Object.entries(meta)
+    .filter(([k, v]) => !QUIET_META.has(k) && v !== undefined && typeof k === 'string')
+    .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
+  let line = `${time} ${entry.level} ${entry.message}${type}${why}${pairs.length ? ` [${pairs.join(' ')}]` : ''}`;
+  if (err instanceof Error && (loggerLevel === 'DEBUG' || loggerLevel === 'TRACE')) {
+    for (let e: unknown = err; e instanceof Error; e = e.cause) line += `\n${e.stack ?? e.message}`;
+  }
+  return line;
+}
+
+/**
+ * The worker's logger: one line per entry (so each failed activity attempt is one line naming its
+ * node and step), stack traces only at DEBUG. `level` defaults to $EDGE_UPGRADE_LOG_LEVEL or INFO.
+ */
+export function workerLogger(level: LogLevel = logLevelFromEnv(), write: (line: string) => void = (l) => process.stderr.write(l + '\n')): Logger {
+  return new DefaultLogger(level, (entry) => write(formatLogEntry(entry, level)));
+}
+
+function logLevelFromEnv(): LogLevel {
+  const v = (process.env.EDGE_UPGRADE_LOG_LEVEL ?? 'INFO').toUpperCase();
+  return (['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const).find((l) => l === v) ?? 'INFO';
 }
 
 /** Connects to Temporal (TLS and API key from config) and runs a worker until SIGINT or SIGTERM, then shuts down gracefully. */

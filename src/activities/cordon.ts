@@ -1,19 +1,64 @@
 /**
  * Cordon and uncordon, idempotent as in kubectl: read, compare, act only if needed. "Cordoned by
- * us" is recorded on the Node itself (annotation {@link CORDONED_BY_ANNOTATION}), so a node that
- * someone else cordoned is never uncordoned, and a retry after a crash knows what it did.
+ * us" is recorded on the Node itself (annotation {@link CORDONED_BY_ANNOTATION}) and checked
+ * against managedFields: if anyone else wrote `spec.unschedulable` after us (an operator's
+ * `kubectl uncordon` then `kubectl cordon`), the cordon is theirs and we never lift it. Transient
+ * API errors and 409 conflicts are retried inside the activity (re-read, re-apply) for
+ * {@link CORDON_RETRY_MS}; Temporal's retry policy covers longer outages.
  */
 import { ApplicationFailure } from '@temporalio/common';
 import type { CoreV1Api, V1Node } from '@kubernetes/client-node';
 import { ErrorType } from '../planning/errors.js';
 import { CORDONED_BY_ANNOTATION } from '../planning/labels.js';
 import { nodeEvent } from './events.js';
-import { mergePatch, rethrowInvalid, statusOf, type KubeClients } from './kube.js';
+import { FIELD_MANAGER, mergePatch, rethrowInvalid, statusOf, withApiRetry, type Kube, type KubeClients } from './kube.js';
 import type { NodeStepArgs } from './types.js';
 
-/** True if `node` is cordoned and our annotation names `upgradeId`. */
+/**
+ * How long one cordon or uncordon attempt keeps retrying transient API errors, in ms. It stays
+ * under the activities' one-minute start-to-close timeout, so the attempt fails with a clear
+ * message rather than a timeout, and Temporal retries it.
+ */
+export const CORDON_RETRY_MS = 45_000;
+
+/**
+ * Who last set `spec.unschedulable` according to managedFields: 'us' ({@link FIELD_MANAGER}),
+ * 'other', or 'unknown' when no entry claims the field.
+ */
+export function unschedulableWriter(node: V1Node): 'us' | 'other' | 'unknown' {
+  let writer: 'us' | 'other' | 'unknown' = 'unknown';
+  for (const entry of node.metadata?.managedFields ?? []) {
+    const spec = (entry.fieldsV1 as Record<string, Record<string, unknown> | undefined> | undefined)?.['f:spec'];
+    if (!spec || !('f:unschedulable' in spec)) continue;
+    if (entry.manager !== FIELD_MANAGER) return 'other';
+    writer = 'us';
+  }
+  return writer;
+}
+
+/** True if `node` is cordoned, our annotation names `upgradeId`, and nobody else has set the cordon since. */
 export function cordonedBy(node: V1Node, upgradeId: string): boolean {
-  return node.metadata?.annotations?.[CORDONED_BY_ANNOTATION] === upgradeId;
+  return node.spec?.unschedulable === true && node.metadata?.annotations?.[CORDONED_BY_ANNOTATION] === upgradeId && unschedulableWriter(node) !== 'other';
+}
+
+/** True if the node carries our annotation although the cordon is not ours (any more). */
+function staleRecord(node: V1Node): boolean {
+  return node.metadata?.annotations?.[CORDONED_BY_ANNOTATION] !== undefined && (!node.spec?.unschedulable || unschedulableWriter(node) === 'other');
+}
+
+/** Patches `node` conditionally on the resourceVersion we read: a concurrent change gives a 409 and a re-read. */
+async function patchNode(kube: Kube, node: V1Node, body: { annotations: Record<string, string | null>; unschedulable?: boolean }): Promise<void> {
+  await kube.core.patchNode(
+    {
+      name: node.metadata!.name!,
+      fieldManager: FIELD_MANAGER,
+      body: {
+        metadata: { resourceVersion: node.metadata?.resourceVersion, annotations: body.annotations },
+        ...(body.unschedulable === undefined ? {} : { spec: { unschedulable: body.unschedulable } }),
+      },
+    },
+    mergePatch,
+  );
 }
 
 /** Reads the node; null when it no longer exists. */
@@ -28,44 +73,64 @@ async function readNodeIfExists(core: CoreV1Api, name: string): Promise<V1Node |
 
 /** Implements `cordonNode`. A node deleted from the cluster fails non-retryable 'NodeRemoved': the workflow skips it. */
 export async function cordonNode(clients: KubeClients, args: NodeStepArgs): Promise<{ cordonedByUs: boolean }> {
-  const { core } = clients.for(args.clusterId);
-  const node = await readNodeIfExists(core, args.node);
-  if (!node) throw ApplicationFailure.nonRetryable(`node ${args.node} no longer exists in cluster ${args.clusterId}; it is skipped`, ErrorType.NodeRemoved);
-  if (node.spec?.unschedulable) return { cordonedByUs: cordonedBy(node, args.upgradeId) };
-  try {
-    // resourceVersion makes the patch conditional: if someone cordons it meanwhile we get a 409 and re-read on retry.
-    await core.patchNode(
-      {
-        name: args.node,
-        body: { metadata: { resourceVersion: node.metadata?.resourceVersion, annotations: { [CORDONED_BY_ANNOTATION]: args.upgradeId } }, spec: { unschedulable: true } },
-      },
-      mergePatch,
-    );
-  } catch (err) {
-    rethrowInvalid(err, args.node, 'cordon', 'cordoning');
+  const kube = clients.for(args.clusterId);
+  const result = await withApiRetry(
+    kube,
+    async () => {
+      const node = await readNodeIfExists(kube.core, args.node);
+      if (!node) throw ApplicationFailure.nonRetryable(`node ${args.node} no longer exists in cluster ${args.clusterId}; it is skipped`, ErrorType.NodeRemoved);
+      if (node.spec?.unschedulable) {
+        if (cordonedBy(node, args.upgradeId)) return 'ours-already' as const;
+        // Someone else's cordon: leave it, and drop any record of ours it carries.
+        if (staleRecord(node)) await patchNode(kube, node, { annotations: { [CORDONED_BY_ANNOTATION]: null } });
+        return 'theirs' as const;
+      }
+      try {
+        await patchNode(kube, node, { annotations: { [CORDONED_BY_ANNOTATION]: args.upgradeId }, unschedulable: true });
+      } catch (err) {
+        rethrowInvalid(err, args.node, 'cordon', 'cordoning');
+      }
+      return 'cordoned' as const;
+    },
+    { forMs: CORDON_RETRY_MS },
+  );
+  if (result === 'cordoned') {
+    await nodeEvent(kube.core, { node: args.node, upgradeId: args.upgradeId, targetVersion: args.targetVersion, reason: 'UpgradeCordoned', message: `edge-upgrade ${args.upgradeId}: cordoned ${args.node} before upgrading it to ${args.targetVersion}` });
   }
-  await nodeEvent(core, { node: args.node, upgradeId: args.upgradeId, targetVersion: args.targetVersion, reason: 'UpgradeCordoned', message: `edge-upgrade ${args.upgradeId}: cordoned ${args.node} before upgrading it to ${args.targetVersion}` });
-  return { cordonedByUs: true };
+  return { cordonedByUs: result !== 'theirs' };
 }
 
-/** Removes our cordon and annotation from `node` if this upgrade cordoned it. Returns whether it did. */
+/**
+ * Removes our cordon and annotation from `node` if this upgrade cordoned it and nobody has
+ * re-cordoned it since. A stale annotation (the node is schedulable, or someone else set the
+ * cordon) is removed without uncordoning. Returns whether it uncordoned.
+ */
 export async function uncordonIfOurs(clients: KubeClients, args: { clusterId: string; upgradeId: string; targetVersion: string; node: string; reason: string }): Promise<boolean> {
-  const { core } = clients.for(args.clusterId);
-  const node = await readNodeIfExists(core, args.node);
-  if (!node || !cordonedBy(node, args.upgradeId)) return false;
-  try {
-    await core.patchNode(
-      {
-        name: args.node,
-        body: { metadata: { resourceVersion: node.metadata?.resourceVersion, annotations: { [CORDONED_BY_ANNOTATION]: null } }, spec: { unschedulable: false } },
-      },
-      mergePatch,
-    );
-  } catch (err) {
-    rethrowInvalid(err, args.node, 'uncordon', 'uncordoning');
+  const kube = clients.for(args.clusterId);
+  const done = await withApiRetry(
+    kube,
+    async () => {
+      const node = await readNodeIfExists(kube.core, args.node);
+      if (!node) return false; // deleted: nothing left to uncordon
+      if (!cordonedBy(node, args.upgradeId)) {
+        if (node.metadata?.annotations?.[CORDONED_BY_ANNOTATION] === args.upgradeId && staleRecord(node)) {
+          await patchNode(kube, node, { annotations: { [CORDONED_BY_ANNOTATION]: null } });
+        }
+        return false;
+      }
+      try {
+        await patchNode(kube, node, { annotations: { [CORDONED_BY_ANNOTATION]: null }, unschedulable: false });
+      } catch (err) {
+        rethrowInvalid(err, args.node, 'uncordon', 'uncordoning');
+      }
+      return true;
+    },
+    { forMs: CORDON_RETRY_MS },
+  );
+  if (done) {
+    await nodeEvent(kube.core, { node: args.node, upgradeId: args.upgradeId, targetVersion: args.targetVersion, reason: 'UpgradeUncordoned', message: `edge-upgrade ${args.upgradeId}: uncordoned ${args.node} (${args.reason})` });
   }
-  await nodeEvent(core, { node: args.node, upgradeId: args.upgradeId, targetVersion: args.targetVersion, reason: 'UpgradeUncordoned', message: `edge-upgrade ${args.upgradeId}: uncordoned ${args.node} (${args.reason})` });
-  return true;
+  return done;
 }
 
 /** Implements `uncordonNode`. */

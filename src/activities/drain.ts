@@ -1,14 +1,17 @@
 /**
  * Drain through the Eviction API (policy/v1), as kubectl drain does: plan which pods go
  * (planning/drain.ts), evict them, retry refused evictions (429) about every 5 s while
- * heartbeating, and count a pod gone when it is deleted or replaced (UID changed). Past
- * drainTimeout it fails naming the blocking PodDisruptionBudget and pod.
+ * heartbeating, and count a pod gone when it is deleted or replaced (UID changed). Pods that are
+ * already terminating (an earlier attempt evicted them, or someone deleted them) are waited for,
+ * not skipped. API server outages inside the loop mean "keep waiting": only drainTimeout ends it,
+ * with a message that names the blocking PodDisruptionBudget and pod, the pods still terminating,
+ * or the unreachable API server. The activity stops when it is cancelled.
  */
 import type { V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
-import { drainBlockedMessage, pdbsForPod, podKey, podsToEvict } from '../planning/drain.js';
+import { drainBlockedMessage, pdbsForPod, podKey, podsToAwait, podsToEvict, terminatingDetail } from '../planning/drain.js';
 import { nodeEvent } from './events.js';
 import { listAll } from './inventory.js';
-import { apiMessage, heartbeat, nodeStepFailed, previousHeartbeat, sleep, statusOf, type Kube, type KubeClients } from './kube.js';
+import { ApiOutage, apiMessage, heartbeat, nodeStepFailed, previousHeartbeat, sleep, statusOf, throwIfCancelled, type Kube, type KubeClients } from './kube.js';
 import type { NodeStepArgs } from './types.js';
 
 /** How often refused evictions are retried and pods checked, in ms (kubectl uses 5 s for 429). */
@@ -20,7 +23,11 @@ interface DrainProgress {
   startedAt: number;
   evicted: number;
   pending: string[];
+  /** Set while the API server is failing: what and for how long. */
+  apiOutage?: string;
 }
+
+type Refused = { pod: V1Pod; refusal?: string; nextTry: number };
 
 /** Implements `drainNode`. */
 export async function drainNode(clients: KubeClients, args: NodeStepArgs & { drainTimeoutMs: number }): Promise<{ evicted: number }> {
@@ -29,46 +36,65 @@ export async function drainNode(clients: KubeClients, args: NodeStepArgs & { dra
   const startedAt = prev?.startedAt ?? Date.now();
   const deadline = startedAt + args.drainTimeoutMs;
   let evicted = prev?.evicted ?? 0;
+  const event = (reason: string, message: string) =>
+    nodeEvent(kube.core, { node: args.node, upgradeId: args.upgradeId, targetVersion: args.targetVersion, reason, message: `edge-upgrade ${args.upgradeId}: ${message}` });
 
-  const pods = podsToEvict(await listAll<V1Pod>((cont) => kube.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${args.node}`, limit: 500, _continue: cont })));
-  if (pods.length === 0) {
-    await nodeEvent(kube.core, { node: args.node, upgradeId: args.upgradeId, targetVersion: args.targetVersion, reason: 'UpgradeDrained', message: `edge-upgrade ${args.upgradeId}: nothing to evict on ${args.node}` });
-    return { evicted };
-  }
-  await nodeEvent(kube.core, { node: args.node, upgradeId: args.upgradeId, targetVersion: args.targetVersion, reason: 'UpgradeDraining', message: `edge-upgrade ${args.upgradeId}: evicting ${pods.length} pod(s) from ${args.node}` });
-
-  // Pods whose eviction was accepted, waiting to disappear; and pods still to evict with the last refusal.
+  const outage = new ApiOutage(kube.server);
+  let planned = false;
+  // Pods whose eviction was accepted (or that were terminating already), waiting to disappear; and pods still to evict with the last refusal.
   const waiting = new Map<string, V1Pod>();
-  const toEvict = new Map<string, { pod: V1Pod; refusal?: string; nextTry: number }>(pods.map((p) => [podKey(p), { pod: p, nextTry: 0 }]));
+  const toEvict = new Map<string, Refused>();
 
   for (;;) {
-    const now = Date.now();
-    for (const [key, entry] of toEvict) {
-      if (entry.nextTry > now) continue;
-      const result = await evict(kube, entry.pod);
-      if (result.outcome === 'accepted') {
-        toEvict.delete(key);
-        waiting.set(key, entry.pod);
-      } else if (result.outcome === 'gone') {
-        toEvict.delete(key);
-        evicted++;
-      } else {
-        entry.refusal = result.message;
-        entry.nextTry = now + EVICTION_RETRY_MS;
+    throwIfCancelled();
+    try {
+      if (!planned) {
+        const all = await listAll<V1Pod>((cont) => kube.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${args.node}`, limit: 500, _continue: cont }));
+        for (const p of podsToEvict(all)) toEvict.set(podKey(p), { pod: p, nextTry: 0 });
+        for (const p of podsToAwait(all)) waiting.set(podKey(p), p);
+        planned = true;
+        if (toEvict.size + waiting.size === 0) {
+          await event('UpgradeDrained', `nothing to evict on ${args.node}`);
+          return { evicted };
+        }
+        const already = waiting.size > 0 ? ` (${waiting.size} already terminating)` : '';
+        await event('UpgradeDraining', `evicting ${toEvict.size} pod(s) from ${args.node}${already}`);
       }
-    }
-    for (const [key, pod] of waiting) {
-      if (await podGone(kube, pod)) {
-        waiting.delete(key);
-        evicted++;
+      const now = Date.now();
+      for (const [key, entry] of toEvict) {
+        if (entry.nextTry > now) continue;
+        const result = await evict(kube, entry.pod);
+        if (result.outcome === 'accepted') {
+          toEvict.delete(key);
+          waiting.set(key, entry.pod);
+        } else if (result.outcome === 'gone') {
+          toEvict.delete(key);
+          evicted++;
+        } else {
+          entry.refusal = result.message;
+          entry.nextTry = now + EVICTION_RETRY_MS;
+        }
       }
+      for (const [key, pod] of waiting) {
+        const current = await stillThere(kube, pod);
+        if (current) {
+          waiting.set(key, current);
+        } else {
+          waiting.delete(key);
+          evicted++;
+        }
+      }
+      outage.ok();
+    } catch (err) {
+      // Transient faults and conflicts: keep waiting until drainTimeout. Anything else fails the attempt.
+      outage.failed(err);
     }
-    if (toEvict.size === 0 && waiting.size === 0) break;
-    heartbeat({ startedAt, evicted, pending: [...toEvict.keys(), ...waiting.keys()].slice(0, 20) } satisfies DrainProgress);
-    if (Date.now() >= deadline) throw await blocked(kube, args, [...toEvict.values()], [...waiting.values()], Date.now() - startedAt);
+    if (planned && toEvict.size === 0 && waiting.size === 0) break;
+    heartbeat({ startedAt, evicted, pending: [...toEvict.keys(), ...waiting.keys()].slice(0, 20), apiOutage: outage.describe() } satisfies DrainProgress);
+    if (Date.now() >= deadline) throw await blocked(kube, args, { planned, refused: [...toEvict.values()], terminating: [...waiting.values()], outage, waitedMs: Date.now() - startedAt });
     await sleep(POLL_MS);
   }
-  await nodeEvent(kube.core, { node: args.node, upgradeId: args.upgradeId, targetVersion: args.targetVersion, reason: 'UpgradeDrained', message: `edge-upgrade ${args.upgradeId}: evicted ${evicted} pod(s) from ${args.node}` });
+  await event('UpgradeDrained', `evicted ${evicted} pod(s) from ${args.node}`);
   return { evicted };
 }
 
@@ -88,20 +114,21 @@ async function evict(kube: Kube, pod: V1Pod): Promise<EvictResult> {
   } catch (err) {
     const code = statusOf(err);
     if (code === 404) return { outcome: 'gone' };
-    // 409: the UID precondition failed, so the pod we meant is gone (replaced).
-    if (code === 409) return { outcome: 'gone' };
+    // 409: usually the UID precondition failed (the pod we meant was replaced); otherwise a conflict to retry.
+    if (code === 409) return (await stillThere(kube, pod)) ? { outcome: 'refused', message: apiMessage(err) } : { outcome: 'gone' };
     // 429: a PDB forbids it now. 500 with two PDBs: refused until someone fixes the budgets.
     if (code === 429 || (code === 500 && /more than one PodDisruptionBudget/i.test(apiMessage(err)))) return { outcome: 'refused', message: apiMessage(err) };
     throw err;
   }
 }
 
-async function podGone(kube: Kube, pod: V1Pod): Promise<boolean> {
+/** The pod as it is now if it still exists with the same UID, else undefined. */
+async function stillThere(kube: Kube, pod: V1Pod): Promise<V1Pod | undefined> {
   try {
     const now = await kube.core.readNamespacedPod({ name: pod.metadata!.name!, namespace: pod.metadata!.namespace! });
-    return now.metadata?.uid !== pod.metadata?.uid;
+    return now.metadata?.uid === pod.metadata?.uid ? now : undefined;
   } catch (err) {
-    if (statusOf(err) === 404) return true;
+    if (statusOf(err) === 404) return undefined;
     throw err;
   }
 }
@@ -109,11 +136,11 @@ async function podGone(kube: Kube, pod: V1Pod): Promise<boolean> {
 async function blocked(
   kube: Kube,
   args: NodeStepArgs & { drainTimeoutMs: number },
-  refused: Array<{ pod: V1Pod; refusal?: string }>,
-  terminating: V1Pod[],
-  waitedMs: number,
+  state: { planned: boolean; refused: Refused[]; terminating: V1Pod[]; outage: ApiOutage; waitedMs: number },
 ): Promise<Error> {
-  let message: string;
+  const { refused, terminating, outage, waitedMs } = state;
+  const seconds = Math.round(waitedMs / 1000);
+  const parts: string[] = [];
   const first = refused[0];
   if (first) {
     let pdbs: V1PodDisruptionBudget[] = [];
@@ -122,13 +149,18 @@ async function blocked(
     } catch {
       // The message still names the pod and the API server's reason.
     }
-    message = drainBlockedMessage({ node: args.node, pod: first.pod, pdbs, apiMessage: first.refusal, waitedMs });
+    let message = drainBlockedMessage({ node: args.node, pod: first.pod, pdbs, apiMessage: first.refusal, waitedMs });
     if (refused.length > 1) message += ` (${refused.length - 1} more pod(s) refused: ${refused.slice(1, 6).map((r) => podKey(r.pod)).join(', ')})`;
-  } else {
-    message =
-      `drain of ${args.node} timed out after ${Math.round(waitedMs / 1000)}s: evicted pods are still terminating: ${terminating.slice(0, 5).map(podKey).join(', ')}` +
-      `; check their finalizers and the node's kubelet, or raise drainTimeout`;
+    parts.push(message);
   }
+  if (terminating.length > 0) {
+    const what = `evicted pods are still terminating: ${terminating.slice(0, 5).map(terminatingDetail).join(', ')}${terminating.length > 5 ? ` and ${terminating.length - 5} more` : ''}`;
+    parts.push(first ? `also, ${what}` : `drain of ${args.node} timed out after ${seconds}s: ${what}; check their finalizers and the node's kubelet, or raise drainTimeout`);
+  }
+  const api = outage.describe();
+  if (api) parts.push(parts.length ? `meanwhile the ${api}` : `drain of ${args.node} timed out after ${seconds}s: ${api}${state.planned ? '' : ' (the pods to evict could not even be listed)'}`);
+  if (parts.length === 0) parts.push(`drain of ${args.node} timed out after ${seconds}s`);
+  const message = parts.join('; ');
   await nodeEvent(kube.core, { node: args.node, upgradeId: args.upgradeId, targetVersion: args.targetVersion, type: 'Warning', reason: 'UpgradeDrainBlocked', message });
   return nodeStepFailed({ node: args.node, step: 'drain', message });
 }

@@ -1,11 +1,18 @@
-/** The `inventory` and `precheck` activities: read the cluster, judge it with the pure rules in planning. */
+/**
+ * The `inventory` and `precheck` activities: read the cluster, judge it with the pure rules in
+ * planning. Both only read, so an API server outage is ridden out inside the activity (for
+ * {@link READ_RETRY_MS}) before Temporal's retry policy takes over.
+ */
 import { Health, VersionApi, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import { controlPlaneVersion, toClusterNode } from '../planning/cluster.js';
 import { nodesToUpgrade, evaluatePrecheck, type PrecheckInput } from '../planning/precheck-items.js';
 import { UPGRADE_NAMESPACE } from '../planning/labels.js';
 import type { ClusterInventory, PrecheckItem } from '../planning/types.js';
-import { apiMessage, statusOf, type Kube, type KubeClients } from './kube.js';
+import { apiMessage, makeClient, statusOf, withApiRetry, type Kube, type KubeClients } from './kube.js';
 import type { UpgradeRef } from './types.js';
+
+/** How long inventory and precheck retry transient API errors within one attempt, in ms (their start-to-close timeout is 5 minutes). */
+export const READ_RETRY_MS = 120_000;
 
 /** Every item of a paginated list call. */
 export async function listAll<T>(page: (cont: string | undefined) => Promise<{ items: T[]; metadata?: { _continue?: string } }>): Promise<T[]> {
@@ -29,19 +36,24 @@ async function inventoryOf(kube: Kube, clusterId: string): Promise<{ inv: Cluste
   const nodes = raw.map(toClusterNode);
   let apiVersion = '';
   if (!nodes.some((n) => n.kind === 'control-plane')) {
-    apiVersion = (await kube.kc.makeApiClient(VersionApi).getCode()).gitVersion;
+    apiVersion = (await makeClient(kube.kc, VersionApi).getCode()).gitVersion;
   }
   return { inv: { clusterId, controlPlaneVersion: controlPlaneVersion(nodes, apiVersion), nodes }, raw };
 }
 
 /** Implements `inventory`. */
 export async function inventory(clients: KubeClients, clusterId: string): Promise<ClusterInventory> {
-  return (await inventoryOf(clients.for(clusterId), clusterId)).inv;
+  const kube = clients.for(clusterId);
+  return withApiRetry(kube, async () => (await inventoryOf(kube, clusterId)).inv, { forMs: READ_RETRY_MS });
 }
 
 /** Implements `precheck`: one read of nodes, pods, PDBs and kube-upgrade, then {@link evaluatePrecheck}. */
 export async function precheck(clients: KubeClients, ref: UpgradeRef): Promise<PrecheckItem[]> {
   const kube = clients.for(ref.clusterId);
+  return withApiRetry(kube, () => precheckOnce(kube, ref), { forMs: READ_RETRY_MS });
+}
+
+async function precheckOnce(kube: Kube, ref: UpgradeRef): Promise<PrecheckItem[]> {
   let apiServer: PrecheckInput['apiServer'];
   try {
     apiServer = { ready: await new Health(kube.kc).readyz({ timeout: 10_000 }) };

@@ -1,11 +1,29 @@
 /**
- * Kubernetes clients per cluster and the error rules every activity shares: an unknown cluster is
- * non-retryable, transient API errors are rethrown as they are (Temporal retries them), and node
- * step failures carry {@link NodeStepFailureDetails}.
+ * Kubernetes clients per cluster and the error policy every activity shares, in one place:
+ *
+ * - {@link classifyKubeError} says whether a failed API call is transient (connection refused or
+ *   reset, timeouts, 5xx, 429 from API priority and fairness, 410 watch expiry), a 409 conflict
+ *   (re-read and re-apply), or permanent;
+ * - {@link ApiOutage} tracks how long the API server has been failing, for "keep waiting until the
+ *   step's own deadline" loops, and {@link withApiRetry} retries one idempotent operation for a
+ *   bounded time;
+ * - {@link apiUnavailable} is the one failure (and message) for an API server that stayed
+ *   unreachable: "API server https://127.0.0.1:6443 unreachable for 75 s: connection refused";
+ * - an unknown cluster is non-retryable, and node step failures carry {@link NodeStepFailureDetails}.
  */
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
-import { CoreV1Api, PatchStrategy, PolicyV1Api, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import {
+  CoordinationV1Api,
+  CoreV1Api,
+  createConfiguration,
+  PatchStrategy,
+  PolicyV1Api,
+  ServerConfiguration,
+  setHeaderOptions,
+  type KubeConfig,
+  type Middleware,
+} from '@kubernetes/client-node';
 import { ConfigError, type ClusterRegistry } from '../config.js';
 import { ErrorType } from '../planning/errors.js';
 import type { NodeStep } from '../planning/types.js';
@@ -14,12 +32,40 @@ import type { NodeStepFailureDetails } from './types.js';
 /** The clients of one cluster. */
 export interface Kube {
   kc: KubeConfig;
+  /** The API server's URL, for messages. */
+  server: string;
   core: CoreV1Api;
   policy: PolicyV1Api;
+  coordination: CoordinationV1Api;
 }
+
+/**
+ * Longest a single API request may take, in ms. Without it a request to an API server that went
+ * silent (not refusing, just gone) would hang for minutes and starve the activity's heartbeats.
+ */
+export const REQUEST_TIMEOUT_MS = 15_000;
+
+/** Field manager of every write, so managedFields tell our changes from an operator's. */
+export const FIELD_MANAGER = 'edge-upgrade';
 
 /** Options for client-node calls that send a JSON merge patch (the default content type is JSON Patch). */
 export const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+// Each request gets its own timeout signal.
+const requestTimeout: Middleware = {
+  pre: async (ctx) => {
+    ctx.setSignal(AbortSignal.timeout(REQUEST_TIMEOUT_MS));
+    return ctx;
+  },
+  post: async (res) => res,
+};
+
+/** Builds an API client of `type` for `kc` whose requests time out after {@link REQUEST_TIMEOUT_MS}. */
+export function makeClient<T>(kc: KubeConfig, type: new (config: ReturnType<typeof createConfiguration>) => T): T {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error('the kubeconfig has no current cluster');
+  return new type(createConfiguration({ baseServer: new ServerConfiguration(cluster.server, {}), authMethods: { default: kc }, promiseMiddleware: [requestTimeout] }));
+}
 
 /** Resolves clusterIds to clients, once per cluster. */
 export class KubeClients {
@@ -37,19 +83,26 @@ export class KubeClients {
       if (err instanceof ConfigError) throw ApplicationFailure.nonRetryable(err.message, ErrorType.UnknownCluster);
       throw err;
     }
-    const kube = { kc, core: kc.makeApiClient(CoreV1Api), policy: kc.makeApiClient(PolicyV1Api) };
+    const kube: Kube = {
+      kc,
+      server: kc.getCurrentCluster()?.server ?? 'the API server',
+      core: makeClient(kc, CoreV1Api),
+      policy: makeClient(kc, PolicyV1Api),
+      coordination: makeClient(kc, CoordinationV1Api),
+    };
     this.cache.set(clusterId, kube);
     return kube;
   }
 }
 
-/** HTTP status of a client-node ApiException, if any. */
+/** HTTP status of a client-node ApiException, if any (a DOMException's numeric `code` is not one). */
 export function statusOf(err: unknown): number | undefined {
+  if (err instanceof DOMException) return undefined;
   const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'number' ? code : undefined;
+  return typeof code === 'number' && code >= 100 && code < 600 ? code : undefined;
 }
 
-/** The API server's message from an ApiException body (a Status object), else the error's message. */
+/** The API server's message from an ApiException body (a Status object), else the error's first line. */
 export function apiMessage(err: unknown): string {
   const body = (err as { body?: unknown } | null)?.body;
   if (typeof body === 'string') {
@@ -63,6 +116,186 @@ export function apiMessage(err: unknown): string {
     return (body as { message: string }).message;
   }
   return err instanceof Error ? err.message.split('\n')[0]! : String(err);
+}
+
+/** What a failed API call means for the step that made it. */
+export interface KubeFault {
+  /**
+   * transient: retry (the API server is restarting, overloaded or unreachable); conflict: a 409,
+   * re-read and re-apply; permanent: retrying the same request cannot help.
+   */
+  kind: 'transient' | 'conflict' | 'permanent';
+  /** True when the API server could not be reached at all (no HTTP answer). */
+  unreachable: boolean;
+  /** One line for operators, e.g. 'connection refused' or '503 Service Unavailable: etcd leader changed'. */
+  reason: string;
+}
+
+// System error codes (node:net, undici) of a connection that failed or broke, with the words we show.
+const NETWORK_CODES: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  EPIPE: 'connection reset',
+  ECONNABORTED: 'connection aborted',
+  ETIMEDOUT: 'connection timed out',
+  EHOSTUNREACH: 'host unreachable',
+  EHOSTDOWN: 'host down',
+  ENETUNREACH: 'network unreachable',
+  ENETDOWN: 'network down',
+  EAI_AGAIN: 'name lookup failed temporarily',
+  ENOTFOUND: 'name not found',
+  UND_ERR_SOCKET: 'connection closed by the other side',
+  UND_ERR_CLOSED: 'connection closed',
+  UND_ERR_CONNECT_TIMEOUT: 'connect timed out',
+  UND_ERR_HEADERS_TIMEOUT: 'no response headers in time',
+  UND_ERR_BODY_TIMEOUT: 'response body stalled',
+};
+
+const STATUS_TEXT: Record<number, string> = {
+  408: 'Request Timeout',
+  410: 'Gone (watch expired)',
+  429: 'Too Many Requests (API priority and fairness)',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+
+/** The error and its causes, outermost first (undici wraps the socket error in `cause`). */
+function causes(err: unknown): unknown[] {
+  const out: unknown[] = [];
+  for (let e = err; e !== undefined && e !== null && out.length < 6; e = (e as { cause?: unknown }).cause) out.push(e);
+  return out;
+}
+
+/**
+ * Classifies a failed Kubernetes API call. Transient: no connection or a broken one, a request
+ * timeout, 408, 410 (watch expired), 429 (API priority and fairness), 500, 502, 503, 504.
+ * Conflict: 409. Everything else (400, 401, 403, 404, 422, TLS and programming errors) is
+ * permanent; callers handle the 404s they expect before asking.
+ */
+export function classifyKubeError(err: unknown): KubeFault {
+  const status = statusOf(err);
+  if (status !== undefined) {
+    const detail = apiMessage(err);
+    const reason = `${status}${STATUS_TEXT[status] ? ` ${STATUS_TEXT[status]}` : ''}${detail && !/^HTTP-Code/.test(detail) ? `: ${detail}` : ''}`;
+    if (status === 409) return { kind: 'conflict', unreachable: false, reason };
+    if ([408, 410, 429, 500, 502, 503, 504].includes(status)) return { kind: 'transient', unreachable: false, reason };
+    return { kind: 'permanent', unreachable: false, reason };
+  }
+  for (const e of causes(err)) {
+    const name = (e as { name?: unknown }).name;
+    if (name === 'TimeoutError') return { kind: 'transient', unreachable: true, reason: `no answer within ${REQUEST_TIMEOUT_MS / 1000} s` };
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && NETWORK_CODES[code]) return { kind: 'transient', unreachable: true, reason: NETWORK_CODES[code] };
+    if (typeof code === 'string' && /CERT|TLS|SSL|SIGNATURE|SELF_SIGNED/.test(code)) {
+      return { kind: 'permanent', unreachable: true, reason: `TLS failure (${code}): ${(e as Error).message}` };
+    }
+  }
+  if (err instanceof Error && err.name === 'AbortError') return { kind: 'transient', unreachable: true, reason: 'request aborted' };
+  const last = causes(err).at(-1);
+  const message = last instanceof Error ? last.message.split('\n')[0] : String(last);
+  return { kind: 'permanent', unreachable: false, reason: message || 'unknown error' };
+}
+
+/** True for errors worth retrying: transient faults and conflicts. */
+export function isRetryableKubeError(err: unknown): boolean {
+  return classifyKubeError(err).kind !== 'permanent';
+}
+
+/** 'unreachable for 75 s: connection refused' (or 'failing for …' when it answered with an error). */
+export function outageMessage(server: string, forMs: number, fault: KubeFault): string {
+  return `API server ${server} ${fault.unreachable ? 'unreachable' : 'failing'} for ${Math.round(forMs / 1000)} s: ${fault.reason}`;
+}
+
+/** The (retryable) failure of a step whose API server stayed unavailable: Temporal retries the activity. */
+export function apiUnavailable(server: string, forMs: number, fault: KubeFault): ApplicationFailure {
+  return ApplicationFailure.create({ message: outageMessage(server, forMs, fault), type: ErrorType.KubeApiUnavailable });
+}
+
+/**
+ * Tracks an API server that fails, for loops that keep waiting until their own deadline: call
+ * {@link ApiOutage.failed} in the catch (it rethrows permanent errors) and {@link ApiOutage.ok}
+ * after a round that worked.
+ */
+export class ApiOutage {
+  private since: number | undefined;
+  private fault: KubeFault | undefined;
+
+  constructor(private readonly server: string) {}
+
+  /** Records a failed call; rethrows `err` unless it is transient or a conflict. */
+  failed(err: unknown): void {
+    if (err instanceof CancelledFailure) throw err;
+    const fault = classifyKubeError(err);
+    if (fault.kind === 'permanent') throw err;
+    this.since ??= Date.now();
+    this.fault = fault;
+  }
+
+  /** The API server answered: the outage is over. */
+  ok(): void {
+    this.since = undefined;
+    this.fault = undefined;
+  }
+
+  /** True while calls keep failing. */
+  get active(): boolean {
+    return this.since !== undefined;
+  }
+
+  /** Milliseconds since the first failure of this outage, 0 when there is none. */
+  get durationMs(): number {
+    return this.since === undefined ? 0 : Date.now() - this.since;
+  }
+
+  /** 'API server … unreachable for 75 s: connection refused', or undefined when there is no outage. */
+  describe(): string | undefined {
+    return this.fault ? outageMessage(this.server, this.durationMs, this.fault) : undefined;
+  }
+
+  /** The failure to throw when the step gives up during this outage. */
+  failure(): ApplicationFailure {
+    return apiUnavailable(this.server, this.durationMs, this.fault ?? { kind: 'transient', unreachable: true, reason: 'unknown' });
+  }
+}
+
+/** Retry settings of {@link withApiRetry}; durations in ms. */
+export interface ApiRetryOptions {
+  /** Give up this long after the first failure. */
+  forMs: number;
+  /** First pause between tries; it doubles up to 5 s. Default 500. */
+  initialDelayMs?: number;
+}
+
+/**
+ * Runs the idempotent `op` (which re-reads what it needs), retrying transient errors and 409
+ * conflicts with backoff for up to `forMs`; permanent errors are rethrown as they are. When the
+ * time is up it throws {@link apiUnavailable} (or the last error, if that was a conflict).
+ */
+export async function withApiRetry<T>(kube: Pick<Kube, 'server'>, op: () => Promise<T>, opts: ApiRetryOptions): Promise<T> {
+  const outage = new ApiOutage(kube.server);
+  const started = Date.now();
+  const initial = opts.initialDelayMs ?? 500;
+  let delay = initial;
+  for (;;) {
+    let conflict: unknown;
+    try {
+      return await op();
+    } catch (err) {
+      if (statusOf(err) === 409) conflict = err;
+      else outage.failed(err);
+    }
+    if (conflict) {
+      // Someone else wrote in between: re-read and re-apply soon (a little jitter spreads racing writers).
+      if (Date.now() - started > opts.forMs) throw conflict;
+      await sleep(Math.random() * 100);
+      continue;
+    }
+    if (outage.durationMs + delay > opts.forMs) throw outage.failure();
+    await sleep(delay);
+    delay = Math.min(delay * 2, 5_000);
+  }
 }
 
 /** Runs `fn`, treating a 404 as done (delete and evict of something already gone). */
@@ -89,6 +322,18 @@ export function rethrowInvalid(err: unknown, node: string, step: NodeStep, what:
   throw err;
 }
 
+/**
+ * The one-line message of any error an activity throws: ApplicationFailures keep theirs; API
+ * errors say what failed and why (never a bare "fetch failed" or a multi-line ApiException).
+ */
+export function activityErrorMessage(err: unknown, server?: string): string {
+  if (err instanceof ApplicationFailure || err instanceof CancelledFailure) return err.message;
+  const fault = classifyKubeError(err);
+  if (fault.unreachable) return `API server ${server ?? ''} unreachable: ${fault.reason}`.replace('  ', ' ');
+  if (statusOf(err) !== undefined) return `API server ${server ? `${server} ` : ''}answered ${fault.reason}`;
+  return fault.reason;
+}
+
 /** The activity context when running inside an activity, else undefined (direct calls in tests). */
 export function activityContext(): Context | undefined {
   try {
@@ -106,6 +351,18 @@ export function heartbeat(details?: unknown): void {
 /** The last heartbeat details of a previous attempt, when inside an activity. */
 export function previousHeartbeat<T>(): T | undefined {
   return activityContext()?.info.heartbeatDetails as T | undefined;
+}
+
+/** Throws the activity's CancelledFailure if it has been cancelled (workflow cancelled, terminated or gone). */
+export function throwIfCancelled(): void {
+  const ctx = activityContext();
+  if (ctx?.cancellationSignal.aborted) throw ctx.cancellationSignal.reason instanceof Error ? ctx.cancellationSignal.reason : new CancelledFailure('activity cancelled');
+}
+
+/** Rejects with the activity's CancelledFailure once it is cancelled; never settles outside an activity. */
+export function cancelled(): Promise<never> {
+  const ctx = activityContext();
+  return ctx ? ctx.cancelled : new Promise<never>(() => {});
 }
 
 /** Sleeps `ms`, rejecting with a CancelledFailure when the activity is cancelled. */

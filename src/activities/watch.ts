@@ -1,12 +1,15 @@
 /**
  * Follows one Kubernetes object by name through a watch, so long waits wake when it changes
- * instead of polling the API server every second. A broken watch is restarted after a pause;
- * callers still re-read on a slow timer, so a lost watch only delays a wait, never blocks it.
+ * instead of polling the API server every second. A broken or expired watch (410 Gone arrives as
+ * an ERROR event, then the stream ends) is restarted without a resourceVersion, which replays the
+ * object's current state; restarts back off from 2 s to 10 s while the API server is away.
+ * Callers still re-read on a slow timer, so a lost watch only delays a wait, never blocks it.
  */
 import { Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 
-/** Pause before restarting a watch that ended or failed, in ms. */
+/** Pause before restarting a watch that ended or failed, in ms; it doubles up to {@link MAX_RESTART_MS} while restarts keep failing. */
 const RESTART_MS = 2_000;
+const MAX_RESTART_MS = 10_000;
 
 /** Watches the object `name` in the collection at `listPath` (e.g. '/api/v1/nodes'). */
 export class ObjectWatch<T extends KubernetesObject> {
@@ -18,6 +21,7 @@ export class ObjectWatch<T extends KubernetesObject> {
   private controller?: AbortController;
   private restart?: NodeJS.Timeout;
   private stopped = false;
+  private restartDelay = RESTART_MS;
 
   constructor(
     private readonly kc: KubeConfig,
@@ -34,6 +38,7 @@ export class ObjectWatch<T extends KubernetesObject> {
         { fieldSelector: `metadata.name=${this.name}`, allowWatchBookmarks: true },
         (type: string, obj: T) => {
           if (type === 'BOOKMARK' || type === 'ERROR') return;
+          this.restartDelay = RESTART_MS;
           this.deleted = type === 'DELETED';
           this.current = this.deleted ? undefined : obj;
           this.notify();
@@ -76,10 +81,12 @@ export class ObjectWatch<T extends KubernetesObject> {
 
   private scheduleRestart(): void {
     if (this.stopped || this.restart) return;
+    const delay = this.restartDelay;
+    this.restartDelay = Math.min(delay * 2, MAX_RESTART_MS);
     this.restart = setTimeout(() => {
       this.restart = undefined;
       void this.start();
-    }, RESTART_MS);
+    }, delay);
   }
 }
 

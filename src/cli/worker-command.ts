@@ -6,7 +6,7 @@ import { Runtime } from '@temporalio/worker';
 // @temporalio/proto is CommonJS: its namespaces come through the default export.
 import proto from '@temporalio/proto';
 import type { WorkerConfig } from '../config.js';
-import { runWorker } from '../worker.js';
+import { runWorker, workerLogger } from '../worker.js';
 import { searchAttributeDefinitions } from '../workflows/definitions.js';
 import { connectTemporal } from './connect.js';
 
@@ -39,10 +39,12 @@ export async function ensureSearchAttributes(config: WorkerConfig, log: (m: stri
 
 /** Runs the worker until SIGINT/SIGTERM. */
 export async function runWorkerCommand(config: WorkerConfig): Promise<void> {
-  if (config.metricsAddress) {
-    Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress: config.metricsAddress } } } });
-    console.error(`edge-upgrade worker: Prometheus metrics on http://${config.metricsAddress}/metrics`);
-  }
+  // One line per log entry; stack traces only with EDGE_UPGRADE_LOG_LEVEL=debug.
+  Runtime.install({
+    logger: workerLogger(),
+    ...(config.metricsAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress: config.metricsAddress } } } } : {}),
+  });
+  if (config.metricsAddress) console.error(`edge-upgrade worker: Prometheus metrics on http://${config.metricsAddress}/metrics`);
   if (!config.upgradeImage && [...config.clusters.values()].some((c) => !c.upgradeImage)) {
     console.error('edge-upgrade worker: no upgradeImage is configured, so an upgrade must name an allowed image (--image); set upgradeImage or EDGE_UPGRADE_IMAGE (pinned by digest)');
   }

@@ -6,18 +6,20 @@ import type { V1LabelSelector, V1PodDisruptionBudget, V1Pod } from '@kubernetes/
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, MIRROR_POD_ANNOTATION, UPGRADE_NAMESPACE } from './labels.js';
 
 /** What drain does with one pod, and why. */
-export type PodVerdict = { action: 'evict' } | { action: 'skip'; reason: 'daemonset' | 'mirror' | 'terminating' | 'finished' | 'upgrade-pod' };
+export type PodVerdict = { action: 'evict' } | { action: 'wait' } | { action: 'skip'; reason: 'daemonset' | 'mirror' | 'finished' | 'upgrade-pod' };
 
 /**
  * kubectl's filters: DaemonSet pods stay (their controller would recreate them at once), mirror
- * pods stay (the kubelet owns them), pods already deleting and finished pods need nothing, and our
- * own upgrade pods are records, not workloads.
+ * pods stay (the kubelet owns them), finished pods need nothing, and our own upgrade pods are
+ * records, not workloads. A pod that is already terminating is waited for, as `kubectl drain`
+ * does: it still runs (grace period, finalizers), and a retried drain must not skip what an
+ * earlier attempt evicted.
  */
 export function drainVerdict(pod: V1Pod): PodVerdict {
   if (pod.metadata?.annotations?.[MIRROR_POD_ANNOTATION] !== undefined) return { action: 'skip', reason: 'mirror' };
   if (pod.metadata?.ownerReferences?.some((o) => o.kind === 'DaemonSet' && o.controller)) return { action: 'skip', reason: 'daemonset' };
-  if (pod.metadata?.deletionTimestamp) return { action: 'skip', reason: 'terminating' };
   if (pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') return { action: 'skip', reason: 'finished' };
+  if (pod.metadata?.deletionTimestamp) return { action: 'wait' };
   if (pod.metadata?.namespace === UPGRADE_NAMESPACE && pod.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE) {
     return { action: 'skip', reason: 'upgrade-pod' };
   }
@@ -27,6 +29,22 @@ export function drainVerdict(pod: V1Pod): PodVerdict {
 /** The pods drain evicts, in a stable order (namespace/name). */
 export function podsToEvict(pods: readonly V1Pod[]): V1Pod[] {
   return pods.filter((p) => drainVerdict(p).action === 'evict').sort((a, b) => podKey(a).localeCompare(podKey(b)));
+}
+
+/** The pods already terminating that drain waits for, in a stable order (namespace/name). */
+export function podsToAwait(pods: readonly V1Pod[]): V1Pod[] {
+  return pods.filter((p) => drainVerdict(p).action === 'wait').sort((a, b) => podKey(a).localeCompare(podKey(b)));
+}
+
+/**
+ * Why a terminating pod is still there, for the drain-timeout message: its finalizers, or the
+ * grace period its kubelet has to end it.
+ */
+export function terminatingDetail(pod: V1Pod): string {
+  const finalizers = pod.metadata?.finalizers ?? [];
+  if (finalizers.length > 0) return `${podKey(pod)} (finalizers: ${finalizers.join(', ')})`;
+  const grace = pod.metadata?.deletionGracePeriodSeconds;
+  return `${podKey(pod)} (${grace !== undefined ? `grace period ${grace}s, ` : ''}waiting for its kubelet)`;
 }
 
 /** 'namespace/name' of an object. */

@@ -15,6 +15,11 @@ export const ErrorType = {
   NodeRemoved: 'NodeRemoved',
   /** The pre-check found errors, or warnings that the request did not accept. */
   PrecheckFailed: 'PrecheckFailed',
+  /**
+   * The API server stayed unreachable (or kept failing) longer than an activity waits inside one
+   * attempt. Retryable: Temporal's retry policy tries the activity again.
+   */
+  KubeApiUnavailable: 'KubeApiUnavailable',
 } as const;
 
 /** One of {@link ErrorType}'s values. */

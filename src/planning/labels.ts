@@ -35,9 +35,23 @@ export const ENV_NODE_NAME = 'NODE_NAME';
 export const ENV_NODE_ROLE = 'NODE_ROLE';
 
 /** Simulator fault labels (set on a Node). */
+/** `true`: the node's upgrade pod fails and writes a log line. */
 export const SIM_FAIL_UPGRADE_LABEL = 'sim.edge-upgrade.io/fail-upgrade';
+/**
+ * `true`: the node stops heartbeats (Lease and status) and goes NotReady; its pods freeze. When
+ * the label goes, the kubelet reconnects: it reports Ready and starts the Pending pods bound to it.
+ */
 export const SIM_OFFLINE_LABEL = 'sim.edge-upgrade.io/offline';
+/** `<n>`: the upgrade takes n seconds on that node. */
 export const SIM_UPGRADE_SECONDS_LABEL = 'sim.edge-upgrade.io/upgrade-seconds';
+/**
+ * `true`: after a successful upgrade the new kubelet posts Ready (with the new version) once and
+ * then hangs: no Lease renewal, no status. Ready stays True, stale, until the node lifecycle
+ * controller notices. Removing the label revives it.
+ */
+export const SIM_KUBELET_HANGS_LABEL = 'sim.edge-upgrade.io/kubelet-hangs-after-upgrade';
+/** `<n>`: the node's Ready condition flaps: n seconds True, n seconds False, and so on (Leases keep renewing). */
+export const SIM_READY_FLAP_LABEL = 'sim.edge-upgrade.io/ready-flap-seconds';
 /** Nodes the simulator plays carry this label, so a restarted simulator finds them again. */
 export const SIM_NODE_LABEL = 'sim.edge-upgrade.io/simulated';
 

@@ -44,8 +44,8 @@ export function microTime(d: Date): string {
   return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }
 
-/** A strategic-merge patch for /status that reports a healthy node at `version`. */
-export function nodeStatusPatch(name: string, version: string, kubeletPort: number, now: Date): object {
+/** A strategic-merge patch for /status that reports a node at `version`: healthy, or NotReady with `notReady` as the message. */
+export function nodeStatusPatch(name: string, version: string, kubeletPort: number, now: Date, notReady?: string): object {
   const t = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
   const cond = (type: string, status: string, reason: string, message: string) => ({
     type, status, reason, message, lastHeartbeatTime: t, lastTransitionTime: t,
@@ -53,7 +53,9 @@ export function nodeStatusPatch(name: string, version: string, kubeletPort: numb
   return {
     status: {
       conditions: [
-        cond('Ready', 'True', 'KubeletReady', 'simulated kubelet is posting ready status'),
+        notReady === undefined
+          ? cond('Ready', 'True', 'KubeletReady', 'simulated kubelet is posting ready status')
+          : cond('Ready', 'False', 'KubeletNotReady', notReady),
         cond('MemoryPressure', 'False', 'KubeletHasSufficientMemory', 'simulated'),
         cond('DiskPressure', 'False', 'KubeletHasNoDiskPressure', 'simulated'),
         cond('PIDPressure', 'False', 'KubeletHasSufficientPID', 'simulated'),

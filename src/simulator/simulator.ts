@@ -1,8 +1,10 @@
 /**
  * The edge node simulator: plays the kubelets of simulated nodes against a real API server, in
  * the manner of kwok. It keeps Leases and node status fresh, makes pods bound to its nodes Running
- * and Ready, finalizes deleted pods, and executes upgrade pods in kube-upgrade. Faults come from
- * node labels (sim.edge-upgrade.io/*), so tests and operators trigger them with kubectl.
+ * and Ready, and executes upgrade pods in kube-upgrade. Like a kubelet it finalizes a deleted pod
+ * only when its grace period is over and its finalizers are gone, and when an offline node
+ * reconnects it starts the Pending pods bound to it. Faults come from node labels
+ * (sim.edge-upgrade.io/*, see planning/labels.ts), so tests and operators trigger them with kubectl.
  *
  * It manages every Node labelled sim.edge-upgrade.io/simulated=true, so a restarted simulator
  * picks up the nodes an earlier one created.
@@ -25,8 +27,10 @@ import {
   ENV_NODE_ROLE,
   ENV_TARGET_VERSION,
   SIM_FAIL_UPGRADE_LABEL,
+  SIM_KUBELET_HANGS_LABEL,
   SIM_NODE_LABEL,
   SIM_OFFLINE_LABEL,
+  SIM_READY_FLAP_LABEL,
   SIM_UPGRADE_SECONDS_LABEL,
   UPGRADE_NAMESPACE,
 } from '../planning/labels.js';
@@ -34,7 +38,6 @@ import { logKey, startKubeletServer, type LogStore } from './kubelet-server.js';
 import {
   isNodeReady,
   microTime,
-  nodeInfo,
   nodeObject,
   nodeStatusPatch,
   podEnv,
@@ -56,6 +59,11 @@ export interface SimulatorOptions {
   concurrency?: number;
   /** Where to write one-line progress messages; silent by default. */
   log?: (message: string) => void;
+  /**
+   * Called when an upgrade pod starts running on a node (the agent's first step), e.g. so a test
+   * can restart or cut off the API server while the first master runs `kubeadm upgrade apply`.
+   */
+  onUpgradeStart?: (e: { node: string; role: string; pod: string }) => void;
 }
 
 /** Counters for benchmarks and tests. Lags are in milliseconds. */
@@ -80,6 +88,10 @@ interface SimNode {
   nextStatusAt: number;
   statusPending: boolean;
   renewing: boolean;
+  /** The new kubelet hung after its upgrade (SIM_KUBELET_HANGS_LABEL): silent while that label stays. */
+  hung: boolean;
+  /** The Ready status last posted, so a flap posts only its changes. */
+  postedReady?: boolean;
 }
 
 const strategic = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
@@ -94,6 +106,8 @@ export class EdgeSimulator {
   private readonly logs: LogStore = new Map();
   private readonly podsInFlight = new Set<string>();
   private readonly upgrades = new Set<string>();
+  /** Pods (by UID) whose grace period timer is set. */
+  private readonly terminating = new Set<string>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private nodeInformer?: Informer<V1Node> & ObjectCache<V1Node>;
   private podInformer?: Informer<V1Pod> & ObjectCache<V1Pod>;
@@ -240,27 +254,35 @@ export class EdgeSimulator {
         nextStatusAt: now + this.statusSeconds * 1000 * (0.5 + Math.random() / 2),
         statusPending: false,
         renewing: false,
+        hung: false,
       };
       this.nodes.set(name, sim);
     }
     // The caller that creates a node knows its version; the API server reports '' until status is posted.
     if (version) sim.version = version;
     else if (sim.version === 'v0.0.0' && node.status?.nodeInfo?.kubeletVersion) sim.version = node.status.nodeInfo.kubeletVersion;
-    const wasOffline = isOffline(sim);
+    const wasSilent = isSilent(sim);
     sim.labels = { ...(node.metadata?.labels ?? {}) };
-    if (wasOffline && !isOffline(sim)) {
+    if (sim.hung && sim.labels[SIM_KUBELET_HANGS_LABEL] !== 'true') sim.hung = false;
+    if (wasSilent && !isSilent(sim)) {
       this.log(`simulator: ${name} is back online`);
       sim.nextRenewAt = now;
+      sim.nextStatusAt = now;
+      // As a kubelet does on reconnect: sync the pods bound to this node (start the Pending ones, finalize deleted ones).
+      for (const pod of this.podInformer?.list() ?? []) if (pod.spec?.nodeName === name) this.onPod(pod);
     }
-    // Someone (kube-controller-manager) marked it not Ready while we are online: report Ready again.
-    if (!isOffline(sim) && node.status?.conditions && !isNodeReady(node)) sim.nextStatusAt = now;
+    // Someone (kube-controller-manager) marked it not Ready while we are online: report our status again.
+    if (!isSilent(sim) && node.status?.conditions && !isNodeReady(node) && flapReady(sim) !== false) sim.nextStatusAt = now;
   }
 
   private heartbeat(): void {
     if (this.stopped) return;
     const now = Date.now();
     for (const sim of this.nodes.values()) {
-      if (isOffline(sim)) continue;
+      if (isSilent(sim)) continue;
+      // A flapping node posts each change of its Ready status at once.
+      const flap = flapReady(sim);
+      if (flap !== undefined && flap !== sim.postedReady) sim.nextStatusAt = Math.min(sim.nextStatusAt, now);
       if (!sim.renewing && sim.nextRenewAt <= now) {
         sim.renewing = true;
         const due = sim.nextRenewAt;
@@ -318,9 +340,12 @@ export class EdgeSimulator {
     }
   }
 
-  private async postStatus(sim: SimNode): Promise<void> {
-    if (isOffline(sim)) return;
-    await this.core.patchNodeStatus({ name: sim.name, body: nodeStatusPatch(sim.name, sim.version, this.kubeletPort, new Date()) }, strategic);
+  /** Posts the node's status: Ready, or NotReady with `notReady` as the reason's message (flaps say 'PLEG is not healthy'). */
+  private async postStatus(sim: SimNode, notReady?: string): Promise<void> {
+    if (isSilent(sim)) return;
+    const message = notReady ?? (flapReady(sim) === false ? 'simulated flap: PLEG is not healthy' : undefined);
+    await this.core.patchNodeStatus({ name: sim.name, body: nodeStatusPatch(sim.name, sim.version, this.kubeletPort, new Date(), message) }, strategic);
+    sim.postedReady = message === undefined;
     this.counters.statusUpdates++;
     sim.nextStatusAt = Date.now() + this.statusSeconds * 1000;
   }
@@ -331,10 +356,24 @@ export class EdgeSimulator {
     const uid = pod.metadata?.uid;
     if (!nodeName || !uid) return;
     const sim = this.nodes.get(nodeName);
-    // An offline node's kubelet cannot act: its pods freeze, as on a real disconnected site.
-    if (!sim || isOffline(sim)) return;
+    // An offline (or hung) node's kubelet cannot act: its pods freeze, as on a real disconnected site.
+    if (!sim || isSilent(sim)) return;
     const phase = pod.status?.phase;
     if (pod.metadata?.deletionTimestamp) {
+      // The kubelet gives the containers their grace period (the API server set deletionTimestamp
+      // to its end), then deletes with grace 0; finalizers keep the object until they are removed.
+      const left = new Date(pod.metadata.deletionTimestamp).getTime() - Date.now();
+      if (left > 0) {
+        if (!this.terminating.has(uid)) {
+          this.terminating.add(uid);
+          this.later(left, () => {
+            this.terminating.delete(uid);
+            const now = this.podInformer?.get(pod.metadata!.name!, pod.metadata!.namespace);
+            if (now?.metadata?.uid === uid) this.onPod(now);
+          });
+        }
+        return;
+      }
       if ((pod.metadata.finalizers?.length ?? 0) > 0) return;
       this.once(`delete/${uid}`, async () => {
         try {
@@ -388,12 +427,20 @@ export class EdgeSimulator {
     this.once(`run/${uid}`, async () => {
       await this.core.patchNamespacedPodStatus({ name, namespace, body: runningPodStatus(pod, new Date(), false) }, merge);
     });
+    this.opts.onUpgradeStart?.({ node: sim.name, role, pod: name });
     const seconds = Number(sim.labels[SIM_UPGRADE_SECONDS_LABEL] ?? this.upgradeSeconds);
     say(role === 'first-control-plane' ? `kubeadm upgrade apply ${target}` : 'kubeadm upgrade node');
     const finish = () => {
-      if (isOffline(sim)) {
+      if (isSilent(sim)) {
         // The result cannot be reported while the site is offline; try again later.
         this.later(1000, finish);
+        return;
+      }
+      const current = this.podInformer?.get(name, namespace);
+      if (!current || current.metadata?.uid !== uid || current.metadata?.deletionTimestamp) {
+        // The pod was deleted mid-upgrade: the agent was killed and the node keeps its old kubelet.
+        say('terminated: the upgrade pod was deleted');
+        this.log(`simulator: upgrade pod ${name} on ${sim.name} was deleted before it finished`);
         return;
       }
       const fail = sim.labels[SIM_FAIL_UPGRADE_LABEL] === 'true';
@@ -403,9 +450,18 @@ export class EdgeSimulator {
         say(`upgraded kubelet and kubectl to ${target}; kubelet restarted`);
       }
       this.once(`finish/${uid}`, async () => {
+        const hangs = !fail && sim.labels[SIM_KUBELET_HANGS_LABEL] === 'true';
         if (!fail) {
-          await this.core.patchNodeStatus({ name: sim.name, body: { status: { nodeInfo: nodeInfo(sim.name, target) } } }, strategic);
           sim.version = target;
+          if (hangs) {
+            // The new kubelet posts Ready with its version once, then hangs: no more Lease renewals or status posts.
+            await this.postStatus(sim);
+            sim.hung = true;
+            this.log(`simulator: the new kubelet on ${sim.name} hangs (${SIM_KUBELET_HANGS_LABEL}=true)`);
+          } else {
+            // A restarted kubelet first reports its new version NotReady, then Ready once its runtime checks pass (below).
+            await this.postStatus(sim, 'container runtime status check may not have completed yet');
+          }
         }
         await this.core.patchNamespacedPodStatus(
           { name, namespace, body: terminatedPodStatus(pod, new Date(), !fail, lines.slice(-3).join('\n')) },
@@ -413,6 +469,7 @@ export class EdgeSimulator {
         );
         if (fail) this.counters.upgradesFailed++;
         else this.counters.upgradesSucceeded++;
+        if (!fail && !hangs) this.later(2_000, () => void this.limit(() => this.postStatus(sim)).catch(() => this.counters.apiErrors++));
         this.log(`simulator: upgrade pod ${name} on ${sim.name} ${fail ? 'failed' : 'succeeded'}`);
       });
     };
@@ -422,6 +479,18 @@ export class EdgeSimulator {
 
 function isOffline(sim: SimNode): boolean {
   return sim.labels[SIM_OFFLINE_LABEL] === 'true';
+}
+
+/** Offline, or its kubelet hung after an upgrade: nothing is posted for the node. */
+function isSilent(sim: SimNode): boolean {
+  return isOffline(sim) || sim.hung;
+}
+
+/** Ready as the flap label wants it now, or undefined when the node does not flap. */
+function flapReady(sim: SimNode): boolean | undefined {
+  const seconds = Number(sim.labels[SIM_READY_FLAP_LABEL]);
+  if (!Number.isFinite(seconds) || seconds <= 0) return undefined;
+  return Math.floor(Date.now() / (seconds * 1000)) % 2 === 0;
 }
 
 function isUpgradePod(pod: V1Pod): boolean {

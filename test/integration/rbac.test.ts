@@ -3,7 +3,7 @@
  * carries a token of ServiceAccount kube-upgrade/edge-upgrade (TokenRequest API), and an upgrade
  * through it drains, fails, resumes, succeeds and, on a pause timeout, deletes its records.
  */
-import { AppsV1Api, CoreV1Api, KubeConfig, PolicyV1Api } from '@kubernetes/client-node';
+import { AppsV1Api, CoordinationV1Api, CoreV1Api, KubeConfig, PolicyV1Api } from '@kubernetes/client-node';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -49,12 +49,21 @@ test('the ServiceAccount is really restricted: it cannot create pods outside kub
   expect(err?.code).toBe(403);
 });
 
+test('the ServiceAccount reads node Leases (the success check wants a renewal after the pod) but cannot change them', async () => {
+  const leases = restricted.makeApiClient(CoordinationV1Api);
+  const name = [...(await nodes(h)).keys()][0]!;
+  const lease = await leases.readNamespacedLease({ name, namespace: 'kube-node-lease' });
+  expect(lease.spec?.holderIdentity).toBe(name);
+  const err = await leases.deleteNamespacedLease({ name, namespace: 'kube-node-lease' }).then(() => undefined, (e: unknown) => e as { code?: number });
+  expect(err?.code).toBe(403);
+});
+
 test('an upgrade with a PDB, a failure and a resume succeeds with only the deploy/ RBAC', async () => {
   const apps = h.cluster.kubeConfig.makeApiClient(AppsV1Api);
   const policy = h.cluster.kubeConfig.makeApiClient(PolicyV1Api);
   await apps.createNamespacedDeployment({
     namespace: 'default',
-    body: { metadata: { name: 'web' }, spec: { replicas: 3, selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'a', image: 'x' }] } } } },
+    body: { metadata: { name: 'web' }, spec: { replicas: 3, selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'a', image: 'x' }] } } } },
   });
   await policy.createNamespacedPodDisruptionBudget({ namespace: 'default', body: { metadata: { name: 'web' }, spec: { minAvailable: 2, selector: { matchLabels: { app: 'web' } } } } });
   await eventually('the PDB observed', async () => (await policy.readNamespacedPodDisruptionBudget({ name: 'web', namespace: 'default' })).status?.disruptionsAllowed === 1, 60_000);

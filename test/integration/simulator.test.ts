@@ -2,8 +2,10 @@
  * The foundation, end to end: a real control plane with the edge node simulator. Nodes become
  * Ready, upgrade pods run or fail as the fault labels say, an offline node goes NotReady through
  * kube-controller-manager, and the real API server refuses evictions a PodDisruptionBudget forbids.
+ * The simulator is strict where tests depend on it: grace periods, finalizers, syncing pods on
+ * reconnect, a kubelet that hangs after its upgrade, and Ready flaps.
  */
-import { ApiException, AppsV1Api, PolicyV1Api, type V1Node } from '@kubernetes/client-node';
+import { ApiException, AppsV1Api, CoordinationV1Api, PatchStrategy, PolicyV1Api, setHeaderOptions, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { isNodeReady } from '../../src/simulator/index.js';
@@ -12,7 +14,9 @@ import {
   ENV_NODE_ROLE,
   ENV_TARGET_VERSION,
   SIM_FAIL_UPGRADE_LABEL,
+  SIM_KUBELET_HANGS_LABEL,
   SIM_OFFLINE_LABEL,
+  SIM_READY_FLAP_LABEL,
   UPGRADE_NAMESPACE,
 } from '../../src/planning/labels.js';
 import { eventually, startCluster, type TestCluster } from '../helpers/cluster.js';
@@ -79,9 +83,13 @@ test('an upgrade pod runs: the node reports the target kubeletVersion and the po
     return p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed' ? p : undefined;
   });
   expect(pod.status?.phase).toBe('Succeeded');
-  const node = await nodeByName('edge-001');
+  expect((await nodeByName('edge-001')).status?.nodeInfo?.kubeletVersion).toBe(TARGET);
+  // The restarted kubelet reports NotReady at first, then Ready once its runtime checks pass.
+  const node = await eventually('edge-001 Ready again', async () => {
+    const n = await nodeByName('edge-001');
+    return isNodeReady(n) ? n : undefined;
+  }, 10_000);
   expect(node.status?.nodeInfo?.kubeletVersion).toBe(TARGET);
-  expect(isNodeReady(node)).toBe(true);
   // Neighbours are untouched.
   expect((await nodeByName('edge-002')).status?.nodeInfo?.kubeletVersion).toBe(START);
 });
@@ -160,3 +168,71 @@ test('the API server refuses, with 429, evicting a pod whose PDB allows 0 disrup
   const still = await cluster.core.readNamespacedPod({ name, namespace: 'default' });
   expect(still.metadata?.deletionTimestamp).toBeUndefined();
 }, 120_000);
+
+describe('the simulator behaves like a kubelet', () => {
+  const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+  const setLabel = (node: string, key: string, value: string | null) => cluster.core.patchNode({ name: node, body: { metadata: { labels: { [key]: value } } } }, merge);
+  const pod = (name: string, node: string, extra: Partial<V1Pod['metadata']> = {}, grace = 3): V1Pod => ({
+    metadata: { name, namespace: 'default', ...extra },
+    spec: { nodeName: node, terminationGracePeriodSeconds: grace, containers: [{ name: 'app', image: 'example.invalid/app:1' }] },
+  });
+  const phaseOf = async (name: string) => (await cluster.core.readNamespacedPod({ name, namespace: 'default' })).status?.phase;
+  const gone = async (name: string) => cluster.core.readNamespacedPod({ name, namespace: 'default' }).then(() => false, (e: { code?: number }) => e.code === 404);
+
+  test('a deleted pod lives out its grace period, and one with a finalizer stays until the finalizer is removed', async () => {
+    await cluster.core.createNamespacedPod({ namespace: 'default', body: pod('graceful', 'edge-012') });
+    await cluster.core.createNamespacedPod({ namespace: 'default', body: pod('finalized', 'edge-012', { finalizers: ['example.com/hold'] }, 1) });
+    await eventually('both Running', async () => (await phaseOf('graceful')) === 'Running' && (await phaseOf('finalized')) === 'Running');
+    const deletedAt = Date.now();
+    await cluster.core.deleteNamespacedPod({ name: 'graceful', namespace: 'default' });
+    await cluster.core.deleteNamespacedPod({ name: 'finalized', namespace: 'default' });
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(await gone('graceful')).toBe(false);
+    await eventually('graceful gone', () => gone('graceful'), 15_000, 100);
+    // The API server truncates deletionTimestamp to whole seconds.
+    expect(Date.now() - deletedAt).toBeGreaterThanOrEqual(2_000);
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(await gone('finalized')).toBe(false);
+    await cluster.core.patchNamespacedPod({ name: 'finalized', namespace: 'default', body: { metadata: { finalizers: null } } }, merge);
+    await eventually('finalized gone', () => gone('finalized'), 15_000, 100);
+  }, 60_000);
+
+  test('a node that comes back online starts the Pending pods bound to it', async () => {
+    await setLabel('edge-013', SIM_OFFLINE_LABEL, 'true');
+    await new Promise((r) => setTimeout(r, 1_000));
+    await cluster.core.createNamespacedPod({ namespace: 'default', body: pod('while-offline', 'edge-013') });
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(await phaseOf('while-offline')).toBe('Pending');
+    await setLabel('edge-013', SIM_OFFLINE_LABEL, null);
+    await eventually('the pod Running after the node reconnects', async () => (await phaseOf('while-offline')) === 'Running', 20_000);
+  }, 60_000);
+
+  test('with kubelet-hangs-after-upgrade the node reports the new version once, then its Lease stops being renewed', async () => {
+    const coord = cluster.kubeConfig.makeApiClient(CoordinationV1Api);
+    await setLabel('edge-014', SIM_KUBELET_HANGS_LABEL, 'true');
+    await cluster.core.createNamespacedPod({ namespace: UPGRADE_NAMESPACE, body: upgradePod('edge-014') });
+    await eventually('the upgrade pod Succeeded', async () => (await cluster.core.readNamespacedPod({ name: 'upgrade-edge-014', namespace: UPGRADE_NAMESPACE })).status?.phase === 'Succeeded');
+    expect((await nodeByName('edge-014')).status?.nodeInfo?.kubeletVersion).toBe(TARGET);
+    const renewed = async () => new Date((await coord.readNamespacedLease({ name: 'edge-014', namespace: 'kube-node-lease' })).spec!.renewTime as unknown as string).getTime();
+    const before = await renewed();
+    // Healthy nodes renew every 2 s here (8 s leases).
+    await new Promise((r) => setTimeout(r, 6_000));
+    expect(await renewed()).toBe(before);
+    await setLabel('edge-014', SIM_KUBELET_HANGS_LABEL, null);
+    await eventually('renewals again once the label is gone', async () => (await renewed()) > before, 15_000);
+  }, 60_000);
+
+  test('with ready-flap-seconds the Ready condition alternates while the Lease keeps renewing', async () => {
+    await setLabel('edge-015', SIM_READY_FLAP_LABEL, '2');
+    const seen = new Set<string>();
+    const deadline = Date.now() + 12_000;
+    while (Date.now() < deadline && seen.size < 2) {
+      const ready = (await nodeByName('edge-015')).status?.conditions?.find((c) => c.type === 'Ready');
+      seen.add(`${ready?.status}/${ready?.reason}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await setLabel('edge-015', SIM_READY_FLAP_LABEL, null);
+    expect([...seen].sort()).toEqual(['False/KubeletNotReady', 'True/KubeletReady']);
+    await eventually('Ready again', async () => isNodeReady(await nodeByName('edge-015')), 15_000);
+  }, 60_000);
+});

@@ -10,6 +10,7 @@ import { getProgress } from '../../src/api.js';
 import type { WorkerConfig } from '../../src/config.js';
 import { CORDONED_BY_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE, UPGRADE_NAMESPACE } from '../../src/planning/labels.js';
 import type { Progress } from '../../src/planning/types.js';
+import type { SimulatorOptions } from '../../src/simulator/index.js';
 import { createWorker } from '../../src/worker.js';
 import { eventually, startCluster, type TestCluster } from '../helpers/cluster.js';
 import { startDevServer } from '../helpers/temporal.js';
@@ -34,13 +35,15 @@ export interface HarnessOptions {
   upgradeSeconds?: number;
   /** The kubeconfig the worker uses; defaults to the admin one. */
   kubeconfig?: (cluster: TestCluster) => Promise<string>;
+  /** Extra simulator options, e.g. an onUpgradeStart hook. */
+  simulator?: Partial<SimulatorOptions>;
 }
 
 /** Starts control plane, simulator, `shape` nodes at START, the dev server and a worker. */
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const shape = opts.shape ?? { controlPlanes: 3, cloudWorkers: 2, edgeWorkers: 18 };
   const [cluster, env] = await Promise.all([
-    startCluster({ nodeMonitorGracePeriodSeconds: 12, simulator: { leaseDurationSeconds: 8, upgradeSeconds: opts.upgradeSeconds ?? 1 } }),
+    startCluster({ nodeMonitorGracePeriodSeconds: 12, simulator: { leaseDurationSeconds: 8, upgradeSeconds: opts.upgradeSeconds ?? 1, ...opts.simulator } }),
     startDevServer(),
   ]);
   await cluster.simulator.createCluster({ ...shape, version: START });

@@ -67,13 +67,14 @@ describe('drainVerdict (kubectl drain filters)', () => {
     ['a bare pod', pod({}), 'evict'],
     ['a DaemonSet pod', pod({ owner: 'DaemonSet' }), 'daemonset'],
     ['a mirror pod', pod({ annotations: { 'kubernetes.io/config.mirror': 'x' } }), 'mirror'],
-    ['a terminating pod', pod({ owner: 'ReplicaSet', deleting: true }), 'terminating'],
+    ['a terminating pod (waited for, as kubectl does)', pod({ owner: 'ReplicaSet', deleting: true }), 'wait'],
+    ['a terminating DaemonSet pod', pod({ owner: 'DaemonSet', deleting: true }), 'daemonset'],
     ['a Succeeded pod', pod({ phase: 'Succeeded' }), 'finished'],
     ['a Failed pod', pod({ phase: 'Failed' }), 'finished'],
     ['our upgrade pod', pod({ ns: UPGRADE_NAMESPACE, labels: { 'app.kubernetes.io/managed-by': 'edge-upgrade' } }), 'upgrade-pod'],
   ])('%s → %s', (_what, p, expected) => {
     const v = drainVerdict(p);
-    expect(v.action === 'evict' ? 'evict' : v.reason).toBe(expected);
+    expect(v.action === 'skip' ? v.reason : v.action).toBe(expected);
   });
 });
 

@@ -1,0 +1,201 @@
+/**
+ * The node-step activities against a real kube-apiserver and the simulator, called directly (no
+ * Temporal): what they do when Kubernetes misbehaves. API outages go through a TCP proxy between
+ * the activities and the API server; the simulator talks to the API server directly.
+ */
+import { PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
+import { ApplicationFailure } from '@temporalio/common';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cordonNode, uncordonNode } from '../../src/activities/cordon.js';
+import { drainNode } from '../../src/activities/drain.js';
+import { KubeClients } from '../../src/activities/kube.js';
+import type { NodeStepArgs } from '../../src/activities/types.js';
+import { runUpgradePod } from '../../src/activities/upgrade-pod.js';
+import { ClusterRegistry } from '../../src/config.js';
+import { ErrorType } from '../../src/planning/errors.js';
+import { CORDONED_BY_ANNOTATION, SIM_KUBELET_HANGS_LABEL, SIM_UPGRADE_SECONDS_LABEL, UPGRADE_NAMESPACE } from '../../src/planning/labels.js';
+import { upgradePodName } from '../../src/planning/names.js';
+import { isNodeReady } from '../../src/simulator/index.js';
+import { eventually, startCluster, type TestCluster } from '../helpers/cluster.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { k8sBinDir } from '../helpers/tools.js';
+
+const START = 'v1.33.7';
+const TARGET = 'v1.34.4';
+const IMAGE = 'example.invalid/edge-upgrade-agent:test';
+const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+let cluster: TestCluster;
+let proxy: TcpProxy;
+/** Clients straight to the API server, and through the proxy. */
+let direct: KubeClients;
+let proxied: KubeClients;
+
+beforeAll(async () => {
+  cluster = await startCluster({ nodeMonitorGracePeriodSeconds: 12, simulator: { leaseDurationSeconds: 8, upgradeSeconds: 1 } });
+  await cluster.simulator.createCluster({ controlPlanes: 0, edgeWorkers: 8, version: START });
+  await eventually('8 Ready nodes', async () => {
+    const list = (await cluster.core.listNode()).items;
+    return list.length === 8 && list.every(isNodeReady);
+  });
+  proxy = await TcpProxy.start({ host: '127.0.0.1', port: Number(new URL(cluster.controlPlane.server).port) });
+  const proxiedPath = join(cluster.controlPlane.dir, 'kubeconfig-proxied');
+  writeFileSync(proxiedPath, readFileSync(cluster.controlPlane.kubeconfigPath, 'utf8').replace(cluster.controlPlane.server, proxy.url), { mode: 0o600 });
+  const registry = new ClusterRegistry(new Map([
+    ['direct', { id: 'direct', kubeconfig: cluster.controlPlane.kubeconfigPath }],
+    ['proxied', { id: 'proxied', kubeconfig: proxiedPath }],
+  ]));
+  direct = new KubeClients(registry);
+  proxied = new KubeClients(registry);
+}, 180_000);
+
+afterAll(async () => {
+  await proxy?.stop();
+  await cluster?.stop();
+}, 60_000);
+
+const step = (node: string, clusterId = 'direct'): NodeStepArgs => ({ clusterId, targetVersion: TARGET, upgradeId: 'edge-upgrade-activity-faults', node, role: 'worker' });
+const kubectl = (...args: string[]) => execFileSync(join(k8sBinDir(), 'kubectl'), ['--kubeconfig', cluster.controlPlane.kubeconfigPath, ...args], { encoding: 'utf8' });
+const failureOf = (p: Promise<unknown>) => p.then(() => { throw new Error('expected the step to fail, but it succeeded'); }, (e: unknown) => e as ApplicationFailure);
+const setLabel = (node: string, key: string, value: string | null) => cluster.core.patchNode({ name: node, body: { metadata: { labels: { [key]: value } } } }, merge);
+
+function barePod(name: string, node: string, extra: { finalizers?: string[] } = {}): V1Pod {
+  return {
+    metadata: { name, namespace: 'default', ...(extra.finalizers ? { finalizers: extra.finalizers } : {}) },
+    spec: { nodeName: node, terminationGracePeriodSeconds: 1, containers: [{ name: 'app', image: 'example.invalid/app:1' }] },
+  };
+}
+
+async function runningPod(body: V1Pod): Promise<V1Pod> {
+  await cluster.core.createNamespacedPod({ namespace: 'default', body });
+  return eventually(`${body.metadata!.name} Running`, async () => {
+    const p = await cluster.core.readNamespacedPod({ name: body.metadata!.name!, namespace: 'default' });
+    return p.status?.phase === 'Running' ? p : undefined;
+  });
+}
+
+test('an operator who uncordons a node we cordoned and cordons it again keeps their cordon', async () => {
+  const args = step('edge-001');
+  expect(await cordonNode(direct, args)).toEqual({ cordonedByUs: true });
+  kubectl('uncordon', 'edge-001');
+  kubectl('cordon', 'edge-001');
+  expect(await uncordonNode(direct, args)).toEqual({ uncordoned: false });
+  const node = await cluster.core.readNode({ name: 'edge-001' });
+  expect(node.spec?.unschedulable).toBe(true);
+  // Our stale record is gone, so a later cleanup will not touch it either.
+  expect(node.metadata?.annotations?.[CORDONED_BY_ANNOTATION]).toBeUndefined();
+
+  // Our own cordon, untouched by anyone, is lifted.
+  kubectl('uncordon', 'edge-001');
+  expect(await cordonNode(direct, args)).toEqual({ cordonedByUs: true });
+  expect(await uncordonNode(direct, args)).toEqual({ uncordoned: true });
+  expect((await cluster.core.readNode({ name: 'edge-001' })).spec?.unschedulable).toBeFalsy();
+});
+
+test('cordon and uncordon ride out 409 conflicts from concurrent writers (re-read, re-apply)', async () => {
+  let writing = true;
+  let writes = 0;
+  // Another controller keeps changing the node, so our conditional patches keep meeting a newer resourceVersion.
+  const writer = (async () => {
+    while (writing) {
+      await setLabel('edge-002', 'example.com/churn', String(writes++));
+    }
+  })();
+  try {
+    for (let i = 0; i < 5; i++) {
+      expect(await cordonNode(direct, step('edge-002'))).toEqual({ cordonedByUs: true });
+      expect(await uncordonNode(direct, step('edge-002'))).toEqual({ uncordoned: true });
+    }
+  } finally {
+    writing = false;
+    await writer;
+  }
+  expect(writes).toBeGreaterThan(10);
+});
+
+test('drain waits for a pod that is already terminating, also on a retry, naming its finalizer; it proceeds once the finalizer is gone', async () => {
+  await runningPod(barePod('blocked', 'edge-003', { finalizers: ['example.com/block'] }));
+  const first = await failureOf(drainNode(direct, { ...step('edge-003'), drainTimeoutMs: 6_000 }));
+  expect(first.type).toBe(ErrorType.NodeStepFailed);
+  expect(first.message).toContain('drain of edge-003 timed out');
+  expect(first.message).toContain('default/blocked (finalizers: example.com/block)');
+  const pod = await cluster.core.readNamespacedPod({ name: 'blocked', namespace: 'default' });
+  expect(pod.metadata?.deletionTimestamp).toBeDefined();
+
+  // A retry (as after a worker crash) finds the pod terminating: it must wait for it again, not skip it.
+  const retry = await failureOf(drainNode(direct, { ...step('edge-003'), drainTimeoutMs: 4_000 }));
+  expect(retry.message).toContain('default/blocked (finalizers: example.com/block)');
+
+  await cluster.core.patchNamespacedPod({ name: 'blocked', namespace: 'default', body: { metadata: { finalizers: null } } }, merge);
+  // The simulator may finalize the pod before this drain lists it: either way the drain now completes.
+  await expect(drainNode(direct, { ...step('edge-003'), drainTimeoutMs: 30_000 })).resolves.toHaveProperty('evicted');
+  await expect(cluster.core.readNamespacedPod({ name: 'blocked', namespace: 'default' })).rejects.toMatchObject({ code: 404 });
+});
+
+test('a node whose new kubelet posts Ready once and then hangs is not counted as upgraded', async () => {
+  await setLabel('edge-004', SIM_KUBELET_HANGS_LABEL, 'true');
+  try {
+    const err = await failureOf(runUpgradePod(direct, IMAGE, { ...step('edge-004'), nodeTimeoutMs: 15_000 }));
+    expect(err.type).toBe(ErrorType.NodeStepFailed);
+    expect(err.message).toMatch(/Succeeded at .* and the node reports kubelet v1\.34\.4, but its kubelet has not reported since \(last heartbeat .*\): its Ready status is stale/);
+  } finally {
+    await setLabel('edge-004', SIM_KUBELET_HANGS_LABEL, null);
+  }
+  // A healthy node passes the same check within seconds.
+  expect(await runUpgradePod(direct, IMAGE, { ...step('edge-005'), nodeTimeoutMs: 30_000 })).toEqual({ pod: upgradePodName('edge-005', TARGET) });
+}, 60_000);
+
+test('an upgrade pod deleted by hand mid-upgrade is a node failure, never silently recreated', async () => {
+  await setLabel('edge-006', SIM_UPGRADE_SECONDS_LABEL, '120');
+  const name = upgradePodName('edge-006', TARGET);
+  const running = failureOf(runUpgradePod(direct, IMAGE, { ...step('edge-006'), nodeTimeoutMs: 90_000 }));
+  const pod = await eventually('the upgrade pod Running', async () => {
+    const p = await cluster.core.readNamespacedPod({ name, namespace: UPGRADE_NAMESPACE }).catch(() => undefined);
+    return p?.status?.phase === 'Running' ? p : undefined;
+  });
+  await cluster.core.deleteNamespacedPod({ name, namespace: UPGRADE_NAMESPACE, gracePeriodSeconds: 0 });
+  const err = await running;
+  expect(err.type).toBe(ErrorType.NodeStepFailed);
+  expect(err.message).toContain(`upgrade pod ${UPGRADE_NAMESPACE}/${name} (uid ${pod.metadata?.uid}) was deleted while upgrading edge-006`);
+  await new Promise((r) => setTimeout(r, 5_000));
+  await expect(cluster.core.readNamespacedPod({ name, namespace: UPGRADE_NAMESPACE })).rejects.toMatchObject({ code: 404 });
+  await setLabel('edge-006', SIM_UPGRADE_SECONDS_LABEL, null);
+}, 60_000);
+
+test('cordon, drain and the upgrade wait ride out a 20-30 s API server outage', async () => {
+  const node = 'edge-007';
+  await runningPod(barePod('evicted-in-outage', node));
+  await setLabel(node, SIM_UPGRADE_SECONDS_LABEL, '6');
+
+  await proxy.outage(20_000);
+  const cordonStarted = Date.now();
+  expect(await cordonNode(proxied, step(node, 'proxied'))).toEqual({ cordonedByUs: true });
+  expect(Date.now() - cordonStarted).toBeGreaterThan(15_000);
+
+  await proxy.outage(20_000);
+  expect(await drainNode(proxied, { ...step(node, 'proxied'), drainTimeoutMs: 60_000 })).toEqual({ evicted: 1 });
+
+  const upgrade = runUpgradePod(proxied, IMAGE, { ...step(node, 'proxied'), nodeTimeoutMs: 120_000 });
+  await eventually('the upgrade pod Running', async () => {
+    const p = await cluster.core.readNamespacedPod({ name: upgradePodName(node, TARGET), namespace: UPGRADE_NAMESPACE }).catch(() => undefined);
+    return p?.status?.phase === 'Running';
+  });
+  await proxy.outage(30_000);
+  expect(await upgrade).toEqual({ pod: upgradePodName(node, TARGET) });
+  expect(proxy.outages.at(-1)!.to).toBeDefined();
+  const pods = (await cluster.core.listNamespacedPod({ namespace: UPGRADE_NAMESPACE })).items.filter((p) => p.spec?.nodeName === node);
+  expect(pods).toHaveLength(1);
+  expect(await uncordonNode(proxied, step(node, 'proxied'))).toEqual({ uncordoned: true });
+}, 180_000);
+
+test('a step that outlasts its retries says which API server was unreachable, for how long and why', async () => {
+  await proxy.outage(50_000);
+  const err = await failureOf(cordonNode(proxied, step('edge-008', 'proxied')));
+  expect(err).toBeInstanceOf(ApplicationFailure);
+  expect(err.type).toBe(ErrorType.KubeApiUnavailable);
+  expect(err.nonRetryable).toBe(false);
+  expect(err.message).toMatch(new RegExp(`^API server ${proxy.url.replace(/[.]/g, '\\.')} unreachable for 4\\d s: connection refused$`));
+  await proxy.restored();
+}, 120_000);

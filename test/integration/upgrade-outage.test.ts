@@ -1,0 +1,144 @@
+/**
+ * Acceptance on the real stack (kube-apiserver, simulator, Temporal dev server, the real worker):
+ * Kubernetes faults that must not pause an upgrade, and activities that stop when their workflow
+ * is gone. The worker reaches the API server through a TCP proxy that can cut it off; the
+ * simulator talks to the API server directly, so nodes keep running through an outage.
+ */
+import { Runtime } from '@temporalio/worker';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { getProgress, resumeUpgrade, startUpgrade, upgradeHandle } from '../../src/api.js';
+import { SIM_UPGRADE_SECONDS_LABEL, TARGET_VERSION_LABEL, UPGRADE_NAMESPACE } from '../../src/planning/labels.js';
+import { upgradePodName } from '../../src/planning/names.js';
+import type { Progress } from '../../src/planning/types.js';
+import { workerLogger } from '../../src/worker.js';
+import { eventually } from '../helpers/cluster.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { CLUSTER_ID, nodes, progressUntil, setNodeLabel, startHarness, upgradePods, type Harness } from './upgrade-harness.js';
+
+// The worker's own logger, capturing its lines (installed before anything creates the SDK runtime).
+const logLines: string[] = [];
+Runtime.install({ logger: workerLogger('INFO', (line) => logLines.push(line)) });
+
+const OUTAGE_MS = 30_000;
+let h: Harness;
+let proxy: TcpProxy;
+/** Which upgrade starts cut the API server off: a role ('first-control-plane') or a node name. */
+const outageOn = new Set<string>();
+
+beforeAll(async () => {
+  h = await startHarness({
+    shape: { controlPlanes: 3, cloudWorkers: 0, edgeWorkers: 5 },
+    simulator: {
+      onUpgradeStart: (e) => {
+        // As `kubeadm upgrade apply` restarting kube-apiserver would: every connection drops, new ones are refused.
+        if (outageOn.delete(e.role) || outageOn.delete(e.node)) void proxy.outage(OUTAGE_MS);
+      },
+    },
+    kubeconfig: async (cluster) => {
+      proxy = await TcpProxy.start({ host: '127.0.0.1', port: Number(new URL(cluster.controlPlane.server).port) });
+      const path = join(cluster.controlPlane.dir, 'kubeconfig-worker');
+      writeFileSync(path, readFileSync(cluster.controlPlane.kubeconfigPath, 'utf8').replace(cluster.controlPlane.server, proxy.url), { mode: 0o600 });
+      return path;
+    },
+  });
+}, 180_000);
+
+afterAll(async () => {
+  await proxy?.stop();
+  await h?.stop();
+}, 60_000);
+
+/** Samples progress until the upgrade is no longer running; returns every state seen and the last progress. */
+async function follow(timeoutMs: number): Promise<{ states: Set<string>; last: Progress }> {
+  const states = new Set<string>();
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const p = await getProgress(h.env.client, CLUSTER_ID);
+    states.add(p.state);
+    if (p.state !== 'running') return { states, last: p };
+    if (Date.now() > deadline) throw new Error(`still running after ${timeoutMs} ms: ${JSON.stringify(p)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+test('API server outages of 30 s, during the first master\'s upgrade and while a worker upgrades, pause nothing', async () => {
+  const TARGET = 'v1.34.4';
+  outageOn.add('first-control-plane');
+  outageOn.add('edge-002');
+  await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, targetVersion: TARGET });
+  const { states, last } = await follow(400_000);
+  expect([...states]).toEqual(['running', 'succeeded']);
+  expect(last.lastError).toBeNull();
+  expect(last.masters).toMatchObject({ total: 3, upgraded: 3 });
+  expect(last.workers).toMatchObject({ total: 5, upgraded: 5 });
+  // Both outages happened, and lasted their 30 s.
+  expect(outageOn.size).toBe(0);
+  expect(proxy.outages).toHaveLength(2);
+  for (const o of proxy.outages) expect(o.to! - o.from).toBeGreaterThanOrEqual(OUTAGE_MS);
+  // Exactly one upgrade pod per node, all Succeeded; every node at the target and schedulable.
+  const pods = await upgradePods(h);
+  expect(pods.map((p) => p.spec?.nodeName).sort()).toEqual(['cp-1', 'cp-2', 'cp-3', 'edge-001', 'edge-002', 'edge-003', 'edge-004', 'edge-005']);
+  expect(pods.every((p) => p.status?.phase === 'Succeeded')).toBe(true);
+  const all = await nodes(h);
+  expect([...all.values()].every((n) => n.status?.nodeInfo?.kubeletVersion === TARGET && !n.spec?.unschedulable)).toBe(true);
+}, 480_000);
+
+test('a pod held by a finalizer blocks the drain until drainTimeout, naming it; once it is removed, resume upgrades the node', async () => {
+  const TARGET = 'v1.34.5';
+  await h.cluster.core.createNamespacedPod({
+    namespace: 'default',
+    body: { metadata: { name: 'held', finalizers: ['example.com/block'] }, spec: { nodeName: 'edge-001', terminationGracePeriodSeconds: 1, containers: [{ name: 'app', image: 'example.invalid/app:1' }] } },
+  });
+  const logFrom = logLines.length;
+  await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, targetVersion: TARGET, drainTimeout: '8s', acceptWarnings: true });
+  const paused = await progressUntil(h, 'an auto-pause', (p) => p.state !== 'running');
+  expect(paused).toMatchObject({ state: 'paused', pause: { reason: 'error' }, lastError: { node: 'edge-001', step: 'drain' } });
+  expect(paused.lastError?.message).toContain('drain of edge-001 timed out');
+  expect(paused.lastError?.message).toContain('default/held (finalizers: example.com/block)');
+  expect((await nodes(h)).get('edge-001')?.status?.nodeInfo?.kubeletVersion).not.toBe(TARGET);
+
+  // The worker's log: one line for the failed attempt, naming node and step, no stack trace.
+  const lines = logLines.slice(logFrom);
+  const failed = lines.filter((l) => l.includes('Activity failed'));
+  expect(failed).toHaveLength(1);
+  expect(failed[0]).toMatch(/ WARN Activity failed drainNode: drain of edge-001 timed out .*\[.*node=edge-001 step=drain/);
+  expect(lines.filter((l) => /\n\s+at /.test(l))).toEqual([]);
+
+  await h.cluster.core.patchNamespacedPod(
+    { name: 'held', namespace: 'default', body: { metadata: { finalizers: null } } },
+    (await import('@kubernetes/client-node')).setHeaderOptions('Content-Type', (await import('@kubernetes/client-node')).PatchStrategy.MergePatch),
+  );
+  await resumeUpgrade(h.env.client, CLUSTER_ID);
+  const done = await progressUntil(h, 'the upgrade to finish', (p) => p.state !== 'running' && p.state !== 'paused', 300_000);
+  expect(done.state).toBe('succeeded');
+  const node = (await nodes(h)).get('edge-001');
+  expect(node?.status?.nodeInfo?.kubeletVersion).toBe(TARGET);
+  expect(node?.spec?.unschedulable).toBeFalsy();
+}, 420_000);
+
+test('terminating the workflow stops its running activity, and an upgrade pod deleted by hand afterwards is not recreated', async () => {
+  const TARGET = 'v1.34.6';
+  const name = upgradePodName('cp-1', TARGET);
+  await setNodeLabel(h, 'cp-1', SIM_UPGRADE_SECONDS_LABEL, '600');
+  try {
+    await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, targetVersion: TARGET });
+    await eventually('the upgrade pod on cp-1 Running', async () => {
+      const p = await h.cluster.core.readNamespacedPod({ name, namespace: UPGRADE_NAMESPACE });
+      return p.status?.phase === 'Running';
+    }, 120_000);
+    expect(h.worker.getStatus().numInFlightActivities).toBeGreaterThan(0);
+    await upgradeHandle(h.env.client, CLUSTER_ID).terminate('test: operator terminated the upgrade');
+    // The SDK delivers the cancellation with the next heartbeat's answer (throttled to 3 s).
+    await eventually('no activity left running on the worker', async () => h.worker.getStatus().numInFlightActivities === 0, 15_000, 200);
+
+    await h.cluster.core.deleteNamespacedPod({ name, namespace: UPGRADE_NAMESPACE, gracePeriodSeconds: 1 });
+    await eventually('the pod gone', async () => h.cluster.core.readNamespacedPod({ name, namespace: UPGRADE_NAMESPACE }).then(() => false, (e: { code?: number }) => e.code === 404), 30_000);
+    // Longer than any heartbeat throttle and re-check interval: nothing recreates it.
+    await new Promise((r) => setTimeout(r, 10_000));
+    const pods = (await upgradePods(h)).filter((p) => p.metadata?.labels?.[TARGET_VERSION_LABEL] === TARGET);
+    expect(pods).toEqual([]);
+  } finally {
+    await setNodeLabel(h, 'cp-1', SIM_UPGRADE_SECONDS_LABEL, null);
+  }
+}, 240_000);
