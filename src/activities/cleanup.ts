@@ -8,7 +8,7 @@ import { CORDONED_BY_ANNOTATION, NODE_EVENT_NAMESPACE, TARGET_VERSION_LABEL, UPG
 import { labelValue } from '../planning/names.js';
 import { upgradeSelector } from '../planning/upgrade-pod.js';
 import { uncordonIfOurs } from './cordon.js';
-import { nodeEvent } from './events.js';
+import { EventRecorder } from './events.js';
 import { listAll, listNodes } from './inventory.js';
 import { heartbeat, ignoreNotFound, type Kube, type KubeClients } from './kube.js';
 import type { UpgradeRef } from './types.js';
@@ -37,7 +37,9 @@ export async function deleteFailedUpgradePods(clients: KubeClients, ref: Upgrade
   const deleted = await deletePods(kube, failed);
   for (const p of failed) {
     const node = p.spec?.nodeName;
-    if (node) await nodeEvent(kube.core, { node, upgradeId: ref.upgradeId, targetVersion: ref.targetVersion, reason: 'UpgradeRetry', message: `edge-upgrade ${ref.upgradeId}: deleted failed upgrade pod ${UPGRADE_NAMESPACE}/${p.metadata?.name} before resuming` });
+    if (!node) continue;
+    const events = new EventRecorder(kube.core, { ...ref, node });
+    await events.normal('UpgradeRetry', `edge-upgrade ${ref.upgradeId}: deleted failed upgrade pod ${UPGRADE_NAMESPACE}/${p.metadata?.name} before resuming`);
   }
   return { deleted };
 }

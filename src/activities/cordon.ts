@@ -10,7 +10,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { CoreV1Api, V1Node } from '@kubernetes/client-node';
 import { ErrorType } from '../planning/errors.js';
 import { CORDONED_BY_ANNOTATION } from '../planning/labels.js';
-import { nodeEvent } from './events.js';
+import { EventRecorder } from './events.js';
 import { FIELD_MANAGER, mergePatch, rethrowInvalid, statusOf, withApiRetry, type Kube, type KubeClients } from './kube.js';
 import type { NodeStepArgs } from './types.js';
 
@@ -95,7 +95,7 @@ export async function cordonNode(clients: KubeClients, args: NodeStepArgs): Prom
     { forMs: CORDON_RETRY_MS },
   );
   if (result === 'cordoned') {
-    await nodeEvent(kube.core, { node: args.node, upgradeId: args.upgradeId, targetVersion: args.targetVersion, reason: 'UpgradeCordoned', message: `edge-upgrade ${args.upgradeId}: cordoned ${args.node} before upgrading it to ${args.targetVersion}` });
+    await new EventRecorder(kube.core, args).normal('UpgradeCordoned', `edge-upgrade ${args.upgradeId}: cordoned ${args.node} before upgrading it to ${args.targetVersion}`);
   }
   return { cordonedByUs: result !== 'theirs' };
 }
@@ -128,7 +128,7 @@ export async function uncordonIfOurs(clients: KubeClients, args: { clusterId: st
     { forMs: CORDON_RETRY_MS },
   );
   if (done) {
-    await nodeEvent(kube.core, { node: args.node, upgradeId: args.upgradeId, targetVersion: args.targetVersion, reason: 'UpgradeUncordoned', message: `edge-upgrade ${args.upgradeId}: uncordoned ${args.node} (${args.reason})` });
+    await new EventRecorder(kube.core, args).normal('UpgradeUncordoned', `edge-upgrade ${args.upgradeId}: uncordoned ${args.node} (${args.reason})`);
   }
   return done;
 }
