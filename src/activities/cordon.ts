@@ -36,9 +36,14 @@ export function unschedulableWriter(node: V1Node): 'us' | 'other' | 'unknown' {
   return writer;
 }
 
+/** True if our annotation on `node` names `upgradeId`, whether or not the cordon is still ours (see {@link cordonedBy}). */
+export function recordedBy(node: V1Node, upgradeId: string): boolean {
+  return node.metadata?.annotations?.[CORDONED_BY_ANNOTATION] === upgradeId;
+}
+
 /** True if `node` is cordoned, our annotation names `upgradeId`, and nobody else has set the cordon since. */
 export function cordonedBy(node: V1Node, upgradeId: string): boolean {
-  return node.spec?.unschedulable === true && node.metadata?.annotations?.[CORDONED_BY_ANNOTATION] === upgradeId && unschedulableWriter(node) !== 'other';
+  return node.spec?.unschedulable === true && recordedBy(node, upgradeId) && unschedulableWriter(node) !== 'other';
 }
 
 /** True if the node carries our annotation although the cordon is not ours (any more). */
@@ -113,7 +118,7 @@ export async function uncordonIfOurs(clients: KubeClients, args: { clusterId: st
       const node = await readNodeIfExists(kube.core, args.node);
       if (!node) return false; // deleted: nothing left to uncordon
       if (!cordonedBy(node, args.upgradeId)) {
-        if (node.metadata?.annotations?.[CORDONED_BY_ANNOTATION] === args.upgradeId && staleRecord(node)) {
+        if (recordedBy(node, args.upgradeId) && staleRecord(node)) {
           await patchNode(kube, node, { annotations: { [CORDONED_BY_ANNOTATION]: null } });
         }
         return false;

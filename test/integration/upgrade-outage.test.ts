@@ -7,6 +7,7 @@
 import { Runtime } from '@temporalio/worker';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { mergePatch } from '../../src/activities/kube.js';
 import { getProgress, resumeUpgrade, startUpgrade, upgradeHandle } from '../../src/api.js';
 import { SIM_UPGRADE_SECONDS_LABEL, TARGET_VERSION_LABEL, UPGRADE_NAMESPACE } from '../../src/planning/labels.js';
 import { upgradePodName } from '../../src/planning/names.js';
@@ -107,7 +108,7 @@ test('a pod held by a finalizer blocks the drain until drainTimeout, naming it; 
 
   await h.cluster.core.patchNamespacedPod(
     { name: 'held', namespace: 'default', body: { metadata: { finalizers: null } } },
-    (await import('@kubernetes/client-node')).setHeaderOptions('Content-Type', (await import('@kubernetes/client-node')).PatchStrategy.MergePatch),
+    mergePatch,
   );
   await resumeUpgrade(h.env.client, CLUSTER_ID);
   const done = await progressUntil(h, 'the upgrade to finish', (p) => p.state !== 'running' && p.state !== 'paused', 300_000);
