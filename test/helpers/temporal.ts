@@ -77,17 +77,3 @@ export async function startWorkerEnv(activities: UpgradeActivities, opts: DevSer
     },
   };
 }
-
-/**
- * Polls `fn` every `intervalMs` until it returns a truthy value (which it returns), failing after
- * `timeoutMs`. Errors thrown by `fn` fail at once.
- */
-export async function waitFor<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 30_000, intervalMs = 25): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}

@@ -18,7 +18,8 @@ import { ErrorType } from '../../src/planning/errors.js';
 import { CORDONED_BY_ANNOTATION, SIM_KUBELET_HANGS_LABEL, SIM_UPGRADE_SECONDS_LABEL, UPGRADE_NAMESPACE } from '../../src/planning/labels.js';
 import { upgradePodName } from '../../src/planning/names.js';
 import { nodeReady } from '../../src/planning/cluster.js';
-import { eventually, startCluster, type TestCluster } from '../helpers/cluster.js';
+import { startCluster, type TestCluster } from '../helpers/cluster.js';
+import { eventually } from '../helpers/poll.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { k8sBinDir } from '../helpers/tools.js';
 

@@ -20,7 +20,8 @@ import {
   SIM_READY_FLAP_LABEL,
   UPGRADE_NAMESPACE,
 } from '../../src/planning/labels.js';
-import { eventually, startCluster, type TestCluster } from '../helpers/cluster.js';
+import { startCluster, type TestCluster } from '../helpers/cluster.js';
+import { eventually } from '../helpers/poll.js';
 import { k8sBinDir } from '../helpers/tools.js';
 
 const START = 'v1.33.7';

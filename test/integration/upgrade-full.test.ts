@@ -7,7 +7,7 @@ import { AppsV1Api, PolicyV1Api, type V1Pod } from '@kubernetes/client-node';
 import { cancelUpgrade, startUpgrade } from '../../src/api.js';
 import { batchPlan } from '../../src/planning/batches.js';
 import { NODE_EVENT_NAMESPACE, UPGRADE_NAMESPACE } from '../../src/planning/labels.js';
-import { eventually } from '../helpers/cluster.js';
+import { eventually } from '../helpers/poll.js';
 import { CLUSTER_ID, cordonedByUs, nodes, progressUntil, startHarness, upgradePods, ourEvents, type Harness } from './upgrade-harness.js';
 
 const TARGET = 'v1.34.4';

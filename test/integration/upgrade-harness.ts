@@ -14,7 +14,8 @@ import { CORDONED_BY_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE, UPGRADE_NAM
 import type { Progress } from '../../src/planning/types.js';
 import type { SimulatorOptions } from '../../src/simulator/index.js';
 import { createWorker } from '../../src/worker.js';
-import { eventually, startCluster, type TestCluster } from '../helpers/cluster.js';
+import { startCluster, type TestCluster } from '../helpers/cluster.js';
+import { eventually } from '../helpers/poll.js';
 import { startDevServer } from '../helpers/temporal.js';
 
 export const START = 'v1.33.7';

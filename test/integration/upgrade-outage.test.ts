@@ -13,7 +13,7 @@ import { SIM_UPGRADE_SECONDS_LABEL, TARGET_VERSION_LABEL, UPGRADE_NAMESPACE } fr
 import { upgradePodName } from '../../src/planning/names.js';
 import type { Progress } from '../../src/planning/types.js';
 import { workerLogger } from '../../src/worker.js';
-import { eventually } from '../helpers/cluster.js';
+import { eventually } from '../helpers/poll.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { CLUSTER_ID, nodes, progressUntil, setNodeLabel, startHarness, upgradePods, type Harness } from './upgrade-harness.js';
 

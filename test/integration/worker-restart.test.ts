@@ -4,7 +4,7 @@
  */
 import { startUpgrade } from '../../src/api.js';
 import { createWorker } from '../../src/worker.js';
-import { eventually } from '../helpers/cluster.js';
+import { eventually } from '../helpers/poll.js';
 import { CLUSTER_ID, nodes, progressUntil, startHarness, upgradePods, type Harness } from './upgrade-harness.js';
 
 const TARGET = 'v1.34.4';

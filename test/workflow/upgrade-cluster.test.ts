@@ -10,7 +10,8 @@ import { InvalidUpgradeRequestError, UpgradeAlreadyRunningError } from '../../sr
 import type { ClusterNode, Progress, UpgradeRequest } from '../../src/planning/types.js';
 import { EdgeUpgradePhase, EdgeUpgradeState, TASK_QUEUE, WORKFLOW_TYPE, cancelSignal, pauseSignal, workflowIdFor } from '../../src/workflows/definitions.js';
 import { FakeFleet, makeNodes, type FakeCluster } from '../helpers/fake-activities.js';
-import { startWorkerEnv, waitFor, type WorkerEnv } from '../helpers/temporal.js';
+import { eventually } from '../helpers/poll.js';
+import { startWorkerEnv, type WorkerEnv } from '../helpers/temporal.js';
 
 const FROM = 'v1.33.5';
 const TO = 'v1.34.4';
@@ -84,7 +85,7 @@ describe('upgradeCluster', () => {
     c.hold = true;
     const handle = await start(c);
     for (let k = 1; k <= 3; k++) {
-      await waitFor(`cp-${k} in flight`, () => c.held.includes(`cp-${k}`));
+      await eventually(`cp-${k} in flight`, () => c.held.includes(`cp-${k}`));
       const p = await progress(c);
       expect(p.phase).toBe('masters');
       expect(p.masters).toEqual({ total: 3, upgraded: k - 1, current: { serial: k, node: `cp-${k}` } });
@@ -141,11 +142,11 @@ describe('upgradeCluster', () => {
     const c = cluster('pause', makeNodes({ edge: 40, version: FROM })); // cap 4
     c.hold = true;
     const handle = await start(c);
-    await waitFor('batch 1', () => c.held.length === 1);
+    await eventually('batch 1', () => c.held.length === 1);
     c.release();
-    await waitFor('batch 2', () => c.held.length === 2);
+    await eventually('batch 2', () => c.held.length === 2);
     c.release();
-    await waitFor('batch 3 (4 nodes) in flight', () => c.held.length === 4);
+    await eventually('batch 3 (4 nodes) in flight', () => c.held.length === 4);
 
     const paused = await pauseUpgrade(client, c.clusterId, 'checking the edge sites');
     expect(paused.state).toBe('paused');
@@ -154,7 +155,7 @@ describe('upgradeCluster', () => {
     await expect(pauseUpgrade(client, c.clusterId)).rejects.toThrow(/already paused/);
 
     c.release();
-    await waitFor('in-flight nodes finished', async () => (await progress(c)).workers.upgraded === 7);
+    await eventually('in-flight nodes finished', async () => (await progress(c)).workers.upgraded === 7);
     await new Promise((r) => setTimeout(r, 1500));
     expect(c.touchedNodes()).toHaveLength(7);
     expect(c.held).toEqual([]);
@@ -163,7 +164,7 @@ describe('upgradeCluster', () => {
     const resumed = await resumeUpgrade(client, c.clusterId);
     expect(resumed.state).toBe('running');
     expect(c.callsOf('deleteFailedUpgradePods')).toHaveLength(1);
-    await waitFor('first batch after resume', () => c.held.length === 1);
+    await eventually('first batch after resume', () => c.held.length === 1);
     expect((await progress(c)).workers.batch).toEqual({ number: 4, size: 1, nodes: ['edge-8'] });
     c.hold = false;
     c.release();
@@ -176,7 +177,7 @@ describe('upgradeCluster', () => {
     const c = cluster('fail', makeNodes({ edge: 30, version: FROM }), { upgradeMs: 20 }); // cap 3: batches [1] [2,3] [4,5,6]
     c.failUpgrade.add('edge-5');
     const handle = await start(c);
-    const p = await waitFor('auto-pause', async () => {
+    const p = await eventually('auto-pause', async () => {
       const x = await progress(c);
       return x.state === 'paused' ? x : null;
     });
@@ -203,7 +204,7 @@ describe('upgradeCluster', () => {
     const c = cluster('drain', makeNodes({ edge: 5, version: FROM }));
     c.failDrain.add('edge-2');
     const handle = await start(c);
-    const p = await waitFor('auto-pause', async () => {
+    const p = await eventually('auto-pause', async () => {
       const x = await progress(c);
       return x.state === 'paused' ? x : null;
     });
@@ -223,17 +224,17 @@ describe('upgradeCluster', () => {
     const c = cluster('cancel', makeNodes({ edge: 20, version: FROM }));
     c.hold = true;
     const handle = await start(c);
-    await waitFor('first node in flight', () => c.held.length === 1);
+    await eventually('first node in flight', () => c.held.length === 1);
 
     await expect(cancelUpgrade(client, c.clusterId)).rejects.toThrow('cancel refused: cancel is accepted only while the upgrade is paused; pause it first');
     await expect(resumeUpgrade(client, c.clusterId)).rejects.toThrow(/nothing to resume/);
     await handle.signal(cancelSignal);
-    const refused = await waitFor('refusal recorded', async () => (await progress(c)).refusals?.find((r) => r.command === 'cancel'));
+    const refused = await eventually('refusal recorded', async () => (await progress(c)).refusals?.find((r) => r.command === 'cancel'));
     expect(refused.reason).toMatch(/only while the upgrade is paused/);
     expect((await progress(c)).state).toBe('running');
 
     await handle.signal(pauseSignal, 'stop for now');
-    await waitFor('paused', async () => (await progress(c)).state === 'paused');
+    await eventually('paused', async () => (await progress(c)).state === 'paused');
     const accepted = await cancelUpgrade(client, c.clusterId);
     expect(accepted.state).toBe('paused'); // the in-flight node still finishes first
     c.hold = false;
@@ -252,7 +253,7 @@ describe('upgradeCluster', () => {
     const c = cluster('timeout', makeNodes({ edge: 10, version: FROM }));
     c.hold = true;
     const handle = await start(c, { pauseTimeout: '3s' });
-    await waitFor('first node in flight', () => c.held.length === 1);
+    await eventually('first node in flight', () => c.held.length === 1);
     const paused = await pauseUpgrade(client, c.clusterId);
     expect(Date.parse(paused.pause!.autoCancelAt!) - Date.parse(paused.pause!.since)).toBe(3000);
     const pausedAt = Date.now();
@@ -269,13 +270,13 @@ describe('upgradeCluster', () => {
     const c = cluster('fifteen', makeNodes({ edge: 3, version: FROM }));
     c.hold = true;
     const handle = await start(c);
-    await waitFor('first node in flight', () => c.held.length === 1);
+    await eventually('first node in flight', () => c.held.length === 1);
     const paused = await pauseUpgrade(client, c.clusterId);
     expect(Date.parse(paused.pause!.autoCancelAt!) - Date.parse(paused.pause!.since)).toBe(15 * 24 * 3600_000);
     c.hold = false;
     c.release();
     const fifteenDays = 15 * 24 * 3600;
-    const timer = await waitFor('TimerStarted', async () => {
+    const timer = await eventually('TimerStarted', async () => {
       const history = await handle.fetchHistory();
       return history.events?.find((e) => e.timerStartedEventAttributes)?.timerStartedEventAttributes;
     });
@@ -294,7 +295,7 @@ describe('upgradeCluster', () => {
     await expect(start(c)).rejects.toThrow(UpgradeAlreadyRunningError);
     await expect(start(c)).rejects.toThrow(`already running as workflow ${workflowIdFor(c.clusterId)}`);
     expect(first.workflowId).toBe(workflowIdFor(c.clusterId));
-    await waitFor('first node in flight', () => c.held.length === 1);
+    await eventually('first node in flight', () => c.held.length === 1);
     await pauseUpgrade(client, c.clusterId);
     await cancelUpgrade(client, c.clusterId);
     c.hold = false;
