@@ -11,6 +11,7 @@ import type { ClusterNode, Progress, UpgradeRequest } from '../../src/planning/t
 import { TASK_QUEUE, WORKFLOW_TYPE, pauseSignal, pauseUpdate, progressQuery, workflowIdFor } from '../../src/workflows/definitions.js';
 import { UpgradeState } from '../../src/workflows/upgrade-state.js';
 import { FakeFleet, makeNodes, type FakeCluster } from '../helpers/fake-activities.js';
+import { expectRefused } from '../helpers/expect.js';
 import { eventually } from '../helpers/poll.js';
 import { startWorkerEnv, workflowBundle, type WorkerEnv } from '../helpers/temporal.js';
 
@@ -222,8 +223,8 @@ test('a resume sent during the pause-timeout cleanup fails instead of reporting 
   c.release();
   await eventually('cleanup running', () => c.gates.cleanup.held === 1, 30_000);
 
-  await expect(resumeUpgrade(client, c.clusterId)).rejects.toThrow(/resume refused: the upgrade is being cancelled \(the pause timeout was reached\)/);
-  await expect(pauseUpgrade(client, c.clusterId)).rejects.toThrow(/being cancelled/);
+  await expectRefused(resumeUpgrade(client, c.clusterId), /resume refused: the upgrade is being cancelled \(the pause timeout was reached\)/);
+  await expectRefused(pauseUpgrade(client, c.clusterId), /being cancelled/);
   c.gates.cleanup.open();
   expect(await handle.result()).toMatchObject({ state: 'cancelled', cancelReason: 'pause-timeout' });
 });

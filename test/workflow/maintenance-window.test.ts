@@ -7,6 +7,7 @@ import { cancelUpgrade, getProgress, pauseUpgrade, resumeUpgrade, startUpgrade }
 import type { ClusterNode, Progress, UpgradeRequest } from '../../src/planning/types.js';
 import { resumeSignal } from '../../src/workflows/definitions.js';
 import { FakeFleet, makeNodes, type FakeCluster } from '../helpers/fake-activities.js';
+import { expectRefused } from '../helpers/expect.js';
 import { eventually } from '../helpers/poll.js';
 import { startWorkerEnv, type WorkerEnv } from '../helpers/temporal.js';
 
@@ -89,7 +90,7 @@ describe('maintenance window', () => {
     c.hold = false;
     const result = await handle.result();
     expect(result).toMatchObject({ state: 'cancelled', cancelReason: 'user', workers: { total: 20, upgraded: 3 } });
-    expect(c.callsOf('cleanupUpgrade').map((x) => (x.args as { deleteRecords: boolean }).deleteRecords)).toEqual([false]);
+    expect(c.callsOf('cleanupUpgrade').map((x) => x.args.deleteRecords)).toEqual([false]);
   });
 
   test('a window pause longer than pauseTimeout does not auto-cancel', async () => {
@@ -116,7 +117,7 @@ describe('maintenance window', () => {
     const handle = await start(c, { window, pauseTimeout: '1h' });
     await paused(c, 'window');
 
-    await expect(resumeUpgrade(client, c.clusterId)).rejects.toThrow(
+    await expectRefused(resumeUpgrade(client, c.clusterId),
       `resume refused: the upgrade is waiting for its maintenance window, which opens at ${iso(opens)}; it resumes by itself then`,
     );
     const user = await pauseUpgrade(client, c.clusterId, 'hold on');

@@ -3,13 +3,14 @@
  * activities replaced by in-memory fake clusters (test/helpers/fake-activities.ts).
  */
 import { WorkflowFailedError, type Client } from '@temporalio/client';
-import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { cancelUpgrade, getProgress, pauseUpgrade, resumeUpgrade, startUpgrade, upgradeHandle } from '../../src/api.js';
 import { batchPlan } from '../../src/planning/batches.js';
 import { InvalidUpgradeRequestError, UpgradeAlreadyRunningError } from '../../src/planning/errors.js';
 import type { ClusterNode, Progress, UpgradeRequest } from '../../src/planning/types.js';
 import { EdgeUpgradePhase, EdgeUpgradeState, TASK_QUEUE, WORKFLOW_TYPE, cancelSignal, pauseSignal, workflowIdFor } from '../../src/workflows/definitions.js';
 import { FakeFleet, makeNodes, type FakeCluster } from '../helpers/fake-activities.js';
+import { expectApplicationFailure, expectRefused } from '../helpers/expect.js';
 import { eventually } from '../helpers/poll.js';
 import { startWorkerEnv, type WorkerEnv } from '../helpers/temporal.js';
 
@@ -152,7 +153,7 @@ describe('upgradeCluster', () => {
     expect(paused.state).toBe('paused');
     expect(paused.pause).toMatchObject({ reason: 'user' });
     expect(paused.workers.batch).toMatchObject({ number: 3, size: 4 });
-    await expect(pauseUpgrade(client, c.clusterId)).rejects.toThrow(/already paused/);
+    await expectRefused(pauseUpgrade(client, c.clusterId), /already paused/);
 
     c.release();
     await eventually('in-flight nodes finished', async () => (await progress(c)).workers.upgraded === 7);
@@ -226,8 +227,8 @@ describe('upgradeCluster', () => {
     const handle = await start(c);
     await eventually('first node in flight', () => c.held.length === 1);
 
-    await expect(cancelUpgrade(client, c.clusterId)).rejects.toThrow('cancel refused: cancel is accepted only while the upgrade is paused; pause it first');
-    await expect(resumeUpgrade(client, c.clusterId)).rejects.toThrow(/nothing to resume/);
+    await expectRefused(cancelUpgrade(client, c.clusterId), 'cancel refused: cancel is accepted only while the upgrade is paused; pause it first');
+    await expectRefused(resumeUpgrade(client, c.clusterId), /nothing to resume/);
     await handle.signal(cancelSignal);
     const refused = await eventually('refusal recorded', async () => (await progress(c)).refusals?.find((r) => r.command === 'cancel'));
     expect(refused.reason).toMatch(/only while the upgrade is paused/);
@@ -244,9 +245,9 @@ describe('upgradeCluster', () => {
     expect(c.touchedNodes()).toEqual(['edge-1']);
     expect(c.nodes.get('edge-1')!.kubeletVersion).toBe(TO); // finished nodes are not rolled back
     expect([...c.nodes.values()].filter((n) => n.name !== 'edge-1').every((n) => n.kubeletVersion === FROM)).toBe(true);
-    expect(c.callsOf('cleanupUpgrade').map((x) => (x.args as { deleteRecords: boolean }).deleteRecords)).toEqual([false]);
+    expect(c.callsOf('cleanupUpgrade').map((x) => x.args.deleteRecords)).toEqual([false]);
     expect([...c.nodes.values()].some((n) => n.unschedulable)).toBe(false);
-    await expect(pauseUpgrade(client, c.clusterId)).rejects.toThrow(/pause refused/);
+    await expectRefused(pauseUpgrade(client, c.clusterId), /pause refused/);
   });
 
   test('a pause longer than pauseTimeout cancels the upgrade and deletes its records', async () => {
@@ -262,7 +263,7 @@ describe('upgradeCluster', () => {
     const result = await handle.result();
     expect(Date.now() - pausedAt).toBeGreaterThanOrEqual(2500);
     expect(result).toMatchObject({ state: 'cancelled', cancelReason: 'pause-timeout', pause: null });
-    expect(c.callsOf('cleanupUpgrade').map((x) => (x.args as { deleteRecords: boolean }).deleteRecords)).toEqual([true]);
+    expect(c.callsOf('cleanupUpgrade').map((x) => x.args.deleteRecords)).toEqual([true]);
     expect(c.touchedNodes()).toEqual(['edge-1']);
   });
 
@@ -313,15 +314,8 @@ describe('upgradeCluster', () => {
     const request = { clusterId: c.clusterId, targetVersion: TO, ...override };
     // Straight to Temporal, past the client-side validation, to show the workflow's own checks.
     const handle = await client.workflow.start(WORKFLOW_TYPE, { taskQueue: TASK_QUEUE, workflowId: workflowIdFor(request.clusterId), args: [request] });
-    const err = await handle.result().then(
-      () => null,
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(WorkflowFailedError);
-    const cause = (err as WorkflowFailedError).cause;
-    expect(cause).toBeInstanceOf(ApplicationFailure);
-    expect((cause as ApplicationFailure).type).toBe('InvalidUpgradeRequest');
-    expect(cause!.message).toMatch(message);
+    const failure = await expectApplicationFailure(handle.result(), 'InvalidUpgradeRequest');
+    expect(failure.message).toMatch(message);
     // From the workflow's own history: an unknown cluster has no fake cluster whose calls could be counted.
     const history = await handle.fetchHistory();
     const scheduled = (history.events ?? []).flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
