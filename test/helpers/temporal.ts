@@ -9,6 +9,7 @@ import type { UpgradeActivities } from '../../src/activities/types.js';
 import { TASK_QUEUE } from '../../src/workflows/definitions.js';
 import { fileURLToPath } from 'node:url';
 import { searchAttributeDefinitions } from '../../src/workflows/definitions.js';
+import { installTestRuntime } from './logs.js';
 import { temporalCli } from './tools.js';
 
 export interface DevServerOptions {
@@ -20,8 +21,9 @@ export interface DevServerOptions {
   searchAttributes?: boolean;
 }
 
-/** Starts the dev server on a free loopback port. */
+/** Starts the dev server on a free loopback port, after installing the quiet test runtime (see ./logs.ts). */
 export async function startDevServer(opts: DevServerOptions = {}): Promise<TestWorkflowEnvironment> {
+  installTestRuntime();
   const extraArgs = ['--log-level', 'error'];
   for (const [key, value] of Object.entries(opts.dynamicConfig ?? {})) {
     extraArgs.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);

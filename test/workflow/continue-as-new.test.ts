@@ -7,6 +7,7 @@ import { getProgress, resumeUpgrade, startUpgrade } from '../../src/api.js';
 import type { Progress } from '../../src/planning/types.js';
 import { pauseSignal } from '../../src/workflows/definitions.js';
 import { FakeFleet, makeNodes } from '../helpers/fake-activities.js';
+import { note } from '../helpers/logs.js';
 import { eventually } from '../helpers/poll.js';
 import { startWorkerEnv, type WorkerEnv } from '../helpers/temporal.js';
 
@@ -69,5 +70,5 @@ test('a 2,000-worker upgrade continues-as-new, keeping progress, signals and Upd
   }
   expect(sizes.length).toBeGreaterThan(1);
   expect(Math.max(...sizes)).toBeLessThanOrEqual(10_240);
-  console.log(`2,000 workers: ${sizes.length} runs, events per run ${sizes.join(', ')}`);
+  note(`2,000 workers: ${sizes.length} runs, events per run ${sizes.join(', ')}`);
 }, 300_000);
