@@ -38,8 +38,8 @@ export async function deleteFailedUpgradePods(clients: KubeClients, ref: Upgrade
   for (const p of failed) {
     const node = p.spec?.nodeName;
     if (!node) continue;
-    const events = new EventRecorder(kube.core, { ...ref, node });
-    await events.normal('UpgradeRetry', `edge-upgrade ${ref.upgradeId}: deleted failed upgrade pod ${UPGRADE_NAMESPACE}/${p.metadata?.name} before resuming`);
+    const message = `edge-upgrade ${ref.upgradeId}: deleted failed upgrade pod ${UPGRADE_NAMESPACE}/${p.metadata?.name} before resuming`;
+    await new EventRecorder(kube.core, { ...ref, node }).normal('UpgradeRetry', message);
   }
   return { deleted };
 }

@@ -100,7 +100,8 @@ export async function cordonNode(clients: KubeClients, args: NodeStepArgs): Prom
     { forMs: CORDON_RETRY_MS },
   );
   if (result === 'cordoned') {
-    await new EventRecorder(kube.core, args).normal('UpgradeCordoned', `edge-upgrade ${args.upgradeId}: cordoned ${args.node} before upgrading it to ${args.targetVersion}`);
+    const message = `edge-upgrade ${args.upgradeId}: cordoned ${args.node} before upgrading it to ${args.targetVersion}`;
+    await new EventRecorder(kube.core, args).normal('UpgradeCordoned', message);
   }
   return { cordonedByUs: result !== 'theirs' };
 }
@@ -133,7 +134,8 @@ export async function uncordonIfOurs(clients: KubeClients, args: { clusterId: st
     { forMs: CORDON_RETRY_MS },
   );
   if (done) {
-    await new EventRecorder(kube.core, args).normal('UpgradeUncordoned', `edge-upgrade ${args.upgradeId}: uncordoned ${args.node} (${args.reason})`);
+    const message = `edge-upgrade ${args.upgradeId}: uncordoned ${args.node} (${args.reason})`;
+    await new EventRecorder(kube.core, args).normal('UpgradeUncordoned', message);
   }
   return done;
 }

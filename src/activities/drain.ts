@@ -10,7 +10,19 @@
 import type { V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import { drainBlockedMessage, pdbsForPod, podKey, podsToAwait, podsToEvict, terminatingDetail } from '../planning/drain.js';
 import { EventRecorder } from './events.js';
-import { ApiOutage, apiMessage, heartbeat, listAll, nodeStepFailed, previousHeartbeat, sleep, statusOf, throwIfCancelled, type Kube, type KubeClients } from './kube.js';
+import {
+  ApiOutage,
+  apiMessage,
+  heartbeat,
+  listAll,
+  nodeStepFailed,
+  previousHeartbeat,
+  sleep,
+  statusOf,
+  throwIfCancelled,
+  type Kube,
+  type KubeClients,
+} from './kube.js';
 import type { NodeStepArgs } from './types.js';
 
 /** How often refused evictions are retried and pods checked, in ms (kubectl uses 5 s for 429). */

@@ -89,10 +89,12 @@ export class EventRecorder {
     const { upgradeId, targetVersion, node } = this.subject;
     const common = { upgradeId, targetVersion, node, type, reason, message };
     if (this.pod) {
-      const involved = { apiVersion: 'v1', kind: 'Pod', namespace: UPGRADE_NAMESPACE, name: this.pod.metadata?.name, uid: this.pod.metadata?.uid };
+      const { name, uid } = this.pod.metadata ?? {};
+      const involved = { apiVersion: 'v1', kind: 'Pod', namespace: UPGRADE_NAMESPACE, name, uid };
       await this.create(eventBody({ ...common, namespace: UPGRADE_NAMESPACE, involved }));
     }
-    await this.create(eventBody({ ...common, namespace: NODE_EVENT_NAMESPACE, involved: { apiVersion: 'v1', kind: 'Node', name: node, uid: node } }));
+    const involved = { apiVersion: 'v1', kind: 'Node', name: node, uid: node };
+    await this.create(eventBody({ ...common, namespace: NODE_EVENT_NAMESPACE, involved }));
   }
 
   private async create(body: CoreV1Event): Promise<void> {

@@ -53,7 +53,9 @@ export const FIELD_MANAGER = 'edge-upgrade';
 export const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 /** Every item of a paginated list call. */
-export async function listAll<T>(page: (cont: string | undefined) => Promise<{ items: T[]; metadata?: { _continue?: string } }>): Promise<T[]> {
+export async function listAll<T>(
+  page: (cont: string | undefined) => Promise<{ items: T[]; metadata?: { _continue?: string } }>,
+): Promise<T[]> {
   const out: T[] = [];
   let cont: string | undefined;
   do {

@@ -392,7 +392,8 @@ export class EdgeSimulator {
     }
     if (phase === 'Running') return;
     this.once(`start/${uid}`, async () => {
-      await this.core.patchNamespacedPodStatus({ name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, body: runningPodStatus(pod, new Date()) }, mergePatch);
+      const body = runningPodStatus(pod, new Date());
+      await this.core.patchNamespacedPodStatus({ name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, body }, mergePatch);
       this.counters.podsStarted++;
     });
   }

@@ -59,7 +59,8 @@ afterAll(async () => {
 const step = (node: string, clusterId = 'direct'): NodeStepArgs => ({ clusterId, targetVersion: TARGET, upgradeId: 'edge-upgrade-activity-faults', node, role: 'worker' });
 const kubectl = (...args: string[]) => execFileSync(join(k8sBinDir(), 'kubectl'), ['--kubeconfig', cluster.controlPlane.kubeconfigPath, ...args], { encoding: 'utf8' });
 const failureOf = (p: Promise<unknown>) => p.then(() => { throw new Error('expected the step to fail, but it succeeded'); }, (e: unknown) => e as ApplicationFailure);
-const setLabel = (node: string, key: string, value: string | null) => cluster.core.patchNode({ name: node, body: { metadata: { labels: { [key]: value } } } }, mergePatch);
+const setLabel = (node: string, key: string, value: string | null) =>
+  cluster.core.patchNode({ name: node, body: { metadata: { labels: { [key]: value } } } }, mergePatch);
 
 function barePod(name: string, node: string, extra: { finalizers?: string[] } = {}): V1Pod {
   return {

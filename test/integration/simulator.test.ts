@@ -172,7 +172,8 @@ test('the API server refuses, with 429, evicting a pod whose PDB allows 0 disrup
 }, 120_000);
 
 describe('the simulator behaves like a kubelet', () => {
-  const setLabel = (node: string, key: string, value: string | null) => cluster.core.patchNode({ name: node, body: { metadata: { labels: { [key]: value } } } }, mergePatch);
+  const setLabel = (node: string, key: string, value: string | null) =>
+    cluster.core.patchNode({ name: node, body: { metadata: { labels: { [key]: value } } } }, mergePatch);
   const pod = (name: string, node: string, extra: Partial<V1Pod['metadata']> = {}, grace = 3): V1Pod => ({
     metadata: { name, namespace: 'default', ...extra },
     spec: { nodeName: node, terminationGracePeriodSeconds: grace, containers: [{ name: 'app', image: 'example.invalid/app:1' }] },
@@ -194,7 +195,8 @@ describe('the simulator behaves like a kubelet', () => {
     expect(Date.now() - deletedAt).toBeGreaterThanOrEqual(2_000);
     await new Promise((r) => setTimeout(r, 3_000));
     expect(await gone('finalized')).toBe(false);
-    await cluster.core.patchNamespacedPod({ name: 'finalized', namespace: 'default', body: { metadata: { finalizers: null } } }, mergePatch);
+    const noFinalizers = { metadata: { finalizers: null } };
+    await cluster.core.patchNamespacedPod({ name: 'finalized', namespace: 'default', body: noFinalizers }, mergePatch);
     await eventually('finalized gone', () => gone('finalized'), 15_000, 100);
   }, 60_000);
 

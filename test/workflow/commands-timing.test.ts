@@ -223,7 +223,10 @@ test('a resume sent during the pause-timeout cleanup fails instead of reporting 
   c.release();
   await eventually('cleanup running', () => c.gates.cleanup.held === 1, 30_000);
 
-  await expectRefused(resumeUpgrade(client, c.clusterId), /resume refused: the upgrade is being cancelled \(the pause timeout was reached\)/);
+  await expectRefused(
+    resumeUpgrade(client, c.clusterId),
+    /resume refused: the upgrade is being cancelled \(the pause timeout was reached\)/,
+  );
   await expectRefused(pauseUpgrade(client, c.clusterId), /being cancelled/);
   c.gates.cleanup.open();
   expect(await handle.result()).toMatchObject({ state: 'cancelled', cancelReason: 'pause-timeout' });

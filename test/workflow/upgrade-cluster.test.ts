@@ -227,7 +227,8 @@ describe('upgradeCluster', () => {
     const handle = await start(c);
     await eventually('first node in flight', () => c.held.length === 1);
 
-    await expectRefused(cancelUpgrade(client, c.clusterId), 'cancel refused: cancel is accepted only while the upgrade is paused; pause it first');
+    const pauseFirst = 'cancel refused: cancel is accepted only while the upgrade is paused; pause it first';
+    await expectRefused(cancelUpgrade(client, c.clusterId), pauseFirst);
     await expectRefused(resumeUpgrade(client, c.clusterId), /nothing to resume/);
     await handle.signal(cancelSignal);
     const refused = await eventually('refusal recorded', async () => (await progress(c)).refusals?.find((r) => r.command === 'cancel'));
