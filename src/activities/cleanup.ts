@@ -4,13 +4,13 @@
  * pods and Events: those labelled with its upgrade ID and target, so earlier upgrades' records stay). Successful pods otherwise stay: they are the upgrade's record.
  */
 import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
-import { CORDONED_BY_ANNOTATION, NODE_EVENT_NAMESPACE, TARGET_VERSION_LABEL, UPGRADE_NAMESPACE } from '../planning/labels.js';
+import { NODE_EVENT_NAMESPACE, TARGET_VERSION_LABEL, UPGRADE_NAMESPACE } from '../planning/labels.js';
 import { labelValue } from '../planning/names.js';
 import { upgradeSelector } from '../planning/upgrade-pod.js';
-import { uncordonIfOurs } from './cordon.js';
-import { nodeEvent } from './events.js';
-import { listAll, listNodes } from './inventory.js';
-import { heartbeat, ignoreNotFound, type Kube, type KubeClients } from './kube.js';
+import { recordedBy, uncordonIfOurs } from './cordon.js';
+import { EventRecorder } from './events.js';
+import { listNodes } from './inventory.js';
+import { heartbeat, ignoreNotFound, listAll, type Kube, type KubeClients } from './kube.js';
 import type { UpgradeRef } from './types.js';
 
 /** Upgrade pods of `upgradeId`; with `targetVersion`, only those of that target. */
@@ -37,7 +37,9 @@ export async function deleteFailedUpgradePods(clients: KubeClients, ref: Upgrade
   const deleted = await deletePods(kube, failed);
   for (const p of failed) {
     const node = p.spec?.nodeName;
-    if (node) await nodeEvent(kube.core, { node, upgradeId: ref.upgradeId, targetVersion: ref.targetVersion, reason: 'UpgradeRetry', message: `edge-upgrade ${ref.upgradeId}: deleted failed upgrade pod ${UPGRADE_NAMESPACE}/${p.metadata?.name} before resuming` });
+    if (!node) continue;
+    const message = `edge-upgrade ${ref.upgradeId}: deleted failed upgrade pod ${UPGRADE_NAMESPACE}/${p.metadata?.name} before resuming`;
+    await new EventRecorder(kube.core, { ...ref, node }).normal('UpgradeRetry', message);
   }
   return { deleted };
 }
@@ -55,7 +57,8 @@ async function deleteEvents(kube: Kube, namespace: string, ref: UpgradeRef): Pro
 /** Implements `cleanupUpgrade`. */
 export async function cleanupUpgrade(clients: KubeClients, args: UpgradeRef & { deleteRecords: boolean }): Promise<{ uncordoned: string[]; deletedPods: number; deletedEvents: number }> {
   const kube = clients.for(args.clusterId);
-  const ours = (await listNodes(kube)).filter((n) => n.metadata?.annotations?.[CORDONED_BY_ANNOTATION] === args.upgradeId).map((n) => n.metadata!.name!);
+  // Every node our record names, including stale records: uncordonIfOurs lifts only our own cordons and drops the stale records.
+  const ours = (await listNodes(kube)).filter((n) => recordedBy(n, args.upgradeId)).map((n) => n.metadata!.name!);
   const uncordoned: string[] = [];
   for (const node of ours) {
     // Progress for Temporal: a cleanup on a slow link is alive while it works through the nodes.

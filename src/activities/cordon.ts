@@ -10,7 +10,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { CoreV1Api, V1Node } from '@kubernetes/client-node';
 import { ErrorType } from '../planning/errors.js';
 import { CORDONED_BY_ANNOTATION } from '../planning/labels.js';
-import { nodeEvent } from './events.js';
+import { EventRecorder } from './events.js';
 import { FIELD_MANAGER, mergePatch, rethrowInvalid, statusOf, withApiRetry, type Kube, type KubeClients } from './kube.js';
 import type { NodeStepArgs } from './types.js';
 
@@ -36,9 +36,14 @@ export function unschedulableWriter(node: V1Node): 'us' | 'other' | 'unknown' {
   return writer;
 }
 
+/** True if our annotation on `node` names `upgradeId`, whether or not the cordon is still ours (see {@link cordonedBy}). */
+export function recordedBy(node: V1Node, upgradeId: string): boolean {
+  return node.metadata?.annotations?.[CORDONED_BY_ANNOTATION] === upgradeId;
+}
+
 /** True if `node` is cordoned, our annotation names `upgradeId`, and nobody else has set the cordon since. */
 export function cordonedBy(node: V1Node, upgradeId: string): boolean {
-  return node.spec?.unschedulable === true && node.metadata?.annotations?.[CORDONED_BY_ANNOTATION] === upgradeId && unschedulableWriter(node) !== 'other';
+  return node.spec?.unschedulable === true && recordedBy(node, upgradeId) && unschedulableWriter(node) !== 'other';
 }
 
 /** True if the node carries our annotation although the cordon is not ours (any more). */
@@ -95,7 +100,8 @@ export async function cordonNode(clients: KubeClients, args: NodeStepArgs): Prom
     { forMs: CORDON_RETRY_MS },
   );
   if (result === 'cordoned') {
-    await nodeEvent(kube.core, { node: args.node, upgradeId: args.upgradeId, targetVersion: args.targetVersion, reason: 'UpgradeCordoned', message: `edge-upgrade ${args.upgradeId}: cordoned ${args.node} before upgrading it to ${args.targetVersion}` });
+    const message = `edge-upgrade ${args.upgradeId}: cordoned ${args.node} before upgrading it to ${args.targetVersion}`;
+    await new EventRecorder(kube.core, args).normal('UpgradeCordoned', message);
   }
   return { cordonedByUs: result !== 'theirs' };
 }
@@ -113,7 +119,7 @@ export async function uncordonIfOurs(clients: KubeClients, args: { clusterId: st
       const node = await readNodeIfExists(kube.core, args.node);
       if (!node) return false; // deleted: nothing left to uncordon
       if (!cordonedBy(node, args.upgradeId)) {
-        if (node.metadata?.annotations?.[CORDONED_BY_ANNOTATION] === args.upgradeId && staleRecord(node)) {
+        if (recordedBy(node, args.upgradeId) && staleRecord(node)) {
           await patchNode(kube, node, { annotations: { [CORDONED_BY_ANNOTATION]: null } });
         }
         return false;
@@ -128,7 +134,8 @@ export async function uncordonIfOurs(clients: KubeClients, args: { clusterId: st
     { forMs: CORDON_RETRY_MS },
   );
   if (done) {
-    await nodeEvent(kube.core, { node: args.node, upgradeId: args.upgradeId, targetVersion: args.targetVersion, reason: 'UpgradeUncordoned', message: `edge-upgrade ${args.upgradeId}: uncordoned ${args.node} (${args.reason})` });
+    const message = `edge-upgrade ${args.upgradeId}: uncordoned ${args.node} (${args.reason})`;
+    await new EventRecorder(kube.core, args).normal('UpgradeUncordoned', message);
   }
   return done;
 }

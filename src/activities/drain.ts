@@ -9,9 +9,20 @@
  */
 import type { V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import { drainBlockedMessage, pdbsForPod, podKey, podsToAwait, podsToEvict, terminatingDetail } from '../planning/drain.js';
-import { nodeEvent } from './events.js';
-import { listAll } from './inventory.js';
-import { ApiOutage, apiMessage, heartbeat, nodeStepFailed, previousHeartbeat, sleep, statusOf, throwIfCancelled, type Kube, type KubeClients } from './kube.js';
+import { EventRecorder } from './events.js';
+import {
+  ApiOutage,
+  apiMessage,
+  heartbeat,
+  listAll,
+  nodeStepFailed,
+  previousHeartbeat,
+  sleep,
+  statusOf,
+  throwIfCancelled,
+  type Kube,
+  type KubeClients,
+} from './kube.js';
 import type { NodeStepArgs } from './types.js';
 
 /** How often refused evictions are retried and pods checked, in ms (kubectl uses 5 s for 429). */
@@ -36,8 +47,8 @@ export async function drainNode(clients: KubeClients, args: NodeStepArgs & { dra
   const startedAt = prev?.startedAt ?? Date.now();
   const deadline = startedAt + args.drainTimeoutMs;
   let evicted = prev?.evicted ?? 0;
-  const event = (reason: string, message: string) =>
-    nodeEvent(kube.core, { node: args.node, upgradeId: args.upgradeId, targetVersion: args.targetVersion, reason, message: `edge-upgrade ${args.upgradeId}: ${message}` });
+  const events = new EventRecorder(kube.core, args);
+  const event = (reason: string, message: string) => events.normal(reason, `edge-upgrade ${args.upgradeId}: ${message}`);
 
   const outage = new ApiOutage(kube.server);
   let planned = false;
@@ -161,6 +172,6 @@ async function blocked(
   if (api) parts.push(parts.length ? `meanwhile the ${api}` : `drain of ${args.node} timed out after ${seconds}s: ${api}${state.planned ? '' : ' (the pods to evict could not even be listed)'}`);
   if (parts.length === 0) parts.push(`drain of ${args.node} timed out after ${seconds}s`);
   const message = parts.join('; ');
-  await nodeEvent(kube.core, { node: args.node, upgradeId: args.upgradeId, targetVersion: args.targetVersion, type: 'Warning', reason: 'UpgradeDrainBlocked', message });
+  await new EventRecorder(kube.core, args).warning('UpgradeDrainBlocked', message);
   return nodeStepFailed({ node: args.node, step: 'drain', message });
 }

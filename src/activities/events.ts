@@ -50,32 +50,54 @@ function eventBody(args: {
   };
 }
 
-/** Writes an Event on Node `node`; errors are swallowed (an Event is a record, not a step). */
-export async function nodeEvent(core: CoreV1Api, a: { node: string; upgradeId: string; targetVersion: string; type?: EventType; reason: string; message: string }): Promise<void> {
-  const body = eventBody({
-    namespace: NODE_EVENT_NAMESPACE,
-    involved: { apiVersion: 'v1', kind: 'Node', name: a.node, uid: a.node },
-    upgradeId: a.upgradeId,
-    targetVersion: a.targetVersion,
-    node: a.node,
-    type: a.type ?? 'Normal',
-    reason: a.reason,
-    message: a.message,
-  });
-  await core.createNamespacedEvent({ namespace: NODE_EVENT_NAMESPACE, body }).catch(() => undefined);
+/** Whom a recorder's Events are about: the upgrade, and the node it is upgrading. */
+export interface EventSubject {
+  upgradeId: string;
+  targetVersion: string;
+  node: string;
 }
 
-/** Writes an Event on an upgrade pod in kube-upgrade; errors are swallowed. */
-export async function podEvent(core: CoreV1Api, a: { pod: V1Pod; node: string; upgradeId: string; targetVersion: string; type?: EventType; reason: string; message: string }): Promise<void> {
-  const body = eventBody({
-    namespace: UPGRADE_NAMESPACE,
-    involved: { apiVersion: 'v1', kind: 'Pod', namespace: UPGRADE_NAMESPACE, name: a.pod.metadata?.name, uid: a.pod.metadata?.uid },
-    upgradeId: a.upgradeId,
-    targetVersion: a.targetVersion,
-    node: a.node,
-    type: a.type ?? 'Normal',
-    reason: a.reason,
-    message: a.message,
-  });
-  await core.createNamespacedEvent({ namespace: UPGRADE_NAMESPACE, body }).catch(() => undefined);
+/**
+ * Records Events for one (upgrade, node), in the manner of client-go's EventRecorder: call sites
+ * give only the reason and the message. Each Event goes on the Node (in namespace default); a
+ * recorder made with {@link EventRecorder.withPod} writes the same Event on the upgrade pod first.
+ * Writing is best effort: errors are swallowed (an Event is a record, not a step).
+ */
+export class EventRecorder {
+  constructor(
+    private readonly core: CoreV1Api,
+    private readonly subject: EventSubject,
+    private readonly pod?: V1Pod,
+  ) {}
+
+  /** The same recorder, also writing each Event on `pod` (in kube-upgrade). */
+  withPod(pod: V1Pod): EventRecorder {
+    return new EventRecorder(this.core, this.subject, pod);
+  }
+
+  /** Records a Normal Event. */
+  normal(reason: string, message: string): Promise<void> {
+    return this.record('Normal', reason, message);
+  }
+
+  /** Records a Warning Event. */
+  warning(reason: string, message: string): Promise<void> {
+    return this.record('Warning', reason, message);
+  }
+
+  private async record(type: EventType, reason: string, message: string): Promise<void> {
+    const { upgradeId, targetVersion, node } = this.subject;
+    const common = { upgradeId, targetVersion, node, type, reason, message };
+    if (this.pod) {
+      const { name, uid } = this.pod.metadata ?? {};
+      const involved = { apiVersion: 'v1', kind: 'Pod', namespace: UPGRADE_NAMESPACE, name, uid };
+      await this.create(eventBody({ ...common, namespace: UPGRADE_NAMESPACE, involved }));
+    }
+    const involved = { apiVersion: 'v1', kind: 'Node', name: node, uid: node };
+    await this.create(eventBody({ ...common, namespace: NODE_EVENT_NAMESPACE, involved }));
+  }
+
+  private async create(body: CoreV1Event): Promise<void> {
+    await this.core.createNamespacedEvent({ namespace: body.metadata!.namespace!, body }).catch(() => undefined);
+  }
 }

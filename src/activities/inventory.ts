@@ -8,23 +8,11 @@ import { controlPlaneVersion, toClusterNode } from '../planning/cluster.js';
 import { nodesToUpgrade, evaluatePrecheck, type PrecheckInput } from '../planning/precheck-items.js';
 import { UPGRADE_NAMESPACE } from '../planning/labels.js';
 import type { ClusterInventory, PrecheckItem } from '../planning/types.js';
-import { apiMessage, makeClient, statusOf, withApiRetry, type Kube, type KubeClients } from './kube.js';
+import { apiMessage, listAll, makeClient, statusOf, withApiRetry, type Kube, type KubeClients } from './kube.js';
 import type { UpgradeRef } from './types.js';
 
 /** How long inventory and precheck retry transient API errors within one attempt, in ms (their start-to-close timeout is 5 minutes). */
 export const READ_RETRY_MS = 120_000;
-
-/** Every item of a paginated list call. */
-export async function listAll<T>(page: (cont: string | undefined) => Promise<{ items: T[]; metadata?: { _continue?: string } }>): Promise<T[]> {
-  const out: T[] = [];
-  let cont: string | undefined;
-  do {
-    const res = await page(cont);
-    out.push(...res.items);
-    cont = res.metadata?._continue || undefined;
-  } while (cont);
-  return out;
-}
 
 /** All nodes, 500 per page (a 10,000-node cluster in 20 requests). */
 export function listNodes(kube: Kube): Promise<V1Node[]> {

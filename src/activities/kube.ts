@@ -9,7 +9,8 @@
  *   bounded time;
  * - {@link apiUnavailable} is the one failure (and message) for an API server that stayed
  *   unreachable: "API server https://127.0.0.1:6443 unreachable for 75 s: connection refused";
- * - an unknown cluster is non-retryable, and node step failures carry {@link NodeStepFailureDetails}.
+ * - an unknown cluster is non-retryable, and node step failures carry {@link NodeStepFailureDetails};
+ * - {@link listAll} reads every page of a paginated list, and {@link mergePatch} sends a JSON merge patch.
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
@@ -50,6 +51,20 @@ export const FIELD_MANAGER = 'edge-upgrade';
 
 /** Options for client-node calls that send a JSON merge patch (the default content type is JSON Patch). */
 export const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+/** Every item of a paginated list call. */
+export async function listAll<T>(
+  page: (cont: string | undefined) => Promise<{ items: T[]; metadata?: { _continue?: string } }>,
+): Promise<T[]> {
+  const out: T[] = [];
+  let cont: string | undefined;
+  do {
+    const res = await page(cont);
+    out.push(...res.items);
+    cont = res.metadata?._continue || undefined;
+  } while (cont);
+  return out;
+}
 
 // Each request gets its own timeout signal.
 const requestTimeout: Middleware = {

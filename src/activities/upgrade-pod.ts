@@ -13,7 +13,7 @@ import { UPGRADE_CONTAINER, UPGRADE_NAMESPACE } from '../planning/labels.js';
 import { upgradePodName } from '../planning/names.js';
 import { buildUpgradePod } from '../planning/upgrade-pod.js';
 import { parseVersion, sameVersion } from '../planning/versions.js';
-import { nodeEvent, podEvent } from './events.js';
+import { EventRecorder } from './events.js';
 import { ensureUpgradeNamespace } from './namespace.js';
 import { nextChange, ObjectWatch } from './watch.js';
 import { ApiOutage, apiMessage, cancelled, heartbeat, nodeStepFailed, previousHeartbeat, rethrowInvalid, sleep, statusOf, throwIfCancelled, type Kube, type KubeClients } from './kube.js';
@@ -67,8 +67,7 @@ async function failed(kube: Kube, args: NodeStepArgs, pod: V1Pod): Promise<Error
   const message =
     `upgrade pod ${UPGRADE_NAMESPACE}/${name} failed on ${args.node}${lastLine ? `: ${lastLine}` : ''}. ` +
     `See kubectl -n ${UPGRADE_NAMESPACE} logs ${name}; resume deletes the failed pod and retries the node`;
-  await podEvent(kube.core, { pod, node: args.node, upgradeId: args.upgradeId, targetVersion: args.targetVersion, type: 'Warning', reason: 'UpgradeFailed', message });
-  await nodeEvent(kube.core, { node: args.node, upgradeId: args.upgradeId, targetVersion: args.targetVersion, type: 'Warning', reason: 'UpgradeFailed', message });
+  await new EventRecorder(kube.core, args).withPod(pod).warning('UpgradeFailed', message);
   return nodeStepFailed({ node: args.node, step: 'upgrade-pod', message, ...(tail ? { logTail: tail } : {}) });
 }
 
@@ -173,13 +172,12 @@ export async function runUpgradePod(clients: KubeClients, defaultImage: string, 
   const image = args.upgradeImage ?? defaultImage;
   const name = upgradePodName(args.node, args.targetVersion);
   const outage = new ApiOutage(kube.server);
-  const nodeEv = (reason: string, message: string, type?: 'Warning') =>
-    nodeEvent(kube.core, { node: args.node, upgradeId: args.upgradeId, targetVersion: args.targetVersion, reason, message, ...(type ? { type } : {}) });
+  const events = new EventRecorder(kube.core, args);
   const progress = (phase?: string, uid?: string): WaitProgress => ({ startedAt, pod: name, ...(uid ? { uid } : {}), ...(phase ? { phase } : {}), ...(outage.active ? { apiOutage: outage.describe() } : {}) });
 
   const timedOut = async (why: string, pod?: V1Pod): Promise<Error> => {
     const message = `${args.node} did not finish its upgrade to ${args.targetVersion} within ${Math.round(args.nodeTimeoutMs / 1000)}s: ${why}. Check the node, or raise nodeTimeout, then resume`;
-    await nodeEv('UpgradeTimedOut', message, 'Warning');
+    await events.warning('UpgradeTimedOut', message);
     const phase = pod?.status?.phase;
     const tail = pod && (phase === 'Running' || phase === 'Succeeded') ? await logTail(kube, pod) : '';
     return nodeStepFailed({ node: args.node, step: 'wait', message, ...(tail ? { logTail: tail } : {}) });
@@ -188,7 +186,7 @@ export async function runUpgradePod(clients: KubeClients, defaultImage: string, 
     const message =
       `upgrade pod ${UPGRADE_NAMESPACE}/${name} (uid ${uid ?? '?'}) was deleted while upgrading ${args.node}, not by this upgrade. ` +
       `It is not recreated behind your back: the node may be half-upgraded; check it, then resume to run a new upgrade pod`;
-    void nodeEv('UpgradeFailed', message, 'Warning');
+    void events.warning('UpgradeFailed', message);
     return nodeStepFailed({ node: args.node, step: 'upgrade-pod', message });
   };
 
@@ -220,8 +218,7 @@ export async function runUpgradePod(clients: KubeClients, defaultImage: string, 
   if (pod.status?.phase === 'Failed') throw await failed(kube, args, pod);
   if (created) {
     const message = `edge-upgrade ${args.upgradeId}: upgrading ${args.node} (${args.role}) to ${args.targetVersion} with pod ${UPGRADE_NAMESPACE}/${name}`;
-    await podEvent(kube.core, { pod, node: args.node, upgradeId: args.upgradeId, targetVersion: args.targetVersion, reason: 'UpgradeStarted', message });
-    await nodeEv('UpgradeStarted', message);
+    await events.withPod(pod).normal('UpgradeStarted', message);
   }
 
   const kubelet = new KubeletHeartbeat(kube, args.node);
@@ -253,8 +250,7 @@ export async function runUpgradePod(clients: KubeClients, defaultImage: string, 
           if (await kubelet.since(node, end !== undefined ? { at: end, wholeSeconds: true } : { at: succeededSeenAt, wholeSeconds: false })) {
             if (created || prev) {
               const message = `edge-upgrade ${args.upgradeId}: ${args.node} runs kubelet ${args.targetVersion} and is Ready`;
-              await podEvent(kube.core, { pod, node: args.node, upgradeId: args.upgradeId, targetVersion: args.targetVersion, reason: 'UpgradeSucceeded', message });
-              await nodeEv('UpgradeSucceeded', message);
+              await events.withPod(pod).normal('UpgradeSucceeded', message);
             }
             return { pod: name };
           }

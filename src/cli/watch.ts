@@ -7,7 +7,10 @@ import { isFinal, type Progress } from '../planning/types.js';
 import { summarize } from '../planning/summary.js';
 import { renderDetails } from './render.js';
 
-/** Polls `read` every `intervalMs` until the upgrade reaches a final state (or `until` says stop). */
+/**
+ * Polls `read` every `intervalMs` (default 1000) until the upgrade reaches a final state; draws
+ * bars on a TTY, else prints each changed line.
+ */
 export async function watchProgress(read: () => Promise<Progress>, opts: { intervalMs?: number; tty?: boolean; out?: NodeJS.WritableStream } = {}): Promise<Progress> {
   const out = opts.out ?? process.stdout;
   const tty = opts.tty ?? Boolean((out as NodeJS.WriteStream).isTTY);

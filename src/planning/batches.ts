@@ -1,6 +1,6 @@
 /**
  * Worker batch sizes: 1, 2, 4, … doubling, capped at `max(1, floor(percent/100 × workers))`.
- * After any resume the next batch starts at 1 again (the workflow calls {@link firstBatchSize}).
+ * After a resume, a pause or an error the next batch starts at {@link firstBatchSize} again (the workflow's state class resets it).
  */
 
 /** Default cap on a batch, as a percentage of all workers. */

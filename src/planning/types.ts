@@ -1,6 +1,6 @@
 /**
  * Types shared by the workflow, the activities, the client and the CLI. Pure data: no I/O here.
- * Names mirror the public contract in DESIGN.md; keep them stable.
+ * They are part of the public contract (progress query, CLI `--json`, README); keep the names stable.
  */
 
 /** Phases of an upgrade, in order. */

@@ -87,11 +87,6 @@ export function nodeInfo(name: string, version: string): Record<string, string> 
   };
 }
 
-/** True when the node's Ready condition is True. */
-export function isNodeReady(node: V1Node): boolean {
-  return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
-}
-
 const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 /** A merge patch for /status that makes a pod Running and Ready on its node. */

@@ -23,6 +23,8 @@ import {
 } from '@kubernetes/client-node';
 import type { Server } from 'node:https';
 import pLimit, { type LimitFunction } from 'p-limit';
+import { mergePatch, statusOf } from '../activities/kube.js';
+import { nodeReady } from '../planning/cluster.js';
 import {
   ENV_NODE_ROLE,
   ENV_TARGET_VERSION,
@@ -36,7 +38,6 @@ import {
 } from '../planning/labels.js';
 import { logKey, startKubeletServer, type LogStore } from './kubelet-server.js';
 import {
-  isNodeReady,
   microTime,
   nodeObject,
   nodeStatusPatch,
@@ -95,7 +96,6 @@ interface SimNode {
 }
 
 const strategic = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
-const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 /** A running simulator. Create with `EdgeSimulator.start`, stop with `stop()`. */
 export class EdgeSimulator {
@@ -272,7 +272,7 @@ export class EdgeSimulator {
       for (const pod of this.podInformer?.list() ?? []) if (pod.spec?.nodeName === name) this.onPod(pod);
     }
     // Someone (kube-controller-manager) marked it not Ready while we are online: report our status again.
-    if (!isSilent(sim) && node.status?.conditions && !isNodeReady(node) && flapReady(sim) !== false) sim.nextStatusAt = now;
+    if (!isSilent(sim) && node.status?.conditions && !nodeReady(node) && flapReady(sim) !== false) sim.nextStatusAt = now;
   }
 
   private heartbeat(): void {
@@ -331,7 +331,7 @@ export class EdgeSimulator {
     try {
       await this.coord.patchNamespacedLease(
         { name, namespace: 'kube-node-lease', body: { spec: { holderIdentity: name, renewTime: microTime(new Date()) } } },
-        merge,
+        mergePatch,
       );
     } catch (err) {
       if (statusOf(err) !== 404) throw err;
@@ -392,7 +392,8 @@ export class EdgeSimulator {
     }
     if (phase === 'Running') return;
     this.once(`start/${uid}`, async () => {
-      await this.core.patchNamespacedPodStatus({ name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, body: runningPodStatus(pod, new Date()) }, merge);
+      const body = runningPodStatus(pod, new Date());
+      await this.core.patchNamespacedPodStatus({ name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, body }, mergePatch);
       this.counters.podsStarted++;
     });
   }
@@ -425,7 +426,7 @@ export class EdgeSimulator {
     const say = (l: string) => lines.push(`${new Date().toISOString()} ${l}`);
     say(`edge-upgrade agent (simulated) on ${sim.name}: role ${role}, ${sim.version} -> ${target}`);
     this.once(`run/${uid}`, async () => {
-      await this.core.patchNamespacedPodStatus({ name, namespace, body: runningPodStatus(pod, new Date(), false) }, merge);
+      await this.core.patchNamespacedPodStatus({ name, namespace, body: runningPodStatus(pod, new Date(), false) }, mergePatch);
     });
     this.opts.onUpgradeStart?.({ node: sim.name, role, pod: name });
     const seconds = Number(sim.labels[SIM_UPGRADE_SECONDS_LABEL] ?? this.upgradeSeconds);
@@ -465,7 +466,7 @@ export class EdgeSimulator {
         }
         await this.core.patchNamespacedPodStatus(
           { name, namespace, body: terminatedPodStatus(pod, new Date(), !fail, lines.slice(-3).join('\n')) },
-          merge,
+          mergePatch,
         );
         if (fail) this.counters.upgradesFailed++;
         else this.counters.upgradesSucceeded++;
@@ -495,10 +496,4 @@ function flapReady(sim: SimNode): boolean | undefined {
 
 function isUpgradePod(pod: V1Pod): boolean {
   return pod.metadata?.namespace === UPGRADE_NAMESPACE && podEnv(pod, ENV_TARGET_VERSION) !== undefined;
-}
-
-/** HTTP status of a client-node ApiException, if any. */
-export function statusOf(err: unknown): number | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'number' ? code : undefined;
 }

@@ -8,7 +8,7 @@ import { chromium as playwright, type Browser } from 'playwright-core';
 import { startUpgrade, getProgress } from '../../src/api.js';
 import { freePort } from '../../src/local/processes.js';
 import { summarize } from '../../src/planning/summary.js';
-import { eventually } from '../helpers/cluster.js';
+import { eventually } from '../helpers/poll.js';
 import { FakeFleet, makeNodes } from '../helpers/fake-activities.js';
 import { startWorkerEnv, type WorkerEnv } from '../helpers/temporal.js';
 import { chromium } from '../helpers/tools.js';

@@ -64,3 +64,13 @@ export async function stopCli(child: ChildProcess): Promise<void> {
   await exited;
   clearTimeout(t);
 }
+
+/** A refusal: non-zero exit, exactly one line on stderr matching `pattern`, no stack trace. */
+export function expectRefusal(r: CliResult, pattern: RegExp): void {
+  expect(r.code).not.toBe(0);
+  const lines = r.stderr.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^edge-upgrade: /);
+  expect(lines[0]).toMatch(pattern);
+  expect(r.stderr + r.stdout).not.toMatch(/\n\s+at .+\(.+:\d+:\d+\)/);
+}

@@ -10,12 +10,18 @@ import { ErrorType } from '../../src/planning/errors.js';
 import { compareNodeNames } from '../../src/planning/order.js';
 import type { ClusterInventory, ClusterNode, NodeRole, NodeStep, PrecheckItem } from '../../src/planning/types.js';
 
-/** One recorded activity call. */
-export interface FakeCall {
-  activity: keyof UpgradeActivities;
+/** An activity's name. */
+export type ActivityName = keyof UpgradeActivities;
+
+/** What a call of `K` records: its argument (`inventory`, called with a cluster ID, records `{ clusterId }`). */
+export type RecordedArgs<K extends ActivityName> = K extends 'inventory' ? { clusterId: string } : Parameters<UpgradeActivities[K]>[0];
+
+/** One recorded activity call; `callsOf('cleanupUpgrade')` gives calls whose `args` are typed. */
+export interface FakeCall<K extends ActivityName = ActivityName> {
+  activity: K;
   node?: string;
   role?: NodeRole;
-  args: unknown;
+  args: RecordedArgs<K>;
   /** Order of the call across the whole fleet. */
   seq: number;
 }
@@ -90,8 +96,8 @@ export class FakeCluster {
   }
 
   /** Calls of one activity, optionally for one node. */
-  callsOf(activity: keyof UpgradeActivities, node?: string): FakeCall[] {
-    return this.calls.filter((c) => c.activity === activity && (node === undefined || c.node === node));
+  callsOf<K extends ActivityName>(activity: K, node?: string): FakeCall<K>[] {
+    return this.calls.filter((c): c is FakeCall<K> => c.activity === activity && (node === undefined || c.node === node));
   }
 
   /** Nodes cordoned so far, each once, in natural name order. */
@@ -149,9 +155,9 @@ export class FakeCluster {
     };
   }
 
-  record(activity: keyof UpgradeActivities, args: unknown): void {
+  record<K extends ActivityName>(activity: K, args: RecordedArgs<K>): void {
     const a = args as Partial<NodeStepArgs>;
-    this.calls.push({ activity, node: a?.node, role: a?.role, args, seq: tick() });
+    this.calls.push({ activity, node: a?.node, role: a?.role, args, seq: tick() } as FakeCall);
   }
 
   /** The node; fails non-retryable 'NodeRemoved', as the real activities do, when it was deleted. */
@@ -247,7 +253,7 @@ export class FakeFleet {
 
   /** The activities, as a worker registers them. */
   activities(): UpgradeActivities {
-    const on = <A extends { clusterId: string }>(activity: keyof UpgradeActivities, args: A) => {
+    const on = <K extends ActivityName>(activity: K, args: RecordedArgs<K> & { clusterId: string }) => {
       const c = this.get(args.clusterId);
       c.record(activity, args);
       return c;

@@ -9,6 +9,7 @@ import type { UpgradeActivities } from '../../src/activities/types.js';
 import { TASK_QUEUE } from '../../src/workflows/definitions.js';
 import { fileURLToPath } from 'node:url';
 import { searchAttributeDefinitions } from '../../src/workflows/definitions.js';
+import { installTestRuntime } from './logs.js';
 import { temporalCli } from './tools.js';
 
 export interface DevServerOptions {
@@ -20,8 +21,9 @@ export interface DevServerOptions {
   searchAttributes?: boolean;
 }
 
-/** Starts the dev server on a free loopback port. */
+/** Starts the dev server on a free loopback port, after installing the quiet test runtime (see ./logs.ts). */
 export async function startDevServer(opts: DevServerOptions = {}): Promise<TestWorkflowEnvironment> {
+  installTestRuntime();
   const extraArgs = ['--log-level', 'error'];
   for (const [key, value] of Object.entries(opts.dynamicConfig ?? {})) {
     extraArgs.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
@@ -76,18 +78,4 @@ export async function startWorkerEnv(activities: UpgradeActivities, opts: DevSer
       await env.teardown();
     },
   };
-}
-
-/**
- * Polls `fn` every `intervalMs` until it returns a truthy value (which it returns), failing after
- * `timeoutMs`. Errors thrown by `fn` fail at once.
- */
-export async function waitFor<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 30_000, intervalMs = 25): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
 }

@@ -17,7 +17,8 @@ import { execFileSync } from 'node:child_process';
 import { cancelUpgrade, getProgress, pauseUpgrade, resumeUpgrade, startUpgrade } from '../../src/api.js';
 import type { Progress } from '../../src/planning/types.js';
 import { FakeFleet, makeNodes, type FakeCluster } from '../helpers/fake-activities.js';
-import { startWorkerEnv, waitFor } from '../helpers/temporal.js';
+import { eventually } from '../helpers/poll.js';
+import { startWorkerEnv } from '../helpers/temporal.js';
 import { temporalCli } from '../helpers/tools.js';
 
 const FROM = 'v1.33.5';
@@ -37,7 +38,7 @@ interface Scenario {
 }
 
 const until = (c: FakeCluster, client: Client, what: string, ok: (p: Progress) => boolean) =>
-  waitFor(what, async () => ok(await getProgress(client, c.clusterId)), 60_000);
+  eventually(what, async () => ok(await getProgress(client, c.clusterId)), 60_000);
 
 const scenarios: Scenario[] = [
   {
@@ -56,7 +57,7 @@ const scenarios: Scenario[] = [
       c.hold = true;
       c.failUpgrade.add('edge-3');
       const h = await startUpgrade(client, { clusterId: c.clusterId, targetVersion: TO, batch: { maxPercent: 25 } });
-      await waitFor('edge-1 in flight', () => c.held.length === 1);
+      await eventually('edge-1 in flight', () => c.held.length === 1);
       await pauseUpgrade(client, c.clusterId, 'look first');
       c.release();
       await until(c, client, 'paused with nothing in flight', (p) => p.state === 'paused' && p.workers.upgraded === 1);
@@ -77,11 +78,11 @@ const scenarios: Scenario[] = [
       const c = fleet.add({ clusterId: 'rec-open', controlPlaneVersion: FROM, nodes: makeNodes({ masters: 1, edge: 4, version: FROM }) });
       c.hold = true;
       const h = await startUpgrade(client, { clusterId: c.clusterId, targetVersion: TO });
-      await waitFor('cp-1 in flight', () => c.held.length === 1);
+      await eventually('cp-1 in flight', () => c.held.length === 1);
       await pauseUpgrade(client, c.clusterId);
       c.hold = false;
       c.release();
-      await waitFor('pause timer started', async () => (await h.fetchHistory()).events?.some((e) => e.timerStartedEventAttributes));
+      await eventually('pause timer started', async () => (await h.fetchHistory()).events?.some((e) => e.timerStartedEventAttributes));
       return h;
     },
   },
@@ -91,7 +92,7 @@ const scenarios: Scenario[] = [
       const c = fleet.add({ clusterId: 'rec-timeout', controlPlaneVersion: TO, nodes: makeNodes({ edge: 4, version: FROM }) });
       c.hold = true;
       const h = await startUpgrade(client, { clusterId: c.clusterId, targetVersion: TO, pauseTimeout: '2s' });
-      await waitFor('edge-1 in flight', () => c.held.length === 1);
+      await eventually('edge-1 in flight', () => c.held.length === 1);
       await pauseUpgrade(client, c.clusterId);
       c.hold = false;
       c.release();
@@ -105,7 +106,7 @@ const scenarios: Scenario[] = [
       const c = fleet.add({ clusterId: 'rec-cancel', controlPlaneVersion: TO, nodes: makeNodes({ edge: 6, version: FROM }) });
       c.hold = true;
       const h = await startUpgrade(client, { clusterId: c.clusterId, targetVersion: TO });
-      await waitFor('edge-1 in flight', () => c.held.length === 1);
+      await eventually('edge-1 in flight', () => c.held.length === 1);
       await pauseUpgrade(client, c.clusterId);
       await cancelUpgrade(client, c.clusterId);
       c.hold = false;
@@ -120,7 +121,7 @@ const scenarios: Scenario[] = [
       const c = fleet.add({ clusterId: 'rec-tcancel', controlPlaneVersion: TO, nodes: makeNodes({ edge: 4, version: FROM }) });
       c.hold = true;
       const h = await startUpgrade(client, { clusterId: c.clusterId, targetVersion: TO });
-      await waitFor('edge-1 in flight', () => c.held.length === 1);
+      await eventually('edge-1 in flight', () => c.held.length === 1);
       await h.cancel();
       c.hold = false;
       c.release();
@@ -134,7 +135,7 @@ const scenarios: Scenario[] = [
       const c = fleet.add({ clusterId: 'rec-removed', controlPlaneVersion: FROM, nodes: makeNodes({ masters: 1, edge: 4, version: FROM }) });
       c.hold = true;
       const h = await startUpgrade(client, { clusterId: c.clusterId, targetVersion: TO });
-      await waitFor('cp-1 in flight', () => c.held.length === 1);
+      await eventually('cp-1 in flight', () => c.held.length === 1);
       c.nodes.delete('edge-2'); // deleted after the plan was made
       c.hold = false;
       c.release();

@@ -3,29 +3,29 @@
  * Temporal): what they do when Kubernetes misbehaves. API outages go through a TCP proxy between
  * the activities and the API server; the simulator talks to the API server directly.
  */
-import { PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cordonNode, uncordonNode } from '../../src/activities/cordon.js';
 import { drainNode } from '../../src/activities/drain.js';
-import { KubeClients } from '../../src/activities/kube.js';
+import { KubeClients, mergePatch } from '../../src/activities/kube.js';
 import type { NodeStepArgs } from '../../src/activities/types.js';
 import { runUpgradePod } from '../../src/activities/upgrade-pod.js';
 import { ClusterRegistry } from '../../src/config.js';
 import { ErrorType } from '../../src/planning/errors.js';
 import { CORDONED_BY_ANNOTATION, SIM_KUBELET_HANGS_LABEL, SIM_UPGRADE_SECONDS_LABEL, UPGRADE_NAMESPACE } from '../../src/planning/labels.js';
 import { upgradePodName } from '../../src/planning/names.js';
-import { isNodeReady } from '../../src/simulator/index.js';
-import { eventually, startCluster, type TestCluster } from '../helpers/cluster.js';
+import { nodeReady } from '../../src/planning/cluster.js';
+import { startCluster, type TestCluster } from '../helpers/cluster.js';
+import { eventually } from '../helpers/poll.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { k8sBinDir } from '../helpers/tools.js';
 
 const START = 'v1.33.7';
 const TARGET = 'v1.34.4';
 const IMAGE = 'example.invalid/edge-upgrade-agent:test';
-const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 let cluster: TestCluster;
 let proxy: TcpProxy;
@@ -38,7 +38,7 @@ beforeAll(async () => {
   await cluster.simulator.createCluster({ controlPlanes: 0, edgeWorkers: 8, version: START });
   await eventually('8 Ready nodes', async () => {
     const list = (await cluster.core.listNode()).items;
-    return list.length === 8 && list.every(isNodeReady);
+    return list.length === 8 && list.every(nodeReady);
   });
   proxy = await TcpProxy.start({ host: '127.0.0.1', port: Number(new URL(cluster.controlPlane.server).port) });
   const proxiedPath = join(cluster.controlPlane.dir, 'kubeconfig-proxied');
@@ -59,7 +59,8 @@ afterAll(async () => {
 const step = (node: string, clusterId = 'direct'): NodeStepArgs => ({ clusterId, targetVersion: TARGET, upgradeId: 'edge-upgrade-activity-faults', node, role: 'worker' });
 const kubectl = (...args: string[]) => execFileSync(join(k8sBinDir(), 'kubectl'), ['--kubeconfig', cluster.controlPlane.kubeconfigPath, ...args], { encoding: 'utf8' });
 const failureOf = (p: Promise<unknown>) => p.then(() => { throw new Error('expected the step to fail, but it succeeded'); }, (e: unknown) => e as ApplicationFailure);
-const setLabel = (node: string, key: string, value: string | null) => cluster.core.patchNode({ name: node, body: { metadata: { labels: { [key]: value } } } }, merge);
+const setLabel = (node: string, key: string, value: string | null) =>
+  cluster.core.patchNode({ name: node, body: { metadata: { labels: { [key]: value } } } }, mergePatch);
 
 function barePod(name: string, node: string, extra: { finalizers?: string[] } = {}): V1Pod {
   return {
@@ -128,7 +129,7 @@ test('drain waits for a pod that is already terminating, also on a retry, naming
   const retry = await failureOf(drainNode(direct, { ...step('edge-003'), drainTimeoutMs: 4_000 }));
   expect(retry.message).toContain('default/blocked (finalizers: example.com/block)');
 
-  await cluster.core.patchNamespacedPod({ name: 'blocked', namespace: 'default', body: { metadata: { finalizers: null } } }, merge);
+  await cluster.core.patchNamespacedPod({ name: 'blocked', namespace: 'default', body: { metadata: { finalizers: null } } }, mergePatch);
   // The simulator may finalize the pod before this drain lists it: either way the drain now completes.
   await expect(drainNode(direct, { ...step('edge-003'), drainTimeoutMs: 30_000 })).resolves.toHaveProperty('evicted');
   await expect(cluster.core.readNamespacedPod({ name: 'blocked', namespace: 'default' })).rejects.toMatchObject({ code: 404 });

@@ -6,8 +6,9 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { SIM_UPGRADE_SECONDS_LABEL } from '../../src/planning/labels.js';
 import type { Progress } from '../../src/planning/types.js';
-import { eventually, startCluster, type TestCluster } from '../helpers/cluster.js';
-import { buildOnce, runCli, spawnCli, stopCli, type CliResult } from '../helpers/cli.js';
+import { startCluster, type TestCluster } from '../helpers/cluster.js';
+import { eventually } from '../helpers/poll.js';
+import { buildOnce, expectRefusal, runCli, spawnCli, stopCli, type CliResult } from '../helpers/cli.js';
 import { startDevServer } from '../helpers/temporal.js';
 
 const FROM = 'v1.33.7';
@@ -20,16 +21,6 @@ let stopping = false;
 
 const cli = (...args: string[]) => runCli(args, cliEnv);
 const json = <T>(r: CliResult): T => JSON.parse(r.stdout) as T;
-
-/** A refusal: non-zero exit, exactly one line on stderr naming the problem, no stack trace. */
-function expectRefusal(r: CliResult, pattern: RegExp): void {
-  expect(r.code).not.toBe(0);
-  const lines = r.stderr.trim().split('\n');
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(/^edge-upgrade: /);
-  expect(lines[0]).toMatch(pattern);
-  expect(r.stderr + r.stdout).not.toMatch(/\n\s+at .+\(.+:\d+:\d+\)/);
-}
 
 beforeAll(async () => {
   buildOnce();

@@ -13,7 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { createActivities } from '../../src/activities/index.js';
 import { ClusterRegistry, imagePolicyFor, loadWorkerConfig } from '../../src/config.js';
-import { eventually, startCluster, type TestCluster } from '../helpers/cluster.js';
+import { startCluster, type TestCluster } from '../helpers/cluster.js';
+import { eventually } from '../helpers/poll.js';
 import { k8sBinDir } from '../helpers/tools.js';
 
 const deployDir = fileURLToPath(new URL('../../deploy/', import.meta.url));

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pauseUpgrade, resumeUpgrade, startUpgrade } from '../../src/api.js';
 import { SIM_FAIL_UPGRADE_LABEL, TARGET_VERSION_LABEL, UPGRADE_NAMESPACE } from '../../src/planning/labels.js';
-import { eventually, type TestCluster } from '../helpers/cluster.js';
+import { type TestCluster } from '../helpers/cluster.js';
+import { eventually } from '../helpers/poll.js';
 import { k8sBinDir } from '../helpers/tools.js';
 import { CLUSTER_ID, cordonedByUs, nodes, ourEvents, progressUntil, setNodeLabel, startHarness, upgradePods, type Harness } from './upgrade-harness.js';
 

@@ -8,7 +8,7 @@
  * - A malformed kubeconfig next to a token never puts the token into workflow history,
  *   `status --json`, the CLI's output or the worker's logs.
  */
-import { ApplicationFailure, WorkflowFailedError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,7 +17,8 @@ import { ensureUpgradeNamespace } from '../../src/activities/namespace.js';
 import { mergePatch } from '../../src/activities/kube.js';
 import { POD_SECURITY_ENFORCE_LABEL, UPGRADE_NAMESPACE } from '../../src/planning/labels.js';
 import type { Progress } from '../../src/planning/types.js';
-import { buildOnce, runCli, spawnCli, stopCli, type CliResult } from '../helpers/cli.js';
+import { expectApplicationFailure } from '../helpers/expect.js';
+import { buildOnce, expectRefusal, runCli, spawnCli, stopCli } from '../helpers/cli.js';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
 import { startDevServer } from '../helpers/temporal.js';
 
@@ -37,16 +38,6 @@ let cliEnv: Record<string, string>;
 let stopping = false;
 
 const cli = (...args: string[]) => runCli(args, cliEnv);
-
-/** A refusal: non-zero exit, exactly one line on stderr matching `pattern`, no stack trace. */
-function expectRefusal(r: CliResult, pattern: RegExp): void {
-  expect(r.code).not.toBe(0);
-  const lines = r.stderr.trim().split('\n');
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(/^edge-upgrade: /);
-  expect(lines[0]).toMatch(pattern);
-  expect(r.stderr + r.stdout).not.toMatch(/\n\s+at .+\(.+:\d+:\d+\)/);
-}
 
 /** Every string in a history, payloads decoded as UTF-8 (input, results, failures, details). */
 function historyText(value: unknown, out: string[] = []): string[] {
@@ -127,10 +118,7 @@ test('an image off the allow-list is refused with one line before any node is to
     const r = await cli('start', '--cluster', 'shop', '--to', TO, '--image', image);
     expectRefusal(r, new RegExp(`^edge-upgrade: edge-upgrade-shop refused: upgradeImage "${image.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}" is not allowed for cluster shop \\(this worker allows ${DEFAULT_IMAGE}, ${ARM_IMAGE}\\)`));
     // The workflow itself failed as invalid input, not as a node failure.
-    const err = await env.client.workflow.getHandle('edge-upgrade-shop').result().then(() => undefined, (e: unknown) => e);
-    expect(err).toBeInstanceOf(WorkflowFailedError);
-    expect((err as WorkflowFailedError).cause).toBeInstanceOf(ApplicationFailure);
-    expect(((err as WorkflowFailedError).cause as ApplicationFailure).type).toBe('InvalidUpgradeRequest');
+    await expectApplicationFailure(env.client.workflow.getHandle('edge-upgrade-shop').result(), 'InvalidUpgradeRequest');
   }
   const status = JSON.parse((await cli('--json', 'status', '--cluster', 'shop')).stdout) as Progress;
   expect(status.state).toBe('failed');

@@ -5,10 +5,11 @@
  * The simulator is strict where tests depend on it: grace periods, finalizers, syncing pods on
  * reconnect, a kubelet that hangs after its upgrade, and Ready flaps.
  */
-import { ApiException, AppsV1Api, CoordinationV1Api, PatchStrategy, PolicyV1Api, setHeaderOptions, type V1Node, type V1Pod } from '@kubernetes/client-node';
+import { ApiException, AppsV1Api, CoordinationV1Api, PolicyV1Api, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { isNodeReady } from '../../src/simulator/index.js';
+import { mergePatch } from '../../src/activities/kube.js';
+import { nodeReady } from '../../src/planning/cluster.js';
 import {
   ENV_NODE_NAME,
   ENV_NODE_ROLE,
@@ -19,7 +20,8 @@ import {
   SIM_READY_FLAP_LABEL,
   UPGRADE_NAMESPACE,
 } from '../../src/planning/labels.js';
-import { eventually, startCluster, type TestCluster } from '../helpers/cluster.js';
+import { startCluster, type TestCluster } from '../helpers/cluster.js';
+import { eventually } from '../helpers/poll.js';
 import { k8sBinDir } from '../helpers/tools.js';
 
 const START = 'v1.33.7';
@@ -62,7 +64,7 @@ function upgradePod(node: string) {
 test('3 control-plane and 20 worker nodes are Ready at the starting version', async () => {
   const nodes = await eventually('23 Ready nodes', async () => {
     const list = (await cluster.core.listNode()).items;
-    return list.length === 23 && list.every(isNodeReady) ? list : undefined;
+    return list.length === 23 && list.every(nodeReady) ? list : undefined;
   });
   expect(nodes.map((n: V1Node) => n.status?.nodeInfo?.kubeletVersion)).toEqual(Array(23).fill(START));
   const masters = nodes.filter((n: V1Node) => n.metadata?.labels?.['node-role.kubernetes.io/control-plane'] !== undefined);
@@ -87,7 +89,7 @@ test('an upgrade pod runs: the node reports the target kubeletVersion and the po
   // The restarted kubelet reports NotReady at first, then Ready once its runtime checks pass.
   const node = await eventually('edge-001 Ready again', async () => {
     const n = await nodeByName('edge-001');
-    return isNodeReady(n) ? n : undefined;
+    return nodeReady(n) ? n : undefined;
   }, 10_000);
   expect(node.status?.nodeInfo?.kubeletVersion).toBe(TARGET);
   // Neighbours are untouched.
@@ -124,7 +126,7 @@ test('a node labelled offline becomes NotReady through the node lifecycle contro
   expect(ready.reason).toBe('NodeStatusUnknown');
   expect(node.spec?.taints?.map((t) => t.key)).toContain('node.kubernetes.io/unreachable');
   // Its neighbours keep their heartbeats.
-  expect(isNodeReady(await nodeByName('edge-011'))).toBe(true);
+  expect(nodeReady(await nodeByName('edge-011'))).toBe(true);
 }, 120_000);
 
 test('the API server refuses, with 429, evicting a pod whose PDB allows 0 disruptions', async () => {
@@ -170,8 +172,8 @@ test('the API server refuses, with 429, evicting a pod whose PDB allows 0 disrup
 }, 120_000);
 
 describe('the simulator behaves like a kubelet', () => {
-  const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-  const setLabel = (node: string, key: string, value: string | null) => cluster.core.patchNode({ name: node, body: { metadata: { labels: { [key]: value } } } }, merge);
+  const setLabel = (node: string, key: string, value: string | null) =>
+    cluster.core.patchNode({ name: node, body: { metadata: { labels: { [key]: value } } } }, mergePatch);
   const pod = (name: string, node: string, extra: Partial<V1Pod['metadata']> = {}, grace = 3): V1Pod => ({
     metadata: { name, namespace: 'default', ...extra },
     spec: { nodeName: node, terminationGracePeriodSeconds: grace, containers: [{ name: 'app', image: 'example.invalid/app:1' }] },
@@ -193,7 +195,8 @@ describe('the simulator behaves like a kubelet', () => {
     expect(Date.now() - deletedAt).toBeGreaterThanOrEqual(2_000);
     await new Promise((r) => setTimeout(r, 3_000));
     expect(await gone('finalized')).toBe(false);
-    await cluster.core.patchNamespacedPod({ name: 'finalized', namespace: 'default', body: { metadata: { finalizers: null } } }, merge);
+    const noFinalizers = { metadata: { finalizers: null } };
+    await cluster.core.patchNamespacedPod({ name: 'finalized', namespace: 'default', body: noFinalizers }, mergePatch);
     await eventually('finalized gone', () => gone('finalized'), 15_000, 100);
   }, 60_000);
 
@@ -233,6 +236,6 @@ describe('the simulator behaves like a kubelet', () => {
     }
     await setLabel('edge-015', SIM_READY_FLAP_LABEL, null);
     expect([...seen].sort()).toEqual(['False/KubeletNotReady', 'True/KubeletReady']);
-    await eventually('Ready again', async () => isNodeReady(await nodeByName('edge-015')), 15_000);
+    await eventually('Ready again', async () => nodeReady(await nodeByName('edge-015')), 15_000);
   }, 60_000);
 });

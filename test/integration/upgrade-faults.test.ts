@@ -5,10 +5,12 @@
  * retries it; cancel restores cordons but never someone else's; the pause timeout cancels and
  * deletes this upgrade's records.
  */
+import type { V1Node } from '@kubernetes/client-node';
 import { cancelUpgrade, pauseUpgrade, resumeUpgrade, startUpgrade } from '../../src/api.js';
+import { nodeReady } from '../../src/planning/cluster.js';
 import { NODE_EVENT_NAMESPACE, SIM_FAIL_UPGRADE_LABEL, SIM_OFFLINE_LABEL, TARGET_VERSION_LABEL, UPGRADE_NAMESPACE } from '../../src/planning/labels.js';
 import { upgradePodName } from '../../src/planning/names.js';
-import { eventually } from '../helpers/cluster.js';
+import { eventually } from '../helpers/poll.js';
 import { CLUSTER_ID, START, cordonedByUs, nodes, operatorCordon, ourEvents, progressUntil, setNodeLabel, startHarness, upgradePods, type Harness } from './upgrade-harness.js';
 
 let h: Harness;
@@ -21,8 +23,7 @@ afterAll(async () => {
   await h?.stop();
 }, 60_000);
 
-const ready = (n: { status?: { conditions?: Array<{ type: string; status: string }> } } | undefined) =>
-  n?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+const ready = (n: V1Node | undefined) => (n ? nodeReady(n) : false);
 
 test('an offline edge node fails the pre-check, naming it, and no node is touched', async () => {
   await setNodeLabel(h, 'edge-007', SIM_OFFLINE_LABEL, 'true');

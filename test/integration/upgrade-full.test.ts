@@ -7,7 +7,8 @@ import { AppsV1Api, PolicyV1Api, type V1Pod } from '@kubernetes/client-node';
 import { cancelUpgrade, startUpgrade } from '../../src/api.js';
 import { batchPlan } from '../../src/planning/batches.js';
 import { NODE_EVENT_NAMESPACE, UPGRADE_NAMESPACE } from '../../src/planning/labels.js';
-import { eventually } from '../helpers/cluster.js';
+import { note } from '../helpers/logs.js';
+import { eventually } from '../helpers/poll.js';
 import { CLUSTER_ID, cordonedByUs, nodes, progressUntil, startHarness, upgradePods, ourEvents, type Harness } from './upgrade-harness.js';
 
 const TARGET = 'v1.34.4';
@@ -66,7 +67,7 @@ test('3 masters and 20 workers are upgraded in planned batches, one pod per node
   }, 300_000);
   sampling = false;
   await sampler;
-  console.log(`full upgrade of 23 nodes took ${Math.round((Date.now() - started) / 1000)} s`);
+  note(`full upgrade of 23 nodes took ${Math.round((Date.now() - started) / 1000)} s`);
 
   expect(final.state).toBe('succeeded');
   expect(final.precheck.status).toBe('passed');

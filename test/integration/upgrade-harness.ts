@@ -6,13 +6,16 @@
 import type { CoreV1Event, V1Node, V1Pod } from '@kubernetes/client-node';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
+import { mergePatch } from '../../src/activities/kube.js';
 import { getProgress } from '../../src/api.js';
 import type { WorkerConfig } from '../../src/config.js';
+import { nodeReady } from '../../src/planning/cluster.js';
 import { CORDONED_BY_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE, UPGRADE_NAMESPACE } from '../../src/planning/labels.js';
 import type { Progress } from '../../src/planning/types.js';
 import type { SimulatorOptions } from '../../src/simulator/index.js';
 import { createWorker } from '../../src/worker.js';
-import { eventually, startCluster, type TestCluster } from '../helpers/cluster.js';
+import { startCluster, type TestCluster } from '../helpers/cluster.js';
+import { eventually } from '../helpers/poll.js';
 import { startDevServer } from '../helpers/temporal.js';
 
 export const START = 'v1.33.7';
@@ -50,7 +53,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const total = shape.controlPlanes + shape.cloudWorkers + shape.edgeWorkers;
   await eventually(`${total} Ready nodes`, async () => {
     const nodes = (await cluster.core.listNode()).items;
-    return nodes.length === total && nodes.every((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+    return nodes.length === total && nodes.every(nodeReady);
   });
   const config = workerConfig(opts.kubeconfig ? await opts.kubeconfig(cluster) : cluster.controlPlane.kubeconfigPath, env);
   const worker = await createWorker({ connection: env.nativeConnection, config });
@@ -109,12 +112,10 @@ export function cordonedByUs(all: Map<string, V1Node>): string[] {
 
 /** Sets (value) or removes (null) a label on a node. */
 export async function setNodeLabel(h: Harness, node: string, key: string, value: string | null): Promise<void> {
-  const { PatchStrategy, setHeaderOptions } = await import('@kubernetes/client-node');
-  await h.cluster.core.patchNode({ name: node, body: { metadata: { labels: { [key]: value } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+  await h.cluster.core.patchNode({ name: node, body: { metadata: { labels: { [key]: value } } } }, mergePatch);
 }
 
 /** Cordons a node as an operator would with kubectl cordon (no annotation). */
 export async function operatorCordon(h: Harness, node: string): Promise<void> {
-  const { PatchStrategy, setHeaderOptions } = await import('@kubernetes/client-node');
-  await h.cluster.core.patchNode({ name: node, body: { spec: { unschedulable: true } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+  await h.cluster.core.patchNode({ name: node, body: { spec: { unschedulable: true } } }, mergePatch);
 }

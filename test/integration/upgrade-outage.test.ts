@@ -4,21 +4,20 @@
  * is gone. The worker reaches the API server through a TCP proxy that can cut it off; the
  * simulator talks to the API server directly, so nodes keep running through an outage.
  */
-import { Runtime } from '@temporalio/worker';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { mergePatch } from '../../src/activities/kube.js';
 import { getProgress, resumeUpgrade, startUpgrade, upgradeHandle } from '../../src/api.js';
 import { SIM_UPGRADE_SECONDS_LABEL, TARGET_VERSION_LABEL, UPGRADE_NAMESPACE } from '../../src/planning/labels.js';
 import { upgradePodName } from '../../src/planning/names.js';
 import type { Progress } from '../../src/planning/types.js';
-import { workerLogger } from '../../src/worker.js';
-import { eventually } from '../helpers/cluster.js';
+import { workerLogLines } from '../helpers/logs.js';
+import { eventually } from '../helpers/poll.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { CLUSTER_ID, nodes, progressUntil, setNodeLabel, startHarness, upgradePods, type Harness } from './upgrade-harness.js';
 
-// The worker's own logger, capturing its lines (installed before anything creates the SDK runtime).
-const logLines: string[] = [];
-Runtime.install({ logger: workerLogger('INFO', (line) => logLines.push(line)) });
+// The worker's log lines, formatted by the worker's own formatter.
+const logLines = workerLogLines();
 
 const OUTAGE_MS = 30_000;
 let h: Harness;
@@ -107,7 +106,7 @@ test('a pod held by a finalizer blocks the drain until drainTimeout, naming it; 
 
   await h.cluster.core.patchNamespacedPod(
     { name: 'held', namespace: 'default', body: { metadata: { finalizers: null } } },
-    (await import('@kubernetes/client-node')).setHeaderOptions('Content-Type', (await import('@kubernetes/client-node')).PatchStrategy.MergePatch),
+    mergePatch,
   );
   await resumeUpgrade(h.env.client, CLUSTER_ID);
   const done = await progressUntil(h, 'the upgrade to finish', (p) => p.state !== 'running' && p.state !== 'paused', 300_000);

@@ -2,7 +2,8 @@
  * ObjectWatch against a real API server: a wait wakes as soon as the watched object changes (not
  * at the re-check timer), sees the newest version, and notices deletion.
  */
-import { PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
+import { mergePatch } from '../../src/activities/kube.js';
 import { ObjectWatch } from '../../src/activities/watch.js';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
 
@@ -38,7 +39,7 @@ test('a wait wakes on change with the newest object, and sees deletion', async (
     const changed = until('the new label', () => w.current?.metadata?.labels?.step === 'two');
     await cluster.core.patchNamespacedPod(
       { name: 'watched', namespace: 'default', body: { metadata: { labels: { step: 'two' } } } },
-      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      mergePatch,
     );
     expect(await changed).toBeLessThan(10_000);
 

@@ -6,7 +6,7 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { freePort } from '../../src/local/processes.js';
 import { buildOnce, runCli, spawnCli, stopCli } from '../helpers/cli.js';
-import { eventually } from '../helpers/cluster.js';
+import { eventually } from '../helpers/poll.js';
 import { startDevServer } from '../helpers/temporal.js';
 
 const NAMES = ['EdgeClusterId', 'EdgeUpgradeTarget', 'EdgeUpgradePhase', 'EdgeUpgradeState'];

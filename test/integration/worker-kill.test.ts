@@ -5,7 +5,7 @@
  */
 import { startUpgrade } from '../../src/api.js';
 import { buildOnce, spawnCli, stopCli } from '../helpers/cli.js';
-import { eventually } from '../helpers/cluster.js';
+import { eventually } from '../helpers/poll.js';
 import { CLUSTER_ID, nodes, progressUntil, startHarness, upgradePods, type Harness } from './upgrade-harness.js';
 
 const TARGET = 'v1.34.4';

@@ -4,7 +4,8 @@
  */
 import { startUpgrade } from '../../src/api.js';
 import { createWorker } from '../../src/worker.js';
-import { eventually } from '../helpers/cluster.js';
+import { note } from '../helpers/logs.js';
+import { eventually } from '../helpers/poll.js';
 import { CLUSTER_ID, nodes, progressUntil, startHarness, upgradePods, type Harness } from './upgrade-harness.js';
 
 const TARGET = 'v1.34.4';
@@ -49,5 +50,5 @@ test('a worker stopped mid-batch is replaced; the upgrade completes with one upg
   expect(h.cluster.simulator.stats().upgradesFailed).toBe(0);
   const all = await nodes(h);
   expect([...all.values()].every((n) => n.status?.nodeInfo?.kubeletVersion === TARGET && !n.spec?.unschedulable)).toBe(true);
-  console.log(`worker stopped while upgrade pods ran on: ${runningBefore.join(', ')}`);
+  note(`worker stopped while upgrade pods ran on: ${runningBefore.join(', ')}`);
 }, 400_000);

@@ -7,7 +7,9 @@ import { getProgress, resumeUpgrade, startUpgrade } from '../../src/api.js';
 import type { Progress } from '../../src/planning/types.js';
 import { pauseSignal } from '../../src/workflows/definitions.js';
 import { FakeFleet, makeNodes } from '../helpers/fake-activities.js';
-import { startWorkerEnv, waitFor as waitUntil, type WorkerEnv } from '../helpers/temporal.js';
+import { note } from '../helpers/logs.js';
+import { eventually } from '../helpers/poll.js';
+import { startWorkerEnv, type WorkerEnv } from '../helpers/temporal.js';
 
 type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
 
@@ -16,7 +18,8 @@ const SUGGEST_AT = 1000;
 let client: Client;
 let w: WorkerEnv;
 const fleet = new FakeFleet();
-const waitFor = <T>(what: string, fn: () => T | Promise<T>, timeoutMs = 120_000) => waitUntil(what, fn, timeoutMs, 50);
+/** A 2000-node fleet takes a while to reach continue-as-new, in ms. */
+const SLOW_MS = 120_000;
 
 beforeAll(async () => {
   w = await startWorkerEnv(fleet.activities(), { dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': SUGGEST_AT }, maxConcurrentActivityTaskExecutions: 400 });
@@ -32,7 +35,7 @@ test('a 2,000-worker upgrade continues-as-new, keeping progress, signals and Upd
   const c = fleet.add({ clusterId: 'big', controlPlaneVersion: 'v1.33.5', nodes: makeNodes({ masters: 3, edge: 2000, version: 'v1.33.5' }) });
   const handle = await startUpgrade(client, { clusterId: c.clusterId, targetVersion: 'v1.34.4' });
 
-  await waitFor('a second run', async () => (await handle.describe()).runId !== handle.firstExecutionRunId);
+  await eventually('a second run', async () => (await handle.describe()).runId !== handle.firstExecutionRunId, SLOW_MS);
   const mid = await getProgress(client, c.clusterId);
   expect(mid).toMatchObject({ clusterId: 'big', targetVersion: 'v1.34.4', state: 'running', masters: { total: 3, upgraded: 3 }, workers: { total: 2000 } });
   const upgradedNow = [...c.nodes.values()].filter((n) => n.kind === 'worker' && n.kubeletVersion === 'v1.34.4').length;
@@ -41,10 +44,10 @@ test('a 2,000-worker upgrade continues-as-new, keeping progress, signals and Upd
 
   // A signal sent to the workflow ID after continue-as-new reaches the current run.
   await handle.signal(pauseSignal, 'look at the fleet');
-  const paused = await waitFor('paused', async () => {
+  const paused = await eventually('paused', async () => {
     const p = await getProgress(client, c.clusterId);
     return p.state === 'paused' ? p : null;
-  });
+  }, SLOW_MS);
   expect(paused.pause).toMatchObject({ reason: 'user', message: 'look at the fleet' });
   expect(paused.workers.upgraded).toBeGreaterThanOrEqual(mid.workers.upgraded);
   expect((await resumeUpgrade(client, c.clusterId)).state).toBe('running');
@@ -67,5 +70,5 @@ test('a 2,000-worker upgrade continues-as-new, keeping progress, signals and Upd
   }
   expect(sizes.length).toBeGreaterThan(1);
   expect(Math.max(...sizes)).toBeLessThanOrEqual(10_240);
-  console.log(`2,000 workers: ${sizes.length} runs, events per run ${sizes.join(', ')}`);
+  note(`2,000 workers: ${sizes.length} runs, events per run ${sizes.join(', ')}`);
 }, 300_000);

@@ -7,7 +7,9 @@ import { cancelUpgrade, getProgress, pauseUpgrade, resumeUpgrade, startUpgrade }
 import type { ClusterNode, Progress, UpgradeRequest } from '../../src/planning/types.js';
 import { resumeSignal } from '../../src/workflows/definitions.js';
 import { FakeFleet, makeNodes, type FakeCluster } from '../helpers/fake-activities.js';
-import { startWorkerEnv, waitFor, type WorkerEnv } from '../helpers/temporal.js';
+import { expectRefused } from '../helpers/expect.js';
+import { eventually } from '../helpers/poll.js';
+import { startWorkerEnv, type WorkerEnv } from '../helpers/temporal.js';
 
 const FROM = 'v1.33.5';
 const TO = 'v1.34.4';
@@ -38,7 +40,7 @@ const sleepUntil = (t: number) => new Promise((r) => setTimeout(r, Math.max(0, t
 const progress = (c: FakeCluster): Promise<Progress> => getProgress(client, c.clusterId);
 const start = (c: FakeCluster, extra: Partial<UpgradeRequest> = {}) => startUpgrade(client, { clusterId: c.clusterId, targetVersion: TO, ...extra });
 const paused = (c: FakeCluster, reason: string) =>
-  waitFor(`paused (${reason})`, async () => {
+  eventually(`paused (${reason})`, async () => {
     const p = await progress(c);
     return p.state === 'paused' && p.pause?.reason === reason ? p : null;
   });
@@ -65,11 +67,11 @@ describe('maintenance window', () => {
     expect(waiting.precheck.status).toBe('passed'); // the pre-check does not wait for the window
     expect(c.touchedNodes()).toEqual([]);
 
-    await waitFor('batch 1 once the window opened', () => c.held.length === 1);
+    await eventually('batch 1 once the window opened', () => c.held.length === 1);
     expect(Date.now()).toBeGreaterThanOrEqual(opens - 50);
     expect(await progress(c)).toMatchObject({ state: 'running', pause: null, workers: { batch: { number: 1, size: 1, nodes: ['edge-1'] } } });
     c.release();
-    await waitFor('batch 2', () => c.held.length === 2);
+    await eventually('batch 2', () => c.held.length === 2);
 
     // The window closes while batch 2 is in flight: it still finishes, then the upgrade waits for tomorrow's window.
     await sleepUntil(closes + 300);
@@ -88,7 +90,7 @@ describe('maintenance window', () => {
     c.hold = false;
     const result = await handle.result();
     expect(result).toMatchObject({ state: 'cancelled', cancelReason: 'user', workers: { total: 20, upgraded: 3 } });
-    expect(c.callsOf('cleanupUpgrade').map((x) => (x.args as { deleteRecords: boolean }).deleteRecords)).toEqual([false]);
+    expect(c.callsOf('cleanupUpgrade').map((x) => x.args.deleteRecords)).toEqual([false]);
   });
 
   test('a window pause longer than pauseTimeout does not auto-cancel', async () => {
@@ -115,7 +117,7 @@ describe('maintenance window', () => {
     const handle = await start(c, { window, pauseTimeout: '1h' });
     await paused(c, 'window');
 
-    await expect(resumeUpgrade(client, c.clusterId)).rejects.toThrow(
+    await expectRefused(resumeUpgrade(client, c.clusterId),
       `resume refused: the upgrade is waiting for its maintenance window, which opens at ${iso(opens)}; it resumes by itself then`,
     );
     const user = await pauseUpgrade(client, c.clusterId, 'hold on');
@@ -139,7 +141,7 @@ describe('maintenance window', () => {
     await paused(c, 'window');
 
     await handle.signal(resumeSignal);
-    const refused = await waitFor('refusal recorded', async () => (await progress(c)).refusals?.find((r) => r.command === 'resume'));
+    const refused = await eventually('refusal recorded', async () => (await progress(c)).refusals?.find((r) => r.command === 'resume'));
     expect(refused.reason).toMatch(/waiting for its maintenance window/);
 
     await pauseUpgrade(client, c.clusterId);

@@ -3,14 +3,16 @@
  * activities replaced by in-memory fake clusters (test/helpers/fake-activities.ts).
  */
 import { WorkflowFailedError, type Client } from '@temporalio/client';
-import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { cancelUpgrade, getProgress, pauseUpgrade, resumeUpgrade, startUpgrade, upgradeHandle } from '../../src/api.js';
 import { batchPlan } from '../../src/planning/batches.js';
 import { InvalidUpgradeRequestError, UpgradeAlreadyRunningError } from '../../src/planning/errors.js';
 import type { ClusterNode, Progress, UpgradeRequest } from '../../src/planning/types.js';
 import { EdgeUpgradePhase, EdgeUpgradeState, TASK_QUEUE, WORKFLOW_TYPE, cancelSignal, pauseSignal, workflowIdFor } from '../../src/workflows/definitions.js';
 import { FakeFleet, makeNodes, type FakeCluster } from '../helpers/fake-activities.js';
-import { startWorkerEnv, waitFor, type WorkerEnv } from '../helpers/temporal.js';
+import { expectApplicationFailure, expectRefused } from '../helpers/expect.js';
+import { eventually } from '../helpers/poll.js';
+import { startWorkerEnv, type WorkerEnv } from '../helpers/temporal.js';
 
 const FROM = 'v1.33.5';
 const TO = 'v1.34.4';
@@ -84,7 +86,7 @@ describe('upgradeCluster', () => {
     c.hold = true;
     const handle = await start(c);
     for (let k = 1; k <= 3; k++) {
-      await waitFor(`cp-${k} in flight`, () => c.held.includes(`cp-${k}`));
+      await eventually(`cp-${k} in flight`, () => c.held.includes(`cp-${k}`));
       const p = await progress(c);
       expect(p.phase).toBe('masters');
       expect(p.masters).toEqual({ total: 3, upgraded: k - 1, current: { serial: k, node: `cp-${k}` } });
@@ -141,20 +143,20 @@ describe('upgradeCluster', () => {
     const c = cluster('pause', makeNodes({ edge: 40, version: FROM })); // cap 4
     c.hold = true;
     const handle = await start(c);
-    await waitFor('batch 1', () => c.held.length === 1);
+    await eventually('batch 1', () => c.held.length === 1);
     c.release();
-    await waitFor('batch 2', () => c.held.length === 2);
+    await eventually('batch 2', () => c.held.length === 2);
     c.release();
-    await waitFor('batch 3 (4 nodes) in flight', () => c.held.length === 4);
+    await eventually('batch 3 (4 nodes) in flight', () => c.held.length === 4);
 
     const paused = await pauseUpgrade(client, c.clusterId, 'checking the edge sites');
     expect(paused.state).toBe('paused');
     expect(paused.pause).toMatchObject({ reason: 'user' });
     expect(paused.workers.batch).toMatchObject({ number: 3, size: 4 });
-    await expect(pauseUpgrade(client, c.clusterId)).rejects.toThrow(/already paused/);
+    await expectRefused(pauseUpgrade(client, c.clusterId), /already paused/);
 
     c.release();
-    await waitFor('in-flight nodes finished', async () => (await progress(c)).workers.upgraded === 7);
+    await eventually('in-flight nodes finished', async () => (await progress(c)).workers.upgraded === 7);
     await new Promise((r) => setTimeout(r, 1500));
     expect(c.touchedNodes()).toHaveLength(7);
     expect(c.held).toEqual([]);
@@ -163,7 +165,7 @@ describe('upgradeCluster', () => {
     const resumed = await resumeUpgrade(client, c.clusterId);
     expect(resumed.state).toBe('running');
     expect(c.callsOf('deleteFailedUpgradePods')).toHaveLength(1);
-    await waitFor('first batch after resume', () => c.held.length === 1);
+    await eventually('first batch after resume', () => c.held.length === 1);
     expect((await progress(c)).workers.batch).toEqual({ number: 4, size: 1, nodes: ['edge-8'] });
     c.hold = false;
     c.release();
@@ -176,7 +178,7 @@ describe('upgradeCluster', () => {
     const c = cluster('fail', makeNodes({ edge: 30, version: FROM }), { upgradeMs: 20 }); // cap 3: batches [1] [2,3] [4,5,6]
     c.failUpgrade.add('edge-5');
     const handle = await start(c);
-    const p = await waitFor('auto-pause', async () => {
+    const p = await eventually('auto-pause', async () => {
       const x = await progress(c);
       return x.state === 'paused' ? x : null;
     });
@@ -203,7 +205,7 @@ describe('upgradeCluster', () => {
     const c = cluster('drain', makeNodes({ edge: 5, version: FROM }));
     c.failDrain.add('edge-2');
     const handle = await start(c);
-    const p = await waitFor('auto-pause', async () => {
+    const p = await eventually('auto-pause', async () => {
       const x = await progress(c);
       return x.state === 'paused' ? x : null;
     });
@@ -223,17 +225,18 @@ describe('upgradeCluster', () => {
     const c = cluster('cancel', makeNodes({ edge: 20, version: FROM }));
     c.hold = true;
     const handle = await start(c);
-    await waitFor('first node in flight', () => c.held.length === 1);
+    await eventually('first node in flight', () => c.held.length === 1);
 
-    await expect(cancelUpgrade(client, c.clusterId)).rejects.toThrow('cancel refused: cancel is accepted only while the upgrade is paused; pause it first');
-    await expect(resumeUpgrade(client, c.clusterId)).rejects.toThrow(/nothing to resume/);
+    const pauseFirst = 'cancel refused: cancel is accepted only while the upgrade is paused; pause it first';
+    await expectRefused(cancelUpgrade(client, c.clusterId), pauseFirst);
+    await expectRefused(resumeUpgrade(client, c.clusterId), /nothing to resume/);
     await handle.signal(cancelSignal);
-    const refused = await waitFor('refusal recorded', async () => (await progress(c)).refusals?.find((r) => r.command === 'cancel'));
+    const refused = await eventually('refusal recorded', async () => (await progress(c)).refusals?.find((r) => r.command === 'cancel'));
     expect(refused.reason).toMatch(/only while the upgrade is paused/);
     expect((await progress(c)).state).toBe('running');
 
     await handle.signal(pauseSignal, 'stop for now');
-    await waitFor('paused', async () => (await progress(c)).state === 'paused');
+    await eventually('paused', async () => (await progress(c)).state === 'paused');
     const accepted = await cancelUpgrade(client, c.clusterId);
     expect(accepted.state).toBe('paused'); // the in-flight node still finishes first
     c.hold = false;
@@ -243,16 +246,16 @@ describe('upgradeCluster', () => {
     expect(c.touchedNodes()).toEqual(['edge-1']);
     expect(c.nodes.get('edge-1')!.kubeletVersion).toBe(TO); // finished nodes are not rolled back
     expect([...c.nodes.values()].filter((n) => n.name !== 'edge-1').every((n) => n.kubeletVersion === FROM)).toBe(true);
-    expect(c.callsOf('cleanupUpgrade').map((x) => (x.args as { deleteRecords: boolean }).deleteRecords)).toEqual([false]);
+    expect(c.callsOf('cleanupUpgrade').map((x) => x.args.deleteRecords)).toEqual([false]);
     expect([...c.nodes.values()].some((n) => n.unschedulable)).toBe(false);
-    await expect(pauseUpgrade(client, c.clusterId)).rejects.toThrow(/pause refused/);
+    await expectRefused(pauseUpgrade(client, c.clusterId), /pause refused/);
   });
 
   test('a pause longer than pauseTimeout cancels the upgrade and deletes its records', async () => {
     const c = cluster('timeout', makeNodes({ edge: 10, version: FROM }));
     c.hold = true;
     const handle = await start(c, { pauseTimeout: '3s' });
-    await waitFor('first node in flight', () => c.held.length === 1);
+    await eventually('first node in flight', () => c.held.length === 1);
     const paused = await pauseUpgrade(client, c.clusterId);
     expect(Date.parse(paused.pause!.autoCancelAt!) - Date.parse(paused.pause!.since)).toBe(3000);
     const pausedAt = Date.now();
@@ -261,7 +264,7 @@ describe('upgradeCluster', () => {
     const result = await handle.result();
     expect(Date.now() - pausedAt).toBeGreaterThanOrEqual(2500);
     expect(result).toMatchObject({ state: 'cancelled', cancelReason: 'pause-timeout', pause: null });
-    expect(c.callsOf('cleanupUpgrade').map((x) => (x.args as { deleteRecords: boolean }).deleteRecords)).toEqual([true]);
+    expect(c.callsOf('cleanupUpgrade').map((x) => x.args.deleteRecords)).toEqual([true]);
     expect(c.touchedNodes()).toEqual(['edge-1']);
   });
 
@@ -269,13 +272,13 @@ describe('upgradeCluster', () => {
     const c = cluster('fifteen', makeNodes({ edge: 3, version: FROM }));
     c.hold = true;
     const handle = await start(c);
-    await waitFor('first node in flight', () => c.held.length === 1);
+    await eventually('first node in flight', () => c.held.length === 1);
     const paused = await pauseUpgrade(client, c.clusterId);
     expect(Date.parse(paused.pause!.autoCancelAt!) - Date.parse(paused.pause!.since)).toBe(15 * 24 * 3600_000);
     c.hold = false;
     c.release();
     const fifteenDays = 15 * 24 * 3600;
-    const timer = await waitFor('TimerStarted', async () => {
+    const timer = await eventually('TimerStarted', async () => {
       const history = await handle.fetchHistory();
       return history.events?.find((e) => e.timerStartedEventAttributes)?.timerStartedEventAttributes;
     });
@@ -294,7 +297,7 @@ describe('upgradeCluster', () => {
     await expect(start(c)).rejects.toThrow(UpgradeAlreadyRunningError);
     await expect(start(c)).rejects.toThrow(`already running as workflow ${workflowIdFor(c.clusterId)}`);
     expect(first.workflowId).toBe(workflowIdFor(c.clusterId));
-    await waitFor('first node in flight', () => c.held.length === 1);
+    await eventually('first node in flight', () => c.held.length === 1);
     await pauseUpgrade(client, c.clusterId);
     await cancelUpgrade(client, c.clusterId);
     c.hold = false;
@@ -312,15 +315,8 @@ describe('upgradeCluster', () => {
     const request = { clusterId: c.clusterId, targetVersion: TO, ...override };
     // Straight to Temporal, past the client-side validation, to show the workflow's own checks.
     const handle = await client.workflow.start(WORKFLOW_TYPE, { taskQueue: TASK_QUEUE, workflowId: workflowIdFor(request.clusterId), args: [request] });
-    const err = await handle.result().then(
-      () => null,
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(WorkflowFailedError);
-    const cause = (err as WorkflowFailedError).cause;
-    expect(cause).toBeInstanceOf(ApplicationFailure);
-    expect((cause as ApplicationFailure).type).toBe('InvalidUpgradeRequest');
-    expect(cause!.message).toMatch(message);
+    const failure = await expectApplicationFailure(handle.result(), 'InvalidUpgradeRequest');
+    expect(failure.message).toMatch(message);
     // From the workflow's own history: an unknown cluster has no fake cluster whose calls could be counted.
     const history = await handle.fetchHistory();
     const scheduled = (history.events ?? []).flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
