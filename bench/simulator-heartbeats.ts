@@ -8,7 +8,8 @@
 import { CoreV1Api } from '@kubernetes/client-node';
 import { execFileSync } from 'node:child_process';
 import { LocalControlPlane } from '../src/local/control-plane.js';
-import { EdgeSimulator, isNodeReady } from '../src/simulator/index.js';
+import { nodeReady } from '../src/planning/cluster.js';
+import { EdgeSimulator } from '../src/simulator/index.js';
 
 const sh = (script: string) => execFileSync('bash', [new URL(`../scripts/${script}`, import.meta.url).pathname], { encoding: 'utf8' }).trim();
 const nodes = Number(process.env.BENCH_NODES ?? 1000);
@@ -30,7 +31,7 @@ try {
   while (Date.now() < end) {
     await new Promise((r) => setTimeout(r, 10_000));
     const list = (await core.listNode()).items;
-    worstNotReady = Math.max(worstNotReady, list.filter((n) => !isNodeReady(n)).length);
+    worstNotReady = Math.max(worstNotReady, list.filter((n) => !nodeReady(n)).length);
   }
   const after = sim.stats();
   const renewals = after.leaseRenewals - before.leaseRenewals;

@@ -17,7 +17,8 @@ import { startDevServer, type DevServer } from '../src/local/temporal-dev.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, UPGRADE_NAMESPACE } from '../src/planning/labels.js';
 import type { Progress } from '../src/planning/types.js';
 import { buildOnce, spawnCli, stopCli } from '../test/helpers/cli.js';
-import { eventually, startCluster } from '../test/helpers/cluster.js';
+import { startCluster } from '../test/helpers/cluster.js';
+import { eventually } from '../test/helpers/poll.js';
 import { TcpProxy } from '../test/helpers/tcp-proxy.js';
 import { temporalCli } from '../test/helpers/tools.js';
 

@@ -34,7 +34,8 @@ let direct: KubeClients;
 let proxied: KubeClients;
 
 beforeAll(async () => {
-  cluster = await startCluster({ nodeMonitorGracePeriodSeconds: 12, simulator: { leaseDurationSeconds: 8, upgradeSeconds: 1 } });
+  // A grace period well past the tests' 15 s node timeouts: a hung kubelet's node must still look Ready (stale) when the check gives up.
+  cluster = await startCluster({ nodeMonitorGracePeriodSeconds: 40, simulator: { leaseDurationSeconds: 8, upgradeSeconds: 1 } });
   await cluster.simulator.createCluster({ controlPlanes: 0, edgeWorkers: 8, version: START });
   await eventually('8 Ready nodes', async () => {
     const list = (await cluster.core.listNode()).items;
