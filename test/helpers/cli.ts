@@ -55,6 +55,32 @@ export function spawnCli(args: string[], env: Record<string, string> = {}): { ch
   return { child, output: () => out };
 }
 
+/** A spawned `edge-upgrade worker`; see {@link spawnWorker}. */
+export interface SpawnedWorker {
+  output(): string;
+  /** Stops it by its PID (SIGTERM, then SIGKILL) and waits for it to exit. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `edge-upgrade worker` with `env` added. A worker that dies before `stop()` would make every
+ * later test time out, so its exit is reported at once, with the end of its output.
+ */
+export function spawnWorker(env: Record<string, string>): SpawnedWorker {
+  const { child, output } = spawnCli(['worker'], env);
+  let stopping = false;
+  child.once('exit', (code, signal) => {
+    if (!stopping) console.error(`edge-upgrade worker exited (${code ?? signal}):\n${output().slice(-3000)}`);
+  });
+  return {
+    output,
+    async stop() {
+      stopping = true;
+      await stopCli(child);
+    },
+  };
+}
+
 /** Stops a spawned CLI process by its PID and waits for it to exit. */
 export async function stopCli(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;

@@ -8,16 +8,15 @@ import { SIM_UPGRADE_SECONDS_LABEL } from '../../src/planning/labels.js';
 import type { Progress } from '../../src/planning/types.js';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
 import { eventually } from '../helpers/poll.js';
-import { buildOnce, expectRefusal, runCli, spawnCli, stopCli, type CliResult } from '../helpers/cli.js';
+import { buildOnce, expectRefusal, runCli, spawnWorker, type CliResult, type SpawnedWorker } from '../helpers/cli.js';
 import { startDevServer } from '../helpers/temporal.js';
 
 const FROM = 'v1.33.7';
 const TO = 'v1.34.4';
 let env: TestWorkflowEnvironment;
 let cluster: TestCluster;
-let worker: ReturnType<typeof spawnCli>;
+let worker: SpawnedWorker | undefined;
 let cliEnv: Record<string, string>;
-let stopping = false;
 
 const cli = (...args: string[]) => runCli(args, cliEnv);
 const json = <T>(r: CliResult): T => JSON.parse(r.stdout) as T;
@@ -32,16 +31,11 @@ beforeAll(async () => {
     ...Array.from({ length: 12 }, (_, i) => ({ name: `edge-${String(i + 1).padStart(2, '0')}`, kind: 'worker' as const, edge: true, version: FROM, labels: { [SIM_UPGRADE_SECONDS_LABEL]: '2' } })),
   ]);
   cliEnv = { TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: 'default', EDGE_UPGRADE_CLUSTERS: `shop=${cluster.controlPlane.kubeconfigPath}` };
-  worker = spawnCli(['worker'], cliEnv);
-  // A worker that dies early would make every later test time out; say why at once.
-  worker.child.once('exit', (code, signal) => {
-    if (!stopping) console.error(`edge-upgrade worker exited (${code ?? signal}):\n${worker.output().slice(-3000)}`);
-  });
+  worker = spawnWorker(cliEnv);
 }, 240_000);
 
 afterAll(async () => {
-  stopping = true;
-  if (worker) await stopCli(worker.child);
+  await worker?.stop();
   await cluster?.stop();
   await env?.teardown();
 });

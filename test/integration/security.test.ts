@@ -18,7 +18,7 @@ import { mergePatch } from '../../src/activities/kube.js';
 import { POD_SECURITY_ENFORCE_LABEL, UPGRADE_NAMESPACE } from '../../src/planning/labels.js';
 import type { Progress } from '../../src/planning/types.js';
 import { expectApplicationFailure } from '../helpers/expect.js';
-import { buildOnce, expectRefusal, runCli, spawnCli, stopCli } from '../helpers/cli.js';
+import { buildOnce, expectRefusal, runCli, spawnWorker, type SpawnedWorker } from '../helpers/cli.js';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
 import { startDevServer } from '../helpers/temporal.js';
 
@@ -31,11 +31,10 @@ const SECRET = 'SECRET-3f9c2a7e';
 
 let env: TestWorkflowEnvironment;
 let cluster: TestCluster;
-let worker: ReturnType<typeof spawnCli>;
+let worker: SpawnedWorker | undefined;
 let dir: string;
 let brokenKubeconfig: string;
 let cliEnv: Record<string, string>;
-let stopping = false;
 
 const cli = (...args: string[]) => runCli(args, cliEnv);
 
@@ -99,15 +98,11 @@ beforeAll(async () => {
   );
   // EDGE_UPGRADE_IMAGE blanked: the images come from the config file alone.
   cliEnv = { TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: 'default', EDGE_UPGRADE_CONFIG: config, EDGE_UPGRADE_IMAGE: '' };
-  worker = spawnCli(['worker'], cliEnv);
-  worker.child.once('exit', (code, signal) => {
-    if (!stopping) console.error(`edge-upgrade worker exited (${code ?? signal}):\n${worker.output().slice(-3000)}`);
-  });
+  worker = spawnWorker(cliEnv);
 }, 240_000);
 
 afterAll(async () => {
-  stopping = true;
-  if (worker) await stopCli(worker.child);
+  await worker?.stop();
   await cluster?.stop();
   await env?.teardown();
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -188,6 +183,6 @@ test('a malformed kubeconfig is reported by path and line, and its token appears
     expect(text).not.toContain(SECRET);
   }
   // The worker logged the failed activities (so the check below looks at real log lines).
-  expect(worker.output()).toContain(brokenKubeconfig);
-  expect(worker.output()).not.toContain(SECRET);
+  expect(worker!.output()).toContain(brokenKubeconfig);
+  expect(worker!.output()).not.toContain(SECRET);
 }, 120_000);

@@ -7,36 +7,27 @@
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { cancelUpgrade, getProgress, pauseUpgrade, resumeUpgrade, startUpgrade } from '../../src/api.js';
-import type { ClusterNode, Progress, UpgradeRequest } from '../../src/planning/types.js';
+import type { Progress, UpgradeRequest } from '../../src/planning/types.js';
 import { TASK_QUEUE, WORKFLOW_TYPE, pauseSignal, pauseUpdate, progressQuery, workflowIdFor } from '../../src/workflows/definitions.js';
 import { UpgradeState } from '../../src/workflows/upgrade-state.js';
-import { FakeFleet, makeNodes, type FakeCluster } from '../helpers/fake-activities.js';
+import { makeNodes, type FakeCluster } from '../helpers/fake-activities.js';
 import { expectRefused } from '../helpers/expect.js';
 import { eventually } from '../helpers/poll.js';
-import { startWorkerEnv, workflowBundle, type WorkerEnv } from '../helpers/temporal.js';
+import { FROM, TO, useFakeFleet } from '../helpers/fleet-env.js';
+import { workflowBundle } from '../helpers/temporal.js';
 
-const FROM = 'v1.33.5';
-const TO = 'v1.34.4';
-/** A cluster without masters has a managed control plane, which its provider upgrades first: it is already at TO. */
-const managedOrFrom = (nodes: ClusterNode[]) => (nodes.some((n) => n.kind === 'control-plane') ? FROM : TO);
 const HOUR = 3600_000;
 
+const f = useFakeFleet();
+const fleet = f.fleet;
 let client: Client;
-let w: WorkerEnv;
-const fleet = new FakeFleet();
+beforeAll(() => {
+  client = f.client;
+});
 let seq = 0;
 
-beforeAll(async () => {
-  w = await startWorkerEnv(fleet.activities());
-  client = w.client;
-}, 180_000);
-
-afterAll(async () => {
-  await w?.stop();
-});
-
 function cluster(name: string, nodes = makeNodes({ edge: 5, version: FROM })): FakeCluster {
-  return fleet.add({ clusterId: `${name}-${++seq}`, controlPlaneVersion: managedOrFrom(nodes), nodes });
+  return f.cluster(name, nodes);
 }
 
 const progress = (c: FakeCluster): Promise<Progress> => getProgress(client, c.clusterId);
@@ -58,7 +49,7 @@ async function lateQueue() {
   return {
     taskQueue,
     async poll() {
-      worker = await Worker.create({ connection: w.env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: fleet.activities() });
+      worker = await Worker.create({ connection: f.env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: fleet.activities() });
       running = worker.run();
     },
     async stop() {
@@ -321,7 +312,7 @@ test('a node deleted before its turn is skipped and listed as removed; the upgra
 });
 
 test('with a managed control plane a target above the API server is refused before any node is touched', async () => {
-  const c = fleet.add({ clusterId: `managed-${++seq}`, controlPlaneVersion: 'v1.34.4', nodes: makeNodes({ edge: 3, version: 'v1.34.4' }) });
+  const c = f.cluster('managed', makeNodes({ edge: 3, version: 'v1.34.4' }), { controlPlaneVersion: 'v1.34.4' });
   const handle = await client.workflow.start(WORKFLOW_TYPE, { taskQueue: TASK_QUEUE, workflowId: workflowIdFor(c.clusterId), args: [{ clusterId: c.clusterId, targetVersion: 'v1.35.0' }] });
   await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
   const p = await progress(c);

@@ -6,33 +6,21 @@ import type { Client } from '@temporalio/client';
 import { cancelUpgrade, getProgress, pauseUpgrade, resumeUpgrade, startUpgrade } from '../../src/api.js';
 import type { ClusterNode, Progress, UpgradeRequest } from '../../src/planning/types.js';
 import { resumeSignal } from '../../src/workflows/definitions.js';
-import { FakeFleet, makeNodes, type FakeCluster } from '../helpers/fake-activities.js';
+import { makeNodes, type FakeCluster } from '../helpers/fake-activities.js';
 import { expectRefused } from '../helpers/expect.js';
 import { eventually } from '../helpers/poll.js';
-import { startWorkerEnv, type WorkerEnv } from '../helpers/temporal.js';
+import { FROM, TO, useFakeFleet } from '../helpers/fleet-env.js';
 
-const FROM = 'v1.33.5';
-const TO = 'v1.34.4';
-/** A cluster without masters has a managed control plane, which its provider upgrades first: it is already at TO. */
-const managedOrFrom = (nodes: ClusterNode[]) => (nodes.some((n) => n.kind === 'control-plane') ? FROM : TO);
 const DAY = 86_400_000;
 
+const f = useFakeFleet();
 let client: Client;
-let w: WorkerEnv;
-const fleet = new FakeFleet();
-let seq = 0;
-
-beforeAll(async () => {
-  w = await startWorkerEnv(fleet.activities());
-  client = w.client;
-}, 180_000);
-
-afterAll(async () => {
-  await w?.stop();
+beforeAll(() => {
+  client = f.client;
 });
 
 function cluster(name: string, nodes: ClusterNode[]): FakeCluster {
-  return fleet.add({ clusterId: `${name}-${++seq}`, controlPlaneVersion: managedOrFrom(nodes), nodes });
+  return f.cluster(name, nodes);
 }
 
 

@@ -9,34 +9,19 @@ import { batchPlan } from '../../src/planning/batches.js';
 import { InvalidUpgradeRequestError, UpgradeAlreadyRunningError } from '../../src/planning/errors.js';
 import type { ClusterNode, Progress, UpgradeRequest } from '../../src/planning/types.js';
 import { EdgeUpgradePhase, EdgeUpgradeState, TASK_QUEUE, WORKFLOW_TYPE, cancelSignal, pauseSignal, workflowIdFor } from '../../src/workflows/definitions.js';
-import { FakeFleet, makeNodes, type FakeCluster } from '../helpers/fake-activities.js';
+import { makeNodes, type FakeCluster } from '../helpers/fake-activities.js';
 import { expectApplicationFailure, expectRefused } from '../helpers/expect.js';
 import { eventually } from '../helpers/poll.js';
-import { startWorkerEnv, type WorkerEnv } from '../helpers/temporal.js';
+import { FROM, TO, useFakeFleet } from '../helpers/fleet-env.js';
 
-const FROM = 'v1.33.5';
-const TO = 'v1.34.4';
-/** A cluster without masters has a managed control plane, which its provider upgrades first: it is already at TO. */
-const managedOrFrom = (nodes: ClusterNode[]) => (nodes.some((n) => n.kind === 'control-plane') ? FROM : TO);
-
+const f = useFakeFleet();
 let client: Client;
-let w: WorkerEnv;
-const fleet = new FakeFleet();
-let seq = 0;
-
-beforeAll(async () => {
-  w = await startWorkerEnv(fleet.activities());
-  client = w.client;
-}, 180_000);
-
-afterAll(async () => {
-  await w?.stop();
+beforeAll(() => {
+  client = f.client;
 });
 
 /** A fresh fake cluster with a unique id. */
-function cluster(name: string, nodes: ClusterNode[], opts: { upgradeMs?: number; controlPlaneVersion?: string } = {}): FakeCluster {
-  return fleet.add({ clusterId: `${name}-${++seq}`, controlPlaneVersion: opts.controlPlaneVersion ?? managedOrFrom(nodes), nodes, upgradeMs: opts.upgradeMs });
-}
+const cluster = (name: string, nodes: ClusterNode[], opts: { upgradeMs?: number; controlPlaneVersion?: string } = {}): FakeCluster => f.cluster(name, nodes, opts);
 
 
 const progress = (c: FakeCluster): Promise<Progress> => getProgress(client, c.clusterId);
