@@ -11,11 +11,15 @@ import { LocalControlPlane } from '../src/local/control-plane.js';
 import { nodeReady } from '../src/planning/cluster.js';
 import { EdgeSimulator } from '../src/simulator/index.js';
 
-const sh = (script: string) => execFileSync('bash', [new URL(`../scripts/${script}`, import.meta.url).pathname], { encoding: 'utf8' }).trim();
+const sh = (script: string) =>
+  execFileSync('bash', [new URL(`../scripts/${script}`, import.meta.url).pathname], { encoding: 'utf8' }).trim();
 const nodes = Number(process.env.BENCH_NODES ?? 1000);
 const seconds = Number(process.env.BENCH_SECONDS ?? 120);
 
-const cp = await LocalControlPlane.start({ k8sBinDir: process.env.EDGE_UPGRADE_K8S_BIN ?? sh('ensure-k8s.sh'), etcdBinary: process.env.EDGE_UPGRADE_ETCD ?? sh('ensure-etcd.sh') });
+const cp = await LocalControlPlane.start({
+  k8sBinDir: process.env.EDGE_UPGRADE_K8S_BIN ?? sh('ensure-k8s.sh'),
+  etcdBinary: process.env.EDGE_UPGRADE_ETCD ?? sh('ensure-etcd.sh'),
+});
 const kubeConfig = cp.kubeConfig();
 const sim = await EdgeSimulator.start({ kubeConfig });
 try {
@@ -36,7 +40,9 @@ try {
   const after = sim.stats();
   const renewals = after.leaseRenewals - before.leaseRenewals;
   console.log(`over ${seconds} s: ${renewals} lease renewals (${(renewals / seconds).toFixed(1)}/s, needed ${(nodes / 10).toFixed(0)}/s)`);
-  console.log(`worst renewal lag ${Math.round(after.maxRenewLagMs)} ms (lease 40 s, controller grace 40 s); status updates ${after.statusUpdates - before.statusUpdates}; API errors ${after.apiErrors}`);
+  console.log(
+    `worst renewal lag ${Math.round(after.maxRenewLagMs)} ms (lease 40 s, controller grace 40 s); status updates ${after.statusUpdates - before.statusUpdates}; API errors ${after.apiErrors}`,
+  );
   console.log(`most nodes seen not Ready at once: ${worstNotReady}`);
 } finally {
   await sim.stop();

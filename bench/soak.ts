@@ -56,7 +56,9 @@ buildOnce();
 const cluster = await startCluster({ simulator: { upgradeSeconds: Number(opt['upgrade-seconds']) } });
 const proxy = await TcpProxy.start({ host: '127.0.0.1', port: Number(new URL(cluster.controlPlane.server).port) });
 const kubeconfig = join(dir, 'kubeconfig-worker');
-writeFileSync(kubeconfig, readFileSync(cluster.controlPlane.kubeconfigPath, 'utf8').replace(cluster.controlPlane.server, proxy.url), { mode: 0o600 });
+writeFileSync(kubeconfig, readFileSync(cluster.controlPlane.kubeconfigPath, 'utf8').replace(cluster.controlPlane.server, proxy.url), {
+  mode: 0o600,
+});
 let server: DevServer = await startDevServer({ temporalCli: temporalCli(), dir, ui: false });
 const workerEnv = { TEMPORAL_ADDRESS: server.address, EDGE_UPGRADE_CLUSTERS: `${CLUSTER}=${kubeconfig}` };
 let worker = spawnCli(['worker'], workerEnv);
@@ -68,10 +70,16 @@ let ok = false;
 try {
   const edge = Math.round(WORKERS * 0.9);
   await cluster.simulator.createCluster({ controlPlanes: 3, cloudWorkers: WORKERS - edge, edgeWorkers: edge, version: START });
-  await eventually(`${WORKERS + 3} Ready nodes`, async () => {
-    const nodes = (await cluster.core.listNode()).items;
-    return nodes.length === WORKERS + 3 && nodes.every((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
-  }, 180_000);
+  await eventually(
+    `${WORKERS + 3} Ready nodes`,
+    async () => {
+      const nodes = (await cluster.core.listNode()).items;
+      return (
+        nodes.length === WORKERS + 3 && nodes.every((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
+      );
+    },
+    180_000,
+  );
   connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection });
   await startUpgrade(client, { clusterId: CLUSTER, targetVersion: TARGET });
@@ -105,7 +113,9 @@ try {
     while (!done && upgraded() < due) await sleep(250);
     if (done) break;
     const kind = kinds[(round - 1) % kinds.length]!;
-    const progress = last ? `masters ${last.masters.upgraded}/${last.masters.total}, workers ${last.workers.upgraded}/${last.workers.total}` : '';
+    const progress = last
+      ? `masters ${last.masters.upgraded}/${last.masters.total}, workers ${last.workers.upgraded}/${last.workers.total}`
+      : '';
     faults.push(`${at()} ${kind} (${progress})`);
     log(`fault ${round}/${ROUNDS}: ${kind} at ${progress}`);
     if (kind === 'worker-kill') {
@@ -127,7 +137,9 @@ try {
   done = true;
   await sampler;
 
-  const pods = (await cluster.core.listNamespacedPod({ namespace: UPGRADE_NAMESPACE, labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}` })).items;
+  const pods = (
+    await cluster.core.listNamespacedPod({ namespace: UPGRADE_NAMESPACE, labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}` })
+  ).items;
   const perNode = new Map<string, number>();
   for (const p of pods) perNode.set(p.spec?.nodeName ?? '?', (perNode.get(p.spec?.nodeName ?? '?') ?? 0) + 1);
   const nodes = (await cluster.core.listNode()).items;

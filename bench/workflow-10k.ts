@@ -18,7 +18,10 @@ type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
 const LIMIT = 10_240;
 const workers = Number(process.env.BENCH_WORKERS ?? 10_000);
 
-Runtime.install({ logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error }, telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } } });
+Runtime.install({
+  logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error },
+  telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } },
+});
 
 const env = await startDevServer();
 const fleet = new FakeFleet();
@@ -32,7 +35,11 @@ const worker = await Worker.create({
 const running = worker.run();
 let exitCode = 0;
 try {
-  const c = fleet.add({ clusterId: 'bench', controlPlaneVersion: 'v1.33.5', nodes: makeNodes({ masters: 3, cloud: 100, edge: workers - 100, version: 'v1.33.5' }) });
+  const c = fleet.add({
+    clusterId: 'bench',
+    controlPlaneVersion: 'v1.33.5',
+    nodes: makeNodes({ masters: 3, cloud: 100, edge: workers - 100, version: 'v1.33.5' }),
+  });
   const t0 = Date.now();
   const handle = await startUpgrade(env.client, { clusterId: c.clusterId, targetVersion: 'v1.34.4' });
   const result: Progress = await handle.result();
@@ -48,9 +55,13 @@ try {
   }
   const total = sizes.reduce((a, b) => a + b, 0);
   const largest = Math.max(...sizes);
-  console.log(`workers: ${result.workers.upgraded}/${result.workers.total}, masters: ${result.masters.upgraded}/${result.masters.total}, state: ${result.state}`);
+  console.log(
+    `workers: ${result.workers.upgraded}/${result.workers.total}, masters: ${result.masters.upgraded}/${result.masters.total}, state: ${result.state}`,
+  );
   console.log(`wall time: ${wall.toFixed(1)} s (${((result.workers.total + result.masters.total) / wall).toFixed(0)} nodes/s)`);
-  console.log(`runs: ${sizes.length}; events: ${total} total, ${(total / (workers + 3)).toFixed(1)} per node; largest run: ${largest} events (limit ${LIMIT})`);
+  console.log(
+    `runs: ${sizes.length}; events: ${total} total, ${(total / (workers + 3)).toFixed(1)} per node; largest run: ${largest} events (limit ${LIMIT})`,
+  );
   console.log(`batch sizes seen by the cluster: ${c.observedBatchSizes().join(' ')}`);
   if (result.state !== 'succeeded' || largest > LIMIT) exitCode = 1;
 } finally {

@@ -117,11 +117,19 @@ function commandError(command: string, workflowId: string, clusterId: string, er
     return new UpgradeCommandError(command, workflowId, err.cause?.message ?? err.message);
   }
   if (err instanceof WorkflowNotFoundError) {
-    return new UpgradeCommandError(command, workflowId, `${command} refused: no upgrade of cluster ${clusterId} found (workflow ${workflowId})`);
+    return new UpgradeCommandError(
+      command,
+      workflowId,
+      `${command} refused: no upgrade of cluster ${clusterId} found (workflow ${workflowId})`,
+    );
   }
   const message = err instanceof Error ? err.message : String(err);
   if (/already completed|completed|closed/i.test(message)) {
-    return new UpgradeCommandError(command, workflowId, `${command} refused: the upgrade of cluster ${clusterId} has already finished (workflow ${workflowId})`);
+    return new UpgradeCommandError(
+      command,
+      workflowId,
+      `${command} refused: the upgrade of cluster ${clusterId} has already finished (workflow ${workflowId})`,
+    );
   }
   return new UpgradeCommandError(command, workflowId, `${command} failed for workflow ${workflowId}: ${message.split('\n')[0]}`);
 }

@@ -33,7 +33,10 @@ export async function main(argv: string[], io: CliIO = { stdout: process.stdout,
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
       // Commander puts its suggestion on a second line ("(Did you mean start?)"): keep it, on the same line.
-      const message = err.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ').trim();
+      const message = err.message
+        .replace(/^error: /, '')
+        .replace(/\s*\n\s*/g, ' ')
+        .trim();
       io.stderr.write(`edge-upgrade: ${message} (see edge-upgrade --help)\n`);
       return EXIT_USAGE;
     }

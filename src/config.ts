@@ -46,14 +46,24 @@ const fileSchema = z
         address: z.string().optional(),
         namespace: z.string().optional(),
         apiKeyFile: z.string().optional(),
-        tls: z.object({ caFile: z.string().optional(), certFile: z.string().optional(), keyFile: z.string().optional(), serverName: z.string().optional() }).optional(),
+        tls: z
+          .object({
+            caFile: z.string().optional(),
+            certFile: z.string().optional(),
+            keyFile: z.string().optional(),
+            serverName: z.string().optional(),
+          })
+          .optional(),
       })
       .strict()
       .optional(),
     upgradeImage: z.string().min(1).optional(),
     allowedImages: z.array(z.string().min(1)).optional(),
     allowTaggedImages: z.boolean().optional(),
-    metricsAddress: z.string().regex(/^[^:\s]+:\d+$/, { error: 'expected host:port' }).optional(),
+    metricsAddress: z
+      .string()
+      .regex(/^[^:\s]+:\d+$/, { error: 'expected host:port' })
+      .optional(),
     clusters: z.array(clusterSchema).optional(),
   })
   .strict();
@@ -152,7 +162,8 @@ export function loadWorkerConfig(file: string | undefined, env: NodeJS.ProcessEn
   const cert = read(env.TEMPORAL_TLS_CERT ?? t.tls?.certFile, 'TLS certificate file');
   const key = read(env.TEMPORAL_TLS_KEY ?? t.tls?.keyFile, 'TLS key file');
   const serverName = env.TEMPORAL_TLS_SERVER_NAME ?? t.tls?.serverName;
-  if (Boolean(cert) !== Boolean(key)) throw new ConfigError('mTLS needs both a client certificate and a key (TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY)');
+  if (Boolean(cert) !== Boolean(key))
+    throw new ConfigError('mTLS needs both a client certificate and a key (TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY)');
   const apiKey = env.TEMPORAL_API_KEY ?? read(t.apiKeyFile, 'API key file')?.toString('utf8').trim();
   // An empty variable counts as unset, so a deployment can blank one out.
   const envImage = env.EDGE_UPGRADE_IMAGE || undefined;
@@ -160,20 +171,24 @@ export function loadWorkerConfig(file: string | undefined, env: NodeJS.ProcessEn
   const envAllowTags = env.EDGE_UPGRADE_ALLOW_TAGGED_IMAGES || undefined;
   const upgradeImage = envImage ?? raw.upgradeImage;
   const allowedImages = envAllowed !== undefined ? splitList(envAllowed) : raw.allowedImages;
-  const allowTags = envAllowTags !== undefined ? parseBool('EDGE_UPGRADE_ALLOW_TAGGED_IMAGES', envAllowTags) : (raw.allowTaggedImages ?? false);
+  const allowTags =
+    envAllowTags !== undefined ? parseBool('EDGE_UPGRADE_ALLOW_TAGGED_IMAGES', envAllowTags) : (raw.allowTaggedImages ?? false);
   const checkImage = (image: string, where: string) => {
     const problem = allowListProblem(image, allowTags);
     if (problem) throw new ConfigError(`${where}: ${problem}`);
   };
   const inFile = (key: string) => (file ? `config file ${file}: ${key}` : key);
   if (upgradeImage !== undefined) checkImage(upgradeImage, envImage !== undefined ? 'EDGE_UPGRADE_IMAGE' : inFile('upgradeImage'));
-  allowedImages?.forEach((image, i) => checkImage(image, envAllowed !== undefined ? 'EDGE_UPGRADE_ALLOWED_IMAGES' : inFile(`allowedImages.${i}`)));
+  allowedImages?.forEach((image, i) =>
+    checkImage(image, envAllowed !== undefined ? 'EDGE_UPGRADE_ALLOWED_IMAGES' : inFile(`allowedImages.${i}`)),
+  );
   (raw.clusters ?? []).forEach((c, i) => {
     if (c.upgradeImage !== undefined) checkImage(c.upgradeImage, inFile(`clusters.${i}.upgradeImage`));
     c.allowedImages?.forEach((image, j) => checkImage(image, inFile(`clusters.${i}.allowedImages.${j}`)));
   });
   const metrics = env.EDGE_UPGRADE_METRICS_ADDRESS ?? raw.metricsAddress;
-  if (metrics !== undefined && !/^[^:\s]+:\d+$/.test(metrics)) throw new ConfigError(`EDGE_UPGRADE_METRICS_ADDRESS "${metrics}" is not host:port`);
+  if (metrics !== undefined && !/^[^:\s]+:\d+$/.test(metrics))
+    throw new ConfigError(`EDGE_UPGRADE_METRICS_ADDRESS "${metrics}" is not host:port`);
   return {
     temporal: {
       address: env.TEMPORAL_ADDRESS ?? t.address ?? '127.0.0.1:7233',
@@ -235,14 +250,18 @@ export class ClusterRegistry {
     const entry = this.clusters.get(clusterId);
     if (!entry) {
       const known = this.ids();
-      throw new ConfigError(`unknown cluster "${clusterId}": this worker knows ${known.length ? known.join(', ') : 'no clusters'} (configure it in EDGE_UPGRADE_CLUSTERS or the config file)`);
+      throw new ConfigError(
+        `unknown cluster "${clusterId}": this worker knows ${known.length ? known.join(', ') : 'no clusters'} (configure it in EDGE_UPGRADE_CLUSTERS or the config file)`,
+      );
     }
     let kc: KubeConfig;
     try {
       kc = loadKubeconfig(entry.kubeconfig, entry.context);
     } catch (err) {
       // Never the error of a YAML parser: it would quote the file, tokens and keys included.
-      throw new ConfigError(`cluster "${clusterId}": ${err instanceof KubeconfigError ? err.message : `cannot load kubeconfig ${entry.kubeconfig}`}`);
+      throw new ConfigError(
+        `cluster "${clusterId}": ${err instanceof KubeconfigError ? err.message : `cannot load kubeconfig ${entry.kubeconfig}`}`,
+      );
     }
     this.cache.set(clusterId, kc);
     return kc;

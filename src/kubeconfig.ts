@@ -92,7 +92,8 @@ export function loadKubeconfig(path: string, context?: string): KubeConfig {
   } catch {
     throw new KubeconfigError(`kubeconfig ${path}: not valid YAML (aliases)`);
   }
-  if (!isRecord(config)) throw new KubeconfigError(`kubeconfig ${path}: not a kubeconfig (expected a mapping with clusters, contexts and users)`);
+  if (!isRecord(config))
+    throw new KubeconfigError(`kubeconfig ${path}: not a kubeconfig (expected a mapping with clusters, contexts and users)`);
   useTokenFiles(config, dirname(path));
 
   const kc = new KubeConfig();
@@ -102,7 +103,9 @@ export function loadKubeconfig(path: string, context?: string): KubeConfig {
   } catch (err) {
     const m = err instanceof Error ? err.message : '';
     // client-node's structural checks say e.g. "users[0].name is missing"; pass on only that shape.
-    throw new KubeconfigError(`kubeconfig ${path}: ${/^(clusters|contexts|users)\[\d+\](\.[\w-]+)* is missing$/.test(m) ? m : 'not a valid kubeconfig'}`);
+    throw new KubeconfigError(
+      `kubeconfig ${path}: ${/^(clusters|contexts|users)\[\d+\](\.[\w-]+)* is missing$/.test(m) ? m : 'not a valid kubeconfig'}`,
+    );
   }
   kc.makePathsAbsolute(dirname(path));
   if (context) {
@@ -111,8 +114,10 @@ export function loadKubeconfig(path: string, context?: string): KubeConfig {
   }
   const current = kc.getCurrentContext() ? kc.getContextObject(kc.getCurrentContext()) : null;
   if (!current) throw new KubeconfigError(`kubeconfig ${path}: current-context is not set or names no context in the file`);
-  if (!kc.getCurrentCluster()) throw new KubeconfigError(`kubeconfig ${path}: the current context names a cluster the file does not define`);
-  if (current.user && !kc.getCurrentUser()) throw new KubeconfigError(`kubeconfig ${path}: the current context names a user the file does not define`);
+  if (!kc.getCurrentCluster())
+    throw new KubeconfigError(`kubeconfig ${path}: the current context names a cluster the file does not define`);
+  if (current.user && !kc.getCurrentUser())
+    throw new KubeconfigError(`kubeconfig ${path}: the current context names a user the file does not define`);
   kc.addAuthenticator(tokenFileAuthenticator());
   return kc;
 }

@@ -58,7 +58,17 @@ export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
 }
 
 // Metadata the SDK adds to every line that says nothing an operator needs.
-const QUIET_META = new Set(['sdkComponent', 'namespace', 'taskQueue', 'taskToken', 'workflowType', 'runId', 'isLocal', 'activityType', 'error']);
+const QUIET_META = new Set([
+  'sdkComponent',
+  'namespace',
+  'taskQueue',
+  'taskToken',
+  'workflowType',
+  'runId',
+  'isLocal',
+  'activityType',
+  'error',
+]);
 
 /**
  * One log line: time, level, message, then `key=value` metadata. An `error` shows as its one-line
@@ -84,7 +94,10 @@ export function formatLogEntry(entry: LogEntry, loggerLevel: LogLevel): string {
  * The worker's logger: one line per entry (so each failed activity attempt is one line naming its
  * node and step), stack traces only at DEBUG. `level` defaults to $EDGE_UPGRADE_LOG_LEVEL or INFO.
  */
-export function workerLogger(level: LogLevel = logLevelFromEnv(), write: (line: string) => void = (l) => process.stderr.write(l + '\n')): Logger {
+export function workerLogger(
+  level: LogLevel = logLevelFromEnv(),
+  write: (line: string) => void = (l) => process.stderr.write(l + '\n'),
+): Logger {
   return new DefaultLogger(level, (entry) => write(formatLogEntry(entry, level)));
 }
 

@@ -16,7 +16,9 @@ import type { UpgradeRef } from './types.js';
 /** Upgrade pods of `upgradeId`; with `targetVersion`, only those of that target. */
 function listUpgradePods(kube: Kube, upgradeId: string, targetVersion?: string): Promise<V1Pod[]> {
   const selector = upgradeSelector(upgradeId) + (targetVersion ? `,${TARGET_VERSION_LABEL}=${labelValue(targetVersion)}` : '');
-  return listAll((cont) => kube.core.listNamespacedPod({ namespace: UPGRADE_NAMESPACE, labelSelector: selector, limit: 500, _continue: cont }));
+  return listAll((cont) =>
+    kube.core.listNamespacedPod({ namespace: UPGRADE_NAMESPACE, labelSelector: selector, limit: 500, _continue: cont }),
+  );
 }
 
 async function deletePods(kube: Kube, pods: V1Pod[]): Promise<number> {
@@ -24,7 +26,9 @@ async function deletePods(kube: Kube, pods: V1Pod[]): Promise<number> {
   for (const p of pods) {
     heartbeat({ deleting: p.metadata?.name });
     // Grace period 0: the pods are finished, or their node's kubelet may be gone for good.
-    const done = await ignoreNotFound(() => kube.core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: UPGRADE_NAMESPACE, gracePeriodSeconds: 0 }));
+    const done = await ignoreNotFound(() =>
+      kube.core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: UPGRADE_NAMESPACE, gracePeriodSeconds: 0 }),
+    );
     if (done !== undefined) n++;
   }
   return n;
@@ -46,7 +50,9 @@ export async function deleteFailedUpgradePods(clients: KubeClients, ref: Upgrade
 
 async function deleteEvents(kube: Kube, namespace: string, ref: UpgradeRef): Promise<number> {
   const selector = `${upgradeSelector(ref.upgradeId)},${TARGET_VERSION_LABEL}=${labelValue(ref.targetVersion)}`;
-  const events = await listAll<CoreV1Event>((cont) => kube.core.listNamespacedEvent({ namespace, labelSelector: selector, limit: 500, _continue: cont }));
+  const events = await listAll<CoreV1Event>((cont) =>
+    kube.core.listNamespacedEvent({ namespace, labelSelector: selector, limit: 500, _continue: cont }),
+  );
   let n = 0;
   for (const e of events) {
     if ((await ignoreNotFound(() => kube.core.deleteNamespacedEvent({ name: e.metadata!.name!, namespace }))) !== undefined) n++;
@@ -55,7 +61,10 @@ async function deleteEvents(kube: Kube, namespace: string, ref: UpgradeRef): Pro
 }
 
 /** Implements `cleanupUpgrade`. */
-export async function cleanupUpgrade(clients: KubeClients, args: UpgradeRef & { deleteRecords: boolean }): Promise<{ uncordoned: string[]; deletedPods: number; deletedEvents: number }> {
+export async function cleanupUpgrade(
+  clients: KubeClients,
+  args: UpgradeRef & { deleteRecords: boolean },
+): Promise<{ uncordoned: string[]; deletedPods: number; deletedEvents: number }> {
   const kube = clients.for(args.clusterId);
   // Every node our record names, including stale records: uncordonIfOurs lifts only our own cordons and drops the stale records.
   const ours = (await listNodes(kube)).filter((n) => recordedBy(n, args.upgradeId)).map((n) => n.metadata!.name!);
@@ -63,7 +72,16 @@ export async function cleanupUpgrade(clients: KubeClients, args: UpgradeRef & { 
   for (const node of ours) {
     // Progress for Temporal: a cleanup on a slow link is alive while it works through the nodes.
     heartbeat({ uncordoned: uncordoned.length, of: ours.length });
-    if (await uncordonIfOurs(clients, { clusterId: args.clusterId, upgradeId: args.upgradeId, targetVersion: args.targetVersion, node, reason: 'the upgrade was cancelled' })) uncordoned.push(node);
+    if (
+      await uncordonIfOurs(clients, {
+        clusterId: args.clusterId,
+        upgradeId: args.upgradeId,
+        targetVersion: args.targetVersion,
+        node,
+        reason: 'the upgrade was cancelled',
+      })
+    )
+      uncordoned.push(node);
   }
   if (!args.deleteRecords) return { uncordoned, deletedPods: 0, deletedEvents: 0 };
   const deletedPods = await deletePods(kube, await listUpgradePods(kube, args.upgradeId, args.targetVersion));

@@ -48,11 +48,18 @@ export function cordonedBy(node: V1Node, upgradeId: string): boolean {
 
 /** True if the node carries our annotation although the cordon is not ours (any more). */
 function staleRecord(node: V1Node): boolean {
-  return node.metadata?.annotations?.[CORDONED_BY_ANNOTATION] !== undefined && (!node.spec?.unschedulable || unschedulableWriter(node) === 'other');
+  return (
+    node.metadata?.annotations?.[CORDONED_BY_ANNOTATION] !== undefined &&
+    (!node.spec?.unschedulable || unschedulableWriter(node) === 'other')
+  );
 }
 
 /** Patches `node` conditionally on the resourceVersion we read: a concurrent change gives a 409 and a re-read. */
-async function patchNode(kube: Kube, node: V1Node, body: { annotations: Record<string, string | null>; unschedulable?: boolean }): Promise<void> {
+async function patchNode(
+  kube: Kube,
+  node: V1Node,
+  body: { annotations: Record<string, string | null>; unschedulable?: boolean },
+): Promise<void> {
   await kube.core.patchNode(
     {
       name: node.metadata!.name!,
@@ -83,7 +90,11 @@ export async function cordonNode(clients: KubeClients, args: NodeStepArgs): Prom
     kube,
     async () => {
       const node = await readNodeIfExists(kube.core, args.node);
-      if (!node) throw ApplicationFailure.nonRetryable(`node ${args.node} no longer exists in cluster ${args.clusterId}; it is skipped`, ErrorType.NodeRemoved);
+      if (!node)
+        throw ApplicationFailure.nonRetryable(
+          `node ${args.node} no longer exists in cluster ${args.clusterId}; it is skipped`,
+          ErrorType.NodeRemoved,
+        );
       if (node.spec?.unschedulable) {
         if (cordonedBy(node, args.upgradeId)) return 'ours-already' as const;
         // Someone else's cordon: leave it, and drop any record of ours it carries.
@@ -111,7 +122,10 @@ export async function cordonNode(clients: KubeClients, args: NodeStepArgs): Prom
  * re-cordoned it since. A stale annotation (the node is schedulable, or someone else set the
  * cordon) is removed without uncordoning. Returns whether it uncordoned.
  */
-export async function uncordonIfOurs(clients: KubeClients, args: { clusterId: string; upgradeId: string; targetVersion: string; node: string; reason: string }): Promise<boolean> {
+export async function uncordonIfOurs(
+  clients: KubeClients,
+  args: { clusterId: string; upgradeId: string; targetVersion: string; node: string; reason: string },
+): Promise<boolean> {
   const kube = clients.for(args.clusterId);
   const done = await withApiRetry(
     kube,

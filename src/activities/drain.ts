@@ -60,7 +60,9 @@ export async function drainNode(clients: KubeClients, args: NodeStepArgs & { dra
     throwIfCancelled();
     try {
       if (!planned) {
-        const all = await listAll<V1Pod>((cont) => kube.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${args.node}`, limit: 500, _continue: cont }));
+        const all = await listAll<V1Pod>((cont) =>
+          kube.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${args.node}`, limit: 500, _continue: cont }),
+        );
         for (const p of podsToEvict(all)) toEvict.set(podKey(p), { pod: p, nextTry: 0 });
         for (const p of podsToAwait(all)) waiting.set(podKey(p), p);
         planned = true;
@@ -101,8 +103,20 @@ export async function drainNode(clients: KubeClients, args: NodeStepArgs & { dra
       outage.failed(err);
     }
     if (planned && toEvict.size === 0 && waiting.size === 0) break;
-    heartbeat({ startedAt, evicted, pending: [...toEvict.keys(), ...waiting.keys()].slice(0, 20), apiOutage: outage.describe() } satisfies DrainProgress);
-    if (Date.now() >= deadline) throw await blocked(kube, args, { planned, refused: [...toEvict.values()], terminating: [...waiting.values()], outage, waitedMs: Date.now() - startedAt });
+    heartbeat({
+      startedAt,
+      evicted,
+      pending: [...toEvict.keys(), ...waiting.keys()].slice(0, 20),
+      apiOutage: outage.describe(),
+    } satisfies DrainProgress);
+    if (Date.now() >= deadline)
+      throw await blocked(kube, args, {
+        planned,
+        refused: [...toEvict.values()],
+        terminating: [...waiting.values()],
+        outage,
+        waitedMs: Date.now() - startedAt,
+      });
     await sleep(POLL_MS);
   }
   await event('UpgradeDrained', `evicted ${evicted} pod(s) from ${args.node}`);
@@ -119,7 +133,12 @@ async function evict(kube: Kube, pod: V1Pod): Promise<EvictResult> {
       name,
       namespace,
       // The UID precondition: never evict a replacement that took the same name.
-      body: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name, namespace }, deleteOptions: { preconditions: { uid: pod.metadata?.uid } } },
+      body: {
+        apiVersion: 'policy/v1',
+        kind: 'Eviction',
+        metadata: { name, namespace },
+        deleteOptions: { preconditions: { uid: pod.metadata?.uid } },
+      },
     });
     return { outcome: 'accepted' };
   } catch (err) {
@@ -128,7 +147,8 @@ async function evict(kube: Kube, pod: V1Pod): Promise<EvictResult> {
     // 409: usually the UID precondition failed (the pod we meant was replaced); otherwise a conflict to retry.
     if (code === 409) return (await stillThere(kube, pod)) ? { outcome: 'refused', message: apiMessage(err) } : { outcome: 'gone' };
     // 429: a PDB forbids it now. 500 with two PDBs: refused until someone fixes the budgets.
-    if (code === 429 || (code === 500 && /more than one PodDisruptionBudget/i.test(apiMessage(err)))) return { outcome: 'refused', message: apiMessage(err) };
+    if (code === 429 || (code === 500 && /more than one PodDisruptionBudget/i.test(apiMessage(err))))
+      return { outcome: 'refused', message: apiMessage(err) };
     throw err;
   }
 }
@@ -156,20 +176,36 @@ async function blocked(
   if (first) {
     let pdbs: V1PodDisruptionBudget[] = [];
     try {
-      pdbs = pdbsForPod(first.pod, (await kube.policy.listNamespacedPodDisruptionBudget({ namespace: first.pod.metadata!.namespace! })).items);
+      pdbs = pdbsForPod(
+        first.pod,
+        (await kube.policy.listNamespacedPodDisruptionBudget({ namespace: first.pod.metadata!.namespace! })).items,
+      );
     } catch {
       // The message still names the pod and the API server's reason.
     }
     let message = drainBlockedMessage({ node: args.node, pod: first.pod, pdbs, apiMessage: first.refusal, waitedMs });
-    if (refused.length > 1) message += ` (${refused.length - 1} more pod(s) refused: ${refused.slice(1, 6).map((r) => podKey(r.pod)).join(', ')})`;
+    if (refused.length > 1)
+      message += ` (${refused.length - 1} more pod(s) refused: ${refused
+        .slice(1, 6)
+        .map((r) => podKey(r.pod))
+        .join(', ')})`;
     parts.push(message);
   }
   if (terminating.length > 0) {
     const what = `evicted pods are still terminating: ${terminating.slice(0, 5).map(terminatingDetail).join(', ')}${terminating.length > 5 ? ` and ${terminating.length - 5} more` : ''}`;
-    parts.push(first ? `also, ${what}` : `drain of ${args.node} timed out after ${seconds}s: ${what}; check their finalizers and the node's kubelet, or raise drainTimeout`);
+    parts.push(
+      first
+        ? `also, ${what}`
+        : `drain of ${args.node} timed out after ${seconds}s: ${what}; check their finalizers and the node's kubelet, or raise drainTimeout`,
+    );
   }
   const api = outage.describe();
-  if (api) parts.push(parts.length ? `meanwhile the ${api}` : `drain of ${args.node} timed out after ${seconds}s: ${api}${state.planned ? '' : ' (the pods to evict could not even be listed)'}`);
+  if (api)
+    parts.push(
+      parts.length
+        ? `meanwhile the ${api}`
+        : `drain of ${args.node} timed out after ${seconds}s: ${api}${state.planned ? '' : ' (the pods to evict could not even be listed)'}`,
+    );
   if (parts.length === 0) parts.push(`drain of ${args.node} timed out after ${seconds}s`);
   const message = parts.join('; ');
   await new EventRecorder(kube.core, args).warning('UpgradeDrainBlocked', message);

@@ -5,7 +5,16 @@
  * is best effort: it never fails a step.
  */
 import type { CoreV1Api, CoreV1Event, V1Pod } from '@kubernetes/client-node';
-import { EVENT_COMPONENT, MANAGED_BY_LABEL, MANAGED_BY_VALUE, NODE_EVENT_NAMESPACE, NODE_NAME_LABEL, TARGET_VERSION_LABEL, UPGRADE_ID_LABEL, UPGRADE_NAMESPACE } from '../planning/labels.js';
+import {
+  EVENT_COMPONENT,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_VALUE,
+  NODE_EVENT_NAMESPACE,
+  NODE_NAME_LABEL,
+  TARGET_VERSION_LABEL,
+  UPGRADE_ID_LABEL,
+  UPGRADE_NAMESPACE,
+} from '../planning/labels.js';
 import { labelValue } from '../planning/names.js';
 
 /** Normal or Warning, as Kubernetes Events are. */

@@ -51,7 +51,9 @@ export function createActivities(deps: ActivityDeps): UpgradeActivities {
     drainNode: (args) => drainNode(clients, args),
     // Checked again per node: the allow-list may have changed since the upgrade started.
     runUpgradePod: async (args) => {
-      const image = imageFor(args.clusterId, args.upgradeImage, (message) => nodeStepFailed({ node: args.node, step: 'upgrade-pod', message }));
+      const image = imageFor(args.clusterId, args.upgradeImage, (message) =>
+        nodeStepFailed({ node: args.node, step: 'upgrade-pod', message }),
+      );
       return runUpgradePod(clients, image, { ...args, upgradeImage: image });
     },
     uncordonNode: (args) => uncordonNode(clients, args),

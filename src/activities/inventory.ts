@@ -54,7 +54,8 @@ async function precheckOnce(kube: Kube, ref: UpgradeRef): Promise<PrecheckItem[]
     listAll<V1Pod>((cont) => kube.core.listPodForAllNamespaces({ limit: 1000, _continue: cont })),
     listAll((cont) => kube.policy.listPodDisruptionBudgetForAllNamespaces({ limit: 500, _continue: cont })),
     kube.core.readNamespace({ name: UPGRADE_NAMESPACE }).then(
-      (ns) => (ns.metadata?.deletionTimestamp || ns.status?.phase === 'Terminating' ? 'terminating' : 'active') as PrecheckInput['namespace'],
+      (ns) =>
+        (ns.metadata?.deletionTimestamp || ns.status?.phase === 'Terminating' ? 'terminating' : 'active') as PrecheckInput['namespace'],
       (err: unknown) => {
         if (statusOf(err) === 404) return 'absent' as const;
         throw err;

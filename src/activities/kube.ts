@@ -79,7 +79,13 @@ const requestTimeout: Middleware = {
 export function makeClient<T>(kc: KubeConfig, type: new (config: ReturnType<typeof createConfiguration>) => T): T {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('the kubeconfig has no current cluster');
-  return new type(createConfiguration({ baseServer: new ServerConfiguration(cluster.server, {}), authMethods: { default: kc }, promiseMiddleware: [requestTimeout] }));
+  return new type(
+    createConfiguration({
+      baseServer: new ServerConfiguration(cluster.server, {}),
+      authMethods: { default: kc },
+      promiseMiddleware: [requestTimeout],
+    }),
+  );
 }
 
 /** Resolves clusterIds to clients, once per cluster. */
@@ -371,7 +377,8 @@ export function previousHeartbeat<T>(): T | undefined {
 /** Throws the activity's CancelledFailure if it has been cancelled (workflow cancelled, terminated or gone). */
 export function throwIfCancelled(): void {
   const ctx = activityContext();
-  if (ctx?.cancellationSignal.aborted) throw ctx.cancellationSignal.reason instanceof Error ? ctx.cancellationSignal.reason : new CancelledFailure('activity cancelled');
+  if (ctx?.cancellationSignal.aborted)
+    throw ctx.cancellationSignal.reason instanceof Error ? ctx.cancellationSignal.reason : new CancelledFailure('activity cancelled');
 }
 
 /** Rejects with the activity's CancelledFailure once it is cancelled; never settles outside an activity. */

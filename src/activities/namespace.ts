@@ -28,5 +28,8 @@ export async function ensureUpgradeNamespace(kube: Kube): Promise<void> {
     }
   }
   if (labels[POD_SECURITY_ENFORCE_LABEL] === POD_SECURITY_ENFORCE_VALUE) return;
-  await kube.core.patchNamespace({ name: UPGRADE_NAMESPACE, body: { metadata: { labels: { [POD_SECURITY_ENFORCE_LABEL]: POD_SECURITY_ENFORCE_VALUE } } } }, mergePatch);
+  await kube.core.patchNamespace(
+    { name: UPGRADE_NAMESPACE, body: { metadata: { labels: { [POD_SECURITY_ENFORCE_LABEL]: POD_SECURITY_ENFORCE_VALUE } } } },
+    mergePatch,
+  );
 }

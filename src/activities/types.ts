@@ -58,5 +58,7 @@ export interface UpgradeActivities {
    * `deleteRecords` it also deletes the upgrade pods and Events in kube-upgrade and the Events it
    * wrote on nodes (the pause-timeout auto-cancel).
    */
-  cleanupUpgrade(args: UpgradeRef & { deleteRecords: boolean }): Promise<{ uncordoned: string[]; deletedPods: number; deletedEvents: number }>;
+  cleanupUpgrade(
+    args: UpgradeRef & { deleteRecords: boolean },
+  ): Promise<{ uncordoned: string[]; deletedPods: number; deletedEvents: number }>;
 }

@@ -16,7 +16,20 @@ import { parseVersion, sameVersion } from '../planning/versions.js';
 import { EventRecorder } from './events.js';
 import { ensureUpgradeNamespace } from './namespace.js';
 import { nextChange, ObjectWatch } from './watch.js';
-import { ApiOutage, apiMessage, cancelled, heartbeat, nodeStepFailed, previousHeartbeat, rethrowInvalid, sleep, statusOf, throwIfCancelled, type Kube, type KubeClients } from './kube.js';
+import {
+  ApiOutage,
+  apiMessage,
+  cancelled,
+  heartbeat,
+  nodeStepFailed,
+  previousHeartbeat,
+  rethrowInvalid,
+  sleep,
+  statusOf,
+  throwIfCancelled,
+  type Kube,
+  type KubeClients,
+} from './kube.js';
 import type { NodeStepArgs } from './types.js';
 
 /**
@@ -51,7 +64,12 @@ function nodeAtTarget(node: V1Node, target: string): boolean {
 /** The last lines of the pod's log, or the container's termination message when the log cannot be read. */
 export async function logTail(kube: Kube, pod: V1Pod): Promise<string> {
   try {
-    const log = await kube.core.readNamespacedPodLog({ name: pod.metadata!.name!, namespace: UPGRADE_NAMESPACE, container: UPGRADE_CONTAINER, tailLines: LOG_TAIL_LINES });
+    const log = await kube.core.readNamespacedPodLog({
+      name: pod.metadata!.name!,
+      namespace: UPGRADE_NAMESPACE,
+      container: UPGRADE_CONTAINER,
+      tailLines: LOG_TAIL_LINES,
+    });
     if (typeof log === 'string' && log.trim()) return log.trimEnd().split('\n').slice(-LOG_TAIL_LINES).join('\n');
   } catch {
     // Offline kubelet or log rotated away: fall back to the termination message.
@@ -72,7 +90,10 @@ async function failed(kube: Kube, args: NodeStepArgs, pod: V1Pod): Promise<Error
 }
 
 /** Reads the pod, or creates it when absent (a 409 from a racing attempt means it exists: reuse it). */
-async function findOrCreate(kube: Kube, args: NodeStepArgs & { image: string; nodeTimeoutMs: number }): Promise<{ pod: V1Pod | undefined; created: boolean }> {
+async function findOrCreate(
+  kube: Kube,
+  args: NodeStepArgs & { image: string; nodeTimeoutMs: number },
+): Promise<{ pod: V1Pod | undefined; created: boolean }> {
   const name = upgradePodName(args.node, args.targetVersion);
   const existing = await readPod(kube, name);
   if (existing) return { pod: existing, created: false };
@@ -91,7 +112,14 @@ async function readPod(kube: Kube, name: string): Promise<V1Pod | undefined> {
 async function createPod(kube: Kube, args: NodeStepArgs & { image: string; nodeTimeoutMs: number }): Promise<V1Pod> {
   const name = upgradePodName(args.node, args.targetVersion);
   await ensureUpgradeNamespace(kube);
-  const body = buildUpgradePod({ node: args.node, role: args.role, targetVersion: args.targetVersion, upgradeId: args.upgradeId, image: args.image, nodeTimeoutMs: args.nodeTimeoutMs });
+  const body = buildUpgradePod({
+    node: args.node,
+    role: args.role,
+    targetVersion: args.targetVersion,
+    upgradeId: args.upgradeId,
+    image: args.image,
+    nodeTimeoutMs: args.nodeTimeoutMs,
+  });
   for (let attempt = 0; ; attempt++) {
     throwIfCancelled();
     try {
@@ -133,7 +161,10 @@ class KubeletHeartbeat {
   /** The newest heartbeat seen (ms), for messages. */
   last: number | undefined;
 
-  constructor(private readonly kube: Kube, private readonly node: string) {}
+  constructor(
+    private readonly kube: Kube,
+    private readonly node: string,
+  ) {}
 
   /**
    * True once a heartbeat is surely later than `finished` (ms). Pod and condition times have whole
@@ -164,7 +195,11 @@ class KubeletHeartbeat {
 const clock = (ms: number | undefined) => (ms === undefined ? 'never' : new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z'));
 
 /** Implements `runUpgradePod`. */
-export async function runUpgradePod(clients: KubeClients, defaultImage: string, args: NodeStepArgs & { upgradeImage?: string; nodeTimeoutMs: number }): Promise<{ pod: string }> {
+export async function runUpgradePod(
+  clients: KubeClients,
+  defaultImage: string,
+  args: NodeStepArgs & { upgradeImage?: string; nodeTimeoutMs: number },
+): Promise<{ pod: string }> {
   const kube = clients.for(args.clusterId);
   const prev = previousHeartbeat<WaitProgress>();
   const startedAt = prev?.startedAt ?? Date.now();
@@ -173,7 +208,13 @@ export async function runUpgradePod(clients: KubeClients, defaultImage: string, 
   const name = upgradePodName(args.node, args.targetVersion);
   const outage = new ApiOutage(kube.server);
   const events = new EventRecorder(kube.core, args);
-  const progress = (phase?: string, uid?: string): WaitProgress => ({ startedAt, pod: name, ...(uid ? { uid } : {}), ...(phase ? { phase } : {}), ...(outage.active ? { apiOutage: outage.describe() } : {}) });
+  const progress = (phase?: string, uid?: string): WaitProgress => ({
+    startedAt,
+    pod: name,
+    ...(uid ? { uid } : {}),
+    ...(phase ? { phase } : {}),
+    ...(outage.active ? { apiOutage: outage.describe() } : {}),
+  });
 
   const timedOut = async (why: string, pod?: V1Pod): Promise<Error> => {
     const message = `${args.node} did not finish its upgrade to ${args.targetVersion} within ${Math.round(args.nodeTimeoutMs / 1000)}s: ${why}. Check the node, or raise nodeTimeout, then resume`;
@@ -247,7 +288,9 @@ export async function runUpgradePod(clients: KubeClients, defaultImage: string, 
         if (phase === 'Succeeded') succeededSeenAt ??= Date.now();
         if (phase === 'Succeeded' && succeededSeenAt !== undefined && node && nodeAtTarget(node, args.targetVersion) && nodeReady(node)) {
           const end = finishedAt(pod);
-          if (await kubelet.since(node, end !== undefined ? { at: end, wholeSeconds: true } : { at: succeededSeenAt, wholeSeconds: false })) {
+          if (
+            await kubelet.since(node, end !== undefined ? { at: end, wholeSeconds: true } : { at: succeededSeenAt, wholeSeconds: false })
+          ) {
             if (created || prev) {
               const message = `edge-upgrade ${args.upgradeId}: ${args.node} runs kubelet ${args.targetVersion} and is Ready`;
               await events.withPod(pod).normal('UpgradeSucceeded', message);
@@ -266,8 +309,10 @@ export async function runUpgradePod(clients: KubeClients, defaultImage: string, 
         const phase = pod.status?.phase;
         let why: string;
         if (outage.active) why = `the ${outage.describe()}`;
-        else if (phase !== 'Succeeded') why = `pod ${UPGRADE_NAMESPACE}/${name} is still ${phase ?? 'Pending'}${node && nodeReady(node) ? '' : ' and the node is not Ready (offline edge site?)'}`;
-        else if (!node || !nodeAtTarget(node, args.targetVersion)) why = `pod ${UPGRADE_NAMESPACE}/${name} Succeeded but the node still reports kubelet ${node?.status?.nodeInfo?.kubeletVersion ?? '?'}`;
+        else if (phase !== 'Succeeded')
+          why = `pod ${UPGRADE_NAMESPACE}/${name} is still ${phase ?? 'Pending'}${node && nodeReady(node) ? '' : ' and the node is not Ready (offline edge site?)'}`;
+        else if (!node || !nodeAtTarget(node, args.targetVersion))
+          why = `pod ${UPGRADE_NAMESPACE}/${name} Succeeded but the node still reports kubelet ${node?.status?.nodeInfo?.kubeletVersion ?? '?'}`;
         else if (!nodeReady(node)) why = 'the node has not become Ready since its kubelet restarted';
         else {
           why =

@@ -101,7 +101,9 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     say(`kubectl:         ${join(k8sBinDir, 'kubectl')} --kubeconfig ${cp.kubeconfigPath} get nodes`);
     say(`try, in another terminal: TEMPORAL_ADDRESS=${temporal.address} node ${process.argv[1]} pause --cluster ${clusterId}`);
     const final = await watchProgress(() => getProgress(client, clusterId));
-    say(`upgrade ${final.state}: masters ${final.masters.upgraded}/${final.masters.total}, workers ${final.workers.upgraded}/${final.workers.total}`);
+    say(
+      `upgrade ${final.state}: masters ${final.masters.upgraded}/${final.masters.total}, workers ${final.workers.upgraded}/${final.workers.total}`,
+    );
     if (o.stay && !interrupted) {
       say('everything keeps running; press Ctrl-C to stop');
       await new Promise<void>((resolve) => (wakeStay = resolve));

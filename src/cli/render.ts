@@ -11,7 +11,12 @@ export function table(header: string[], rows: string[][]): string {
 
 /** The pre-check report as a table, verdict first. */
 export function renderPrecheck(report: PrecheckReport): string {
-  const rows = report.items.map((i) => [i.result.toUpperCase(), i.id, i.nodes.length ? i.nodes.slice(0, 5).join(',') + (i.nodes.length > 5 ? ` (+${i.nodes.length - 5})` : '') : '-', i.message]);
+  const rows = report.items.map((i) => [
+    i.result.toUpperCase(),
+    i.id,
+    i.nodes.length ? i.nodes.slice(0, 5).join(',') + (i.nodes.length > 5 ? ` (+${i.nodes.length - 5})` : '') : '-',
+    i.message,
+  ]);
   return `Pre-check: ${report.status}\n${table(['RESULT', 'CHECK', 'NODES', 'MESSAGE'], rows)}`;
 }
 
@@ -61,12 +66,22 @@ export function renderPlan(view: PlanView, plan: UpgradePlan): string {
 export function renderDetails(p: Progress): string[] {
   const out: string[] = [];
   if (p.pause) {
-    const until = p.pause.autoCancelAt ? `; auto-cancels at ${p.pause.autoCancelAt} unless resumed` : p.pause.opensAt ? `; resumes by itself when the window opens at ${p.pause.opensAt}` : '';
+    const until = p.pause.autoCancelAt
+      ? `; auto-cancels at ${p.pause.autoCancelAt} unless resumed`
+      : p.pause.opensAt
+        ? `; resumes by itself when the window opens at ${p.pause.opensAt}`
+        : '';
     out.push(`Paused (${p.pause.reason}) since ${p.pause.since}${until}`);
   }
   if (p.lastError) {
     out.push(`Last error: ${p.lastError.node} (${p.lastError.step}): ${p.lastError.message}`);
-    if (p.lastError.logTail) out.push(...p.lastError.logTail.trimEnd().split('\n').map((l) => `  | ${l}`));
+    if (p.lastError.logTail)
+      out.push(
+        ...p.lastError.logTail
+          .trimEnd()
+          .split('\n')
+          .map((l) => `  | ${l}`),
+      );
   }
   const refusal = p.refusals?.at(-1);
   if (refusal) out.push(`Refused ${refusal.command} at ${refusal.at}: ${refusal.reason}`);

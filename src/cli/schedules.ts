@@ -25,19 +25,19 @@ export async function createSchedule(client: Client, request: UpgradeRequest, op
   const scheduleId = opts.scheduleId ?? scheduleIdFor(request.clusterId);
   try {
     await client.schedule.create({
-    scheduleId,
-    spec: { cronExpressions: opts.cron, timezone: opts.timezone ?? 'UTC' },
-    action: {
-      type: 'startWorkflow',
-      workflowType: SCHEDULED_WORKFLOW_TYPE,
-      args: [request],
-      taskQueue: TASK_QUEUE,
-      workflowId: `${scheduleId}-trigger`,
-    },
-    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' },
-    state: { triggerImmediately: opts.triggerImmediately ?? false, note: `edge-upgrade ${request.clusterId} → ${request.targetVersion}` },
-    // The server stores cron as calendar specs; keep the operator's own words for `schedule list`.
-    memo: { clusterId: request.clusterId, targetVersion: request.targetVersion, cron: opts.cron },
+      scheduleId,
+      spec: { cronExpressions: opts.cron, timezone: opts.timezone ?? 'UTC' },
+      action: {
+        type: 'startWorkflow',
+        workflowType: SCHEDULED_WORKFLOW_TYPE,
+        args: [request],
+        taskQueue: TASK_QUEUE,
+        workflowId: `${scheduleId}-trigger`,
+      },
+      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' },
+      state: { triggerImmediately: opts.triggerImmediately ?? false, note: `edge-upgrade ${request.clusterId} → ${request.targetVersion}` },
+      // The server stores cron as calendar specs; keep the operator's own words for `schedule list`.
+      memo: { clusterId: request.clusterId, targetVersion: request.targetVersion, cron: opts.cron },
     });
   } catch (err) {
     if (err instanceof ScheduleAlreadyRunning) throw new Error(`schedule ${scheduleId} already exists; delete it first or pass --id`);

@@ -11,7 +11,10 @@ import { renderDetails } from './render.js';
  * Polls `read` every `intervalMs` (default 1000) until the upgrade reaches a final state; draws
  * bars on a TTY, else prints each changed line.
  */
-export async function watchProgress(read: () => Promise<Progress>, opts: { intervalMs?: number; tty?: boolean; out?: NodeJS.WritableStream } = {}): Promise<Progress> {
+export async function watchProgress(
+  read: () => Promise<Progress>,
+  opts: { intervalMs?: number; tty?: boolean; out?: NodeJS.WritableStream } = {},
+): Promise<Progress> {
   const out = opts.out ?? process.stdout;
   const tty = opts.tty ?? Boolean((out as NodeJS.WriteStream).isTTY);
   const interval = opts.intervalMs ?? 1000;
@@ -28,7 +31,13 @@ export async function watchProgress(read: () => Promise<Progress>, opts: { inter
     }
   }
   const bars = new cliProgress.MultiBar(
-    { clearOnComplete: false, hideCursor: true, format: '{label} {bar} {value}/{total} {info}', barsize: 30, stream: out as NodeJS.WriteStream },
+    {
+      clearOnComplete: false,
+      hideCursor: true,
+      format: '{label} {bar} {value}/{total} {info}',
+      barsize: 30,
+      stream: out as NodeJS.WriteStream,
+    },
     cliProgress.Presets.shades_classic,
   );
   const masters = bars.create(Math.max(p.masters.total, 1), p.masters.upgraded, { label: 'Masters', info: '' });
@@ -38,10 +47,19 @@ export async function watchProgress(read: () => Promise<Progress>, opts: { inter
     for (;;) {
       masters.setTotal(Math.max(p.masters.total, 1));
       masters.update(p.masters.upgraded, {
-        info: p.masters.total === 0 ? 'none (managed control plane)' : p.masters.current ? `master ${p.masters.current.serial} of ${p.masters.total}: ${p.masters.current.node}` : '',
+        info:
+          p.masters.total === 0
+            ? 'none (managed control plane)'
+            : p.masters.current
+              ? `master ${p.masters.current.serial} of ${p.masters.total}: ${p.masters.current.node}`
+              : '',
       });
       workers.setTotal(Math.max(p.workers.total, 1));
-      workers.update(p.workers.upgraded, { info: p.workers.batch ? `batch ${p.workers.batch.number} (${p.workers.batch.size}): ${p.workers.batch.nodes.slice(0, 4).join(', ')}${p.workers.batch.nodes.length > 4 ? ', …' : ''}` : '' });
+      workers.update(p.workers.upgraded, {
+        info: p.workers.batch
+          ? `batch ${p.workers.batch.number} (${p.workers.batch.size}): ${p.workers.batch.nodes.slice(0, 4).join(', ')}${p.workers.batch.nodes.length > 4 ? ', …' : ''}`
+          : '',
+      });
       status.update(0, { info: [summarize(p), ...renderDetails(p)].join(' | ') });
       if (isFinal(p.state)) return p;
       await new Promise((r) => setTimeout(r, interval));

@@ -73,14 +73,23 @@ export class LocalControlPlane {
     try {
       const etcdUrl = `http://127.0.0.1:${etcdPort}`;
       const peerUrl = `http://127.0.0.1:${peerPort}`;
-      const etcd = startProcess('etcd', opts.etcdBinary, [
-        '--name=node0', `--data-dir=${join(dir, 'etcd')}`,
-        `--listen-client-urls=${etcdUrl}`, `--advertise-client-urls=${etcdUrl}`,
-        `--listen-peer-urls=${peerUrl}`, `--initial-advertise-peer-urls=${peerUrl}`,
-        `--initial-cluster=node0=${peerUrl}`, '--log-level=warn',
-        // Test data is disposable; skipping fsync makes the API server several times faster here.
-        '--unsafe-no-fsync',
-      ], join(dir, 'etcd.log'));
+      const etcd = startProcess(
+        'etcd',
+        opts.etcdBinary,
+        [
+          '--name=node0',
+          `--data-dir=${join(dir, 'etcd')}`,
+          `--listen-client-urls=${etcdUrl}`,
+          `--advertise-client-urls=${etcdUrl}`,
+          `--listen-peer-urls=${peerUrl}`,
+          `--initial-advertise-peer-urls=${peerUrl}`,
+          `--initial-cluster=node0=${peerUrl}`,
+          '--log-level=warn',
+          // Test data is disposable; skipping fsync makes the API server several times faster here.
+          '--unsafe-no-fsync',
+        ],
+        join(dir, 'etcd.log'),
+      );
       processes.push(etcd);
       await waitUntil('etcd /health', async () => (await fetch(`${etcdUrl}/health`)).ok, { timeoutMs: 30_000, process: etcd });
 
@@ -90,16 +99,31 @@ export class LocalControlPlane {
         writeFileSync(file, podSecurityAdmission(opts.podSecurityDefault));
         admission.push(`--admission-control-config-file=${file}`);
       }
-      const apiserver = startProcess('kube-apiserver', bin('kube-apiserver'), [
-        ...admission,
-        `--etcd-servers=${etcdUrl}`, '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1',
-        `--secure-port=${apiPort}`, `--cert-dir=${join(dir, 'pki')}`, `--token-auth-file=${tokens}`,
-        '--authorization-mode=Node,RBAC', '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-        `--service-account-key-file=${saPub}`, `--service-account-signing-key-file=${saKey}`,
-        '--service-cluster-ip-range=10.96.0.0/16', '--endpoint-reconciler-type=none', '--allow-privileged=true',
-        // Simulated kubelets (pod logs) listen on 127.0.0.1; node names do not resolve.
-        '--kubelet-preferred-address-types=InternalIP', '--profiling=false', '--v=0',
-      ], join(dir, 'kube-apiserver.log'));
+      const apiserver = startProcess(
+        'kube-apiserver',
+        bin('kube-apiserver'),
+        [
+          ...admission,
+          `--etcd-servers=${etcdUrl}`,
+          '--bind-address=127.0.0.1',
+          '--advertise-address=127.0.0.1',
+          `--secure-port=${apiPort}`,
+          `--cert-dir=${join(dir, 'pki')}`,
+          `--token-auth-file=${tokens}`,
+          '--authorization-mode=Node,RBAC',
+          '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+          `--service-account-key-file=${saPub}`,
+          `--service-account-signing-key-file=${saKey}`,
+          '--service-cluster-ip-range=10.96.0.0/16',
+          '--endpoint-reconciler-type=none',
+          '--allow-privileged=true',
+          // Simulated kubelets (pod logs) listen on 127.0.0.1; node names do not resolve.
+          '--kubelet-preferred-address-types=InternalIP',
+          '--profiling=false',
+          '--v=0',
+        ],
+        join(dir, 'kube-apiserver.log'),
+      );
       processes.push(apiserver);
       const server = `https://127.0.0.1:${apiPort}`;
       await waitUntil('kube-apiserver /readyz', () => httpsOk(`${server}/readyz`, token), { timeoutMs: 90_000, process: apiserver });
@@ -111,10 +135,21 @@ export class LocalControlPlane {
 
       const common = [`--kubeconfig=${kubeconfigPath}`, '--leader-elect=false', '--bind-address=127.0.0.1', '--secure-port=0', '--v=0'];
       const grace = opts.nodeMonitorGracePeriodSeconds ?? 40;
-      processes.push(startProcess('kube-controller-manager', bin('kube-controller-manager'), [
-        ...common, `--service-account-private-key-file=${saKey}`, `--root-ca-file=${join(dir, 'pki', 'apiserver.crt')}`,
-        '--node-monitor-period=2s', `--node-monitor-grace-period=${grace}s`, '--use-service-account-credentials=true',
-      ], join(dir, 'kube-controller-manager.log')));
+      processes.push(
+        startProcess(
+          'kube-controller-manager',
+          bin('kube-controller-manager'),
+          [
+            ...common,
+            `--service-account-private-key-file=${saKey}`,
+            `--root-ca-file=${join(dir, 'pki', 'apiserver.crt')}`,
+            '--node-monitor-period=2s',
+            `--node-monitor-grace-period=${grace}s`,
+            '--use-service-account-credentials=true',
+          ],
+          join(dir, 'kube-controller-manager.log'),
+        ),
+      );
       processes.push(startProcess('kube-scheduler', bin('kube-scheduler'), common, join(dir, 'kube-scheduler.log')));
 
       const cp = new LocalControlPlane(dir, server, kubeconfigPath, token, processes, opts.keepDir ?? false);

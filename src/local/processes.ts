@@ -74,7 +74,11 @@ export function tailFile(file: string, lines = 15): string {
  * Polls `probe` every `intervalMs` until it returns true. Fails early if `process` exits, and after
  * `timeoutMs` (milliseconds) with the process's log tail.
  */
-export async function waitUntil(what: string, probe: () => Promise<boolean>, opts: { timeoutMs: number; intervalMs?: number; process?: Managed }): Promise<void> {
+export async function waitUntil(
+  what: string,
+  probe: () => Promise<boolean>,
+  opts: { timeoutMs: number; intervalMs?: number; process?: Managed },
+): Promise<void> {
   const deadline = Date.now() + opts.timeoutMs;
   for (;;) {
     const p = opts.process;

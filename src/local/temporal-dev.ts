@@ -24,22 +24,38 @@ export async function startDevServer(opts: { temporalCli: string; dir: string; u
   if (!existsSync(opts.temporalCli)) throw new Error(`Temporal CLI not found at ${opts.temporalCli}: run scripts/ensure-temporal.sh`);
   const port = opts.port ?? (await freePort());
   const uiPort = await freePort();
-  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--namespace', 'default',
-    '--db-filename', join(opts.dir, 'temporal.db'), '--log-level', 'error'];
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--namespace',
+    'default',
+    '--db-filename',
+    join(opts.dir, 'temporal.db'),
+    '--log-level',
+    'error',
+  ];
   if (opts.ui === false) args.push('--headless');
   else args.push('--ui-port', String(uiPort));
   for (const key of searchAttributeDefinitions) args.push('--search-attribute', `${key.name}=Keyword`);
   const proc: Managed = startProcess('temporal', opts.temporalCli, args, join(opts.dir, 'temporal.log'));
   const address = `127.0.0.1:${port}`;
-  await waitUntil('the Temporal dev server', async () => {
-    const conn = await Connection.connect({ address, connectTimeout: 1000 });
-    try {
-      await conn.workflowService.getSystemInfo({});
-      return true;
-    } finally {
-      await conn.close();
-    }
-  }, { timeoutMs: 60_000, intervalMs: 500, process: proc });
+  await waitUntil(
+    'the Temporal dev server',
+    async () => {
+      const conn = await Connection.connect({ address, connectTimeout: 1000 });
+      try {
+        await conn.workflowService.getSystemInfo({});
+        return true;
+      } finally {
+        await conn.close();
+      }
+    },
+    { timeoutMs: 60_000, intervalMs: 500, process: proc },
+  );
   return {
     address,
     port,

@@ -6,7 +6,8 @@ import type { V1LabelSelector, V1PodDisruptionBudget, V1Pod } from '@kubernetes/
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, MIRROR_POD_ANNOTATION, UPGRADE_NAMESPACE } from './labels.js';
 
 /** What drain does with one pod, and why. */
-export type PodVerdict = { action: 'evict' } | { action: 'wait' } | { action: 'skip'; reason: 'daemonset' | 'mirror' | 'finished' | 'upgrade-pod' };
+export type PodVerdict =
+  { action: 'evict' } | { action: 'wait' } | { action: 'skip'; reason: 'daemonset' | 'mirror' | 'finished' | 'upgrade-pod' };
 
 /**
  * kubectl's filters: DaemonSet pods stay (their controller would recreate them at once), mirror
@@ -107,12 +108,21 @@ export function pdbNeverAllows(pdb: V1PodDisruptionBudget): boolean {
  * The operator-facing reason a drain of `node` is stuck on `pod`: names the pod, the blocking PDB
  * (namespace/name) and the option that overrides the wait.
  */
-export function drainBlockedMessage(args: { node: string; pod: V1Pod; pdbs: readonly V1PodDisruptionBudget[]; apiMessage?: string; waitedMs: number }): string {
+export function drainBlockedMessage(args: {
+  node: string;
+  pod: V1Pod;
+  pdbs: readonly V1PodDisruptionBudget[];
+  apiMessage?: string;
+  waitedMs: number;
+}): string {
   const { node, pod, pdbs, apiMessage, waitedMs } = args;
   const seconds = Math.round(waitedMs / 1000);
   const budgets = pdbs.length
     ? pdbs
-        .map((b) => `PodDisruptionBudget ${podKey(b)} (${b.spec?.maxUnavailable !== undefined ? `maxUnavailable ${b.spec.maxUnavailable}` : `minAvailable ${b.spec?.minAvailable}`}, disruptionsAllowed ${b.status?.disruptionsAllowed ?? '?'})`)
+        .map(
+          (b) =>
+            `PodDisruptionBudget ${podKey(b)} (${b.spec?.maxUnavailable !== undefined ? `maxUnavailable ${b.spec.maxUnavailable}` : `minAvailable ${b.spec?.minAvailable}`}, disruptionsAllowed ${b.status?.disruptionsAllowed ?? '?'})`,
+        )
         .join(' and ')
     : 'a PodDisruptionBudget';
   const api = apiMessage ? ` (API server: ${apiMessage})` : '';

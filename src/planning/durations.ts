@@ -26,7 +26,10 @@ export function parseDuration(field: string, value: string | number | undefined,
   try {
     ms = msToNumber(raw as Duration);
   } catch {
-    throw new InvalidUpgradeRequestError(field, `${field} '${String(raw)}' is not a duration; use e.g. '15 days', '10m', '90s' or a number of milliseconds`);
+    throw new InvalidUpgradeRequestError(
+      field,
+      `${field} '${String(raw)}' is not a duration; use e.g. '15 days', '10m', '90s' or a number of milliseconds`,
+    );
   }
   if (!Number.isFinite(ms) || ms < minMs) {
     throw new InvalidUpgradeRequestError(field, `${field} '${String(raw)}' is too short; it must be at least ${minMs / 1000}s`);

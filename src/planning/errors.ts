@@ -26,7 +26,12 @@ export const ErrorType = {
 export type ErrorTypeName = (typeof ErrorType)[keyof typeof ErrorType];
 
 /** Failure types that activity retries must not retry: the activity already gave up, or retrying cannot help. */
-export const nonRetryableActivityErrors: string[] = [ErrorType.UnknownCluster, ErrorType.InvalidUpgradeRequest, ErrorType.NodeStepFailed, ErrorType.NodeRemoved];
+export const nonRetryableActivityErrors: string[] = [
+  ErrorType.UnknownCluster,
+  ErrorType.InvalidUpgradeRequest,
+  ErrorType.NodeStepFailed,
+  ErrorType.NodeRemoved,
+];
 
 /**
  * A request that cannot run, found by pure validation (planning). The workflow turns it into
@@ -55,7 +60,9 @@ export class UpgradeAlreadyRunningError extends Error {
   readonly workflowId: string;
 
   constructor(clusterId: string, workflowId: string) {
-    super(`an upgrade of cluster ${clusterId} is already running as workflow ${workflowId}; pause, resume or cancel it, or wait for it to finish`);
+    super(
+      `an upgrade of cluster ${clusterId} is already running as workflow ${workflowId}; pause, resume or cancel it, or wait for it to finish`,
+    );
     this.clusterId = clusterId;
     this.workflowId = workflowId;
   }

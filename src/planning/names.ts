@@ -19,7 +19,11 @@ export function shortHash(s: string): string {
 
 /** Lower-cases and replaces anything outside [a-z0-9-] with '-', trimming '-' at both ends. */
 function dnsSafe(s: string): string {
-  return s.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/-+/g, '-').replace(/^-+|-+$/g, '');
+  return s
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/-+/g, '-')
+    .replace(/^-+|-+$/g, '');
 }
 
 /**

@@ -40,7 +40,5 @@ export function orderMasters(nodes: readonly ClusterNode[]): ClusterNode[] {
 
 /** Workers: cloud workers before edge workers (the cloud side is easier to reach and fix), then by name. */
 export function orderWorkers(nodes: readonly ClusterNode[]): ClusterNode[] {
-  return nodes
-    .filter((n) => n.kind === 'worker')
-    .sort((a, b) => Number(a.edge) - Number(b.edge) || compareNodeNames(a.name, b.name));
+  return nodes.filter((n) => n.kind === 'worker').sort((a, b) => Number(a.edge) - Number(b.edge) || compareNodeNames(a.name, b.name));
 }

@@ -33,7 +33,12 @@ export interface PrecheckInput {
 
 const list = (xs: readonly string[], n = 10) => (xs.length > n ? `${xs.slice(0, n).join(', ')} and ${xs.length - n} more` : xs.join(', '));
 
-const item = (id: string, result: PrecheckItem['result'], message: string, nodes: string[] = []): PrecheckItem => ({ id, result, message, nodes });
+const item = (id: string, result: PrecheckItem['result'], message: string, nodes: string[] = []): PrecheckItem => ({
+  id,
+  result,
+  message,
+  nodes,
+});
 
 /** Names of the nodes the upgrade still has to do (not yet Ready at the target). */
 export function nodesToUpgrade(nodes: readonly V1Node[], targetVersion: string): string[] {
@@ -64,7 +69,11 @@ export function evaluatePrecheck(input: PrecheckInput): PrecheckItem[] {
 function apiServerItem({ apiServer }: PrecheckInput): PrecheckItem {
   return apiServer.ready
     ? item('api-server', 'normal', 'the API server reports ready (/readyz)')
-    : item('api-server', 'error', `the API server is not ready (/readyz${apiServer.detail ? `: ${apiServer.detail}` : ''}); fix the control plane first`);
+    : item(
+        'api-server',
+        'error',
+        `the API server is not ready (/readyz${apiServer.detail ? `: ${apiServer.detail}` : ''}); fix the control plane first`,
+      );
 }
 
 function versionItem({ targetVersion, controlPlaneVersion, nodes }: PrecheckInput): PrecheckItem {
@@ -83,7 +92,13 @@ function versionItem({ targetVersion, controlPlaneVersion, nodes }: PrecheckInpu
     else if (semver.gt(v, target)) newer.push(`${n.name} (${n.kubeletVersion})`);
     else if (v.major !== target.major || target.minor - v.minor > KUBELET_MAX_MINOR_SKEW) tooOld.push(`${n.name} (${n.kubeletVersion})`);
   }
-  if (newer.length) return item('version-skew', 'error', `kubelets newer than the target ${targetVersion} (downgrades are not supported): ${list(newer)}`, newer.map((s) => s.split(' ')[0]!));
+  if (newer.length)
+    return item(
+      'version-skew',
+      'error',
+      `kubelets newer than the target ${targetVersion} (downgrades are not supported): ${list(newer)}`,
+      newer.map((s) => s.split(' ')[0]!),
+    );
   if (tooOld.length) {
     return item(
       'version-skew',
@@ -92,8 +107,13 @@ function versionItem({ targetVersion, controlPlaneVersion, nodes }: PrecheckInpu
       tooOld.map((s) => s.split(' ')[0]!),
     );
   }
-  if (unknown.length) return item('version-skew', 'warning', `nodes report no kubelet version (status not posted yet?): ${list(unknown)}`, unknown);
-  return item('version-skew', 'normal', `control plane ${controlPlaneVersion} → ${targetVersion} is within the supported skew, and so is every kubelet`);
+  if (unknown.length)
+    return item('version-skew', 'warning', `nodes report no kubelet version (status not posted yet?): ${list(unknown)}`, unknown);
+  return item(
+    'version-skew',
+    'normal',
+    `control plane ${controlPlaneVersion} → ${targetVersion} is within the supported skew, and so is every kubelet`,
+  );
 }
 
 function readyItem({ nodes }: PrecheckInput): PrecheckItem {
@@ -112,19 +132,28 @@ function pressureItem({ nodes }: PrecheckInput): PrecheckItem {
   const hits: string[] = [];
   const names: string[] = [];
   for (const n of nodes) {
-    const p = (n.status?.conditions ?? []).filter((c) => ['MemoryPressure', 'DiskPressure', 'PIDPressure'].includes(c.type) && c.status === 'True');
+    const p = (n.status?.conditions ?? []).filter(
+      (c) => ['MemoryPressure', 'DiskPressure', 'PIDPressure'].includes(c.type) && c.status === 'True',
+    );
     if (p.length) {
       names.push(n.metadata?.name ?? '');
       hits.push(`${n.metadata?.name} (${p.map((c) => c.type).join(', ')})`);
     }
   }
   return hits.length
-    ? item('node-pressure', 'warning', `nodes under resource pressure may fail to pull the agent image or to restart the kubelet: ${list(hits)}; free resources first`, names)
+    ? item(
+        'node-pressure',
+        'warning',
+        `nodes under resource pressure may fail to pull the agent image or to restart the kubelet: ${list(hits)}; free resources first`,
+        names,
+      )
     : item('node-pressure', 'normal', 'no node reports memory, disk or PID pressure');
 }
 
 function cordonedItem({ nodes, upgradeId }: PrecheckInput): PrecheckItem {
-  const others = nodes.filter((n) => n.spec?.unschedulable && n.metadata?.annotations?.[CORDONED_BY_ANNOTATION] !== upgradeId).map((n) => n.metadata?.name ?? '');
+  const others = nodes
+    .filter((n) => n.spec?.unschedulable && n.metadata?.annotations?.[CORDONED_BY_ANNOTATION] !== upgradeId)
+    .map((n) => n.metadata?.name ?? '');
   return others.length
     ? item(
         'cordoned-nodes',
@@ -137,20 +166,36 @@ function cordonedItem({ nodes, upgradeId }: PrecheckInput): PrecheckItem {
 
 function namespaceItem({ namespace }: PrecheckInput): PrecheckItem {
   if (namespace === 'terminating') {
-    return item('upgrade-namespace', 'error', `namespace ${UPGRADE_NAMESPACE} is being deleted; wait until it is gone (kubectl get ns ${UPGRADE_NAMESPACE}), then start again`);
+    return item(
+      'upgrade-namespace',
+      'error',
+      `namespace ${UPGRADE_NAMESPACE} is being deleted; wait until it is gone (kubectl get ns ${UPGRADE_NAMESPACE}), then start again`,
+    );
   }
-  return item('upgrade-namespace', 'normal', namespace === 'absent' ? `namespace ${UPGRADE_NAMESPACE} will be created` : `namespace ${UPGRADE_NAMESPACE} exists`);
+  return item(
+    'upgrade-namespace',
+    'normal',
+    namespace === 'absent' ? `namespace ${UPGRADE_NAMESPACE} will be created` : `namespace ${UPGRADE_NAMESPACE} exists`,
+  );
 }
 
 function upgradePodsItem({ upgradePods }: PrecheckInput): PrecheckItem {
   const failed = upgradePods.filter((p) => p.status?.phase === 'Failed');
-  const active = upgradePods.filter((p) => !p.metadata?.deletionTimestamp && p.status?.phase !== 'Failed' && p.status?.phase !== 'Succeeded');
+  const active = upgradePods.filter(
+    (p) => !p.metadata?.deletionTimestamp && p.status?.phase !== 'Failed' && p.status?.phase !== 'Succeeded',
+  );
   const nodesOf = (ps: V1Pod[]) => [...new Set(ps.map((p) => p.spec?.nodeName ?? '').filter(Boolean))];
   const names = (ps: V1Pod[]) => ps.map((p) => p.metadata?.name ?? '');
   if (failed.length || active.length) {
     const parts: string[] = [];
-    if (failed.length) parts.push(`failed upgrade pods are left over in ${UPGRADE_NAMESPACE}: ${list(names(failed))}; check their logs, then delete them: kubectl -n ${UPGRADE_NAMESPACE} delete pod ${names(failed).join(' ')}`);
-    if (active.length) parts.push(`pods are still running in ${UPGRADE_NAMESPACE} (another upgrade in progress?): ${list(names(active))}; wait for them or delete them: kubectl -n ${UPGRADE_NAMESPACE} delete pod ${names(active).join(' ')}`);
+    if (failed.length)
+      parts.push(
+        `failed upgrade pods are left over in ${UPGRADE_NAMESPACE}: ${list(names(failed))}; check their logs, then delete them: kubectl -n ${UPGRADE_NAMESPACE} delete pod ${names(failed).join(' ')}`,
+      );
+    if (active.length)
+      parts.push(
+        `pods are still running in ${UPGRADE_NAMESPACE} (another upgrade in progress?): ${list(names(active))}; wait for them or delete them: kubectl -n ${UPGRADE_NAMESPACE} delete pod ${names(active).join(' ')}`,
+      );
     return item('upgrade-pods', 'error', parts.join('. '), nodesOf([...failed, ...active]));
   }
   return item('upgrade-pods', 'normal', `no failed or running pods in ${UPGRADE_NAMESPACE}`);
@@ -186,8 +231,14 @@ function pdbItem({ pods, pdbs }: PrecheckInput): PrecheckItem {
   const nodesOf = (m: Map<string, Set<string>>) => [...new Set([...m.values()].flatMap((s) => [...s]))].sort();
   if (never.size || multi.length) {
     const parts: string[] = [];
-    if (never.size) parts.push(`PodDisruptionBudgets that never allow an eviction cover pods on nodes to be drained: ${list([...never.keys()])}; relax them (maxUnavailable ≥ 1) or scale the workloads up`);
-    if (multi.length) parts.push(`pods matched by more than one PodDisruptionBudget cannot be evicted: ${list(multi)}; make the budgets' selectors disjoint`);
+    if (never.size)
+      parts.push(
+        `PodDisruptionBudgets that never allow an eviction cover pods on nodes to be drained: ${list([...never.keys()])}; relax them (maxUnavailable ≥ 1) or scale the workloads up`,
+      );
+    if (multi.length)
+      parts.push(
+        `pods matched by more than one PodDisruptionBudget cannot be evicted: ${list(multi)}; make the budgets' selectors disjoint`,
+      );
     return item('pod-disruption-budgets', 'error', parts.join('. '), [...new Set([...nodesOf(never), ...multiNodes])].sort());
   }
   if (now.size) {

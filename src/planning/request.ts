@@ -21,11 +21,17 @@ export const upgradeRequestSchema = z.strictObject({
   clusterId: z
     .string({ error: 'clusterId is required' })
     .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, { error: 'clusterId must be letters, digits, ".", "_" or "-" (at most 100)' }),
-  targetVersion: z.string({ error: 'targetVersion is required, e.g. v1.34.4' }).min(1, { error: 'targetVersion is required, e.g. v1.34.4' }),
+  targetVersion: z
+    .string({ error: 'targetVersion is required, e.g. v1.34.4' })
+    .min(1, { error: 'targetVersion is required, e.g. v1.34.4' }),
   acceptWarnings: z.boolean().optional(),
   batch: z
     .strictObject({
-      maxPercent: z.number().gt(0, { error: 'batch.maxPercent must be above 0' }).max(100, { error: 'batch.maxPercent must be at most 100' }).optional(),
+      maxPercent: z
+        .number()
+        .gt(0, { error: 'batch.maxPercent must be above 0' })
+        .max(100, { error: 'batch.maxPercent must be at most 100' })
+        .optional(),
     })
     .optional(),
   pauseTimeout: duration.optional(),
@@ -39,7 +45,9 @@ export const upgradeRequestSchema = z.strictObject({
       end: hhmm,
       timezone: z
         .string()
-        .refine(isValidTimeZone, { error: (i) => `unknown time zone '${String(i.input)}': expected an IANA name such as 'UTC' or 'Europe/Berlin'` })
+        .refine(isValidTimeZone, {
+          error: (i) => `unknown time zone '${String(i.input)}': expected an IANA name such as 'UTC' or 'Europe/Berlin'`,
+        })
         .optional(),
     })
     .optional(),

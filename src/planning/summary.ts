@@ -21,7 +21,8 @@ export function summarize(p: Progress): string {
       break;
     case 'workers':
       parts.push(`Workers ${p.workers.upgraded}/${p.workers.total}`);
-      if (p.workers.batch) parts.push(`batch ${p.workers.batch.number} (${p.workers.batch.size} node${p.workers.batch.size === 1 ? '' : 's'})`);
+      if (p.workers.batch)
+        parts.push(`batch ${p.workers.batch.number} (${p.workers.batch.size} node${p.workers.batch.size === 1 ? '' : 's'})`);
       break;
     case 'done':
       parts.push(`Masters ${p.masters.upgraded}/${p.masters.total}, workers ${p.workers.upgraded}/${p.workers.total}`);

@@ -46,7 +46,10 @@ export function buildUpgradeNamespace(): V1Namespace {
   return {
     apiVersion: 'v1',
     kind: 'Namespace',
-    metadata: { name: UPGRADE_NAMESPACE, labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [POD_SECURITY_ENFORCE_LABEL]: POD_SECURITY_ENFORCE_VALUE } },
+    metadata: {
+      name: UPGRADE_NAMESPACE,
+      labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [POD_SECURITY_ENFORCE_LABEL]: POD_SECURITY_ENFORCE_VALUE },
+    },
   };
 }
 

@@ -40,10 +40,16 @@ export function checkTargetVersion(target: KubeVersion, controlPlane: KubeVersio
   const t = formatVersion(target);
   const cp = formatVersion(controlPlane);
   if (target.major !== controlPlane.major) {
-    throw new InvalidUpgradeRequestError('targetVersion', `targetVersion ${t} changes the major version of the control plane (${cp}); that is not supported`);
+    throw new InvalidUpgradeRequestError(
+      'targetVersion',
+      `targetVersion ${t} changes the major version of the control plane (${cp}); that is not supported`,
+    );
   }
   if (semver.lt(target, controlPlane)) {
-    throw new InvalidUpgradeRequestError('targetVersion', `targetVersion ${t} is older than the control plane's ${cp}: downgrades are not supported`);
+    throw new InvalidUpgradeRequestError(
+      'targetVersion',
+      `targetVersion ${t} is older than the control plane's ${cp}: downgrades are not supported`,
+    );
   }
   if (target.minor > controlPlane.minor + 1) {
     throw new InvalidUpgradeRequestError(
@@ -73,7 +79,10 @@ export function checkVersionSkew(target: KubeVersion, controlPlane: KubeVersion,
     return v !== null && v.major === target.major && v.minor < target.minor - 3;
   });
   if (behind.length > 0 && semver.gt(target, controlPlane)) {
-    const names = behind.slice(0, 5).map((n) => `${n.name} (${n.kubeletVersion})`).join(', ');
+    const names = behind
+      .slice(0, 5)
+      .map((n) => `${n.name} (${n.kubeletVersion})`)
+      .join(', ');
     const more = behind.length > 5 ? ` and ${behind.length - 5} more` : '';
     throw new InvalidUpgradeRequestError(
       'targetVersion',
@@ -94,7 +103,10 @@ export function checkNoNodeDowngrade(nodes: readonly ClusterNode[], target: Kube
     return v !== null && semver.gt(v, target);
   });
   if (newer.length > 0) {
-    const names = newer.slice(0, 5).map((n) => `${n.name} (${n.kubeletVersion})`).join(', ');
+    const names = newer
+      .slice(0, 5)
+      .map((n) => `${n.name} (${n.kubeletVersion})`)
+      .join(', ');
     const more = newer.length > 5 ? ` and ${newer.length - 5} more` : '';
     throw new InvalidUpgradeRequestError(
       'targetVersion',

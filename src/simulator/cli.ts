@@ -26,7 +26,16 @@ const program = new Command('edge-upgrade-simulator')
   .showHelpAfterError();
 
 async function main(): Promise<void> {
-  const o = program.parse().opts<{ kubeconfig: string; masters: number; cloud: number; edge: number; from: string; upgradeSeconds: number; leaseSeconds: number; quiet?: boolean }>();
+  const o = program.parse().opts<{
+    kubeconfig: string;
+    masters: number;
+    cloud: number;
+    edge: number;
+    from: string;
+    upgradeSeconds: number;
+    leaseSeconds: number;
+    quiet?: boolean;
+  }>();
   const kc = new KubeConfig();
   kc.loadFromFile(o.kubeconfig);
   const log = o.quiet ? undefined : (m: string) => console.log(m);

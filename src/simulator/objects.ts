@@ -3,11 +3,7 @@
  * status. No I/O, so they are easy to test and reuse.
  */
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
-import {
-  CONTROL_PLANE_LABEL,
-  EDGE_WORKER_LABEL,
-  SIM_NODE_LABEL,
-} from '../planning/labels.js';
+import { CONTROL_PLANE_LABEL, EDGE_WORKER_LABEL, SIM_NODE_LABEL } from '../planning/labels.js';
 
 /** How a simulated node is made. */
 export interface SimNodeSpec {
@@ -48,7 +44,12 @@ export function microTime(d: Date): string {
 export function nodeStatusPatch(name: string, version: string, kubeletPort: number, now: Date, notReady?: string): object {
   const t = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
   const cond = (type: string, status: string, reason: string, message: string) => ({
-    type, status, reason, message, lastHeartbeatTime: t, lastTransitionTime: t,
+    type,
+    status,
+    reason,
+    message,
+    lastHeartbeatTime: t,
+    lastTransitionTime: t,
   });
   return {
     status: {
@@ -62,7 +63,10 @@ export function nodeStatusPatch(name: string, version: string, kubeletPort: numb
         cond('NetworkUnavailable', 'False', 'RouteCreated', 'simulated'),
       ],
       // The API server reaches the simulated kubelet (for pod logs) at this address and port.
-      addresses: [{ type: 'InternalIP', address: '127.0.0.1' }, { type: 'Hostname', address: name }],
+      addresses: [
+        { type: 'InternalIP', address: '127.0.0.1' },
+        { type: 'Hostname', address: name },
+      ],
       daemonEndpoints: { kubeletEndpoint: { Port: kubeletPort } },
       capacity: { cpu: '4', memory: '8Gi', pods: '110', 'ephemeral-storage': '100Gi' },
       allocatable: { cpu: '4', memory: '8Gi', pods: '110', 'ephemeral-storage': '100Gi' },

@@ -37,15 +37,7 @@ import {
   UPGRADE_NAMESPACE,
 } from '../planning/labels.js';
 import { logKey, startKubeletServer, type LogStore } from './kubelet-server.js';
-import {
-  microTime,
-  nodeObject,
-  nodeStatusPatch,
-  podEnv,
-  runningPodStatus,
-  terminatedPodStatus,
-  type SimNodeSpec,
-} from './objects.js';
+import { microTime, nodeObject, nodeStatusPatch, podEnv, runningPodStatus, terminatedPodStatus, type SimNodeSpec } from './objects.js';
 
 /** Simulator settings. Durations are in seconds. */
 export interface SimulatorOptions {
@@ -115,15 +107,25 @@ export class EdgeSimulator {
   private tick?: NodeJS.Timeout;
   private stopped = false;
   private readonly counters: SimulatorStats = {
-    nodes: 0, leaseRenewals: 0, statusUpdates: 0, podsStarted: 0, podsFinalized: 0,
-    upgradesSucceeded: 0, upgradesFailed: 0, apiErrors: 0, maxRenewLagMs: 0,
+    nodes: 0,
+    leaseRenewals: 0,
+    statusUpdates: 0,
+    podsStarted: 0,
+    podsFinalized: 0,
+    upgradesSucceeded: 0,
+    upgradesFailed: 0,
+    apiErrors: 0,
+    maxRenewLagMs: 0,
   };
   private readonly leaseSeconds: number;
   private readonly statusSeconds: number;
   private readonly upgradeSeconds: number;
   private readonly log: (m: string) => void;
 
-  private constructor(private readonly opts: SimulatorOptions, private kubeletPort = 0) {
+  private constructor(
+    private readonly opts: SimulatorOptions,
+    private kubeletPort = 0,
+  ) {
     this.core = opts.kubeConfig.makeApiClient(CoreV1Api);
     this.coord = opts.kubeConfig.makeApiClient(CoordinationV1Api);
     this.limit = pLimit(opts.concurrency ?? 32);
@@ -178,7 +180,8 @@ export class EdgeSimulator {
     for (let i = 1; i <= shape.controlPlanes; i++) specs.push({ name: `cp-${i}`, kind: 'control-plane', version: shape.version });
     const cloud = shape.cloudWorkers ?? 0;
     for (let i = 1; i <= cloud; i++) specs.push({ name: `cloud-${pad(i, cloud)}`, kind: 'worker', edge: false, version: shape.version });
-    for (let i = 1; i <= shape.edgeWorkers; i++) specs.push({ name: `edge-${pad(i, shape.edgeWorkers)}`, kind: 'worker', edge: true, version: shape.version });
+    for (let i = 1; i <= shape.edgeWorkers; i++)
+      specs.push({ name: `edge-${pad(i, shape.edgeWorkers)}`, kind: 'worker', edge: true, version: shape.version });
     await this.addNodes(specs);
     return specs.map((s) => s.name);
   }
@@ -207,7 +210,12 @@ export class EdgeSimulator {
 
   private async startInformers(): Promise<void> {
     const kc = this.opts.kubeConfig;
-    this.nodeInformer = makeInformer(kc, '/api/v1/nodes', () => this.core.listNode({ labelSelector: `${SIM_NODE_LABEL}=true` }), `${SIM_NODE_LABEL}=true`);
+    this.nodeInformer = makeInformer(
+      kc,
+      '/api/v1/nodes',
+      () => this.core.listNode({ labelSelector: `${SIM_NODE_LABEL}=true` }),
+      `${SIM_NODE_LABEL}=true`,
+    );
     this.nodeInformer.on('add', (n) => this.track(n));
     this.nodeInformer.on('update', (n) => this.track(n));
     this.nodeInformer.on('delete', (n) => this.nodes.delete(n.metadata?.name ?? ''));
@@ -286,23 +294,27 @@ export class EdgeSimulator {
       if (!sim.renewing && sim.nextRenewAt <= now) {
         sim.renewing = true;
         const due = sim.nextRenewAt;
-        void this.limit(() => this.renewLease(sim.name)).then(
-          () => {
-            this.counters.leaseRenewals++;
-            this.counters.maxRenewLagMs = Math.max(this.counters.maxRenewLagMs, Date.now() - due);
-          },
-          () => this.counters.apiErrors++,
-        ).finally(() => {
-          sim.renewing = false;
-          sim.nextRenewAt = due + (this.leaseSeconds / 4) * 1000;
-          if (sim.nextRenewAt < Date.now()) sim.nextRenewAt = Date.now();
-        });
+        void this.limit(() => this.renewLease(sim.name))
+          .then(
+            () => {
+              this.counters.leaseRenewals++;
+              this.counters.maxRenewLagMs = Math.max(this.counters.maxRenewLagMs, Date.now() - due);
+            },
+            () => this.counters.apiErrors++,
+          )
+          .finally(() => {
+            sim.renewing = false;
+            sim.nextRenewAt = due + (this.leaseSeconds / 4) * 1000;
+            if (sim.nextRenewAt < Date.now()) sim.nextRenewAt = Date.now();
+          });
       }
       if (!sim.statusPending && sim.nextStatusAt <= now) {
         sim.statusPending = true;
-        void this.limit(() => this.postStatus(sim)).catch(() => this.counters.apiErrors++).finally(() => {
-          sim.statusPending = false;
-        });
+        void this.limit(() => this.postStatus(sim))
+          .catch(() => this.counters.apiErrors++)
+          .finally(() => {
+            sim.statusPending = false;
+          });
       }
     }
   }
@@ -344,7 +356,10 @@ export class EdgeSimulator {
   private async postStatus(sim: SimNode, notReady?: string): Promise<void> {
     if (isSilent(sim)) return;
     const message = notReady ?? (flapReady(sim) === false ? 'simulated flap: PLEG is not healthy' : undefined);
-    await this.core.patchNodeStatus({ name: sim.name, body: nodeStatusPatch(sim.name, sim.version, this.kubeletPort, new Date(), message) }, strategic);
+    await this.core.patchNodeStatus(
+      { name: sim.name, body: nodeStatusPatch(sim.name, sim.version, this.kubeletPort, new Date(), message) },
+      strategic,
+    );
     sim.postedReady = message === undefined;
     this.counters.statusUpdates++;
     sim.nextStatusAt = Date.now() + this.statusSeconds * 1000;
@@ -377,7 +392,12 @@ export class EdgeSimulator {
       if ((pod.metadata.finalizers?.length ?? 0) > 0) return;
       this.once(`delete/${uid}`, async () => {
         try {
-          await this.core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, gracePeriodSeconds: 0, body: { gracePeriodSeconds: 0, preconditions: { uid } } });
+          await this.core.deleteNamespacedPod({
+            name: pod.metadata!.name!,
+            namespace: pod.metadata!.namespace!,
+            gracePeriodSeconds: 0,
+            body: { gracePeriodSeconds: 0, preconditions: { uid } },
+          });
           this.counters.podsFinalized++;
         } catch (err) {
           if (statusOf(err) !== 404 && statusOf(err) !== 409) throw err;

@@ -50,7 +50,12 @@ export function activityProxies(request: ValidatedRequest) {
     untilDone: proxyActivities<UpgradeActivities>({
       startToCloseTimeout: 10 * MINUTE,
       heartbeatTimeout: HEARTBEAT_TIMEOUT,
-      retry: { ...retry, maximumAttempts: Number.POSITIVE_INFINITY, maximumInterval: '10s', nonRetryableErrorTypes: [ErrorType.UnknownCluster] },
+      retry: {
+        ...retry,
+        maximumAttempts: Number.POSITIVE_INFINITY,
+        maximumInterval: '10s',
+        nonRetryableErrorTypes: [ErrorType.UnknownCluster],
+      },
     }),
   };
 }
@@ -92,7 +97,13 @@ export function stepError(err: unknown, node: string, step: NodeStep): LastError
   if (cause instanceof ApplicationFailure && cause.type === ErrorType.NodeStepFailed) {
     const d = cause.details?.[0] as NodeStepFailureDetails | undefined;
     if (d && typeof d === 'object') {
-      return { node: d.node || node, step: d.step || step, message: d.message || cause.message, ...(d.logTail ? { logTail: d.logTail } : {}), at };
+      return {
+        node: d.node || node,
+        step: d.step || step,
+        message: d.message || cause.message,
+        ...(d.logTail ? { logTail: d.logTail } : {}),
+        at,
+      };
     }
   }
   let message: string;

@@ -6,7 +6,15 @@
  * This function only wires things: the state, the handlers (./upgrade-handlers.ts), one run context
  * (./upgrade-run.ts), the planning step (./upgrade-plan.ts) and the runner (./upgrade-runner.ts).
  */
-import { ApplicationFailure, CancellationScope, ContinueAsNew, allHandlersFinished, condition, isCancellation, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  ContinueAsNew,
+  allHandlersFinished,
+  condition,
+  isCancellation,
+  workflowInfo,
+} from '@temporalio/workflow';
 import { DEFAULT_PAUSE_TIMEOUT, parseDuration } from '../planning/durations.js';
 import { ErrorType } from '../planning/errors.js';
 import { validateUpgradeRequest, type ValidatedRequest } from '../planning/request.js';
@@ -54,7 +62,8 @@ export async function upgradeCluster(input: UpgradeRequest, carried?: UpgradeSna
   try {
     if (!state.planned) {
       await planUpgrade(run);
-      if (state.state === 'failed') throw ApplicationFailure.nonRetryable(state.progress.failure ?? 'pre-check failed', ErrorType.PrecheckFailed);
+      if (state.state === 'failed')
+        throw ApplicationFailure.nonRetryable(state.progress.failure ?? 'pre-check failed', ErrorType.PrecheckFailed);
     }
     const outcome = await new Runner(run).upgrade();
     if (outcome === 'done') {

@@ -47,7 +47,10 @@ export function registerHandlers(state: UpgradeState, now: () => string, publish
       await condition(() => state.state !== 'paused' || !state.resumeRequested);
       // Running again, finished by it, or (resumed while the maintenance window is closed) waiting for the window.
       if (state.state === 'running' || state.state === 'succeeded' || state.waitingForWindow) return state.progress;
-      const why = state.state === 'paused' ? (state.progress.refusals?.findLast((r) => r.command === 'resume')?.reason ?? 'the resume was not carried out') : `the upgrade was ${state.state} before the resume took effect`;
+      const why =
+        state.state === 'paused'
+          ? (state.progress.refusals?.findLast((r) => r.command === 'resume')?.reason ?? 'the resume was not carried out')
+          : `the upgrade was ${state.state} before the resume took effect`;
       throw ApplicationFailure.create({ message: `resume failed: ${why}`, nonRetryable: true });
     },
     { validator: () => check('resume') },

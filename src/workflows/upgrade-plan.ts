@@ -25,9 +25,16 @@ export async function planUpgrade(run: UpgradeRun): Promise<void> {
   const { state, request, ref, activities, publish } = run;
   let inv: ClusterInventory;
   try {
-    inv = await activities.within5Minutes.inventory.executeWithOptions({ summary: `inventory ${ref.clusterId}` }, [ref.clusterId, { upgradeImage: request.request.upgradeImage }]);
+    inv = await activities.within5Minutes.inventory.executeWithOptions({ summary: `inventory ${ref.clusterId}` }, [
+      ref.clusterId,
+      { upgradeImage: request.request.upgradeImage },
+    ]);
   } catch (err) {
-    if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && (err.cause.type === ErrorType.UnknownCluster || err.cause.type === ErrorType.InvalidUpgradeRequest)) {
+    if (
+      err instanceof ActivityFailure &&
+      err.cause instanceof ApplicationFailure &&
+      (err.cause.type === ErrorType.UnknownCluster || err.cause.type === ErrorType.InvalidUpgradeRequest)
+    ) {
       throw failInvalid(state, publish, new Error(err.cause.message || `unknown cluster '${ref.clusterId}'`));
     }
     throw err;
@@ -49,7 +56,10 @@ export async function planUpgrade(run: UpgradeRun): Promise<void> {
   state.plan(plan.masters, plan.workers);
   publish();
 
-  const items = await activities.within5Minutes.precheck.executeWithOptions({ summary: `precheck ${ref.clusterId} → ${ref.targetVersion}` }, [ref]);
+  const items = await activities.within5Minutes.precheck.executeWithOptions(
+    { summary: `precheck ${ref.clusterId} → ${ref.targetVersion}` },
+    [ref],
+  );
   const report = { status: precheckVerdict(items), items };
   state.setPrecheck(report);
   const blocker = precheckBlocker(report, request.request.acceptWarnings ?? false);

@@ -117,7 +117,10 @@ export class Runner {
       // Failed nodes go first in the queue, in batch order, so a resume retries them first.
       for (const e of [...errors].reverse()) state.workerFailed(e.node);
       const first = errors[0]!;
-      const names = errors.slice(1).map((e) => e.node).join(', ');
+      const names = errors
+        .slice(1)
+        .map((e) => e.node)
+        .join(', ');
       const others = errors.length > 1 ? ` (${errors.length - 1} more node(s) in this batch failed too: ${names})` : '';
       state.recordError({ ...first, message: first.message + others });
       state.closeBatch();
@@ -183,13 +186,19 @@ export class Runner {
   private async carryOutResume(): Promise<void> {
     const { state, ref, activities, publish } = this.run;
     try {
-      await activities.within5Minutes.deleteFailedUpgradePods.executeWithOptions({ summary: `delete failed upgrade pods of ${ref.clusterId}` }, [ref]);
+      await activities.within5Minutes.deleteFailedUpgradePods.executeWithOptions(
+        { summary: `delete failed upgrade pods of ${ref.clusterId}` },
+        [ref],
+      );
       // A pause that arrived meanwhile wins: it dropped the resume, and the upgrade stays paused.
       if (state.resumeRequested) state.resumed();
     } catch (err) {
       if (isCancellation(err)) throw err;
       const why = err instanceof ActivityFailure && err.cause ? err.cause.message : String(err);
-      state.resumeFailed(`could not delete the failed upgrade pods in kube-upgrade (${why}); still paused, resume again`, new Date().toISOString());
+      state.resumeFailed(
+        `could not delete the failed upgrade pods in kube-upgrade (${why}); still paused, resume again`,
+        new Date().toISOString(),
+      );
     }
     publish();
   }
@@ -247,7 +256,9 @@ export class Runner {
       await activities.within1Minute.cordonNode.executeWithOptions({ summary: `cordon ${node}` }, [args]);
       step = 'drain';
       try {
-        await activities.untilDrainTimeout.drainNode.executeWithOptions({ summary: `drain ${node}` }, [{ ...args, drainTimeoutMs: request.drainTimeoutMs }]);
+        await activities.untilDrainTimeout.drainNode.executeWithOptions({ summary: `drain ${node}` }, [
+          { ...args, drainTimeoutMs: request.drainTimeoutMs },
+        ]);
       } catch (err) {
         return await this.drainFailed(err, args);
       }

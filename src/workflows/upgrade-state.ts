@@ -130,7 +130,8 @@ export class UpgradeState {
    * when the window opens; `cancel` is accepted (the upgrade is paused).
    */
   refusal(command: Command): string | null {
-    if (this.finished) return `the upgrade has already ${this.state === 'succeeded' ? 'succeeded' : `been ${this.state === 'failed' ? 'marked failed' : 'cancelled'}`}`;
+    if (this.finished)
+      return `the upgrade has already ${this.state === 'succeeded' ? 'succeeded' : `been ${this.state === 'failed' ? 'marked failed' : 'cancelled'}`}`;
     if (this.s.cancelling) {
       const why = this.s.cancelling === 'pause-timeout' ? 'the pause timeout was reached' : 'a cancel was accepted';
       return `the upgrade is being cancelled (${why}); cordons are being restored and it cannot be ${command === 'cancel' ? 'cancelled again' : `${command}d`}`;
@@ -198,7 +199,10 @@ export class UpgradeState {
     const pendingResume = this.s.resumeRequested;
     if (pendingResume) {
       this.s.resumeRequested = false;
-      const why = reason === 'error' ? `the upgrade paused on an error before the resume took effect: ${message ?? 'node failed'}` : 'a pause arrived before the resume took effect';
+      const why =
+        reason === 'error'
+          ? `the upgrade paused on an error before the resume took effect: ${message ?? 'node failed'}`
+          : 'a pause arrived before the resume took effect';
       this.refuse('resume', `${why}; still paused, resume again`, now);
     }
     if (p.state === 'paused' && p.pause && p.pause.reason !== 'window' && !(pendingResume && reason === 'user')) {
@@ -221,7 +225,13 @@ export class UpgradeState {
     const p = this.s.progress;
     const since = this.waitingForWindow && p.pause ? p.pause.since : now;
     p.state = 'paused';
-    p.pause = { reason: 'window', since, autoCancelAt: null, opensAt, message: 'outside the maintenance window; no new node starts until it opens' };
+    p.pause = {
+      reason: 'window',
+      since,
+      autoCancelAt: null,
+      opensAt,
+      message: 'outside the maintenance window; no new node starts until it opens',
+    };
   }
 
   /** The maintenance window opened: back to running, like a resume (the next worker batch starts at 1 again). */

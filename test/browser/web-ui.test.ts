@@ -17,14 +17,27 @@ let w: WorkerEnv;
 let browser: Browser;
 let uiPort: number;
 const fleet = new FakeFleet();
-const shop = fleet.add({ clusterId: 'shop-web', controlPlaneVersion: 'v1.33.7', nodes: makeNodes({ masters: 1, edge: 30, version: 'v1.33.7' }) });
+const shop = fleet.add({
+  clusterId: 'shop-web',
+  controlPlaneVersion: 'v1.33.7',
+  nodes: makeNodes({ masters: 1, edge: 30, version: 'v1.33.7' }),
+});
 
 beforeAll(async () => {
   uiPort = await freePort();
   w = await startWorkerEnv(fleet.activities(), { uiPort });
   browser = await playwright.launch({
     executablePath: chromium(),
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }, 120_000);
 
@@ -39,12 +52,16 @@ test('the running upgrade is listed by EdgeClusterId and its page shows the curr
   shop.hold = true;
   await startUpgrade(w.client, { clusterId: 'shop-web', targetVersion: 'v1.34.4' });
   // Wait until a worker batch is in flight, so the summary names it.
-  const progress = await eventually('a worker batch in flight', async () => {
-    // Let the master through; hold the first worker batch.
-    shop.release(shop.held.filter((n) => n.startsWith('cp-')));
-    const p = await getProgress(w.client, 'shop-web');
-    return p.phase === 'workers' && p.workers.batch && shop.held.length > 0 ? p : undefined;
-  }, 60_000);
+  const progress = await eventually(
+    'a worker batch in flight',
+    async () => {
+      // Let the master through; hold the first worker batch.
+      shop.release(shop.held.filter((n) => n.startsWith('cp-')));
+      const p = await getProgress(w.client, 'shop-web');
+      return p.phase === 'workers' && p.workers.batch && shop.held.length > 0 ? p : undefined;
+    },
+    60_000,
+  );
   const summary = summarize(progress);
   expect(summary).toMatch(/^Workers \d+\/30 · batch \d+ \(\d+ nodes?\)$/);
 
@@ -64,13 +81,21 @@ test('the running upgrade is listed by EdgeClusterId and its page shows the curr
   // The UI shows current details under "User Metadata", rendered (as markdown) in an iframe.
   await page.getByText('User Metadata').first().click();
   await page.getByText('Current Details').first().waitFor({ timeout: 30_000 });
-  await eventually('the summary in a rendered frame', async () => {
-    for (const frame of page.frames()) {
-      if (frame === page.mainFrame()) continue;
-      const text = await frame.locator('body').innerText().catch(() => '');
-      if (text.includes(summary)) return true;
-    }
-    return false;
-  }, 30_000, 500);
+  await eventually(
+    'the summary in a rendered frame',
+    async () => {
+      for (const frame of page.frames()) {
+        if (frame === page.mainFrame()) continue;
+        const text = await frame
+          .locator('body')
+          .innerText()
+          .catch(() => '');
+        if (text.includes(summary)) return true;
+      }
+      return false;
+    },
+    30_000,
+    500,
+  );
   await page.screenshot({ path: `${process.env.TMPDIR ?? '/tmp'}/edge-upgrade-web-ui.png`, fullPage: true });
 }, 120_000);

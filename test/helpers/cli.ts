@@ -12,7 +12,11 @@ let built = false;
 /** Compiles src/ into dist/ (once per test file). */
 export function buildOnce(): void {
   if (built) return;
-  execFileSync(process.execPath, [fileURLToPath(new URL('../../node_modules/typescript/bin/tsc', import.meta.url)), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+  execFileSync(
+    process.execPath,
+    [fileURLToPath(new URL('../../node_modules/typescript/bin/tsc', import.meta.url)), '-p', 'tsconfig.build.json'],
+    { cwd: root, stdio: 'inherit' },
+  );
   built = true;
 }
 
@@ -32,7 +36,11 @@ export interface CliResult {
 /** Runs `edge-upgrade ...args` with `env` added; resolves when it exits (or kills it after `timeoutMs`). */
 export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 120_000): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, EDGE_UPGRADE_IMAGE: TEST_UPGRADE_IMAGE, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [bin, ...args], {
+      cwd: root,
+      env: { ...process.env, EDGE_UPGRADE_IMAGE: TEST_UPGRADE_IMAGE, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -48,7 +56,11 @@ export function runCli(args: string[], env: Record<string, string> = {}, timeout
 
 /** Starts a long-running CLI command (e.g. `worker`); stop it with `child.kill('SIGTERM')`. */
 export function spawnCli(args: string[], env: Record<string, string> = {}): { child: ChildProcess; output: () => string } {
-  const child = spawn(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, EDGE_UPGRADE_IMAGE: TEST_UPGRADE_IMAGE, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [bin, ...args], {
+    cwd: root,
+    env: { ...process.env, EDGE_UPGRADE_IMAGE: TEST_UPGRADE_IMAGE, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));

@@ -16,7 +16,13 @@ export interface TestCluster {
 }
 
 /** Starts a control plane and a simulator (with no nodes yet). */
-export async function startCluster(opts: { nodeMonitorGracePeriodSeconds?: number; podSecurityDefault?: 'baseline' | 'restricted'; simulator?: Partial<SimulatorOptions> } = {}): Promise<TestCluster> {
+export async function startCluster(
+  opts: {
+    nodeMonitorGracePeriodSeconds?: number;
+    podSecurityDefault?: 'baseline' | 'restricted';
+    simulator?: Partial<SimulatorOptions>;
+  } = {},
+): Promise<TestCluster> {
   const controlPlane = await LocalControlPlane.start({
     k8sBinDir: k8sBinDir(),
     etcdBinary: etcdBinary(),

@@ -163,7 +163,11 @@ export class FakeCluster {
   /** The node; fails non-retryable 'NodeRemoved', as the real activities do, when it was deleted. */
   node(name: string): FakeNode {
     const n = this.nodes.get(name);
-    if (!n) throw ApplicationFailure.nonRetryable(`node ${name} no longer exists in cluster ${this.clusterId}; it is skipped`, ErrorType.NodeRemoved);
+    if (!n)
+      throw ApplicationFailure.nonRetryable(
+        `node ${name} no longer exists in cluster ${this.clusterId}; it is skipped`,
+        ErrorType.NodeRemoved,
+      );
     return n;
   }
 
@@ -183,7 +187,12 @@ export class FakeCluster {
     if (this.failUpgrade.has(args.node)) {
       this.failedPods++;
       this.end(args.node);
-      throw stepFailed(args.node, 'upgrade-pod', `upgrade pod ${pod} failed: exit code 1`, 'E1128 kubeadm: preflight failed: [ERROR Swap]: swap is on');
+      throw stepFailed(
+        args.node,
+        'upgrade-pod',
+        `upgrade pod ${pod} failed: exit code 1`,
+        'E1128 kubeadm: preflight failed: [ERROR Swap]: swap is on',
+      );
     }
     const n = this.node(args.node);
     n.kubeletVersion = args.targetVersion;
@@ -200,7 +209,12 @@ export class FakeCluster {
 
 function stepFailed(node: string, step: NodeStep, message: string, logTail?: string): ApplicationFailure {
   const details: NodeStepFailureDetails = { node, step, message, ...(logTail ? { logTail } : {}) };
-  return ApplicationFailure.create({ type: ErrorType.NodeStepFailed, nonRetryable: true, message: `${node}: ${message}`, details: [details] });
+  return ApplicationFailure.create({
+    type: ErrorType.NodeStepFailed,
+    nonRetryable: true,
+    message: `${node}: ${message}`,
+    details: [details],
+  });
 }
 
 /** A gate that held calls wait at while it is closed. */
@@ -247,7 +261,11 @@ export class FakeFleet {
 
   get(clusterId: string): FakeCluster {
     const c = this.clusters.get(clusterId);
-    if (!c) throw ApplicationFailure.nonRetryable(`unknown cluster '${clusterId}': it is not in the worker's cluster configuration`, ErrorType.UnknownCluster);
+    if (!c)
+      throw ApplicationFailure.nonRetryable(
+        `unknown cluster '${clusterId}': it is not in the worker's cluster configuration`,
+        ErrorType.UnknownCluster,
+      );
     return c;
   }
 

@@ -46,7 +46,12 @@ export function useFakeFleet(opts: DevServerOptions & { maxConcurrentActivityTas
       return w!.env;
     },
     cluster(name, nodes, o = {}) {
-      return fleet.add({ clusterId: `${name}-${++seq}`, controlPlaneVersion: o.controlPlaneVersion ?? managedOrFrom(nodes), nodes, upgradeMs: o.upgradeMs });
+      return fleet.add({
+        clusterId: `${name}-${++seq}`,
+        controlPlaneVersion: o.controlPlaneVersion ?? managedOrFrom(nodes),
+        nodes,
+        upgradeMs: o.upgradeMs,
+      });
     },
   };
 }

@@ -59,7 +59,10 @@ export interface WorkerEnv {
 }
 
 /** Starts a dev server and a worker whose activities are `activities` (usually a FakeFleet's). */
-export async function startWorkerEnv(activities: UpgradeActivities, opts: DevServerOptions & { maxConcurrentActivityTaskExecutions?: number } = {}): Promise<WorkerEnv> {
+export async function startWorkerEnv(
+  activities: UpgradeActivities,
+  opts: DevServerOptions & { maxConcurrentActivityTaskExecutions?: number } = {},
+): Promise<WorkerEnv> {
   const env = await startDevServer(opts);
   const worker = await Worker.create({
     connection: env.nativeConnection,

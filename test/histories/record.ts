@@ -44,7 +44,11 @@ const scenarios: Scenario[] = [
   {
     name: 'full-upgrade',
     async run(fleet, client) {
-      const c = fleet.add({ clusterId: 'rec-full', controlPlaneVersion: FROM, nodes: makeNodes({ masters: 3, cloud: 2, edge: 8, version: FROM }) });
+      const c = fleet.add({
+        clusterId: 'rec-full',
+        controlPlaneVersion: FROM,
+        nodes: makeNodes({ masters: 3, cloud: 2, edge: 8, version: FROM }),
+      });
       const h = await startUpgrade(client, { clusterId: c.clusterId, targetVersion: TO, batch: { maxPercent: 30 } });
       await h.result();
       return h;
@@ -53,7 +57,12 @@ const scenarios: Scenario[] = [
   {
     name: 'pause-fail-resume',
     async run(fleet, client) {
-      const c = fleet.add({ clusterId: 'rec-pause', controlPlaneVersion: TO, nodes: makeNodes({ edge: 12, version: FROM }), upgradeMs: 20 });
+      const c = fleet.add({
+        clusterId: 'rec-pause',
+        controlPlaneVersion: TO,
+        nodes: makeNodes({ edge: 12, version: FROM }),
+        upgradeMs: 20,
+      });
       c.hold = true;
       c.failUpgrade.add('edge-3');
       const h = await startUpgrade(client, { clusterId: c.clusterId, targetVersion: TO, batch: { maxPercent: 25 } });
@@ -132,7 +141,11 @@ const scenarios: Scenario[] = [
   {
     name: 'removed-node',
     async run(fleet, client) {
-      const c = fleet.add({ clusterId: 'rec-removed', controlPlaneVersion: FROM, nodes: makeNodes({ masters: 1, edge: 4, version: FROM }) });
+      const c = fleet.add({
+        clusterId: 'rec-removed',
+        controlPlaneVersion: FROM,
+        nodes: makeNodes({ masters: 1, edge: 4, version: FROM }),
+      });
       c.hold = true;
       const h = await startUpgrade(client, { clusterId: c.clusterId, targetVersion: TO });
       await eventually('cp-1 in flight', () => c.held.length === 1);
@@ -173,9 +186,13 @@ const scenarios: Scenario[] = [
 /** Writes every run of `handle`'s workflow, oldest first: `<name>.json`, or `<name>.run<N>.json` when it continued-as-new. */
 async function save(name: string, client: Client, address: string, handle: Handle): Promise<void> {
   const runs: string[] = [];
-  for (let runId: string | undefined = handle.firstExecutionRunId; runId; ) {
+  for (let runId: string | undefined = handle.firstExecutionRunId; runId;) {
     // The CLI writes the proto3 JSON that the SDK's replayer reads (as `temporal workflow show` does for users).
-    const json = execFileSync(temporalCli(), ['workflow', 'show', '--address', address, '--workflow-id', handle.workflowId, '--run-id', runId, '--output', 'json'], { encoding: 'utf8' });
+    const json = execFileSync(
+      temporalCli(),
+      ['workflow', 'show', '--address', address, '--workflow-id', handle.workflowId, '--run-id', runId, '--output', 'json'],
+      { encoding: 'utf8' },
+    );
     runs.push(JSON.stringify(JSON.parse(json)));
     const history = await client.workflow.getHandle(handle.workflowId, runId).fetchHistory();
     const last = history.events?.at(-1);
@@ -191,7 +208,10 @@ async function save(name: string, client: Client, address: string, handle: Handl
 const only = process.argv[2];
 for (const s of scenarios.filter((x) => !only || x.name.includes(only))) {
   const fleet = new FakeFleet();
-  const w = await startWorkerEnv(fleet.activities(), s.continueAsNewAt ? { dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': s.continueAsNewAt } } : {});
+  const w = await startWorkerEnv(
+    fleet.activities(),
+    s.continueAsNewAt ? { dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': s.continueAsNewAt } } : {},
+  );
   try {
     const handle = await s.run(fleet, w.client);
     await save(s.name, w.client, w.env.address, handle);

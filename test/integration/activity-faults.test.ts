@@ -15,7 +15,12 @@ import type { NodeStepArgs } from '../../src/activities/types.js';
 import { runUpgradePod } from '../../src/activities/upgrade-pod.js';
 import { ClusterRegistry } from '../../src/config.js';
 import { ErrorType } from '../../src/planning/errors.js';
-import { CORDONED_BY_ANNOTATION, SIM_KUBELET_HANGS_LABEL, SIM_UPGRADE_SECONDS_LABEL, UPGRADE_NAMESPACE } from '../../src/planning/labels.js';
+import {
+  CORDONED_BY_ANNOTATION,
+  SIM_KUBELET_HANGS_LABEL,
+  SIM_UPGRADE_SECONDS_LABEL,
+  UPGRADE_NAMESPACE,
+} from '../../src/planning/labels.js';
 import { upgradePodName } from '../../src/planning/names.js';
 import { nodeReady } from '../../src/planning/cluster.js';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
@@ -43,11 +48,15 @@ beforeAll(async () => {
   });
   proxy = await TcpProxy.start({ host: '127.0.0.1', port: Number(new URL(cluster.controlPlane.server).port) });
   const proxiedPath = join(cluster.controlPlane.dir, 'kubeconfig-proxied');
-  writeFileSync(proxiedPath, readFileSync(cluster.controlPlane.kubeconfigPath, 'utf8').replace(cluster.controlPlane.server, proxy.url), { mode: 0o600 });
-  const registry = new ClusterRegistry(new Map([
-    ['direct', { id: 'direct', kubeconfig: cluster.controlPlane.kubeconfigPath }],
-    ['proxied', { id: 'proxied', kubeconfig: proxiedPath }],
-  ]));
+  writeFileSync(proxiedPath, readFileSync(cluster.controlPlane.kubeconfigPath, 'utf8').replace(cluster.controlPlane.server, proxy.url), {
+    mode: 0o600,
+  });
+  const registry = new ClusterRegistry(
+    new Map([
+      ['direct', { id: 'direct', kubeconfig: cluster.controlPlane.kubeconfigPath }],
+      ['proxied', { id: 'proxied', kubeconfig: proxiedPath }],
+    ]),
+  );
   direct = new KubeClients(registry);
   proxied = new KubeClients(registry);
 }, 180_000);
@@ -57,9 +66,22 @@ afterAll(async () => {
   await cluster?.stop();
 }, 60_000);
 
-const step = (node: string, clusterId = 'direct'): NodeStepArgs => ({ clusterId, targetVersion: TARGET, upgradeId: 'edge-upgrade-activity-faults', node, role: 'worker' });
-const kubectl = (...args: string[]) => execFileSync(join(k8sBinDir(), 'kubectl'), ['--kubeconfig', cluster.controlPlane.kubeconfigPath, ...args], { encoding: 'utf8' });
-const failureOf = (p: Promise<unknown>) => p.then(() => { throw new Error('expected the step to fail, but it succeeded'); }, (e: unknown) => e as ApplicationFailure);
+const step = (node: string, clusterId = 'direct'): NodeStepArgs => ({
+  clusterId,
+  targetVersion: TARGET,
+  upgradeId: 'edge-upgrade-activity-faults',
+  node,
+  role: 'worker',
+});
+const kubectl = (...args: string[]) =>
+  execFileSync(join(k8sBinDir(), 'kubectl'), ['--kubeconfig', cluster.controlPlane.kubeconfigPath, ...args], { encoding: 'utf8' });
+const failureOf = (p: Promise<unknown>) =>
+  p.then(
+    () => {
+      throw new Error('expected the step to fail, but it succeeded');
+    },
+    (e: unknown) => e as ApplicationFailure,
+  );
 const setLabel = (node: string, key: string, value: string | null) =>
   cluster.core.patchNode({ name: node, body: { metadata: { labels: { [key]: value } } } }, mergePatch);
 
@@ -141,12 +163,16 @@ test('a node whose new kubelet posts Ready once and then hangs is not counted as
   try {
     const err = await failureOf(runUpgradePod(direct, IMAGE, { ...step('edge-004'), nodeTimeoutMs: 15_000 }));
     expect(err.type).toBe(ErrorType.NodeStepFailed);
-    expect(err.message).toMatch(/Succeeded at .* and the node reports kubelet v1\.34\.4, but its kubelet has not reported since \(last heartbeat .*\): its Ready status is stale/);
+    expect(err.message).toMatch(
+      /Succeeded at .* and the node reports kubelet v1\.34\.4, but its kubelet has not reported since \(last heartbeat .*\): its Ready status is stale/,
+    );
   } finally {
     await setLabel('edge-004', SIM_KUBELET_HANGS_LABEL, null);
   }
   // A healthy node passes the same check within seconds.
-  expect(await runUpgradePod(direct, IMAGE, { ...step('edge-005'), nodeTimeoutMs: 30_000 })).toEqual({ pod: upgradePodName('edge-005', TARGET) });
+  expect(await runUpgradePod(direct, IMAGE, { ...step('edge-005'), nodeTimeoutMs: 30_000 })).toEqual({
+    pod: upgradePodName('edge-005', TARGET),
+  });
 }, 60_000);
 
 test('an upgrade pod deleted by hand mid-upgrade is a node failure, never silently recreated', async () => {
@@ -181,7 +207,9 @@ test('cordon, drain and the upgrade wait ride out a 20-30 s API server outage', 
 
   const upgrade = runUpgradePod(proxied, IMAGE, { ...step(node, 'proxied'), nodeTimeoutMs: 120_000 });
   await eventually('the upgrade pod Running', async () => {
-    const p = await cluster.core.readNamespacedPod({ name: upgradePodName(node, TARGET), namespace: UPGRADE_NAMESPACE }).catch(() => undefined);
+    const p = await cluster.core
+      .readNamespacedPod({ name: upgradePodName(node, TARGET), namespace: UPGRADE_NAMESPACE })
+      .catch(() => undefined);
     return p?.status?.phase === 'Running';
   });
   await proxy.outage(30_000);

@@ -28,9 +28,19 @@ beforeAll(async () => {
   // Slow nodes so the upgrade is still running while the refusals are tried.
   await cluster.simulator.addNodes([
     ...[1, 2, 3].map((i) => ({ name: `cp-${i}`, kind: 'control-plane' as const, version: FROM })),
-    ...Array.from({ length: 12 }, (_, i) => ({ name: `edge-${String(i + 1).padStart(2, '0')}`, kind: 'worker' as const, edge: true, version: FROM, labels: { [SIM_UPGRADE_SECONDS_LABEL]: '2' } })),
+    ...Array.from({ length: 12 }, (_, i) => ({
+      name: `edge-${String(i + 1).padStart(2, '0')}`,
+      kind: 'worker' as const,
+      edge: true,
+      version: FROM,
+      labels: { [SIM_UPGRADE_SECONDS_LABEL]: '2' },
+    })),
   ]);
-  cliEnv = { TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: 'default', EDGE_UPGRADE_CLUSTERS: `shop=${cluster.controlPlane.kubeconfigPath}` };
+  cliEnv = {
+    TEMPORAL_ADDRESS: env.address,
+    TEMPORAL_NAMESPACE: 'default',
+    EDGE_UPGRADE_CLUSTERS: `shop=${cluster.controlPlane.kubeconfigPath}`,
+  };
   worker = spawnWorker(cliEnv);
 }, 240_000);
 
@@ -46,7 +56,9 @@ test('precheck prints a table and --json gives the contract report', async () =>
   expect(table.code).toBe(0);
   expect(table.stdout).toMatch(/^Pre-check: (passed|warning)/);
   expect(table.stdout).toMatch(/RESULT\s+CHECK\s+NODES\s+MESSAGE/);
-  const report = json<{ status: string; items: Array<{ id: string; result: string; message: string; nodes: string[] }> }>(await cli('--json', 'precheck', '--cluster', 'shop', '--to', TO));
+  const report = json<{ status: string; items: Array<{ id: string; result: string; message: string; nodes: string[] }> }>(
+    await cli('--json', 'precheck', '--cluster', 'shop', '--to', TO),
+  );
   expect(['passed', 'warning']).toContain(report.status);
   expect(report.items.length).toBeGreaterThan(3);
   for (const item of report.items) {
@@ -145,8 +157,22 @@ test('start, status --json, refusals while running, pause, resume, and status --
 }, 300_000);
 
 test('schedule create, list and delete; a triggered schedule starts edge-upgrade-<cluster>', async () => {
-  const created = await cli('schedule', 'create', '--cluster', 'shop', '--to', TO, '--cron', '0 2 * * 6', '--timezone', 'Europe/Berlin',
-    '--window', 'sat,sun 01:00-06:00 Europe/Berlin', '--drain-timeout', '5m');
+  const created = await cli(
+    'schedule',
+    'create',
+    '--cluster',
+    'shop',
+    '--to',
+    TO,
+    '--cron',
+    '0 2 * * 6',
+    '--timezone',
+    'Europe/Berlin',
+    '--window',
+    'sat,sun 01:00-06:00 Europe/Berlin',
+    '--drain-timeout',
+    '5m',
+  );
   expect(created.code).toBe(0);
   expect(created.stdout).toContain('edge-upgrade-schedule-shop');
   // The triggered upgrade gets the same request options as `start` would send.
@@ -157,8 +183,18 @@ test('schedule create, list and delete; a triggered schedule starts edge-upgrade
     drainTimeout: '5m',
   });
   expectRefusal(await cli('schedule', 'create', '--cluster', 'shop', '--to', TO, '--cron', '0 2 * * 6'), /already exists/);
-  const list = json<Array<{ scheduleId: string; clusterId: string; targetVersion: string; cron: string[]; timezone: string; nextRun: string }>>(await cli('--json', 'schedule', 'list'));
-  expect(list).toEqual([expect.objectContaining({ scheduleId: 'edge-upgrade-schedule-shop', clusterId: 'shop', targetVersion: TO, cron: ['0 2 * * 6'], timezone: 'Europe/Berlin' })]);
+  const list = json<
+    Array<{ scheduleId: string; clusterId: string; targetVersion: string; cron: string[]; timezone: string; nextRun: string }>
+  >(await cli('--json', 'schedule', 'list'));
+  expect(list).toEqual([
+    expect.objectContaining({
+      scheduleId: 'edge-upgrade-schedule-shop',
+      clusterId: 'shop',
+      targetVersion: TO,
+      cron: ['0 2 * * 6'],
+      timezone: 'Europe/Berlin',
+    }),
+  ]);
   expect(new Date(list[0]!.nextRun).getUTCDay()).toBe(6);
   expect((await cli('schedule', 'delete', '--cluster', 'shop')).code).toBe(0);
   expect(json<unknown[]>(await cli('--json', 'schedule', 'list'))).toEqual([]);
@@ -166,12 +202,22 @@ test('schedule create, list and delete; a triggered schedule starts edge-upgrade
 
   // A trigger fires now: the schedule's action starts a fresh run of edge-upgrade-shop (after the
   // test above the cluster is already at the target, so it succeeds with nothing to do).
-  const before = await env.client.workflow.getHandle('edge-upgrade-shop').describe().catch(() => undefined);
-  expect((await cli('schedule', 'create', '--cluster', 'shop', '--to', TO, '--cron', '0 3 * * 0', '--id', 'sunday', '--trigger-now')).code).toBe(0);
-  const run = await eventually('a scheduled run of edge-upgrade-shop', async () => {
-    const d = await env.client.workflow.getHandle('edge-upgrade-shop').describe();
-    return d.runId !== before?.runId && d.status.name === 'COMPLETED' ? d : undefined;
-  }, 150_000, 1000);
+  const before = await env.client.workflow
+    .getHandle('edge-upgrade-shop')
+    .describe()
+    .catch(() => undefined);
+  expect(
+    (await cli('schedule', 'create', '--cluster', 'shop', '--to', TO, '--cron', '0 3 * * 0', '--id', 'sunday', '--trigger-now')).code,
+  ).toBe(0);
+  const run = await eventually(
+    'a scheduled run of edge-upgrade-shop',
+    async () => {
+      const d = await env.client.workflow.getHandle('edge-upgrade-shop').describe();
+      return d.runId !== before?.runId && d.status.name === 'COMPLETED' ? d : undefined;
+    },
+    150_000,
+    1000,
+  );
   expect(run.searchAttributes).toBeDefined();
   const progress = json<Progress>(await cli('--json', 'status', '--cluster', 'shop'));
   expect(progress).toMatchObject({ state: 'succeeded', masters: { total: 3, upgraded: 3 }, workers: { total: 12, upgraded: 12 } });

@@ -9,11 +9,15 @@ import { etcdBinary, k8sBinDir, temporalCli } from '../helpers/tools.js';
 beforeAll(() => buildOnce(), 60_000);
 
 test('demo upgrades every simulated node, prints the Web UI address and leaves nothing behind', async () => {
-  const r = await runCli(['demo', '--masters', '1', '--cloud', '1', '--edge', '3', '--upgrade-seconds', '1'], {
-    TEMPORAL_CLI: temporalCli(),
-    EDGE_UPGRADE_K8S_BIN: k8sBinDir(),
-    EDGE_UPGRADE_ETCD: etcdBinary(),
-  }, 240_000);
+  const r = await runCli(
+    ['demo', '--masters', '1', '--cloud', '1', '--edge', '3', '--upgrade-seconds', '1'],
+    {
+      TEMPORAL_CLI: temporalCli(),
+      EDGE_UPGRADE_K8S_BIN: k8sBinDir(),
+      EDGE_UPGRADE_ETCD: etcdBinary(),
+    },
+    240_000,
+  );
   expect(r.stderr).not.toMatch(/edge-upgrade: /);
   expect(r.code).toBe(0);
   expect(r.stdout).toMatch(/Temporal Web UI: http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\/edge-upgrade-demo/);

@@ -29,7 +29,10 @@ afterAll(async () => {
 });
 
 function kubectl(...args: string[]): string {
-  return execFileSync(join(k8sBinDir(), 'kubectl'), ['--kubeconfig', cluster.controlPlane.kubeconfigPath, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return execFileSync(join(k8sBinDir(), 'kubectl'), ['--kubeconfig', cluster.controlPlane.kubeconfigPath, ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 test.each(['worker.yaml', 'rbac.yaml'])('deploy/%s passes kubectl apply --dry-run=server', (file) => {
@@ -75,8 +78,15 @@ test('deploy/rbac.yaml grants the ServiceAccount what the activities use, and no
 });
 
 test('a manifest with a mistake is refused by the same check', () => {
-  const bad = 'apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: broken, namespace: edge-upgrade-system }\nspec: { replicas: "two" }\n';
-  expect(() => execFileSync(join(k8sBinDir(), 'kubectl'), ['--kubeconfig', cluster.controlPlane.kubeconfigPath, 'apply', '--dry-run=server', '-f', '-'], { input: bad, stdio: ['pipe', 'pipe', 'pipe'] })).toThrow();
+  const bad =
+    'apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: broken, namespace: edge-upgrade-system }\nspec: { replicas: "two" }\n';
+  expect(() =>
+    execFileSync(
+      join(k8sBinDir(), 'kubectl'),
+      ['--kubeconfig', cluster.controlPlane.kubeconfigPath, 'apply', '--dry-run=server', '-f', '-'],
+      { input: bad, stdio: ['pipe', 'pipe', 'pipe'] },
+    ),
+  ).toThrow();
 });
 
 interface Manifest {
@@ -84,16 +94,29 @@ interface Manifest {
   metadata: { name: string };
   data?: Record<string, string>;
   stringData?: Record<string, string>;
-  spec?: { template: { spec: { containers: Array<{ args: string[]; volumeMounts: Array<{ name: string; mountPath: string }> }>; volumes: Array<{ name: string; configMap?: { name: string }; secret?: { secretName: string } }> } } };
+  spec?: {
+    template: {
+      spec: {
+        containers: Array<{ args: string[]; volumeMounts: Array<{ name: string; mountPath: string }> }>;
+        volumes: Array<{ name: string; configMap?: { name: string }; secret?: { secretName: string } }>;
+      };
+    };
+  };
 }
 
 test('deploy/worker.yaml authenticates: the kubeconfig it mounts reads the mounted ServiceAccount token', async () => {
   kubectl('apply', '-f', join(deployDir, 'rbac.yaml'));
   await cluster.simulator.addNodes([{ name: 'edge-1', kind: 'worker', edge: true, version: 'v1.33.7' }]);
   const admin = cluster.kubeConfig.makeApiClient(CoreV1Api);
-  const token = (await eventually('a token of kube-upgrade/edge-upgrade', () =>
-    admin.createNamespacedServiceAccountToken({ name: 'edge-upgrade', namespace: 'kube-upgrade', body: { spec: { audiences: [], expirationSeconds: 3600 } } }),
-  )).status!.token;
+  const token = (
+    await eventually('a token of kube-upgrade/edge-upgrade', () =>
+      admin.createNamespacedServiceAccountToken({
+        name: 'edge-upgrade',
+        namespace: 'kube-upgrade',
+        body: { spec: { audiences: [], expirationSeconds: 3600 } },
+      }),
+    )
+  ).status!.token;
   const ca = Buffer.from(cluster.kubeConfig.getCurrentCluster()!.caData!, 'base64').toString('utf8');
 
   const docs = parseAllDocuments(readFileSync(join(deployDir, 'worker.yaml'), 'utf8')).map((d) => d.toJS() as Manifest);
@@ -106,7 +129,10 @@ test('deploy/worker.yaml authenticates: the kubeconfig it mounts reads the mount
   // (`kubectl create token ... > token` leaves a newline), and the server is this test's API server.
   const root = mkdtempSync(join(tmpdir(), 'edge-upgrade-deploy-'));
   try {
-    const rooted = (text: string) => text.replaceAll('/etc/edge-upgrade/', `${root}/etc/edge-upgrade/`).replaceAll('https://shop-17.example.invalid:6443', cluster.controlPlane.server);
+    const rooted = (text: string) =>
+      text
+        .replaceAll('/etc/edge-upgrade/', `${root}/etc/edge-upgrade/`)
+        .replaceAll('https://shop-17.example.invalid:6443', cluster.controlPlane.server);
     const filled: Record<string, string> = { 'shop-17.token': `${token}\n`, 'shop-17.ca.crt': ca };
     const written: string[] = [];
     for (const mount of container.volumeMounts) {
@@ -124,7 +150,14 @@ test('deploy/worker.yaml authenticates: the kubeconfig it mounts reads the mount
       }
     }
     // Everything the configuration and the kubeconfig name is really mounted.
-    expect(written).toEqual(expect.arrayContaining([configPath, '/etc/edge-upgrade/clusters/shop-17.kubeconfig', '/etc/edge-upgrade/clusters/shop-17.token', '/etc/edge-upgrade/clusters/shop-17.ca.crt']));
+    expect(written).toEqual(
+      expect.arrayContaining([
+        configPath,
+        '/etc/edge-upgrade/clusters/shop-17.kubeconfig',
+        '/etc/edge-upgrade/clusters/shop-17.token',
+        '/etc/edge-upgrade/clusters/shop-17.ca.crt',
+      ]),
+    );
 
     const config = loadWorkerConfig(join(root, configPath), {});
     const registry = new ClusterRegistry(config.clusters);
@@ -138,7 +171,13 @@ test('deploy/worker.yaml authenticates: the kubeconfig it mounts reads the mount
     // Without the token the same configuration is anonymous and refused: the token is what authenticates.
     const anonymous = new KubeConfig();
     anonymous.loadFromOptions({ ...registry.kubeConfig('shop-17'), users: [{ name: 'edge-upgrade' }] });
-    const refused = await anonymous.makeApiClient(CoreV1Api).listNode().then(() => 200, (e: { code?: number }) => e.code);
+    const refused = await anonymous
+      .makeApiClient(CoreV1Api)
+      .listNode()
+      .then(
+        () => 200,
+        (e: { code?: number }) => e.code,
+      );
     expect([401, 403]).toContain(refused);
   } finally {
     rmSync(root, { recursive: true, force: true });

@@ -13,7 +13,17 @@ import { SIM_FAIL_UPGRADE_LABEL, TARGET_VERSION_LABEL, UPGRADE_NAMESPACE } from 
 import { type TestCluster } from '../helpers/cluster.js';
 import { eventually } from '../helpers/poll.js';
 import { k8sBinDir } from '../helpers/tools.js';
-import { CLUSTER_ID, cordonedByUs, nodes, ourEvents, progressUntil, setNodeLabel, startHarness, upgradePods, type Harness } from './upgrade-harness.js';
+import {
+  CLUSTER_ID,
+  cordonedByUs,
+  nodes,
+  ourEvents,
+  progressUntil,
+  setNodeLabel,
+  startHarness,
+  upgradePods,
+  type Harness,
+} from './upgrade-harness.js';
 
 const RBAC = fileURLToPath(new URL('../../deploy/rbac.yaml', import.meta.url));
 let h: Harness;
@@ -25,7 +35,11 @@ async function serviceAccountKubeconfig(cluster: TestCluster): Promise<string> {
   execFileSync(join(k8sBinDir(), 'kubectl'), ['--kubeconfig', admin, 'apply', '-f', RBAC], { encoding: 'utf8' });
   const core = cluster.kubeConfig.makeApiClient(CoreV1Api);
   const tr = await eventually('a ServiceAccount token', () =>
-    core.createNamespacedServiceAccountToken({ name: 'edge-upgrade', namespace: UPGRADE_NAMESPACE, body: { spec: { audiences: [], expirationSeconds: 3600 } } }),
+    core.createNamespacedServiceAccountToken({
+      name: 'edge-upgrade',
+      namespace: UPGRADE_NAMESPACE,
+      body: { spec: { audiences: [], expirationSeconds: 3600 } },
+    }),
   );
   const path = `${admin}.edge-upgrade-sa`;
   writeFileSync(path, readFileSync(admin, 'utf8').replace(/^(\s+token:).*$/m, `$1 ${tr.status!.token}`), { mode: 0o600 });
@@ -46,7 +60,10 @@ test('the ServiceAccount is really restricted: it cannot create pods outside kub
   const core = restricted.makeApiClient(CoreV1Api);
   const err = await core
     .createNamespacedPod({ namespace: 'default', body: { metadata: { name: 'x' }, spec: { containers: [{ name: 'x', image: 'x' }] } } })
-    .then(() => undefined, (e: unknown) => e as { code?: number });
+    .then(
+      () => undefined,
+      (e: unknown) => e as { code?: number },
+    );
   expect(err?.code).toBe(403);
 });
 
@@ -55,7 +72,10 @@ test('the ServiceAccount reads node Leases (the success check wants a renewal af
   const name = [...(await nodes(h)).keys()][0]!;
   const lease = await leases.readNamespacedLease({ name, namespace: 'kube-node-lease' });
   expect(lease.spec?.holderIdentity).toBe(name);
-  const err = await leases.deleteNamespacedLease({ name, namespace: 'kube-node-lease' }).then(() => undefined, (e: unknown) => e as { code?: number });
+  const err = await leases.deleteNamespacedLease({ name, namespace: 'kube-node-lease' }).then(
+    () => undefined,
+    (e: unknown) => e as { code?: number },
+  );
   expect(err?.code).toBe(403);
 });
 
@@ -64,10 +84,27 @@ test('an upgrade with a PDB, a failure and a resume succeeds with only the deplo
   const policy = h.cluster.kubeConfig.makeApiClient(PolicyV1Api);
   await apps.createNamespacedDeployment({
     namespace: 'default',
-    body: { metadata: { name: 'web' }, spec: { replicas: 3, selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'a', image: 'x' }] } } } },
+    body: {
+      metadata: { name: 'web' },
+      spec: {
+        replicas: 3,
+        selector: { matchLabels: { app: 'web' } },
+        template: {
+          metadata: { labels: { app: 'web' } },
+          spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'a', image: 'x' }] },
+        },
+      },
+    },
   });
-  await policy.createNamespacedPodDisruptionBudget({ namespace: 'default', body: { metadata: { name: 'web' }, spec: { minAvailable: 2, selector: { matchLabels: { app: 'web' } } } } });
-  await eventually('the PDB observed', async () => (await policy.readNamespacedPodDisruptionBudget({ name: 'web', namespace: 'default' })).status?.disruptionsAllowed === 1, 60_000);
+  await policy.createNamespacedPodDisruptionBudget({
+    namespace: 'default',
+    body: { metadata: { name: 'web' }, spec: { minAvailable: 2, selector: { matchLabels: { app: 'web' } } } },
+  });
+  await eventually(
+    'the PDB observed',
+    async () => (await policy.readNamespacedPodDisruptionBudget({ name: 'web', namespace: 'default' })).status?.disruptionsAllowed === 1,
+    60_000,
+  );
   await setNodeLabel(h, 'edge-002', SIM_FAIL_UPGRADE_LABEL, 'true');
 
   await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, targetVersion: 'v1.34.4' });

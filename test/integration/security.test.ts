@@ -111,7 +111,12 @@ afterAll(async () => {
 test('an image off the allow-list is refused with one line before any node is touched', async () => {
   for (const image of ['evil.example.com/miner:latest', `registry.example.com/edge-upgrade/agent@sha256:${'c'.repeat(64)}`]) {
     const r = await cli('start', '--cluster', 'shop', '--to', TO, '--image', image);
-    expectRefusal(r, new RegExp(`^edge-upgrade: edge-upgrade-shop refused: upgradeImage "${image.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}" is not allowed for cluster shop \\(this worker allows ${DEFAULT_IMAGE}, ${ARM_IMAGE}\\)`));
+    expectRefusal(
+      r,
+      new RegExp(
+        `^edge-upgrade: edge-upgrade-shop refused: upgradeImage "${image.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}" is not allowed for cluster shop \\(this worker allows ${DEFAULT_IMAGE}, ${ARM_IMAGE}\\)`,
+      ),
+    );
     // The workflow itself failed as invalid input, not as a node failure.
     await expectApplicationFailure(env.client.workflow.getHandle('edge-upgrade-shop').result(), 'InvalidUpgradeRequest');
   }
@@ -122,17 +127,32 @@ test('an image off the allow-list is refused with one line before any node is to
   const nodes = (await cluster.core.listNode()).items;
   expect(nodes.filter((n) => n.spec?.unschedulable).map((n) => n.metadata!.name)).toEqual([]);
   expect(nodes.every((n) => n.status?.nodeInfo?.kubeletVersion === FROM)).toBe(true);
-  const ns = await cluster.core.readNamespace({ name: UPGRADE_NAMESPACE }).then(() => 'exists', (e: { code?: number }) => e.code);
+  const ns = await cluster.core.readNamespace({ name: UPGRADE_NAMESPACE }).then(
+    () => 'exists',
+    (e: { code?: number }) => e.code,
+  );
   expect(ns).toBe(404);
 }, 120_000);
 
 test('the configured image upgrades a cluster whose Pod Security default is baseline, with the hardened pod', async () => {
   // The default is in force: a privileged pod in a namespace without its own level is refused.
   const refused = await cluster.core
-    .createNamespacedPod({ namespace: 'default', dryRun: 'All', body: { metadata: { name: 'p' }, spec: { hostPID: true, containers: [{ name: 'c', image: 'x', securityContext: { privileged: true } }] } } })
-    .then(() => undefined, (e: { code?: number; body?: unknown }) => e);
+    .createNamespacedPod({
+      namespace: 'default',
+      dryRun: 'All',
+      body: {
+        metadata: { name: 'p' },
+        spec: { hostPID: true, containers: [{ name: 'c', image: 'x', securityContext: { privileged: true } }] },
+      },
+    })
+    .then(
+      () => undefined,
+      (e: { code?: number; body?: unknown }) => e,
+    );
   expect(refused?.code).toBe(403);
-  expect((JSON.parse(String(refused?.body)) as { message: string }).message).toMatch(/violates PodSecurity "baseline:latest": host namespaces \(hostPID=true\), privileged/);
+  expect((JSON.parse(String(refused?.body)) as { message: string }).message).toMatch(
+    /violates PodSecurity "baseline:latest": host namespaces \(hostPID=true\), privileged/,
+  );
 
   const r = await cli('start', '--cluster', 'shop', '--to', TO, '--wait');
   expect(r.stderr).toBe('');
@@ -156,7 +176,10 @@ test('the configured image upgrades a cluster whose Pod Security default is base
   }
 
   // A kube-upgrade that someone set to baseline is put back to privileged before the next pod.
-  await cluster.core.patchNamespace({ name: UPGRADE_NAMESPACE, body: { metadata: { labels: { [POD_SECURITY_ENFORCE_LABEL]: 'baseline' } } } }, mergePatch);
+  await cluster.core.patchNamespace(
+    { name: UPGRADE_NAMESPACE, body: { metadata: { labels: { [POD_SECURITY_ENFORCE_LABEL]: 'baseline' } } } },
+    mergePatch,
+  );
   const kube = { kc: cluster.kubeConfig, core: cluster.core } as Parameters<typeof ensureUpgradeNamespace>[0];
   await ensureUpgradeNamespace(kube);
   expect((await cluster.core.readNamespace({ name: UPGRADE_NAMESPACE })).metadata?.labels?.[POD_SECURITY_ENFORCE_LABEL]).toBe('privileged');
@@ -165,9 +188,17 @@ test('the configured image upgrades a cluster whose Pod Security default is base
 test('a malformed kubeconfig is reported by path and line, and its token appears nowhere', async () => {
   const started = await cli('start', '--cluster', 'broken', '--to', TO);
   const where = `kubeconfig ${brokenKubeconfig}:10:`;
-  expectRefusal(started, new RegExp(`^edge-upgrade: edge-upgrade-broken refused: cluster "broken": ${where.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\d+: not valid YAML`));
+  expectRefusal(
+    started,
+    new RegExp(
+      `^edge-upgrade: edge-upgrade-broken refused: cluster "broken": ${where.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\d+: not valid YAML`,
+    ),
+  );
   const precheck = await cli('precheck', '--cluster', 'broken', '--to', TO);
-  expectRefusal(precheck, /^edge-upgrade: cannot read cluster broken: cluster "broken": kubeconfig .*broken\.kubeconfig:10:\d+: not valid YAML/);
+  expectRefusal(
+    precheck,
+    /^edge-upgrade: cannot read cluster broken: cluster "broken": kubeconfig .*broken\.kubeconfig:10:\d+: not valid YAML/,
+  );
   const status = await cli('--json', 'status', '--cluster', 'broken');
   expect(status.code).toBe(0);
   expect((JSON.parse(status.stdout) as Progress).failure).toContain(where);

@@ -48,15 +48,17 @@ function upgradePod(node: string) {
       nodeName: node,
       restartPolicy: 'Never',
       tolerations: [{ operator: 'Exists' }],
-      containers: [{
-        name: 'upgrade',
-        image: 'example.invalid/agent:dev',
-        env: [
-          { name: ENV_TARGET_VERSION, value: TARGET },
-          { name: ENV_NODE_NAME, value: node },
-          { name: ENV_NODE_ROLE, value: 'worker' },
-        ],
-      }],
+      containers: [
+        {
+          name: 'upgrade',
+          image: 'example.invalid/agent:dev',
+          env: [
+            { name: ENV_TARGET_VERSION, value: TARGET },
+            { name: ENV_NODE_NAME, value: node },
+            { name: ENV_NODE_ROLE, value: 'worker' },
+          ],
+        },
+      ],
     },
   };
 }
@@ -72,7 +74,11 @@ test('3 control-plane and 20 worker nodes are Ready at the starting version', as
 });
 
 test('the built kubectl lists the nodes with the generated kubeconfig', () => {
-  const out = execFileSync(join(k8sBinDir(), 'kubectl'), ['--kubeconfig', cluster.controlPlane.kubeconfigPath, 'get', 'nodes', '-o', 'name'], { encoding: 'utf8' });
+  const out = execFileSync(
+    join(k8sBinDir(), 'kubectl'),
+    ['--kubeconfig', cluster.controlPlane.kubeconfigPath, 'get', 'nodes', '-o', 'name'],
+    { encoding: 'utf8' },
+  );
   const names = out.trim().split('\n');
   expect(names).toHaveLength(23);
   expect(names).toContain('node/edge-018');
@@ -87,19 +93,24 @@ test('an upgrade pod runs: the node reports the target kubeletVersion and the po
   expect(pod.status?.phase).toBe('Succeeded');
   expect((await nodeByName('edge-001')).status?.nodeInfo?.kubeletVersion).toBe(TARGET);
   // The restarted kubelet reports NotReady at first, then Ready once its runtime checks pass.
-  const node = await eventually('edge-001 Ready again', async () => {
-    const n = await nodeByName('edge-001');
-    return nodeReady(n) ? n : undefined;
-  }, 10_000);
+  const node = await eventually(
+    'edge-001 Ready again',
+    async () => {
+      const n = await nodeByName('edge-001');
+      return nodeReady(n) ? n : undefined;
+    },
+    10_000,
+  );
   expect(node.status?.nodeInfo?.kubeletVersion).toBe(TARGET);
   // Neighbours are untouched.
   expect((await nodeByName('edge-002')).status?.nodeInfo?.kubeletVersion).toBe(START);
 });
 
 test('a node labelled fail-upgrade fails its upgrade pod, with a readable log', async () => {
-  await cluster.core.patchNode(
-    { name: 'edge-003', body: [{ op: 'add', path: `/metadata/labels/${SIM_FAIL_UPGRADE_LABEL.replace('/', '~1')}`, value: 'true' }] },
-  );
+  await cluster.core.patchNode({
+    name: 'edge-003',
+    body: [{ op: 'add', path: `/metadata/labels/${SIM_FAIL_UPGRADE_LABEL.replace('/', '~1')}`, value: 'true' }],
+  });
   await cluster.core.createNamespacedPod({ namespace: UPGRADE_NAMESPACE, body: upgradePod('edge-003') });
   const pod = await eventually('the upgrade pod to finish', async () => {
     const p = await cluster.core.readNamespacedPod({ name: 'upgrade-edge-003', namespace: UPGRADE_NAMESPACE });
@@ -113,14 +124,20 @@ test('a node labelled fail-upgrade fails its upgrade pod, with a readable log', 
 });
 
 test('a node labelled offline becomes NotReady through the node lifecycle controller', async () => {
-  await cluster.core.patchNode(
-    { name: 'edge-010', body: [{ op: 'add', path: `/metadata/labels/${SIM_OFFLINE_LABEL.replace('/', '~1')}`, value: 'true' }] },
+  await cluster.core.patchNode({
+    name: 'edge-010',
+    body: [{ op: 'add', path: `/metadata/labels/${SIM_OFFLINE_LABEL.replace('/', '~1')}`, value: 'true' }],
+  });
+  const node = await eventually(
+    'edge-010 to go NotReady',
+    async () => {
+      const n = await nodeByName('edge-010');
+      const ready = n.status?.conditions?.find((c) => c.type === 'Ready');
+      return ready && ready.status !== 'True' ? n : undefined;
+    },
+    90_000,
+    1000,
   );
-  const node = await eventually('edge-010 to go NotReady', async () => {
-    const n = await nodeByName('edge-010');
-    const ready = n.status?.conditions?.find((c) => c.type === 'Ready');
-    return ready && ready.status !== 'True' ? n : undefined;
-  }, 90_000, 1000);
   const ready = node.status!.conditions!.find((c) => c.type === 'Ready')!;
   expect(ready.status).toBe('Unknown');
   expect(ready.reason).toBe('NodeStatusUnknown');
@@ -149,11 +166,15 @@ test('the API server refuses, with 429, evicting a pod whose PDB allows 0 disrup
     body: { metadata: { name: 'shop-pos' }, spec: { maxUnavailable: 0, selector: { matchLabels: labels } } },
   });
   // kube-scheduler places the pods on simulated workers; the simulator makes them Running and Ready.
-  const pods = await eventually('2 Ready shop-pos pods', async () => {
-    const list = (await cluster.core.listNamespacedPod({ namespace: 'default', labelSelector: 'app=shop-pos' })).items;
-    const ready = list.filter((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
-    return ready.length === 2 ? ready : undefined;
-  }, 60_000);
+  const pods = await eventually(
+    '2 Ready shop-pos pods',
+    async () => {
+      const list = (await cluster.core.listNamespacedPod({ namespace: 'default', labelSelector: 'app=shop-pos' })).items;
+      const ready = list.filter((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+      return ready.length === 2 ? ready : undefined;
+    },
+    60_000,
+  );
   expect(pods.every((p) => p.spec?.nodeName && !p.spec.nodeName.startsWith('cp-'))).toBe(true);
   await eventually('the PDB status to be observed', async () => {
     const pdb = await policy.readNamespacedPodDisruptionBudget({ name: 'shop-pos', namespace: 'default' });
@@ -161,8 +182,15 @@ test('the API server refuses, with 429, evicting a pod whose PDB allows 0 disrup
   });
   const name = pods[0]!.metadata!.name!;
   const err = await cluster.core
-    .createNamespacedPodEviction({ name, namespace: 'default', body: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name, namespace: 'default' } } })
-    .then(() => undefined, (e: unknown) => e);
+    .createNamespacedPodEviction({
+      name,
+      namespace: 'default',
+      body: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name, namespace: 'default' } },
+    })
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    );
   expect(err).toBeInstanceOf(ApiException);
   expect((err as ApiException<unknown>).code).toBe(429);
   expect(String((err as ApiException<unknown>).body)).toContain('disruption budget shop-pos');
@@ -179,11 +207,18 @@ describe('the simulator behaves like a kubelet', () => {
     spec: { nodeName: node, terminationGracePeriodSeconds: grace, containers: [{ name: 'app', image: 'example.invalid/app:1' }] },
   });
   const phaseOf = async (name: string) => (await cluster.core.readNamespacedPod({ name, namespace: 'default' })).status?.phase;
-  const gone = async (name: string) => cluster.core.readNamespacedPod({ name, namespace: 'default' }).then(() => false, (e: { code?: number }) => e.code === 404);
+  const gone = async (name: string) =>
+    cluster.core.readNamespacedPod({ name, namespace: 'default' }).then(
+      () => false,
+      (e: { code?: number }) => e.code === 404,
+    );
 
   test('a deleted pod lives out its grace period, and one with a finalizer stays until the finalizer is removed', async () => {
     await cluster.core.createNamespacedPod({ namespace: 'default', body: pod('graceful', 'edge-012') });
-    await cluster.core.createNamespacedPod({ namespace: 'default', body: pod('finalized', 'edge-012', { finalizers: ['example.com/hold'] }, 1) });
+    await cluster.core.createNamespacedPod({
+      namespace: 'default',
+      body: pod('finalized', 'edge-012', { finalizers: ['example.com/hold'] }, 1),
+    });
     await eventually('both Running', async () => (await phaseOf('graceful')) === 'Running' && (await phaseOf('finalized')) === 'Running');
     const deletedAt = Date.now();
     await cluster.core.deleteNamespacedPod({ name: 'graceful', namespace: 'default' });
@@ -214,9 +249,16 @@ describe('the simulator behaves like a kubelet', () => {
     const coord = cluster.kubeConfig.makeApiClient(CoordinationV1Api);
     await setLabel('edge-014', SIM_KUBELET_HANGS_LABEL, 'true');
     await cluster.core.createNamespacedPod({ namespace: UPGRADE_NAMESPACE, body: upgradePod('edge-014') });
-    await eventually('the upgrade pod Succeeded', async () => (await cluster.core.readNamespacedPod({ name: 'upgrade-edge-014', namespace: UPGRADE_NAMESPACE })).status?.phase === 'Succeeded');
+    await eventually(
+      'the upgrade pod Succeeded',
+      async () =>
+        (await cluster.core.readNamespacedPod({ name: 'upgrade-edge-014', namespace: UPGRADE_NAMESPACE })).status?.phase === 'Succeeded',
+    );
     expect((await nodeByName('edge-014')).status?.nodeInfo?.kubeletVersion).toBe(TARGET);
-    const renewed = async () => new Date((await coord.readNamespacedLease({ name: 'edge-014', namespace: 'kube-node-lease' })).spec!.renewTime as unknown as string).getTime();
+    const renewed = async () =>
+      new Date(
+        (await coord.readNamespacedLease({ name: 'edge-014', namespace: 'kube-node-lease' })).spec!.renewTime as unknown as string,
+      ).getTime();
     const before = await renewed();
     // Healthy nodes renew every 2 s here (8 s leases).
     await new Promise((r) => setTimeout(r, 6_000));

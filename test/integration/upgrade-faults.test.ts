@@ -8,10 +8,28 @@
 import type { V1Node } from '@kubernetes/client-node';
 import { cancelUpgrade, pauseUpgrade, resumeUpgrade, startUpgrade } from '../../src/api.js';
 import { nodeReady } from '../../src/planning/cluster.js';
-import { NODE_EVENT_NAMESPACE, SIM_FAIL_UPGRADE_LABEL, SIM_OFFLINE_LABEL, TARGET_VERSION_LABEL, UPGRADE_NAMESPACE } from '../../src/planning/labels.js';
+import {
+  NODE_EVENT_NAMESPACE,
+  SIM_FAIL_UPGRADE_LABEL,
+  SIM_OFFLINE_LABEL,
+  TARGET_VERSION_LABEL,
+  UPGRADE_NAMESPACE,
+} from '../../src/planning/labels.js';
 import { upgradePodName } from '../../src/planning/names.js';
 import { eventually } from '../helpers/poll.js';
-import { CLUSTER_ID, START, cordonedByUs, nodes, operatorCordon, ourEvents, progressUntil, setNodeLabel, startHarness, upgradePods, type Harness } from './upgrade-harness.js';
+import {
+  CLUSTER_ID,
+  START,
+  cordonedByUs,
+  nodes,
+  operatorCordon,
+  ourEvents,
+  progressUntil,
+  setNodeLabel,
+  startHarness,
+  upgradePods,
+  type Harness,
+} from './upgrade-harness.js';
 
 let h: Harness;
 

@@ -28,7 +28,10 @@ function deployment(name: string, replicas: number) {
     spec: {
       replicas,
       selector: { matchLabels: { app: name } },
-      template: { metadata: { labels: { app: name } }, spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'app', image: 'example.invalid/app:1' }] } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'app', image: 'example.invalid/app:1' }] },
+      },
     },
   };
 }
@@ -43,11 +46,18 @@ test('3 masters and 20 workers are upgraded in planned batches, one pod per node
   const policy = h.cluster.kubeConfig.makeApiClient(PolicyV1Api);
   const MIN = 5;
   await apps.createNamespacedDeployment({ namespace: 'default', body: deployment('web', 6) });
-  await policy.createNamespacedPodDisruptionBudget({ namespace: 'default', body: { metadata: { name: 'web' }, spec: { minAvailable: MIN, selector: { matchLabels: { app: 'web' } } } } });
-  await eventually('6 Ready web pods and the PDB observed', async () => {
-    const pdb = await policy.readNamespacedPodDisruptionBudget({ name: 'web', namespace: 'default' });
-    return (await readyPods('web')) === 6 && pdb.status?.disruptionsAllowed === 1;
-  }, 60_000);
+  await policy.createNamespacedPodDisruptionBudget({
+    namespace: 'default',
+    body: { metadata: { name: 'web' }, spec: { minAvailable: MIN, selector: { matchLabels: { app: 'web' } } } },
+  });
+  await eventually(
+    '6 Ready web pods and the PDB observed',
+    async () => {
+      const pdb = await policy.readNamespacedPodDisruptionBudget({ name: 'web', namespace: 'default' });
+      return (await readyPods('web')) === 6 && pdb.status?.disruptionsAllowed === 1;
+    },
+    60_000,
+  );
 
   let minReady = Infinity;
   let sampling = true;
@@ -61,10 +71,15 @@ test('3 masters and 20 workers are upgraded in planned batches, one pod per node
   const started = Date.now();
   await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, targetVersion: TARGET, drainTimeout: '2m', nodeTimeout: '2m' });
   const batches = new Map<number, number>();
-  const final = await progressUntil(h, 'the upgrade to finish', (p) => {
-    if (p.workers.batch) batches.set(p.workers.batch.number, p.workers.batch.size);
-    return p.state !== 'running';
-  }, 300_000);
+  const final = await progressUntil(
+    h,
+    'the upgrade to finish',
+    (p) => {
+      if (p.workers.batch) batches.set(p.workers.batch.number, p.workers.batch.size);
+      return p.state !== 'running';
+    },
+    300_000,
+  );
   sampling = false;
   await sampler;
   note(`full upgrade of 23 nodes took ${Math.round((Date.now() - started) / 1000)} s`);
@@ -77,7 +92,11 @@ test('3 masters and 20 workers are upgraded in planned batches, one pod per node
 
   const all = await nodes(h);
   for (const n of all.values()) {
-    expect([n.metadata?.name, n.status?.nodeInfo?.kubeletVersion, n.spec?.unschedulable ?? false]).toEqual([n.metadata?.name, TARGET, false]);
+    expect([n.metadata?.name, n.status?.nodeInfo?.kubeletVersion, n.spec?.unschedulable ?? false]).toEqual([
+      n.metadata?.name,
+      TARGET,
+      false,
+    ]);
   }
   expect(cordonedByUs(all)).toEqual([]);
   const pods = await upgradePods(h);
@@ -89,7 +108,9 @@ test('3 masters and 20 workers are upgraded in planned batches, one pod per node
   // `kubectl get events` tells the story, on nodes and pods.
   const nodeEvents = await ourEvents(h, NODE_EVENT_NAMESPACE);
   expect(new Set(nodeEvents.filter((e) => e.reason === 'UpgradeSucceeded').map((e) => e.involvedObject.name)).size).toBe(23);
-  expect((await ourEvents(h, UPGRADE_NAMESPACE)).some((e) => e.involvedObject.kind === 'Pod' && e.reason === 'UpgradeSucceeded')).toBe(true);
+  expect((await ourEvents(h, UPGRADE_NAMESPACE)).some((e) => e.involvedObject.kind === 'Pod' && e.reason === 'UpgradeSucceeded')).toBe(
+    true,
+  );
 }, 360_000);
 
 test('a PodDisruptionBudget allowing no disruption, added mid-upgrade, auto-pauses the upgrade naming it', async () => {

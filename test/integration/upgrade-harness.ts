@@ -46,7 +46,10 @@ export interface HarnessOptions {
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const shape = opts.shape ?? { controlPlanes: 3, cloudWorkers: 2, edgeWorkers: 18 };
   const [cluster, env] = await Promise.all([
-    startCluster({ nodeMonitorGracePeriodSeconds: 12, simulator: { leaseDurationSeconds: 8, upgradeSeconds: opts.upgradeSeconds ?? 1, ...opts.simulator } }),
+    startCluster({
+      nodeMonitorGracePeriodSeconds: 12,
+      simulator: { leaseDurationSeconds: 8, upgradeSeconds: opts.upgradeSeconds ?? 1, ...opts.simulator },
+    }),
     startDevServer(),
   ]);
   await cluster.simulator.createCluster({ ...shape, version: START });
@@ -83,11 +86,22 @@ export function workerConfig(kubeconfig: string, env: TestWorkflowEnvironment, c
 }
 
 /** Polls progress until `pred` holds; returns that progress. */
-export function progressUntil(h: Harness, what: string, pred: (p: Progress) => boolean, timeoutMs = 180_000, clusterId = CLUSTER_ID): Promise<Progress> {
-  return eventually(what, async () => {
-    const p = await getProgress(h.env.client, clusterId);
-    return pred(p) ? p : undefined;
-  }, timeoutMs, 300);
+export function progressUntil(
+  h: Harness,
+  what: string,
+  pred: (p: Progress) => boolean,
+  timeoutMs = 180_000,
+  clusterId = CLUSTER_ID,
+): Promise<Progress> {
+  return eventually(
+    what,
+    async () => {
+      const p = await getProgress(h.env.client, clusterId);
+      return pred(p) ? p : undefined;
+    },
+    timeoutMs,
+    300,
+  );
 }
 
 /** All nodes, by name. */
@@ -102,7 +116,8 @@ export async function upgradePods(h: Harness): Promise<V1Pod[]> {
 
 /** Events this project wrote in `namespace`. */
 export async function ourEvents(h: Harness, namespace: string, extraSelector = ''): Promise<CoreV1Event[]> {
-  return (await h.cluster.core.listNamespacedEvent({ namespace, labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}${extraSelector}` })).items;
+  return (await h.cluster.core.listNamespacedEvent({ namespace, labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}${extraSelector}` }))
+    .items;
 }
 
 /** Nodes carrying our cordon annotation. */

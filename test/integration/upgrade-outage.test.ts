@@ -37,7 +37,9 @@ beforeAll(async () => {
     kubeconfig: async (cluster) => {
       proxy = await TcpProxy.start({ host: '127.0.0.1', port: Number(new URL(cluster.controlPlane.server).port) });
       const path = join(cluster.controlPlane.dir, 'kubeconfig-worker');
-      writeFileSync(path, readFileSync(cluster.controlPlane.kubeconfigPath, 'utf8').replace(cluster.controlPlane.server, proxy.url), { mode: 0o600 });
+      writeFileSync(path, readFileSync(cluster.controlPlane.kubeconfigPath, 'utf8').replace(cluster.controlPlane.server, proxy.url), {
+        mode: 0o600,
+      });
       return path;
     },
   });
@@ -61,7 +63,7 @@ async function follow(timeoutMs: number): Promise<{ states: Set<string>; last: P
   }
 }
 
-test('API server outages of 30 s, during the first master\'s upgrade and while a worker upgrades, pause nothing', async () => {
+test("API server outages of 30 s, during the first master's upgrade and while a worker upgrades, pause nothing", async () => {
   const TARGET = 'v1.34.4';
   outageOn.add('first-control-plane');
   outageOn.add('edge-002');
@@ -77,7 +79,16 @@ test('API server outages of 30 s, during the first master\'s upgrade and while a
   for (const o of proxy.outages) expect(o.to! - o.from).toBeGreaterThanOrEqual(OUTAGE_MS);
   // Exactly one upgrade pod per node, all Succeeded; every node at the target and schedulable.
   const pods = await upgradePods(h);
-  expect(pods.map((p) => p.spec?.nodeName).sort()).toEqual(['cp-1', 'cp-2', 'cp-3', 'edge-001', 'edge-002', 'edge-003', 'edge-004', 'edge-005']);
+  expect(pods.map((p) => p.spec?.nodeName).sort()).toEqual([
+    'cp-1',
+    'cp-2',
+    'cp-3',
+    'edge-001',
+    'edge-002',
+    'edge-003',
+    'edge-004',
+    'edge-005',
+  ]);
   expect(pods.every((p) => p.status?.phase === 'Succeeded')).toBe(true);
   const all = await nodes(h);
   expect([...all.values()].every((n) => n.status?.nodeInfo?.kubeletVersion === TARGET && !n.spec?.unschedulable)).toBe(true);
@@ -87,7 +98,10 @@ test('a pod held by a finalizer blocks the drain until drainTimeout, naming it; 
   const TARGET = 'v1.34.5';
   await h.cluster.core.createNamespacedPod({
     namespace: 'default',
-    body: { metadata: { name: 'held', finalizers: ['example.com/block'] }, spec: { nodeName: 'edge-001', terminationGracePeriodSeconds: 1, containers: [{ name: 'app', image: 'example.invalid/app:1' }] } },
+    body: {
+      metadata: { name: 'held', finalizers: ['example.com/block'] },
+      spec: { nodeName: 'edge-001', terminationGracePeriodSeconds: 1, containers: [{ name: 'app', image: 'example.invalid/app:1' }] },
+    },
   });
   const logFrom = logLines.length;
   await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, targetVersion: TARGET, drainTimeout: '8s', acceptWarnings: true });
@@ -104,10 +118,7 @@ test('a pod held by a finalizer blocks the drain until drainTimeout, naming it; 
   expect(failed[0]).toMatch(/ WARN Activity failed drainNode: drain of edge-001 timed out .*\[.*node=edge-001 step=drain/);
   expect(lines.filter((l) => /\n\s+at /.test(l))).toEqual([]);
 
-  await h.cluster.core.patchNamespacedPod(
-    { name: 'held', namespace: 'default', body: { metadata: { finalizers: null } } },
-    mergePatch,
-  );
+  await h.cluster.core.patchNamespacedPod({ name: 'held', namespace: 'default', body: { metadata: { finalizers: null } } }, mergePatch);
   await resumeUpgrade(h.env.client, CLUSTER_ID);
   const done = await progressUntil(h, 'the upgrade to finish', (p) => p.state !== 'running' && p.state !== 'paused', 300_000);
   expect(done.state).toBe('succeeded');
@@ -122,17 +133,29 @@ test('terminating the workflow stops its running activity, and an upgrade pod de
   await setNodeLabel(h, 'cp-1', SIM_UPGRADE_SECONDS_LABEL, '600');
   try {
     await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, targetVersion: TARGET });
-    await eventually('the upgrade pod on cp-1 Running', async () => {
-      const p = await h.cluster.core.readNamespacedPod({ name, namespace: UPGRADE_NAMESPACE });
-      return p.status?.phase === 'Running';
-    }, 120_000);
+    await eventually(
+      'the upgrade pod on cp-1 Running',
+      async () => {
+        const p = await h.cluster.core.readNamespacedPod({ name, namespace: UPGRADE_NAMESPACE });
+        return p.status?.phase === 'Running';
+      },
+      120_000,
+    );
     expect(h.worker.getStatus().numInFlightActivities).toBeGreaterThan(0);
     await upgradeHandle(h.env.client, CLUSTER_ID).terminate('test: operator terminated the upgrade');
     // The SDK delivers the cancellation with the next heartbeat's answer (throttled to 3 s).
     await eventually('no activity left running on the worker', async () => h.worker.getStatus().numInFlightActivities === 0, 15_000, 200);
 
     await h.cluster.core.deleteNamespacedPod({ name, namespace: UPGRADE_NAMESPACE, gracePeriodSeconds: 1 });
-    await eventually('the pod gone', async () => h.cluster.core.readNamespacedPod({ name, namespace: UPGRADE_NAMESPACE }).then(() => false, (e: { code?: number }) => e.code === 404), 30_000);
+    await eventually(
+      'the pod gone',
+      async () =>
+        h.cluster.core.readNamespacedPod({ name, namespace: UPGRADE_NAMESPACE }).then(
+          () => false,
+          (e: { code?: number }) => e.code === 404,
+        ),
+      30_000,
+    );
     // Longer than any heartbeat throttle and re-check interval: nothing recreates it.
     await new Promise((r) => setTimeout(r, 10_000));
     const pods = (await upgradePods(h)).filter((p) => p.metadata?.labels?.[TARGET_VERSION_LABEL] === TARGET);

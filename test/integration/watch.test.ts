@@ -11,7 +11,10 @@ let cluster: TestCluster;
 
 beforeAll(async () => {
   cluster = await startCluster();
-  await cluster.core.createNamespacedPod({ namespace: 'default', body: { metadata: { name: 'watched' }, spec: { containers: [{ name: 'c', image: 'example.invalid/c:1' }] } } });
+  await cluster.core.createNamespacedPod({
+    namespace: 'default',
+    body: { metadata: { name: 'watched' }, spec: { containers: [{ name: 'c', image: 'example.invalid/c:1' }] } },
+  });
 }, 120_000);
 
 afterAll(async () => {

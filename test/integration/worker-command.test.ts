@@ -27,22 +27,35 @@ const customAttributes = async () =>
 test('the worker registers missing search attributes and serves Prometheus metrics', async () => {
   expect(Object.keys(await customAttributes())).not.toContain('EdgeClusterId');
   const metricsAddress = `127.0.0.1:${await freePort()}`;
-  const worker = spawnCli(['worker'], { TEMPORAL_ADDRESS: env.address, EDGE_UPGRADE_CLUSTERS: 'shop=/nonexistent/kubeconfig', EDGE_UPGRADE_METRICS_ADDRESS: metricsAddress });
+  const worker = spawnCli(['worker'], {
+    TEMPORAL_ADDRESS: env.address,
+    EDGE_UPGRADE_CLUSTERS: 'shop=/nonexistent/kubeconfig',
+    EDGE_UPGRADE_METRICS_ADDRESS: metricsAddress,
+  });
   try {
-    const attrs = await eventually('the search attributes', async () => {
-      const a = await customAttributes();
-      return NAMES.every((n) => n in a) ? a : undefined;
-    }, 60_000);
+    const attrs = await eventually(
+      'the search attributes',
+      async () => {
+        const a = await customAttributes();
+        return NAMES.every((n) => n in a) ? a : undefined;
+      },
+      60_000,
+    );
     // 2 is INDEXED_VALUE_TYPE_KEYWORD.
     for (const n of NAMES) expect(attrs[n]).toBe(2);
     expect(worker.output()).toContain('registered search attributes EdgeClusterId, EdgeUpgradeTarget, EdgeUpgradePhase, EdgeUpgradeState');
 
     // Once the worker polls, its metrics are labelled with the contract's task queue.
-    const metrics = await eventually('worker metrics', async () => {
-      const res = await fetch(`http://${metricsAddress}/metrics`);
-      const text = await res.text();
-      return res.ok && text.includes('task_queue="edge-upgrade"') ? text : undefined;
-    }, 60_000, 500);
+    const metrics = await eventually(
+      'worker metrics',
+      async () => {
+        const res = await fetch(`http://${metricsAddress}/metrics`);
+        const text = await res.text();
+        return res.ok && text.includes('task_queue="edge-upgrade"') ? text : undefined;
+      },
+      60_000,
+      500,
+    );
     expect(metrics).toMatch(/^temporal_\w+\{.*task_queue="edge-upgrade".*\} \d+/m);
   } finally {
     await stopCli(worker.child);
@@ -61,5 +74,7 @@ test('a broken configuration is refused with one line', async () => {
   // The agent image runs privileged on every node: a tag, which can be moved, needs an explicit opt-in.
   const tagged = await runCli(['worker'], { TEMPORAL_ADDRESS: env.address, EDGE_UPGRADE_IMAGE: 'ghcr.io/edge-upgrade/agent:0.1.0' });
   expect(tagged.code).toBe(1);
-  expect(tagged.stderr.trim()).toMatch(/^edge-upgrade: EDGE_UPGRADE_IMAGE: "ghcr\.io\/edge-upgrade\/agent:0\.1\.0" is not pinned by digest .*allowTaggedImages: true[^\n]*$/);
+  expect(tagged.stderr.trim()).toMatch(
+    /^edge-upgrade: EDGE_UPGRADE_IMAGE: "ghcr\.io\/edge-upgrade\/agent:0\.1\.0" is not pinned by digest .*allowTaggedImages: true[^\n]*$/,
+  );
 });

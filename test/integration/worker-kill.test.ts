@@ -31,10 +31,15 @@ test('a worker process killed with SIGKILL mid-batch is replaced; one upgrade pe
   await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, targetVersion: TARGET });
   const mid = await progressUntil(h, 'the third worker batch', (p) => (p.workers.batch?.number ?? 0) >= 3 || p.state !== 'running');
   expect(mid.state).toBe('running');
-  const runningBefore = await eventually('an upgrade pod running', async () => {
-    const running = (await upgradePods(h)).filter((p) => p.status?.phase === 'Running').map((p) => p.spec?.nodeName);
-    return running.length ? running : undefined;
-  }, 60_000, 100);
+  const runningBefore = await eventually(
+    'an upgrade pod running',
+    async () => {
+      const running = (await upgradePods(h)).filter((p) => p.status?.phase === 'Running').map((p) => p.spec?.nodeName);
+      return running.length ? running : undefined;
+    },
+    60_000,
+    100,
+  );
   const exited = new Promise((r) => first.child.once('exit', r));
   first.child.kill('SIGKILL');
   await exited;

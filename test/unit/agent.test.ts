@@ -51,21 +51,37 @@ function runAgent(env: Record<string, string>, tools: string[], fail: string[] =
     for (const [name, text] of Object.entries(host.yum ?? {})) put(join(yum, name), text);
     for (const [name, text] of Object.entries(host.other ?? {})) put(join(dir, name), text);
     // Real tools the agent uses in the pod and on the host besides the faked ones.
-    for (const real of ['sh', 'env', 'grep', 'sed', 'head']) symlinkSync(existsSync(`/bin/${real}`) ? `/bin/${real}` : `/usr/bin/${real}`, join(bin, real));
+    for (const real of ['sh', 'env', 'grep', 'sed', 'head'])
+      symlinkSync(existsSync(`/bin/${real}`) ? `/bin/${real}` : `/usr/bin/${real}`, join(bin, real));
     for (const tool of tools) {
       const f = join(bin, tool);
       const exit = fail.includes(tool) ? 'echo "fake failure" >&2; exit 3' : 'exit 0';
-      const repo = PACKAGE_MANAGERS.includes(tool) ? `echo "${tool} $* =>" $(grep -rhoE 'stable:/v[0-9]+[.][0-9]+/' '${apt}' '${yum}' | sed -E 's#stable:/(v[^/]*)/#\\1#') >> "${repoLog}"\n` : '';
+      const repo = PACKAGE_MANAGERS.includes(tool)
+        ? `echo "${tool} $* =>" $(grep -rhoE 'stable:/v[0-9]+[.][0-9]+/' '${apt}' '${yum}' | sed -E 's#stable:/(v[^/]*)/#\\1#') >> "${repoLog}"\n`
+        : '';
       writeFileSync(f, `#!/bin/bash\necho "${tool} $*" >> "${calls}"\n${repo}${exit}\n`);
       chmodSync(f, 0o755);
     }
-    const res = spawnSync('/bin/bash', [SCRIPT], { env: { PATH: bin, AGENT_HOST_EXEC: '', AGENT_APT_SOURCES_DIR: apt, AGENT_YUM_REPOS_DIR: yum, ...env }, encoding: 'utf8' });
+    const res = spawnSync('/bin/bash', [SCRIPT], {
+      env: { PATH: bin, AGENT_HOST_EXEC: '', AGENT_APT_SOURCES_DIR: apt, AGENT_YUM_REPOS_DIR: yum, ...env },
+      encoding: 'utf8',
+    });
     const lines = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8').trim().split('\n').filter(Boolean) : []);
     const files: Record<string, string> = {};
-    for (const [d, names] of [[apt, Object.keys(host.apt ?? {})], [yum, Object.keys(host.yum ?? {})]] as const) {
+    for (const [d, names] of [
+      [apt, Object.keys(host.apt ?? {})],
+      [yum, Object.keys(host.yum ?? {})],
+    ] as const) {
       for (const name of names) files[name] = readFileSync(join(d, name), 'utf8').replaceAll(dir, '${HOST}');
     }
-    return { status: res.status, stdout: res.stdout, stderr: res.stderr, calls: lines(calls), repoAtCall: lines(repoLog).map((l) => l.trim()), files };
+    return {
+      status: res.status,
+      stdout: res.stdout,
+      stderr: res.stderr,
+      calls: lines(calls),
+      repoAtCall: lines(repoLog).map((l) => l.trim()),
+      files,
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -143,7 +159,12 @@ describe('agent/upgrade-node.sh', () => {
 
     it('apt: a one-line source (and a mirror with the same layout) move from v1.33 to v1.34 before apt-get update', () => {
       const r = runAgent(env('worker'), APT, [], {
-        apt: { 'kubernetes.list': list('v1.33'), 'mirror.list': 'deb [signed-by=${HOST}/etc/apt/keyrings/kubernetes-apt-keyring.gpg] http://mirror.site-17.internal/k8s/core:/stable:/v1.33/deb/ /\n', 'debian.list': 'deb http://deb.debian.org/debian bookworm main\n' },
+        apt: {
+          'kubernetes.list': list('v1.33'),
+          'mirror.list':
+            'deb [signed-by=${HOST}/etc/apt/keyrings/kubernetes-apt-keyring.gpg] http://mirror.site-17.internal/k8s/core:/stable:/v1.33/deb/ /\n',
+          'debian.list': 'deb http://deb.debian.org/debian bookworm main\n',
+        },
         other: { 'etc/apt/keyrings/kubernetes-apt-keyring.gpg': 'KEY' },
       });
       expect(r.stderr).toBe('');
@@ -159,7 +180,8 @@ describe('agent/upgrade-node.sh', () => {
     });
 
     it('apt: a deb822 source whose keyring is missing gets the key from the target minor, before apt-get update', () => {
-      const sources = 'Types: deb\nURIs: https://pkgs.k8s.io/core:/stable:/v1.33/deb/\nSuites: /\nSigned-By: ${HOST}/etc/apt/keyrings/k8s.gpg\n';
+      const sources =
+        'Types: deb\nURIs: https://pkgs.k8s.io/core:/stable:/v1.33/deb/\nSuites: /\nSigned-By: ${HOST}/etc/apt/keyrings/k8s.gpg\n';
       const r = runAgent(env('worker'), [...APT, 'curl', 'gpg'], [], { apt: { 'kubernetes.sources': sources } });
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);
@@ -177,11 +199,17 @@ describe('agent/upgrade-node.sh', () => {
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);
       expect(r.files['kubernetes.repo']).toBe(repo('v1.34'));
-      expect(r.repoAtCall).toEqual([`${pm} install -y --disableexcludes=kubernetes kubeadm-1.34.4 => v1.34 v1.34`, `${pm} install -y --disableexcludes=kubernetes kubelet-1.34.4 kubectl-1.34.4 => v1.34 v1.34`]);
+      expect(r.repoAtCall).toEqual([
+        `${pm} install -y --disableexcludes=kubernetes kubeadm-1.34.4 => v1.34 v1.34`,
+        `${pm} install -y --disableexcludes=kubernetes kubelet-1.34.4 kubectl-1.34.4 => v1.34 v1.34`,
+      ]);
     });
 
     it('a repository already at the target minor is left as it is', () => {
-      const r = runAgent(env('worker'), APT, [], { apt: { 'kubernetes.list': list('v1.34') }, other: { 'etc/apt/keyrings/kubernetes-apt-keyring.gpg': 'KEY' } });
+      const r = runAgent(env('worker'), APT, [], {
+        apt: { 'kubernetes.list': list('v1.34') },
+        other: { 'etc/apt/keyrings/kubernetes-apt-keyring.gpg': 'KEY' },
+      });
       expect(r.status).toBe(0);
       expect(r.files['kubernetes.list']).toBe(list('v1.34'));
       expect(r.stdout).not.toContain('+ sed');

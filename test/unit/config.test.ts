@@ -15,7 +15,13 @@ const file = (name: string, text: string) => {
 
 test.each([
   ['a=/k/a', [{ id: 'a', kubeconfig: '/k/a' }]],
-  ['a=/k/a#ctx, b=/k/b', [{ id: 'a', kubeconfig: '/k/a', context: 'ctx' }, { id: 'b', kubeconfig: '/k/b' }]],
+  [
+    'a=/k/a#ctx, b=/k/b',
+    [
+      { id: 'a', kubeconfig: '/k/a', context: 'ctx' },
+      { id: 'b', kubeconfig: '/k/b' },
+    ],
+  ],
   ['', []],
 ])('EDGE_UPGRADE_CLUSTERS=%j', (value, expected) => {
   expect(parseClustersEnv(value)).toEqual(expected);
@@ -31,7 +37,10 @@ test('TLS and mTLS from the config file reach the connection options', () => {
   const cert = file('cert.pem', 'CERT');
   const key = file('key.pem', 'KEY');
   const cfg = loadWorkerConfig(
-    file('tls.yaml', `temporal:\n  address: t.example:7233\n  tls: { caFile: ${ca}, certFile: ${cert}, keyFile: ${key}, serverName: t.internal }\nclusters:\n  - { id: shop, kubeconfig: /k/shop }\n`),
+    file(
+      'tls.yaml',
+      `temporal:\n  address: t.example:7233\n  tls: { caFile: ${ca}, certFile: ${cert}, keyFile: ${key}, serverName: t.internal }\nclusters:\n  - { id: shop, kubeconfig: /k/shop }\n`,
+    ),
     { EDGE_UPGRADE_CLUSTERS: 'shop=/k/override' },
   );
   expect(cfg.clusters.get('shop')).toEqual({ id: 'shop', kubeconfig: '/k/override' });
@@ -44,7 +53,9 @@ test('TLS and mTLS from the config file reach the connection options', () => {
 });
 
 test('an API key implies TLS (Temporal Cloud)', () => {
-  const opts = temporalConnectionOptions(loadWorkerConfig(undefined, { TEMPORAL_API_KEY: 'secret', TEMPORAL_ADDRESS: 'ns.acct.tmprl.cloud:7233' }).temporal);
+  const opts = temporalConnectionOptions(
+    loadWorkerConfig(undefined, { TEMPORAL_API_KEY: 'secret', TEMPORAL_ADDRESS: 'ns.acct.tmprl.cloud:7233' }).temporal,
+  );
   expect(opts).toEqual({ address: 'ns.acct.tmprl.cloud:7233', tls: {}, apiKey: 'secret' });
 });
 
@@ -59,7 +70,10 @@ describe('the upgrade image allow-list', () => {
 
   test('worker-wide default and list, with a cluster that has its own', () => {
     const cfg = loadWorkerConfig(
-      file('images.yaml', `upgradeImage: ${PINNED}\nallowedImages: [${ARM}]\nclusters:\n  - { id: shop, kubeconfig: /k/shop }\n  - { id: arm, kubeconfig: /k/arm, upgradeImage: ${ARM}, allowedImages: [] }\n`),
+      file(
+        'images.yaml',
+        `upgradeImage: ${PINNED}\nallowedImages: [${ARM}]\nclusters:\n  - { id: shop, kubeconfig: /k/shop }\n  - { id: arm, kubeconfig: /k/arm, upgradeImage: ${ARM}, allowedImages: [] }\n`,
+      ),
       {},
     );
     expect(imagePolicyFor(cfg, 'shop')).toEqual({ defaultImage: PINNED, allowed: [ARM] });
@@ -71,9 +85,15 @@ describe('the upgrade image allow-list', () => {
   });
 
   test.each([
-    [`upgradeImage: ghcr.io/edge-upgrade/agent:0.1.0\n`, /^config file .*: upgradeImage: "ghcr\.io\/edge-upgrade\/agent:0\.1\.0" is not pinned by digest/],
+    [
+      `upgradeImage: ghcr.io/edge-upgrade/agent:0.1.0\n`,
+      /^config file .*: upgradeImage: "ghcr\.io\/edge-upgrade\/agent:0\.1\.0" is not pinned by digest/,
+    ],
     [`allowedImages: [${PINNED}, "evil:1"]\n`, /: allowedImages\.1: "evil:1" is not pinned by digest/],
-    [`clusters:\n  - { id: shop, kubeconfig: /k, allowedImages: ["a b"] }\n`, /: clusters\.0\.allowedImages\.0: "a b" is not an image reference/],
+    [
+      `clusters:\n  - { id: shop, kubeconfig: /k, allowedImages: ["a b"] }\n`,
+      /: clusters\.0\.allowedImages\.0: "a b" is not an image reference/,
+    ],
     [`clusters:\n  - { id: shop, kubeconfig: /k, allowedImage: ${PINNED} }\n`, /clusters\.0: Unrecognized key: "allowedImage"/i],
   ])('refuses %j with one line', (yaml, message) => {
     let err: unknown;
@@ -90,10 +110,18 @@ describe('the upgrade image allow-list', () => {
   test('a tag-only image needs the explicit opt-in, in the file or the environment', () => {
     const tagged = file('tagged.yaml', 'upgradeImage: ghcr.io/edge-upgrade/agent:0.1.0\nallowTaggedImages: true\n');
     expect(loadWorkerConfig(tagged, {}).upgradeImage).toBe('ghcr.io/edge-upgrade/agent:0.1.0');
-    expect(() => loadWorkerConfig(undefined, { EDGE_UPGRADE_IMAGE: 'ghcr.io/edge-upgrade/agent:0.1.0' })).toThrow(/^EDGE_UPGRADE_IMAGE: .*not pinned by digest/);
-    const env = loadWorkerConfig(undefined, { EDGE_UPGRADE_IMAGE: 'ghcr.io/edge-upgrade/agent:0.1.0', EDGE_UPGRADE_ALLOW_TAGGED_IMAGES: 'true', EDGE_UPGRADE_ALLOWED_IMAGES: `${PINNED}, ${ARM}` });
+    expect(() => loadWorkerConfig(undefined, { EDGE_UPGRADE_IMAGE: 'ghcr.io/edge-upgrade/agent:0.1.0' })).toThrow(
+      /^EDGE_UPGRADE_IMAGE: .*not pinned by digest/,
+    );
+    const env = loadWorkerConfig(undefined, {
+      EDGE_UPGRADE_IMAGE: 'ghcr.io/edge-upgrade/agent:0.1.0',
+      EDGE_UPGRADE_ALLOW_TAGGED_IMAGES: 'true',
+      EDGE_UPGRADE_ALLOWED_IMAGES: `${PINNED}, ${ARM}`,
+    });
     expect(env.upgradeImage).toBe('ghcr.io/edge-upgrade/agent:0.1.0');
     expect(env.allowedImages).toEqual([PINNED, ARM]);
-    expect(() => loadWorkerConfig(undefined, { EDGE_UPGRADE_ALLOW_TAGGED_IMAGES: 'maybe' })).toThrow(/EDGE_UPGRADE_ALLOW_TAGGED_IMAGES "maybe" is not true or false/);
+    expect(() => loadWorkerConfig(undefined, { EDGE_UPGRADE_ALLOW_TAGGED_IMAGES: 'maybe' })).toThrow(
+      /EDGE_UPGRADE_ALLOW_TAGGED_IMAGES "maybe" is not true or false/,
+    );
   });
 });

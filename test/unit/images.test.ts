@@ -16,7 +16,17 @@ describe('parseImageRef', () => {
     expect(parseImageRef(ref)).toEqual(parsed);
   });
 
-  it.each(['', ' busybox', 'Busybox', 'a b', 'r/a@sha256:abc', 'r/a:', 'r/a@md5:' + 'a'.repeat(32), 'r/a:t;rm -rf /', 'r/a:' + 'x'.repeat(200)])('refuses %j', (ref) => {
+  it.each([
+    '',
+    ' busybox',
+    'Busybox',
+    'a b',
+    'r/a@sha256:abc',
+    'r/a:',
+    'r/a@md5:' + 'a'.repeat(32),
+    'r/a:t;rm -rf /',
+    'r/a:' + 'x'.repeat(200),
+  ])('refuses %j', (ref) => {
     expect(parseImageRef(ref)).toBeNull();
   });
 });
@@ -58,11 +68,16 @@ describe('resolveUpgradeImage', () => {
   it('uses the default when the request names no image, and an allowed one when it does', () => {
     expect(resolveUpgradeImage(policy, undefined, 'shop')).toBe(AGENT);
     expect(resolveUpgradeImage(policy, AGENT, 'shop')).toBe(AGENT);
-    expect(resolveUpgradeImage(policy, `registry.example.com/edge-upgrade/agent-arm@${D2}`, 'shop')).toBe(`registry.example.com/edge-upgrade/agent-arm@${D2}`);
+    expect(resolveUpgradeImage(policy, `registry.example.com/edge-upgrade/agent-arm@${D2}`, 'shop')).toBe(
+      `registry.example.com/edge-upgrade/agent-arm@${D2}`,
+    );
   });
 
   it.each([
-    ['evil.example.com/miner:latest', /^upgradeImage "evil\.example\.com\/miner:latest" is not allowed for cluster shop \(this worker allows registry\.example\.com\/edge-upgrade\/agent@sha256:a+, registry\.example\.com\/edge-upgrade\/agent-arm@sha256:b+\); omit the image/],
+    [
+      'evil.example.com/miner:latest',
+      /^upgradeImage "evil\.example\.com\/miner:latest" is not allowed for cluster shop \(this worker allows registry\.example\.com\/edge-upgrade\/agent@sha256:a+, registry\.example\.com\/edge-upgrade\/agent-arm@sha256:b+\); omit the image/,
+    ],
     [`registry.example.com/edge-upgrade/agent@${D2}`, /is not allowed for cluster shop/],
     ['not an image', /^upgradeImage "not an image" is not an image reference like /],
   ])('refuses %s with one line', (requested, message) => {
@@ -78,7 +93,9 @@ describe('resolveUpgradeImage', () => {
   });
 
   it('without any configured image, a request without one is refused naming the setting', () => {
-    expect(() => resolveUpgradeImage({ allowed: [] }, undefined, 'shop')).toThrow(/no upgrade image is configured for cluster shop: set upgradeImage \(pinned by digest/);
+    expect(() => resolveUpgradeImage({ allowed: [] }, undefined, 'shop')).toThrow(
+      /no upgrade image is configured for cluster shop: set upgradeImage \(pinned by digest/,
+    );
     expect(() => resolveUpgradeImage({ allowed: [] }, AGENT, 'shop')).toThrow(/this worker allows no images/);
   });
 });

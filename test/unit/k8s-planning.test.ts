@@ -2,7 +2,14 @@
 import type { V1Node, V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import { controlPlaneVersion, toClusterNode } from '../../src/planning/cluster.js';
 import { drainBlockedMessage, drainVerdict, pdbNeverAllows, pdbsForPod, selectorMatches } from '../../src/planning/drain.js';
-import { CONTROL_PLANE_LABEL, CORDONED_BY_ANNOTATION, EDGE_WORKER_LABEL, ENV_NODE_ROLE, ENV_TARGET_VERSION, UPGRADE_NAMESPACE } from '../../src/planning/labels.js';
+import {
+  CONTROL_PLANE_LABEL,
+  CORDONED_BY_ANNOTATION,
+  EDGE_WORKER_LABEL,
+  ENV_NODE_ROLE,
+  ENV_TARGET_VERSION,
+  UPGRADE_NAMESPACE,
+} from '../../src/planning/labels.js';
 import { labelValue, upgradePodName } from '../../src/planning/names.js';
 import { evaluatePrecheck, type PrecheckInput } from '../../src/planning/precheck-items.js';
 import type { ClusterNode, PrecheckItem } from '../../src/planning/types.js';
@@ -48,7 +55,16 @@ describe('labelValue', () => {
   });
 });
 
-const pod = (over: { name?: string; ns?: string; labels?: Record<string, string>; annotations?: Record<string, string>; owner?: string; deleting?: boolean; phase?: string; node?: string }): V1Pod => ({
+const pod = (over: {
+  name?: string;
+  ns?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  owner?: string;
+  deleting?: boolean;
+  phase?: string;
+  node?: string;
+}): V1Pod => ({
   metadata: {
     name: over.name ?? 'p',
     namespace: over.ns ?? 'default',
@@ -78,7 +94,12 @@ describe('drainVerdict (kubectl drain filters)', () => {
   });
 });
 
-const pdb = (name: string, spec: V1PodDisruptionBudget['spec'], status?: Partial<NonNullable<V1PodDisruptionBudget['status']>>, ns = 'default'): V1PodDisruptionBudget => ({
+const pdb = (
+  name: string,
+  spec: V1PodDisruptionBudget['spec'],
+  status?: Partial<NonNullable<V1PodDisruptionBudget['status']>>,
+  ns = 'default',
+): V1PodDisruptionBudget => ({
   metadata: { name, namespace: ns },
   spec,
   status: status ? { currentHealthy: 0, desiredHealthy: 0, disruptionsAllowed: 0, expectedPods: 0, ...status } : undefined,
@@ -100,7 +121,10 @@ describe('PDB matching', () => {
 
   it('only PDBs of the pod namespace apply', () => {
     const p = pod({ labels: { app: 'web' } });
-    const budgets = [pdb('a', { selector: { matchLabels: { app: 'web' } } }), pdb('b', { selector: { matchLabels: { app: 'web' } } }, undefined, 'other')];
+    const budgets = [
+      pdb('a', { selector: { matchLabels: { app: 'web' } } }),
+      pdb('b', { selector: { matchLabels: { app: 'web' } } }, undefined, 'other'),
+    ];
     expect(pdbsForPod(p, budgets).map((b) => b.metadata?.name)).toEqual(['a']);
   });
 
@@ -116,18 +140,35 @@ describe('PDB matching', () => {
   });
 
   it('the blocked-drain message names the pod, the PDB and the overriding option', () => {
-    const m = drainBlockedMessage({ node: 'edge-001', pod: pod({ name: 'web-1' }), pdbs: [pdb('web', { maxUnavailable: 0 }, { disruptionsAllowed: 0 })], waitedMs: 60_000 });
+    const m = drainBlockedMessage({
+      node: 'edge-001',
+      pod: pod({ name: 'web-1' }),
+      pdbs: [pdb('web', { maxUnavailable: 0 }, { disruptionsAllowed: 0 })],
+      waitedMs: 60_000,
+    });
     expect(m).toContain('pod default/web-1');
     expect(m).toContain('PodDisruptionBudget default/web');
     expect(m).toContain('drainTimeout');
   });
 });
 
-const cn = (name: string, kind: ClusterNode['kind'], kubeletVersion: string): ClusterNode => ({ name, kind, edge: false, kubeletVersion, ready: true, unschedulable: false });
+const cn = (name: string, kind: ClusterNode['kind'], kubeletVersion: string): ClusterNode => ({
+  name,
+  kind,
+  edge: false,
+  kubeletVersion,
+  ready: true,
+  unschedulable: false,
+});
 
 describe('controlPlaneVersion', () => {
   it.each([
-    ['the lowest master kubelet', [cn('cp-1', 'control-plane', 'v1.34.4'), cn('cp-2', 'control-plane', 'v1.33.7'), cn('w', 'worker', 'v1.32.0')], 'v1.35.0', 'v1.33.7'],
+    [
+      'the lowest master kubelet',
+      [cn('cp-1', 'control-plane', 'v1.34.4'), cn('cp-2', 'control-plane', 'v1.33.7'), cn('w', 'worker', 'v1.32.0')],
+      'v1.35.0',
+      'v1.33.7',
+    ],
     ['the API server when there are no masters (managed)', [cn('w', 'worker', 'v1.33.1')], 'v1.34.2', 'v1.34.2'],
     ['v1.10 sorts after v1.9', [cn('cp-1', 'control-plane', 'v1.10.0'), cn('cp-2', 'control-plane', 'v1.9.9')], '', 'v1.9.9'],
   ])('%s', (_what, nodes, api, expected) => {
@@ -135,7 +176,18 @@ describe('controlPlaneVersion', () => {
   });
 });
 
-const node = (name: string, o: { cp?: boolean; edge?: boolean; version?: string; ready?: boolean; unschedulable?: boolean; cordonedBy?: string; pressure?: string } = {}): V1Node => ({
+const node = (
+  name: string,
+  o: {
+    cp?: boolean;
+    edge?: boolean;
+    version?: string;
+    ready?: boolean;
+    unschedulable?: boolean;
+    cordonedBy?: string;
+    pressure?: string;
+  } = {},
+): V1Node => ({
   metadata: {
     name,
     labels: o.cp ? { [CONTROL_PLANE_LABEL]: '' } : { [EDGE_WORKER_LABEL]: o.edge ? 'true' : 'false' },
@@ -178,30 +230,103 @@ describe('evaluatePrecheck', () => {
 
   it.each<[string, (i: PrecheckInput) => PrecheckInput, string, PrecheckItem['result'], string[], string]>([
     ['API server not ready', (i) => ({ ...i, apiServer: { ready: false } }), 'api-server', 'error', [], '/readyz'],
-    ['offline edge node', (i) => ({ ...i, nodes: [...i.nodes, node('edge-009', { edge: true, ready: false })] }), 'nodes-ready', 'error', ['edge-009'], 'edge-009 (edge site offline?)'],
+    [
+      'offline edge node',
+      (i) => ({ ...i, nodes: [...i.nodes, node('edge-009', { edge: true, ready: false })] }),
+      'nodes-ready',
+      'error',
+      ['edge-009'],
+      'edge-009 (edge site offline?)',
+    ],
     ['target two minors up', (i) => ({ ...i, targetVersion: 'v1.35.0' }), 'version-skew', 'error', [], 'more than one minor'],
     ['downgrade', (i) => ({ ...i, targetVersion: 'v1.33.1' }), 'version-skew', 'error', [], 'downgrades'],
-    ['a kubelet newer than the target', (i) => ({ ...i, nodes: [...i.nodes, node('edge-003', { version: 'v1.34.5' })] }), 'version-skew', 'error', ['edge-003'], 'newer'],
-    ['a kubelet four minors older', (i) => ({ ...i, nodes: [...i.nodes, node('edge-004', { version: 'v1.30.2' })] }), 'version-skew', 'error', ['edge-004'], 'skew'],
-    ['disk pressure', (i) => ({ ...i, nodes: [node('edge-005', { pressure: 'DiskPressure' })] }), 'node-pressure', 'warning', ['edge-005'], 'DiskPressure'],
-    ['cordoned by someone else', (i) => ({ ...i, nodes: [node('edge-006', { unschedulable: true })] }), 'cordoned-nodes', 'warning', ['edge-006'], 'kubectl uncordon'],
-    ['cordoned by this upgrade (a re-run)', (i) => ({ ...i, nodes: [node('edge-006', { unschedulable: true, cordonedBy: 'edge-upgrade-x' })] }), 'cordoned-nodes', 'normal', [], ''],
-    ['a failed upgrade pod', (i) => ({ ...i, upgradePods: [pod({ name: 'upgrade-edge-001-v1-34-4', ns: UPGRADE_NAMESPACE, phase: 'Failed' })] }), 'upgrade-pods', 'error', ['edge-001'], 'kubectl -n kube-upgrade delete pod upgrade-edge-001-v1-34-4'],
+    [
+      'a kubelet newer than the target',
+      (i) => ({ ...i, nodes: [...i.nodes, node('edge-003', { version: 'v1.34.5' })] }),
+      'version-skew',
+      'error',
+      ['edge-003'],
+      'newer',
+    ],
+    [
+      'a kubelet four minors older',
+      (i) => ({ ...i, nodes: [...i.nodes, node('edge-004', { version: 'v1.30.2' })] }),
+      'version-skew',
+      'error',
+      ['edge-004'],
+      'skew',
+    ],
+    [
+      'disk pressure',
+      (i) => ({ ...i, nodes: [node('edge-005', { pressure: 'DiskPressure' })] }),
+      'node-pressure',
+      'warning',
+      ['edge-005'],
+      'DiskPressure',
+    ],
+    [
+      'cordoned by someone else',
+      (i) => ({ ...i, nodes: [node('edge-006', { unschedulable: true })] }),
+      'cordoned-nodes',
+      'warning',
+      ['edge-006'],
+      'kubectl uncordon',
+    ],
+    [
+      'cordoned by this upgrade (a re-run)',
+      (i) => ({ ...i, nodes: [node('edge-006', { unschedulable: true, cordonedBy: 'edge-upgrade-x' })] }),
+      'cordoned-nodes',
+      'normal',
+      [],
+      '',
+    ],
+    [
+      'a failed upgrade pod',
+      (i) => ({ ...i, upgradePods: [pod({ name: 'upgrade-edge-001-v1-34-4', ns: UPGRADE_NAMESPACE, phase: 'Failed' })] }),
+      'upgrade-pods',
+      'error',
+      ['edge-001'],
+      'kubectl -n kube-upgrade delete pod upgrade-edge-001-v1-34-4',
+    ],
     ['namespace terminating', (i) => ({ ...i, namespace: 'terminating' }), 'upgrade-namespace', 'error', [], 'being deleted'],
     [
       'a PDB that never allows an eviction',
-      (i) => ({ ...i, pods: [pod({ owner: 'ReplicaSet', labels: { app: 'a' } })], pdbs: [pdb('a', { maxUnavailable: 0, selector: { matchLabels: { app: 'a' } } }, { disruptionsAllowed: 0 })] }),
-      'pod-disruption-budgets', 'error', ['edge-001'], 'default/a',
+      (i) => ({
+        ...i,
+        pods: [pod({ owner: 'ReplicaSet', labels: { app: 'a' } })],
+        pdbs: [pdb('a', { maxUnavailable: 0, selector: { matchLabels: { app: 'a' } } }, { disruptionsAllowed: 0 })],
+      }),
+      'pod-disruption-budgets',
+      'error',
+      ['edge-001'],
+      'default/a',
     ],
     [
       'a PDB at 0 allowed disruptions right now',
-      (i) => ({ ...i, pods: [pod({ owner: 'ReplicaSet', labels: { app: 'a' } })], pdbs: [pdb('a', { minAvailable: 1, selector: { matchLabels: { app: 'a' } } }, { disruptionsAllowed: 0, expectedPods: 2 })] }),
-      'pod-disruption-budgets', 'warning', ['edge-001'], 'drainTimeout',
+      (i) => ({
+        ...i,
+        pods: [pod({ owner: 'ReplicaSet', labels: { app: 'a' } })],
+        pdbs: [pdb('a', { minAvailable: 1, selector: { matchLabels: { app: 'a' } } }, { disruptionsAllowed: 0, expectedPods: 2 })],
+      }),
+      'pod-disruption-budgets',
+      'warning',
+      ['edge-001'],
+      'drainTimeout',
     ],
     [
       'a pod under two PDBs',
-      (i) => ({ ...i, pods: [pod({ owner: 'ReplicaSet', labels: { app: 'a' } })], pdbs: [pdb('a', { selector: { matchLabels: { app: 'a' } } }, { disruptionsAllowed: 1 }), pdb('b', { selector: {} }, { disruptionsAllowed: 1 })] }),
-      'pod-disruption-budgets', 'error', ['edge-001'], 'more than one',
+      (i) => ({
+        ...i,
+        pods: [pod({ owner: 'ReplicaSet', labels: { app: 'a' } })],
+        pdbs: [
+          pdb('a', { selector: { matchLabels: { app: 'a' } } }, { disruptionsAllowed: 1 }),
+          pdb('b', { selector: {} }, { disruptionsAllowed: 1 }),
+        ],
+      }),
+      'pod-disruption-budgets',
+      'error',
+      ['edge-001'],
+      'more than one',
     ],
     ['a bare pod', (i) => ({ ...i, pods: [pod({ name: 'debug' })] }), 'unmanaged-pods', 'warning', ['edge-001'], 'default/debug'],
   ])('%s', (_what, mutate, id, result, nodes, text) => {
@@ -213,19 +338,44 @@ describe('evaluatePrecheck', () => {
 });
 
 describe('buildUpgradePod', () => {
-  it.each(['first-control-plane', 'control-plane', 'worker'] as const)('pins a privileged %s pod to its node with the contract env', (role) => {
-    const p = buildUpgradePod({ node: 'cp-1', role, targetVersion: 'v1.34.4', upgradeId: 'edge-upgrade-x', image: 'img:1', nodeTimeoutMs: 30 * 60_000 });
-    expect(p.metadata?.name).toBe('upgrade-cp-1-v1-34-4');
-    expect(p.metadata?.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'edge-upgrade', 'edge-upgrade.io/node': 'cp-1', 'edge-upgrade.io/upgrade-id': 'edge-upgrade-x' });
-    expect(p.spec).toMatchObject({ nodeName: 'cp-1', restartPolicy: 'Never', hostPID: true, tolerations: [{ operator: 'Exists' }] });
-    const c = p.spec!.containers[0]!;
-    expect(c.securityContext?.privileged).toBe(true);
-    expect(c.image).toBe('img:1');
-    expect(Object.fromEntries(c.env!.map((e) => [e.name, e.value]))).toEqual({ [ENV_TARGET_VERSION]: 'v1.34.4', NODE_NAME: 'cp-1', [ENV_NODE_ROLE]: role });
-  });
+  it.each(['first-control-plane', 'control-plane', 'worker'] as const)(
+    'pins a privileged %s pod to its node with the contract env',
+    (role) => {
+      const p = buildUpgradePod({
+        node: 'cp-1',
+        role,
+        targetVersion: 'v1.34.4',
+        upgradeId: 'edge-upgrade-x',
+        image: 'img:1',
+        nodeTimeoutMs: 30 * 60_000,
+      });
+      expect(p.metadata?.name).toBe('upgrade-cp-1-v1-34-4');
+      expect(p.metadata?.labels).toMatchObject({
+        'app.kubernetes.io/managed-by': 'edge-upgrade',
+        'edge-upgrade.io/node': 'cp-1',
+        'edge-upgrade.io/upgrade-id': 'edge-upgrade-x',
+      });
+      expect(p.spec).toMatchObject({ nodeName: 'cp-1', restartPolicy: 'Never', hostPID: true, tolerations: [{ operator: 'Exists' }] });
+      const c = p.spec!.containers[0]!;
+      expect(c.securityContext?.privileged).toBe(true);
+      expect(c.image).toBe('img:1');
+      expect(Object.fromEntries(c.env!.map((e) => [e.name, e.value]))).toEqual({
+        [ENV_TARGET_VERSION]: 'v1.34.4',
+        NODE_NAME: 'cp-1',
+        [ENV_NODE_ROLE]: role,
+      });
+    },
+  );
 
   it('mounts nothing from the host, is node-critical, requests resources and ends with the node timeout', () => {
-    const p = buildUpgradePod({ node: 'edge-1', role: 'worker', targetVersion: 'v1.34.4', upgradeId: 'u', image: 'img:1', nodeTimeoutMs: 30 * 60_000 });
+    const p = buildUpgradePod({
+      node: 'edge-1',
+      role: 'worker',
+      targetVersion: 'v1.34.4',
+      upgradeId: 'u',
+      image: 'img:1',
+      nodeTimeoutMs: 30 * 60_000,
+    });
     // The agent reaches the host through PID 1 (nsenter), so the old hostPath '/' mount was only exposure.
     expect(p.spec!.volumes ?? []).toEqual([]);
     expect(p.spec!.containers[0]!.volumeMounts ?? []).toEqual([]);
@@ -241,7 +391,10 @@ describe('buildUpgradePod', () => {
     [1, 1],
     [15 * 24 * 3600_000, 15 * 24 * 3600],
   ])('a node timeout of %i ms gives activeDeadlineSeconds %i', (ms, seconds) => {
-    expect(buildUpgradePod({ node: 'n', role: 'worker', targetVersion: 'v1.34.4', upgradeId: 'u', image: 'i', nodeTimeoutMs: ms }).spec!.activeDeadlineSeconds).toBe(seconds);
+    expect(
+      buildUpgradePod({ node: 'n', role: 'worker', targetVersion: 'v1.34.4', upgradeId: 'u', image: 'i', nodeTimeoutMs: ms }).spec!
+        .activeDeadlineSeconds,
+    ).toBe(seconds);
   });
 });
 

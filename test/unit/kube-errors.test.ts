@@ -22,18 +22,44 @@ describe('classifyKubeError', () => {
     ['host unreachable', net('EHOSTUNREACH'), 'transient', true, 'host unreachable'],
     ['our request timeout', timeout(), 'transient', true, 'no answer within 15 s'],
     ['request timeout as a cause', new TypeError('fetch failed', { cause: timeout() }), 'transient', true, 'no answer within 15 s'],
-    ['429 from API priority and fairness', api(429, 'Too many requests, please try again later.'), 'transient', false, '429 Too Many Requests (API priority and fairness): Too many requests, please try again later.'],
+    [
+      '429 from API priority and fairness',
+      api(429, 'Too many requests, please try again later.'),
+      'transient',
+      false,
+      '429 Too Many Requests (API priority and fairness): Too many requests, please try again later.',
+    ],
     ['500', api(500, 'etcdserver: leader changed'), 'transient', false, '500 Internal Server Error: etcdserver: leader changed'],
     ['502', api(502), 'transient', false, '502 Bad Gateway: boom'],
-    ['503 while the API server starts', api(503, 'apiserver not ready'), 'transient', false, '503 Service Unavailable: apiserver not ready'],
+    [
+      '503 while the API server starts',
+      api(503, 'apiserver not ready'),
+      'transient',
+      false,
+      '503 Service Unavailable: apiserver not ready',
+    ],
     ['504', api(504), 'transient', false, '504 Gateway Timeout: boom'],
     ['410 watch expired', api(410, 'too old resource version'), 'transient', false, '410 Gone (watch expired): too old resource version'],
     ['409 conflict', api(409, 'the object has been modified'), 'conflict', false, '409: the object has been modified'],
     ['403 forbidden', api(403, 'nodes "x" is forbidden'), 'permanent', false, '403: nodes "x" is forbidden'],
     ['422 invalid', api(422, 'invalid'), 'permanent', false, '422: invalid'],
     ['401 unauthorized', api(401, 'Unauthorized'), 'permanent', false, '401: Unauthorized'],
-    ['TLS: wrong CA', new TypeError('fetch failed', { cause: Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }) }), 'permanent', true, 'TLS failure (DEPTH_ZERO_SELF_SIGNED_CERT): self-signed certificate'],
-    ['a programming error', new TypeError("Cannot read properties of undefined (reading 'x')"), 'permanent', false, "Cannot read properties of undefined (reading 'x')"],
+    [
+      'TLS: wrong CA',
+      new TypeError('fetch failed', {
+        cause: Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }),
+      }),
+      'permanent',
+      true,
+      'TLS failure (DEPTH_ZERO_SELF_SIGNED_CERT): self-signed certificate',
+    ],
+    [
+      'a programming error',
+      new TypeError("Cannot read properties of undefined (reading 'x')"),
+      'permanent',
+      false,
+      "Cannot read properties of undefined (reading 'x')",
+    ],
   ])('%s', (_what, err, kind, unreachable, reason) => {
     expect(classifyKubeError(err)).toEqual({ kind, unreachable, reason });
   });
@@ -53,16 +79,27 @@ describe('classifyKubeError', () => {
       contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
       currentContext: 'x',
     });
-    const err = await makeClient(kc, CoreV1Api).listNode().then(() => undefined, (e: unknown) => e);
+    const err = await makeClient(kc, CoreV1Api)
+      .listNode()
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(classifyKubeError(err)).toEqual({ kind: 'transient', unreachable: true, reason: 'connection refused' });
-    expect(activityErrorMessage(err, `https://127.0.0.1:${port}`)).toBe(`API server https://127.0.0.1:${port} unreachable: connection refused`);
+    expect(activityErrorMessage(err, `https://127.0.0.1:${port}`)).toBe(
+      `API server https://127.0.0.1:${port} unreachable: connection refused`,
+    );
   });
 });
 
 describe('messages', () => {
   it('an outage names the server, how long and why', () => {
-    expect(outageMessage('https://127.0.0.1:6443', 75_400, classifyKubeError(net('ECONNREFUSED')))).toBe('API server https://127.0.0.1:6443 unreachable for 75 s: connection refused');
-    expect(outageMessage('https://k:6443', 3_000, classifyKubeError(api(503, 'not ready')))).toBe('API server https://k:6443 failing for 3 s: 503 Service Unavailable: not ready');
+    expect(outageMessage('https://127.0.0.1:6443', 75_400, classifyKubeError(net('ECONNREFUSED')))).toBe(
+      'API server https://127.0.0.1:6443 unreachable for 75 s: connection refused',
+    );
+    expect(outageMessage('https://k:6443', 3_000, classifyKubeError(api(503, 'not ready')))).toBe(
+      'API server https://k:6443 failing for 3 s: 503 Service Unavailable: not ready',
+    );
   });
 
   it.each([
@@ -89,35 +126,54 @@ describe('withApiRetry', () => {
   it('re-runs the operation after 409 conflicts and transient errors', async () => {
     const errors = [api(409), net('ECONNRESET'), api(503)];
     let calls = 0;
-    const result = await withApiRetry({ server: 'https://k' }, async () => {
-      calls++;
-      const e = errors.shift();
-      if (e) throw e;
-      return 'done';
-    }, { forMs: 10_000, initialDelayMs: 10 });
+    const result = await withApiRetry(
+      { server: 'https://k' },
+      async () => {
+        calls++;
+        const e = errors.shift();
+        if (e) throw e;
+        return 'done';
+      },
+      { forMs: 10_000, initialDelayMs: 10 },
+    );
     expect(result).toBe('done');
     expect(calls).toBe(4);
   });
 
   it('gives up after forMs with a retryable failure that says what was unreachable', async () => {
     let calls = 0;
-    const err = await withApiRetry({ server: 'https://127.0.0.1:6443' }, async () => {
-      calls++;
-      throw net('ECONNREFUSED');
-    }, { forMs: 300, initialDelayMs: 20 }).then(() => undefined, (e: unknown) => e);
+    const err = await withApiRetry(
+      { server: 'https://127.0.0.1:6443' },
+      async () => {
+        calls++;
+        throw net('ECONNREFUSED');
+      },
+      { forMs: 300, initialDelayMs: 20 },
+    ).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(ApplicationFailure);
     expect((err as ApplicationFailure).type).toBe(ErrorType.KubeApiUnavailable);
     expect((err as ApplicationFailure).nonRetryable).toBe(false);
-    expect((err as ApplicationFailure).message).toMatch(/^API server https:\/\/127\.0\.0\.1:6443 unreachable for \d+ s: connection refused$/);
+    expect((err as ApplicationFailure).message).toMatch(
+      /^API server https:\/\/127\.0\.0\.1:6443 unreachable for \d+ s: connection refused$/,
+    );
     expect(calls).toBeGreaterThan(2);
   });
 
   it('rethrows a permanent error at once', async () => {
     let calls = 0;
-    await expect(withApiRetry({ server: 'https://k' }, async () => {
-      calls++;
-      throw api(422, 'invalid');
-    }, { forMs: 10_000 })).rejects.toBeInstanceOf(ApiException);
+    await expect(
+      withApiRetry(
+        { server: 'https://k' },
+        async () => {
+          calls++;
+          throw api(422, 'invalid');
+        },
+        { forMs: 10_000 },
+      ),
+    ).rejects.toBeInstanceOf(ApiException);
     expect(calls).toBe(1);
   });
 });

@@ -73,7 +73,11 @@ describe('a malformed kubeconfig is reported by path and line:column, never by c
   it.each([
     ['a scalar', 'SECRET\n', /not a kubeconfig/],
     ['a user without a name', kubeconfig('token: SECRET').replace('- name: u', '- nom: u'), /users\[0\]\.name is missing/],
-    ['a current-context that is not in the file', kubeconfig('token: SECRET').replace('current-context: x', 'current-context: SECRET'), /current-context is not set or names no context/],
+    [
+      'a current-context that is not in the file',
+      kubeconfig('token: SECRET').replace('current-context: x', 'current-context: SECRET'),
+      /current-context is not set or names no context/,
+    ],
   ])('%s', (_what, text, message) => {
     const path = file('wrong.kubeconfig', text);
     const err = thrown(() => loadKubeconfig(path));
@@ -97,7 +101,9 @@ describe('token files', () => {
   });
 
   it('an inline token wins, as in kubectl', async () => {
-    expect(await authorization(file('both.kubeconfig', kubeconfig(`token: inline\ntokenFile: ${join(dir, 'sa-token')}`)))).toBe('Bearer inline');
+    expect(await authorization(file('both.kubeconfig', kubeconfig(`token: inline\ntokenFile: ${join(dir, 'sa-token')}`)))).toBe(
+      'Bearer inline',
+    );
   });
 
   it('a rotated token is read again after a minute; a missing file names only the path', async () => {

@@ -6,15 +6,25 @@ import { parseVersion } from '../../src/planning/versions.js';
 const FROM = 'v1.33.7';
 const TO = 'v1.34.4';
 
-const node = (kind: ClusterNode['kind'], isEdge: boolean) => (name: string, kubeletVersion = FROM, ready = true): ClusterNode =>
-  ({ name, kind, edge: isEdge, kubeletVersion, ready, unschedulable: false });
+const node =
+  (kind: ClusterNode['kind'], isEdge: boolean) =>
+  (name: string, kubeletVersion = FROM, ready = true): ClusterNode => ({
+    name,
+    kind,
+    edge: isEdge,
+    kubeletVersion,
+    ready,
+    unschedulable: false,
+  });
 const master = node('control-plane', false);
 const cloud = node('worker', false);
 const edge = node('worker', true);
-const cluster = (controlPlaneVersion: string, nodes: ClusterNode[]): ClusterInventory =>
-  ({ clusterId: 'shop', controlPlaneVersion, nodes });
-const m = (name: string, serial: number, role: PlannedMaster['role'] = 'control-plane'): PlannedMaster =>
-  ({ name, serial, role });
+const cluster = (controlPlaneVersion: string, nodes: ClusterNode[]): ClusterInventory => ({
+  clusterId: 'shop',
+  controlPlaneVersion,
+  nodes,
+});
+const m = (name: string, serial: number, role: PlannedMaster['role'] = 'control-plane'): PlannedMaster => ({ name, serial, role });
 
 /** What a plan should say: masters left (with serial and role), workers left, totals, and nodes already done. */
 interface Want {
@@ -46,8 +56,13 @@ describe('planNodes', () => {
     [
       're-run: the first master and some workers are at the target; the rest keep their serials, nobody runs apply again',
       cluster(TO, [
-        master('cp-1', TO), master('cp-2'), master('cp-3'),
-        cloud('cloud-1', TO), edge('edge-1'), edge('edge-2', TO), edge('edge-3'),
+        master('cp-1', TO),
+        master('cp-2'),
+        master('cp-3'),
+        cloud('cloud-1', TO),
+        edge('edge-1'),
+        edge('edge-2', TO),
+        edge('edge-3'),
       ]),
       {
         masters: [m('cp-2', 2), m('cp-3', 3)],
@@ -91,7 +106,10 @@ describe('planNodes', () => {
 
 describe('workerBatches', () => {
   const workers = (total: number, done: number) =>
-    cluster(FROM, Array.from({ length: total }, (_, i) => edge(`edge-${i + 1}`, i < done ? TO : FROM)));
+    cluster(
+      FROM,
+      Array.from({ length: total }, (_, i) => edge(`edge-${i + 1}`, i < done ? TO : FROM)),
+    );
 
   it.each<[string, number, number, number | undefined, number[]]>([
     // name, workers, already done, max percent, batch sizes

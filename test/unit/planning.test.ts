@@ -6,7 +6,14 @@ import { precheckBlocker, precheckVerdict } from '../../src/planning/precheck.js
 import { validateUpgradeRequest } from '../../src/planning/request.js';
 import { summarize } from '../../src/planning/summary.js';
 import type { ClusterNode, PrecheckItem } from '../../src/planning/types.js';
-import { checkNoNodeDowngrade, checkTargetVersion, checkVersionSkew, formatVersion, nodeIsDone, parseVersion } from '../../src/planning/versions.js';
+import {
+  checkNoNodeDowngrade,
+  checkTargetVersion,
+  checkVersionSkew,
+  formatVersion,
+  nodeIsDone,
+  parseVersion,
+} from '../../src/planning/versions.js';
 import { UpgradeState } from '../../src/workflows/upgrade-state.js';
 
 describe('batch sizes', () => {
@@ -123,7 +130,14 @@ describe('version rules', () => {
     expect(() => checkTargetVersion(parseVersion(target), parseVersion(cp))).toThrow(message);
   });
 
-  const n = (name: string, kubeletVersion: string, ready = true): ClusterNode => ({ name, kind: 'worker', edge: true, kubeletVersion, ready, unschedulable: false });
+  const n = (name: string, kubeletVersion: string, ready = true): ClusterNode => ({
+    name,
+    kind: 'worker',
+    edge: true,
+    kubeletVersion,
+    ready,
+    unschedulable: false,
+  });
 
   it.each([
     [n('a', 'v1.34.4'), true],
@@ -136,19 +150,27 @@ describe('version rules', () => {
     expect(nodeIsDone(node, parseVersion('v1.34.4'))).toBe(done);
   });
 
-  const master = (name: string, kubeletVersion: string): ClusterNode => ({ ...n(name, kubeletVersion), kind: 'control-plane', edge: false });
+  const master = (name: string, kubeletVersion: string): ClusterNode => ({
+    ...n(name, kubeletVersion),
+    kind: 'control-plane',
+    edge: false,
+  });
 
   it('refuses a target above a managed control plane (no masters): no kubelet newer than kube-apiserver', () => {
     expect(() => checkVersionSkew(parseVersion('v1.35.0'), parseVersion('v1.34.4'), [n('edge-1', 'v1.34.4')])).toThrow(
       "targetVersion v1.35.0 is newer than the managed control plane's v1.34.4: a kubelet may not be newer than kube-apiserver",
     );
     expect(() => checkVersionSkew(parseVersion('v1.34.2'), parseVersion('v1.34.4'), [n('edge-1', 'v1.33.0')])).not.toThrow();
-    expect(() => checkVersionSkew(parseVersion('v1.35.0'), parseVersion('v1.34.4'), [master('cp-1', 'v1.34.4'), n('edge-1', 'v1.34.4')])).not.toThrow();
+    expect(() =>
+      checkVersionSkew(parseVersion('v1.35.0'), parseVersion('v1.34.4'), [master('cp-1', 'v1.34.4'), n('edge-1', 'v1.34.4')]),
+    ).not.toThrow();
   });
 
   it('refuses a control-plane hop that leaves a kubelet more than three minors behind', () => {
     const nodes = [master('cp-1', 'v1.34.4'), n('edge-1', 'v1.31.9'), n('edge-2', 'v1.32.0')];
-    expect(() => checkVersionSkew(parseVersion('v1.35.0'), parseVersion('v1.34.4'), nodes)).toThrow(/kubelet on edge-1 \(v1.31.9\) more than three minor versions behind/);
+    expect(() => checkVersionSkew(parseVersion('v1.35.0'), parseVersion('v1.34.4'), nodes)).toThrow(
+      /kubelet on edge-1 \(v1.31.9\) more than three minor versions behind/,
+    );
     expect(() => checkVersionSkew(parseVersion('v1.34.5'), parseVersion('v1.34.4'), nodes)).not.toThrow();
   });
 
@@ -175,7 +197,9 @@ describe('durations', () => {
   });
 
   it.each([['366 days'], ['9999 days'], [366 * 24 * 3600_000]])('refuses %j as longer than 365 days', (value) => {
-    expect(() => parseDuration('pauseTimeout', value, '15 days')).toThrow("pauseTimeout '" + String(value) + "' is too long; it must be at most 365 days");
+    expect(() => parseDuration('pauseTimeout', value, '15 days')).toThrow(
+      "pauseTimeout '" + String(value) + "' is too long; it must be at most 365 days",
+    );
   });
 
   it('accepts exactly 365 days', () => {
@@ -186,7 +210,13 @@ describe('durations', () => {
 describe('request validation', () => {
   it('applies defaults', () => {
     const v = validateUpgradeRequest({ clusterId: 'shop-17', targetVersion: '1.34.4' });
-    expect(v).toMatchObject({ targetVersion: 'v1.34.4', maxBatchPercent: 10, pauseTimeoutMs: 1_296_000_000, drainTimeoutMs: 600_000, nodeTimeoutMs: 1_800_000 });
+    expect(v).toMatchObject({
+      targetVersion: 'v1.34.4',
+      maxBatchPercent: 10,
+      pauseTimeoutMs: 1_296_000_000,
+      drainTimeoutMs: 600_000,
+      nodeTimeoutMs: 1_800_000,
+    });
   });
 
   it.each([
@@ -203,7 +233,12 @@ describe('request validation', () => {
 });
 
 describe('precheck verdict', () => {
-  const item = (result: PrecheckItem['result']): PrecheckItem => ({ id: `check-${result}`, result, message: `it is ${result}`, nodes: ['edge-1'] });
+  const item = (result: PrecheckItem['result']): PrecheckItem => ({
+    id: `check-${result}`,
+    result,
+    message: `it is ${result}`,
+    nodes: ['edge-1'],
+  });
   it.each([
     [[], 'passed'],
     [[item('normal')], 'passed'],
@@ -251,7 +286,12 @@ describe('upgrade state', () => {
     const s = fresh();
     s.setPauseTimeout(3 * 24 * 3600_000);
     s.pause('user', '2026-01-01T00:00:00.000Z', 'look');
-    expect(s.progress.pause).toEqual({ reason: 'user', since: '2026-01-01T00:00:00.000Z', autoCancelAt: '2026-01-04T00:00:00.000Z', message: 'look' });
+    expect(s.progress.pause).toEqual({
+      reason: 'user',
+      since: '2026-01-01T00:00:00.000Z',
+      autoCancelAt: '2026-01-04T00:00:00.000Z',
+      message: 'look',
+    });
   });
 
   it('a pause while a resume is being carried out wins: the resume is dropped and the pause starts afresh', () => {
@@ -263,7 +303,10 @@ describe('upgrade state', () => {
     s.pause('user', '2026-01-01T00:00:05.000Z');
     expect(s.resumeRequested).toBe(false);
     expect(s.progress.pause).toMatchObject({ reason: 'user', since: '2026-01-01T00:00:05.000Z', autoCancelAt: '2026-01-01T00:00:06.000Z' });
-    expect(s.progress.refusals?.at(-1)).toMatchObject({ command: 'resume', reason: expect.stringMatching(/pause arrived before the resume took effect/) });
+    expect(s.progress.refusals?.at(-1)).toMatchObject({
+      command: 'resume',
+      reason: expect.stringMatching(/pause arrived before the resume took effect/),
+    });
   });
 
   it('an error while a resume is pending drops the resume and keeps the pause timer of the first pause', () => {
@@ -273,7 +316,11 @@ describe('upgrade state', () => {
     s.requestResume();
     s.pause('error', '2026-01-01T00:00:00.500Z', 'error on edge-2 (upgrade-pod)');
     expect(s.resumeRequested).toBe(false);
-    expect(s.progress.pause).toMatchObject({ reason: 'error', since: '2026-01-01T00:00:00.000Z', message: 'error on edge-2 (upgrade-pod)' });
+    expect(s.progress.pause).toMatchObject({
+      reason: 'error',
+      since: '2026-01-01T00:00:00.000Z',
+      message: 'error on edge-2 (upgrade-pod)',
+    });
     expect(s.progress.refusals?.at(-1)?.reason).toMatch(/paused on an error before the resume took effect: error on edge-2/);
   });
 
@@ -281,12 +328,22 @@ describe('upgrade state', () => {
     const s = fresh();
     s.pause('user', '2026-01-01T00:00:00.000Z');
     s.beginCancel('pause-timeout');
-    for (const c of ['pause', 'resume', 'cancel'] as const) expect(s.refusal(c)).toMatch(/being cancelled \(the pause timeout was reached\)/);
+    for (const c of ['pause', 'resume', 'cancel'] as const)
+      expect(s.refusal(c)).toMatch(/being cancelled \(the pause timeout was reached\)/);
   });
 
   it('a removed first master hands kubeadm upgrade apply to the next one', () => {
     const s = new UpgradeState(UpgradeState.initial('shop', 'v1.34.4'));
-    s.plan({ total: 2, todo: [{ name: 'cp-1', serial: 1, role: 'first-control-plane' }, { name: 'cp-2', serial: 2, role: 'control-plane' }] }, { total: 0, todo: [] });
+    s.plan(
+      {
+        total: 2,
+        todo: [
+          { name: 'cp-1', serial: 1, role: 'first-control-plane' },
+          { name: 'cp-2', serial: 2, role: 'control-plane' },
+        ],
+      },
+      { total: 0, todo: [] },
+    );
     s.nodeRemoved('cp-1', 'master');
     expect(s.todoMasters).toEqual([{ name: 'cp-2', serial: 2, role: 'first-control-plane' }]);
     expect(s.progress.masters.removed).toEqual(['cp-1']);

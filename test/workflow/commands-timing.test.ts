@@ -49,7 +49,12 @@ async function lateQueue() {
   return {
     taskQueue,
     async poll() {
-      worker = await Worker.create({ connection: f.env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: fleet.activities() });
+      worker = await Worker.create({
+        connection: f.env.nativeConnection,
+        taskQueue,
+        workflowBundle: await workflowBundle(),
+        activities: fleet.activities(),
+      });
       running = worker.run();
     },
     async stop() {
@@ -72,7 +77,11 @@ describe('a command that reaches a run before its first workflow task', () => {
     const c = cluster('early-signal');
     const q = await lateQueue();
     try {
-      const handle = await startUpgrade(client, { clusterId: c.clusterId, targetVersion: TO, pauseTimeout: '1 hour' }, { taskQueue: q.taskQueue });
+      const handle = await startUpgrade(
+        client,
+        { clusterId: c.clusterId, targetVersion: TO, pauseTimeout: '1 hour' },
+        { taskQueue: q.taskQueue },
+      );
       await handle.signal(pauseSignal, 'worker rollout');
       await q.poll();
       await expectPausedWithFullTimeout(c, HOUR);
@@ -109,7 +118,11 @@ describe('a command that reaches a run before its first workflow task', () => {
     const c = cluster('early-update');
     const q = await lateQueue();
     try {
-      const handle = await startUpgrade(client, { clusterId: c.clusterId, targetVersion: TO, pauseTimeout: '1 hour' }, { taskQueue: q.taskQueue });
+      const handle = await startUpgrade(
+        client,
+        { clusterId: c.clusterId, targetVersion: TO, pauseTimeout: '1 hour' },
+        { taskQueue: q.taskQueue },
+      );
       const update = handle.executeUpdate(pauseUpdate, { args: ['worker rollout'] });
       await settle(500);
       await q.poll();
@@ -133,7 +146,11 @@ describe('a command that reaches a run before its first workflow task', () => {
       const snapshot = carried.snapshot();
       delete (snapshot as { pauseTimeoutMs?: number }).pauseTimeoutMs;
       const request: UpgradeRequest = { clusterId: c.clusterId, targetVersion: TO, pauseTimeout: '3 hours' };
-      const handle = await client.workflow.start(WORKFLOW_TYPE, { taskQueue: q.taskQueue, workflowId: workflowIdFor(c.clusterId), args: [request, snapshot] });
+      const handle = await client.workflow.start(WORKFLOW_TYPE, {
+        taskQueue: q.taskQueue,
+        workflowId: workflowIdFor(c.clusterId),
+        args: [request, snapshot],
+      });
       await handle.signal(pauseSignal);
       await q.poll();
       await expectPausedWithFullTimeout(c, 3 * HOUR);
@@ -163,7 +180,9 @@ test('a resume accepted before a node of the batch fails does not swallow the er
   c.release();
 
   const err = await resume;
-  expect(err?.message).toMatch(/resume failed: the upgrade paused on an error before the resume took effect: error on edge-3 \(upgrade-pod\)/);
+  expect(err?.message).toMatch(
+    /resume failed: the upgrade paused on an error before the resume took effect: error on edge-3 \(upgrade-pod\)/,
+  );
   const p = await pausedWith(c, 'error');
   expect(p.lastError).toMatchObject({ node: 'edge-3', step: 'upgrade-pod' });
   await settle();
@@ -313,7 +332,11 @@ test('a node deleted before its turn is skipped and listed as removed; the upgra
 
 test('with a managed control plane a target above the API server is refused before any node is touched', async () => {
   const c = f.cluster('managed', makeNodes({ edge: 3, version: 'v1.34.4' }), { controlPlaneVersion: 'v1.34.4' });
-  const handle = await client.workflow.start(WORKFLOW_TYPE, { taskQueue: TASK_QUEUE, workflowId: workflowIdFor(c.clusterId), args: [{ clusterId: c.clusterId, targetVersion: 'v1.35.0' }] });
+  const handle = await client.workflow.start(WORKFLOW_TYPE, {
+    taskQueue: TASK_QUEUE,
+    workflowId: workflowIdFor(c.clusterId),
+    args: [{ clusterId: c.clusterId, targetVersion: 'v1.35.0' }],
+  });
   await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
   const p = await progress(c);
   expect(p.state).toBe('failed');

@@ -22,7 +22,10 @@ const fleet = new FakeFleet();
 const SLOW_MS = 120_000;
 
 beforeAll(async () => {
-  w = await startWorkerEnv(fleet.activities(), { dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': SUGGEST_AT }, maxConcurrentActivityTaskExecutions: 400 });
+  w = await startWorkerEnv(fleet.activities(), {
+    dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': SUGGEST_AT },
+    maxConcurrentActivityTaskExecutions: 400,
+  });
   client = w.client;
 }, 180_000);
 
@@ -30,30 +33,48 @@ afterAll(async () => {
   await w?.stop();
 });
 
-
 test('a 2,000-worker upgrade continues-as-new, keeping progress, signals and Updates working', async () => {
-  const c = fleet.add({ clusterId: 'big', controlPlaneVersion: 'v1.33.5', nodes: makeNodes({ masters: 3, edge: 2000, version: 'v1.33.5' }) });
+  const c = fleet.add({
+    clusterId: 'big',
+    controlPlaneVersion: 'v1.33.5',
+    nodes: makeNodes({ masters: 3, edge: 2000, version: 'v1.33.5' }),
+  });
   const handle = await startUpgrade(client, { clusterId: c.clusterId, targetVersion: 'v1.34.4' });
 
   await eventually('a second run', async () => (await handle.describe()).runId !== handle.firstExecutionRunId, SLOW_MS);
   const mid = await getProgress(client, c.clusterId);
-  expect(mid).toMatchObject({ clusterId: 'big', targetVersion: 'v1.34.4', state: 'running', masters: { total: 3, upgraded: 3 }, workers: { total: 2000 } });
+  expect(mid).toMatchObject({
+    clusterId: 'big',
+    targetVersion: 'v1.34.4',
+    state: 'running',
+    masters: { total: 3, upgraded: 3 },
+    workers: { total: 2000 },
+  });
   const upgradedNow = [...c.nodes.values()].filter((n) => n.kind === 'worker' && n.kubeletVersion === 'v1.34.4').length;
   expect(mid.workers.upgraded).toBeGreaterThan(0);
   expect(mid.workers.upgraded).toBeLessThanOrEqual(upgradedNow);
 
   // A signal sent to the workflow ID after continue-as-new reaches the current run.
   await handle.signal(pauseSignal, 'look at the fleet');
-  const paused = await eventually('paused', async () => {
-    const p = await getProgress(client, c.clusterId);
-    return p.state === 'paused' ? p : null;
-  }, SLOW_MS);
+  const paused = await eventually(
+    'paused',
+    async () => {
+      const p = await getProgress(client, c.clusterId);
+      return p.state === 'paused' ? p : null;
+    },
+    SLOW_MS,
+  );
   expect(paused.pause).toMatchObject({ reason: 'user', message: 'look at the fleet' });
   expect(paused.workers.upgraded).toBeGreaterThanOrEqual(mid.workers.upgraded);
   expect((await resumeUpgrade(client, c.clusterId)).state).toBe('running');
 
   const result: Progress = await handle.result();
-  expect(result).toMatchObject({ phase: 'done', state: 'succeeded', masters: { total: 3, upgraded: 3 }, workers: { total: 2000, upgraded: 2000 } });
+  expect(result).toMatchObject({
+    phase: 'done',
+    state: 'succeeded',
+    masters: { total: 3, upgraded: 3 },
+    workers: { total: 2000, upgraded: 2000 },
+  });
   const upgrades = c.callsOf('runUpgradePod').map((x) => x.node);
   expect(upgrades).toHaveLength(2003);
   expect(new Set(upgrades).size).toBe(2003); // no node upgraded twice across runs

@@ -23,10 +23,10 @@ function cluster(name: string, nodes: ClusterNode[]): FakeCluster {
   return f.cluster(name, nodes);
 }
 
-
 const sleepUntil = (t: number) => new Promise((r) => setTimeout(r, Math.max(0, t - Date.now())));
 const progress = (c: FakeCluster): Promise<Progress> => getProgress(client, c.clusterId);
-const start = (c: FakeCluster, extra: Partial<UpgradeRequest> = {}) => startUpgrade(client, { clusterId: c.clusterId, targetVersion: TO, ...extra });
+const start = (c: FakeCluster, extra: Partial<UpgradeRequest> = {}) =>
+  startUpgrade(client, { clusterId: c.clusterId, targetVersion: TO, ...extra });
 const paused = (c: FakeCluster, reason: string) =>
   eventually(`paused (${reason})`, async () => {
     const p = await progress(c);
@@ -40,7 +40,11 @@ const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
 /** A UTC window opening `opensIn` ms and closing `closesIn` ms from the next whole second. */
 function shortWindow(opensIn: number, closesIn: number) {
   const base = Math.ceil(Date.now() / 1000) * 1000;
-  return { opens: base + opensIn, closes: base + closesIn, window: { start: hms(base + opensIn), end: hms(base + closesIn), timezone: 'UTC' } };
+  return {
+    opens: base + opensIn,
+    closes: base + closesIn,
+    window: { start: hms(base + opensIn), end: hms(base + closesIn), timezone: 'UTC' },
+  };
 }
 
 describe('maintenance window', () => {
@@ -57,7 +61,11 @@ describe('maintenance window', () => {
 
     await eventually('batch 1 once the window opened', () => c.held.length === 1);
     expect(Date.now()).toBeGreaterThanOrEqual(opens - 50);
-    expect(await progress(c)).toMatchObject({ state: 'running', pause: null, workers: { batch: { number: 1, size: 1, nodes: ['edge-1'] } } });
+    expect(await progress(c)).toMatchObject({
+      state: 'running',
+      pause: null,
+      workers: { batch: { number: 1, size: 1, nodes: ['edge-1'] } },
+    });
     c.release();
     await eventually('batch 2', () => c.held.length === 2);
 
@@ -105,7 +113,8 @@ describe('maintenance window', () => {
     const handle = await start(c, { window, pauseTimeout: '1h' });
     await paused(c, 'window');
 
-    await expectRefused(resumeUpgrade(client, c.clusterId),
+    await expectRefused(
+      resumeUpgrade(client, c.clusterId),
       `resume refused: the upgrade is waiting for its maintenance window, which opens at ${iso(opens)}; it resumes by itself then`,
     );
     const user = await pauseUpgrade(client, c.clusterId, 'hold on');

@@ -12,7 +12,11 @@ import { workflowBundle } from '../helpers/temporal.js';
 const root = fileURLToPath(new URL('../histories/', import.meta.url));
 const files = readdirSync(root, { withFileTypes: true })
   .filter((d) => d.isDirectory())
-  .flatMap((d) => readdirSync(root + d.name).filter((f) => f.endsWith('.json')).map((f) => `${d.name}/${f}`))
+  .flatMap((d) =>
+    readdirSync(root + d.name)
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => `${d.name}/${f}`),
+  )
   .sort();
 
 test('recorded histories cover every scenario the recorder knows', () => {

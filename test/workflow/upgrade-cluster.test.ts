@@ -8,7 +8,15 @@ import { cancelUpgrade, getProgress, pauseUpgrade, resumeUpgrade, startUpgrade, 
 import { batchPlan } from '../../src/planning/batches.js';
 import { InvalidUpgradeRequestError, UpgradeAlreadyRunningError } from '../../src/planning/errors.js';
 import type { ClusterNode, Progress, UpgradeRequest } from '../../src/planning/types.js';
-import { EdgeUpgradePhase, EdgeUpgradeState, TASK_QUEUE, WORKFLOW_TYPE, cancelSignal, pauseSignal, workflowIdFor } from '../../src/workflows/definitions.js';
+import {
+  EdgeUpgradePhase,
+  EdgeUpgradeState,
+  TASK_QUEUE,
+  WORKFLOW_TYPE,
+  cancelSignal,
+  pauseSignal,
+  workflowIdFor,
+} from '../../src/workflows/definitions.js';
 import { makeNodes, type FakeCluster } from '../helpers/fake-activities.js';
 import { expectApplicationFailure, expectRefused } from '../helpers/expect.js';
 import { eventually } from '../helpers/poll.js';
@@ -21,11 +29,12 @@ beforeAll(() => {
 });
 
 /** A fresh fake cluster with a unique id. */
-const cluster = (name: string, nodes: ClusterNode[], opts: { upgradeMs?: number; controlPlaneVersion?: string } = {}): FakeCluster => f.cluster(name, nodes, opts);
-
+const cluster = (name: string, nodes: ClusterNode[], opts: { upgradeMs?: number; controlPlaneVersion?: string } = {}): FakeCluster =>
+  f.cluster(name, nodes, opts);
 
 const progress = (c: FakeCluster): Promise<Progress> => getProgress(client, c.clusterId);
-const start = (c: FakeCluster, extra: Partial<UpgradeRequest> = {}) => startUpgrade(client, { clusterId: c.clusterId, targetVersion: TO, ...extra });
+const start = (c: FakeCluster, extra: Partial<UpgradeRequest> = {}) =>
+  startUpgrade(client, { clusterId: c.clusterId, targetVersion: TO, ...extra });
 
 /** Sizes 1, 2, 4, … capped at `cap` for `n` nodes: the schedule after a resume. */
 function doubling(n: number, cap: number): number[] {
@@ -46,8 +55,17 @@ describe('upgradeCluster', () => {
     expect(c.observedBatchSizes()).toEqual(batchPlan(37)); // [1, 2, 3, 3, …]
     expect(c.maxConcurrent('worker')).toBe(3);
     // Within a batch nodes start together; across batches the order is cloud before edge, then natural name order.
-    expect(c.observedBatches().flat()).toEqual([...Array.from({ length: 10 }, (_, i) => `cloud-${i + 1}`), ...Array.from({ length: 27 }, (_, i) => `edge-${i + 1}`)]);
-    expect(result).toMatchObject({ phase: 'done', state: 'succeeded', masters: { total: 0, upgraded: 0 }, workers: { total: 37, upgraded: 37 }, lastError: null });
+    expect(c.observedBatches().flat()).toEqual([
+      ...Array.from({ length: 10 }, (_, i) => `cloud-${i + 1}`),
+      ...Array.from({ length: 27 }, (_, i) => `edge-${i + 1}`),
+    ]);
+    expect(result).toMatchObject({
+      phase: 'done',
+      state: 'succeeded',
+      masters: { total: 0, upgraded: 0 },
+      workers: { total: 37, upgraded: 37 },
+      lastError: null,
+    });
     expect([...c.nodes.values()].every((n) => n.kubeletVersion === TO && !n.unschedulable)).toBe(true);
 
     const sa = (await handle.describe()).typedSearchAttributes;
@@ -59,12 +77,16 @@ describe('upgradeCluster', () => {
     [7, [1, 1, 1, 1, 1, 1, 1]],
     [100, [1, 2, 4, 8, 10, 10, 10, 10, 10, 10, 10, 10, 5]],
     [1000, [1, 2, 4, 8, 16, 32, 64, 100, 100, 100, 100, 100, 100, 100, 100, 73]],
-  ])('%i workers go in batches %j', async (n, expected) => {
-    const c = cluster(`batches-${n}`, makeNodes({ edge: n, version: FROM }));
-    const result = await (await start(c)).result();
-    expect(c.observedBatchSizes()).toEqual(expected);
-    expect(result).toMatchObject({ state: 'succeeded', workers: { total: n, upgraded: n } });
-  }, 180_000);
+  ])(
+    '%i workers go in batches %j',
+    async (n, expected) => {
+      const c = cluster(`batches-${n}`, makeNodes({ edge: n, version: FROM }));
+      const result = await (await start(c)).result();
+      expect(c.observedBatchSizes()).toEqual(expected);
+      expect(result).toMatchObject({ state: 'succeeded', workers: { total: n, upgraded: n } });
+    },
+    180_000,
+  );
 
   test('masters go one at a time, before any worker, and progress names each by serial while it is in flight', async () => {
     const c = cluster('masters', makeNodes({ masters: 3, edge: 2, version: FROM }));
@@ -81,14 +103,29 @@ describe('upgradeCluster', () => {
     }
     const result = await handle.result();
     expect(result.masters).toEqual({ total: 3, upgraded: 3, current: null });
-    expect(c.callsOf('runUpgradePod').filter((x) => x.node!.startsWith('cp-')).map((x) => [x.node, x.role])).toEqual([
+    expect(
+      c
+        .callsOf('runUpgradePod')
+        .filter((x) => x.node!.startsWith('cp-'))
+        .map((x) => [x.node, x.role]),
+    ).toEqual([
       ['cp-1', 'first-control-plane'],
       ['cp-2', 'control-plane'],
       ['cp-3', 'control-plane'],
     ]);
     expect(c.maxConcurrent('control-plane')).toBe(1);
-    const lastMaster = Math.max(...c.callsOf('uncordonNode').filter((x) => x.node!.startsWith('cp-')).map((x) => x.seq));
-    const firstWorker = Math.min(...c.callsOf('cordonNode').filter((x) => x.node!.startsWith('edge-')).map((x) => x.seq));
+    const lastMaster = Math.max(
+      ...c
+        .callsOf('uncordonNode')
+        .filter((x) => x.node!.startsWith('cp-'))
+        .map((x) => x.seq),
+    );
+    const firstWorker = Math.min(
+      ...c
+        .callsOf('cordonNode')
+        .filter((x) => x.node!.startsWith('edge-'))
+        .map((x) => x.seq),
+    );
     expect(firstWorker).toBeGreaterThan(lastMaster);
   });
 
@@ -99,7 +136,10 @@ describe('upgradeCluster', () => {
     const history = await handle.fetchHistory();
     const scheduled = (history.events ?? [])
       .filter((e) => e.activityTaskScheduledEventAttributes)
-      .map((e) => [e.activityTaskScheduledEventAttributes!.activityType!.name, e.userMetadata?.summary ? defaultPayloadConverter.fromPayload<string>(e.userMetadata.summary) : undefined]);
+      .map((e) => [
+        e.activityTaskScheduledEventAttributes!.activityType!.name,
+        e.userMetadata?.summary ? defaultPayloadConverter.fromPayload<string>(e.userMetadata.summary) : undefined,
+      ]);
     expect(scheduled).toEqual([
       ['inventory', `inventory ${c.clusterId}`],
       ['precheck', `precheck ${c.clusterId} → ${TO}`],
@@ -292,14 +332,30 @@ describe('upgradeCluster', () => {
 
   test.each([
     ['a malformed version', { targetVersion: 'v1.3x' }, FROM, /targetVersion 'v1.3x' is not a Kubernetes version like v1.34.4/, []],
-    ['a downgrade', { targetVersion: 'v1.33.0' }, FROM, /older than the control plane's v1.33.5: downgrades are not supported/, ['inventory']],
-    ['a two-minor jump', { targetVersion: 'v1.35.0' }, FROM, /more than one minor version above the control plane's v1.33.5/, ['inventory']],
+    [
+      'a downgrade',
+      { targetVersion: 'v1.33.0' },
+      FROM,
+      /older than the control plane's v1.33.5: downgrades are not supported/,
+      ['inventory'],
+    ],
+    [
+      'a two-minor jump',
+      { targetVersion: 'v1.35.0' },
+      FROM,
+      /more than one minor version above the control plane's v1.33.5/,
+      ['inventory'],
+    ],
     ['an unknown cluster', { clusterId: 'nowhere' }, FROM, /unknown cluster 'nowhere'/, ['inventory']],
   ])('%s fails at once, before any node activity, with a clear message', async (_what, override, cp, message, calls) => {
     const c = cluster('invalid', makeNodes({ masters: 1, edge: 2, version: FROM }), { controlPlaneVersion: cp });
     const request = { clusterId: c.clusterId, targetVersion: TO, ...override };
     // Straight to Temporal, past the client-side validation, to show the workflow's own checks.
-    const handle = await client.workflow.start(WORKFLOW_TYPE, { taskQueue: TASK_QUEUE, workflowId: workflowIdFor(request.clusterId), args: [request] });
+    const handle = await client.workflow.start(WORKFLOW_TYPE, {
+      taskQueue: TASK_QUEUE,
+      workflowId: workflowIdFor(request.clusterId),
+      args: [request],
+    });
     const failure = await expectApplicationFailure(handle.result(), 'InvalidUpgradeRequest');
     expect(failure.message).toMatch(message);
     // From the workflow's own history: an unknown cluster has no fake cluster whose calls could be counted.

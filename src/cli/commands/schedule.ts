@@ -39,7 +39,12 @@ function listCommand(ctx: CliContext): Command {
     const list = await listSchedules(await ctx.client());
     const header = ['SCHEDULE', 'CLUSTER', 'TARGET', 'CRON', 'TZ', 'NEXT RUN'];
     const rows = list.map((s) => [
-      s.scheduleId, s.clusterId ?? '', s.targetVersion ?? '', s.cron.join(' | '), s.timezone ?? '', s.nextRun ?? '',
+      s.scheduleId,
+      s.clusterId ?? '',
+      s.targetVersion ?? '',
+      s.cron.join(' | '),
+      s.timezone ?? '',
+      s.nextRun ?? '',
     ]);
     print(ctx, list, list.length ? table(header, rows) : 'no schedules');
   });
