@@ -114,6 +114,19 @@ export async function upgradePods(h: Harness): Promise<V1Pod[]> {
   return (await h.cluster.core.listNamespacedPod({ namespace: UPGRADE_NAMESPACE })).items;
 }
 
+/** Waits (up to a minute) until some upgrade pods are Running; returns their nodes. */
+export function upgradePodsRunning(h: Harness): Promise<Array<string | undefined>> {
+  return eventually(
+    'an upgrade pod running',
+    async () => {
+      const running = (await upgradePods(h)).filter((p) => p.status?.phase === 'Running').map((p) => p.spec?.nodeName);
+      return running.length ? running : undefined;
+    },
+    60_000,
+    100,
+  );
+}
+
 /** Events this project wrote in `namespace`. */
 export async function ourEvents(h: Harness, namespace: string, extraSelector = ''): Promise<CoreV1Event[]> {
   return (await h.cluster.core.listNamespacedEvent({ namespace, labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}${extraSelector}` }))

@@ -5,8 +5,7 @@
  */
 import { startUpgrade } from '../../src/api.js';
 import { buildOnce, spawnCli, stopCli } from '../helpers/cli.js';
-import { eventually } from '../helpers/poll.js';
-import { CLUSTER_ID, nodes, progressUntil, startHarness, upgradePods, type Harness } from './upgrade-harness.js';
+import { CLUSTER_ID, nodes, progressUntil, startHarness, upgradePods, upgradePodsRunning, type Harness } from './upgrade-harness.js';
 
 const TARGET = 'v1.34.4';
 let h: Harness;
@@ -31,15 +30,7 @@ test('a worker process killed with SIGKILL mid-batch is replaced; one upgrade pe
   await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, targetVersion: TARGET });
   const mid = await progressUntil(h, 'the third worker batch', (p) => (p.workers.batch?.number ?? 0) >= 3 || p.state !== 'running');
   expect(mid.state).toBe('running');
-  const runningBefore = await eventually(
-    'an upgrade pod running',
-    async () => {
-      const running = (await upgradePods(h)).filter((p) => p.status?.phase === 'Running').map((p) => p.spec?.nodeName);
-      return running.length ? running : undefined;
-    },
-    60_000,
-    100,
-  );
+  const runningBefore = await upgradePodsRunning(h);
   const exited = new Promise((r) => first.child.once('exit', r));
   first.child.kill('SIGKILL');
   await exited;

@@ -5,8 +5,7 @@
 import { startUpgrade } from '../../src/api.js';
 import { createWorker } from '../../src/worker.js';
 import { note } from '../helpers/logs.js';
-import { eventually } from '../helpers/poll.js';
-import { CLUSTER_ID, nodes, progressUntil, startHarness, upgradePods, type Harness } from './upgrade-harness.js';
+import { CLUSTER_ID, nodes, progressUntil, startHarness, upgradePods, upgradePodsRunning, type Harness } from './upgrade-harness.js';
 
 const TARGET = 'v1.34.4';
 let h: Harness;
@@ -29,15 +28,7 @@ test('a worker stopped mid-batch is replaced; the upgrade completes with one upg
   const mid = await progressUntil(h, 'the third worker batch to run', (p) => (p.workers.batch?.number ?? 0) >= 3 || p.state !== 'running');
   expect(mid.state).toBe('running');
   // Stop while upgrade pods run, the worst moment: their activities are waiting on them.
-  const runningBefore = await eventually(
-    'an upgrade pod running',
-    async () => {
-      const running = (await upgradePods(h)).filter((p) => p.status?.phase === 'Running').map((p) => p.spec?.nodeName);
-      return running.length ? running : undefined;
-    },
-    60_000,
-    100,
-  );
+  const runningBefore = await upgradePodsRunning(h);
   h.worker.shutdown();
   await h.running;
 
