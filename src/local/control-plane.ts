@@ -47,120 +47,24 @@ export class LocalControlPlane {
     const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'edge-upgrade-cp-'));
     mkdirSync(join(dir, 'pki'), { recursive: true });
     const bin = (name: string) => join(opts.k8sBinDir, name);
-    for (const b of ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler']) {
-      if (!existsSync(bin(b))) throw new Error(`${bin(b)} is missing: run scripts/ensure-k8s.sh`);
-    }
-    if (!existsSync(opts.etcdBinary)) throw new Error(`${opts.etcdBinary} is missing: run scripts/ensure-etcd.sh`);
+    checkBinaries(opts, bin);
 
     const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
-    const { publicKey, privateKey } = generateKeyPairSync('rsa', {
-      modulusLength: 2048,
-      publicKeyEncoding: { type: 'spki', format: 'pem' },
-      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-    });
-    const saPub = join(dir, 'pki', 'sa.pub');
-    const saKey = join(dir, 'pki', 'sa.key');
-    writeFileSync(saPub, publicKey);
-    writeFileSync(saKey, privateKey, { mode: 0o600 });
-    const token = randomBytes(24).toString('hex');
-    const tokens = join(dir, 'pki', 'tokens.csv');
-    writeFileSync(tokens, `${token},admin,admin,"system:masters"\n`, { mode: 0o600 });
-
+    const creds = writeCredentials(dir);
     const processes: Managed[] = [];
-    const stopAll = async () => {
-      for (const p of [...processes].reverse()) await stopProcess(p);
-    };
     try {
-      const etcdUrl = `http://127.0.0.1:${etcdPort}`;
-      const peerUrl = `http://127.0.0.1:${peerPort}`;
-      const etcd = startProcess(
-        'etcd',
-        opts.etcdBinary,
-        [
-          '--name=node0',
-          `--data-dir=${join(dir, 'etcd')}`,
-          `--listen-client-urls=${etcdUrl}`,
-          `--advertise-client-urls=${etcdUrl}`,
-          `--listen-peer-urls=${peerUrl}`,
-          `--initial-advertise-peer-urls=${peerUrl}`,
-          `--initial-cluster=node0=${peerUrl}`,
-          '--log-level=warn',
-          // Test data is disposable; skipping fsync makes the API server several times faster here.
-          '--unsafe-no-fsync',
-        ],
-        join(dir, 'etcd.log'),
-      );
-      processes.push(etcd);
-      await waitUntil('etcd /health', async () => (await fetch(`${etcdUrl}/health`)).ok, { timeoutMs: 30_000, process: etcd });
+      const etcdUrl = await startEtcd(processes, dir, opts.etcdBinary, etcdPort, peerPort);
+      const server = await startApiServer(processes, dir, bin('kube-apiserver'), { etcdUrl, apiPort, creds, opts });
+      const kubeconfigPath = writeKubeconfig(dir, server, creds.token);
+      const controllerManager = startControllers(processes, dir, bin, { kubeconfigPath, creds, opts });
 
-      const admission: string[] = [];
-      if (opts.podSecurityDefault) {
-        const file = join(dir, 'admission.yaml');
-        writeFileSync(file, podSecurityAdmission(opts.podSecurityDefault));
-        admission.push(`--admission-control-config-file=${file}`);
-      }
-      const apiserver = startProcess(
-        'kube-apiserver',
-        bin('kube-apiserver'),
-        [
-          ...admission,
-          `--etcd-servers=${etcdUrl}`,
-          '--bind-address=127.0.0.1',
-          '--advertise-address=127.0.0.1',
-          `--secure-port=${apiPort}`,
-          `--cert-dir=${join(dir, 'pki')}`,
-          `--token-auth-file=${tokens}`,
-          '--authorization-mode=Node,RBAC',
-          '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-          `--service-account-key-file=${saPub}`,
-          `--service-account-signing-key-file=${saKey}`,
-          '--service-cluster-ip-range=10.96.0.0/16',
-          '--endpoint-reconciler-type=none',
-          '--allow-privileged=true',
-          // Simulated kubelets (pod logs) listen on 127.0.0.1; node names do not resolve.
-          '--kubelet-preferred-address-types=InternalIP',
-          '--profiling=false',
-          '--v=0',
-        ],
-        join(dir, 'kube-apiserver.log'),
-      );
-      processes.push(apiserver);
-      const server = `https://127.0.0.1:${apiPort}`;
-      await waitUntil('kube-apiserver /readyz', () => httpsOk(`${server}/readyz`, token), { timeoutMs: 90_000, process: apiserver });
-
-      // The API server wrote a self-signed serving cert (with its CA appended) for 127.0.0.1; trust exactly that.
-      const ca = readFileSync(join(dir, 'pki', 'apiserver.crt'));
-      const kubeconfigPath = join(dir, 'kubeconfig');
-      writeFileSync(kubeconfigPath, kubeconfigYaml(server, ca.toString('base64'), token), { mode: 0o600 });
-
-      const common = [`--kubeconfig=${kubeconfigPath}`, '--leader-elect=false', '--bind-address=127.0.0.1', '--secure-port=0', '--v=0'];
-      const grace = opts.nodeMonitorGracePeriodSeconds ?? 40;
-      processes.push(
-        startProcess(
-          'kube-controller-manager',
-          bin('kube-controller-manager'),
-          [
-            ...common,
-            `--service-account-private-key-file=${saKey}`,
-            `--root-ca-file=${join(dir, 'pki', 'apiserver.crt')}`,
-            '--node-monitor-period=2s',
-            `--node-monitor-grace-period=${grace}s`,
-            '--use-service-account-credentials=true',
-          ],
-          join(dir, 'kube-controller-manager.log'),
-        ),
-      );
-      processes.push(startProcess('kube-scheduler', bin('kube-scheduler'), common, join(dir, 'kube-scheduler.log')));
-
-      const cp = new LocalControlPlane(dir, server, kubeconfigPath, token, processes, opts.keepDir ?? false);
+      const cp = new LocalControlPlane(dir, server, kubeconfigPath, creds.token, processes, opts.keepDir ?? false);
       // Admission refuses pods in a namespace until its `default` ServiceAccount exists (tokens controller).
-      await waitUntil('the default ServiceAccount', () => httpsOk(`${server}/api/v1/namespaces/default/serviceaccounts/default`, token), {
-        timeoutMs: 60_000,
-        process: processes[2],
-      });
+      const saUrl = `${server}/api/v1/namespaces/default/serviceaccounts/default`;
+      await waitUntil('the default ServiceAccount', () => httpsOk(saUrl, creds.token), { timeoutMs: 60_000, process: controllerManager });
       return cp;
     } catch (err) {
-      await stopAll();
+      for (const p of [...processes].reverse()) await stopProcess(p);
       throw err;
     }
   }
@@ -182,6 +86,153 @@ export class LocalControlPlane {
     for (const p of [...this.processes].reverse()) await stopProcess(p);
     if (!this.keepDir) rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** Throws if a binary the control plane needs is not where `opts` says, naming the script that fetches it. */
+function checkBinaries(opts: ControlPlaneOptions, bin: (name: string) => string): void {
+  for (const b of ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler']) {
+    if (!existsSync(bin(b))) throw new Error(`${bin(b)} is missing: run scripts/ensure-k8s.sh`);
+  }
+  if (!existsSync(opts.etcdBinary)) throw new Error(`${opts.etcdBinary} is missing: run scripts/ensure-etcd.sh`);
+}
+
+/** Files under `dir/pki` that authenticate to and sign for the API server. */
+interface Credentials {
+  /** Service-account public key (PEM) path. */
+  saPub: string;
+  /** Service-account private key (PEM) path. */
+  saKey: string;
+  /** Bearer token of the `admin` user. */
+  token: string;
+  /** Static token file path (kube-apiserver --token-auth-file). */
+  tokens: string;
+}
+
+/** Writes a fresh service-account key pair and an admin token file under `dir/pki`. */
+function writeCredentials(dir: string): Credentials {
+  const { publicKey, privateKey } = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  const saPub = join(dir, 'pki', 'sa.pub');
+  const saKey = join(dir, 'pki', 'sa.key');
+  writeFileSync(saPub, publicKey);
+  writeFileSync(saKey, privateKey, { mode: 0o600 });
+  const token = randomBytes(24).toString('hex');
+  const tokens = join(dir, 'pki', 'tokens.csv');
+  writeFileSync(tokens, `${token},admin,admin,"system:masters"\n`, { mode: 0o600 });
+  return { saPub, saKey, token, tokens };
+}
+
+/** Starts a single-member etcd (added to `processes`), waits until it is healthy, and returns its client URL. */
+async function startEtcd(processes: Managed[], dir: string, binary: string, port: number, peerPort: number): Promise<string> {
+  const etcdUrl = `http://127.0.0.1:${port}`;
+  const peerUrl = `http://127.0.0.1:${peerPort}`;
+  const etcd = startProcess(
+    'etcd',
+    binary,
+    [
+      '--name=node0',
+      `--data-dir=${join(dir, 'etcd')}`,
+      `--listen-client-urls=${etcdUrl}`,
+      `--advertise-client-urls=${etcdUrl}`,
+      `--listen-peer-urls=${peerUrl}`,
+      `--initial-advertise-peer-urls=${peerUrl}`,
+      `--initial-cluster=node0=${peerUrl}`,
+      '--log-level=warn',
+      // Test data is disposable; skipping fsync makes the API server several times faster here.
+      '--unsafe-no-fsync',
+    ],
+    join(dir, 'etcd.log'),
+  );
+  processes.push(etcd);
+  await waitUntil('etcd /health', async () => (await fetch(`${etcdUrl}/health`)).ok, { timeoutMs: 30_000, process: etcd });
+  return etcdUrl;
+}
+
+/** Starts kube-apiserver (added to `processes`), waits until /readyz answers, and returns its URL. */
+async function startApiServer(
+  processes: Managed[],
+  dir: string,
+  binary: string,
+  cfg: { etcdUrl: string; apiPort: number; creds: Credentials; opts: ControlPlaneOptions },
+): Promise<string> {
+  const { etcdUrl, apiPort, creds, opts } = cfg;
+  const admission: string[] = [];
+  if (opts.podSecurityDefault) {
+    const file = join(dir, 'admission.yaml');
+    writeFileSync(file, podSecurityAdmission(opts.podSecurityDefault));
+    admission.push(`--admission-control-config-file=${file}`);
+  }
+  const apiserver = startProcess(
+    'kube-apiserver',
+    binary,
+    [
+      ...admission,
+      `--etcd-servers=${etcdUrl}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      `--secure-port=${apiPort}`,
+      `--cert-dir=${join(dir, 'pki')}`,
+      `--token-auth-file=${creds.tokens}`,
+      '--authorization-mode=Node,RBAC',
+      '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+      `--service-account-key-file=${creds.saPub}`,
+      `--service-account-signing-key-file=${creds.saKey}`,
+      '--service-cluster-ip-range=10.96.0.0/16',
+      '--endpoint-reconciler-type=none',
+      '--allow-privileged=true',
+      // Simulated kubelets (pod logs) listen on 127.0.0.1; node names do not resolve.
+      '--kubelet-preferred-address-types=InternalIP',
+      '--profiling=false',
+      '--v=0',
+    ],
+    join(dir, 'kube-apiserver.log'),
+  );
+  processes.push(apiserver);
+  const server = `https://127.0.0.1:${apiPort}`;
+  await waitUntil('kube-apiserver /readyz', () => httpsOk(`${server}/readyz`, creds.token), { timeoutMs: 90_000, process: apiserver });
+  return server;
+}
+
+/** Writes the admin kubeconfig to `dir/kubeconfig` and returns its path. */
+function writeKubeconfig(dir: string, server: string, token: string): string {
+  // The API server wrote a self-signed serving cert (with its CA appended) for 127.0.0.1; trust exactly that.
+  const ca = readFileSync(join(dir, 'pki', 'apiserver.crt'));
+  const kubeconfigPath = join(dir, 'kubeconfig');
+  writeFileSync(kubeconfigPath, kubeconfigYaml(server, ca.toString('base64'), token), { mode: 0o600 });
+  return kubeconfigPath;
+}
+
+/**
+ * Starts kube-controller-manager and kube-scheduler (added to `processes`, in that order) without
+ * waiting for them, and returns the controller manager.
+ */
+function startControllers(
+  processes: Managed[],
+  dir: string,
+  bin: (name: string) => string,
+  cfg: { kubeconfigPath: string; creds: Credentials; opts: ControlPlaneOptions },
+): Managed {
+  const common = [`--kubeconfig=${cfg.kubeconfigPath}`, '--leader-elect=false', '--bind-address=127.0.0.1', '--secure-port=0', '--v=0'];
+  const grace = cfg.opts.nodeMonitorGracePeriodSeconds ?? 40;
+  const controllerManager = startProcess(
+    'kube-controller-manager',
+    bin('kube-controller-manager'),
+    [
+      ...common,
+      `--service-account-private-key-file=${cfg.creds.saKey}`,
+      `--root-ca-file=${join(dir, 'pki', 'apiserver.crt')}`,
+      '--node-monitor-period=2s',
+      `--node-monitor-grace-period=${grace}s`,
+      '--use-service-account-credentials=true',
+    ],
+    join(dir, 'kube-controller-manager.log'),
+  );
+  processes.push(controllerManager);
+  processes.push(startProcess('kube-scheduler', bin('kube-scheduler'), common, join(dir, 'kube-scheduler.log')));
+  return controllerManager;
 }
 
 function podSecurityAdmission(level: string): string {
