@@ -129,42 +129,82 @@ export function parseClustersEnv(value: string): ClusterEntry[] {
     });
 }
 
+type ConfigFile = z.infer<typeof fileSchema>;
+
 /** Loads the configuration from `file` (optional) and `env`. Throws ConfigError with a one-line message. */
 export function loadWorkerConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): WorkerConfig {
-  let raw: z.infer<typeof fileSchema> = {};
-  if (file) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (err) {
-      throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
-    }
-    const parsed = fileSchema.safeParse(parseYaml(text) ?? {});
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      throw new ConfigError(`config file ${file}: ${issue.path.join('.') || '(top)'}: ${issue.message}`);
-    }
-    raw = parsed.data;
-  }
+  const raw = file ? readConfigFile(file) : {};
   const clusters = new Map<string, ClusterEntry>();
   for (const c of raw.clusters ?? []) clusters.set(c.id, c);
   for (const c of parseClustersEnv(env.EDGE_UPGRADE_CLUSTERS ?? '')) clusters.set(c.id, c);
-  const read = (path: string | undefined, what: string) => {
-    if (!path) return undefined;
-    try {
-      return readFileSync(path);
-    } catch (err) {
-      throw new ConfigError(`cannot read ${what} ${path}: ${(err as Error).message}`);
-    }
+  const temporal = temporalSettings(raw.temporal ?? {}, env);
+  const { upgradeImage, allowedImages } = imageSettings(raw, env, file);
+  const metrics = env.EDGE_UPGRADE_METRICS_ADDRESS ?? raw.metricsAddress;
+  if (metrics !== undefined && !/^[^:\s]+:\d+$/.test(metrics))
+    throw new ConfigError(`EDGE_UPGRADE_METRICS_ADDRESS "${metrics}" is not host:port`);
+  return {
+    temporal,
+    ...(upgradeImage !== undefined ? { upgradeImage } : {}),
+    ...(allowedImages !== undefined ? { allowedImages } : {}),
+    ...(metrics ? { metricsAddress: metrics } : {}),
+    clusters,
   };
-  const t = raw.temporal ?? {};
-  const ca = read(env.TEMPORAL_TLS_CA ?? t.tls?.caFile, 'TLS CA file');
-  const cert = read(env.TEMPORAL_TLS_CERT ?? t.tls?.certFile, 'TLS certificate file');
-  const key = read(env.TEMPORAL_TLS_KEY ?? t.tls?.keyFile, 'TLS key file');
+}
+
+/** Reads and validates the YAML config file; an empty file is an empty config. */
+function readConfigFile(file: string): ConfigFile {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
+  }
+  const parsed = fileSchema.safeParse(parseYaml(text) ?? {});
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(`config file ${file}: ${issue.path.join('.') || '(top)'}: ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+/** Reads a file named by the config, or undefined when none is named; `what` names it in the error. */
+function readNamedFile(path: string | undefined, what: string): Buffer | undefined {
+  if (!path) return undefined;
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new ConfigError(`cannot read ${what} ${path}: ${(err as Error).message}`);
+  }
+}
+
+/** The Temporal connection settings: each environment variable overrides its file setting. */
+function temporalSettings(t: NonNullable<ConfigFile['temporal']>, env: NodeJS.ProcessEnv): WorkerConfig['temporal'] {
+  const ca = readNamedFile(env.TEMPORAL_TLS_CA ?? t.tls?.caFile, 'TLS CA file');
+  const cert = readNamedFile(env.TEMPORAL_TLS_CERT ?? t.tls?.certFile, 'TLS certificate file');
+  const key = readNamedFile(env.TEMPORAL_TLS_KEY ?? t.tls?.keyFile, 'TLS key file');
   const serverName = env.TEMPORAL_TLS_SERVER_NAME ?? t.tls?.serverName;
   if (Boolean(cert) !== Boolean(key))
     throw new ConfigError('mTLS needs both a client certificate and a key (TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY)');
-  const apiKey = env.TEMPORAL_API_KEY ?? read(t.apiKeyFile, 'API key file')?.toString('utf8').trim();
+  const apiKey = env.TEMPORAL_API_KEY ?? readNamedFile(t.apiKeyFile, 'API key file')?.toString('utf8').trim();
+  return {
+    address: env.TEMPORAL_ADDRESS ?? t.address ?? '127.0.0.1:7233',
+    namespace: env.TEMPORAL_NAMESPACE ?? t.namespace ?? 'default',
+    ...(apiKey ? { apiKey } : {}),
+    // An API key implies TLS (Temporal Cloud); so does any TLS setting.
+    ...(ca || cert || serverName || apiKey ? { tls: { ca, cert, key, serverName } } : {}),
+  };
+}
+
+/**
+ * The worker's default and allowed images (environment over file), after checking every image
+ * entry, the clusters' own included, against the allow-list rules. Errors name the variable or the
+ * file key to fix.
+ */
+function imageSettings(
+  raw: ConfigFile,
+  env: NodeJS.ProcessEnv,
+  file: string | undefined,
+): Pick<WorkerConfig, 'upgradeImage' | 'allowedImages'> {
   // An empty variable counts as unset, so a deployment can blank one out.
   const envImage = env.EDGE_UPGRADE_IMAGE || undefined;
   const envAllowed = env.EDGE_UPGRADE_ALLOWED_IMAGES || undefined;
@@ -186,22 +226,7 @@ export function loadWorkerConfig(file: string | undefined, env: NodeJS.ProcessEn
     if (c.upgradeImage !== undefined) checkImage(c.upgradeImage, inFile(`clusters.${i}.upgradeImage`));
     c.allowedImages?.forEach((image, j) => checkImage(image, inFile(`clusters.${i}.allowedImages.${j}`)));
   });
-  const metrics = env.EDGE_UPGRADE_METRICS_ADDRESS ?? raw.metricsAddress;
-  if (metrics !== undefined && !/^[^:\s]+:\d+$/.test(metrics))
-    throw new ConfigError(`EDGE_UPGRADE_METRICS_ADDRESS "${metrics}" is not host:port`);
-  return {
-    temporal: {
-      address: env.TEMPORAL_ADDRESS ?? t.address ?? '127.0.0.1:7233',
-      namespace: env.TEMPORAL_NAMESPACE ?? t.namespace ?? 'default',
-      ...(apiKey ? { apiKey } : {}),
-      // An API key implies TLS (Temporal Cloud); so does any TLS setting.
-      ...(ca || cert || serverName || apiKey ? { tls: { ca, cert, key, serverName } } : {}),
-    },
-    ...(upgradeImage !== undefined ? { upgradeImage } : {}),
-    ...(allowedImages !== undefined ? { allowedImages } : {}),
-    ...(metrics ? { metricsAddress: metrics } : {}),
-    clusters,
-  };
+  return { upgradeImage, allowedImages };
 }
 
 /**
@@ -251,7 +276,8 @@ export class ClusterRegistry {
     if (!entry) {
       const known = this.ids();
       throw new ConfigError(
-        `unknown cluster "${clusterId}": this worker knows ${known.length ? known.join(', ') : 'no clusters'} (configure it in EDGE_UPGRADE_CLUSTERS or the config file)`,
+        `unknown cluster "${clusterId}": this worker knows ${known.length ? known.join(', ') : 'no clusters'}` +
+          ' (configure it in EDGE_UPGRADE_CLUSTERS or the config file)',
       );
     }
     let kc: KubeConfig;
