@@ -87,6 +87,18 @@ interface SimNode {
   postedReady?: boolean;
 }
 
+/** One upgrade pod the simulator is executing, and its log as the simulated kubelet serves it. */
+interface UpgradeRun {
+  pod: V1Pod;
+  sim: SimNode;
+  uid: string;
+  name: string;
+  namespace: string;
+  target: string;
+  lines: string[];
+  say: (line: string) => void;
+}
+
 const strategic = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
 
 /** A running simulator. Create with `EdgeSimulator.start`, stop with `stop()`. */
@@ -444,6 +456,7 @@ export class EdgeSimulator {
     const lines: string[] = [];
     this.logs.set(logKey(namespace, name, container), lines);
     const say = (l: string) => lines.push(`${new Date().toISOString()} ${l}`);
+    const run: UpgradeRun = { pod, sim, uid, name, namespace, target, lines, say };
     say(`edge-upgrade agent (simulated) on ${sim.name}: role ${role}, ${sim.version} -> ${target}`);
     this.once(`run/${uid}`, async () => {
       await this.core.patchNamespacedPodStatus({ name, namespace, body: runningPodStatus(pod, new Date(), false) }, mergePatch);
@@ -451,50 +464,59 @@ export class EdgeSimulator {
     this.opts.onUpgradeStart?.({ node: sim.name, role, pod: name });
     const seconds = Number(sim.labels[SIM_UPGRADE_SECONDS_LABEL] ?? this.upgradeSeconds);
     say(role === 'first-control-plane' ? `kubeadm upgrade apply ${target}` : 'kubeadm upgrade node');
-    const finish = () => {
-      if (isSilent(sim)) {
-        // The result cannot be reported while the site is offline; try again later.
-        this.later(1000, finish);
-        return;
-      }
-      const current = this.podInformer?.get(name, namespace);
-      if (!current || current.metadata?.uid !== uid || current.metadata?.deletionTimestamp) {
-        // The pod was deleted mid-upgrade: the agent was killed and the node keeps its old kubelet.
-        say('terminated: the upgrade pod was deleted');
-        this.log(`simulator: upgrade pod ${name} on ${sim.name} was deleted before it finished`);
-        return;
-      }
-      const fail = sim.labels[SIM_FAIL_UPGRADE_LABEL] === 'true';
-      if (fail) {
-        say(`error: kubeadm upgrade failed on ${sim.name}: simulated fault (${SIM_FAIL_UPGRADE_LABEL}=true)`);
+    this.later(Math.max(0, seconds) * 1000, () => this.finishUpgrade(run));
+  }
+
+  // The end of the simulated upgrade time: unless the site is offline (then later) or the pod is
+  // gone, log the outcome and report it.
+  private finishUpgrade(run: UpgradeRun): void {
+    const { sim, uid, name, namespace, say } = run;
+    if (isSilent(sim)) {
+      // The result cannot be reported while the site is offline; try again later.
+      this.later(1000, () => this.finishUpgrade(run));
+      return;
+    }
+    const current = this.podInformer?.get(name, namespace);
+    if (!current || current.metadata?.uid !== uid || current.metadata?.deletionTimestamp) {
+      // The pod was deleted mid-upgrade: the agent was killed and the node keeps its old kubelet.
+      say('terminated: the upgrade pod was deleted');
+      this.log(`simulator: upgrade pod ${name} on ${sim.name} was deleted before it finished`);
+      return;
+    }
+    const fail = sim.labels[SIM_FAIL_UPGRADE_LABEL] === 'true';
+    if (fail) {
+      say(`error: kubeadm upgrade failed on ${sim.name}: simulated fault (${SIM_FAIL_UPGRADE_LABEL}=true)`);
+    } else {
+      say(`upgraded kubelet and kubectl to ${run.target}; kubelet restarted`);
+    }
+    this.once(`finish/${uid}`, () => this.reportUpgrade(run, fail));
+  }
+
+  // Posts the outcome as a kubelet and the agent would: the node's new version (unless it failed),
+  // then the pod's terminated status with the last log lines.
+  private async reportUpgrade(run: UpgradeRun, fail: boolean): Promise<void> {
+    const { pod, sim, name, namespace } = run;
+    const hangs = !fail && sim.labels[SIM_KUBELET_HANGS_LABEL] === 'true';
+    if (!fail) {
+      sim.version = run.target;
+      if (hangs) {
+        // The new kubelet posts Ready with its version once, then hangs: no more Lease renewals or status posts.
+        await this.postStatus(sim);
+        sim.hung = true;
+        this.log(`simulator: the new kubelet on ${sim.name} hangs (${SIM_KUBELET_HANGS_LABEL}=true)`);
       } else {
-        say(`upgraded kubelet and kubectl to ${target}; kubelet restarted`);
+        // A restarted kubelet first reports its new version NotReady, then Ready once its runtime checks pass (below).
+        await this.postStatus(sim, 'container runtime status check may not have completed yet');
       }
-      this.once(`finish/${uid}`, async () => {
-        const hangs = !fail && sim.labels[SIM_KUBELET_HANGS_LABEL] === 'true';
-        if (!fail) {
-          sim.version = target;
-          if (hangs) {
-            // The new kubelet posts Ready with its version once, then hangs: no more Lease renewals or status posts.
-            await this.postStatus(sim);
-            sim.hung = true;
-            this.log(`simulator: the new kubelet on ${sim.name} hangs (${SIM_KUBELET_HANGS_LABEL}=true)`);
-          } else {
-            // A restarted kubelet first reports its new version NotReady, then Ready once its runtime checks pass (below).
-            await this.postStatus(sim, 'container runtime status check may not have completed yet');
-          }
-        }
-        await this.core.patchNamespacedPodStatus(
-          { name, namespace, body: terminatedPodStatus(pod, new Date(), !fail, lines.slice(-3).join('\n')) },
-          mergePatch,
-        );
-        if (fail) this.counters.upgradesFailed++;
-        else this.counters.upgradesSucceeded++;
-        if (!fail && !hangs) this.later(2_000, () => void this.limit(() => this.postStatus(sim)).catch(() => this.counters.apiErrors++));
-        this.log(`simulator: upgrade pod ${name} on ${sim.name} ${fail ? 'failed' : 'succeeded'}`);
-      });
-    };
-    this.later(Math.max(0, seconds) * 1000, finish);
+    }
+    await this.core.patchNamespacedPodStatus(
+      { name, namespace, body: terminatedPodStatus(pod, new Date(), !fail, run.lines.slice(-3).join('\n')) },
+      mergePatch,
+    );
+    if (fail) this.counters.upgradesFailed++;
+    else this.counters.upgradesSucceeded++;
+    if (!fail && !hangs) this.later(2_000, () => void this.limit(() => this.postStatus(sim)).catch(() => this.counters.apiErrors++));
+    this.log(`simulator: upgrade pod ${name} on ${sim.name} ${fail ? 'failed' : 'succeeded'}`);
   }
 }
 
