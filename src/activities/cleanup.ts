@@ -1,7 +1,8 @@
 /**
  * Cleanup: delete failed upgrade pods before a resume, and restore what an upgrade changed when
  * it is cancelled (uncordon the nodes it cordoned; on the pause-timeout auto-cancel also delete its
- * pods and Events: those labelled with its upgrade ID and target, so earlier upgrades' records stay). Successful pods otherwise stay: they are the upgrade's record.
+ * pods and Events: those labelled with its upgrade ID and target, so earlier upgrades' records
+ * stay). Successful pods otherwise stay: they are the upgrade's record.
  */
 import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
 import { NODE_EVENT_NAMESPACE, TARGET_VERSION_LABEL, UPGRADE_NAMESPACE } from '../planning/labels.js';

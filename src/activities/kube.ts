@@ -199,7 +199,8 @@ export function classifyKubeError(err: unknown): KubeFault {
   const status = statusOf(err);
   if (status !== undefined) {
     const detail = apiMessage(err);
-    const reason = `${status}${STATUS_TEXT[status] ? ` ${STATUS_TEXT[status]}` : ''}${detail && !/^HTTP-Code/.test(detail) ? `: ${detail}` : ''}`;
+    const text = STATUS_TEXT[status] ? ` ${STATUS_TEXT[status]}` : '';
+    const reason = `${status}${text}${detail && !/^HTTP-Code/.test(detail) ? `: ${detail}` : ''}`;
     if (status === 409) return { kind: 'conflict', unreachable: false, reason };
     if ([408, 410, 429, 500, 502, 503, 504].includes(status)) return { kind: 'transient', unreachable: false, reason };
     return { kind: 'permanent', unreachable: false, reason };

@@ -35,7 +35,10 @@ export async function createSchedule(client: Client, request: UpgradeRequest, op
         workflowId: `${scheduleId}-trigger`,
       },
       policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' },
-      state: { triggerImmediately: opts.triggerImmediately ?? false, note: `edge-upgrade ${request.clusterId} → ${request.targetVersion}` },
+      state: {
+        triggerImmediately: opts.triggerImmediately ?? false,
+        note: `edge-upgrade ${request.clusterId} → ${request.targetVersion}`,
+      },
       // The server stores cron as calendar specs; keep the operator's own words for `schedule list`.
       memo: { clusterId: request.clusterId, targetVersion: request.targetVersion, cron: opts.cron },
     });

@@ -55,10 +55,10 @@ export async function watchProgress(
               : '',
       });
       workers.setTotal(Math.max(p.workers.total, 1));
+      const batch = p.workers.batch;
+      const more = batch && batch.nodes.length > 4 ? ', …' : '';
       workers.update(p.workers.upgraded, {
-        info: p.workers.batch
-          ? `batch ${p.workers.batch.number} (${p.workers.batch.size}): ${p.workers.batch.nodes.slice(0, 4).join(', ')}${p.workers.batch.nodes.length > 4 ? ', …' : ''}`
-          : '',
+        info: batch ? `batch ${batch.number} (${batch.size}): ${batch.nodes.slice(0, 4).join(', ')}${more}` : '',
       });
       status.update(0, { info: [summarize(p), ...renderDetails(p)].join(' | ') });
       if (isFinal(p.state)) return p;

@@ -30,7 +30,8 @@ export async function ensureSearchAttributes(config: WorkerConfig, log: (m: stri
       return missing;
     } catch (err) {
       log(
-        `edge-upgrade worker: could not register search attributes ${missing.join(', ')} (${(err as Error).message}); register them as Keyword, e.g. with tcld or the Cloud UI`,
+        `edge-upgrade worker: could not register search attributes ${missing.join(', ')} (${(err as Error).message}); ` +
+          'register them as Keyword, e.g. with tcld or the Cloud UI',
       );
       return [];
     }
@@ -49,7 +50,8 @@ export async function runWorkerCommand(config: WorkerConfig): Promise<void> {
   if (config.metricsAddress) console.error(`edge-upgrade worker: Prometheus metrics on http://${config.metricsAddress}/metrics`);
   if (!config.upgradeImage && [...config.clusters.values()].some((c) => !c.upgradeImage)) {
     console.error(
-      'edge-upgrade worker: no upgradeImage is configured, so an upgrade must name an allowed image (--image); set upgradeImage or EDGE_UPGRADE_IMAGE (pinned by digest)',
+      'edge-upgrade worker: no upgradeImage is configured, so an upgrade must name an allowed image (--image); ' +
+        'set upgradeImage or EDGE_UPGRADE_IMAGE (pinned by digest)',
     );
   }
   await ensureSearchAttributes(config);

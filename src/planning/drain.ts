@@ -119,10 +119,11 @@ export function drainBlockedMessage(args: {
   const seconds = Math.round(waitedMs / 1000);
   const budgets = pdbs.length
     ? pdbs
-        .map(
-          (b) =>
-            `PodDisruptionBudget ${podKey(b)} (${b.spec?.maxUnavailable !== undefined ? `maxUnavailable ${b.spec.maxUnavailable}` : `minAvailable ${b.spec?.minAvailable}`}, disruptionsAllowed ${b.status?.disruptionsAllowed ?? '?'})`,
-        )
+        .map((b) => {
+          const limit =
+            b.spec?.maxUnavailable !== undefined ? `maxUnavailable ${b.spec.maxUnavailable}` : `minAvailable ${b.spec?.minAvailable}`;
+          return `PodDisruptionBudget ${podKey(b)} (${limit}, disruptionsAllowed ${b.status?.disruptionsAllowed ?? '?'})`;
+        })
         .join(' and ')
     : 'a PodDisruptionBudget';
   const api = apiMessage ? ` (API server: ${apiMessage})` : '';

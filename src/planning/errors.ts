@@ -61,7 +61,8 @@ export class UpgradeAlreadyRunningError extends Error {
 
   constructor(clusterId: string, workflowId: string) {
     super(
-      `an upgrade of cluster ${clusterId} is already running as workflow ${workflowId}; pause, resume or cancel it, or wait for it to finish`,
+      `an upgrade of cluster ${clusterId} is already running as workflow ${workflowId}; ` +
+        'pause, resume or cancel it, or wait for it to finish',
     );
     this.clusterId = clusterId;
     this.workflowId = workflowId;

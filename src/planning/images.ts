@@ -68,7 +68,11 @@ export function allowListProblem(ref: string, allowTags: boolean): string | null
   const parsed = parseImageRef(ref);
   if (!parsed) return `"${ref}" is not an image reference like ${IMAGE_EXAMPLE}`;
   if (!parsed.digest && !allowTags) {
-    return `"${ref}" is not pinned by digest (name@sha256:…): a tag can be moved to another image, which would then run privileged on every node; pin it, or set allowTaggedImages: true (EDGE_UPGRADE_ALLOW_TAGGED_IMAGES=true) to trust tags`;
+    return (
+      `"${ref}" is not pinned by digest (name@sha256:…): ` +
+      'a tag can be moved to another image, which would then run privileged on every node; ' +
+      'pin it, or set allowTaggedImages: true (EDGE_UPGRADE_ALLOW_TAGGED_IMAGES=true) to trust tags'
+    );
   }
   return null;
 }
@@ -102,7 +106,8 @@ export function resolveUpgradeImage(policy: ImagePolicy, requested: string | und
     if (policy.defaultImage) return policy.defaultImage;
     throw new InvalidUpgradeRequestError(
       'upgradeImage',
-      `no upgrade image is configured for cluster ${clusterId}: set upgradeImage (pinned by digest, e.g. ${IMAGE_EXAMPLE}) in the worker configuration or EDGE_UPGRADE_IMAGE`,
+      `no upgrade image is configured for cluster ${clusterId}: ` +
+        `set upgradeImage (pinned by digest, e.g. ${IMAGE_EXAMPLE}) in the worker configuration or EDGE_UPGRADE_IMAGE`,
     );
   }
   if (!parseImageRef(requested)) {
@@ -112,6 +117,7 @@ export function resolveUpgradeImage(policy: ImagePolicy, requested: string | und
   const what = allowed.length ? `this worker allows ${shortList(allowed)}` : 'this worker allows no images';
   throw new InvalidUpgradeRequestError(
     'upgradeImage',
-    `upgradeImage "${requested}" is not allowed for cluster ${clusterId} (${what}); omit the image to use the default, or add it to allowedImages in the worker configuration`,
+    `upgradeImage "${requested}" is not allowed for cluster ${clusterId} (${what}); ` +
+      'omit the image to use the default, or add it to allowedImages in the worker configuration',
   );
 }

@@ -103,7 +103,8 @@ function versionItem({ targetVersion, controlPlaneVersion, nodes }: PrecheckInpu
     return item(
       'version-skew',
       'error',
-      `kubelets more than ${KUBELET_MAX_MINOR_SKEW} minor versions older than ${targetVersion} would be outside the supported skew once the control plane is upgraded: ${list(tooOld)}; upgrade them in smaller steps first`,
+      `kubelets more than ${KUBELET_MAX_MINOR_SKEW} minor versions older than ${targetVersion} would be outside the supported skew ` +
+        `once the control plane is upgraded: ${list(tooOld)}; upgrade them in smaller steps first`,
       tooOld.map((s) => s.split(' ')[0]!),
     );
   }
@@ -123,7 +124,8 @@ function readyItem({ nodes }: PrecheckInput): PrecheckItem {
   return item(
     'nodes-ready',
     'error',
-    `${notReady.length} node(s) are not Ready: ${list(notReady.map(describe))}. Bring them back online (check the edge site's link and the kubelet), or remove them from the cluster, then start again`,
+    `${notReady.length} node(s) are not Ready: ${list(notReady.map(describe))}. ` +
+      "Bring them back online (check the edge site's link and the kubelet), or remove them from the cluster, then start again",
     notReady.map((n) => n.name),
   );
 }
@@ -158,7 +160,8 @@ function cordonedItem({ nodes, upgradeId }: PrecheckInput): PrecheckItem {
     ? item(
         'cordoned-nodes',
         'warning',
-        `${others.length} node(s) were cordoned by someone else: ${list(others)}. They are upgraded but stay cordoned afterwards; run kubectl uncordon if that is not intended`,
+        `${others.length} node(s) were cordoned by someone else: ${list(others)}. ` +
+          'They are upgraded but stay cordoned afterwards; run kubectl uncordon if that is not intended',
         others,
       )
     : item('cordoned-nodes', 'normal', 'no node is cordoned');
@@ -190,11 +193,13 @@ function upgradePodsItem({ upgradePods }: PrecheckInput): PrecheckItem {
     const parts: string[] = [];
     if (failed.length)
       parts.push(
-        `failed upgrade pods are left over in ${UPGRADE_NAMESPACE}: ${list(names(failed))}; check their logs, then delete them: kubectl -n ${UPGRADE_NAMESPACE} delete pod ${names(failed).join(' ')}`,
+        `failed upgrade pods are left over in ${UPGRADE_NAMESPACE}: ${list(names(failed))}; ` +
+          `check their logs, then delete them: kubectl -n ${UPGRADE_NAMESPACE} delete pod ${names(failed).join(' ')}`,
       );
     if (active.length)
       parts.push(
-        `pods are still running in ${UPGRADE_NAMESPACE} (another upgrade in progress?): ${list(names(active))}; wait for them or delete them: kubectl -n ${UPGRADE_NAMESPACE} delete pod ${names(active).join(' ')}`,
+        `pods are still running in ${UPGRADE_NAMESPACE} (another upgrade in progress?): ${list(names(active))}; ` +
+          `wait for them or delete them: kubectl -n ${UPGRADE_NAMESPACE} delete pod ${names(active).join(' ')}`,
       );
     return item('upgrade-pods', 'error', parts.join('. '), nodesOf([...failed, ...active]));
   }
@@ -233,7 +238,8 @@ function pdbItem({ pods, pdbs }: PrecheckInput): PrecheckItem {
     const parts: string[] = [];
     if (never.size)
       parts.push(
-        `PodDisruptionBudgets that never allow an eviction cover pods on nodes to be drained: ${list([...never.keys()])}; relax them (maxUnavailable ≥ 1) or scale the workloads up`,
+        `PodDisruptionBudgets that never allow an eviction cover pods on nodes to be drained: ${list([...never.keys()])}; ` +
+          'relax them (maxUnavailable ≥ 1) or scale the workloads up',
       );
     if (multi.length)
       parts.push(
@@ -245,7 +251,8 @@ function pdbItem({ pods, pdbs }: PrecheckInput): PrecheckItem {
     return item(
       'pod-disruption-budgets',
       'warning',
-      `PodDisruptionBudgets allow no disruption right now: ${list([...now.keys()])}; drains of their nodes wait for them (up to drainTimeout) and then pause the upgrade`,
+      `PodDisruptionBudgets allow no disruption right now: ${list([...now.keys()])}; ` +
+        'drains of their nodes wait for them (up to drainTimeout) and then pause the upgrade',
       nodesOf(now),
     );
   }
@@ -258,7 +265,8 @@ function barePodsItem({ pods }: PrecheckInput): PrecheckItem {
     ? item(
         'unmanaged-pods',
         'warning',
-        `pods without a controller will be evicted and not recreated: ${list(bare.map(podKey))}; move them to a Deployment or accept their loss`,
+        `pods without a controller will be evicted and not recreated: ${list(bare.map(podKey))}; ` +
+          'move them to a Deployment or accept their loss',
         [...new Set(bare.map((p) => p.spec?.nodeName ?? ''))].sort(),
       )
     : item('unmanaged-pods', 'normal', 'every pod to be evicted has a controller that recreates it');

@@ -13,10 +13,11 @@ export function precheckVerdict(items: readonly PrecheckItem[]): PrecheckReport[
  * warnings block unless the request has `acceptWarnings`.
  */
 export function precheckBlocker(report: PrecheckReport, acceptWarnings: boolean): string | null {
+  const nodes = (i: PrecheckItem) => (i.nodes.length ? ` (${i.nodes.slice(0, 5).join(', ')}${i.nodes.length > 5 ? ', …' : ''})` : '');
   const describe = (result: PrecheckItem['result']) =>
     report.items
       .filter((i) => i.result === result)
-      .map((i) => `${i.id}: ${i.message}${i.nodes.length ? ` (${i.nodes.slice(0, 5).join(', ')}${i.nodes.length > 5 ? ', …' : ''})` : ''}`)
+      .map((i) => `${i.id}: ${i.message}${nodes(i)}`)
       .join('; ');
   if (report.status === 'failed') return `pre-check found errors, no node was touched: ${describe('error')}`;
   if (report.status === 'warning' && !acceptWarnings) {

@@ -13,10 +13,9 @@ export function summarize(p: Progress): string {
       parts.push(`Pre-check ${p.precheck.status === 'pending' ? 'running' : p.precheck.status}`);
       break;
     case 'masters':
+      const { upgraded, total, current } = p.masters;
       parts.push(
-        p.masters.current
-          ? `Masters ${p.masters.upgraded}/${p.masters.total} · master ${p.masters.current.serial} of ${p.masters.total}: ${p.masters.current.node}`
-          : `Masters ${p.masters.upgraded}/${p.masters.total}`,
+        current ? `Masters ${upgraded}/${total} · master ${current.serial} of ${total}: ${current.node}` : `Masters ${upgraded}/${total}`,
       );
       break;
     case 'workers':

@@ -54,7 +54,8 @@ export function checkTargetVersion(target: KubeVersion, controlPlane: KubeVersio
   if (target.minor > controlPlane.minor + 1) {
     throw new InvalidUpgradeRequestError(
       'targetVersion',
-      `targetVersion ${t} is more than one minor version above the control plane's ${cp}; upgrade to v${controlPlane.major}.${controlPlane.minor + 1}.x first`,
+      `targetVersion ${t} is more than one minor version above the control plane's ${cp}; ` +
+        `upgrade to v${controlPlane.major}.${controlPlane.minor + 1}.x first`,
     );
   }
 }
@@ -71,7 +72,8 @@ export function checkVersionSkew(target: KubeVersion, controlPlane: KubeVersion,
   if (masters === 0 && semver.gt(target, controlPlane)) {
     throw new InvalidUpgradeRequestError(
       'targetVersion',
-      `targetVersion ${t} is newer than the managed control plane's ${formatVersion(controlPlane)}: a kubelet may not be newer than kube-apiserver; upgrade the control plane through its provider first`,
+      `targetVersion ${t} is newer than the managed control plane's ${formatVersion(controlPlane)}: ` +
+        'a kubelet may not be newer than kube-apiserver; upgrade the control plane through its provider first',
     );
   }
   const behind = nodes.filter((n) => {
@@ -86,7 +88,8 @@ export function checkVersionSkew(target: KubeVersion, controlPlane: KubeVersion,
     const more = behind.length > 5 ? ` and ${behind.length - 5} more` : '';
     throw new InvalidUpgradeRequestError(
       'targetVersion',
-      `targetVersion ${t} would leave the kubelet on ${names}${more} more than three minor versions behind the control plane; upgrade those nodes to v${target.major}.${target.minor - 3}.x first`,
+      `targetVersion ${t} would leave the kubelet on ${names}${more} more than three minor versions behind the control plane; ` +
+        `upgrade those nodes to v${target.major}.${target.minor - 3}.x first`,
     );
   }
 }

@@ -130,11 +130,14 @@ export class UpgradeState {
    * when the window opens; `cancel` is accepted (the upgrade is paused).
    */
   refusal(command: Command): string | null {
-    if (this.finished)
-      return `the upgrade has already ${this.state === 'succeeded' ? 'succeeded' : `been ${this.state === 'failed' ? 'marked failed' : 'cancelled'}`}`;
+    if (this.finished) {
+      const ended = this.state === 'succeeded' ? 'succeeded' : `been ${this.state === 'failed' ? 'marked failed' : 'cancelled'}`;
+      return `the upgrade has already ${ended}`;
+    }
     if (this.s.cancelling) {
       const why = this.s.cancelling === 'pause-timeout' ? 'the pause timeout was reached' : 'a cancel was accepted';
-      return `the upgrade is being cancelled (${why}); cordons are being restored and it cannot be ${command === 'cancel' ? 'cancelled again' : `${command}d`}`;
+      const again = command === 'cancel' ? 'cancelled again' : `${command}d`;
+      return `the upgrade is being cancelled (${why}); cordons are being restored and it cannot be ${again}`;
     }
     switch (command) {
       case 'pause':
