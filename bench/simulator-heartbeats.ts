@@ -41,7 +41,8 @@ try {
   const renewals = after.leaseRenewals - before.leaseRenewals;
   console.log(`over ${seconds} s: ${renewals} lease renewals (${(renewals / seconds).toFixed(1)}/s, needed ${(nodes / 10).toFixed(0)}/s)`);
   console.log(
-    `worst renewal lag ${Math.round(after.maxRenewLagMs)} ms (lease 40 s, controller grace 40 s); status updates ${after.statusUpdates - before.statusUpdates}; API errors ${after.apiErrors}`,
+    `worst renewal lag ${Math.round(after.maxRenewLagMs)} ms (lease 40 s, controller grace 40 s); ` +
+      `status updates ${after.statusUpdates - before.statusUpdates}; API errors ${after.apiErrors}`,
   );
   console.log(`most nodes seen not Ready at once: ${worstNotReady}`);
 } finally {

@@ -56,11 +56,13 @@ try {
   const total = sizes.reduce((a, b) => a + b, 0);
   const largest = Math.max(...sizes);
   console.log(
-    `workers: ${result.workers.upgraded}/${result.workers.total}, masters: ${result.masters.upgraded}/${result.masters.total}, state: ${result.state}`,
+    `workers: ${result.workers.upgraded}/${result.workers.total}, ` +
+      `masters: ${result.masters.upgraded}/${result.masters.total}, state: ${result.state}`,
   );
   console.log(`wall time: ${wall.toFixed(1)} s (${((result.workers.total + result.masters.total) / wall).toFixed(0)} nodes/s)`);
   console.log(
-    `runs: ${sizes.length}; events: ${total} total, ${(total / (workers + 3)).toFixed(1)} per node; largest run: ${largest} events (limit ${LIMIT})`,
+    `runs: ${sizes.length}; events: ${total} total, ${(total / (workers + 3)).toFixed(1)} per node; ` +
+      `largest run: ${largest} events (limit ${LIMIT})`,
   );
   console.log(`batch sizes seen by the cluster: ${c.observedBatchSizes().join(' ')}`);
   if (result.state !== 'succeeded' || largest > LIMIT) exitCode = 1;

@@ -13,7 +13,8 @@ if [ ! -x "$dir/etcd" ]; then
     || die "tools/etcd/go.mod does not pin etcd v$ETCD_VERSION"
   log "building etcd v$ETCD_VERSION into $dir (first run only)"
   rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
-  (cd "$ROOT_DIR/tools/etcd" && timed env CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$dir.tmp/etcd" go.etcd.io/etcd/server/v3 >&2)
+  (cd "$ROOT_DIR/tools/etcd" \
+    && timed env CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$dir.tmp/etcd" go.etcd.io/etcd/server/v3 >&2)
   rm -rf "$dir" && mv "$dir.tmp" "$dir"
 fi
 echo "$dir/etcd"

@@ -114,7 +114,8 @@ test('an image off the allow-list is refused with one line before any node is to
     expectRefusal(
       r,
       new RegExp(
-        `^edge-upgrade: edge-upgrade-shop refused: upgradeImage "${image.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}" is not allowed for cluster shop \\(this worker allows ${DEFAULT_IMAGE}, ${ARM_IMAGE}\\)`,
+        `^edge-upgrade: edge-upgrade-shop refused: upgradeImage "${image.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}" ` +
+          `is not allowed for cluster shop \\(this worker allows ${DEFAULT_IMAGE}, ${ARM_IMAGE}\\)`,
       ),
     );
     // The workflow itself failed as invalid input, not as a node failure.

@@ -92,7 +92,7 @@ test('a failing upgrade auto-pauses with the pod log; after a fix, resume delete
   expect([...all.values()].every((n) => n.status?.nodeInfo?.kubeletVersion === TARGET && !n.spec?.unschedulable)).toBe(true);
 }, 360_000);
 
-test('cancel after a pause: unstarted nodes keep their version and stay schedulable; a node cordoned by someone else stays cordoned', async () => {
+test('cancel after a pause: unstarted nodes keep their version, stay schedulable; a node cordoned by someone else stays so', async () => {
   const TARGET = 'v1.34.5';
   await operatorCordon(h, 'edge-018');
   await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, targetVersion: TARGET, acceptWarnings: true });

@@ -57,7 +57,8 @@ function runAgent(env: Record<string, string>, tools: string[], fail: string[] =
       const f = join(bin, tool);
       const exit = fail.includes(tool) ? 'echo "fake failure" >&2; exit 3' : 'exit 0';
       const repo = PACKAGE_MANAGERS.includes(tool)
-        ? `echo "${tool} $* =>" $(grep -rhoE 'stable:/v[0-9]+[.][0-9]+/' '${apt}' '${yum}' | sed -E 's#stable:/(v[^/]*)/#\\1#') >> "${repoLog}"\n`
+        ? `echo "${tool} $* =>" $(grep -rhoE 'stable:/v[0-9]+[.][0-9]+/' '${apt}' '${yum}' ` +
+          `| sed -E 's#stable:/(v[^/]*)/#\\1#') >> "${repoLog}"\n`
         : '';
       writeFileSync(f, `#!/bin/bash\necho "${tool} $*" >> "${calls}"\n${repo}${exit}\n`);
       chmodSync(f, 0o755);
@@ -162,7 +163,8 @@ describe('agent/upgrade-node.sh', () => {
         apt: {
           'kubernetes.list': list('v1.33'),
           'mirror.list':
-            'deb [signed-by=${HOST}/etc/apt/keyrings/kubernetes-apt-keyring.gpg] http://mirror.site-17.internal/k8s/core:/stable:/v1.33/deb/ /\n',
+            'deb [signed-by=${HOST}/etc/apt/keyrings/kubernetes-apt-keyring.gpg] ' +
+            'http://mirror.site-17.internal/k8s/core:/stable:/v1.33/deb/ /\n',
           'debian.list': 'deb http://deb.debian.org/debian bookworm main\n',
         },
         other: { 'etc/apt/keyrings/kubernetes-apt-keyring.gpg': 'KEY' },
@@ -197,7 +199,9 @@ describe('agent/upgrade-node.sh', () => {
 
     it.each(['dnf', 'yum'])('%s: baseurl and gpgkey of the repo file move to v1.34 before the install', (pm) => {
       const repo = (minor: string) =>
-        `[kubernetes]\nname=Kubernetes\nbaseurl=https://pkgs.k8s.io/core:/stable:/${minor}/rpm/\nenabled=1\ngpgcheck=1\ngpgkey=https://pkgs.k8s.io/core:/stable:/${minor}/rpm/repodata/repomd.xml.key\nexclude=kubelet kubeadm kubectl cri-tools kubernetes-cni\n`;
+        `[kubernetes]\nname=Kubernetes\nbaseurl=https://pkgs.k8s.io/core:/stable:/${minor}/rpm/\nenabled=1\ngpgcheck=1\n` +
+        `gpgkey=https://pkgs.k8s.io/core:/stable:/${minor}/rpm/repodata/repomd.xml.key\n` +
+        'exclude=kubelet kubeadm kubectl cri-tools kubernetes-cni\n';
       const r = runAgent(env('worker'), [pm, 'kubeadm', 'systemctl'], [], { yum: { 'kubernetes.repo': repo('v1.33') } });
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);

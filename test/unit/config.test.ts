@@ -39,7 +39,8 @@ test('TLS and mTLS from the config file reach the connection options', () => {
   const cfg = loadWorkerConfig(
     file(
       'tls.yaml',
-      `temporal:\n  address: t.example:7233\n  tls: { caFile: ${ca}, certFile: ${cert}, keyFile: ${key}, serverName: t.internal }\nclusters:\n  - { id: shop, kubeconfig: /k/shop }\n`,
+      `temporal:\n  address: t.example:7233\n  tls: { caFile: ${ca}, certFile: ${cert}, keyFile: ${key}, serverName: t.internal }\n` +
+        'clusters:\n  - { id: shop, kubeconfig: /k/shop }\n',
     ),
     { EDGE_UPGRADE_CLUSTERS: 'shop=/k/override' },
   );
@@ -72,7 +73,8 @@ describe('the upgrade image allow-list', () => {
     const cfg = loadWorkerConfig(
       file(
         'images.yaml',
-        `upgradeImage: ${PINNED}\nallowedImages: [${ARM}]\nclusters:\n  - { id: shop, kubeconfig: /k/shop }\n  - { id: arm, kubeconfig: /k/arm, upgradeImage: ${ARM}, allowedImages: [] }\n`,
+        `upgradeImage: ${PINNED}\nallowedImages: [${ARM}]\nclusters:\n  - { id: shop, kubeconfig: /k/shop }\n` +
+          `  - { id: arm, kubeconfig: /k/arm, upgradeImage: ${ARM}, allowedImages: [] }\n`,
       ),
       {},
     );

@@ -76,7 +76,11 @@ describe('resolveUpgradeImage', () => {
   it.each([
     [
       'evil.example.com/miner:latest',
-      /^upgradeImage "evil\.example\.com\/miner:latest" is not allowed for cluster shop \(this worker allows registry\.example\.com\/edge-upgrade\/agent@sha256:a+, registry\.example\.com\/edge-upgrade\/agent-arm@sha256:b+\); omit the image/,
+      new RegExp(
+        /^upgradeImage "evil\.example\.com\/miner:latest" is not allowed for cluster shop /.source +
+          /\(this worker allows registry\.example\.com\/edge-upgrade\/agent@sha256:a+, /.source +
+          /registry\.example\.com\/edge-upgrade\/agent-arm@sha256:b+\); omit the image/.source,
+      ),
     ],
     [`registry.example.com/edge-upgrade/agent@${D2}`, /is not allowed for cluster shop/],
     ['not an image', /^upgradeImage "not an image" is not an image reference like /],

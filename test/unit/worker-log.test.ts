@@ -35,7 +35,8 @@ describe('formatLogEntry', () => {
       const line = formatLogEntry(entry('WARN', 'Activity failed', activityMeta), level);
       expect(line.split('\n')).toHaveLength(1);
       expect(line).toBe(
-        '2026-05-28T20:26:40.000Z WARN Activity failed cordonNode: API server https://127.0.0.1:6443 unreachable for 47 s: connection refused ' +
+        '2026-05-28T20:26:40.000Z WARN Activity failed cordonNode: ' +
+          'API server https://127.0.0.1:6443 unreachable for 47 s: connection refused ' +
           '[activityId=7 workflowId=edge-upgrade-shop attempt=2 node=edge-003 step=cordon durationMs=45012]',
       );
     },

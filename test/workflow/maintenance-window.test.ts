@@ -48,7 +48,7 @@ function shortWindow(opensIn: number, closesIn: number) {
 }
 
 describe('maintenance window', () => {
-  test('outside the window nothing starts; it resumes by itself when the window opens, and the in-flight batch finishes when it closes', async () => {
+  test('nothing starts outside the window; it resumes by itself when it opens; the in-flight batch finishes when it closes', async () => {
     const c = cluster('window', makeNodes({ edge: 20, version: FROM })); // cap 2
     c.hold = true;
     const { opens, closes, window } = shortWindow(4000, 10_000);
