@@ -7,7 +7,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from '@temporalio/worker';
+import { installTestRuntime } from '../helpers/logs.js';
 import { workflowBundle } from '../helpers/temporal.js';
+
+// No dev server here to install the quiet runtime, and the replayer would create a loud one.
+installTestRuntime();
 
 const root = fileURLToPath(new URL('../histories/', import.meta.url));
 const files = readdirSync(root, { withFileTypes: true })
