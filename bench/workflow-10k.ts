@@ -6,11 +6,12 @@
  * Run: scripts/bench.sh workflow-10k   (or: npx tsx bench/workflow-10k.ts)
  */
 import type { WorkflowHandle } from '@temporalio/client';
-import { Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
+import { Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import { startUpgrade } from '../src/api.js';
 import type { Progress } from '../src/planning/types.js';
 import { TASK_QUEUE } from '../src/workflows/definitions.js';
 import { FakeFleet, makeNodes } from '../test/helpers/fake-activities.js';
+import { installTestRuntime } from '../test/helpers/logs.js';
 import { startDevServer, workflowBundle } from '../test/helpers/temporal.js';
 
 type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
@@ -18,10 +19,8 @@ type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
 const LIMIT = 10_240;
 const workers = Number(process.env.BENCH_WORKERS ?? 10_000);
 
-Runtime.install({
-  logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error },
-  telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } },
-});
+// Before startDevServer, which would install the test runtime without the Core filter (a second install throws).
+installTestRuntime({ telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } } });
 
 const env = await startDevServer();
 const fleet = new FakeFleet();

@@ -3,7 +3,7 @@
  * prints only errors unless EDGE_UPGRADE_TEST_LOGS=1, so a failing test stands out. Lines are
  * formatted as the real worker formats them (src/worker.ts), and a test can read them.
  */
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { DefaultLogger, Runtime, type RuntimeOptions } from '@temporalio/worker';
 import { formatLogEntry } from '../../src/worker.js';
 
 /** True when EDGE_UPGRADE_TEST_LOGS=1: print every worker log line and the tests' own notes. */
@@ -13,13 +13,15 @@ const lines: string[] = [];
 let installed = false;
 
 /**
- * Installs the SDK runtime of this test file with the quiet logger; call it before anything
- * creates the runtime (startDevServer does). Later calls do nothing.
+ * Installs the SDK runtime of this test file with the quiet logger, plus `options` (a benchmark's
+ * telemetry filter); call it before anything creates the runtime (startDevServer does). Later
+ * calls do nothing.
  */
-export function installTestRuntime(): void {
+export function installTestRuntime(options: Omit<RuntimeOptions, 'logger'> = {}): void {
   if (installed) return;
   installed = true;
   Runtime.install({
+    ...options,
     logger: new DefaultLogger('INFO', (entry) => {
       const line = formatLogEntry(entry, 'INFO');
       lines.push(line);
