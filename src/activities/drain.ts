@@ -40,87 +40,117 @@ interface DrainProgress {
 
 type Refused = { pod: V1Pod; refusal?: string; nextTry: number };
 
+type DrainArgs = NodeStepArgs & { drainTimeoutMs: number };
+
 /** Implements `drainNode`. */
-export async function drainNode(clients: KubeClients, args: NodeStepArgs & { drainTimeoutMs: number }): Promise<{ evicted: number }> {
-  const kube = clients.for(args.clusterId);
-  const prev = previousHeartbeat<DrainProgress>();
-  const startedAt = prev?.startedAt ?? Date.now();
-  const deadline = startedAt + args.drainTimeoutMs;
-  let evicted = prev?.evicted ?? 0;
-  const events = new EventRecorder(kube.core, args);
-  const event = (reason: string, message: string) => events.normal(reason, `edge-upgrade ${args.upgradeId}: ${message}`);
-
-  const outage = new ApiOutage(kube.server);
-  let planned = false;
-  // Pods whose eviction was accepted (or that were terminating already), waiting to disappear; and pods still to evict with the last refusal.
-  const waiting = new Map<string, V1Pod>();
-  const toEvict = new Map<string, Refused>();
-
+export async function drainNode(clients: KubeClients, args: DrainArgs): Promise<{ evicted: number }> {
+  const drain = new Drain(clients.for(args.clusterId), args);
   for (;;) {
     throwIfCancelled();
     try {
-      if (!planned) {
-        const all = await listAll<V1Pod>((cont) =>
-          kube.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${args.node}`, limit: 500, _continue: cont }),
-        );
-        for (const p of podsToEvict(all)) toEvict.set(podKey(p), { pod: p, nextTry: 0 });
-        for (const p of podsToAwait(all)) waiting.set(podKey(p), p);
-        planned = true;
-        if (toEvict.size + waiting.size === 0) {
-          await event('UpgradeDrained', `nothing to evict on ${args.node}`);
-          return { evicted };
-        }
-        const already = waiting.size > 0 ? ` (${waiting.size} already terminating)` : '';
-        await event('UpgradeDraining', `evicting ${toEvict.size} pod(s) from ${args.node}${already}`);
-      }
-      const now = Date.now();
-      for (const [key, entry] of toEvict) {
-        if (entry.nextTry > now) continue;
-        const result = await evict(kube, entry.pod);
-        if (result.outcome === 'accepted') {
-          toEvict.delete(key);
-          waiting.set(key, entry.pod);
-        } else if (result.outcome === 'gone') {
-          toEvict.delete(key);
-          evicted++;
-        } else {
-          entry.refusal = result.message;
-          entry.nextTry = now + EVICTION_RETRY_MS;
-        }
-      }
-      for (const [key, pod] of waiting) {
-        const current = await stillThere(kube, pod);
-        if (current) {
-          waiting.set(key, current);
-        } else {
-          waiting.delete(key);
-          evicted++;
-        }
-      }
-      outage.ok();
+      if (!drain.planned && (await drain.plan()) === 'nothing') break;
+      await drain.evictDue();
+      await drain.forgetGone();
+      drain.outage.ok();
     } catch (err) {
       // Transient faults and conflicts: keep waiting until drainTimeout. Anything else fails the attempt.
-      outage.failed(err);
+      drain.outage.failed(err);
     }
-    if (planned && toEvict.size === 0 && waiting.size === 0) break;
-    heartbeat({
-      startedAt,
-      evicted,
-      pending: [...toEvict.keys(), ...waiting.keys()].slice(0, 20),
-      apiOutage: outage.describe(),
-    } satisfies DrainProgress);
-    if (Date.now() >= deadline)
-      throw await blocked(kube, args, {
-        planned,
-        refused: [...toEvict.values()],
-        terminating: [...waiting.values()],
-        outage,
-        waitedMs: Date.now() - startedAt,
-      });
+    if (drain.done) break;
+    heartbeat(drain.progress());
+    if (Date.now() >= drain.deadline) throw await blocked(drain.kube, args, drain.blockedState());
     await sleep(POLL_MS);
   }
-  await event('UpgradeDrained', `evicted ${evicted} pod(s) from ${args.node}`);
-  return { evicted };
+  const what = drain.evicted === 0 && drain.planned ? 'nothing to evict on' : `evicted ${drain.evicted} pod(s) from`;
+  await new EventRecorder(drain.kube.core, args).normal('UpgradeDrained', `edge-upgrade ${args.upgradeId}: ${what} ${args.node}`);
+  return { evicted: drain.evicted };
+}
+
+/** One drain attempt: the pods still to evict (with their last refusal) and those waited for. */
+class Drain {
+  private readonly prev = previousHeartbeat<DrainProgress>();
+  readonly startedAt = this.prev?.startedAt ?? Date.now();
+  readonly deadline: number;
+  readonly outage: ApiOutage;
+  evicted = this.prev?.evicted ?? 0;
+  planned = false;
+  /** Pods whose eviction was accepted (or that were terminating already), waiting to disappear. */
+  private readonly waiting = new Map<string, V1Pod>();
+  private readonly toEvict = new Map<string, Refused>();
+
+  constructor(
+    readonly kube: Kube,
+    private readonly args: DrainArgs,
+  ) {
+    this.deadline = this.startedAt + args.drainTimeoutMs;
+    this.outage = new ApiOutage(kube.server);
+  }
+
+  get done(): boolean {
+    return this.planned && this.toEvict.size === 0 && this.waiting.size === 0;
+  }
+
+  /** Lists the node's pods and sorts them into to-evict and to-await. */
+  async plan(): Promise<'nothing' | 'planned'> {
+    const all = await listAll<V1Pod>((cont) =>
+      this.kube.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${this.args.node}`, limit: 500, _continue: cont }),
+    );
+    for (const p of podsToEvict(all)) this.toEvict.set(podKey(p), { pod: p, nextTry: 0 });
+    for (const p of podsToAwait(all)) this.waiting.set(podKey(p), p);
+    this.planned = true;
+    return this.toEvict.size + this.waiting.size === 0 ? 'nothing' : 'planned';
+  }
+
+  /** Evicts the pods whose retry time has come; refused ones are tried again after {@link EVICTION_RETRY_MS}. */
+  async evictDue(): Promise<void> {
+    const now = Date.now();
+    for (const [key, entry] of this.toEvict) {
+      if (entry.nextTry > now) continue;
+      const result = await evict(this.kube, entry.pod);
+      if (result.outcome === 'accepted') {
+        this.toEvict.delete(key);
+        this.waiting.set(key, entry.pod);
+      } else if (result.outcome === 'gone') {
+        this.toEvict.delete(key);
+        this.evicted++;
+      } else {
+        entry.refusal = result.message;
+        entry.nextTry = now + EVICTION_RETRY_MS;
+      }
+    }
+  }
+
+  /** Counts the awaited pods that are gone (deleted, or replaced under the same name). */
+  async forgetGone(): Promise<void> {
+    for (const [key, pod] of this.waiting) {
+      const current = await stillThere(this.kube, pod);
+      if (current) {
+        this.waiting.set(key, current);
+      } else {
+        this.waiting.delete(key);
+        this.evicted++;
+      }
+    }
+  }
+
+  progress(): DrainProgress {
+    return {
+      startedAt: this.startedAt,
+      evicted: this.evicted,
+      pending: [...this.toEvict.keys(), ...this.waiting.keys()].slice(0, 20),
+      apiOutage: this.outage.describe(),
+    };
+  }
+
+  blockedState(): BlockedState {
+    return {
+      planned: this.planned,
+      refused: [...this.toEvict.values()],
+      terminating: [...this.waiting.values()],
+      outage: this.outage,
+      waitedMs: Date.now() - this.startedAt,
+    };
+  }
 }
 
 type EvictResult = { outcome: 'accepted' } | { outcome: 'gone' } | { outcome: 'refused'; message: string };
@@ -164,11 +194,9 @@ async function stillThere(kube: Kube, pod: V1Pod): Promise<V1Pod | undefined> {
   }
 }
 
-async function blocked(
-  kube: Kube,
-  args: NodeStepArgs & { drainTimeoutMs: number },
-  state: { planned: boolean; refused: Refused[]; terminating: V1Pod[]; outage: ApiOutage; waitedMs: number },
-): Promise<Error> {
+type BlockedState = { planned: boolean; refused: Refused[]; terminating: V1Pod[]; outage: ApiOutage; waitedMs: number };
+
+async function blocked(kube: Kube, args: DrainArgs, state: BlockedState): Promise<Error> {
   const { refused, terminating, outage, waitedMs } = state;
   const seconds = Math.round(waitedMs / 1000);
   const parts: string[] = [];

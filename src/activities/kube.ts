@@ -24,10 +24,14 @@ import {
   setHeaderOptions,
   type KubeConfig,
   type Middleware,
+  type V1Node,
+  type V1Pod,
 } from '@kubernetes/client-node';
 import { ConfigError, type ClusterRegistry } from '../config.js';
 import { ErrorType } from '../planning/errors.js';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, UPGRADE_NAMESPACE } from '../planning/labels.js';
 import type { NodeStep } from '../planning/types.js';
+import { SharedWatch } from './shared-watch.js';
 import type { NodeStepFailureDetails } from './types.js';
 
 /** The clients of one cluster. */
@@ -38,6 +42,10 @@ export interface Kube {
   core: CoreV1Api;
   policy: PolicyV1Api;
   coordination: CoordinationV1Api;
+  /** The worker's shared watches on this cluster's upgrade pods and nodes (see shared-watch.ts). */
+  watches: { pods: SharedWatch<V1Pod>; nodes: SharedWatch<V1Node> };
+  /** When kube-upgrade was last found admissible (ms), so pods are not preceded by a namespace read each. */
+  namespaceCheckedAt?: number;
 }
 
 /**
@@ -104,16 +112,35 @@ export class KubeClients {
       if (err instanceof ConfigError) throw ApplicationFailure.nonRetryable(err.message, ErrorType.UnknownCluster);
       throw err;
     }
+    const core = makeClient(kc, CoreV1Api);
     const kube: Kube = {
       kc,
       server: kc.getCurrentCluster()?.server ?? 'the API server',
-      core: makeClient(kc, CoreV1Api),
+      core,
       policy: makeClient(kc, PolicyV1Api),
       coordination: makeClient(kc, CoordinationV1Api),
+      watches: sharedWatches(kc, core),
     };
     this.cache.set(clusterId, kube);
     return kube;
   }
+}
+
+/** The shared watches of one cluster: upgrade pods (by our label) and nodes. Each opens on first use. */
+function sharedWatches(kc: KubeConfig, core: CoreV1Api): Kube['watches'] {
+  const labelSelector = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
+  return {
+    pods: new SharedWatch<V1Pod>(kc, {
+      path: `/api/v1/namespaces/${UPGRADE_NAMESPACE}/pods`,
+      labelSelector,
+      currentVersion: async () =>
+        (await core.listNamespacedPod({ namespace: UPGRADE_NAMESPACE, labelSelector, limit: 1 })).metadata?.resourceVersion,
+    }),
+    nodes: new SharedWatch<V1Node>(kc, {
+      path: '/api/v1/nodes',
+      currentVersion: async () => (await core.listNode({ limit: 1 })).metadata?.resourceVersion,
+    }),
+  };
 }
 
 /** HTTP status of a client-node ApiException, if any (a DOMException's numeric `code` is not one). */

@@ -15,7 +15,7 @@ import { buildUpgradePod } from '../planning/upgrade-pod.js';
 import { parseVersion, sameVersion } from '../planning/versions.js';
 import { EventRecorder } from './events.js';
 import { ensureUpgradeNamespace } from './namespace.js';
-import { nextChange, ObjectWatch } from './watch.js';
+import type { Subscription } from './shared-watch.js';
 import {
   ApiOutage,
   apiMessage,
@@ -33,10 +33,16 @@ import {
 import type { NodeStepArgs } from './types.js';
 
 /**
- * While waiting, the pod and the node are watched; without a change they are re-read (and the
- * activity heartbeats) this often, in ms.
+ * While waiting, the activity heartbeats this often (in ms) when nothing changes; it re-reads the
+ * pod and the node this often too while the worker's shared watches are down.
  */
 export const UPGRADE_RECHECK_MS = 5_000;
+/**
+ * While the shared watches are healthy, the pod and the node are re-read only this often without
+ * a change (in ms): a safety net for a watch that went silent without breaking. A five-minute
+ * upgrade costs at most a few reads this way, not one every 5 s.
+ */
+export const WATCHED_REREAD_MS = 120_000;
 /** Lines of the pod's log kept in the failure. */
 export const LOG_TAIL_LINES = 20;
 
@@ -89,15 +95,16 @@ async function failed(kube: Kube, args: NodeStepArgs, pod: V1Pod): Promise<Error
   return nodeStepFailed({ node: args.node, step: 'upgrade-pod', message, ...(tail ? { logTail: tail } : {}) });
 }
 
-/** Reads the pod, or creates it when absent (a 409 from a racing attempt means it exists: reuse it). */
-async function findOrCreate(
-  kube: Kube,
-  args: NodeStepArgs & { image: string; nodeTimeoutMs: number },
-): Promise<{ pod: V1Pod | undefined; created: boolean }> {
-  const name = upgradePodName(args.node, args.targetVersion);
-  const existing = await readPod(kube, name);
-  if (existing) return { pod: existing, created: false };
-  return { pod: await createPod(kube, args), created: true };
+/** How long a kube-upgrade namespace found admissible is trusted before pods are created in it unchecked, in ms. */
+const NAMESPACE_RECHECK_MS = 5 * 60_000;
+
+type CreateArgs = NodeStepArgs & { image: string; nodeTimeoutMs: number };
+
+/** Creates the pod, or reads it when it exists already (a 409: an earlier attempt, or a racing one, made it). */
+async function findOrCreate(kube: Kube, args: CreateArgs): Promise<{ pod: V1Pod | undefined; created: boolean }> {
+  const created = await createPod(kube, args);
+  if (created) return { pod: created, created: true };
+  return { pod: await readPod(kube, upgradePodName(args.node, args.targetVersion)), created: false };
 }
 
 async function readPod(kube: Kube, name: string): Promise<V1Pod | undefined> {
@@ -109,9 +116,17 @@ async function readPod(kube: Kube, name: string): Promise<V1Pod | undefined> {
   }
 }
 
-async function createPod(kube: Kube, args: NodeStepArgs & { image: string; nodeTimeoutMs: number }): Promise<V1Pod> {
-  const name = upgradePodName(args.node, args.targetVersion);
+/** Makes sure kube-upgrade is admissible, at most every {@link NAMESPACE_RECHECK_MS} (or at once with `force`). */
+async function ensureNamespace(kube: Kube, force = false): Promise<void> {
+  if (!force && kube.namespaceCheckedAt !== undefined && Date.now() - kube.namespaceCheckedAt < NAMESPACE_RECHECK_MS) return;
   await ensureUpgradeNamespace(kube);
+  kube.namespaceCheckedAt = Date.now();
+}
+
+/** The new pod, or undefined when one of that name exists already. */
+async function createPod(kube: Kube, args: CreateArgs): Promise<V1Pod | undefined> {
+  const name = upgradePodName(args.node, args.targetVersion);
+  await ensureNamespace(kube);
   const body = buildUpgradePod({
     node: args.node,
     role: args.role,
@@ -125,7 +140,12 @@ async function createPod(kube: Kube, args: NodeStepArgs & { image: string; nodeT
     try {
       return await kube.core.createNamespacedPod({ namespace: UPGRADE_NAMESPACE, body });
     } catch (err) {
-      if (statusOf(err) === 409) return await kube.core.readNamespacedPod({ name, namespace: UPGRADE_NAMESPACE });
+      if (statusOf(err) === 409) return undefined;
+      // The namespace went away since it was checked: make it again.
+      if (statusOf(err) === 404 && attempt === 0) {
+        await ensureNamespace(kube, true);
+        continue;
+      }
       // A namespace we just created has no default ServiceAccount for a moment; admission refuses pods until it does.
       if (statusOf(err) === 403 && /serviceaccount/i.test(apiMessage(err)) && attempt < 60) {
         await sleep(500);
@@ -194,156 +214,224 @@ class KubeletHeartbeat {
 
 const clock = (ms: number | undefined) => (ms === undefined ? 'never' : new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z'));
 
+type UpgradePodArgs = NodeStepArgs & { upgradeImage?: string; nodeTimeoutMs: number };
+
 /** Implements `runUpgradePod`. */
-export async function runUpgradePod(
-  clients: KubeClients,
-  defaultImage: string,
-  args: NodeStepArgs & { upgradeImage?: string; nodeTimeoutMs: number },
-): Promise<{ pod: string }> {
+export async function runUpgradePod(clients: KubeClients, defaultImage: string, args: UpgradePodArgs): Promise<{ pod: string }> {
   const kube = clients.for(args.clusterId);
-  const prev = previousHeartbeat<WaitProgress>();
-  const startedAt = prev?.startedAt ?? Date.now();
-  const deadline = startedAt + args.nodeTimeoutMs;
-  const image = args.upgradeImage ?? defaultImage;
-  const name = upgradePodName(args.node, args.targetVersion);
-  const outage = new ApiOutage(kube.server);
-  const events = new EventRecorder(kube.core, args);
-  const progress = (phase?: string, uid?: string): WaitProgress => ({
-    startedAt,
-    pod: name,
-    ...(uid ? { uid } : {}),
-    ...(phase ? { phase } : {}),
-    ...(outage.active ? { apiOutage: outage.describe() } : {}),
-  });
-
-  const timedOut = async (why: string, pod?: V1Pod): Promise<Error> => {
-    const message = `${args.node} did not finish its upgrade to ${args.targetVersion} within ${Math.round(args.nodeTimeoutMs / 1000)}s: ${why}. Check the node, or raise nodeTimeout, then resume`;
-    await events.warning('UpgradeTimedOut', message);
-    const phase = pod?.status?.phase;
-    const tail = pod && (phase === 'Running' || phase === 'Succeeded') ? await logTail(kube, pod) : '';
-    return nodeStepFailed({ node: args.node, step: 'wait', message, ...(tail ? { logTail: tail } : {}) });
-  };
-  const vanished = (uid: string | undefined): Error => {
-    const message =
-      `upgrade pod ${UPGRADE_NAMESPACE}/${name} (uid ${uid ?? '?'}) was deleted while upgrading ${args.node}, not by this upgrade. ` +
-      `It is not recreated behind your back: the node may be half-upgraded; check it, then resume to run a new upgrade pod`;
-    void events.warning('UpgradeFailed', message);
-    return nodeStepFailed({ node: args.node, step: 'upgrade-pod', message });
-  };
-
-  // Find or create the pod, riding out API server outages until nodeTimeout.
-  let pod: V1Pod | undefined;
-  let created = false;
-  for (;;) {
-    throwIfCancelled();
-    try {
-      if (prev?.uid) {
-        // A retried attempt: the pod existed before, so a missing one was deleted by someone.
-        pod = await readPod(kube, name);
-        if (!pod) throw vanished(prev.uid);
-      } else {
-        ({ pod, created } = await findOrCreate(kube, { ...args, image }));
-      }
-      outage.ok();
-      break;
-    } catch (err) {
-      outage.failed(err);
-    }
-    heartbeat(progress());
-    if (Date.now() >= deadline) throw await timedOut(`its upgrade pod could not be created: the ${outage.describe()}`);
-    await sleep(2_000);
-  }
-  if (!pod) throw vanished(prev?.uid);
-  const uid = pod.metadata?.uid;
-  heartbeat(progress(pod.status?.phase, uid));
-  if (pod.status?.phase === 'Failed') throw await failed(kube, args, pod);
-  if (created) {
-    const message = `edge-upgrade ${args.upgradeId}: upgrading ${args.node} (${args.role}) to ${args.targetVersion} with pod ${UPGRADE_NAMESPACE}/${name}`;
-    await events.withPod(pod).normal('UpgradeStarted', message);
-  }
-
-  const kubelet = new KubeletHeartbeat(kube, args.node);
-  const podWatch = new ObjectWatch<V1Pod>(kube.kc, `/api/v1/namespaces/${UPGRADE_NAMESPACE}/pods`, name);
-  const nodeWatch = new ObjectWatch<V1Node>(kube.kc, '/api/v1/nodes', args.node);
-  await Promise.all([podWatch.start(), nodeWatch.start()]);
-  let succeededSeenAt: number | undefined;
+  const step = new UpgradePodStep(kube, args, args.upgradeImage ?? defaultImage);
+  // Subscribed before the pod is made: when the shared watch is already open, every change of the
+  // new pod reaches us, and the pod need not be read again.
+  const watching = { pod: kube.watches.pods.subscribe(step.name), node: kube.watches.nodes.subscribe(args.node) };
+  const podWatchedThroughout = kube.watches.pods.healthy;
   try {
-    let node: V1Node | undefined;
-    let reread = true;
+    const { pod, created } = await step.start();
+    return await step.waitUntilUpgraded(pod, created, watching, podWatchedThroughout && !watching.pod.stale);
+  } finally {
+    watching.pod.close();
+    watching.node.close();
+  }
+}
+
+/** Whether the wait is over: `done`, or why not yet (`heartbeat`: only a fresh kubelet report is missing). */
+type Check = 'done' | 'heartbeat' | 'waiting';
+
+/** One attempt of the step: what it knows (deadline, pod, outage) and how it reports. */
+class UpgradePodStep {
+  private readonly prev = previousHeartbeat<WaitProgress>();
+  private readonly startedAt = this.prev?.startedAt ?? Date.now();
+  private readonly deadline: number;
+  readonly name: string;
+  private readonly outage: ApiOutage;
+  private readonly events: EventRecorder;
+  private readonly kubelet: KubeletHeartbeat;
+  private succeededSeenAt: number | undefined;
+
+  constructor(
+    private readonly kube: Kube,
+    private readonly args: UpgradePodArgs,
+    private readonly image: string,
+  ) {
+    this.deadline = this.startedAt + args.nodeTimeoutMs;
+    this.name = upgradePodName(args.node, args.targetVersion);
+    this.outage = new ApiOutage(kube.server);
+    this.events = new EventRecorder(kube.core, args);
+    this.kubelet = new KubeletHeartbeat(kube, args.node);
+  }
+
+  /** Finds or creates the pod, riding out API server outages until nodeTimeout. */
+  async start(): Promise<{ pod: V1Pod; created: boolean }> {
+    let found: { pod: V1Pod | undefined; created: boolean };
     for (;;) {
       throwIfCancelled();
-      let waitingForHeartbeat = false;
       try {
-        if (reread) {
-          const current = await readPod(kube, name);
-          if (!current || current.metadata?.uid !== uid) throw vanished(uid);
-          pod = current;
-          node = await kube.core.readNode({ name: args.node });
-          reread = false;
-        }
-        const phase = pod.status?.phase;
-        if (phase === 'Failed') throw await failed(kube, args, pod);
-        // Deleted mid-run: its kubelet is killing the agent, so it will never succeed.
-        if (pod.metadata?.deletionTimestamp && phase !== 'Succeeded') throw vanished(uid);
-        if (phase === 'Succeeded') succeededSeenAt ??= Date.now();
-        if (phase === 'Succeeded' && succeededSeenAt !== undefined && node && nodeAtTarget(node, args.targetVersion) && nodeReady(node)) {
-          const end = finishedAt(pod);
-          if (
-            await kubelet.since(node, end !== undefined ? { at: end, wholeSeconds: true } : { at: succeededSeenAt, wholeSeconds: false })
-          ) {
-            if (created || prev) {
-              const message = `edge-upgrade ${args.upgradeId}: ${args.node} runs kubelet ${args.targetVersion} and is Ready`;
-              await events.withPod(pod).normal('UpgradeSucceeded', message);
-            }
-            return { pod: name };
-          }
-          waitingForHeartbeat = true;
-        }
-        outage.ok();
+        // A retried attempt: the pod existed before, so a missing one was deleted by someone.
+        found = this.prev?.uid ? { pod: await readPod(this.kube, this.name), created: false } : await this.findOrCreate();
+        this.outage.ok();
+        break;
       } catch (err) {
-        outage.failed(err);
-        reread = true;
+        this.outage.failed(err);
       }
+      heartbeat(this.progress());
+      if (Date.now() >= this.deadline) throw await this.timedOut(`its upgrade pod could not be created: the ${this.outage.describe()}`);
+      await sleep(2_000);
+    }
+    const { pod, created } = found;
+    if (!pod) throw this.vanished(this.prev?.uid);
+    heartbeat(this.progress(pod.status?.phase, pod.metadata?.uid));
+    if (pod.status?.phase === 'Failed') throw await failed(this.kube, this.args, pod);
+    if (created) {
+      const { upgradeId, node, role, targetVersion } = this.args;
+      const message = `edge-upgrade ${upgradeId}: upgrading ${node} (${role}) to ${targetVersion} with pod ${UPGRADE_NAMESPACE}/${this.name}`;
+      await this.events.normal('UpgradeStarted', message);
+    }
+    return { pod, created };
+  }
 
-      if (Date.now() >= deadline) {
-        const phase = pod.status?.phase;
-        let why: string;
-        if (outage.active) why = `the ${outage.describe()}`;
-        else if (phase !== 'Succeeded')
-          why = `pod ${UPGRADE_NAMESPACE}/${name} is still ${phase ?? 'Pending'}${node && nodeReady(node) ? '' : ' and the node is not Ready (offline edge site?)'}`;
-        else if (!node || !nodeAtTarget(node, args.targetVersion))
-          why = `pod ${UPGRADE_NAMESPACE}/${name} Succeeded but the node still reports kubelet ${node?.status?.nodeInfo?.kubeletVersion ?? '?'}`;
-        else if (!nodeReady(node)) why = 'the node has not become Ready since its kubelet restarted';
-        else {
-          why =
-            `pod ${UPGRADE_NAMESPACE}/${name} Succeeded at ${clock(finishedAt(pod) ?? succeededSeenAt)} and the node reports kubelet ${args.targetVersion}, ` +
-            `but its kubelet has not reported since (last heartbeat ${clock(kubelet.last)}): its Ready status is stale, the new kubelet may not be running`;
+  private findOrCreate(): Promise<{ pod: V1Pod | undefined; created: boolean }> {
+    return findOrCreate(this.kube, { ...this.args, image: this.image });
+  }
+
+  /**
+   * Waits until the pod Succeeded and the node runs the target kubelet, is Ready and has reported
+   * since. The worker's shared watches wake the wait on every change of the pod or the node; while
+   * they are healthy the two are re-read only every {@link WATCHED_REREAD_MS}, else every
+   * {@link UPGRADE_RECHECK_MS}.
+   */
+  async waitUntilUpgraded(
+    first: V1Pod,
+    created: boolean,
+    subs: { pod: Subscription<V1Pod>; node: Subscription<V1Node> },
+    podUpToDate: boolean,
+  ): Promise<{ pod: string }> {
+    const uid = first.metadata?.uid;
+    const { pod: podSub, node: nodeSub } = subs;
+    let pod: V1Pod = (podUpToDate && podSub.current?.metadata?.uid === uid && podSub.current) || first;
+    let node: V1Node | undefined;
+    // What must be read before the next check: at first only the node when the pod is known to be current.
+    let read: 'both' | 'node' | null = podUpToDate ? 'node' : 'both';
+    let readAt = 0;
+    for (;;) {
+      throwIfCancelled();
+      let check: Check = 'waiting';
+      try {
+        if (read || podSub.stale || nodeSub.stale) {
+          if (read === 'node' && !podSub.stale) node = await this.readNode();
+          else ({ pod, node } = await this.read(uid));
+          podSub.stale = nodeSub.stale = false;
+          read = null;
+          readAt = Date.now();
         }
-        throw await timedOut(why, pod);
+        check = await this.check(pod, node, uid);
+        if (check === 'done') return await this.succeeded(pod, created);
+        this.outage.ok();
+      } catch (err) {
+        this.outage.failed(err);
+        read = 'both';
       }
-      heartbeat(progress(pod.status?.phase, uid));
-      if (outage.active) {
+      if (Date.now() >= this.deadline) throw await this.timedOut(this.stillWaitingFor(pod, node), pod);
+      heartbeat(this.progress(pod.status?.phase, uid));
+      if (this.outage.active) {
         await sleep(2_000);
         continue;
       }
-      const before = { pod: podWatch.current, node: nodeWatch.current, deleted: podWatch.deleted };
-      await Promise.race([nextChange([podWatch, nodeWatch], waitingForHeartbeat ? HEARTBEAT_RECHECK_MS : UPGRADE_RECHECK_MS), cancelled()]);
-      const podChanged = podWatch.current !== before.pod || podWatch.deleted !== before.deleted;
-      const nodeChanged = nodeWatch.current !== before.node;
-      if (nodeChanged && nodeWatch.current) node = nodeWatch.current;
-      if (podWatch.deleted && !before.deleted) {
-        // Confirm with a read (a watch replaying an old DELETED must not fail the node), then fail: never recreate.
-        reread = true;
-      } else if (podChanged && podWatch.current) {
-        if (podWatch.current.metadata?.uid !== uid) reread = true;
-        else pod = podWatch.current;
-      } else if (!podChanged && !nodeChanged) {
-        // Nothing arrived: re-read both, in case the watches are down.
-        reread = true;
+      const seen = { pod: podSub.changes, node: nodeSub.changes };
+      const ms = check === 'heartbeat' ? HEARTBEAT_RECHECK_MS : UPGRADE_RECHECK_MS;
+      await Promise.race([podSub.next(ms), nodeSub.next(ms), cancelled()]);
+      if (nodeSub.changes !== seen.node && nodeSub.current) node = nodeSub.current;
+      if (podSub.changes !== seen.pod) {
+        // A deletion or a new UID is confirmed by a read (a replayed old event must not fail the node).
+        if (podSub.deleted || podSub.current?.metadata?.uid !== uid) read = 'both';
+        else if (podSub.current) pod = podSub.current;
+      } else if (nodeSub.changes === seen.node && Date.now() - readAt >= this.rereadMs()) {
+        read = 'both'; // nothing arrived for a while: read both, in case a watch is silently stuck
       }
     }
-  } finally {
-    podWatch.stop();
-    nodeWatch.stop();
+  }
+
+  private rereadMs(): number {
+    return this.kube.watches.pods.healthy && this.kube.watches.nodes.healthy ? WATCHED_REREAD_MS : UPGRADE_RECHECK_MS;
+  }
+
+  private readNode(): Promise<V1Node> {
+    return this.kube.core.readNode({ name: this.args.node });
+  }
+
+  /** Reads the pod (which must still be ours) and the node. */
+  private async read(uid: string | undefined): Promise<{ pod: V1Pod; node: V1Node }> {
+    const pod = await readPod(this.kube, this.name);
+    if (!pod || pod.metadata?.uid !== uid) throw this.vanished(uid);
+    return { pod, node: await this.readNode() };
+  }
+
+  /** Throws when the pod failed or was deleted; says whether the node is done. */
+  private async check(pod: V1Pod, node: V1Node | undefined, uid: string | undefined): Promise<Check> {
+    const phase = pod.status?.phase;
+    if (phase === 'Failed') throw await failed(this.kube, this.args, pod);
+    // Deleted mid-run: its kubelet is killing the agent, so it will never succeed.
+    if (pod.metadata?.deletionTimestamp && phase !== 'Succeeded') throw this.vanished(uid);
+    if (phase !== 'Succeeded') return 'waiting';
+    this.succeededSeenAt ??= Date.now();
+    if (!node || !nodeAtTarget(node, this.args.targetVersion) || !nodeReady(node)) return 'waiting';
+    const end = finishedAt(pod);
+    const finished = end !== undefined ? { at: end, wholeSeconds: true } : { at: this.succeededSeenAt, wholeSeconds: false };
+    return (await this.kubelet.since(node, finished)) ? 'done' : 'heartbeat';
+  }
+
+  private async succeeded(pod: V1Pod, created: boolean): Promise<{ pod: string }> {
+    if (created || this.prev) {
+      const message = `edge-upgrade ${this.args.upgradeId}: ${this.args.node} runs kubelet ${this.args.targetVersion} and is Ready`;
+      await this.events.normal('UpgradeSucceeded', message);
+    }
+    return { pod: pod.metadata?.name ?? this.name };
+  }
+
+  /** Why the node is not done yet, for the timeout message. */
+  private stillWaitingFor(pod: V1Pod, node: V1Node | undefined): string {
+    const pod_ = `pod ${UPGRADE_NAMESPACE}/${this.name}`;
+    const phase = pod.status?.phase;
+    if (this.outage.active) return `the ${this.outage.describe()}`;
+    if (phase !== 'Succeeded') {
+      return `${pod_} is still ${phase ?? 'Pending'}${node && nodeReady(node) ? '' : ' and the node is not Ready (offline edge site?)'}`;
+    }
+    if (!node || !nodeAtTarget(node, this.args.targetVersion)) {
+      return `${pod_} Succeeded but the node still reports kubelet ${node?.status?.nodeInfo?.kubeletVersion ?? '?'}`;
+    }
+    if (!nodeReady(node)) return 'the node has not become Ready since its kubelet restarted';
+    return (
+      `${pod_} Succeeded at ${clock(finishedAt(pod) ?? this.succeededSeenAt)} and the node reports kubelet ${this.args.targetVersion}, ` +
+      `but its kubelet has not reported since (last heartbeat ${clock(this.kubelet.last)}): ` +
+      'its Ready status is stale, the new kubelet may not be running'
+    );
+  }
+
+  private progress(phase?: string, uid?: string): WaitProgress {
+    return {
+      startedAt: this.startedAt,
+      pod: this.name,
+      ...(uid ? { uid } : {}),
+      ...(phase ? { phase } : {}),
+      ...(this.outage.active ? { apiOutage: this.outage.describe() } : {}),
+    };
+  }
+
+  private async timedOut(why: string, pod?: V1Pod): Promise<Error> {
+    const { node, targetVersion, nodeTimeoutMs } = this.args;
+    const message =
+      `${node} did not finish its upgrade to ${targetVersion} within ${Math.round(nodeTimeoutMs / 1000)}s: ${why}. ` +
+      'Check the node, or raise nodeTimeout, then resume';
+    await this.events.warning('UpgradeTimedOut', message);
+    const phase = pod?.status?.phase;
+    const tail = pod && (phase === 'Running' || phase === 'Succeeded') ? await logTail(this.kube, pod) : '';
+    return nodeStepFailed({ node, step: 'wait', message, ...(tail ? { logTail: tail } : {}) });
+  }
+
+  private vanished(uid: string | undefined): Error {
+    const message =
+      `upgrade pod ${UPGRADE_NAMESPACE}/${this.name} (uid ${uid ?? '?'}) was deleted while upgrading ${this.args.node}, ` +
+      'not by this upgrade. It is not recreated behind your back: the node may be half-upgraded; ' +
+      'check it, then resume to run a new upgrade pod';
+    void this.events.warning('UpgradeFailed', message);
+    return nodeStepFailed({ node: this.args.node, step: 'upgrade-pod', message });
   }
 }
