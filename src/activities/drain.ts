@@ -220,20 +220,16 @@ async function blocked(kube: Kube, args: DrainArgs, state: BlockedState): Promis
     parts.push(message);
   }
   if (terminating.length > 0) {
-    const what = `evicted pods are still terminating: ${terminating.slice(0, 5).map(terminatingDetail).join(', ')}${terminating.length > 5 ? ` and ${terminating.length - 5} more` : ''}`;
-    parts.push(
-      first
-        ? `also, ${what}`
-        : `drain of ${args.node} timed out after ${seconds}s: ${what}; check their finalizers and the node's kubelet, or raise drainTimeout`,
-    );
+    const more = terminating.length > 5 ? ` and ${terminating.length - 5} more` : '';
+    const what = `evicted pods are still terminating: ${terminating.slice(0, 5).map(terminatingDetail).join(', ')}${more}`;
+    const timedOut = `drain of ${args.node} timed out after ${seconds}s`;
+    parts.push(first ? `also, ${what}` : `${timedOut}: ${what}; check their finalizers and the node's kubelet, or raise drainTimeout`);
   }
   const api = outage.describe();
-  if (api)
-    parts.push(
-      parts.length
-        ? `meanwhile the ${api}`
-        : `drain of ${args.node} timed out after ${seconds}s: ${api}${state.planned ? '' : ' (the pods to evict could not even be listed)'}`,
-    );
+  if (api) {
+    const unlisted = state.planned ? '' : ' (the pods to evict could not even be listed)';
+    parts.push(parts.length ? `meanwhile the ${api}` : `drain of ${args.node} timed out after ${seconds}s: ${api}${unlisted}`);
+  }
   if (parts.length === 0) parts.push(`drain of ${args.node} timed out after ${seconds}s`);
   const message = parts.join('; ');
   await new EventRecorder(kube.core, args).warning('UpgradeDrainBlocked', message);

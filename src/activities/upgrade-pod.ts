@@ -282,7 +282,8 @@ class UpgradePodStep {
     if (pod.status?.phase === 'Failed') throw await failed(this.kube, this.args, pod);
     if (created) {
       const { upgradeId, node, role, targetVersion } = this.args;
-      const message = `edge-upgrade ${upgradeId}: upgrading ${node} (${role}) to ${targetVersion} with pod ${UPGRADE_NAMESPACE}/${this.name}`;
+      const podRef = `${UPGRADE_NAMESPACE}/${this.name}`;
+      const message = `edge-upgrade ${upgradeId}: upgrading ${node} (${role}) to ${targetVersion} with pod ${podRef}`;
       await this.events.normal('UpgradeStarted', message);
     }
     return { pod, created };
