@@ -263,8 +263,8 @@ export async function runUpgradePod(
   }
 
   const kubelet = new KubeletHeartbeat(kube, args.node);
-  const podWatch = new ObjectWatch<V1Pod>(kube.kc, `/api/v1/namespaces/${UPGRADE_NAMESPACE}/pods`, name);
-  const nodeWatch = new ObjectWatch<V1Node>(kube.kc, '/api/v1/nodes', args.node);
+  const podWatch = new ObjectWatch<V1Pod>(kube.kc, `/api/v1/namespaces/${UPGRADE_NAMESPACE}/pods`, name, kube.countRequest);
+  const nodeWatch = new ObjectWatch<V1Node>(kube.kc, '/api/v1/nodes', args.node, kube.countRequest);
   await Promise.all([podWatch.start(), nodeWatch.start()]);
   let succeededSeenAt: number | undefined;
   try {

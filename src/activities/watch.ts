@@ -27,12 +27,15 @@ export class ObjectWatch<T extends KubernetesObject> {
     private readonly kc: KubeConfig,
     private readonly listPath: string,
     private readonly name: string,
+    /** Counts each watch request (the worker's request counter). */
+    private readonly countRequest?: (method: string, url: string) => void,
   ) {}
 
   /** Opens the watch. Without a resourceVersion the server first replays the object's current state. */
   async start(): Promise<void> {
     if (this.stopped) return;
     try {
+      this.countRequest?.('GET', `${this.listPath}?watch=true`);
       this.controller = await new Watch(this.kc).watch(
         this.listPath,
         { fieldSelector: `metadata.name=${this.name}`, allowWatchBookmarks: true },
