@@ -57,7 +57,16 @@ export interface SimulatorOptions {
    * can restart or cut off the API server while the first master runs `kubeadm upgrade apply`.
    */
   onUpgradeStart?: (e: { node: string; role: string; pod: string }) => void;
+  /**
+   * Called at each step of an upgrade pod's run, with the time (ms) it happened, for benchmarks:
+   * `seen` (the pod arrived through the watch), `running` (its Running status is written),
+   * `succeeded` or `failed` (its final status is written) and `ready` (the restarted kubelet posted Ready).
+   */
+  onUpgradeStep?: (e: { node: string; pod: string; step: UpgradeStep; at: number }) => void;
 }
+
+/** A step of an upgrade pod's simulated run, see {@link SimulatorOptions.onUpgradeStep}. */
+export type UpgradeStep = 'seen' | 'running' | 'succeeded' | 'failed' | 'ready';
 
 /** Counters for benchmarks and tests. Lags are in milliseconds. */
 export interface SimulatorStats {
@@ -442,11 +451,14 @@ export class EdgeSimulator {
     const target = podEnv(pod, ENV_TARGET_VERSION) ?? '';
     const role = podEnv(pod, ENV_NODE_ROLE) ?? 'worker';
     const lines: string[] = [];
+    const step = (s: UpgradeStep) => this.opts.onUpgradeStep?.({ node: sim.name, pod: name, step: s, at: Date.now() });
+    step('seen');
     this.logs.set(logKey(namespace, name, container), lines);
     const say = (l: string) => lines.push(`${new Date().toISOString()} ${l}`);
     say(`edge-upgrade agent (simulated) on ${sim.name}: role ${role}, ${sim.version} -> ${target}`);
     this.once(`run/${uid}`, async () => {
       await this.core.patchNamespacedPodStatus({ name, namespace, body: runningPodStatus(pod, new Date(), false) }, mergePatch);
+      step('running');
     });
     this.opts.onUpgradeStart?.({ node: sim.name, role, pod: name });
     const seconds = Number(sim.labels[SIM_UPGRADE_SECONDS_LABEL] ?? this.upgradeSeconds);
@@ -490,7 +502,16 @@ export class EdgeSimulator {
         );
         if (fail) this.counters.upgradesFailed++;
         else this.counters.upgradesSucceeded++;
-        if (!fail && !hangs) this.later(2_000, () => void this.limit(() => this.postStatus(sim)).catch(() => this.counters.apiErrors++));
+        step(fail ? 'failed' : 'succeeded');
+        if (!fail && !hangs) {
+          this.later(
+            2_000,
+            () =>
+              void this.limit(() => this.postStatus(sim))
+                .then(() => step('ready'))
+                .catch(() => this.counters.apiErrors++),
+          );
+        }
         this.log(`simulator: upgrade pod ${name} on ${sim.name} ${fail ? 'failed' : 'succeeded'}`);
       });
     };
