@@ -42,8 +42,9 @@ export const MAX_HEARTBEAT_THROTTLE = '3 seconds';
 
 /**
  * Name of the counter of Kubernetes API requests the worker sends, with labels cluster, verb and
- * resource (e.g. verb="create", resource="pods/eviction"). The Prometheus endpoint shows it with
- * the runtime's prefix and `_total`: `temporal_edge_upgrade_kube_requests_total`.
+ * resource (e.g. verb="create", resource="pods/eviction"). The runtime's Prometheus endpoint shows
+ * it under this name (no `temporal_` prefix, no `_total` suffix), e.g.
+ * `edge_upgrade_kube_requests{cluster="shop-17",verb="get",resource="nodes"} 42`.
  */
 export const KUBE_REQUESTS_METRIC = 'edge_upgrade_kube_requests';
 
