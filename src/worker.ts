@@ -2,7 +2,7 @@
  * The edge-upgrade worker: runs the `upgradeCluster` workflow and the Kubernetes activities on the
  * `edge-upgrade` task queue. Scale out by running more of them against the same Temporal cluster.
  */
-import { DefaultLogger, NativeConnection, Worker, type LogEntry, type Logger, type LogLevel } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type LogEntry, type Logger, type LogLevel } from '@temporalio/worker';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createActivities } from './activities/index.js';
@@ -40,16 +40,33 @@ export function workflowsPath(): string {
  */
 export const MAX_HEARTBEAT_THROTTLE = '3 seconds';
 
+/**
+ * Name of the counter of Kubernetes API requests the worker sends, with labels cluster, verb and
+ * resource (e.g. verb="create", resource="pods/eviction"). The runtime's Prometheus endpoint shows
+ * it under this name (no `temporal_` prefix, no `_total` suffix), e.g.
+ * `edge_upgrade_kube_requests{cluster="shop-17",verb="get",resource="nodes"} 42`.
+ */
+export const KUBE_REQUESTS_METRIC = 'edge_upgrade_kube_requests';
+
 /** Builds (does not run) a worker with the workflows and `createActivities` for the configured clusters. */
 export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
   const { config } = opts;
   const clusters = new ClusterRegistry(config.clusters);
+  const kubeRequests = Runtime.instance().metricMeter.createCounter(
+    KUBE_REQUESTS_METRIC,
+    'requests',
+    'Kubernetes API requests sent by the worker, by cluster, verb and resource',
+  );
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace ?? config.temporal.namespace,
     taskQueue: opts.taskQueue ?? TASK_QUEUE,
     workflowsPath: workflowsPath(),
-    activities: createActivities({ clusters, images: (clusterId) => imagePolicyFor(config, clusterId) }),
+    activities: createActivities({
+      clusters,
+      images: (clusterId) => imagePolicyFor(config, clusterId),
+      onKubeRequest: (cluster, verb, resource) => kubeRequests.add(1, { cluster, verb, resource }),
+    }),
     interceptors: { activity: [activityInterceptors((id) => clusters.kubeConfig(id).getCurrentCluster()?.server)] },
     // Activities mostly wait on the API server; many can run at once without much CPU.
     maxConcurrentActivityTaskExecutions: 200,

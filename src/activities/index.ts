@@ -11,7 +11,7 @@ import { cleanupUpgrade, deleteFailedUpgradePods } from './cleanup.js';
 import { cordonNode, uncordonNode } from './cordon.js';
 import { drainNode } from './drain.js';
 import { inventory, precheck } from './inventory.js';
-import { KubeClients, nodeStepFailed } from './kube.js';
+import { KubeClients, nodeStepFailed, type KubeRequestCounter } from './kube.js';
 import type { UpgradeActivities } from './types.js';
 import { runUpgradePod } from './upgrade-pod.js';
 
@@ -24,11 +24,13 @@ export interface ActivityDeps {
   upgradeImage?: string;
   /** The image allow-list of a cluster (the worker passes its configuration's, see imagePolicyFor). */
   images?: (clusterId: string) => ImagePolicy;
+  /** Counts every Kubernetes API request the activities send (the worker's Prometheus counter). */
+  onKubeRequest?: KubeRequestCounter;
 }
 
 /** Builds the activities the worker registers. */
 export function createActivities(deps: ActivityDeps): UpgradeActivities {
-  const clients = new KubeClients(deps.clusters);
+  const clients = new KubeClients(deps.clusters, deps.onKubeRequest);
   const policy = deps.images ?? (() => ({ ...(deps.upgradeImage ? { defaultImage: deps.upgradeImage } : {}), allowed: [] }));
   /** The allowed image for the request; throws `refuse(message)` when it is not allowed. */
   const imageFor = (clusterId: string, requested: string | undefined, refuse: (message: string) => Error): string => {

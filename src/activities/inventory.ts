@@ -24,7 +24,7 @@ async function inventoryOf(kube: Kube, clusterId: string): Promise<{ inv: Cluste
   const nodes = raw.map(toClusterNode);
   let apiVersion = '';
   if (!nodes.some((n) => n.kind === 'control-plane')) {
-    apiVersion = (await makeClient(kube.kc, VersionApi).getCode()).gitVersion;
+    apiVersion = (await makeClient(kube.kc, VersionApi, kube.countRequest).getCode()).gitVersion;
   }
   return { inv: { clusterId, controlPlaneVersion: controlPlaneVersion(nodes, apiVersion), nodes }, raw };
 }
@@ -44,6 +44,7 @@ export async function precheck(clients: KubeClients, ref: UpgradeRef): Promise<P
 async function precheckOnce(kube: Kube, ref: UpgradeRef): Promise<PrecheckItem[]> {
   let apiServer: PrecheckInput['apiServer'];
   try {
+    kube.countRequest('GET', '/readyz');
     apiServer = { ready: await new Health(kube.kc).readyz({ timeout: 10_000 }) };
   } catch (err) {
     apiServer = { ready: false, detail: apiMessage(err) };

@@ -10,7 +10,8 @@
  * - {@link apiUnavailable} is the one failure (and message) for an API server that stayed
  *   unreachable: "API server https://127.0.0.1:6443 unreachable for 75 s: connection refused";
  * - an unknown cluster is non-retryable, and node step failures carry {@link NodeStepFailureDetails};
- * - {@link listAll} reads every page of a paginated list, and {@link mergePatch} sends a JSON merge patch.
+ * - {@link listAll} reads every page of a paginated list, and {@link mergePatch} sends a JSON merge patch;
+ * - {@link classifyKubeRequest} names each request's verb and resource, for the worker's request counter.
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
@@ -46,6 +47,51 @@ export interface Kube {
   watches: { pods: SharedWatch<V1Pod>; nodes: SharedWatch<V1Node> };
   /** When kube-upgrade was last found admissible (ms), so pods are not preceded by a namespace read each. */
   namespaceCheckedAt?: number;
+  /** Counts a request sent outside these clients (watches, /readyz), with its HTTP method and URL or path. */
+  countRequest: (method: string, url: string) => void;
+}
+
+/** Counts one API request the worker sends to a cluster, by verb and resource (see {@link classifyKubeRequest}). */
+export type KubeRequestCounter = (clusterId: string, verb: string, resource: string) => void;
+
+/** A request's Kubernetes verb ('get', 'list', 'watch', 'create', …) and resource ('nodes', 'pods/eviction', 'version'). */
+export interface KubeRequestKind {
+  verb: string;
+  resource: string;
+}
+
+// Subresources of a namespace, so /api/v1/namespaces/x/status is not read as resource 'status' in namespace x.
+const NAMESPACE_SUBRESOURCES = new Set(['status', 'finalize']);
+
+/**
+ * The verb and resource of a request, as the API server's audit log names them: GET of a named
+ * object is `get`, of a collection `list` (or `watch` with ?watch=true or the legacy /watch/
+ * prefix); POST `create`, PUT `update`, PATCH `patch`, DELETE `delete` (`deletecollection` without
+ * a name). Subresources join with a slash ('pods/eviction', 'nodes/status'). Paths outside /api
+ * and /apis ('/version', '/readyz') are their own resource.
+ */
+export function classifyKubeRequest(method: string, url: string): KubeRequestKind {
+  const parsed = new URL(url, 'http://x');
+  const segments = parsed.pathname.split('/').filter(Boolean);
+  const m = method.toUpperCase();
+  let rest: string[];
+  if (segments[0] === 'api') rest = segments.slice(2);
+  else if (segments[0] === 'apis') rest = segments.slice(3);
+  else return { verb: m === 'GET' ? 'get' : m.toLowerCase(), resource: segments.join('/') || '/' };
+  let watch = ['true', '1'].includes(parsed.searchParams.get('watch') ?? '');
+  if (rest[0] === 'watch') {
+    watch = true;
+    rest = rest.slice(1);
+  }
+  if (rest[0] === 'namespaces' && rest.length >= 3 && !NAMESPACE_SUBRESOURCES.has(rest[2]!)) rest = rest.slice(2);
+  const [type = '', name, sub] = rest;
+  const resource = sub ? `${type}/${sub}` : type;
+  const verbs: Record<string, string> = { POST: 'create', PUT: 'update', PATCH: 'patch' };
+  let verb: string;
+  if (m === 'GET') verb = watch ? 'watch' : name ? 'get' : 'list';
+  else if (m === 'DELETE') verb = name ? 'delete' : 'deletecollection';
+  else verb = verbs[m] ?? m.toLowerCase();
+  return { verb, resource };
 }
 
 /**
@@ -83,15 +129,33 @@ const requestTimeout: Middleware = {
   post: async (res) => res,
 };
 
-/** Builds an API client of `type` for `kc` whose requests time out after {@link REQUEST_TIMEOUT_MS}. */
-export function makeClient<T>(kc: KubeConfig, type: new (config: ReturnType<typeof createConfiguration>) => T): T {
+/**
+ * Builds an API client of `type` for `kc` whose requests time out after {@link REQUEST_TIMEOUT_MS};
+ * with `count`, each request is counted by its HTTP method and URL first.
+ */
+export function makeClient<T>(
+  kc: KubeConfig,
+  type: new (config: ReturnType<typeof createConfiguration>) => T,
+  count?: (method: string, url: string) => void,
+): T {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('the kubeconfig has no current cluster');
+  const counting: Middleware[] = count
+    ? [
+        {
+          pre: async (ctx) => {
+            count(ctx.getHttpMethod(), ctx.getUrl());
+            return ctx;
+          },
+          post: async (res) => res,
+        },
+      ]
+    : [];
   return new type(
     createConfiguration({
       baseServer: new ServerConfiguration(cluster.server, {}),
       authMethods: { default: kc },
-      promiseMiddleware: [requestTimeout],
+      promiseMiddleware: [requestTimeout, ...counting],
     }),
   );
 }
@@ -99,7 +163,11 @@ export function makeClient<T>(kc: KubeConfig, type: new (config: ReturnType<type
 /** Resolves clusterIds to clients, once per cluster. */
 export class KubeClients {
   private readonly cache = new Map<string, Kube>();
-  constructor(private readonly clusters: ClusterRegistry) {}
+  /** `onRequest` counts every API request sent to a cluster (the worker's `edge_upgrade_kube_requests_total`). */
+  constructor(
+    private readonly clusters: ClusterRegistry,
+    private readonly onRequest?: KubeRequestCounter,
+  ) {}
 
   /** Clients for `clusterId`; throws non-retryable 'UnknownCluster' (naming the known clusters) when it is not configured. */
   for(clusterId: string): Kube {
@@ -112,14 +180,21 @@ export class KubeClients {
       if (err instanceof ConfigError) throw ApplicationFailure.nonRetryable(err.message, ErrorType.UnknownCluster);
       throw err;
     }
-    const core = makeClient(kc, CoreV1Api);
+    const onRequest = this.onRequest;
+    const countRequest = (method: string, url: string) => {
+      if (!onRequest) return;
+      const { verb, resource } = classifyKubeRequest(method, url);
+      onRequest(clusterId, verb, resource);
+    };
+    const core = makeClient(kc, CoreV1Api, countRequest);
     const kube: Kube = {
       kc,
       server: kc.getCurrentCluster()?.server ?? 'the API server',
       core,
-      policy: makeClient(kc, PolicyV1Api),
-      coordination: makeClient(kc, CoordinationV1Api),
-      watches: sharedWatches(kc, core),
+      policy: makeClient(kc, PolicyV1Api, countRequest),
+      coordination: makeClient(kc, CoordinationV1Api, countRequest),
+      countRequest,
+      watches: sharedWatches(kc, core, countRequest),
     };
     this.cache.set(clusterId, kube);
     return kube;
@@ -127,16 +202,18 @@ export class KubeClients {
 }
 
 /** The shared watches of one cluster: upgrade pods (by our label) and nodes. Each opens on first use. */
-function sharedWatches(kc: KubeConfig, core: CoreV1Api): Kube['watches'] {
+function sharedWatches(kc: KubeConfig, core: CoreV1Api, countRequest: Kube['countRequest']): Kube['watches'] {
   const labelSelector = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
   return {
     pods: new SharedWatch<V1Pod>(kc, {
+      countRequest,
       path: `/api/v1/namespaces/${UPGRADE_NAMESPACE}/pods`,
       labelSelector,
       currentVersion: async () =>
         (await core.listNamespacedPod({ namespace: UPGRADE_NAMESPACE, labelSelector, limit: 1 })).metadata?.resourceVersion,
     }),
     nodes: new SharedWatch<V1Node>(kc, {
+      countRequest,
       path: '/api/v1/nodes',
       currentVersion: async () => (await core.listNode({ limit: 1 })).metadata?.resourceVersion,
     }),

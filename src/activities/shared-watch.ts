@@ -26,6 +26,8 @@ export interface CollectionSource {
   labelSelector?: string;
   /** Lists at most one object and returns the list's resourceVersion. */
   currentVersion(): Promise<string | undefined>;
+  /** Counts each watch request (the worker's request counter). */
+  countRequest?: (method: string, url: string) => void;
 }
 
 /** One subscriber's view of one object. */
@@ -167,6 +169,7 @@ export class SharedWatch<T extends KubernetesObject> {
         this.markAllStale();
       }
       this.stats.opened++;
+      this.source.countRequest?.('GET', `${this.source.path}?watch=true`);
       const query = {
         allowWatchBookmarks: true,
         ...(this.resourceVersion ? { resourceVersion: this.resourceVersion } : {}),

@@ -2,7 +2,10 @@
 /**
  * The simulator as a command: plays simulated edge nodes against the cluster of a kubeconfig until
  * interrupted. Example: node dist/simulator/cli.js --kubeconfig K --masters 3 --edge 50 --from v1.33.7
+ * With --timeline FILE it writes one JSON line per upgrade pod step ({node, pod, step, at}) and, when
+ * stopped, one line with its counters ({stats}), for benchmarks.
  */
+import { createWriteStream } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Command, InvalidArgumentError } from 'commander';
 import { EdgeSimulator } from './simulator.js';
@@ -21,7 +24,10 @@ const program = new Command('edge-upgrade-simulator')
   .option('--edge <n>', 'edge workers to create', count, 0)
   .option('--from <version>', 'starting kubelet version of created nodes', 'v1.33.7')
   .option('--upgrade-seconds <n>', 'how long an upgrade pod runs', count, 2)
-  .option('--lease-seconds <n>', 'node lease duration', count, 40)
+  .option('--lease-seconds <n>', 'node lease duration (renewed every quarter of it)', count, 40)
+  .option('--status-seconds <n>', 'how often an unchanged node re-posts its status', count, 60)
+  .option('--concurrency <n>', 'most API requests in flight at once', count, 32)
+  .option('--timeline <file>', 'write each upgrade pod step (and, when stopped, the counters) as JSON lines to this file')
   .option('--quiet', 'print nothing but errors')
   .showHelpAfterError();
 
@@ -34,17 +40,33 @@ async function main(): Promise<void> {
     from: string;
     upgradeSeconds: number;
     leaseSeconds: number;
+    statusSeconds: number;
+    concurrency: number;
+    timeline?: string;
     quiet?: boolean;
   }>();
+  const timeline = o.timeline ? createWriteStream(o.timeline) : undefined;
   const kc = new KubeConfig();
   kc.loadFromFile(o.kubeconfig);
   const log = o.quiet ? undefined : (m: string) => console.log(m);
-  const sim = await EdgeSimulator.start({ kubeConfig: kc, upgradeSeconds: o.upgradeSeconds, leaseDurationSeconds: o.leaseSeconds, log });
+  const sim = await EdgeSimulator.start({
+    kubeConfig: kc,
+    upgradeSeconds: o.upgradeSeconds,
+    leaseDurationSeconds: o.leaseSeconds,
+    statusIntervalSeconds: o.statusSeconds,
+    concurrency: o.concurrency,
+    log,
+    ...(timeline ? { onUpgradeStep: (e) => timeline.write(JSON.stringify(e) + '\n') } : {}),
+  });
   if (o.masters + o.cloud + o.edge > 0) {
     const names = await sim.createCluster({ controlPlanes: o.masters, cloudWorkers: o.cloud, edgeWorkers: o.edge, version: o.from });
     log?.(`simulating ${names.length} nodes at ${o.from}`);
   }
-  const stop = () => void sim.stop().then(() => process.exit(0));
+  const stop = () =>
+    void sim.stop().then(() => {
+      if (!timeline) process.exit(0);
+      timeline.end(JSON.stringify({ stats: sim.stats() }) + '\n', () => process.exit(0));
+    });
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 }

@@ -57,7 +57,16 @@ export interface SimulatorOptions {
    * can restart or cut off the API server while the first master runs `kubeadm upgrade apply`.
    */
   onUpgradeStart?: (e: { node: string; role: string; pod: string }) => void;
+  /**
+   * Called at each step of an upgrade pod's run, with the time (ms) it happened, for benchmarks:
+   * `seen` (the pod arrived through the watch), `running` (its Running status is written),
+   * `succeeded` or `failed` (its final status is written) and `ready` (the restarted kubelet posted Ready).
+   */
+  onUpgradeStep?: (e: { node: string; pod: string; step: UpgradeStep; at: number }) => void;
 }
+
+/** A step of an upgrade pod's simulated run, see {@link SimulatorOptions.onUpgradeStep}. */
+export type UpgradeStep = 'seen' | 'running' | 'succeeded' | 'failed' | 'ready';
 
 /** Counters for benchmarks and tests. Lags are in milliseconds. */
 export interface SimulatorStats {
@@ -97,6 +106,8 @@ interface UpgradeRun {
   target: string;
   lines: string[];
   say: (line: string) => void;
+  /** Reports a step of the run to {@link SimulatorOptions.onUpgradeStep}. */
+  step: (s: UpgradeStep) => void;
 }
 
 const strategic = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
@@ -456,10 +467,13 @@ export class EdgeSimulator {
     const lines: string[] = [];
     this.logs.set(logKey(namespace, name, container), lines);
     const say = (l: string) => lines.push(`${new Date().toISOString()} ${l}`);
-    const run: UpgradeRun = { pod, sim, uid, name, namespace, target, lines, say };
+    const step = (s: UpgradeStep) => this.opts.onUpgradeStep?.({ node: sim.name, pod: name, step: s, at: Date.now() });
+    const run: UpgradeRun = { pod, sim, uid, name, namespace, target, lines, say, step };
+    step('seen');
     say(`edge-upgrade agent (simulated) on ${sim.name}: role ${role}, ${sim.version} -> ${target}`);
     this.once(`run/${uid}`, async () => {
       await this.core.patchNamespacedPodStatus({ name, namespace, body: runningPodStatus(pod, new Date(), false) }, mergePatch);
+      step('running');
     });
     this.opts.onUpgradeStart?.({ node: sim.name, role, pod: name });
     const seconds = Number(sim.labels[SIM_UPGRADE_SECONDS_LABEL] ?? this.upgradeSeconds);
@@ -515,7 +529,11 @@ export class EdgeSimulator {
     );
     if (fail) this.counters.upgradesFailed++;
     else this.counters.upgradesSucceeded++;
-    if (!fail && !hangs) this.later(2_000, () => void this.limit(() => this.postStatus(sim)).catch(() => this.counters.apiErrors++));
+    run.step(fail ? 'failed' : 'succeeded');
+    if (!fail && !hangs) {
+      const ready = () => this.limit(() => this.postStatus(sim)).then(() => run.step('ready'));
+      this.later(2_000, () => void ready().catch(() => this.counters.apiErrors++));
+    }
     this.log(`simulator: upgrade pod ${name} on ${sim.name} ${fail ? 'failed' : 'succeeded'}`);
   }
 }

@@ -1,0 +1,505 @@
+/**
+ * Scale benchmark on the real stack (issue #11): a real control plane (etcd, kube-apiserver,
+ * controller manager, scheduler), the Temporal dev server, the simulator as its own process and the
+ * real `edge-upgrade worker` process; ONE upgrade of N simulated workers to completion. Prints one
+ * table: wall time against the ideal critical path, per-batch overhead, per-step latency (product vs
+ * simulator), worker and simulator CPU and peak RSS, Kubernetes API requests per upgraded node
+ * (counted by the worker's own client, scraped from its Prometheus endpoint), history events per run,
+ * and the latency of a `progress` query sent every second throughout.
+ *
+ *   scripts/bench.sh upgrade-1000 [--workers 1000] [--upgrade-seconds 1] [--masters 0]
+ *                                 [--lease-seconds 120] [--status-seconds 300]
+ *
+ * Measures only; nothing is asserted.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { CoreV1Api } from '@kubernetes/client-node';
+import { Client, Connection } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { getProgress, startUpgrade } from '../src/api.js';
+import { LocalControlPlane } from '../src/local/control-plane.js';
+import { startDevServer } from '../src/local/temporal-dev.js';
+import { batchPlan, DEFAULT_MAX_BATCH_PERCENT } from '../src/planning/batches.js';
+import { nodeReady } from '../src/planning/cluster.js';
+import type { Progress } from '../src/planning/types.js';
+import type { UpgradeStep } from '../src/simulator/index.js';
+import { workflowIdFor } from '../src/workflows/definitions.js';
+import { buildOnce, spawnCli, stopCli } from '../test/helpers/cli.js';
+import { etcdBinary, k8sBinDir, temporalCli } from '../test/helpers/tools.js';
+
+const { values: opt } = parseArgs({
+  options: {
+    workers: { type: 'string', default: '1000' },
+    'upgrade-seconds': { type: 'string', default: '1' },
+    masters: { type: 'string', default: '0' },
+    'lease-seconds': { type: 'string', default: '120' },
+    'status-seconds': { type: 'string', default: '300' },
+  },
+});
+const WORKERS = Number(opt.workers);
+const MASTERS = Number(opt.masters);
+const UPGRADE_S = Number(opt['upgrade-seconds']);
+const LEASE_S = Number(opt['lease-seconds']);
+const STATUS_S = Number(opt['status-seconds']);
+const CLUSTER = 'bench';
+const START = 'v1.33.7';
+const TARGET = 'v1.34.4';
+/** The simulator's restarted kubelet posts NotReady at once and Ready 2 s later (src/simulator). */
+const SIM_READY_DELAY_S = 2;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const t0 = Date.now();
+const log = (line: string) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1)} s] ${line}`);
+
+// ---------- /proc readings ----------
+const CLK_TCK = 100;
+/** user+sys CPU seconds of a process, or NaN when it is gone. */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK; // fields 14 and 15 (utime, stime)
+  } catch {
+    return NaN;
+  }
+}
+/** A /proc/<pid>/status field in MB (VmHWM, VmRSS). */
+function memMb(pid: number, field: 'VmHWM' | 'VmRSS'): number {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+/** This process' descendants: pid → command name. */
+function descendants(root: number): Map<number, string> {
+  const parent = new Map<number, number>();
+  const comm = new Map<number, string>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      comm.set(Number(d), stat.slice(stat.indexOf('(') + 1, close));
+      parent.set(Number(d), Number(stat.slice(close + 2).split(' ')[1]));
+    } catch {
+      // gone
+    }
+  }
+  const out = new Map<number, string>();
+  const walk = (p: number) => {
+    for (const [c, pp] of parent) {
+      if (pp !== p || out.has(c)) continue;
+      out.set(c, comm.get(c) ?? '?');
+      walk(c);
+    }
+  };
+  walk(root);
+  return out;
+}
+
+// ---------- small statistics ----------
+function pct(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+}
+const sec = (ms: number) => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(2)} s` : '—');
+const p50p95 = (v: number[]) => (v.length ? `${sec(pct(v, 50))} / ${sec(pct(v, 95))}` : '—');
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+// ---------- history ----------
+type Activity = 'cordonNode' | 'drainNode' | 'runUpgradePod' | 'uncordonNode';
+const STEPS: Activity[] = ['cordonNode', 'drainNode', 'runUpgradePod', 'uncordonNode'];
+interface ActivityTimes {
+  scheduled: number;
+  started?: number;
+  completed?: number;
+}
+interface NodeHistory {
+  role: string;
+  steps: Partial<Record<Activity, ActivityTimes>>;
+}
+const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) =>
+  t ? Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6) : NaN;
+
+/** Reads every run of the continue-as-new chain: events per run, and each node's activity times. */
+async function readHistories(client: Client, firstRunId: string) {
+  const runs: Array<{ runId: string; events: number }> = [];
+  const nodes = new Map<string, NodeHistory>();
+  const scheduleToStart: number[] = [];
+  let runId: string | undefined = firstRunId;
+  while (runId) {
+    const history = await client.workflow.getHandle(workflowIdFor(CLUSTER), runId).fetchHistory();
+    const events = history.events ?? [];
+    runs.push({ runId, events: events.length });
+    const byScheduledId = new Map<string, { node: string; activity: Activity }>();
+    let next: string | undefined;
+    for (const e of events) {
+      const at = ms(e.eventTime as never);
+      const sched = e.activityTaskScheduledEventAttributes;
+      if (sched) {
+        const activity = sched.activityType?.name as Activity;
+        if (!STEPS.includes(activity)) continue;
+        const arg = defaultPayloadConverter.fromPayload<{ node: string; role: string }>(sched.input!.payloads![0]!);
+        const n = nodes.get(arg.node) ?? { role: arg.role, steps: {} };
+        nodes.set(arg.node, n);
+        // A retried node keeps the first scheduling (a retry within one activity is the same event).
+        n.steps[activity] ??= { scheduled: at };
+        byScheduledId.set(String(e.eventId), { node: arg.node, activity });
+        continue;
+      }
+      const started = e.activityTaskStartedEventAttributes;
+      const completed = e.activityTaskCompletedEventAttributes;
+      const ref = started?.scheduledEventId ?? completed?.scheduledEventId;
+      if (ref !== undefined && ref !== null) {
+        const hit = byScheduledId.get(String(ref));
+        if (!hit) continue;
+        const t = nodes.get(hit.node)!.steps[hit.activity]!;
+        if (started) {
+          t.started = at;
+          scheduleToStart.push(at - t.scheduled);
+        } else t.completed = at;
+      }
+      const can = e.workflowExecutionContinuedAsNewEventAttributes;
+      if (can?.newExecutionRunId) next = can.newExecutionRunId;
+    }
+    runId = next;
+  }
+  return { runs, nodes, scheduleToStart };
+}
+
+// ---------- the run ----------
+const root = fileURLToPath(new URL('../', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'edge-upgrade-bench-'));
+buildOnce();
+log(`starting the control plane (node-monitor-grace-period ${LEASE_S} s), the Temporal dev server, the simulator and the worker`);
+const cp = await LocalControlPlane.start({ k8sBinDir: k8sBinDir(), etcdBinary: etcdBinary(), nodeMonitorGracePeriodSeconds: LEASE_S });
+const server = await startDevServer({ temporalCli: temporalCli(), dir, ui: false });
+const timelinePath = join(dir, 'simulator-timeline.jsonl');
+const simLog = createWriteStream(join(dir, 'simulator.log'));
+const edge = Math.round(WORKERS * 0.9);
+const simulator: ChildProcess = spawn(
+  process.execPath,
+  [
+    join(root, 'dist/simulator/cli.js'),
+    '--kubeconfig',
+    cp.kubeconfigPath,
+    '--masters',
+    String(MASTERS),
+    '--cloud',
+    String(WORKERS - edge),
+    '--edge',
+    String(edge),
+    '--from',
+    START,
+    '--upgrade-seconds',
+    String(UPGRADE_S),
+    '--lease-seconds',
+    String(LEASE_S),
+    '--status-seconds',
+    String(STATUS_S),
+    '--timeline',
+    timelinePath,
+    '--quiet',
+  ],
+  { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+);
+simulator.stdout!.pipe(simLog);
+simulator.stderr!.pipe(simLog);
+const metricsPort = await freePort();
+const worker = spawnCli(['worker'], {
+  TEMPORAL_ADDRESS: server.address,
+  EDGE_UPGRADE_CLUSTERS: `${CLUSTER}=${cp.kubeconfigPath}`,
+  EDGE_UPGRADE_METRICS_ADDRESS: `127.0.0.1:${metricsPort}`,
+});
+let connection: Connection | undefined;
+
+try {
+  const core = cp.kubeConfig().makeApiClient(CoreV1Api);
+  const total = WORKERS + MASTERS;
+  for (const deadline = Date.now() + 600_000; ;) {
+    const nodes = (await core.listNode().catch(() => ({ items: [] }))).items;
+    const ready = nodes.filter(nodeReady).length;
+    if (ready === total) break;
+    if (Date.now() > deadline) throw new Error(`only ${ready} of ${total} nodes Ready after 10 minutes`);
+    if (simulator.exitCode !== null) throw new Error(`the simulator exited (${simulator.exitCode}); see ${dir}/simulator.log`);
+    await sleep(2_000);
+  }
+  log(`${total} nodes Ready`);
+  for (const deadline = Date.now() + 180_000; !/state=RUNNING/.test(worker.output());) {
+    if (Date.now() > deadline || worker.child.exitCode !== null)
+      throw new Error(`the worker did not start:\n${worker.output().slice(-2000)}`);
+    await sleep(500);
+  }
+  log('worker RUNNING');
+  await sleep(3_000); // let the startup settle before the CPU baseline
+
+  const workerPid = worker.child.pid!;
+  const simPid = simulator.pid!;
+  const before = new Map([...descendants(process.pid)].map(([pid, comm]) => [pid, { comm, cpu: cpuSeconds(pid) }]));
+  const selfCpu0 = process.cpuUsage();
+  const workerCpu0 = cpuSeconds(workerPid);
+  const simCpu0 = cpuSeconds(simPid);
+  const workerRss0 = memMb(workerPid, 'VmRSS');
+  const simRss0 = memMb(simPid, 'VmRSS');
+  let workerRssPeak = workerRss0;
+  let simRssPeak = simRss0;
+
+  connection = await Connection.connect({ address: server.address });
+  const client = new Client({ connection });
+  const started = Date.now();
+  const handle = await startUpgrade(client, { clusterId: CLUSTER, targetVersion: TARGET });
+  log(`upgrade started: ${MASTERS} masters + ${WORKERS} workers, ${UPGRADE_S} s per upgrade pod`);
+
+  // A progress query every second (the next one a second after the previous one was sent, or at once if it took longer).
+  const queryMs: number[] = [];
+  const queryFailures = new Map<string, number>();
+  let last: Progress | undefined;
+  let done = false;
+  let lastLogged = -1;
+  const sampler = (async () => {
+    while (!done) {
+      const t = Date.now();
+      try {
+        last = await getProgress(client, CLUSTER);
+        queryMs.push(Date.now() - t);
+        if (last.state !== 'running') done = true;
+      } catch (err) {
+        const m = (err instanceof Error ? err.message : String(err)).split('\n')[0]!.replace(/\d+/g, 'N').slice(0, 160);
+        queryFailures.set(m, (queryFailures.get(m) ?? 0) + 1);
+        queryMs.push(Date.now() - t);
+      }
+      workerRssPeak = Math.max(workerRssPeak, memMb(workerPid, 'VmRSS') || 0);
+      simRssPeak = Math.max(simRssPeak, memMb(simPid, 'VmRSS') || 0);
+      const upgraded = last ? last.masters.upgraded + last.workers.upgraded : 0;
+      if (last && Math.floor(upgraded / 100) !== lastLogged) {
+        lastLogged = Math.floor(upgraded / 100);
+        const { masters, workers } = last;
+        log(
+          `progress: ${last.phase} ${last.state}, ` +
+            `masters ${masters.upgraded}/${masters.total}, workers ${workers.upgraded}/${workers.total}`,
+        );
+      }
+      await sleep(Math.max(0, 1000 - (Date.now() - t)));
+    }
+  })();
+  const result = await handle.result().catch((err: unknown) => err);
+  const wallMs = Date.now() - started;
+  done = true;
+  await sampler;
+  // Figures at the end of the upgrade, before anything else runs.
+  const workerCpu = cpuSeconds(workerPid) - workerCpu0;
+  const simCpu = cpuSeconds(simPid) - simCpu0;
+  const selfCpu = process.cpuUsage(selfCpu0);
+  const workerHwm = memMb(workerPid, 'VmHWM');
+  const simHwm = memMb(simPid, 'VmHWM');
+  const others = [...before]
+    .filter(([pid]) => pid !== workerPid && pid !== simPid)
+    .map(([pid, b]) => ({ comm: b.comm, cpu: cpuSeconds(pid) - b.cpu }));
+  const final = await getProgress(client, CLUSTER).catch(() => last);
+  log(`upgrade ended: ${final?.state ?? 'unknown'} (${result instanceof Error ? result.message : 'result received'})`);
+
+  // The worker's own count of API requests.
+  const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const requests = new Map<string, number>();
+  let metricName = '';
+  for (const line of metrics.split('\n')) {
+    const m = /^(\w*edge_upgrade_kube_requests\w*)\{([^}]*)\}\s+(\S+)/.exec(line);
+    if (!m) continue;
+    metricName = m[1]!;
+    const labels = Object.fromEntries([...m[2]!.matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    const key = `${labels.verb} ${labels.resource}`;
+    requests.set(key, (requests.get(key) ?? 0) + Number(m[3]));
+  }
+
+  // Histories and the simulator's timeline (it writes its counters when stopped).
+  const { runs, nodes: hist, scheduleToStart } = await readHistories(client, handle.firstExecutionRunId);
+  const exited = new Promise((r) => simulator.once('exit', r));
+  simulator.kill('SIGTERM');
+  await Promise.race([exited, sleep(15_000)]);
+  const sim = new Map<string, Partial<Record<UpgradeStep, number>>>();
+  let simStats: Record<string, number> = {};
+  for (const line of readFileSync(timelinePath, 'utf8').split('\n')) {
+    if (!line) continue;
+    const e = JSON.parse(line) as { node: string; step: UpgradeStep; at: number; stats?: Record<string, number> };
+    if (e.stats) {
+      simStats = e.stats;
+      continue;
+    }
+    const s = sim.get(e.node) ?? {};
+    s[e.step] ??= e.at;
+    sim.set(e.node, s);
+  }
+
+  // Per-step latencies, worker nodes only.
+  const workerNodes = [...hist].filter(([, h]) => h.role === 'worker');
+  const lat = {
+    cordon: [],
+    drain: [],
+    createToSeen: [],
+    seenToRunning: [],
+    run: [],
+    succeededToReady: [],
+    readyToDone: [],
+    uncordon: [],
+    gaps: [],
+  } as Record<string, number[]>;
+  for (const [name, h] of workerNodes) {
+    const s = sim.get(name) ?? {};
+    const d = (a?: ActivityTimes) => (a?.completed !== undefined ? a.completed - a.scheduled : undefined);
+    const push = (k: string, v: number | undefined) => v !== undefined && Number.isFinite(v) && lat[k]!.push(v);
+    push('cordon', d(h.steps.cordonNode));
+    push('drain', d(h.steps.drainNode));
+    push('uncordon', d(h.steps.uncordonNode));
+    const up = h.steps.runUpgradePod;
+    if (up && s.seen !== undefined) push('createToSeen', s.seen - up.scheduled);
+    if (s.seen !== undefined && s.running !== undefined) push('seenToRunning', s.running - s.seen);
+    if (s.running !== undefined && s.succeeded !== undefined) push('run', s.succeeded - s.running);
+    if (s.succeeded !== undefined && s.ready !== undefined) push('succeededToReady', s.ready - s.succeeded);
+    if (up?.completed !== undefined && s.ready !== undefined) push('readyToDone', up.completed - s.ready);
+    // The workflow's own reaction: one step completed → the next scheduled.
+    for (let i = 1; i < STEPS.length; i++) {
+      const a = h.steps[STEPS[i - 1]!];
+      const b = h.steps[STEPS[i]!];
+      if (a?.completed !== undefined && b) push('gaps', b.scheduled - a.completed);
+    }
+  }
+
+  // Batches: the product's own plan; nodes in the order their cordon was scheduled.
+  const sizes = batchPlan(WORKERS, DEFAULT_MAX_BATCH_PERCENT);
+  const ordered = workerNodes
+    .filter(([, h]) => h.steps.cordonNode && h.steps.uncordonNode?.completed !== undefined)
+    .sort((a, b) => a[1].steps.cordonNode!.scheduled - b[1].steps.cordonNode!.scheduled);
+  const batches: Array<{ size: number; wall: number; slowest: number; overhead: number }> = [];
+  let overlap = false;
+  if (ordered.length === WORKERS) {
+    let at = 0;
+    let prevEnd = ordered[0]![1].steps.cordonNode!.scheduled;
+    for (const size of sizes) {
+      const members = ordered.slice(at, at + size);
+      at += size;
+      const firstStart = Math.min(...members.map(([, h]) => h.steps.cordonNode!.scheduled));
+      if (firstStart < prevEnd && batches.length > 0) overlap = true;
+      const end = Math.max(...members.map(([, h]) => h.steps.uncordonNode!.completed!));
+      const slowest = Math.max(...members.map(([n]) => (sim.get(n)?.ready ?? NaN) - (sim.get(n)?.seen ?? NaN)));
+      batches.push({ size, wall: end - prevEnd, slowest, overhead: end - prevEnd - slowest });
+      prevEnd = end;
+    }
+  }
+
+  const upgraded = [...sim.values()].filter((s) => s.ready !== undefined).length;
+  const perNode = (n: number) => (upgraded ? n / upgraded : NaN);
+  const critical = (sizes.length + MASTERS) * UPGRADE_S;
+  const floor = (sizes.length + MASTERS) * (UPGRADE_S + SIM_READY_DELAY_S);
+  const reqTotal = [...requests.values()].reduce((a, b) => a + b, 0);
+  const overheads = batches.map((b) => b.overhead);
+
+  const out: string[] = [];
+  const row = (k: string, v: string) => out.push(`  ${k.padEnd(50)} ${v}`);
+  out.push('');
+  out.push(`upgrade-1000 benchmark: ${MASTERS} masters + ${WORKERS} workers (${WORKERS - edge} cloud, ${edge} edge), ${START} → ${TARGET}`);
+  const cores = readFileSync('/proc/cpuinfo', 'utf8').match(/^processor/gm)?.length ?? '?';
+  out.push(
+    `  test bed: one machine, ${cores} cores; etcd + kube-apiserver + controller manager + scheduler, ` +
+      'Temporal dev server (SQLite), simulator process, worker process',
+  );
+  out.push(
+    `  simulator: upgrade pod ${UPGRADE_S} s, node lease ${LEASE_S} s (renewed every ${LEASE_S / 4} s), ` +
+      `status re-posted every ${STATUS_S} s, ` +
+      `controller node-monitor-grace-period ${LEASE_S} s; a restarted kubelet posts Ready ${SIM_READY_DELAY_S} s after its pod Succeeded`,
+  );
+  const lastError = final?.lastError ? JSON.stringify(final.lastError) : 'none';
+  out.push(`  result: ${final?.state ?? 'unknown'}; ${upgraded} upgrade pods ran to Ready; lastError ${lastError}`);
+  out.push('');
+  row('wall time (start → workflow result)', sec(wallMs));
+  row(`ideal critical path (${sizes.length} batches${MASTERS ? ` + ${MASTERS} masters` : ''} × ${UPGRADE_S} s)`, `${critical} s`);
+  row('ratio wall / critical path', (wallMs / 1000 / critical).toFixed(1));
+  row(
+    `simulated floor (× (${UPGRADE_S} s + ${SIM_READY_DELAY_S} s Ready delay))`,
+    `${floor} s; ratio ${(wallMs / 1000 / floor).toFixed(1)}`,
+  );
+  row('batch sizes (src/planning batchPlan)', sizes.join(', '));
+  if (batches.length) {
+    row('per-batch overhead p50 / p95 / max', `${sec(pct(overheads, 50))} / ${sec(pct(overheads, 95))} / ${sec(Math.max(...overheads))}`);
+    out.push('    (batch wall: previous batch done → last uncordon done; minus the slowest simulator run, pod seen → node Ready)');
+    row('per-batch wall', batches.map((b) => `${b.size}:${(b.wall / 1000).toFixed(1)}`).join(' '));
+    if (overlap) row('WARNING', 'batches overlap in time: the cordon-order grouping is approximate');
+  } else row('per-batch overhead', `— (only ${ordered.length} of ${WORKERS} workers have complete histories)`);
+  out.push('');
+  out.push(`  ${'per-step latency, worker nodes (p50 / p95)'.padEnd(50)} ${'product'.padEnd(24)} simulator`);
+  const step = (k: string, product: string, simulator: string) =>
+    out.push(`  ${k.padEnd(50)} ${product.padEnd(24)} ${simulator}`.trimEnd());
+  step('cordon (activity scheduled → completed)', p50p95(lat.cordon!), '— (not involved)');
+  step('drain (activity scheduled → completed)', p50p95(lat.drain!), '— (no workload pods)');
+  step('pod create → Running', p50p95(lat.createToSeen!), p50p95(lat.seenToRunning!));
+  out.push('    (product: runUpgradePod scheduled → the simulator sees the pod; simulator: sees it → Running written)');
+  step('pod run (Running → Succeeded written)', '—', p50p95(lat.run!));
+  step('pod Succeeded → observed by the product', p50p95(lat.readyToDone!), p50p95(lat.succeededToReady!));
+  out.push('    (simulator: Succeeded → Ready posted, with its 2 s kubelet restart; product: Ready posted → runUpgradePod completed)');
+  step('uncordon (activity scheduled → completed)', p50p95(lat.uncordon!), '— (not involved)');
+  step('workflow: step completed → next step scheduled', p50p95(lat.gaps!), '');
+  step('activity schedule → start (task queue wait)', p50p95(scheduleToStart), '');
+  out.push('');
+  const cpuUse = (pid: number, cpu: number) =>
+    `pid ${pid}: ${cpu.toFixed(1)} s (${((cpu / (wallMs / 1000)) * 100).toFixed(0)}% of a core), ` +
+    `${((cpu * 1000) / Math.max(1, upgraded)).toFixed(1)} ms per upgraded node`;
+  row('worker process CPU during the upgrade', cpuUse(workerPid, workerCpu));
+  row(
+    'worker RSS at start / peak sampled 1 s / VmHWM',
+    `${workerRss0.toFixed(0)} / ${workerRssPeak.toFixed(0)} / ${workerHwm.toFixed(0)} MB`,
+  );
+  row('simulator process CPU during the upgrade', cpuUse(simPid, simCpu));
+  row('simulator RSS at start / peak sampled 1 s / VmHWM', `${simRss0.toFixed(0)} / ${simRssPeak.toFixed(0)} / ${simHwm.toFixed(0)} MB`);
+  row(
+    'simulator counters',
+    `lease renewals ${simStats.leaseRenewals ?? '?'}, status posts ${simStats.statusUpdates ?? '?'}, ` +
+      `API errors ${simStats.apiErrors ?? '?'}, worst renewal lag ${Math.round(simStats.maxRenewLagMs ?? NaN)} ms`,
+  );
+  const testBed = others
+    .filter((o) => Number.isFinite(o.cpu) && o.cpu > 0.05)
+    .sort((a, b) => b.cpu - a.cpu)
+    .map((o) => `${o.comm} ${o.cpu.toFixed(1)} s`);
+  row('CPU during the upgrade, test bed', testBed.join(', '));
+  row('bench process CPU (queries, sampling; no simulator)', `${((selfCpu.user + selfCpu.system) / 1e6).toFixed(1)} s`);
+  out.push('');
+  row(
+    `Kubernetes API requests per upgraded node`,
+    `${perNode(reqTotal).toFixed(1)} (${reqTotal} in all, ${metricName || 'metric not found'})`,
+  );
+  for (const [k, v] of [...requests].sort((a, b) => b[1] - a[1])) row(`  ${k}`, `${perNode(v).toFixed(2)} (${v})`);
+  out.push('');
+  row('history events per run', runs.map((r) => r.events).join(', ') + ` (${runs.length} runs)`);
+  const failedQueries = [...queryFailures.values()].reduce((a, b) => a + b, 0);
+  const slowQueries = queryMs.filter((q) => q > 1000).length;
+  row(
+    'progress query latency p50 / max',
+    `${sec(pct(queryMs, 50))} / ${sec(Math.max(...queryMs))} (${queryMs.length} queries, ${failedQueries} failed, ${slowQueries} over 1 s)`,
+  );
+  for (const [m, n] of queryFailures) row(`  failed ×${n}`, m);
+  console.log(out.join('\n'));
+} finally {
+  await connection?.close().catch(() => undefined);
+  await stopCli(worker.child);
+  if (simulator.exitCode === null && simulator.signalCode === null) simulator.kill('SIGTERM');
+  await server.stop();
+  await cp.stop();
+  if (process.env.EDGE_UPGRADE_KEEP_BENCH_DIR === '1') console.log(`kept ${dir}`);
+  else rmSync(dir, { recursive: true, force: true });
+}
+process.exit(0);
