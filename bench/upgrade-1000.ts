@@ -360,24 +360,32 @@ try {
     uncordon: [],
     gaps: [],
   } as Record<string, number[]>;
-  for (const [name, h] of workerNodes) {
+  /** One node's step latencies (ms), by the keys of `lat`; gaps are summed. */
+  const nodeLatencies = (name: string, h: NodeHistory): Record<string, number> => {
     const s = sim.get(name) ?? {};
+    const out: Record<string, number> = {};
     const d = (a?: ActivityTimes) => (a?.completed !== undefined ? a.completed - a.scheduled : undefined);
-    const push = (k: string, v: number | undefined) => v !== undefined && Number.isFinite(v) && lat[k]!.push(v);
-    push('cordon', d(h.steps.cordonNode));
-    push('drain', d(h.steps.drainNode));
-    push('uncordon', d(h.steps.uncordonNode));
+    const put = (k: string, v: number | undefined) => {
+      if (v !== undefined && Number.isFinite(v)) out[k] = v;
+    };
+    put('cordon', d(h.steps.cordonNode));
+    put('drain', d(h.steps.drainNode));
+    put('uncordon', d(h.steps.uncordonNode));
     const up = h.steps.runUpgradePod;
-    if (up && s.seen !== undefined) push('createToSeen', s.seen - up.scheduled);
-    if (s.seen !== undefined && s.running !== undefined) push('seenToRunning', s.running - s.seen);
-    if (s.running !== undefined && s.succeeded !== undefined) push('run', s.succeeded - s.running);
-    if (s.succeeded !== undefined && s.ready !== undefined) push('succeededToReady', s.ready - s.succeeded);
-    if (up?.completed !== undefined && s.ready !== undefined) push('readyToDone', up.completed - s.ready);
+    if (up && s.seen !== undefined) put('createToSeen', s.seen - up.scheduled);
+    if (s.seen !== undefined && s.running !== undefined) put('seenToRunning', s.running - s.seen);
+    if (s.running !== undefined && s.succeeded !== undefined) put('run', s.succeeded - s.running);
+    if (s.succeeded !== undefined && s.ready !== undefined) put('succeededToReady', s.ready - s.succeeded);
+    if (up?.completed !== undefined && s.ready !== undefined) put('readyToDone', up.completed - s.ready);
+    return out;
+  };
+  for (const [name, h] of workerNodes) {
+    for (const [k, v] of Object.entries(nodeLatencies(name, h))) lat[k]!.push(v);
     // The workflow's own reaction: one step completed → the next scheduled.
     for (let i = 1; i < STEPS.length; i++) {
       const a = h.steps[STEPS[i - 1]!];
       const b = h.steps[STEPS[i]!];
-      if (a?.completed !== undefined && b) push('gaps', b.scheduled - a.completed);
+      if (a?.completed !== undefined && b) lat.gaps!.push(b.scheduled - a.completed);
     }
   }
 
@@ -386,7 +394,7 @@ try {
   const ordered = workerNodes
     .filter(([, h]) => h.steps.cordonNode && h.steps.uncordonNode?.completed !== undefined)
     .sort((a, b) => a[1].steps.cordonNode!.scheduled - b[1].steps.cordonNode!.scheduled);
-  const batches: Array<{ size: number; wall: number; slowest: number; overhead: number }> = [];
+  const batches: Array<{ size: number; wall: number; slowest: number; overhead: number; worst: Record<string, number> }> = [];
   let overlap = false;
   if (ordered.length === WORKERS) {
     let at = 0;
@@ -398,7 +406,10 @@ try {
       if (firstStart < prevEnd && batches.length > 0) overlap = true;
       const end = Math.max(...members.map(([, h]) => h.steps.uncordonNode!.completed!));
       const slowest = Math.max(...members.map(([n]) => (sim.get(n)?.ready ?? NaN) - (sim.get(n)?.seen ?? NaN)));
-      batches.push({ size, wall: end - prevEnd, slowest, overhead: end - prevEnd - slowest });
+      // The worst of each step in the batch, and how late its first cordon started.
+      const worst: Record<string, number> = { start: firstStart - prevEnd };
+      for (const [n, h] of members) for (const [k, v] of Object.entries(nodeLatencies(n, h))) worst[k] = Math.max(worst[k] ?? -Infinity, v);
+      batches.push({ size, wall: end - prevEnd, slowest, overhead: end - prevEnd - slowest, worst });
       prevEnd = end;
     }
   }
@@ -440,6 +451,13 @@ try {
     out.push('    (batch wall: previous batch done → last uncordon done; minus the slowest simulator run, pod seen → node Ready)');
     row('per-batch wall', batches.map((b) => `${b.size}:${(b.wall / 1000).toFixed(1)}`).join(' '));
     if (overlap) row('WARNING', 'batches overlap in time: the cordon-order grouping is approximate');
+    const worstBatch = batches.reduce((a, b) => (b.overhead > a.overhead ? b : a));
+    row(
+      `worst batch (${worstBatch.size} nodes, ${sec(worstBatch.wall)}): max per step`,
+      Object.entries(worstBatch.worst)
+        .map(([k, v]) => `${k} ${(v / 1000).toFixed(1)}`)
+        .join(', '),
+    );
   } else row('per-batch overhead', `— (only ${ordered.length} of ${WORKERS} workers have complete histories)`);
   out.push('');
   out.push(`  ${'per-step latency, worker nodes (p50 / p95)'.padEnd(50)} ${'product'.padEnd(24)} simulator`);

@@ -24,7 +24,7 @@ async function inventoryOf(kube: Kube, clusterId: string): Promise<{ inv: Cluste
   const nodes = raw.map(toClusterNode);
   let apiVersion = '';
   if (!nodes.some((n) => n.kind === 'control-plane')) {
-    apiVersion = (await makeClient(kube.kc, VersionApi, kube.countRequest).getCode()).gitVersion;
+    apiVersion = (await makeClient(kube.kc, VersionApi, kube.clientOptions).getCode()).gitVersion;
   }
   return { inv: { clusterId, controlPlaneVersion: controlPlaneVersion(nodes, apiVersion), nodes }, raw };
 }

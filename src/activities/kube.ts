@@ -32,6 +32,7 @@ import { ConfigError, type ClusterRegistry } from '../config.js';
 import { ErrorType } from '../planning/errors.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, UPGRADE_NAMESPACE } from '../planning/labels.js';
 import type { NodeStep } from '../planning/types.js';
+import { ConnectionPool } from './connections.js';
 import { SharedWatch } from './shared-watch.js';
 import type { NodeStepFailureDetails } from './types.js';
 
@@ -49,6 +50,8 @@ export interface Kube {
   namespaceCheckedAt?: number;
   /** Counts a request sent outside these clients (watches, /readyz), with its HTTP method and URL or path. */
   countRequest: (method: string, url: string) => void;
+  /** The options the clients were made with, for other clients of this cluster (see inventory's VersionApi). */
+  clientOptions: ClientOptions;
 }
 
 /** Counts one API request the worker sends to a cluster, by verb and resource (see {@link classifyKubeRequest}). */
@@ -129,33 +132,35 @@ const requestTimeout: Middleware = {
   post: async (res) => res,
 };
 
-/**
- * Builds an API client of `type` for `kc` whose requests time out after {@link REQUEST_TIMEOUT_MS};
- * with `count`, each request is counted by its HTTP method and URL first.
- */
+/** What {@link makeClient} adds to each request besides the timeout. */
+export interface ClientOptions {
+  /** Counts each request by its HTTP method and URL. */
+  count?: (method: string, url: string) => void;
+  /** Shares connections between requests (see connections.ts). */
+  pool?: ConnectionPool;
+}
+
+/** Builds an API client of `type` for `kc` whose requests time out after {@link REQUEST_TIMEOUT_MS}. */
 export function makeClient<T>(
   kc: KubeConfig,
   type: new (config: ReturnType<typeof createConfiguration>) => T,
-  count?: (method: string, url: string) => void,
+  opts: ClientOptions = {},
 ): T {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('the kubeconfig has no current cluster');
-  const counting: Middleware[] = count
-    ? [
-        {
-          pre: async (ctx) => {
-            count(ctx.getHttpMethod(), ctx.getUrl());
-            return ctx;
-          },
-          post: async (res) => res,
-        },
-      ]
-    : [];
+  const { count, pool } = opts;
+  const counting: Middleware = {
+    pre: async (ctx) => {
+      count?.(ctx.getHttpMethod(), ctx.getUrl());
+      return ctx;
+    },
+    post: async (res) => res,
+  };
   return new type(
     createConfiguration({
       baseServer: new ServerConfiguration(cluster.server, {}),
       authMethods: { default: kc },
-      promiseMiddleware: [requestTimeout, ...counting],
+      promiseMiddleware: [requestTimeout, ...(count ? [counting] : []), ...(pool ? [pool.middleware] : [])],
     }),
   );
 }
@@ -186,13 +191,15 @@ export class KubeClients {
       const { verb, resource } = classifyKubeRequest(method, url);
       onRequest(clusterId, verb, resource);
     };
-    const core = makeClient(kc, CoreV1Api, countRequest);
+    const opts: ClientOptions = { count: countRequest, pool: new ConnectionPool() };
+    const core = makeClient(kc, CoreV1Api, opts);
     const kube: Kube = {
       kc,
       server: kc.getCurrentCluster()?.server ?? 'the API server',
       core,
-      policy: makeClient(kc, PolicyV1Api, countRequest),
-      coordination: makeClient(kc, CoordinationV1Api, countRequest),
+      policy: makeClient(kc, PolicyV1Api, opts),
+      coordination: makeClient(kc, CoordinationV1Api, opts),
+      clientOptions: opts,
       countRequest,
       watches: sharedWatches(kc, core, countRequest),
     };

@@ -13,6 +13,8 @@ export class TcpProxy {
   private closed = false;
   /** Outages so far: when each started and ended (ms since the epoch). */
   readonly outages: Array<{ from: number; to?: number }> = [];
+  /** Connections accepted so far. */
+  connections = 0;
 
   private constructor(
     private readonly target: { host: string; port: number },
@@ -74,6 +76,7 @@ export class TcpProxy {
 
   private listen(port: number): Promise<number> {
     const server = createServer((client) => {
+      this.connections++;
       const upstream = connect(this.target.port, this.target.host);
       for (const s of [client, upstream]) {
         this.sockets.add(s);

@@ -100,6 +100,18 @@ async function runningPod(body: V1Pod): Promise<V1Pod> {
   });
 }
 
+test('requests to a cluster share keep-alive connections instead of one TLS connection each', async () => {
+  // Fresh clients, so earlier tests' connections do not count.
+  const clients = new KubeClients(
+    new ClusterRegistry(new Map([['proxied', { id: 'proxied', kubeconfig: join(cluster.controlPlane.dir, 'kubeconfig-proxied') }]])),
+  );
+  const before = proxy.connections;
+  for (let i = 0; i < 20; i++) await clients.for('proxied').core.readNode({ name: 'edge-001' });
+  await Promise.all(Array.from({ length: 10 }, () => clients.for('proxied').core.readNode({ name: 'edge-002' })));
+  // 30 requests: at most the 10 of the parallel burst need a connection of their own.
+  expect(proxy.connections - before).toBeLessThanOrEqual(10);
+});
+
 test('an operator who uncordons a node we cordoned and cordons it again keeps their cordon', async () => {
   const args = step('edge-001');
   expect(await cordonNode(direct, args)).toEqual({ cordonedByUs: true });

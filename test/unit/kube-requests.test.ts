@@ -51,9 +51,11 @@ describe('makeClient with a counter', () => {
       currentContext: 'x',
     });
     const seen: string[] = [];
-    const core = makeClient(kc, CoreV1Api, (method, url) => {
-      const { verb, resource } = classifyKubeRequest(method, url);
-      seen.push(`${verb} ${resource}`);
+    const core = makeClient(kc, CoreV1Api, {
+      count: (method, url) => {
+        const { verb, resource } = classifyKubeRequest(method, url);
+        seen.push(`${verb} ${resource}`);
+      },
     });
     await core.readNode({ name: 'edge-001' }).catch(() => undefined);
     await core.patchNode({ name: 'edge-001', body: {} }).catch(() => undefined);

@@ -1,0 +1,58 @@
+/**
+ * Connection reuse for one cluster. @kubernetes/client-node 2.0 builds a new undici dispatcher for
+ * every request (KubeConfig.applySecurityAuthentication → createDispatcher), so each request opened
+ * its own TLS connection: at 1,000 nodes that was most of the worker's CPU and memory, and much of
+ * the API server's. {@link ConnectionPool.middleware} swaps each request's fresh dispatcher for one
+ * kept per cluster, so requests share keep-alive connections. The kept one is replaced every
+ * {@link POOL_RENEW_MS} by a fresh one (closing the old gracefully), so rotated client
+ * certificates in the kubeconfig's files are still picked up.
+ */
+import type { Middleware, RequestContext } from '@kubernetes/client-node';
+
+/** How long one dispatcher (and its connections) serves a cluster before a fresh one replaces it, in ms. */
+export const POOL_RENEW_MS = 5 * 60_000;
+
+type Dispatcher = NonNullable<ReturnType<RequestContext['getDispatcher']>>;
+
+/** The dispatcher requests to one cluster share. */
+export class ConnectionPool {
+  private dispatcher: Dispatcher | undefined;
+  private since = 0;
+  /** How many dispatchers were kept (1 + renewals), for tests. */
+  kept = 0;
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /** A client-node middleware that makes each request use the shared dispatcher. */
+  readonly middleware: Middleware = {
+    pre: async (ctx) => {
+      const fresh = ctx.getDispatcher();
+      if (fresh) ctx.setDispatcher(this.take(fresh));
+      return ctx;
+    },
+    post: async (res) => res,
+  };
+
+  /** The shared dispatcher; `fresh` becomes it when there is none yet or the current one is due for renewal. */
+  take(fresh: Dispatcher): Dispatcher {
+    if (this.dispatcher && this.now() - this.since < POOL_RENEW_MS) {
+      // Never used, so it holds no connection; closing it just releases it.
+      if (fresh !== this.dispatcher) void fresh.close().catch(() => undefined);
+      return this.dispatcher;
+    }
+    const old = this.dispatcher;
+    this.dispatcher = fresh;
+    this.since = this.now();
+    this.kept++;
+    // Requests in flight on the old one finish; then its connections close.
+    if (old && old !== fresh) void old.close().catch(() => undefined);
+    return fresh;
+  }
+
+  /** Closes the shared dispatcher (worker shutdown, tests). */
+  async close(): Promise<void> {
+    const d = this.dispatcher;
+    this.dispatcher = undefined;
+    await d?.close().catch(() => undefined);
+  }
+}
