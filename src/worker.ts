@@ -3,7 +3,7 @@
  * `edge-upgrade` task queue. Scale out by running more of them against the same Temporal cluster.
  */
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogEntry, type Logger, type LogLevel } from '@temporalio/worker';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createActivities } from './activities/index.js';
 import { activityInterceptors } from './activities/interceptors.js';
@@ -48,6 +48,24 @@ export const MAX_HEARTBEAT_THROTTLE = '3 seconds';
  */
 export const KUBE_REQUESTS_METRIC = 'edge_upgrade_kube_requests';
 
+/**
+ * The workflow bundle `npm run build` writes next to the compiled worker (dist/workflow-bundle.js),
+ * when it is newer than every compiled module; otherwise undefined and the worker bundles the
+ * workflows itself at start. Bundling in the worker costs about 1.7 s and 185 MB of RSS that is
+ * never given back, a third of a busy worker's memory.
+ */
+export function prebuiltWorkflowBundle(): string | undefined {
+  const bundle = fileURLToPath(new URL(`./${WORKFLOW_BUNDLE}`, import.meta.url));
+  if (!existsSync(bundle)) return undefined;
+  const builtAt = statSync(bundle).mtimeMs;
+  const dir = fileURLToPath(new URL('.', import.meta.url));
+  const modules = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js') && f !== WORKFLOW_BUNDLE);
+  return modules.every((f) => statSync(`${dir}/${f}`).mtimeMs <= builtAt) ? bundle : undefined;
+}
+
+/** File name of the prebuilt workflow bundle, next to the compiled worker. */
+export const WORKFLOW_BUNDLE = 'workflow-bundle.js';
+
 /** Builds (does not run) a worker with the workflows and `createActivities` for the configured clusters. */
 export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
   const { config } = opts;
@@ -57,11 +75,12 @@ export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
     'requests',
     'Kubernetes API requests sent by the worker, by cluster, verb and resource',
   );
+  const bundle = prebuiltWorkflowBundle();
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace ?? config.temporal.namespace,
     taskQueue: opts.taskQueue ?? TASK_QUEUE,
-    workflowsPath: workflowsPath(),
+    ...(bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath: workflowsPath() }),
     activities: createActivities({
       clusters,
       images: (clusterId) => imagePolicyFor(config, clusterId),

@@ -11,7 +11,7 @@
  * old (410 Gone) it starts afresh and marks every subscriber `stale`, so they read again. It stops
  * a while after the last subscriber left.
  */
-import { Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { Watch, type KubeConfig, type KubernetesObject, type V1Node, type V1Pod } from '@kubernetes/client-node';
 
 /** Pause before restarting a watch that ended or failed, in ms; doubles up to {@link MAX_RESTART_MS} while restarts keep failing. */
 const RESTART_MS = 1_000;
@@ -227,5 +227,46 @@ export class SharedWatch<T extends KubernetesObject> {
 
   private markAllStale(): void {
     for (const set of this.subscribers.values()) for (const sub of set) sub.markStale();
+  }
+}
+
+/**
+ * What the shared watches delivered for one pod and one node that the wait has not taken yet.
+ * Counting deliveries (not only waking on them) means an event that arrives while the wait is busy
+ * elsewhere (reading a Lease, writing an Event) is still taken at the next turn, not lost.
+ */
+export class Deliveries {
+  private pod = 0;
+  private node = 0;
+
+  constructor(
+    private readonly subs: { pod: Subscription<V1Pod>; node: Subscription<V1Node> },
+    /** The UID of the pod being waited for. */
+    private readonly uid: string | undefined,
+  ) {}
+
+  /** True when something arrived that was not taken. */
+  get pending(): boolean {
+    return this.subs.pod.changes !== this.pod || this.subs.node.changes !== this.node;
+  }
+
+  /** The newest pod and node delivered since the last take; `reread` when the pod was deleted or replaced (a read confirms it). */
+  take(): { pod?: V1Pod; node?: V1Node; reread?: boolean } {
+    const out: { pod?: V1Pod; node?: V1Node; reread?: boolean } = {};
+    const { pod, node } = this.subs;
+    if (node.changes !== this.node && node.current) out.node = node.current;
+    if (pod.changes !== this.pod) {
+      // A replayed old event must not fail the node: a deletion or a new UID is confirmed by a read.
+      if (pod.deleted || pod.current?.metadata?.uid !== this.uid) out.reread = true;
+      else if (pod.current) out.pod = pod.current;
+    }
+    this.skip();
+    return out;
+  }
+
+  /** Marks everything delivered so far as taken (a read is about to fetch newer state anyway). */
+  skip(): void {
+    this.pod = this.subs.pod.changes;
+    this.node = this.subs.node.changes;
   }
 }

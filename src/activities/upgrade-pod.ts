@@ -15,7 +15,7 @@ import { buildUpgradePod } from '../planning/upgrade-pod.js';
 import { parseVersion, sameVersion } from '../planning/versions.js';
 import { EventRecorder } from './events.js';
 import { ensureUpgradeNamespace } from './namespace.js';
-import type { Subscription } from './shared-watch.js';
+import { Deliveries, type Subscription } from './shared-watch.js';
 import {
   ApiOutage,
   apiMessage,
@@ -306,20 +306,26 @@ class UpgradePodStep {
     podUpToDate: boolean,
   ): Promise<{ pod: string }> {
     const uid = first.metadata?.uid;
-    const { pod: podSub, node: nodeSub } = subs;
-    let pod: V1Pod = (podUpToDate && podSub.current?.metadata?.uid === uid && podSub.current) || first;
+    const seen = new Deliveries(subs, uid);
+    let pod = first;
     let node: V1Node | undefined;
     // What must be read before the next check: at first only the node when the pod is known to be current.
     let read: 'both' | 'node' | null = podUpToDate ? 'node' : 'both';
     let readAt = 0;
     for (;;) {
       throwIfCancelled();
+      // Whatever the watches delivered since last time, also while this loop was awaiting something else.
+      const taken = seen.take();
+      if (taken.node) node = taken.node;
+      if (taken.pod) pod = taken.pod;
+      if (taken.reread) read = 'both';
       let check: Check = 'waiting';
       try {
-        if (read || podSub.stale || nodeSub.stale) {
-          if (read === 'node' && !podSub.stale) node = await this.readNode();
+        if (read || subs.pod.stale || subs.node.stale) {
+          seen.skip();
+          if (read === 'node' && !subs.pod.stale) node = await this.readNode();
           else ({ pod, node } = await this.read(uid));
-          podSub.stale = nodeSub.stale = false;
+          subs.pod.stale = subs.node.stale = false;
           read = null;
           readAt = Date.now();
         }
@@ -336,17 +342,11 @@ class UpgradePodStep {
         await sleep(2_000);
         continue;
       }
-      const seen = { pod: podSub.changes, node: nodeSub.changes };
+      if (seen.pending) continue;
       const ms = check === 'heartbeat' ? HEARTBEAT_RECHECK_MS : UPGRADE_RECHECK_MS;
-      await Promise.race([podSub.next(ms), nodeSub.next(ms), cancelled()]);
-      if (nodeSub.changes !== seen.node && nodeSub.current) node = nodeSub.current;
-      if (podSub.changes !== seen.pod) {
-        // A deletion or a new UID is confirmed by a read (a replayed old event must not fail the node).
-        if (podSub.deleted || podSub.current?.metadata?.uid !== uid) read = 'both';
-        else if (podSub.current) pod = podSub.current;
-      } else if (nodeSub.changes === seen.node && Date.now() - readAt >= this.rereadMs()) {
-        read = 'both'; // nothing arrived for a while: read both, in case a watch is silently stuck
-      }
+      await Promise.race([subs.pod.next(ms), subs.node.next(ms), cancelled()]);
+      // Nothing arrived for a while: read both, in case a watch went silent without breaking.
+      if (!seen.pending && Date.now() - readAt >= this.rereadMs()) read = 'both';
     }
   }
 

@@ -1,6 +1,6 @@
 /**
  * Runs the real `edge-upgrade` bin (bin/edge-upgrade.js → dist/) as a child process. `buildOnce()`
- * compiles src/ first so the bin never runs stale code.
+ * builds dist/ first (as npm run build) so the bin never runs stale code.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -9,7 +9,7 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 const bin = fileURLToPath(new URL('../../bin/edge-upgrade.js', import.meta.url));
 let built = false;
 
-/** Compiles src/ into dist/ (once per test file). */
+/** Builds dist/ as `npm run build` does (compile, then the workflow bundle), once per test file. */
 export function buildOnce(): void {
   if (built) return;
   execFileSync(
@@ -17,6 +17,10 @@ export function buildOnce(): void {
     [fileURLToPath(new URL('../../node_modules/typescript/bin/tsc', import.meta.url)), '-p', 'tsconfig.build.json'],
     { cwd: root, stdio: 'inherit' },
   );
+  execFileSync(process.execPath, [fileURLToPath(new URL('../../scripts/bundle-workflows.mjs', import.meta.url))], {
+    cwd: root,
+    stdio: 'inherit',
+  });
   built = true;
 }
 
