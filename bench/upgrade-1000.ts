@@ -8,12 +8,12 @@
  * and the latency of a `progress` query sent every second throughout.
  *
  *   scripts/bench.sh upgrade-1000 [--workers 1000] [--upgrade-seconds 1] [--masters 0]
- *                                 [--lease-seconds 120] [--status-seconds 300]
+ *                                 [--lease-seconds 120] [--status-seconds 300] [--worker-node-options '...']
  *
  * Measures only; nothing is asserted.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,6 +40,8 @@ const { values: opt } = parseArgs({
     masters: { type: 'string', default: '0' },
     'lease-seconds': { type: 'string', default: '120' },
     'status-seconds': { type: 'string', default: '300' },
+    /** NODE_OPTIONS for the worker process only, e.g. '--max-old-space-size=256'. */
+    'worker-node-options': { type: 'string', default: '' },
   },
 });
 const WORKERS = Number(opt.workers);
@@ -140,14 +142,14 @@ const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) 
 
 /** Reads every run of the continue-as-new chain: events per run, and each node's activity times. */
 async function readHistories(client: Client, firstRunId: string) {
-  const runs: Array<{ runId: string; events: number }> = [];
+  const runs: Array<{ runId: string; events: number; startedAt: number }> = [];
   const nodes = new Map<string, NodeHistory>();
   const scheduleToStart: number[] = [];
   let runId: string | undefined = firstRunId;
   while (runId) {
     const history = await client.workflow.getHandle(workflowIdFor(CLUSTER), runId).fetchHistory();
     const events = history.events ?? [];
-    runs.push({ runId, events: events.length });
+    runs.push({ runId, events: events.length, startedAt: ms(events[0]?.eventTime as never) });
     const byScheduledId = new Map<string, { node: string; activity: Activity }>();
     let next: string | undefined;
     for (const e of events) {
@@ -227,6 +229,7 @@ const worker = spawnCli(['worker'], {
   TEMPORAL_ADDRESS: server.address,
   EDGE_UPGRADE_CLUSTERS: `${CLUSTER}=${cp.kubeconfigPath}`,
   EDGE_UPGRADE_METRICS_ADDRESS: `127.0.0.1:${metricsPort}`,
+  ...(opt['worker-node-options'] ? { NODE_OPTIONS: opt['worker-node-options'] } : {}),
 });
 let connection: Connection | undefined;
 
@@ -269,6 +272,8 @@ try {
 
   // A progress query every second (the next one a second after the previous one was sent, or at once if it took longer).
   const queryMs: number[] = [];
+  /** Queries that took over 1 s: when they were sent (ms since the epoch) and how long they took. */
+  const slowQueryLog: Array<{ at: number; ms: number }> = [];
   const queryFailures = new Map<string, number>();
   let last: Progress | undefined;
   let done = false;
@@ -279,6 +284,7 @@ try {
       try {
         last = await getProgress(client, CLUSTER);
         queryMs.push(Date.now() - t);
+        if (Date.now() - t > 1000) slowQueryLog.push({ at: t, ms: Date.now() - t });
         if (last.state !== 'running') done = true;
       } catch (err) {
         const m = (err instanceof Error ? err.message : String(err)).split('\n')[0]!.replace(/\d+/g, 'N').slice(0, 160);
@@ -346,6 +352,9 @@ try {
     s[e.step] ??= e.at;
     sim.set(e.node, s);
   }
+
+  // Every node's times, for a closer look (kept with EDGE_UPGRADE_KEEP_BENCH_DIR=1).
+  writeFileSync(join(dir, 'nodes.json'), JSON.stringify({ history: Object.fromEntries(hist), simulator: Object.fromEntries(sim) }));
 
   // Per-step latencies, worker nodes only.
   const workerNodes = [...hist].filter(([, h]) => h.role === 'worker');
@@ -510,6 +519,11 @@ try {
     `${sec(pct(queryMs, 50))} / ${sec(Math.max(...queryMs))} (${queryMs.length} queries, ${failedQueries} failed, ${slowQueries} over 1 s)`,
   );
   for (const [m, n] of queryFailures) row(`  failed ×${n}`, m);
+  if (slowQueryLog.length) {
+    const since = (at: number) => `${((at - started) / 1000).toFixed(1)} s`;
+    row('  slow queries, sent at (took)', slowQueryLog.map((q) => `${since(q.at)} (${sec(q.ms)})`).join(', '));
+    row('  runs started at', runs.map((r) => since(r.startedAt)).join(', '));
+  }
   console.log(out.join('\n'));
 } finally {
   await connection?.close().catch(() => undefined);
