@@ -68,7 +68,7 @@ export class Subscription<T extends KubernetesObject> {
     this.notify();
   }
 
-  /** @internal */
+  /** Called by the shared watch for each event of this object (and by tests). */
   deliver(type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: T): void {
     this.deleted = type === 'DELETED';
     this.current = this.deleted ? undefined : obj;
@@ -76,7 +76,7 @@ export class Subscription<T extends KubernetesObject> {
     this.notify();
   }
 
-  /** @internal */
+  /** Called by the shared watch when it may have missed events. */
   markStale(): void {
     this.stale = true;
     this.notify();
