@@ -18,6 +18,12 @@ const RESTART_MS = 1_000;
 const MAX_RESTART_MS = 10_000;
 /** How long a watch stays open without subscribers, in ms (the next batch usually subscribes well within it). */
 export const IDLE_STOP_MS = 60_000;
+/**
+ * How long an open watch may stay silent (no event, no bookmark) and still count as healthy, in ms.
+ * The API server sends a bookmark about every minute to watchers that ask for them, so a longer
+ * silence means a connection that died without closing.
+ */
+export const SILENT_MS = 150_000;
 
 /** What the watch needs besides the path: the current resourceVersion of the collection (a cheap list). */
 export interface CollectionSource {
@@ -99,6 +105,8 @@ export class SharedWatch<T extends KubernetesObject> {
   private running = false;
   /** True while a watch request is open and delivering. */
   private live = false;
+  /** When the open watch last delivered anything, bookmarks included (ms). */
+  private heardAt = 0;
   private restartTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private restartDelay = RESTART_MS;
@@ -109,11 +117,12 @@ export class SharedWatch<T extends KubernetesObject> {
     private readonly kc: KubeConfig,
     private readonly source: CollectionSource,
     private readonly idleStopMs = IDLE_STOP_MS,
+    private readonly silentMs = SILENT_MS,
   ) {}
 
-  /** True while the watch is open: subscribers may then rely on it and re-read rarely. */
+  /** True while the watch is open and not silent for long: subscribers may then rely on it and re-read rarely. */
   get healthy(): boolean {
-    return this.live;
+    return this.live && Date.now() - this.heardAt < this.silentMs;
   }
 
   /** Subscribes to the object `name`, starting the watch when it is not running. Read the object once after this. */
@@ -189,12 +198,14 @@ export class SharedWatch<T extends KubernetesObject> {
       }
       this.controller = controller;
       this.live = true;
+      this.heardAt = Date.now();
     } catch {
       this.closed(generation);
     }
   }
 
   private onEvent(type: string, obj: T & { code?: number }): void {
+    this.heardAt = Date.now();
     if (type === 'ERROR') {
       // 410 Gone: our resourceVersion is too old; start afresh on restart.
       if (obj.code === 410) this.resourceVersion = undefined;

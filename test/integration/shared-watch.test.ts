@@ -41,7 +41,7 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-function podsWatch(idleStopMs?: number): SharedWatch<V1Pod> {
+function podsWatch(idleStopMs?: number, silentMs?: number): SharedWatch<V1Pod> {
   return new SharedWatch<V1Pod>(
     kc,
     {
@@ -51,6 +51,7 @@ function podsWatch(idleStopMs?: number): SharedWatch<V1Pod> {
         (await core.listNamespacedPod({ namespace: 'default', labelSelector: 'app=watched', limit: 1 })).metadata?.resourceVersion,
     },
     idleStopMs,
+    silentMs,
   );
 }
 
@@ -128,6 +129,21 @@ test('the watch closes a while after the last subscriber left, and opens again f
     expect(watch.stats.opened).toBe(2);
   } finally {
     again.close();
+    watch.stop();
+  }
+});
+
+test('a watch that stays silent longer than allowed stops counting as healthy, and is healthy again once it delivers', async () => {
+  const watch = podsWatch(60_000, 1_000);
+  const b = watch.subscribe('b');
+  try {
+    await eventually('the watch is open', async () => watch.healthy);
+    // Nothing changes for a while (bookmarks come about once a minute): the subscriber must not trust it.
+    await eventually('the silent watch is unhealthy', async () => !watch.healthy, 5_000);
+    await label('b', 'heard');
+    await eventually('the watch is healthy again', async () => watch.healthy, 10_000);
+  } finally {
+    b.close();
     watch.stop();
   }
 });
