@@ -305,7 +305,17 @@ try {
       await sleep(Math.max(0, 1000 - (Date.now() - t)));
     }
   })();
-  const result = await handle.result().catch((err: unknown) => err);
+  // A worker or simulator that dies would leave the upgrade waiting for ever: stop with what happened.
+  const died = (what: string, child: ChildProcess) =>
+    new Promise<Error>((resolve) =>
+      child.once('exit', (code, signal) => resolve(new Error(`the ${what} process exited (${signal ?? `code ${code}`}) mid-upgrade`))),
+    );
+  const result = await Promise.race([
+    handle.result().catch((err: unknown) => err),
+    died('worker', worker.child),
+    died('simulator', simulator),
+  ]);
+  if (result instanceof Error && /process exited/.test(result.message)) throw result;
   const wallMs = Date.now() - started;
   done = true;
   await sampler;
