@@ -2,11 +2,11 @@
  * The activities' error policy (src/activities/kube.ts): which API failures are transient, which
  * are conflicts and which are permanent, and the one-line messages operators read.
  */
-import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
-import { createServer } from 'node:net';
 import { ErrorType } from '../../src/planning/errors.js';
 import { ApiOutage, activityErrorMessage, classifyKubeError, makeClient, outageMessage, withApiRetry } from '../../src/activities/kube.js';
+import { unreachableKubeConfig } from '../helpers/unreachable.js';
 
 const api = (code: number, message = 'boom') => new ApiException(code, 'x', JSON.stringify({ kind: 'Status', message }), {});
 // undici's shape: TypeError('fetch failed') with the socket error as its cause.
@@ -65,20 +65,7 @@ describe('classifyKubeError', () => {
   });
 
   it('classifies what client-node really throws for a closed port as connection refused', async () => {
-    // A port that was free a moment ago and has nothing listening.
-    const port = await new Promise<number>((resolve) => {
-      const s = createServer().listen(0, '127.0.0.1', () => {
-        const p = (s.address() as { port: number }).port;
-        s.close(() => resolve(p));
-      });
-    });
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: 'c', server: `https://127.0.0.1:${port}`, skipTLSVerify: true }],
-      users: [{ name: 'u', token: 't' }],
-      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-      currentContext: 'x',
-    });
+    const kc = await unreachableKubeConfig();
     const err = await makeClient(kc, CoreV1Api)
       .listNode()
       .then(
@@ -86,9 +73,8 @@ describe('classifyKubeError', () => {
         (e: unknown) => e,
       );
     expect(classifyKubeError(err)).toEqual({ kind: 'transient', unreachable: true, reason: 'connection refused' });
-    expect(activityErrorMessage(err, `https://127.0.0.1:${port}`)).toBe(
-      `API server https://127.0.0.1:${port} unreachable: connection refused`,
-    );
+    const server = kc.getCurrentCluster()!.server;
+    expect(activityErrorMessage(err, server)).toBe(`API server ${server} unreachable: connection refused`);
   });
 });
 

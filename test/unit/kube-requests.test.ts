@@ -1,7 +1,7 @@
 /** classifyKubeRequest: the verb and resource the worker's request counter labels each Kubernetes API request with. */
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { createServer } from 'node:net';
+import { CoreV1Api } from '@kubernetes/client-node';
 import { classifyKubeRequest, makeClient } from '../../src/activities/kube.js';
+import { unreachableKubeConfig } from '../helpers/unreachable.js';
 
 const S = 'https://127.0.0.1:6443';
 
@@ -38,18 +38,7 @@ describe('classifyKubeRequest', () => {
 
 describe('makeClient with a counter', () => {
   it('counts each request by method and URL before it is sent (also when it then fails)', async () => {
-    // A port that refuses connections.
-    const server = createServer();
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const port = (server.address() as { port: number }).port;
-    await new Promise((r) => server.close(r));
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: 'c', server: `https://127.0.0.1:${port}`, skipTLSVerify: true }],
-      users: [{ name: 'u', token: 't' }],
-      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-      currentContext: 'x',
-    });
+    const kc = await unreachableKubeConfig();
     const seen: string[] = [];
     const core = makeClient(kc, CoreV1Api, {
       count: (method, url) => {
