@@ -5,6 +5,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY scripts/bundle-workflows.mjs ./scripts/
+# Compiles, then prebundles the workflows (dist/workflow-bundle.js) so the worker skips webpack at start.
 RUN npm run build && npm prune --omit=dev
 
 FROM node:24-bookworm-slim
