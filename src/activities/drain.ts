@@ -61,7 +61,7 @@ export async function drainNode(clients: KubeClients, args: DrainArgs): Promise<
     if (Date.now() >= drain.deadline) throw await blocked(drain.kube, args, drain.blockedState());
     await sleep(POLL_MS);
   }
-  const what = drain.evicted === 0 && drain.planned ? 'nothing to evict on' : `evicted ${drain.evicted} pod(s) from`;
+  const what = drain.evicted === 0 ? 'nothing to evict on' : `evicted ${drain.evicted} pod(s) from`;
   await new EventRecorder(drain.kube.core, args).normal('UpgradeDrained', `edge-upgrade ${args.upgradeId}: ${what} ${args.node}`);
   return { evicted: drain.evicted };
 }

@@ -44,7 +44,7 @@ export async function precheck(clients: KubeClients, ref: UpgradeRef): Promise<P
 async function precheckOnce(kube: Kube, ref: UpgradeRef): Promise<PrecheckItem[]> {
   let apiServer: PrecheckInput['apiServer'];
   try {
-    kube.countRequest('GET', '/readyz');
+    kube.clientOptions.count?.('GET', '/readyz');
     apiServer = { ready: await new Health(kube.kc).readyz({ timeout: 10_000 }) };
   } catch (err) {
     apiServer = { ready: false, detail: apiMessage(err) };

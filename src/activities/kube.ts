@@ -48,9 +48,10 @@ export interface Kube {
   watches: { pods: SharedWatch<V1Pod>; nodes: SharedWatch<V1Node> };
   /** When kube-upgrade was last found admissible (ms), so pods are not preceded by a namespace read each. */
   namespaceCheckedAt?: number;
-  /** Counts a request sent outside these clients (watches, /readyz), with its HTTP method and URL or path. */
-  countRequest: (method: string, url: string) => void;
-  /** The options the clients were made with, for other clients of this cluster (see inventory's VersionApi). */
+  /**
+   * The options the clients were made with: for other clients of this cluster (inventory's
+   * VersionApi), and `count` for requests sent outside them (watches, /readyz).
+   */
   clientOptions: ClientOptions;
 }
 
@@ -168,7 +169,7 @@ export function makeClient<T>(
 /** Resolves clusterIds to clients, once per cluster. */
 export class KubeClients {
   private readonly cache = new Map<string, Kube>();
-  /** `onRequest` counts every API request sent to a cluster (the worker's `edge_upgrade_kube_requests_total`). */
+  /** `onRequest` counts every API request sent to a cluster (the worker's `edge_upgrade_kube_requests`). */
   constructor(
     private readonly clusters: ClusterRegistry,
     private readonly onRequest?: KubeRequestCounter,
@@ -200,7 +201,6 @@ export class KubeClients {
       policy: makeClient(kc, PolicyV1Api, opts),
       coordination: makeClient(kc, CoordinationV1Api, opts),
       clientOptions: opts,
-      countRequest,
       watches: sharedWatches(kc, core, countRequest),
     };
     this.cache.set(clusterId, kube);
@@ -209,7 +209,7 @@ export class KubeClients {
 }
 
 /** The shared watches of one cluster: upgrade pods (by our label) and nodes. Each opens on first use. */
-function sharedWatches(kc: KubeConfig, core: CoreV1Api, countRequest: Kube['countRequest']): Kube['watches'] {
+function sharedWatches(kc: KubeConfig, core: CoreV1Api, countRequest: ClientOptions['count']): Kube['watches'] {
   const labelSelector = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
   return {
     pods: new SharedWatch<V1Pod>(kc, {
