@@ -21,6 +21,7 @@ import { startCluster } from '../test/helpers/cluster.js';
 import { eventually } from '../test/helpers/poll.js';
 import { TcpProxy } from '../test/helpers/tcp-proxy.js';
 import { temporalCli } from '../test/helpers/tools.js';
+import { NO_GATE } from '../test/helpers/requests.js';
 
 const { values: opt } = parseArgs({
   options: {
@@ -82,7 +83,7 @@ try {
   );
   connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection });
-  await startUpgrade(client, { clusterId: CLUSTER, targetVersion: TARGET });
+  await startUpgrade(client, { clusterId: CLUSTER, gate: NO_GATE, targetVersion: TARGET });
   log(`upgrade started: 3 masters + ${WORKERS} workers, ${opt['upgrade-seconds']} s per node, seed ${opt.seed}`);
 
   // Progress is sampled every second by a poller that tolerates the dev server being down.

@@ -32,6 +32,7 @@ import type { UpgradeStep } from '../src/simulator/index.js';
 import { workflowIdFor } from '../src/workflows/definitions.js';
 import { buildOnce, spawnCli, stopCli } from '../test/helpers/cli.js';
 import { etcdBinary, k8sBinDir, temporalCli } from '../test/helpers/tools.js';
+import { NO_GATE } from '../test/helpers/requests.js';
 
 const { values: opt } = parseArgs({
   options: {
@@ -267,7 +268,7 @@ try {
   connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection });
   const started = Date.now();
-  const handle = await startUpgrade(client, { clusterId: CLUSTER, targetVersion: TARGET });
+  const handle = await startUpgrade(client, { clusterId: CLUSTER, gate: NO_GATE, targetVersion: TARGET });
   log(`upgrade started: ${MASTERS} masters + ${WORKERS} workers, ${UPGRADE_S} s per upgrade pod`);
 
   // A progress query every second (the next one a second after the previous one was sent, or at once if it took longer).

@@ -7,9 +7,10 @@
  * {@link CORDON_RETRY_MS}; Temporal's retry policy covers longer outages.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import type { CoreV1Api, V1Node } from '@kubernetes/client-node';
+import type { CoreV1Api, V1Lease, V1Node } from '@kubernetes/client-node';
+import { offlineReason } from '../planning/cluster.js';
 import { ErrorType } from '../planning/errors.js';
-import { CORDONED_BY_ANNOTATION } from '../planning/labels.js';
+import { CORDONED_BY_ANNOTATION, QUARANTINE_REASON_ANNOTATION, QUARANTINED_LABEL } from '../planning/labels.js';
 import { EventRecorder } from './events.js';
 import { FIELD_MANAGER, mergePatch, rethrowInvalid, statusOf, withApiRetry, type Kube, type KubeClients } from './kube.js';
 import type { NodeStepArgs } from './types.js';
@@ -58,14 +59,18 @@ function staleRecord(node: V1Node): boolean {
 async function patchNode(
   kube: Kube,
   node: V1Node,
-  body: { annotations: Record<string, string | null>; unschedulable?: boolean },
+  body: { annotations: Record<string, string | null>; labels?: Record<string, null>; unschedulable?: boolean },
 ): Promise<void> {
   await kube.core.patchNode(
     {
       name: node.metadata!.name!,
       fieldManager: FIELD_MANAGER,
       body: {
-        metadata: { resourceVersion: node.metadata?.resourceVersion, annotations: body.annotations },
+        metadata: {
+          resourceVersion: node.metadata?.resourceVersion,
+          annotations: body.annotations,
+          ...(body.labels ? { labels: body.labels } : {}),
+        },
         ...(body.unschedulable === undefined ? {} : { spec: { unschedulable: body.unschedulable } }),
       },
     },
@@ -83,7 +88,34 @@ async function readNodeIfExists(core: CoreV1Api, name: string): Promise<V1Node |
   }
 }
 
-/** Implements `cordonNode`. A node deleted from the cluster fails non-retryable 'NodeRemoved': the workflow skips it. */
+/** The node's Lease in kube-node-lease; undefined when there is none or it may not be read (then only Ready counts). */
+export async function readLease(kube: Kube, name: string): Promise<V1Lease | undefined> {
+  try {
+    return await kube.coordination.readNamespacedLease({ name, namespace: 'kube-node-lease' });
+  } catch (err) {
+    if (statusOf(err) === 404 || statusOf(err) === 403) return undefined;
+    throw err;
+  }
+}
+
+/** Throws non-retryable 'NodeOffline' when the node is NotReady or its Lease expired: an offline node is never touched. */
+async function refuseIfOffline(kube: Kube, node: V1Node, args: NodeStepArgs): Promise<void> {
+  const lease = await readLease(kube, args.node);
+  const reason = offlineReason(node, lease?.spec as { renewTime?: Date; leaseDurationSeconds?: number } | undefined, Date.now());
+  if (reason === null) return;
+  throw ApplicationFailure.create({
+    message: `${args.node} is offline: ${reason}; nothing was changed on it`,
+    type: ErrorType.NodeOffline,
+    nonRetryable: true,
+    details: [{ node: args.node, reason }],
+  });
+}
+
+/**
+ * Implements `cordonNode`. A node deleted from the cluster fails non-retryable 'NodeRemoved': the
+ * workflow skips it. An offline node (NotReady, or its Lease expired) fails non-retryable
+ * 'NodeOffline' before anything is changed on it.
+ */
 export async function cordonNode(clients: KubeClients, args: NodeStepArgs): Promise<{ cordonedByUs: boolean }> {
   const kube = clients.for(args.clusterId);
   const result = await withApiRetry(
@@ -95,14 +127,28 @@ export async function cordonNode(clients: KubeClients, args: NodeStepArgs): Prom
           `node ${args.node} no longer exists in cluster ${args.clusterId}; it is skipped`,
           ErrorType.NodeRemoved,
         );
+      await refuseIfOffline(kube, node, args);
+      // Retrying a quarantined node: it is no longer quarantined once its upgrade starts again.
+      const quarantined = node.metadata?.labels?.[QUARANTINED_LABEL] !== undefined;
+      const unquarantine: Record<string, null> = quarantined ? { [QUARANTINE_REASON_ANNOTATION]: null } : {};
+      const labels = quarantined ? { labels: { [QUARANTINED_LABEL]: null } } : {};
       if (node.spec?.unschedulable) {
-        if (cordonedBy(node, args.upgradeId)) return 'ours-already' as const;
+        if (cordonedBy(node, args.upgradeId)) {
+          if (quarantined) await patchNode(kube, node, { annotations: unquarantine, ...labels });
+          return 'ours-already' as const;
+        }
         // Someone else's cordon: leave it, and drop any record of ours it carries.
-        if (staleRecord(node)) await patchNode(kube, node, { annotations: { [CORDONED_BY_ANNOTATION]: null } });
+        if (staleRecord(node) || quarantined) {
+          await patchNode(kube, node, { annotations: { [CORDONED_BY_ANNOTATION]: null, ...unquarantine }, ...labels });
+        }
         return 'theirs' as const;
       }
       try {
-        await patchNode(kube, node, { annotations: { [CORDONED_BY_ANNOTATION]: args.upgradeId }, unschedulable: true });
+        await patchNode(kube, node, {
+          annotations: { [CORDONED_BY_ANNOTATION]: args.upgradeId, ...unquarantine },
+          ...labels,
+          unschedulable: true,
+        });
       } catch (err) {
         rethrowInvalid(err, args.node, 'cordon', 'cordoning');
       }

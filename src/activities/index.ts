@@ -13,6 +13,7 @@ import { drainNode } from './drain.js';
 import { inventory, precheck } from './inventory.js';
 import { KubeClients, nodeStepFailed, type KubeRequestCounter } from './kube.js';
 import type { UpgradeActivities } from './types.js';
+import { quarantineNode, waitForNodesOnline } from './offline.js';
 import { runUpgradePod } from './upgrade-pod.js';
 
 export type { UpgradeActivities } from './types.js';
@@ -61,5 +62,9 @@ export function createActivities(deps: ActivityDeps): UpgradeActivities {
     uncordonNode: (args) => uncordonNode(clients, args),
     deleteFailedUpgradePods: (args) => deleteFailedUpgradePods(clients, args),
     cleanupUpgrade: (args) => cleanupUpgrade(clients, args),
+    waitForNodesOnline: (args) => waitForNodesOnline(clients, args),
+    quarantineNode: (args) => quarantineNode(clients, args),
+    // Replaced by the health-gate implementation (activities/health.ts).
+    evaluateHealth: () => Promise.resolve([]),
   };
 }

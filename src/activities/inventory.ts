@@ -36,12 +36,12 @@ export async function inventory(clients: KubeClients, clusterId: string): Promis
 }
 
 /** Implements `precheck`: one read of nodes, pods, PDBs and kube-upgrade, then {@link evaluatePrecheck}. */
-export async function precheck(clients: KubeClients, ref: UpgradeRef): Promise<PrecheckItem[]> {
+export async function precheck(clients: KubeClients, ref: UpgradeRef & { deferOffline?: boolean }): Promise<PrecheckItem[]> {
   const kube = clients.for(ref.clusterId);
   return withApiRetry(kube, () => precheckOnce(kube, ref), { forMs: READ_RETRY_MS });
 }
 
-async function precheckOnce(kube: Kube, ref: UpgradeRef): Promise<PrecheckItem[]> {
+async function precheckOnce(kube: Kube, ref: UpgradeRef & { deferOffline?: boolean }): Promise<PrecheckItem[]> {
   let apiServer: PrecheckInput['apiServer'];
   try {
     kube.clientOptions.count?.('GET', '/readyz');
@@ -73,5 +73,6 @@ async function precheckOnce(kube: Kube, ref: UpgradeRef): Promise<PrecheckItem[]
     pods: allPods.filter((p) => p.metadata?.namespace !== UPGRADE_NAMESPACE && todo.has(p.spec?.nodeName ?? '')),
     pdbs,
     namespace,
+    deferOffline: ref.deferOffline ?? false,
   });
 }

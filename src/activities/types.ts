@@ -38,12 +38,12 @@ export interface UpgradeActivities {
    * allow-list for the cluster and throws non-retryable 'InvalidUpgradeRequest' when it is not allowed.
    */
   inventory(clusterId: string, upgrade?: { upgradeImage?: string }): Promise<ClusterInventory>;
-  /** Runs the pre-check items against the cluster. */
-  precheck(args: UpgradeRef): Promise<PrecheckItem[]>;
+  /** Runs the pre-check items against the cluster; with `deferOffline`, offline workers are no error (they will be deferred). */
+  precheck(args: UpgradeRef & { deferOffline?: boolean }): Promise<PrecheckItem[]>;
   /** Cordons the node unless it already is; records on the Node when we did it. */
   cordonNode(args: NodeStepArgs): Promise<{ cordonedByUs: boolean }>;
   /** Evicts the node's pods (DaemonSet and mirror pods stay). Heartbeats; fails naming the blocking PDB and pod. */
-  drainNode(args: NodeStepArgs & { drainTimeoutMs: number }): Promise<{ evicted: number }>;
+  drainNode(args: NodeStepArgs & { drainTimeoutMs: number }): Promise<{ evicted: number; owners?: string[] }>;
   /**
    * Creates (or finds) the node's upgrade pod and waits until it Succeeded, the node reports the
    * target kubeletVersion and is Ready. Heartbeats while waiting. On failure the details carry the log tail.
@@ -58,7 +58,36 @@ export interface UpgradeActivities {
    * `deleteRecords` it also deletes the upgrade pods and Events in kube-upgrade and the Events it
    * wrote on nodes (the pause-timeout auto-cancel).
    */
+  /**
+   * Waits (by watch) until at least one of `nodes` is online again (Ready, Lease fresh), at most
+   * `timeoutMs`; returns those online then (empty on timeout) and those deleted from the cluster.
+   */
+  waitForNodesOnline(args: UpgradeRef & { nodes: string[]; timeoutMs: number }): Promise<{ online: string[]; removed: string[] }>;
+  /** Labels and annotates a failed worker as quarantined (failure budget); it stays cordoned, its pod kept. */
+  quarantineNode(args: NodeStepArgs & { message: string }): Promise<void>;
+  /** One read-only evaluation of the health gate's checks on `nodes` (see {@link HealthArgs}). */
+  evaluateHealth(args: HealthArgs): Promise<GateCheck[]>;
   cleanupUpgrade(
     args: UpgradeRef & { deleteRecords: boolean },
   ): Promise<{ uncordoned: string[]; deletedPods: number; deletedEvents: number }>;
+}
+
+/** One health-gate check's verdict, as shown in progress (`workers.gate.checks`). */
+export interface GateCheck {
+  name: string;
+  ok: boolean;
+  message: string;
+}
+
+export interface HealthArgs extends UpgradeRef {
+  /** Nodes just upgraded (the batch, or one master). */
+  nodes: string[];
+  /** ISO time the gate started: container restarts after it count. */
+  since: string;
+  /** Controllers of the pods the drain evicted from those nodes, as 'Deployment/<ns>/<name>' or 'StatefulSet/<ns>/<name>'. */
+  owners: string[];
+  /** Names of extra checks from the worker configuration (`healthChecks`), run after the built-in ones. */
+  checks: string[];
+  /** Container restarts after `since` above which a pod on those nodes fails the 'restarts' check. */
+  maxRestarts: number;
 }

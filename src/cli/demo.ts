@@ -174,7 +174,8 @@ async function upgradeAndWatch(
   clusterId: string,
   to: string,
 ): Promise<Progress> {
-  await startUpgrade(client, { clusterId, targetVersion: to });
+  // A short health gate, so the demo shows it between batches without taking long.
+  await startUpgrade(client, { clusterId, targetVersion: to, gate: { stableFor: '3s' } });
   const wf = workflowIdFor(clusterId);
   say(`upgrade started: ${wf}`);
   say(`Temporal Web UI: ${temporal.uiUrl}/namespaces/default/workflows/${wf}`);

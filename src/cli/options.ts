@@ -48,6 +48,15 @@ export function requestOptions(): Option[] {
     new Option('--node-timeout <duration>', "fail a node's upgrade after this long (default '30m')"),
     new Option('--image <image>', 'node upgrade agent image (default from the worker configuration)'),
     new Option('--window <spec>', 'maintenance window, e.g. "sat,sun 02:00-05:00 UTC"'),
+    new Option('--defer-offline', 'defer workers that are offline when their turn comes; upgrade them once they are back'),
+    new Option('--defer-timeout <duration>', 'with --defer-offline: leave out a worker offline this long (default: the pause timeout)'),
+    new Option(
+      '--max-failures <n|p%>',
+      'failure budget: quarantine up to this many failed workers (or a percentage) and go on (default 0)',
+    ),
+    new Option('--gate-stable-for <duration>', "health gate: checks must hold this long after each batch (default '30s'; 0 disables)"),
+    new Option('--gate-timeout <duration>', "health gate: pause when a check fails this long (default '10m')"),
+    new Option('--gate-check <name...>', 'health gate: extra checks by name, from the worker configuration (healthChecks)'),
   ];
 }
 
@@ -55,6 +64,22 @@ export function requestOptions(): Option[] {
 export function withOptions(cmd: Command, options: Option[]): Command {
   for (const o of options) cmd.addOption(o);
   return cmd;
+}
+
+/** The offline, failure-budget and health-gate options. */
+function addResilience(req: UpgradeRequest, o: Record<string, unknown>): void {
+  if (o.deferOffline) req.offline = 'defer';
+  if (o.deferTimeout) req.deferTimeout = String(o.deferTimeout);
+  if (o.maxFailures !== undefined) {
+    const v = String(o.maxFailures);
+    req.maxFailures = /^\d+$/.test(v) ? Number(v) : v;
+  }
+  const gate: NonNullable<UpgradeRequest['gate']> = {};
+  if (o.gateStableFor !== undefined)
+    gate.stableFor = /^\d+$/.test(String(o.gateStableFor)) ? Number(o.gateStableFor) : String(o.gateStableFor);
+  if (o.gateTimeout) gate.timeout = String(o.gateTimeout);
+  if (o.gateCheck) gate.checks = o.gateCheck as string[];
+  if (Object.keys(gate).length > 0) req.gate = gate;
 }
 
 /** The upgrade request from a command's options, validated here so bad input is refused before anything is contacted. */
@@ -66,6 +91,7 @@ export function requestFrom(o: Record<string, unknown>): UpgradeRequest {
   if (o.drainTimeout) req.drainTimeout = String(o.drainTimeout);
   if (o.nodeTimeout) req.nodeTimeout = String(o.nodeTimeout);
   if (o.image) req.upgradeImage = String(o.image);
+  addResilience(req, o);
   if (o.window) {
     const window = parseWindow(String(o.window));
     if (!window) throw new InvalidArgumentError(`--window expects "${WINDOW_SYNTAX}", e.g. "sat,sun 02:00-05:00 Europe/Berlin"`);

@@ -83,7 +83,25 @@ export function renderDetails(p: Progress): string[] {
           .map((l) => `  | ${l}`),
       );
   }
+  out.push(...resilienceDetails(p));
   const refusal = p.refusals?.at(-1);
   if (refusal) out.push(`Refused ${refusal.command} at ${refusal.at}: ${refusal.reason}`);
+  return out;
+}
+
+/** Lines for the health gate, deferred and quarantined workers. */
+function resilienceDetails(p: Progress): string[] {
+  const out: string[] = [];
+  const gate = p.masters.gate ?? p.workers.gate;
+  if (gate) {
+    const holding = gate.stableSince ? `holding since ${gate.stableSince}` : 'not holding yet';
+    out.push(`Health gate on ${gate.nodes.length} node(s) since ${gate.since}: ${holding}`);
+    for (const c of gate.checks) out.push(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.message}`);
+  }
+  for (const d of p.workers.deferred ?? []) {
+    out.push(`Deferred${d.expired ? ' (left out: offline past the defer timeout)' : ''}: ${d.node} since ${d.since}: ${d.reason}`);
+  }
+  if (p.workers.waiting === 'deferred') out.push('Waiting for deferred workers to come back online');
+  for (const q of p.workers.quarantined ?? []) out.push(`Quarantined: ${q.node} (${q.step}) at ${q.at}: ${q.message}`);
   return out;
 }

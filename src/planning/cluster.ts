@@ -37,3 +37,27 @@ export function controlPlaneVersion(nodes: readonly ClusterNode[], apiServerVers
   versions.sort((a, b) => semver.compare(a.v, b.v));
   return versions[0]!.raw;
 }
+
+/**
+ * Why the node counts as offline now, or null when it is online: its Ready condition is not True
+ * (with the kubelet's reason), or its Lease in kube-node-lease was last renewed more than
+ * `leaseDurationSeconds` ago (the node lifecycle controller marks it NotReady only after its grace
+ * period). `lease` is undefined when it could not be read; then only the Ready condition counts.
+ */
+export function offlineReason(
+  node: V1Node,
+  lease: { renewTime?: Date | string; leaseDurationSeconds?: number } | undefined,
+  now: number,
+): string | null {
+  const ready = node.status?.conditions?.find((c) => c.type === 'Ready');
+  if (ready?.status !== 'True') {
+    const why = [ready?.reason, ready?.message].filter(Boolean).join(': ');
+    return `it is NotReady${why ? ` (${why})` : ''}`;
+  }
+  const renewed = lease?.renewTime ? new Date(lease.renewTime).getTime() : NaN;
+  const duration = lease?.leaseDurationSeconds ?? 40;
+  if (Number.isFinite(renewed) && now - renewed > duration * 1000) {
+    return `its kubelet has not renewed its Lease for ${Math.round((now - renewed) / 1000)} s (lease duration ${duration} s)`;
+  }
+  return null;
+}

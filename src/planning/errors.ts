@@ -13,6 +13,11 @@ export const ErrorType = {
   NodeStepFailed: 'NodeStepFailed',
   /** The node was deleted from the cluster mid-upgrade: it is skipped and listed as removed, not retried. */
   NodeRemoved: 'NodeRemoved',
+  /**
+   * The node was offline (NotReady, or its Lease expired) when its turn came; nothing was changed on
+   * it. Details: `[{ node, reason }]`. The workflow pauses (step 'offline') or, with offline 'defer', defers it.
+   */
+  NodeOffline: 'NodeOffline',
   /** The pre-check found errors, or warnings that the request did not accept. */
   PrecheckFailed: 'PrecheckFailed',
   /**
@@ -31,6 +36,7 @@ export const nonRetryableActivityErrors: string[] = [
   ErrorType.InvalidUpgradeRequest,
   ErrorType.NodeStepFailed,
   ErrorType.NodeRemoved,
+  ErrorType.NodeOffline,
 ];
 
 /**

@@ -57,6 +57,10 @@ export const SIM_NODE_LABEL = 'sim.edge-upgrade.io/simulated';
 
 /** Annotation on a Node that this upgrade cordoned; its value is the upgrade ID (workflow ID). Uncordon only when it matches. */
 export const CORDONED_BY_ANNOTATION = 'edge-upgrade.io/cordoned-by';
+/** Label on a worker quarantined under a failure budget: the upgrade ID (as a label value). It stays cordoned. */
+export const QUARANTINED_LABEL = 'edge-upgrade.io/quarantined';
+/** Annotation on a quarantined worker: the error that quarantined it. */
+export const QUARANTINE_REASON_ANNOTATION = 'edge-upgrade.io/quarantine-reason';
 /** Label on upgrade pods and Events: the upgrade ID, made a valid label value (see `labelValue`). */
 export const UPGRADE_ID_LABEL = 'edge-upgrade.io/upgrade-id';
 /** Label on upgrade pods and node Events: the node name, made a valid label value. */

@@ -29,6 +29,8 @@ export interface PrecheckInput {
   pdbs: readonly V1PodDisruptionBudget[];
   /** The kube-upgrade namespace: absent (we create it), active, or terminating. */
   namespace: 'absent' | 'active' | 'terminating';
+  /** The request defers offline workers (offline 'defer'): they are no pre-check error, only offline masters are. */
+  deferOffline?: boolean;
 }
 
 const list = (xs: readonly string[], n = 10) => (xs.length > n ? `${xs.slice(0, n).join(', ')} and ${xs.length - n} more` : xs.join(', '));
@@ -117,9 +119,19 @@ function versionItem({ targetVersion, controlPlaneVersion, nodes }: PrecheckInpu
   );
 }
 
-function readyItem({ nodes }: PrecheckInput): PrecheckItem {
-  const notReady = nodes.filter((n) => !nodeReady(n)).map(toClusterNode);
-  if (notReady.length === 0) return item('nodes-ready', 'normal', `all ${nodes.length} nodes are Ready`);
+function readyItem({ nodes, deferOffline }: PrecheckInput): PrecheckItem {
+  const all = nodes.filter((n) => !nodeReady(n)).map(toClusterNode);
+  if (all.length === 0) return item('nodes-ready', 'normal', `all ${nodes.length} nodes are Ready`);
+  const deferred = deferOffline ? all.filter((n) => n.kind === 'worker') : [];
+  const notReady = all.filter((n) => !deferred.includes(n));
+  if (notReady.length === 0) {
+    return item(
+      'nodes-ready',
+      'normal',
+      `${deferred.length} offline worker(s) will be deferred and upgraded once they are Ready again: ${list(deferred.map((n) => n.name))}`,
+      deferred.map((n) => n.name),
+    );
+  }
   const describe = (n: ReturnType<typeof toClusterNode>) => `${n.name}${n.edge ? ' (edge site offline?)' : ''}`;
   return item(
     'nodes-ready',

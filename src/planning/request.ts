@@ -14,6 +14,10 @@ import { isValidTimeZone } from './window.js';
 const duration = z.union([z.string().min(1), z.number().positive()], {
   error: "expected a duration such as '15 days', '10m', '90s' or a number of milliseconds",
 });
+/** A duration that may be 0 (the gate's `stableFor`: 0 disables the gate). */
+const durationOrZero = z.union([z.string().min(1), z.number().nonnegative()], {
+  error: "expected a duration such as '30s', '2m' or a number of milliseconds (0 disables)",
+});
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/, { error: 'expected a time "HH:MM" or "HH:MM:SS" (24-hour)' });
 
 /** The zod schema of {@link UpgradeRequest}. Unknown fields are refused, so a typo is not silently ignored. */
@@ -51,6 +55,25 @@ export const upgradeRequestSchema = z.strictObject({
         .optional(),
     })
     .optional(),
+  offline: z.enum(['fail', 'defer'], { error: "offline must be 'fail' or 'defer'" }).optional(),
+  deferTimeout: duration.optional(),
+  maxFailures: z
+    .union([
+      z.number().int({ error: 'maxFailures must be a whole number or a percentage such as "10%"' }).nonnegative(),
+      z.string().regex(/^(100|[1-9]?\d)(\.\d+)?%$/, { error: 'maxFailures must be a whole number or a percentage such as "10%"' }),
+    ])
+    .optional(),
+  gate: z
+    .strictObject({
+      stableFor: durationOrZero.optional(),
+      timeout: duration.optional(),
+      checks: z
+        .array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, { error: 'gate.checks: names are letters, digits, ".", "_" or "-"' }))
+        .max(20)
+        .optional(),
+      maxRestarts: z.number().int().nonnegative().optional(),
+    })
+    .optional(),
 });
 
 /** A validated request with defaults applied and durations in milliseconds. */
@@ -62,6 +85,29 @@ export interface ValidatedRequest {
   pauseTimeoutMs: number;
   drainTimeoutMs: number;
   nodeTimeoutMs: number;
+  /** 'fail' (default) or 'defer'. */
+  offline: 'fail' | 'defer';
+  /** How long a deferred node may stay offline, ms (default: the pause timeout). */
+  deferTimeoutMs: number;
+  /** The failure budget as requested: a count, or a percentage of the workers (see {@link failureBudget}). */
+  maxFailures: number | string;
+  /** The health gate, durations in ms; `stableForMs` 0 means no gate. */
+  gate: { stableForMs: number; timeoutMs: number; checks: string[]; maxRestarts: number };
+}
+
+/** Default `gate.stableFor`: every check must hold this long after a batch before the next starts. */
+export const DEFAULT_GATE_STABLE_FOR = '30s';
+/** Default `gate.timeout`: a check failing this long pauses the upgrade. */
+export const DEFAULT_GATE_TIMEOUT = '10m';
+/** Default `gate.maxRestarts`. */
+export const DEFAULT_GATE_MAX_RESTARTS = 3;
+
+/** How many workers may fail (and be quarantined) before the upgrade pauses: `maxFailures` of `workers` (a percentage rounds down). */
+export function failureBudget(maxFailures: number | string, workers: number): number {
+  if (typeof maxFailures === 'number') return maxFailures;
+  const percent = Number(maxFailures.replace('%', ''));
+  // Integer arithmetic on hundredths of a percent, so 10% of 20 is exactly 2.
+  return Math.floor((Math.round(percent * 100) * workers) / 10_000);
 }
 
 /**
@@ -86,5 +132,22 @@ export function validateUpgradeRequest(input: unknown): ValidatedRequest {
     pauseTimeoutMs: parseDuration('pauseTimeout', request.pauseTimeout, DEFAULT_PAUSE_TIMEOUT),
     drainTimeoutMs: parseDuration('drainTimeout', request.drainTimeout, DEFAULT_DRAIN_TIMEOUT),
     nodeTimeoutMs: parseDuration('nodeTimeout', request.nodeTimeout, DEFAULT_NODE_TIMEOUT),
+    ...resilience(request),
+  };
+}
+
+/** The offline, failure-budget and health-gate settings with defaults applied. */
+function resilience(request: UpgradeRequest): Pick<ValidatedRequest, 'offline' | 'deferTimeoutMs' | 'maxFailures' | 'gate'> {
+  const pauseTimeoutMs = parseDuration('pauseTimeout', request.pauseTimeout, DEFAULT_PAUSE_TIMEOUT);
+  return {
+    offline: request.offline ?? 'fail',
+    deferTimeoutMs: request.deferTimeout === undefined ? pauseTimeoutMs : parseDuration('deferTimeout', request.deferTimeout, ''),
+    maxFailures: request.maxFailures ?? 0,
+    gate: {
+      stableForMs: parseDuration('gate.stableFor', request.gate?.stableFor, DEFAULT_GATE_STABLE_FOR, 0),
+      timeoutMs: parseDuration('gate.timeout', request.gate?.timeout, DEFAULT_GATE_TIMEOUT),
+      checks: request.gate?.checks ?? [],
+      maxRestarts: request.gate?.maxRestarts ?? DEFAULT_GATE_MAX_RESTARTS,
+    },
   };
 }

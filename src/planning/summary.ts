@@ -22,11 +22,13 @@ export function summarize(p: Progress): string {
       parts.push(`Workers ${p.workers.upgraded}/${p.workers.total}`);
       if (p.workers.batch)
         parts.push(`batch ${p.workers.batch.number} (${p.workers.batch.size} node${p.workers.batch.size === 1 ? '' : 's'})`);
+      if (p.workers.waiting === 'deferred') parts.push('waiting for deferred workers');
       break;
     case 'done':
       parts.push(`Masters ${p.masters.upgraded}/${p.masters.total}, workers ${p.workers.upgraded}/${p.workers.total}`);
       break;
   }
+  parts.push(...extras(p));
   if (p.state === 'paused' && p.pause) {
     const on =
       p.pause.reason === 'error' && p.lastError
@@ -40,7 +42,32 @@ export function summarize(p: Progress): string {
   } else if (p.state === 'failed') {
     parts.push(`failed${p.failure ? `: ${p.failure}` : ''}`);
   } else if (p.state === 'succeeded') {
-    parts.push(`succeeded: all nodes at ${p.targetVersion}`);
+    parts.push(p.partial ? `succeeded partially: ${leftOut(p)} not at ${p.targetVersion}` : `succeeded: all nodes at ${p.targetVersion}`);
   }
   return parts.join(' · ');
+}
+
+/** The gate, deferred and quarantined workers, when there are any. */
+function extras(p: Progress): string[] {
+  const out: string[] = [];
+  const gate = p.masters.gate ?? p.workers.gate;
+  if (gate) {
+    const failing = gate.checks.filter((c) => !c.ok).map((c) => c.name);
+    out.push(`health gate: ${failing.length ? `failing ${failing.join(', ')}` : gate.stableSince ? 'holding' : 'checking'}`);
+  }
+  const deferred = p.workers.deferred ?? [];
+  if (deferred.length) out.push(`deferred ${deferred.length}`);
+  const quarantined = p.workers.quarantined ?? [];
+  if (quarantined.length) out.push(`quarantined ${quarantined.length}`);
+  return out;
+}
+
+/** The workers left out of a partial success, e.g. "2 deferred (edge-3, edge-9), 1 quarantined (edge-4)". */
+export function leftOut(p: Progress): string {
+  const parts: string[] = [];
+  const deferred = (p.workers.deferred ?? []).map((d) => d.node);
+  const quarantined = (p.workers.quarantined ?? []).map((q) => q.node);
+  if (deferred.length) parts.push(`${deferred.length} deferred (${deferred.join(', ')})`);
+  if (quarantined.length) parts.push(`${quarantined.length} quarantined (${quarantined.join(', ')})`);
+  return parts.join(', ');
 }

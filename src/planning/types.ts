@@ -24,7 +24,11 @@ export type CancelReason = 'user' | 'pause-timeout';
 export type NodeRole = 'first-control-plane' | 'control-plane' | 'worker';
 
 /** The steps of one node's upgrade, as named in `lastError.step`. */
-export type NodeStep = 'cordon' | 'drain' | 'upgrade-pod' | 'wait' | 'uncordon' | 'cleanup';
+/**
+ * `offline`: the node was NotReady (or its Lease had expired) when its turn came, so it was not touched.
+ * `health-gate`: the checks after a batch (or master) did not hold within `gate.timeout`.
+ */
+export type NodeStep = 'cordon' | 'drain' | 'upgrade-pod' | 'wait' | 'uncordon' | 'cleanup' | 'offline' | 'health-gate' | 'quarantine';
 
 /** Verdict of one pre-check item. */
 export type CheckResult = 'normal' | 'warning' | 'error';
@@ -75,6 +79,66 @@ export interface UpgradeRequest {
   nodeTimeout?: string | number;
   upgradeImage?: string;
   window?: MaintenanceWindow;
+  /**
+   * What to do with a worker that is offline (NotReady, or its Lease expired) when its turn comes:
+   * 'fail' (default) pauses the upgrade at once with step 'offline', touching nothing on the node;
+   * 'defer' skips it, upgrades the others, then upgrades it as soon as it is Ready again.
+   */
+  offline?: 'fail' | 'defer';
+  /** How long a deferred node may stay offline (from when it was deferred); default: the pause timeout. */
+  deferTimeout?: string | number;
+  /**
+   * Failure budget: with N (or 'P%' of the workers) above 0, a failed worker is quarantined (stays
+   * cordoned, labelled, its pod kept) and the upgrade goes on until more than N are quarantined. Default 0.
+   */
+  maxFailures?: number | string;
+  /** The health gate after each worker batch and each master, before the next starts. */
+  gate?: HealthGate;
+}
+
+/**
+ * The health gate: after a batch (or master), every check must hold for `stableFor` (default 30 s;
+ * 0 disables the gate); a check that fails for longer than `timeout` (default 10 minutes) pauses the
+ * upgrade with step 'health-gate'. `checks` names extra checks from the worker configuration
+ * (`healthChecks`: HTTP GETs, Prometheus queries), so no URL or credential is part of the request.
+ */
+export interface HealthGate {
+  stableFor?: string | number;
+  timeout?: string | number;
+  checks?: string[];
+  /** Container restarts on the upgraded nodes during the gate above which the 'restarts' check fails (default 3). */
+  maxRestarts?: number;
+}
+
+/** One check of the health gate, as shown in progress. */
+export interface GateCheckState {
+  name: string;
+  ok: boolean;
+  message: string;
+}
+
+/** The health gate in progress: since when it runs, since when every check held (null while one fails), each check's verdict. */
+export interface GateState {
+  nodes: string[];
+  since: string;
+  stableSince: string | null;
+  checks: GateCheckState[];
+}
+
+/** A worker deferred because it was offline when its turn came. `expired` once it stayed offline past `deferTimeout`. */
+export interface DeferredNode {
+  node: string;
+  since: string;
+  reason: string;
+  expired?: boolean;
+}
+
+/** A worker that failed under a failure budget: cordoned, labelled, its pod and log kept. */
+export interface QuarantinedNode {
+  node: string;
+  step: NodeStep;
+  message: string;
+  at: string;
 }
 
 /** One node as the workflow sees it: no Kubernetes objects cross into workflow code. */
@@ -121,12 +185,38 @@ export interface Progress {
   pause: null | { reason: PauseReason; since: string; autoCancelAt: string | null; opensAt?: string; message?: string };
   precheck: PrecheckReport;
   /** `removed`: nodes deleted from the cluster mid-upgrade, skipped (absent until one is). */
-  masters: { total: number; upgraded: number; current: null | { serial: number; node: string }; removed?: string[] };
-  workers: { total: number; upgraded: number; batch: null | { number: number; size: number; nodes: string[] }; removed?: string[] };
+  masters: {
+    total: number;
+    upgraded: number;
+    current: null | { serial: number; node: string };
+    removed?: string[];
+    /** The health gate after the last master, while it runs. */
+    gate?: GateState | null;
+  };
+  /**
+   * `deferred`: offline workers put aside (offline 'defer'); `quarantined`: failed workers under a
+   * failure budget; `gate`: the health gate after the last batch, while it runs; `waiting`:
+   * 'deferred' while every other worker is done and the upgrade waits for deferred nodes to come back.
+   */
+  workers: {
+    total: number;
+    upgraded: number;
+    batch: null | { number: number; size: number; nodes: string[] };
+    removed?: string[];
+    deferred?: DeferredNode[];
+    quarantined?: QuarantinedNode[];
+    gate?: GateState | null;
+    waiting?: 'deferred' | null;
+  };
   lastError: null | LastError;
   cancelReason: null | CancelReason;
   /** Refused commands (e.g. a cancel while running), newest last, at most a few. */
   refusals?: Array<{ command: string; reason: string; at: string }>;
   /** Why the upgrade failed, when state is 'failed'. */
   failure?: string | null;
+  /**
+   * True when the upgrade succeeded without upgrading every worker: some stayed offline past
+   * `deferTimeout` (`workers.deferred`, expired) or are quarantined (`workers.quarantined`).
+   */
+  partial?: boolean;
 }

@@ -82,3 +82,9 @@ export const resumeUpdate = defineUpdate<Progress>('resumeUpdate');
  * nodes still finish, then cordons are restored). Returns progress.
  */
 export const cancelUpdate = defineUpdate<Progress>('cancelUpdate');
+/**
+ * Update `retryQuarantined`: while running with quarantined workers (failure budget), delete their
+ * failed upgrade pods and retry them first, at the next safe point. Rejected when none is
+ * quarantined or the upgrade is paused (a resume retries them anyway). Returns progress.
+ */
+export const retryQuarantinedUpdate = defineUpdate<Progress>('retryQuarantined');

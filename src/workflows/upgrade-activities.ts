@@ -46,6 +46,12 @@ export function activityProxies(request: ValidatedRequest) {
       heartbeatTimeout: HEARTBEAT_TIMEOUT,
       retry: longRetry,
     }),
+    /** Waiting for deferred workers to come back: a watch, bounded by the wait's own timeout (at most a few minutes). */
+    untilDeferWait: proxyActivities<UpgradeActivities>({
+      startToCloseTimeout: 7 * MINUTE,
+      heartbeatTimeout: HEARTBEAT_TIMEOUT,
+      retry,
+    }),
     /** Cleanup never gives up: unbounded attempts, at most 10 s apart, heartbeating per node. */
     untilDone: proxyActivities<UpgradeActivities>({
       startToCloseTimeout: 10 * MINUTE,
@@ -88,6 +94,18 @@ export type NodeResult = LastError | typeof REMOVED | null;
 export function isNodeRemoved(err: unknown): boolean {
   const cause = err instanceof ActivityFailure ? err.cause : err;
   return cause instanceof ApplicationFailure && cause.type === ErrorType.NodeRemoved;
+}
+
+/** True for an activity failure saying the node was offline when its turn came ('NodeOffline'): nothing was changed on it. */
+export function isNodeOffline(err: unknown): boolean {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof ApplicationFailure && cause.type === ErrorType.NodeOffline;
+}
+
+/** The {@link LastError} (step 'offline') of a node found offline when its turn came. */
+export function offlineError(err: unknown, node: string): LastError {
+  const cause = (err instanceof ActivityFailure ? err.cause : err) as ApplicationFailure;
+  return { node, step: 'offline', message: cause.message, at: new Date().toISOString() };
 }
 
 /** The {@link LastError} for an activity failure: from 'NodeStepFailed' details when present, else from the failure chain. */

@@ -1,6 +1,15 @@
 /** The query, signal and Update handlers of `upgradeCluster`; the rules live in `UpgradeState.refusal()`. */
 import { ApplicationFailure, condition, setHandler } from '@temporalio/workflow';
-import { cancelSignal, cancelUpdate, pauseSignal, pauseUpdate, progressQuery, resumeSignal, resumeUpdate } from './definitions.js';
+import {
+  cancelSignal,
+  cancelUpdate,
+  pauseSignal,
+  pauseUpdate,
+  progressQuery,
+  resumeSignal,
+  resumeUpdate,
+  retryQuarantinedUpdate,
+} from './definitions.js';
 import type { Command, UpgradeState } from './upgrade-state.js';
 
 /**
@@ -23,6 +32,7 @@ export function registerHandlers(state: UpgradeState, now: () => string, publish
     if (reason) throw new Error(`${command} refused: ${reason}`);
   };
   setHandler(progressQuery, () => state.progress);
+  registerRetryQuarantined(state, check);
   setHandler(pauseSignal, (reason?: string) => {
     if (!refusedSignal('pause')) pauseNow(reason);
   });
@@ -62,5 +72,18 @@ export function registerHandlers(state: UpgradeState, now: () => string, publish
       return state.progress;
     },
     { validator: () => check('cancel') },
+  );
+}
+
+/** The `retryQuarantined` Update: completes once the quarantined workers are queued again (or the upgrade ended). */
+function registerRetryQuarantined(state: UpgradeState, check: (command: Command) => void): void {
+  setHandler(
+    retryQuarantinedUpdate,
+    async () => {
+      state.requestRetryQuarantined();
+      await condition(() => !state.retryQuarantinedRequested || state.finished);
+      return state.progress;
+    },
+    { validator: () => check('retryQuarantined') },
   );
 }

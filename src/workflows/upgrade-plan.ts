@@ -18,6 +18,8 @@ import { failInvalid, type UpgradeRun } from './upgrade-run.js';
 export const Patch = {
   /** checkVersionSkew: a managed control plane's kubelets may not pass kube-apiserver; no kubelet over three minors behind. */
   VersionSkew: 'version-skew-check',
+  /** The health gate after each master and worker batch (a new activity between nodes). */
+  HealthGate: 'health-gate',
 } as const;
 
 /** Inventory, version rules and the pre-check; fixes the node order and roles. Runs once per upgrade, not per run. */
@@ -56,13 +58,25 @@ export async function planUpgrade(run: UpgradeRun): Promise<void> {
   state.plan(plan.masters, plan.workers);
   publish();
 
+  const deferOffline = request.offline === 'defer';
   const items = await activities.within5Minutes.precheck.executeWithOptions(
     { summary: `precheck ${ref.clusterId} → ${ref.targetVersion}` },
-    [ref],
+    [deferOffline ? { ...ref, deferOffline } : ref],
   );
   const report = { status: precheckVerdict(items), items };
   state.setPrecheck(report);
   const blocker = precheckBlocker(report, request.request.acceptWarnings ?? false);
   if (blocker) state.failed(blocker);
+  else if (deferOffline) deferOfflineWorkers(run, inv);
   publish();
+}
+
+/** With offline 'defer': workers offline at pre-check time wait in `workers.deferred` from the start. */
+function deferOfflineWorkers(run: UpgradeRun, inv: ClusterInventory): void {
+  const now = new Date().toISOString();
+  for (const n of inv.nodes) {
+    if (n.kind === 'worker' && !n.ready && run.state.todoWorkers.includes(n.name)) {
+      run.state.defer(n.name, now, `${n.name} was offline at pre-check time (NotReady)`);
+    }
+  }
 }

@@ -11,14 +11,19 @@ import {
   condition,
   continueAsNew,
   isCancellation,
+  patched,
+  sleep,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { NodeStepArgs } from '../activities/types.js';
 import { maxBatchSize, nextBatchSize } from '../planning/batches.js';
 import type { CancelReason, LastError, NodeRole, NodeStep } from '../planning/types.js';
 import { isoSeconds, nextOpen } from '../planning/window.js';
-import { REMOVED, isNodeRemoved, stepError, type NodeResult } from './upgrade-activities.js';
+import { failureBudget } from '../planning/request.js';
+import { REMOVED, isNodeOffline, isNodeRemoved, offlineError, stepError, type NodeResult } from './upgrade-activities.js';
 import type { upgradeCluster } from './upgrade-cluster.js';
+import { runGate } from './upgrade-gate.js';
+import { Patch } from './upgrade-plan.js';
 import type { UpgradeRun } from './upgrade-run.js';
 
 /**
@@ -56,19 +61,27 @@ export class Runner {
       state.setPhase('masters');
       publish();
     }
-    while (state.phase === 'masters' && state.todoMasters.length > 0) {
+    while (state.phase === 'masters' && (state.todoMasters.length > 0 || state.pendingGate)) {
       const next = await this.safePoint(() => 1);
       if (next !== 'go') return next;
-      await this.upgradeMaster();
+      if (state.pendingGate) await runGate(this.run);
+      else await this.upgradeMaster();
     }
     if (state.phase === 'masters') {
       state.setPhase('workers');
       publish();
     }
-    while (state.todoWorkers.length > 0) {
-      const next = await this.safePoint(() => (state.openBatchRemaining > 0 ? state.openBatchRemaining : state.nextBatchSize));
+    for (;;) {
+      while (state.todoWorkers.length > 0 || state.pendingGate || state.retryQuarantinedRequested) {
+        const next = await this.safePoint(() => (state.openBatchRemaining > 0 ? state.openBatchRemaining : state.nextBatchSize));
+        if (next !== 'go') return next;
+        if (state.pendingGate) await runGate(this.run);
+        else if (state.todoWorkers.length > 0) await this.runBatch();
+      }
+      if (state.waitingDeferred.length === 0) break;
+      const next = await this.safePoint(() => 1);
       if (next !== 'go') return next;
-      await this.runBatch();
+      await waitForDeferred(this.run);
     }
     // A cancel accepted while the last nodes were in flight still cancels; so does a Temporal cancel.
     throwIfCancelledThroughTemporal();
@@ -81,7 +94,8 @@ export class Runner {
     const master = state.todoMasters[0]!;
     state.startMaster(master);
     publish();
-    const result = await this.upgradeNode(master.name, master.role);
+    const owners: string[] = [];
+    const result = await this.upgradeNode(master.name, master.role, owners);
     if (result === REMOVED) {
       state.nodeRemoved(master.name, 'master');
     } else if (result) {
@@ -89,8 +103,17 @@ export class Runner {
       this.pauseForError(result);
     } else {
       state.masterDone();
+      this.gateNext('masters', [master.name], owners);
     }
     publish();
+  }
+
+  /** Sets the health gate that must pass before the next node starts, when the request has one. */
+  private gateNext(kind: 'masters' | 'workers', nodes: string[], owners: string[]): void {
+    if (nodes.length === 0 || this.run.request.gate.stableForMs === 0) return;
+    // Older runs had no gate: their recorded histories go straight to the next node.
+    if (!patched(Patch.HealthGate)) return;
+    this.run.state.setPendingGate({ kind, nodes, owners: [...new Set(owners)] });
   }
 
   /** Auto-pause after a node failed (called once nothing is in flight). A resume still pending is dropped and fails with the error. */
@@ -106,31 +129,75 @@ export class Runner {
     const starting = nodes.slice(0, room);
     state.putBack(nodes.slice(room));
     publish();
-    const results = await Promise.all(starting.map(async (node) => [node, await this.upgradeNode(node, 'worker')] as const));
+    const owners: string[] = [];
+    const results = await Promise.all(starting.map(async (node) => [node, await this.upgradeNode(node, 'worker', owners)] as const));
     const errors: LastError[] = [];
+    const upgraded: string[] = [];
     for (const [node, result] of results) {
       if (result === REMOVED) state.nodeRemoved(node, 'worker');
+      else if (result?.step === 'offline' && this.run.request.offline === 'defer') state.defer(node, result.at ?? nowIso(), result.message);
       else if (result) errors.push(result);
-      else state.workerDone();
+      else {
+        state.workerDone();
+        upgraded.push(node);
+      }
     }
-    if (errors.length > 0) {
-      // Failed nodes go first in the queue, in batch order, so a resume retries them first.
-      for (const e of [...errors].reverse()) state.workerFailed(e.node);
-      const first = errors[0]!;
-      const names = errors
-        .slice(1)
-        .map((e) => e.node)
-        .join(', ');
-      const others = errors.length > 1 ? ` (${errors.length - 1} more node(s) in this batch failed too: ${names})` : '';
-      state.recordError({ ...first, message: first.message + others });
-      state.closeBatch();
-      this.pauseForError(first);
-    } else if (state.state === 'paused') {
-      state.closeBatch();
-    } else if (state.openBatchRemaining === 0) {
-      state.batchFinished(nextBatchSize(state.progress.workers.batch?.size ?? 1, this.workerCap));
-    }
+    this.gateNext('workers', upgraded, owners);
+    const unbudgeted = await this.quarantineWithinBudget(errors);
+    if (unbudgeted.length > 0) this.pauseForBatchErrors(unbudgeted);
+    else if (state.state === 'paused') state.closeBatch();
+    else if (state.openBatchRemaining === 0) state.batchFinished(nextBatchSize(state.progress.workers.batch?.size ?? 1, this.workerCap));
     publish();
+  }
+
+  /** Pauses for the batch's failed workers, which go first in the queue (in batch order), so a resume retries them first. */
+  private pauseForBatchErrors(errors: LastError[]): void {
+    const { state } = this.run;
+    for (const e of [...errors].reverse()) if (!state.quarantined.includes(e.node)) state.workerFailed(e.node);
+    const first = errors[0]!;
+    const names = errors
+      .slice(1)
+      .map((e) => e.node)
+      .join(', ');
+    const others = errors.length > 1 ? ` (${errors.length - 1} more node(s) in this batch failed too: ${names})` : '';
+    state.recordError({ ...first, message: first.message + others });
+    state.closeBatch();
+    this.pauseForError(first);
+  }
+
+  /**
+   * Under a failure budget (`maxFailures`), failed workers are quarantined and the upgrade goes on;
+   * returns the errors that must pause it: all of them without a budget, an offline worker's (it was
+   * never touched, so there is nothing to quarantine), or every quarantined worker's once there are
+   * more than the budget allows.
+   */
+  private async quarantineWithinBudget(errors: LastError[]): Promise<LastError[]> {
+    const { state, request, activities, ref } = this.run;
+    const budget = failureBudget(request.maxFailures, state.progress.workers.total);
+    const offline = errors.filter((e) => e.step === 'offline');
+    const failed = errors.filter((e) => e.step !== 'offline');
+    if (budget === 0 || failed.length === 0) return errors;
+    const notQuarantined: LastError[] = [];
+    await Promise.all(
+      failed.map(async (e) => {
+        try {
+          const args = { ...ref, node: e.node, role: 'worker' as const, message: e.message };
+          await activities.within1Minute.quarantineNode.executeWithOptions({ summary: `quarantine ${e.node}` }, [args]);
+          state.quarantine(e);
+        } catch (err) {
+          if (isCancellation(err)) throw err;
+          const q = stepError(err, e.node, 'quarantine');
+          notQuarantined.push({ ...e, message: `${e.message}; quarantining it failed: ${q.message}` });
+        }
+      }),
+    );
+    const over = state.quarantined.length > budget;
+    if (failed.length > 0) state.recordError(failed[failed.length - 1]!);
+    if (!over) return [...offline, ...notQuarantined];
+    const all = state.progress.workers.quarantined ?? [];
+    const names = all.map((q) => `${q.node} (${q.step})`).join(', ');
+    const message = `${all.length} workers failed, over the failure budget of ${budget}: ${names}`;
+    return [...offline, ...notQuarantined, { ...failed[0]!, message }];
   }
 
   /**
@@ -145,6 +212,7 @@ export class Runner {
       throwIfCancelledThroughTemporal();
       if (state.state === 'running') {
         if (this.pauseIfWindowClosed()) continue;
+        if (state.retryQuarantinedRequested) await this.retryQuarantined();
         await this.continueAsNewIfDue(nextNodes());
         return 'go';
       }
@@ -191,7 +259,10 @@ export class Runner {
         [ref],
       );
       // A pause that arrived meanwhile wins: it dropped the resume, and the upgrade stays paused.
-      if (state.resumeRequested) state.resumed();
+      if (state.resumeRequested) {
+        state.resumed();
+        state.requeueQuarantined();
+      }
     } catch (err) {
       if (isCancellation(err)) throw err;
       const why = err instanceof ActivityFailure && err.cause ? err.cause.message : String(err);
@@ -199,6 +270,25 @@ export class Runner {
         `could not delete the failed upgrade pods in kube-upgrade (${why}); still paused, resume again`,
         new Date().toISOString(),
       );
+    }
+    publish();
+  }
+
+  /** Carries out a `retryQuarantined` Update: deletes the failed upgrade pods, then queues the quarantined workers first. */
+  private async retryQuarantined(): Promise<void> {
+    const { state, ref, activities, publish } = this.run;
+    try {
+      await activities.within5Minutes.deleteFailedUpgradePods.executeWithOptions(
+        { summary: `delete failed upgrade pods of ${ref.clusterId}` },
+        [ref],
+      );
+      state.requeueQuarantined();
+      state.closeBatch();
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      const why = err instanceof ActivityFailure && err.cause ? err.cause.message : String(err);
+      state.refuse('retryQuarantined', `could not delete the failed upgrade pods in kube-upgrade (${why}); try again`, nowIso());
+      state.dropRetryQuarantined();
     }
     publish();
   }
@@ -244,21 +334,27 @@ export class Runner {
    * node always finishes: a Temporal cancel does not interrupt it (it would leave the node
    * half-upgraded, and cleanup would then make it schedulable).
    */
-  private upgradeNode(node: string, role: NodeRole): Promise<NodeResult> {
-    return CancellationScope.nonCancellable(() => this.upgradeNodeSteps(node, role));
+  private upgradeNode(node: string, role: NodeRole, owners: string[]): Promise<NodeResult> {
+    return CancellationScope.nonCancellable(() => this.upgradeNodeSteps(node, role, owners));
   }
 
-  private async upgradeNodeSteps(node: string, role: NodeRole): Promise<NodeResult> {
+  private async upgradeNodeSteps(node: string, role: NodeRole, owners: string[]): Promise<NodeResult> {
     const { activities, request } = this.run;
     const args: NodeStepArgs = { ...this.run.ref, node, role };
     let step: NodeStep = 'cordon';
     try {
-      await activities.within1Minute.cordonNode.executeWithOptions({ summary: `cordon ${node}` }, [args]);
+      try {
+        await activities.within1Minute.cordonNode.executeWithOptions({ summary: `cordon ${node}` }, [args]);
+      } catch (err) {
+        if (isNodeOffline(err)) return offlineError(err, node);
+        throw err;
+      }
       step = 'drain';
       try {
-        await activities.untilDrainTimeout.drainNode.executeWithOptions({ summary: `drain ${node}` }, [
+        const drained = await activities.untilDrainTimeout.drainNode.executeWithOptions({ summary: `drain ${node}` }, [
           { ...args, drainTimeoutMs: request.drainTimeoutMs },
         ]);
+        owners.push(...(drained.owners ?? []));
       } catch (err) {
         return await this.drainFailed(err, args);
       }
@@ -299,6 +395,71 @@ export class Runner {
     return { ...e, message: `${e.message} — ${undo}` };
   }
 }
+
+/** Now, as an ISO string. */
+function nowIso(): string {
+  return new Date().toISOString();
+}
+
+/**
+ * Waits for deferred workers (every other worker is done): deferred nodes past `deferTimeout` are
+ * left out; the others are watched until at least one is online again, and those go to the front
+ * of the queue. The wait gives way to a pause, a cancel or continue-as-new (the loop comes back).
+ */
+async function waitForDeferred(run: UpgradeRun): Promise<void> {
+  const { state, request, publish } = run;
+  const now = Date.now();
+  const deadlineOf = (node: string) =>
+    Date.parse(state.progress.workers.deferred!.find((d) => d.node === node)!.since) + request.deferTimeoutMs;
+  for (const node of state.waitingDeferred) if (deadlineOf(node) <= now) state.deferExpired(node);
+  const waiting = state.waitingDeferred;
+  state.setWaiting(waiting.length > 0 ? 'deferred' : null);
+  publish();
+  if (waiting.length === 0) return;
+  const timeoutMs = Math.max(1000, Math.min(DEFER_WAIT_MS, Math.min(...waiting.map(deadlineOf)) - now));
+  let back: { online: string[]; removed: string[] } | null;
+  try {
+    back = await watchDeferred(run, waiting, timeoutMs);
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    // The watch failed (e.g. a long API outage): look again shortly; deadlines still apply.
+    state.recordError(stepError(err, waiting[0]!, 'offline'));
+    publish();
+    await sleep(DEFER_RETRY_MS);
+    return;
+  }
+  if (!back) return;
+  for (const node of back.removed) state.deferredRemoved(node);
+  if (back.online.length > 0) state.deferredBack(back.online);
+  publish();
+}
+
+/**
+ * Runs `waitForNodesOnline`, racing a pause, a cancel or continue-as-new (then the activity is
+ * cancelled and null returned, so the safe point deals with it). A Temporal cancel propagates.
+ */
+async function watchDeferred(run: UpgradeRun, nodes: string[], timeoutMs: number): Promise<{ online: string[]; removed: string[] } | null> {
+  const { state, activities, ref } = run;
+  const scope = new CancellationScope();
+  return scope.run(async () => {
+    const wait = activities.untilDeferWait.waitForNodesOnline.executeWithOptions(
+      { summary: `wait for ${nodes.length} deferred worker(s) to come back` },
+      [{ ...ref, nodes, timeoutMs }],
+    );
+    const stop = condition(() => state.state !== 'running' || state.cancelRequested || workflowInfo().continueAsNewSuggested);
+    const quiet = (p: Promise<unknown>) => p.catch(() => undefined);
+    const winner = await Promise.race([wait, stop.then(() => null)]);
+    scope.cancel();
+    await Promise.all([quiet(wait), quiet(stop)]);
+    return winner;
+  });
+}
+
+/** Pause between attempts when watching deferred workers failed, in ms. */
+const DEFER_RETRY_MS = 10_000;
+
+/** Longest one wait for deferred workers lasts before the workflow looks again (deadlines, commands), in ms. */
+const DEFER_WAIT_MS = 5 * 60_000;
 
 /**
  * Throws when the workflow was cancelled through Temporal. Checked wherever a new node could

@@ -5,7 +5,23 @@
  */
 import { firstBatchSize } from '../planning/batches.js';
 import type { PlannedMaster } from '../planning/plan.js';
-import { isFinal, type CancelReason, type LastError, type Phase, type Progress, type UpgradeStatus } from '../planning/types.js';
+import {
+  isFinal,
+  type CancelReason,
+  type GateCheckState,
+  type GateState,
+  type LastError,
+  type Phase,
+  type Progress,
+  type UpgradeStatus,
+} from '../planning/types.js';
+
+/** A health gate still to pass before the next node starts: the nodes it covers and the controllers their drains evicted. */
+export interface PendingGate {
+  kind: 'masters' | 'workers';
+  nodes: string[];
+  owners: string[];
+}
 
 /** Everything a run hands to the next one through continue-as-new. */
 export interface UpgradeSnapshot {
@@ -29,10 +45,14 @@ export interface UpgradeSnapshot {
   cancelling?: CancelReason | null;
   /** How long a user or error pause may last before it cancels the upgrade (ms); absent in snapshots of older runs. */
   pauseTimeoutMs?: number;
+  /** The health gate to pass before the next node starts (it survives pauses and continue-as-new). */
+  pendingGate?: PendingGate | null;
+  /** A `retryQuarantined` Update was accepted: retry the quarantined workers at the next safe point. */
+  retryQuarantinedRequested?: boolean;
 }
 
 /** Commands an operator can send; used in refusals. */
-export type Command = 'pause' | 'resume' | 'cancel';
+export type Command = 'pause' | 'resume' | 'cancel' | 'retryQuarantined';
 
 const MAX_REFUSALS = 10;
 
@@ -156,6 +176,11 @@ export class UpgradeState {
       case 'cancel':
         if (this.state !== 'paused') return 'cancel is accepted only while the upgrade is paused; pause it first';
         if (this.s.resumeRequested) return 'a resume was already accepted; pause again before cancelling';
+        return null;
+      case 'retryQuarantined':
+        if ((this.s.progress.workers.quarantined ?? []).length === 0) return 'no worker is quarantined';
+        if (this.state === 'paused') return 'the upgrade is paused; resume retries the quarantined workers first';
+        if (this.s.retryQuarantinedRequested) return 'a retry of the quarantined workers was already accepted';
         return null;
     }
   }
@@ -337,13 +362,128 @@ export class UpgradeState {
     this.s.nextBatchSize = firstBatchSize();
   }
 
+  get pendingGate(): PendingGate | null {
+    return this.s.pendingGate ?? null;
+  }
+
+  /** A health gate is due before the next node starts (or none). */
+  setPendingGate(gate: PendingGate | null): void {
+    this.s.pendingGate = gate;
+    if (!gate) {
+      this.s.progress.masters.gate = null;
+      this.s.progress.workers.gate = null;
+    }
+  }
+
+  /** Shows the running gate's state in progress (under masters or workers). */
+  showGate(kind: 'masters' | 'workers', gate: GateState): void {
+    this.s.progress[kind].gate = gate;
+  }
+
+  /** Records the latest verdicts of the running gate; `stableSince` is null while a check fails. */
+  gateChecked(kind: 'masters' | 'workers', checks: GateCheckState[], stableSince: string | null): void {
+    const g = this.s.progress[kind].gate;
+    if (!g) return;
+    g.checks = checks;
+    g.stableSince = stableSince;
+  }
+
+  /** Deferred workers still waiting to come back (not expired). */
+  get waitingDeferred(): string[] {
+    return (this.s.progress.workers.deferred ?? []).filter((d) => !d.expired).map((d) => d.node);
+  }
+
+  /**
+   * Defers an offline worker: it leaves the open batch (not counted in it) and waits in
+   * `workers.deferred`. A node deferred before keeps its first `since`, so `deferTimeout` bounds it.
+   */
+  defer(node: string, now: string, reason: string): void {
+    const w = this.s.progress.workers;
+    const list = (w.deferred ??= []);
+    const known = list.find((d) => d.node === node);
+    if (known) {
+      known.reason = reason;
+      delete known.expired;
+    } else {
+      list.push({ node, since: now, reason });
+    }
+    this.s.todoWorkers = this.s.todoWorkers.filter((n) => n !== node);
+    if (w.batch?.nodes.includes(node)) {
+      w.batch.nodes = w.batch.nodes.filter((n) => n !== node);
+      w.batch.size = w.batch.nodes.length;
+    }
+  }
+
+  /** Deferred workers that are online again go to the front of the queue, in the order given. */
+  deferredBack(nodes: string[]): void {
+    const w = this.s.progress.workers;
+    w.deferred = (w.deferred ?? []).filter((d) => !nodes.includes(d.node));
+    this.s.todoWorkers.unshift(...nodes);
+    w.waiting = null;
+  }
+
+  /** A deferred worker stayed offline past `deferTimeout`: it is left out, and the upgrade ends partial. */
+  deferExpired(node: string): void {
+    const d = (this.s.progress.workers.deferred ?? []).find((x) => x.node === node);
+    if (d) d.expired = true;
+  }
+
+  /** A deferred worker was deleted from the cluster while it waited. */
+  deferredRemoved(node: string): void {
+    const w = this.s.progress.workers;
+    w.deferred = (w.deferred ?? []).filter((d) => d.node !== node);
+    (w.removed ??= []).push(node);
+  }
+
+  /** Shows that every other worker is done and the upgrade waits for deferred workers (or no longer does). */
+  setWaiting(waiting: 'deferred' | null): void {
+    this.s.progress.workers.waiting = waiting;
+  }
+
+  /** A worker failed under a failure budget: quarantined, not queued again until a resume or `retryQuarantined`. */
+  quarantine(err: LastError): void {
+    const list = (this.s.progress.workers.quarantined ??= []);
+    const entry = { node: err.node, step: err.step, message: err.message, at: err.at ?? '' };
+    const i = list.findIndex((q) => q.node === err.node);
+    if (i >= 0) list[i] = entry;
+    else list.push(entry);
+  }
+
+  get quarantined(): readonly string[] {
+    return (this.s.progress.workers.quarantined ?? []).map((q) => q.node);
+  }
+
+  get retryQuarantinedRequested(): boolean {
+    return this.s.retryQuarantinedRequested ?? false;
+  }
+
+  requestRetryQuarantined(): void {
+    this.s.retryQuarantinedRequested = true;
+  }
+
+  /** A `retryQuarantined` could not be carried out (recorded as a refusal). */
+  dropRetryQuarantined(): void {
+    this.s.retryQuarantinedRequested = false;
+  }
+
+  /** The quarantined workers go to the front of the queue (retried first); the list empties. */
+  requeueQuarantined(): void {
+    const nodes = this.quarantined.filter((n) => !this.s.todoWorkers.includes(n));
+    this.s.todoWorkers.unshift(...nodes);
+    this.s.progress.workers.quarantined = [];
+    this.s.retryQuarantinedRequested = false;
+  }
+
   recordError(err: LastError): void {
     this.s.progress.lastError = err;
   }
 
-  /** All nodes are done. */
+  /** All nodes are done (partial when deferred workers were left out or workers are quarantined). */
   succeeded(): void {
     const p = this.s.progress;
+    const left = (p.workers.deferred ?? []).length + (p.workers.quarantined ?? []).length;
+    if (left > 0) p.partial = true;
+    p.workers.waiting = null;
     p.phase = 'done';
     p.state = 'succeeded';
     p.pause = null;

@@ -12,6 +12,7 @@ import { eventually } from '../helpers/poll.js';
 import { FakeFleet, makeNodes } from '../helpers/fake-activities.js';
 import { startWorkerEnv, type WorkerEnv } from '../helpers/temporal.js';
 import { chromium } from '../helpers/tools.js';
+import { NO_GATE } from '../helpers/requests.js';
 
 let w: WorkerEnv;
 let browser: Browser;
@@ -50,7 +51,7 @@ afterAll(async () => {
 
 test('the running upgrade is listed by EdgeClusterId and its page shows the current details', async () => {
   shop.hold = true;
-  await startUpgrade(w.client, { clusterId: 'shop-web', targetVersion: 'v1.34.4' });
+  await startUpgrade(w.client, { clusterId: 'shop-web', gate: NO_GATE, targetVersion: 'v1.34.4' });
   // Wait until a worker batch is in flight, so the summary names it.
   const progress = await eventually(
     'a worker batch in flight',

@@ -4,8 +4,16 @@
  * progress while nodes are in flight), and fails nodes on demand the way the real activities do
  * (ApplicationFailure 'NodeStepFailed' with {@link NodeStepFailureDetails}).
  */
-import { ApplicationFailure } from '@temporalio/common';
-import type { NodeStepArgs, NodeStepFailureDetails, UpgradeActivities, UpgradeRef } from '../../src/activities/types.js';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import type {
+  GateCheck,
+  HealthArgs,
+  NodeStepArgs,
+  NodeStepFailureDetails,
+  UpgradeActivities,
+  UpgradeRef,
+} from '../../src/activities/types.js';
 import { ErrorType } from '../../src/planning/errors.js';
 import { compareNodeNames } from '../../src/planning/order.js';
 import type { ClusterInventory, ClusterNode, NodeRole, NodeStep, PrecheckItem } from '../../src/planning/types.js';
@@ -36,6 +44,8 @@ interface Attempt {
 /** A node of a fake cluster, with what the upgrade did to it. */
 export interface FakeNode extends ClusterNode {
   cordonedByUs: boolean;
+  /** The error a quarantine labelled it with (failure budget). */
+  quarantined?: string;
 }
 
 let seq = 0;
@@ -67,6 +77,10 @@ export class FakeCluster {
   hold = false;
   /** How many more `cleanupUpgrade` attempts fail with a transient error (an API outage). */
   cleanupFailures = 0;
+  /** The health gate's verdicts, per evaluation (default: every check holds). */
+  health: (args: HealthArgs) => GateCheck[] = () => [{ name: 'nodes', ok: true, message: 'all Ready' }];
+  /** Controllers each drain reports as evicted. */
+  evictedOwners: string[] = [];
   /** Held `cleanupUpgrade` / `deleteFailedUpgradePods` calls wait until their gate is opened. */
   readonly gates = { cleanup: new Gate(), deleteFailedPods: new Gate() };
   private readonly waiting = new Map<string, () => void>();
@@ -200,6 +214,35 @@ export class FakeCluster {
     return { pod };
   }
 
+  /** Cordon's offline check: a node that is not Ready is refused with 'NodeOffline', untouched. */
+  refuseIfOffline(name: string): void {
+    const n = this.node(name);
+    if (n.ready) return;
+    throw ApplicationFailure.create({
+      message: `${name} is offline: it is NotReady; nothing was changed on it`,
+      type: ErrorType.NodeOffline,
+      nonRetryable: true,
+      details: [{ node: name, reason: 'it is NotReady' }],
+    });
+  }
+
+  /** Resolves when one of `nodes` is Ready (or deleted), or after `timeoutMs`; polls every 20 ms. */
+  async waitOnline(nodes: string[], timeoutMs: number): Promise<{ online: string[]; removed: string[] }> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const removed = nodes.filter((n) => !this.nodes.has(n));
+      const online = nodes.filter((n) => this.nodes.get(n)?.ready === true);
+      if (online.length > 0 || removed.length > 0 || Date.now() >= deadline) return { online, removed };
+      await new Promise((r) => setTimeout(r, 20));
+      try {
+        Context.current().heartbeat();
+        if (Context.current().cancellationSignal.aborted) throw new CancelledFailure('cancelled');
+      } catch (err) {
+        if (err instanceof CancelledFailure) throw err;
+      }
+    }
+  }
+
   deleteFailedPods(): number {
     const deleted = this.failedPods;
     this.failedPods = 0;
@@ -281,7 +324,9 @@ export class FakeFleet {
       precheck: async (args: UpgradeRef) => on('precheck', args).precheckItems,
       cordonNode: async (args) => {
         const c = on('cordonNode', args);
+        c.refuseIfOffline(args.node);
         const n = c.node(args.node);
+        delete n.quarantined;
         c.begin(args.node);
         if (n.unschedulable) return { cordonedByUs: false };
         n.unschedulable = true;
@@ -294,7 +339,7 @@ export class FakeFleet {
           c.end(args.node);
           throw stepFailed(args.node, 'drain', 'eviction of shop/web-0 blocked by PodDisruptionBudget shop/web-pdb past drainTimeout');
         }
-        return { evicted: 3 };
+        return { evicted: 3, owners: c.evictedOwners };
       },
       runUpgradePod: async (args) => on('runUpgradePod', args).upgradePod(args),
       uncordonNode: async (args) => {
@@ -313,6 +358,15 @@ export class FakeFleet {
         const c = on('deleteFailedUpgradePods', args);
         await c.gates.deleteFailedPods.pass();
         return { deleted: c.deleteFailedPods() };
+      },
+      waitForNodesOnline: async (args) => on('waitForNodesOnline', args).waitOnline(args.nodes, args.timeoutMs),
+      quarantineNode: async (args) => {
+        const c = on('quarantineNode', args);
+        c.node(args.node).quarantined = args.message;
+      },
+      evaluateHealth: async (args) => {
+        const c = on('evaluateHealth', args);
+        return c.health(args);
       },
       cleanupUpgrade: async (args) => {
         const c = on('cleanupUpgrade', args);

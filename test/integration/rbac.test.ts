@@ -24,6 +24,7 @@ import {
   upgradePods,
   type Harness,
 } from './upgrade-harness.js';
+import { NO_GATE } from '../helpers/requests.js';
 
 const RBAC = fileURLToPath(new URL('../../deploy/rbac.yaml', import.meta.url));
 let h: Harness;
@@ -107,7 +108,7 @@ test('an upgrade with a PDB, a failure and a resume succeeds with only the deplo
   );
   await setNodeLabel(h, 'edge-002', SIM_FAIL_UPGRADE_LABEL, 'true');
 
-  await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, targetVersion: 'v1.34.4' });
+  await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, gate: NO_GATE, targetVersion: 'v1.34.4' });
   const paused = await progressUntil(h, 'an auto-pause', (p) => p.state !== 'running');
   expect(paused).toMatchObject({ state: 'paused', lastError: { node: 'edge-002', step: 'upgrade-pod' } });
   // Read through pods/log with the restricted token.
@@ -126,7 +127,7 @@ test('an upgrade with a PDB, a failure and a resume succeeds with only the deplo
 
 test('a pause timeout deletes the records with only the deploy/ RBAC', async () => {
   const TARGET = 'v1.34.5';
-  await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, targetVersion: TARGET, pauseTimeout: '3s' });
+  await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, gate: NO_GATE, targetVersion: TARGET, pauseTimeout: '3s' });
   await progressUntil(h, 'the master upgraded', (p) => p.masters.upgraded >= 1 || p.state !== 'running');
   await pauseUpgrade(h.env.client, CLUSTER_ID);
   expect((await ourEvents(h, 'default', `,${TARGET_VERSION_LABEL}=${TARGET}`)).length).toBeGreaterThan(0);

@@ -155,7 +155,7 @@ test('the configured image upgrades a cluster whose Pod Security default is base
     /violates PodSecurity "baseline:latest": host namespaces \(hostPID=true\), privileged/,
   );
 
-  const r = await cli('start', '--cluster', 'shop', '--to', TO, '--wait');
+  const r = await cli('start', '--cluster', 'shop', '--to', TO, '--gate-stable-for', '0', '--wait');
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
   const nodes = (await cluster.core.listNode()).items;

@@ -30,6 +30,7 @@ import {
   upgradePods,
   type Harness,
 } from './upgrade-harness.js';
+import { NO_GATE } from '../helpers/requests.js';
 
 let h: Harness;
 
@@ -46,7 +47,7 @@ const ready = (n: V1Node | undefined) => (n ? nodeReady(n) : false);
 test('an offline edge node fails the pre-check, naming it, and no node is touched', async () => {
   await setNodeLabel(h, 'edge-007', SIM_OFFLINE_LABEL, 'true');
   await eventually('edge-007 NotReady', async () => !ready((await nodes(h)).get('edge-007')), 90_000, 1000);
-  await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, targetVersion: 'v1.34.4' });
+  await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, gate: NO_GATE, targetVersion: 'v1.34.4' });
   const p = await progressUntil(h, 'the pre-check to fail', (x) => x.state !== 'running', 60_000);
   expect(p.state).toBe('failed');
   expect(p.precheck.status).toBe('failed');
@@ -67,7 +68,7 @@ test('a failing upgrade auto-pauses with the pod log; after a fix, resume delete
   const TARGET = 'v1.34.4';
   // cloud-001 is the first worker: the failure comes early.
   await setNodeLabel(h, 'cloud-001', SIM_FAIL_UPGRADE_LABEL, 'true');
-  await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, targetVersion: TARGET });
+  await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, gate: NO_GATE, targetVersion: TARGET });
   const paused = await progressUntil(h, 'an auto-pause', (p) => p.state !== 'running');
   expect(paused).toMatchObject({ state: 'paused', pause: { reason: 'error' }, lastError: { node: 'cloud-001', step: 'upgrade-pod' } });
   expect(paused.lastError?.message).toContain('error: kubeadm upgrade failed on cloud-001');
@@ -95,7 +96,7 @@ test('a failing upgrade auto-pauses with the pod log; after a fix, resume delete
 test('cancel after a pause: unstarted nodes keep their version, stay schedulable; a node cordoned by someone else stays so', async () => {
   const TARGET = 'v1.34.5';
   await operatorCordon(h, 'edge-018');
-  await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, targetVersion: TARGET, acceptWarnings: true });
+  await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, gate: NO_GATE, targetVersion: TARGET, acceptWarnings: true });
   await progressUntil(h, 'two workers upgraded', (p) => p.workers.upgraded >= 2 || p.state !== 'running');
   await pauseUpgrade(h.env.client, CLUSTER_ID, 'maintenance over');
   const paused = await progressUntil(h, 'paused with nothing in flight', (p) => p.state === 'paused');
@@ -121,7 +122,13 @@ test('cancel after a pause: unstarted nodes keep their version, stay schedulable
 
 test('a pause past pauseTimeout cancels automatically and deletes the upgrade pods and Events it wrote', async () => {
   const TARGET = 'v1.34.6';
-  await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, targetVersion: TARGET, acceptWarnings: true, pauseTimeout: '4s' });
+  await startUpgrade(h.env.client, {
+    clusterId: CLUSTER_ID,
+    gate: NO_GATE,
+    targetVersion: TARGET,
+    acceptWarnings: true,
+    pauseTimeout: '4s',
+  });
   await progressUntil(h, 'a master upgraded', (p) => p.masters.upgraded >= 1 || p.state !== 'running');
   await pauseUpgrade(h.env.client, CLUSTER_ID);
   const paused = await progressUntil(h, 'paused', (p) => p.state === 'paused');

@@ -10,6 +10,7 @@ import { NODE_EVENT_NAMESPACE, UPGRADE_NAMESPACE } from '../../src/planning/labe
 import { note } from '../helpers/logs.js';
 import { eventually } from '../helpers/poll.js';
 import { CLUSTER_ID, cordonedByUs, nodes, progressUntil, startHarness, upgradePods, ourEvents, type Harness } from './upgrade-harness.js';
+import { NO_GATE } from '../helpers/requests.js';
 
 const TARGET = 'v1.34.4';
 let h: Harness;
@@ -69,7 +70,7 @@ test('3 masters and 20 workers are upgraded in planned batches, one pod per node
   })();
 
   const started = Date.now();
-  await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, targetVersion: TARGET, drainTimeout: '2m', nodeTimeout: '2m' });
+  await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, gate: NO_GATE, targetVersion: TARGET, drainTimeout: '2m', nodeTimeout: '2m' });
   const batches = new Map<number, number>();
   const final = await progressUntil(
     h,
@@ -123,7 +124,7 @@ test('a PodDisruptionBudget allowing no disruption, added mid-upgrade, auto-paus
   await apps.createNamespacedDeployment({ namespace: 'default', body: deployment('critical', 20) });
   await eventually('20 Ready critical pods', async () => (await readyPods('critical')) === 20, 60_000);
   const NEXT = 'v1.34.5';
-  await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, targetVersion: NEXT, drainTimeout: '8s', nodeTimeout: '2m' });
+  await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, gate: NO_GATE, targetVersion: NEXT, drainTimeout: '8s', nodeTimeout: '2m' });
   await progressUntil(h, 'the masters phase', (p) => p.phase !== 'precheck' || p.state !== 'running');
   await policy.createNamespacedPodDisruptionBudget({
     namespace: 'default',

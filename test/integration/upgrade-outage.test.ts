@@ -15,6 +15,7 @@ import { workerLogLines } from '../helpers/logs.js';
 import { eventually } from '../helpers/poll.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { CLUSTER_ID, nodes, progressUntil, setNodeLabel, startHarness, upgradePods, type Harness } from './upgrade-harness.js';
+import { NO_GATE } from '../helpers/requests.js';
 
 // The worker's log lines, formatted by the worker's own formatter.
 const logLines = workerLogLines();
@@ -67,7 +68,7 @@ test("API server outages of 30 s, during the first master's upgrade and while a 
   const TARGET = 'v1.34.4';
   outageOn.add('first-control-plane');
   outageOn.add('edge-002');
-  await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, targetVersion: TARGET });
+  await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, gate: NO_GATE, targetVersion: TARGET });
   const { states, last } = await follow(400_000);
   expect([...states]).toEqual(['running', 'succeeded']);
   expect(last.lastError).toBeNull();
@@ -104,7 +105,13 @@ test('a pod held by a finalizer blocks the drain until drainTimeout, naming it; 
     },
   });
   const logFrom = logLines.length;
-  await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, targetVersion: TARGET, drainTimeout: '8s', acceptWarnings: true });
+  await startUpgrade(h.env.client, {
+    clusterId: CLUSTER_ID,
+    gate: NO_GATE,
+    targetVersion: TARGET,
+    drainTimeout: '8s',
+    acceptWarnings: true,
+  });
   const paused = await progressUntil(h, 'an auto-pause', (p) => p.state !== 'running');
   expect(paused).toMatchObject({ state: 'paused', pause: { reason: 'error' }, lastError: { node: 'edge-001', step: 'drain' } });
   expect(paused.lastError?.message).toContain('drain of edge-001 timed out');
@@ -132,7 +139,7 @@ test('terminating the workflow stops its running activity, and an upgrade pod de
   const name = upgradePodName('cp-1', TARGET);
   await setNodeLabel(h, 'cp-1', SIM_UPGRADE_SECONDS_LABEL, '600');
   try {
-    await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, targetVersion: TARGET });
+    await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, gate: NO_GATE, targetVersion: TARGET });
     await eventually(
       'the upgrade pod on cp-1 Running',
       async () => {

@@ -6,6 +6,7 @@
 import { startUpgrade } from '../../src/api.js';
 import { buildOnce, spawnCli, stopCli } from '../helpers/cli.js';
 import { CLUSTER_ID, nodes, progressUntil, startHarness, upgradePods, upgradePodsRunning, type Harness } from './upgrade-harness.js';
+import { NO_GATE } from '../helpers/requests.js';
 
 const TARGET = 'v1.34.4';
 let h: Harness;
@@ -27,7 +28,7 @@ afterAll(async () => {
 test('a worker process killed with SIGKILL mid-batch is replaced; one upgrade per node', async () => {
   const env = { TEMPORAL_ADDRESS: h.env.address, EDGE_UPGRADE_CLUSTERS: `${CLUSTER_ID}=${h.cluster.controlPlane.kubeconfigPath}` };
   const first = spawnCli(['worker'], env);
-  await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, targetVersion: TARGET });
+  await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, gate: NO_GATE, targetVersion: TARGET });
   const mid = await progressUntil(h, 'the third worker batch', (p) => (p.workers.batch?.number ?? 0) >= 3 || p.state !== 'running');
   expect(mid.state).toBe('running');
   const runningBefore = await upgradePodsRunning(h);

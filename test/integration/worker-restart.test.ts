@@ -6,6 +6,7 @@ import { startUpgrade } from '../../src/api.js';
 import { createWorker } from '../../src/worker.js';
 import { note } from '../helpers/logs.js';
 import { CLUSTER_ID, nodes, progressUntil, startHarness, upgradePods, upgradePodsRunning, type Harness } from './upgrade-harness.js';
+import { NO_GATE } from '../helpers/requests.js';
 
 const TARGET = 'v1.34.4';
 let h: Harness;
@@ -24,7 +25,7 @@ afterAll(async () => {
 }, 60_000);
 
 test('a worker stopped mid-batch is replaced; the upgrade completes with one upgrade per node', async () => {
-  await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, targetVersion: TARGET });
+  await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, gate: NO_GATE, targetVersion: TARGET });
   const mid = await progressUntil(h, 'the third worker batch to run', (p) => (p.workers.batch?.number ?? 0) >= 3 || p.state !== 'running');
   expect(mid.state).toBe('running');
   // Stop while upgrade pods run, the worst moment: their activities are waiting on them.

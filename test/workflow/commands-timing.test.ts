@@ -15,6 +15,7 @@ import { expectRefused } from '../helpers/expect.js';
 import { eventually } from '../helpers/poll.js';
 import { FROM, TO, useFakeFleet } from '../helpers/fleet-env.js';
 import { workflowBundle } from '../helpers/temporal.js';
+import { NO_GATE } from '../helpers/requests.js';
 
 const HOUR = 3600_000;
 
@@ -79,7 +80,7 @@ describe('a command that reaches a run before its first workflow task', () => {
     try {
       const handle = await startUpgrade(
         client,
-        { clusterId: c.clusterId, targetVersion: TO, pauseTimeout: '1 hour' },
+        { clusterId: c.clusterId, gate: NO_GATE, targetVersion: TO, pauseTimeout: '1 hour' },
         { taskQueue: q.taskQueue },
       );
       await handle.signal(pauseSignal, 'worker rollout');
@@ -97,7 +98,7 @@ describe('a command that reaches a run before its first workflow task', () => {
     const c = cluster('early-sws');
     const q = await lateQueue();
     try {
-      const request: UpgradeRequest = { clusterId: c.clusterId, targetVersion: TO, pauseTimeout: '2 hours' };
+      const request: UpgradeRequest = { clusterId: c.clusterId, gate: NO_GATE, targetVersion: TO, pauseTimeout: '2 hours' };
       const handle = await client.workflow.signalWithStart(WORKFLOW_TYPE, {
         taskQueue: q.taskQueue,
         workflowId: workflowIdFor(c.clusterId),
@@ -120,7 +121,7 @@ describe('a command that reaches a run before its first workflow task', () => {
     try {
       const handle = await startUpgrade(
         client,
-        { clusterId: c.clusterId, targetVersion: TO, pauseTimeout: '1 hour' },
+        { clusterId: c.clusterId, gate: NO_GATE, targetVersion: TO, pauseTimeout: '1 hour' },
         { taskQueue: q.taskQueue },
       );
       const update = handle.executeUpdate(pauseUpdate, { args: ['worker rollout'] });
@@ -145,7 +146,7 @@ describe('a command that reaches a run before its first workflow task', () => {
       carried.setPhase('workers');
       const snapshot = carried.snapshot();
       delete (snapshot as { pauseTimeoutMs?: number }).pauseTimeoutMs;
-      const request: UpgradeRequest = { clusterId: c.clusterId, targetVersion: TO, pauseTimeout: '3 hours' };
+      const request: UpgradeRequest = { clusterId: c.clusterId, gate: NO_GATE, targetVersion: TO, pauseTimeout: '3 hours' };
       const handle = await client.workflow.start(WORKFLOW_TYPE, {
         taskQueue: q.taskQueue,
         workflowId: workflowIdFor(c.clusterId),
@@ -166,7 +167,7 @@ describe('a command that reaches a run before its first workflow task', () => {
 test('a resume accepted before a node of the batch fails does not swallow the error pause', async () => {
   const c = cluster('resume-then-fail', makeNodes({ edge: 30, version: FROM })); // cap 3
   c.hold = true;
-  const handle = await startUpgrade(client, { clusterId: c.clusterId, targetVersion: TO });
+  const handle = await startUpgrade(client, { clusterId: c.clusterId, gate: NO_GATE, targetVersion: TO });
   await eventually('edge-1 in flight', () => c.held.length === 1);
   c.release();
   await eventually('batch 2 in flight', () => c.held.length === 2);
@@ -200,7 +201,7 @@ test('a resume accepted before a node of the batch fails does not swallow the er
 test('a pause sent while a resume is deleting failed pods wins: the upgrade stays paused', async () => {
   const c = cluster('pause-during-resume');
   c.failUpgrade.add('edge-1');
-  const handle = await startUpgrade(client, { clusterId: c.clusterId, targetVersion: TO });
+  const handle = await startUpgrade(client, { clusterId: c.clusterId, gate: NO_GATE, targetVersion: TO });
   await pausedWith(c, 'error');
   c.failUpgrade.clear();
   c.gates.deleteFailedPods.closed = true;
@@ -225,7 +226,7 @@ test('a pause sent while a resume is deleting failed pods wins: the upgrade stay
 test('a resume sent during the pause-timeout cleanup fails instead of reporting success', async () => {
   const c = cluster('resume-during-cleanup');
   c.hold = true;
-  const handle = await startUpgrade(client, { clusterId: c.clusterId, targetVersion: TO, pauseTimeout: '2s' });
+  const handle = await startUpgrade(client, { clusterId: c.clusterId, gate: NO_GATE, targetVersion: TO, pauseTimeout: '2s' });
   await eventually('edge-1 in flight', () => c.held.length === 1);
   await pauseUpgrade(client, c.clusterId);
   c.gates.cleanup.closed = true;
@@ -245,7 +246,7 @@ test('a resume sent during the pause-timeout cleanup fails instead of reporting 
 test('a cancel accepted while the last batch is in flight ends cancelled, not succeeded', async () => {
   const c = cluster('cancel-last', makeNodes({ edge: 3, version: FROM })); // batches of 1
   c.hold = true;
-  const handle = await startUpgrade(client, { clusterId: c.clusterId, targetVersion: TO });
+  const handle = await startUpgrade(client, { clusterId: c.clusterId, gate: NO_GATE, targetVersion: TO });
   for (const n of ['edge-1', 'edge-2']) {
     await eventually(`${n} in flight`, () => c.held.includes(n));
     c.release();
@@ -264,7 +265,7 @@ test('a cancel accepted while the last batch is in flight ends cancelled, not su
 test('a Temporal cancel lets the node in flight finish before cleanup, and starts no new node', async () => {
   const c = cluster('temporal-cancel');
   c.hold = true;
-  const handle = await startUpgrade(client, { clusterId: c.clusterId, targetVersion: TO });
+  const handle = await startUpgrade(client, { clusterId: c.clusterId, gate: NO_GATE, targetVersion: TO });
   await eventually('edge-1 in flight', () => c.held.length === 1);
   await handle.cancel();
   await settle();
@@ -287,7 +288,7 @@ test('a Temporal cancel lets the node in flight finish before cleanup, and start
 test('cleanup outlasts an API outage: six failed attempts, then the node is uncordoned and the upgrade ends cancelled', async () => {
   const c = cluster('cleanup-retry');
   c.failUpgrade.add('edge-1'); // left cordoned, half-upgraded
-  const handle = await startUpgrade(client, { clusterId: c.clusterId, targetVersion: TO });
+  const handle = await startUpgrade(client, { clusterId: c.clusterId, gate: NO_GATE, targetVersion: TO });
   await pausedWith(c, 'error');
   expect(c.nodes.get('edge-1')!.unschedulable).toBe(true);
   c.cleanupFailures = 6; // more attempts than any other activity of the workflow gets
@@ -301,7 +302,7 @@ test('cleanup outlasts an API outage: six failed attempts, then the node is unco
 test('a cleanup that cannot run at all still sets the final state and says what is left', async () => {
   const c = cluster('cleanup-unknown');
   c.failUpgrade.add('edge-1');
-  const handle = await startUpgrade(client, { clusterId: c.clusterId, targetVersion: TO });
+  const handle = await startUpgrade(client, { clusterId: c.clusterId, gate: NO_GATE, targetVersion: TO });
   await pausedWith(c, 'error');
   // The cluster leaves the worker's configuration: cleanup fails non-retryable 'UnknownCluster'.
   fleet.remove(c.clusterId);
@@ -314,7 +315,7 @@ test('a cleanup that cannot run at all still sets the final state and says what 
 test('a node deleted before its turn is skipped and listed as removed; the upgrade succeeds', async () => {
   const c = cluster('removed', makeNodes({ masters: 2, edge: 4, version: FROM }));
   c.hold = true;
-  const handle = await startUpgrade(client, { clusterId: c.clusterId, targetVersion: TO });
+  const handle = await startUpgrade(client, { clusterId: c.clusterId, gate: NO_GATE, targetVersion: TO });
   await eventually('cp-1 in flight', () => c.held.includes('cp-1'));
   c.nodes.delete('cp-2');
   c.nodes.delete('edge-3');
@@ -335,7 +336,7 @@ test('with a managed control plane a target above the API server is refused befo
   const handle = await client.workflow.start(WORKFLOW_TYPE, {
     taskQueue: TASK_QUEUE,
     workflowId: workflowIdFor(c.clusterId),
-    args: [{ clusterId: c.clusterId, targetVersion: 'v1.35.0' }],
+    args: [{ clusterId: c.clusterId, gate: NO_GATE, targetVersion: 'v1.35.0' }],
   });
   await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
   const p = await progress(c);

@@ -10,6 +10,7 @@ import { FakeFleet, makeNodes } from '../helpers/fake-activities.js';
 import { note } from '../helpers/logs.js';
 import { eventually } from '../helpers/poll.js';
 import { startWorkerEnv, type WorkerEnv } from '../helpers/temporal.js';
+import { NO_GATE } from '../helpers/requests.js';
 
 type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
 
@@ -39,7 +40,7 @@ test('a 2,000-worker upgrade continues-as-new, keeping progress, signals and Upd
     controlPlaneVersion: 'v1.33.5',
     nodes: makeNodes({ masters: 3, edge: 2000, version: 'v1.33.5' }),
   });
-  const handle = await startUpgrade(client, { clusterId: c.clusterId, targetVersion: 'v1.34.4' });
+  const handle = await startUpgrade(client, { clusterId: c.clusterId, gate: NO_GATE, targetVersion: 'v1.34.4' });
 
   await eventually('a second run', async () => (await handle.describe()).runId !== handle.firstExecutionRunId, SLOW_MS);
   const mid = await getProgress(client, c.clusterId);

@@ -10,6 +10,7 @@ import { makeNodes, type FakeCluster } from '../helpers/fake-activities.js';
 import { expectRefused } from '../helpers/expect.js';
 import { eventually } from '../helpers/poll.js';
 import { FROM, TO, useFakeFleet } from '../helpers/fleet-env.js';
+import { NO_GATE } from '../helpers/requests.js';
 
 const DAY = 86_400_000;
 
@@ -26,7 +27,7 @@ function cluster(name: string, nodes: ClusterNode[]): FakeCluster {
 const sleepUntil = (t: number) => new Promise((r) => setTimeout(r, Math.max(0, t - Date.now())));
 const progress = (c: FakeCluster): Promise<Progress> => getProgress(client, c.clusterId);
 const start = (c: FakeCluster, extra: Partial<UpgradeRequest> = {}) =>
-  startUpgrade(client, { clusterId: c.clusterId, targetVersion: TO, ...extra });
+  startUpgrade(client, { clusterId: c.clusterId, gate: NO_GATE, targetVersion: TO, ...extra });
 const paused = (c: FakeCluster, reason: string) =>
   eventually(`paused (${reason})`, async () => {
     const p = await progress(c);

@@ -21,6 +21,7 @@ import { makeNodes, type FakeCluster } from '../helpers/fake-activities.js';
 import { expectApplicationFailure, expectRefused } from '../helpers/expect.js';
 import { eventually } from '../helpers/poll.js';
 import { FROM, TO, useFakeFleet } from '../helpers/fleet-env.js';
+import { NO_GATE } from '../helpers/requests.js';
 
 const f = useFakeFleet();
 let client: Client;
@@ -34,7 +35,7 @@ const cluster = (name: string, nodes: ClusterNode[], opts: { upgradeMs?: number;
 
 const progress = (c: FakeCluster): Promise<Progress> => getProgress(client, c.clusterId);
 const start = (c: FakeCluster, extra: Partial<UpgradeRequest> = {}) =>
-  startUpgrade(client, { clusterId: c.clusterId, targetVersion: TO, ...extra });
+  startUpgrade(client, { clusterId: c.clusterId, gate: NO_GATE, targetVersion: TO, ...extra });
 
 /** Sizes 1, 2, 4, … capped at `cap` for `n` nodes: the schedule after a resume. */
 function doubling(n: number, cap: number): number[] {
@@ -349,7 +350,7 @@ describe('upgradeCluster', () => {
     ['an unknown cluster', { clusterId: 'nowhere' }, FROM, /unknown cluster 'nowhere'/, ['inventory']],
   ])('%s fails at once, before any node activity, with a clear message', async (_what, override, cp, message, calls) => {
     const c = cluster('invalid', makeNodes({ masters: 1, edge: 2, version: FROM }), { controlPlaneVersion: cp });
-    const request = { clusterId: c.clusterId, targetVersion: TO, ...override };
+    const request = { clusterId: c.clusterId, gate: NO_GATE, targetVersion: TO, ...override };
     // Straight to Temporal, past the client-side validation, to show the workflow's own checks.
     const handle = await client.workflow.start(WORKFLOW_TYPE, {
       taskQueue: TASK_QUEUE,
@@ -369,7 +370,9 @@ describe('upgradeCluster', () => {
   });
 
   test('startUpgrade refuses bad input before contacting the server', async () => {
-    await expect(startUpgrade(client, { clusterId: 'never-started', targetVersion: '1.34' })).rejects.toThrow(InvalidUpgradeRequestError);
+    await expect(startUpgrade(client, { clusterId: 'never-started', gate: NO_GATE, targetVersion: '1.34' })).rejects.toThrow(
+      InvalidUpgradeRequestError,
+    );
     await expect(upgradeHandle(client, 'never-started').describe()).rejects.toThrow();
   });
 

@@ -9,7 +9,7 @@ import { clusterOption, requestFrom, requestOptions, toOption, withOptions } fro
 import { renderPrecheck } from '../render.js';
 import { waitPastPrecheck, watchProgress } from '../watch.js';
 
-/** The `start` command; with --wait, exit 1 unless the upgrade succeeded. */
+/** The `start` command; with --wait, exit 1 unless the upgrade succeeded with every node upgraded. */
 export function startCommand(ctx: CliContext): Command {
   const cmd = new Command('start').description('start an upgrade (pre-check runs first)').addOption(clusterOption()).addOption(toOption());
   const wait = new Option('--wait', 'wait for the upgrade to finish, showing progress');
@@ -41,5 +41,6 @@ async function startAndWatch(ctx: CliContext, client: Client, req: UpgradeReques
   const watch = { tty: json ? false : undefined, out: json ? ctx.stderr : ctx.stdout };
   const final = await watchProgress(() => getProgress(client, req.clusterId), watch);
   if (json) print(ctx, final, '');
-  if (final.state !== 'succeeded') ctx.exitCode = EXIT_FAILED;
+  // A partial success (workers deferred past the defer timeout, or quarantined) is no success for scripts.
+  if (final.state !== 'succeeded' || final.partial) ctx.exitCode = EXIT_FAILED;
 }

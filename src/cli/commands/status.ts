@@ -7,7 +7,7 @@ import { clusterOption } from '../options.js';
 import { renderDetails } from '../render.js';
 import { watchProgress } from '../watch.js';
 
-/** The `status` command; with --watch, exit 1 unless the upgrade succeeded. */
+/** The `status` command; with --watch, exit 1 unless the upgrade succeeded with every node upgraded. */
 export function statusCommand(ctx: CliContext): Command {
   return new Command('status')
     .description("show an upgrade's progress")
@@ -17,7 +17,8 @@ export function statusCommand(ctx: CliContext): Command {
       const client = await ctx.client();
       if (o.watch && !ctx.globals.json) {
         const final = await watchProgress(() => getProgress(client, o.cluster), { out: ctx.stdout });
-        if (final.state !== 'succeeded') ctx.exitCode = EXIT_FAILED;
+        // A partial success (workers deferred past the defer timeout, or quarantined) is no success for scripts.
+        if (final.state !== 'succeeded' || final.partial) ctx.exitCode = EXIT_FAILED;
         return;
       }
       const p = await getProgress(client, o.cluster);
