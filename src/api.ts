@@ -22,6 +22,7 @@ import {
   pauseUpdate,
   progressQuery,
   resumeUpdate,
+  retryQuarantinedUpdate,
   workflowIdFor,
 } from './workflows/definitions.js';
 import type { upgradeCluster } from './workflows/upgrade-cluster.js';
@@ -87,7 +88,7 @@ export async function pauseUpgrade(client: Client, clusterId: string, reason?: s
   try {
     return await handle.executeUpdate(pauseUpdate, { args: [reason ?? null] });
   } catch (err) {
-    throw commandError('pause', handle.workflowId, clusterId, err);
+    throw await closedOr(handle, commandError('pause', handle.workflowId, clusterId, err));
   }
 }
 
@@ -97,7 +98,20 @@ export async function resumeUpgrade(client: Client, clusterId: string): Promise<
   try {
     return await handle.executeUpdate(resumeUpdate);
   } catch (err) {
-    throw commandError('resume', handle.workflowId, clusterId, err);
+    throw await closedOr(handle, commandError('resume', handle.workflowId, clusterId, err));
+  }
+}
+
+/**
+ * Retries the quarantined workers (failure budget) of a running upgrade: their failed pods are
+ * deleted and they go first. Returns once they are queued again. Throws a one-line {@link UpgradeCommandError} when refused.
+ */
+export async function retryQuarantined(client: Client, clusterId: string): Promise<Progress> {
+  const handle = upgradeHandle(client, clusterId);
+  try {
+    return await handle.executeUpdate(retryQuarantinedUpdate);
+  } catch (err) {
+    throw await closedOr(handle, commandError('retry-quarantined', handle.workflowId, clusterId, err));
   }
 }
 
@@ -107,7 +121,24 @@ export async function cancelUpgrade(client: Client, clusterId: string): Promise<
   try {
     return await handle.executeUpdate(cancelUpdate);
   } catch (err) {
-    throw commandError('cancel', handle.workflowId, clusterId, err);
+    throw await closedOr(handle, commandError('cancel', handle.workflowId, clusterId, err));
+  }
+}
+
+/**
+ * An Update sent to a finished upgrade fails as "not found" (only running workflows take Updates):
+ * say that it has finished, and how, when the workflow can be described.
+ */
+async function closedOr(handle: UpgradeHandle, err: UpgradeCommandError): Promise<UpgradeCommandError> {
+  if (!/no upgrade of cluster/.test(err.message)) return err;
+  try {
+    const { status } = await handle.describe();
+    if (status.name === 'RUNNING') return err;
+    const how = status.name.toLowerCase().replace('_', ' ');
+    const message = `${err.command} refused: the upgrade has already finished (${how}; workflow ${handle.workflowId})`;
+    return new UpgradeCommandError(err.command, handle.workflowId, message);
+  } catch {
+    return err;
   }
 }
 

@@ -9,6 +9,7 @@ import { pauseCommand } from './commands/pause.js';
 import { planCommand } from './commands/plan.js';
 import { precheckCommand } from './commands/precheck.js';
 import { resumeCommand } from './commands/resume.js';
+import { retryQuarantinedCommand } from './commands/retry-quarantined.js';
 import { scheduleCommand } from './commands/schedule.js';
 import { startCommand } from './commands/start.js';
 import { statusCommand } from './commands/status.js';
@@ -23,6 +24,7 @@ const COMMANDS = [
   statusCommand,
   pauseCommand,
   resumeCommand,
+  retryQuarantinedCommand,
   cancelCommand,
   scheduleCommand,
   workerCommand,

@@ -94,3 +94,39 @@ test('a 2,000-worker upgrade continues-as-new, keeping progress, signals and Upd
   expect(Math.max(...sizes)).toBeLessThanOrEqual(10_240);
   note(`2,000 workers: ${sizes.length} runs, events per run ${sizes.join(', ')}`);
 }, 300_000);
+
+test('deferred and quarantined workers, and a pending health gate, are carried across continue-as-new', async () => {
+  // No masters: a managed control plane, already at the target.
+  const c = fleet.add({ clusterId: 'carried', controlPlaneVersion: 'v1.34.4', nodes: makeNodes({ edge: 150, version: 'v1.33.5' }) });
+  c.nodes.get('edge-3')!.ready = false; // offline from the start: deferred at pre-check
+  c.failUpgrade.add('edge-7');
+  const handle = await startUpgrade(client, {
+    clusterId: c.clusterId,
+    targetVersion: 'v1.34.4',
+    offline: 'defer',
+    maxFailures: 5,
+    gate: { stableFor: '1s' },
+  });
+
+  const waiting = await eventually(
+    'waiting for the deferred worker in a later run',
+    async () => {
+      const p = await getProgress(client, c.clusterId);
+      return p.workers.waiting === 'deferred' ? p : null;
+    },
+    SLOW_MS,
+  );
+  expect((await handle.describe()).runId).not.toBe(handle.firstExecutionRunId);
+  expect(waiting.workers.deferred!.map((d) => d.node)).toEqual(['edge-3']);
+  expect(waiting.workers.quarantined!.map((q) => q.node)).toEqual(['edge-7']);
+  expect(waiting.workers.upgraded).toBe(148);
+
+  c.nodes.get('edge-3')!.ready = true;
+  const result: Progress = await handle.result();
+  expect(result).toMatchObject({ state: 'succeeded', partial: true, workers: { upgraded: 149, deferred: [] } });
+  expect(result.workers.quarantined!.map((q) => q.node)).toEqual(['edge-7']);
+  const upgrades = c.callsOf('runUpgradePod').map((x) => x.node);
+  expect(upgrades.filter((n) => n === 'edge-3')).toHaveLength(1);
+  // Every batch was gated before the next one started, also across runs.
+  expect(c.callsOf('evaluateHealth').length).toBeGreaterThanOrEqual(c.observedBatchSizes().length);
+}, 300_000);
