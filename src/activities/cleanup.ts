@@ -3,12 +3,16 @@
  * it is cancelled (uncordon the nodes it cordoned; on the pause-timeout auto-cancel also delete its
  * pods and Events: those labelled with its upgrade ID and target, so earlier upgrades' records
  * stay). Successful pods otherwise stay: they are the upgrade's record.
+ *
+ * A cancel never makes a half-upgraded node schedulable: a node whose upgrade pod (of this upgrade
+ * and target) Failed or has not finished stays cordoned, its pod and Events stay (even on the
+ * pause-timeout cancel), a Warning Event on the node says why, and the node is returned in `kept`.
  */
 import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
-import { NODE_EVENT_NAMESPACE, TARGET_VERSION_LABEL, UPGRADE_NAMESPACE } from '../planning/labels.js';
+import { NODE_EVENT_NAMESPACE, NODE_NAME_LABEL, TARGET_VERSION_LABEL, UPGRADE_NAMESPACE } from '../planning/labels.js';
 import { labelValue } from '../planning/names.js';
 import { upgradeSelector } from '../planning/upgrade-pod.js';
-import { recordedBy, uncordonIfOurs } from './cordon.js';
+import { cordonedBy, recordedBy, uncordonIfOurs } from './cordon.js';
 import { EventRecorder } from './events.js';
 import { listNodes } from './inventory.js';
 import { heartbeat, ignoreNotFound, listAll, type Kube, type KubeClients } from './kube.js';
@@ -49,30 +53,89 @@ export async function deleteFailedUpgradePods(clients: KubeClients, ref: Upgrade
   return { deleted };
 }
 
-async function deleteEvents(kube: Kube, namespace: string, ref: UpgradeRef): Promise<number> {
+/** Deletes this upgrade's Events in `namespace`, except those about the nodes in `keep`. */
+async function deleteEvents(kube: Kube, namespace: string, ref: UpgradeRef, keep: Set<string>): Promise<number> {
   const selector = `${upgradeSelector(ref.upgradeId)},${TARGET_VERSION_LABEL}=${labelValue(ref.targetVersion)}`;
   const events = await listAll<CoreV1Event>((cont) =>
     kube.core.listNamespacedEvent({ namespace, labelSelector: selector, limit: 500, _continue: cont }),
   );
+  const kept = new Set([...keep].map(labelValue));
   let n = 0;
   for (const e of events) {
+    if (kept.has(e.metadata?.labels?.[NODE_NAME_LABEL] ?? '')) continue;
     if ((await ignoreNotFound(() => kube.core.deleteNamespacedEvent({ name: e.metadata!.name!, namespace }))) !== undefined) n++;
   }
   return n;
 }
 
+/** A node a cancel leaves cordoned, and why. */
+export interface KeptNode {
+  node: string;
+  reason: string;
+}
+
+/** What `cleanupUpgrade` did. */
+export interface CleanupResult {
+  uncordoned: string[];
+  /** Nodes left cordoned because their upgrade pod Failed or has not finished: they may be half-upgraded. */
+  kept: KeptNode[];
+  deletedPods: number;
+  deletedEvents: number;
+}
+
+/** The node an upgrade pod is pinned to. */
+function podNode(p: V1Pod): string | undefined {
+  return p.spec?.nodeName ?? p.metadata?.labels?.[NODE_NAME_LABEL];
+}
+
+/**
+ * Nodes among `cordoned` (under this upgrade's cordon) whose upgrade pod in `pods` did not succeed
+ * (Failed, or still Pending/Running), with the reason they stay cordoned.
+ */
+function halfUpgraded(cordoned: string[], pods: V1Pod[]): Map<string, { pod: V1Pod; reason: string }> {
+  const mine = new Set(cordoned);
+  const found = new Map<string, { pod: V1Pod; reason: string }>();
+  for (const p of pods) {
+    const node = podNode(p);
+    const phase = p.status?.phase ?? 'Pending';
+    if (!node || !mine.has(node) || phase === 'Succeeded') continue;
+    const name = `${UPGRADE_NAMESPACE}/${p.metadata?.name}`;
+    const why = phase === 'Failed' ? `its upgrade pod ${name} failed` : `its upgrade pod ${name} has not finished (${phase})`;
+    found.set(node, { pod: p, reason: `${why}; the node may be half-upgraded` });
+  }
+  return found;
+}
+
+/** Records on each kept node (and its pod) why the cancel left it cordoned. */
+async function recordKept(kube: Kube, ref: UpgradeRef, kept: Map<string, { pod: V1Pod; reason: string }>): Promise<KeptNode[]> {
+  const out: KeptNode[] = [];
+  for (const [node, { pod, reason }] of kept) {
+    const message =
+      `edge-upgrade ${ref.upgradeId}: the upgrade was cancelled, but ${node} stays cordoned: ${reason}. ` +
+      `Check the node and the pod's log, then delete the pod and uncordon the node (kubectl uncordon ${node})`;
+    await new EventRecorder(kube.core, { ...ref, node }).withPod(pod).warning('UpgradeCancelledNodeKept', message);
+    out.push({ node, reason });
+  }
+  return out;
+}
+
 /** Implements `cleanupUpgrade`. */
-export async function cleanupUpgrade(
-  clients: KubeClients,
-  args: UpgradeRef & { deleteRecords: boolean },
-): Promise<{ uncordoned: string[]; deletedPods: number; deletedEvents: number }> {
+export async function cleanupUpgrade(clients: KubeClients, args: UpgradeRef & { deleteRecords: boolean }): Promise<CleanupResult> {
   const kube = clients.for(args.clusterId);
   // Every node our record names, including stale records: uncordonIfOurs lifts only our own cordons and drops the stale records.
-  const ours = (await listNodes(kube)).filter((n) => recordedBy(n, args.upgradeId)).map((n) => n.metadata!.name!);
+  const recorded = (await listNodes(kube)).filter((n) => recordedBy(n, args.upgradeId));
+  const ours = recorded.map((n) => n.metadata!.name!);
+  const pods = await listUpgradePods(kube, args.upgradeId, args.targetVersion);
+  // Only nodes still under our own cordon can be kept; stale records go through uncordonIfOurs, which drops them.
+  const keep = halfUpgraded(
+    recorded.filter((n) => cordonedBy(n, args.upgradeId)).map((n) => n.metadata!.name!),
+    pods,
+  );
   const uncordoned: string[] = [];
   for (const node of ours) {
     // Progress for Temporal: a cleanup on a slow link is alive while it works through the nodes.
     heartbeat({ uncordoned: uncordoned.length, of: ours.length });
+    if (keep.has(node)) continue;
     if (
       await uncordonIfOurs(clients, {
         clusterId: args.clusterId,
@@ -84,9 +147,19 @@ export async function cleanupUpgrade(
     )
       uncordoned.push(node);
   }
-  if (!args.deleteRecords) return { uncordoned, deletedPods: 0, deletedEvents: 0 };
-  const deletedPods = await deletePods(kube, await listUpgradePods(kube, args.upgradeId, args.targetVersion));
-  // After the pods, so the Events written while deleting them are deleted too.
-  const deletedEvents = (await deleteEvents(kube, UPGRADE_NAMESPACE, args)) + (await deleteEvents(kube, NODE_EVENT_NAMESPACE, args));
-  return { uncordoned, deletedPods, deletedEvents };
+  let deletedPods = 0;
+  let deletedEvents = 0;
+  if (args.deleteRecords) {
+    deletedPods = await deletePods(
+      kube,
+      pods.filter((p) => !keep.has(podNode(p) ?? '')),
+    );
+    // After the pods, so the Events written while deleting them are deleted too; the kept nodes' Events stay.
+    const keptNodes = new Set(keep.keys());
+    deletedEvents =
+      (await deleteEvents(kube, UPGRADE_NAMESPACE, args, keptNodes)) + (await deleteEvents(kube, NODE_EVENT_NAMESPACE, args, keptNodes));
+  }
+  // Last, so the pause-timeout's deletion of Events cannot remove it (a retried attempt writes it again).
+  const kept = await recordKept(kube, args, keep);
+  return { uncordoned, kept, deletedPods, deletedEvents };
 }

@@ -80,11 +80,28 @@ export async function waitPastPrecheck(read: () => Promise<Progress>, timeoutMs 
   }
 }
 
-/** Polls progress until the upgrade is in a final state. */
-export async function waitUntilEnded(read: () => Promise<Progress>): Promise<Progress> {
+/** How an upgrade ended: its final progress, and `as`, its final state or how its workflow closed without one. */
+export interface Ended {
+  progress: Progress;
+  /** `progress.state` when final; else how the workflow closed, e.g. 'terminated' (progress then stays where it stopped). */
+  as: string;
+}
+
+/**
+ * Polls progress until the upgrade reaches a final state, or until `closedAs` (how the workflow
+ * closed, null while it runs) says the workflow is gone without one: terminated or timed out, it
+ * never will.
+ */
+export async function waitUntilEnded(read: () => Promise<Progress>, closedAs: () => Promise<string | null>): Promise<Ended> {
   for (;;) {
     const p = await read();
-    if (isFinal(p.state)) return p;
+    if (isFinal(p.state)) return { progress: p, as: p.state };
+    const closed = await closedAs();
+    if (closed) {
+      // It may have just finished between the two reads: its own final state wins.
+      const last = await read();
+      return { progress: last, as: isFinal(last.state) ? last.state : closed };
+    }
     await new Promise((r) => setTimeout(r, 500));
   }
 }

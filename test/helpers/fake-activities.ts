@@ -85,7 +85,8 @@ export class FakeCluster {
   readonly gates = { cleanup: new Gate(), deleteFailedPods: new Gate() };
   private readonly waiting = new Map<string, () => void>();
   private readonly attempts: Attempt[] = [];
-  private failedPods = 0;
+  /** Nodes with a failed upgrade pod (not yet deleted by a resume). */
+  private readonly failedPods = new Set<string>();
 
   constructor(opts: FakeClusterOptions) {
     this.clusterId = opts.clusterId;
@@ -199,7 +200,7 @@ export class FakeCluster {
     if (this.hold) await new Promise<void>((resolve) => this.waiting.set(args.node, resolve));
     if (this.upgradeMs > 0) await new Promise((r) => setTimeout(r, this.upgradeMs));
     if (this.failUpgrade.has(args.node)) {
-      this.failedPods++;
+      this.failedPods.add(args.node);
       this.end(args.node);
       throw stepFailed(
         args.node,
@@ -244,9 +245,14 @@ export class FakeCluster {
   }
 
   deleteFailedPods(): number {
-    const deleted = this.failedPods;
-    this.failedPods = 0;
+    const deleted = this.failedPods.size;
+    this.failedPods.clear();
     return deleted;
+  }
+
+  /** True while `node` has a failed upgrade pod. */
+  hasFailedPod(node: string): boolean {
+    return this.failedPods.has(node);
   }
 }
 
@@ -375,15 +381,21 @@ export class FakeFleet {
           c.cleanupFailures--;
           throw new Error('API server https://127.0.0.1:6443 unreachable: connect ECONNREFUSED');
         }
+        // As the real cleanup: a node whose upgrade pod failed may be half-upgraded, so it stays cordoned and its pod stays.
         const uncordoned: string[] = [];
+        const kept: Array<{ node: string; reason: string }> = [];
         for (const n of c.nodes.values()) {
-          if (n.cordonedByUs) {
-            n.unschedulable = false;
-            n.cordonedByUs = false;
-            uncordoned.push(n.name);
+          if (!n.cordonedByUs) continue;
+          if (c.hasFailedPod(n.name)) {
+            kept.push({ node: n.name, reason: `its upgrade pod kube-upgrade/upgrade-${n.name} failed; the node may be half-upgraded` });
+            continue;
           }
+          n.unschedulable = false;
+          n.cordonedByUs = false;
+          uncordoned.push(n.name);
         }
-        return { uncordoned, deletedPods: args.deleteRecords ? c.deleteFailedPods() : 0, deletedEvents: 0 };
+        // The fake records only failed pods, and those are all kept.
+        return { uncordoned, kept, deletedPods: 0, deletedEvents: 0 };
       },
     };
   }

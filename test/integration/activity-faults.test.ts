@@ -1,6 +1,6 @@
 /**
  * The node-step activities against a real kube-apiserver and the simulator, called directly (no
- * Temporal): what they do when Kubernetes misbehaves. API outages go through a TCP proxy between
+ * Temporal): what they do when Kubernetes misbehaves, and what a cancel's cleanup leaves alone. API outages go through a TCP proxy between
  * the activities and the API server; the simulator talks to the API server directly.
  */
 import type { V1Pod } from '@kubernetes/client-node';
@@ -8,6 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { cleanupUpgrade } from '../../src/activities/cleanup.js';
 import { cordonNode, uncordonNode } from '../../src/activities/cordon.js';
 import { drainNode } from '../../src/activities/drain.js';
 import { KubeClients, mergePatch } from '../../src/activities/kube.js';
@@ -17,8 +18,10 @@ import { ClusterRegistry } from '../../src/config.js';
 import { ErrorType } from '../../src/planning/errors.js';
 import {
   CORDONED_BY_ANNOTATION,
+  NODE_EVENT_NAMESPACE,
   SIM_KUBELET_HANGS_LABEL,
   SIM_UPGRADE_SECONDS_LABEL,
+  TARGET_VERSION_LABEL,
   UPGRADE_NAMESPACE,
 } from '../../src/planning/labels.js';
 import { upgradePodName } from '../../src/planning/names.js';
@@ -202,6 +205,54 @@ test('an upgrade pod deleted by hand mid-upgrade is a node failure, never silent
   await expect(cluster.core.readNamespacedPod({ name, namespace: UPGRADE_NAMESPACE })).rejects.toMatchObject({ code: 404 });
   await setLabel('edge-006', SIM_UPGRADE_SECONDS_LABEL, null);
 }, 60_000);
+
+test('a cancel leaves a node whose upgrade pod is still running cordoned, with its pod, even when deleting records', async () => {
+  // Its own upgrade and target, so its pods and records are apart from the other tests'.
+  const ref = { clusterId: 'direct', upgradeId: 'edge-upgrade-cleanup-kept', targetVersion: 'v1.34.5' };
+  const args = (node: string): NodeStepArgs => ({ ...ref, node, role: 'worker' });
+  const [busy, done] = ['edge-001', 'edge-002'];
+  await setLabel(busy, SIM_UPGRADE_SECONDS_LABEL, '15');
+  try {
+    for (const n of [busy, done]) expect(await cordonNode(direct, args(n))).toEqual({ cordonedByUs: true });
+    expect(await runUpgradePod(direct, IMAGE, { ...args(done), nodeTimeoutMs: 30_000 })).toEqual({
+      pod: upgradePodName(done, ref.targetVersion),
+    });
+    const upgrading = runUpgradePod(direct, IMAGE, { ...args(busy), nodeTimeoutMs: 60_000 });
+    const busyPod = upgradePodName(busy, ref.targetVersion);
+    await eventually('the upgrade pod Running', async () => {
+      const p = await cluster.core.readNamespacedPod({ name: busyPod, namespace: UPGRADE_NAMESPACE }).catch(() => undefined);
+      return p?.status?.phase === 'Running';
+    });
+
+    // The pause-timeout cancel: uncordon and delete the records, but not of the node still upgrading.
+    const result = await cleanupUpgrade(direct, { ...ref, deleteRecords: true });
+    expect(result).toMatchObject({ uncordoned: [done], deletedPods: 1 });
+    expect(result.kept).toEqual([
+      { node: busy, reason: `its upgrade pod ${UPGRADE_NAMESPACE}/${busyPod} has not finished (Running); the node may be half-upgraded` },
+    ]);
+    const node = await cluster.core.readNode({ name: busy });
+    expect(node.spec?.unschedulable).toBe(true);
+    expect(node.metadata?.annotations?.[CORDONED_BY_ANNOTATION]).toBe(ref.upgradeId);
+    expect((await cluster.core.readNode({ name: done })).spec?.unschedulable).toBeFalsy();
+    const left = (await cluster.core.listNamespacedPod({ namespace: UPGRADE_NAMESPACE, labelSelector: `${TARGET_VERSION_LABEL}=v1.34.5` }))
+      .items;
+    expect(left.map((p) => p.metadata?.name)).toEqual([busyPod]);
+    const events = await cluster.core.listNamespacedEvent({
+      namespace: NODE_EVENT_NAMESPACE,
+      fieldSelector: `involvedObject.name=${busy}`,
+    });
+    const why = events.items.find((e) => e.reason === 'UpgradeCancelledNodeKept');
+    expect(why).toMatchObject({ type: 'Warning' });
+    expect(why?.message).toContain(`the upgrade was cancelled, but ${busy} stays cordoned: its upgrade pod`);
+
+    // Once its pod has finished, a cleanup lifts the cordon.
+    expect(await upgrading).toEqual({ pod: busyPod });
+    expect(await cleanupUpgrade(direct, { ...ref, deleteRecords: false })).toMatchObject({ uncordoned: [busy], kept: [] });
+    expect((await cluster.core.readNode({ name: busy })).spec?.unschedulable).toBeFalsy();
+  } finally {
+    await setLabel(busy, SIM_UPGRADE_SECONDS_LABEL, null);
+  }
+}, 120_000);
 
 test('cordon, drain and the upgrade wait ride out a 20-30 s API server outage', async () => {
   const node = 'edge-007';

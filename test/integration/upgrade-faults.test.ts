@@ -3,10 +3,11 @@
  * 20 workers, scenario after scenario (each later one upgrades to the next patch version):
  * an offline node stops the pre-check; a failing node auto-pauses with its log, and resume
  * retries it; cancel restores cordons but never someone else's; the pause timeout cancels and
- * deletes this upgrade's records.
+ * deletes this upgrade's records; a cancel after a node failed leaves that node cordoned, with its pod.
  */
 import type { V1Node } from '@kubernetes/client-node';
 import { cancelUpgrade, pauseUpgrade, resumeUpgrade, startUpgrade } from '../../src/api.js';
+import { mergePatch } from '../../src/activities/kube.js';
 import { nodeReady } from '../../src/planning/cluster.js';
 import {
   NODE_EVENT_NAMESPACE,
@@ -16,6 +17,7 @@ import {
   UPGRADE_NAMESPACE,
 } from '../../src/planning/labels.js';
 import { upgradePodName } from '../../src/planning/names.js';
+import { workflowIdFor } from '../../src/workflows/definitions.js';
 import { eventually } from '../helpers/poll.js';
 import {
   CLUSTER_ID,
@@ -145,3 +147,45 @@ test('a pause past pauseTimeout cancels automatically and deletes the upgrade po
   expect(pods.some((p) => p.metadata?.labels?.[TARGET_VERSION_LABEL] === 'v1.34.4')).toBe(true);
   expect(cordonedByUs(await nodes(h))).toEqual([]);
 }, 180_000);
+
+/** What the last run's `cleanupUpgrade` activity returned, read from the workflow's history. */
+async function cleanupResult(): Promise<unknown> {
+  const history = await h.env.client.workflow.getHandle(workflowIdFor(CLUSTER_ID)).fetchHistory();
+  const events = history.events ?? [];
+  const scheduled = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'cleanupUpgrade');
+  const completed = events.find((e) => String(e.activityTaskCompletedEventAttributes?.scheduledEventId) === String(scheduled?.eventId));
+  const data = completed?.activityTaskCompletedEventAttributes?.result?.payloads?.[0]?.data;
+  return data ? JSON.parse(Buffer.from(data).toString('utf8')) : undefined;
+}
+
+test('cancel after a node failed: that node stays cordoned with its failed pod, every other node is schedulable', async () => {
+  const TARGET = 'v1.34.7';
+  const FAILING = 'cloud-002'; // in the second batch, next to a node that succeeds
+  // Lift the operator's cordon of an earlier scenario, so that only what this upgrade leaves is cordoned.
+  await h.cluster.core.patchNode({ name: 'edge-018', body: { spec: { unschedulable: false } } }, mergePatch);
+  await setNodeLabel(h, FAILING, SIM_FAIL_UPGRADE_LABEL, 'true');
+  await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, targetVersion: TARGET, acceptWarnings: true });
+  const paused = await progressUntil(h, 'an auto-pause', (p) => p.state !== 'running');
+  expect(paused).toMatchObject({ state: 'paused', pause: { reason: 'error' }, lastError: { node: FAILING, step: 'upgrade-pod' } });
+  expect(paused.workers.upgraded).toBeGreaterThanOrEqual(1);
+  await cancelUpgrade(h.env.client, CLUSTER_ID);
+  const cancelled = await progressUntil(h, 'cancelled', (p) => p.state === 'cancelled');
+  expect(cancelled.cancelReason).toBe('user');
+
+  // The half-upgraded node stays cordoned (with our record on it); every other node is schedulable.
+  const all = await nodes(h);
+  for (const n of all.values()) {
+    expect([n.metadata?.name, n.spec?.unschedulable ?? false]).toEqual([n.metadata?.name, n.metadata?.name === FAILING]);
+  }
+  expect(cordonedByUs(all)).toEqual([FAILING]);
+  // Its failed pod is the evidence: it stays.
+  const pod = await h.cluster.core.readNamespacedPod({ name: upgradePodName(FAILING, TARGET), namespace: UPGRADE_NAMESPACE });
+  expect(pod.status?.phase).toBe('Failed');
+  // An Event on the node says why, and the activity's result names it.
+  const reason = `its upgrade pod ${UPGRADE_NAMESPACE}/${upgradePodName(FAILING, TARGET)} failed; the node may be half-upgraded`;
+  const events = await ourEvents(h, NODE_EVENT_NAMESPACE, `,${TARGET_VERSION_LABEL}=${TARGET}`);
+  const why = events.find((e) => e.reason === 'UpgradeCancelledNodeKept' && e.involvedObject.name === FAILING);
+  expect(why?.type).toBe('Warning');
+  expect(why?.message).toContain(`${FAILING} stays cordoned: ${reason}`);
+  expect(await cleanupResult()).toMatchObject({ kept: [{ node: FAILING, reason }] });
+}, 300_000);

@@ -20,11 +20,14 @@ import { NO_GATE } from '../helpers/requests.js';
 // The worker's log lines, formatted by the worker's own formatter.
 const logLines = workerLogLines();
 
-const OUTAGE_MS = 30_000;
+/** `kubeadm upgrade apply` restarting kube-apiserver on the first master: about 30 s. */
+const MASTER_OUTAGE_MS = 30_000;
+/** The longest outage an upgrade must ride out without a pause (issue #9.1): 60 s. */
+const WORKER_OUTAGE_MS = 60_000;
 let h: Harness;
 let proxy: TcpProxy;
-/** Which upgrade starts cut the API server off: a role ('first-control-plane') or a node name. */
-const outageOn = new Set<string>();
+/** Which upgrade starts cut the API server off, and for how long (ms): by role ('first-control-plane') or node name. */
+const outageOn = new Map<string, number>();
 
 beforeAll(async () => {
   h = await startHarness({
@@ -32,7 +35,12 @@ beforeAll(async () => {
     simulator: {
       onUpgradeStart: (e) => {
         // As `kubeadm upgrade apply` restarting kube-apiserver would: every connection drops, new ones are refused.
-        if (outageOn.delete(e.role) || outageOn.delete(e.node)) void proxy.outage(OUTAGE_MS);
+        const key = outageOn.has(e.role) ? e.role : e.node;
+        const ms = outageOn.get(key);
+        if (ms !== undefined) {
+          outageOn.delete(key);
+          void proxy.outage(ms);
+        }
       },
     },
     kubeconfig: async (cluster) => {
@@ -64,20 +72,26 @@ async function follow(timeoutMs: number): Promise<{ states: Set<string>; last: P
   }
 }
 
-test("API server outages of 30 s, during the first master's upgrade and while a worker upgrades, pause nothing", async () => {
+test("API server outages, 30 s during the first master's upgrade and 60 s while a worker upgrades, pause nothing", async () => {
   const TARGET = 'v1.34.4';
-  outageOn.add('first-control-plane');
-  outageOn.add('edge-002');
+  outageOn.set('first-control-plane', MASTER_OUTAGE_MS);
+  outageOn.set('edge-002', WORKER_OUTAGE_MS);
+  const logFrom = logLines.length;
   await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, gate: NO_GATE, targetVersion: TARGET });
   const { states, last } = await follow(400_000);
   expect([...states]).toEqual(['running', 'succeeded']);
   expect(last.lastError).toBeNull();
   expect(last.masters).toMatchObject({ total: 3, upgraded: 3 });
   expect(last.workers).toMatchObject({ total: 5, upgraded: 5 });
-  // Both outages happened, and lasted their 30 s.
+  // Both outages happened, and lasted their 30 s and 60 s.
   expect(outageOn.size).toBe(0);
   expect(proxy.outages).toHaveLength(2);
-  for (const o of proxy.outages) expect(o.to! - o.from).toBeGreaterThanOrEqual(OUTAGE_MS);
+  expect(proxy.outages[0]!.to! - proxy.outages[0]!.from).toBeGreaterThanOrEqual(MASTER_OUTAGE_MS);
+  expect(proxy.outages[1]!.to! - proxy.outages[1]!.from).toBeGreaterThanOrEqual(WORKER_OUTAGE_MS);
+  // A step that outlasts its own in-activity retries (cordon's 45 s) may fail an attempt; Temporal retries it, and
+  // such an attempt is one line saying the API server was unreachable, never a node failure (no pause above).
+  const failed = logLines.slice(logFrom).filter((l) => l.includes('Activity failed'));
+  for (const l of failed) expect(l).toMatch(/Activity failed \w+: API server \S+ (unreachable|failing) /);
   // Exactly one upgrade pod per node, all Succeeded; every node at the target and schedulable.
   const pods = await upgradePods(h);
   expect(pods.map((p) => p.spec?.nodeName).sort()).toEqual([

@@ -285,7 +285,7 @@ test('a Temporal cancel lets the node in flight finish before cleanup, and start
   expect(await handle.query(progressQuery)).toMatchObject({ state: 'cancelled', cancelReason: 'user' });
 });
 
-test('cleanup outlasts an API outage: six failed attempts, then the node is uncordoned and the upgrade ends cancelled', async () => {
+test('cleanup outlasts an API outage: six failed attempts, then it finishes and the upgrade ends cancelled', async () => {
   const c = cluster('cleanup-retry');
   c.failUpgrade.add('edge-1'); // left cordoned, half-upgraded
   const handle = await startUpgrade(client, { clusterId: c.clusterId, gate: NO_GATE, targetVersion: TO });
@@ -296,7 +296,8 @@ test('cleanup outlasts an API outage: six failed attempts, then the node is unco
   const result = await handle.result();
   expect(result).toMatchObject({ state: 'cancelled', cancelReason: 'user' });
   expect(c.callsOf('cleanupUpgrade')).toHaveLength(7);
-  expect(c.nodes.get('edge-1')!.unschedulable).toBe(false);
+  // The failed node may be half-upgraded: cleanup leaves it cordoned (see cleanupUpgrade's `kept`).
+  expect(c.nodes.get('edge-1')!.unschedulable).toBe(true);
 }, 120_000);
 
 test('a cleanup that cannot run at all still sets the final state and says what is left', async () => {

@@ -15,14 +15,20 @@ export function cancelCommand(ctx: CliContext): Command {
     .action(async (o) => {
       const client = await ctx.client();
       const p = await cancelUpgrade(client, o.cluster);
-      const workflowId = upgradeHandle(client, o.cluster).workflowId;
+      const handle = upgradeHandle(client, o.cluster);
+      const workflowId = handle.workflowId;
       if (!o.wait) {
         const next = 'nodes already started finish, then the cordons this upgrade made are removed; nothing is rolled back';
         return print(ctx, p, `cancel: ${workflowId}: ${summarize(p)}\ncancel accepted: ${next}`);
       }
-      const final = await waitUntilEnded(() => getProgress(client, o.cluster));
-      const ended = final.state === 'cancelled' ? 'cancelled' : `cancel accepted, but the upgrade ended ${final.state}`;
+      // A workflow terminated (or timed out) after the cancel was accepted never reaches a final state: say so rather than wait forever.
+      const closedAs = async () => {
+        const status = (await handle.describe()).status.name;
+        return status === 'RUNNING' || status === 'CONTINUED_AS_NEW' ? null : status.toLowerCase().replace(/_/g, ' ');
+      };
+      const { progress: final, as } = await waitUntilEnded(() => getProgress(client, o.cluster), closedAs);
+      const ended = as === 'cancelled' ? 'cancelled' : `cancel accepted, but the upgrade ended ${as}`;
       print(ctx, final, `${ended}: ${workflowId}: ${summarize(final)}`);
-      if (final.state !== 'cancelled') ctx.exitCode = EXIT_FAILED;
+      if (as !== 'cancelled') ctx.exitCode = EXIT_FAILED;
     });
 }

@@ -1,0 +1,100 @@
+/**
+ * `edge-upgrade cancel` in-process (the `main()` bin/edge-upgrade.js calls) against a real dev
+ * server running the workflow with in-memory fake clusters, so a cancel can race the last batch
+ * exactly: what the CLI says without --wait, with --wait, and when the upgrade then ends some other
+ * way (terminated), with the documented exit codes.
+ */
+import { Writable } from 'node:stream';
+import { pauseUpgrade, startUpgrade, type UpgradeHandle } from '../../src/api.js';
+import { main } from '../../src/client.js';
+import { cancelUpdate } from '../../src/workflows/definitions.js';
+import { makeNodes, type FakeCluster } from '../helpers/fake-activities.js';
+import { FROM, TO, useFakeFleet } from '../helpers/fleet-env.js';
+import { eventually } from '../helpers/poll.js';
+
+const f = useFakeFleet();
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function sink(): Writable & { text: () => string } {
+  const chunks: string[] = [];
+  const w = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      chunks.push(chunk.toString());
+      done();
+    },
+  });
+  return Object.assign(w, { text: () => chunks.join('') });
+}
+
+/** Runs `edge-upgrade --address <dev server> ...args` in-process. */
+async function cli(...args: string[]): Promise<Run> {
+  const stdout = sink();
+  const stderr = sink();
+  const code = await main(['node', 'edge-upgrade', '--address', f.env.address, ...args], { stdout, stderr });
+  return { code, stdout: stdout.text(), stderr: stderr.text() };
+}
+
+/** An upgrade of three workers (batches of one), paused while the last one is still upgrading. */
+async function pausedDuringLastBatch(name: string): Promise<{ c: FakeCluster; handle: UpgradeHandle }> {
+  const c = f.cluster(name, makeNodes({ edge: 3, version: FROM }));
+  c.hold = true;
+  const handle = await startUpgrade(f.client, { clusterId: c.clusterId, targetVersion: TO });
+  for (const n of ['edge-1', 'edge-2']) {
+    await eventually(`${n} in flight`, () => c.held.includes(n));
+    c.release();
+  }
+  await eventually('edge-3 (the last node) in flight', () => c.held.includes('edge-3'));
+  await pauseUpgrade(f.client, c.clusterId);
+  return { c, handle };
+}
+
+/** True once the workflow has accepted a `cancelUpdate`. */
+async function cancelAccepted(handle: UpgradeHandle): Promise<boolean> {
+  const { events } = await handle.fetchHistory();
+  return (events ?? []).some((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === cancelUpdate.name);
+}
+
+test('cancel without --wait during the last batch: "cancel accepted" and what happens next, exit 0; it ends cancelled', async () => {
+  const { c, handle } = await pausedDuringLastBatch('cli-cancel');
+  const r = await cli('cancel', '--cluster', c.clusterId);
+  expect(r).toMatchObject({ code: 0, stderr: '' });
+  const lines = r.stdout.trimEnd().split('\n');
+  expect(lines).toHaveLength(2);
+  expect(lines[0]).toMatch(new RegExp(`^cancel: ${handle.workflowId}: .*paused`));
+  expect(lines[1]).toBe(
+    'cancel accepted: nodes already started finish, then the cordons this upgrade made are removed; nothing is rolled back',
+  );
+  c.hold = false;
+  c.release();
+  expect(await handle.result()).toMatchObject({ state: 'cancelled', cancelReason: 'user', workers: { total: 3, upgraded: 3 } });
+});
+
+test('cancel --wait during the last batch waits for the node in flight, then says "cancelled", exit 0', async () => {
+  const { c, handle } = await pausedDuringLastBatch('cli-cancel-wait');
+  const run = cli('cancel', '--cluster', c.clusterId, '--wait');
+  await eventually('the cancel accepted', () => cancelAccepted(handle));
+  c.hold = false;
+  c.release();
+  const r = await run;
+  expect(r).toMatchObject({ code: 0, stderr: '' });
+  expect(r.stdout).toMatch(new RegExp(`^cancelled: ${handle.workflowId}: .*cancelled \\(user\\)`));
+});
+
+test('cancel --wait, then the upgrade is terminated: "cancel accepted, but the upgrade ended terminated", exit 1', async () => {
+  const { c, handle } = await pausedDuringLastBatch('cli-cancel-terminated');
+  const run = cli('cancel', '--cluster', c.clusterId, '--wait');
+  await eventually('the cancel accepted', () => cancelAccepted(handle));
+  await handle.terminate('an operator gave up on it');
+  const r = await run;
+  c.hold = false;
+  c.release();
+  expect(r.code).toBe(1);
+  expect(r.stderr).toBe('');
+  expect(r.stdout).toMatch(new RegExp(`^cancel accepted, but the upgrade ended terminated: ${handle.workflowId}: `));
+  expect(r.stdout.trimEnd().split('\n')).toHaveLength(1);
+});
