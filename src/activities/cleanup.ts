@@ -16,7 +16,7 @@ import { cordonedBy, recordedBy, uncordonIfOurs } from './cordon.js';
 import { EventRecorder } from './events.js';
 import { listNodes } from './inventory.js';
 import { heartbeat, ignoreNotFound, listAll, type Kube, type KubeClients } from './kube.js';
-import type { UpgradeRef } from './types.js';
+import type { CleanupResult, UpgradeRef } from './types.js';
 
 /** Upgrade pods of `upgradeId`; with `targetVersion`, only those of that target. */
 function listUpgradePods(kube: Kube, upgradeId: string, targetVersion?: string): Promise<V1Pod[]> {
@@ -69,19 +69,7 @@ async function deleteEvents(kube: Kube, namespace: string, ref: UpgradeRef, keep
 }
 
 /** A node a cancel leaves cordoned, and why. */
-export interface KeptNode {
-  node: string;
-  reason: string;
-}
-
-/** What `cleanupUpgrade` did. */
-export interface CleanupResult {
-  uncordoned: string[];
-  /** Nodes left cordoned because their upgrade pod Failed or has not finished: they may be half-upgraded. */
-  kept: KeptNode[];
-  deletedPods: number;
-  deletedEvents: number;
-}
+export type KeptNode = CleanupResult['kept'][number];
 
 /** The node an upgrade pod is pinned to. */
 function podNode(p: V1Pod): string | undefined {

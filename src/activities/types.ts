@@ -54,11 +54,6 @@ export interface UpgradeActivities {
   /** Deletes this cluster's failed upgrade pods in kube-upgrade (before a resume). Returns how many. */
   deleteFailedUpgradePods(args: UpgradeRef): Promise<{ deleted: number }>;
   /**
-   * Restores what the upgrade changed: uncordons every node this upgrade cordoned. With
-   * `deleteRecords` it also deletes the upgrade pods and Events in kube-upgrade and the Events it
-   * wrote on nodes (the pause-timeout auto-cancel).
-   */
-  /**
    * Waits (by watch) until at least one of `nodes` is online again (Ready, Lease fresh), at most
    * `timeoutMs`; returns those online then (empty on timeout) and those deleted from the cluster.
    */
@@ -67,9 +62,22 @@ export interface UpgradeActivities {
   quarantineNode(args: NodeStepArgs & { message: string }): Promise<void>;
   /** One read-only evaluation of the health gate's checks on `nodes` (see {@link HealthArgs}). */
   evaluateHealth(args: HealthArgs): Promise<GateCheck[]>;
-  cleanupUpgrade(
-    args: UpgradeRef & { deleteRecords: boolean },
-  ): Promise<{ uncordoned: string[]; deletedPods: number; deletedEvents: number }>;
+  /**
+   * Restores what the upgrade changed: uncordons every node this upgrade cordoned. With
+   * `deleteRecords` it also deletes the upgrade pods and Events in kube-upgrade and the Events it
+   * wrote on nodes (the pause-timeout auto-cancel). A node whose upgrade pod failed or has not
+   * finished may be half-upgraded: it stays cordoned, its pod is kept, and it is returned in `kept`.
+   */
+  cleanupUpgrade(args: UpgradeRef & { deleteRecords: boolean }): Promise<CleanupResult>;
+}
+
+/** What cleanup did: nodes uncordoned, nodes kept cordoned (maybe half-upgraded) and why, records deleted. */
+export interface CleanupResult {
+  uncordoned: string[];
+  /** Nodes left cordoned because their upgrade pod Failed or has not finished: they may be half-upgraded. */
+  kept: Array<{ node: string; reason: string }>;
+  deletedPods: number;
+  deletedEvents: number;
 }
 
 /** One health-gate check's verdict, as shown in progress (`workers.gate.checks`). */

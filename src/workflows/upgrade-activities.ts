@@ -70,13 +70,19 @@ export function activityProxies(request: ValidatedRequest) {
  * Restores the cordons this upgrade made; with `deleteRecords` also deletes its pods and Events
  * (pause-timeout). It never gives up on a transient fault (unbounded retries with capped backoff);
  * returns the error to record when it cannot succeed at all (e.g. the cluster was removed from the
- * worker's configuration), so the final state is set whatever happens.
+ * worker's configuration), so the final state is set whatever happens, or when it kept nodes
+ * cordoned because they may be half-upgraded (their upgrade pod failed or had not finished).
  */
 export async function cleanUp(activities: ActivityProxies, ref: UpgradeRef, deleteRecords: boolean): Promise<LastError | null> {
   const summary = deleteRecords ? `clean up ${ref.clusterId}: uncordon, delete upgrade records` : `clean up ${ref.clusterId}: uncordon`;
   try {
-    await activities.untilDone.cleanupUpgrade.executeWithOptions({ summary }, [{ ...ref, deleteRecords }]);
-    return null;
+    const done = await activities.untilDone.cleanupUpgrade.executeWithOptions({ summary }, [{ ...ref, deleteRecords }]);
+    // Older cleanups (recorded histories) returned no `kept`.
+    const kept = done.kept ?? [];
+    if (kept.length === 0) return null;
+    const which = kept.map((k) => `${k.node} (${k.reason})`).join('; ');
+    const message = `${kept.length} node(s) left cordoned because they may be half-upgraded: ${which}; fix them, then uncordon them`;
+    return { node: kept[0]!.node, step: 'cleanup', message, at: new Date().toISOString() };
   } catch (err) {
     const e = stepError(err, '', 'cleanup');
     const left = `nodes this upgrade cordoned may still be cordoned (annotation ${CORDONED_BY_ANNOTATION}=${ref.upgradeId})`;

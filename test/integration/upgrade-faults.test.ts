@@ -164,7 +164,7 @@ test('cancel after a node failed: that node stays cordoned with its failed pod, 
   // Lift the operator's cordon of an earlier scenario, so that only what this upgrade leaves is cordoned.
   await h.cluster.core.patchNode({ name: 'edge-018', body: { spec: { unschedulable: false } } }, mergePatch);
   await setNodeLabel(h, FAILING, SIM_FAIL_UPGRADE_LABEL, 'true');
-  await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, targetVersion: TARGET, acceptWarnings: true });
+  await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, gate: NO_GATE, targetVersion: TARGET, acceptWarnings: true });
   const paused = await progressUntil(h, 'an auto-pause', (p) => p.state !== 'running');
   expect(paused).toMatchObject({ state: 'paused', pause: { reason: 'error' }, lastError: { node: FAILING, step: 'upgrade-pod' } });
   expect(paused.workers.upgraded).toBeGreaterThanOrEqual(1);

@@ -11,6 +11,7 @@ import { cancelUpdate } from '../../src/workflows/definitions.js';
 import { makeNodes, type FakeCluster } from '../helpers/fake-activities.js';
 import { FROM, TO, useFakeFleet } from '../helpers/fleet-env.js';
 import { eventually } from '../helpers/poll.js';
+import { NO_GATE } from '../helpers/requests.js';
 
 const f = useFakeFleet();
 
@@ -43,7 +44,7 @@ async function cli(...args: string[]): Promise<Run> {
 async function pausedDuringLastBatch(name: string): Promise<{ c: FakeCluster; handle: UpgradeHandle }> {
   const c = f.cluster(name, makeNodes({ edge: 3, version: FROM }));
   c.hold = true;
-  const handle = await startUpgrade(f.client, { clusterId: c.clusterId, targetVersion: TO });
+  const handle = await startUpgrade(f.client, { clusterId: c.clusterId, gate: NO_GATE, targetVersion: TO });
   for (const n of ['edge-1', 'edge-2']) {
     await eventually(`${n} in flight`, () => c.held.includes(n));
     c.release();

@@ -34,7 +34,7 @@ const until = (c: FakeCluster, label: string, ok: (p: Progress) => boolean, ms =
 const upgraded = (c: FakeCluster) => c.callsOf('runUpgradePod').map((x) => x.node!);
 
 describe('offline workers without deferral (the default)', () => {
-  test('a worker offline when its turn comes is not touched: the upgrade pauses at once naming it (offline); after resume it goes first', async () => {
+  test('a worker offline at its turn is not touched: the upgrade pauses at once naming it; after resume it goes first', async () => {
     const c = cluster('offline-fail', makeNodes({ edge: 8, version: FROM }));
     c.hold = true;
     const handle = await start(c, { batch: { maxPercent: 50 } });
@@ -66,7 +66,7 @@ describe('offline workers without deferral (the default)', () => {
 });
 
 describe("offline: 'defer'", () => {
-  test('offline workers (at pre-check and before their batch) are deferred, the rest finish, then each is upgraded once it is back', async () => {
+  test('offline workers (at pre-check, before their batch) are deferred; the rest finish; each is upgraded once back', async () => {
     const nodes = makeNodes({ edge: 12, version: FROM });
     nodes.find((n) => n.name === 'edge-12')!.ready = false; // offline at pre-check time
     const c = cluster('defer', nodes);
@@ -207,7 +207,8 @@ describe('health gate', () => {
   test('a check failing past gate.timeout pauses (health-gate) naming it; resume runs the gate again', async () => {
     const c = cluster('gate-fail', makeNodes({ edge: 3, version: FROM }));
     let healthy = false;
-    c.health = () => (healthy ? [ok()] : [ok(), bad('Deployment shop/pos-api: 1/2 available (pod pos-api-x not Ready on edge-1)')]);
+    const unready = bad('Deployment shop/pos-api: 1/2 available (pod pos-api-x not Ready on edge-1)');
+    c.health = () => (healthy ? [ok()] : [ok(), unready]);
     const handle = await start(c, { gate: { stableFor: '1s', timeout: '2s' } });
     const paused = await until(c, 'paused by the gate', (p) => p.state === 'paused');
     expect(paused.lastError).toMatchObject({ node: 'edge-1', step: 'health-gate' });
