@@ -1,0 +1,133 @@
+/**
+ * Acceptance on the real stack (#12): edge workers that go offline (the simulator stops their
+ * kubelet: no Lease renewals, no status, NotReady after the controller's grace period) are refused
+ * untouched by default, or deferred and upgraded once back; failed workers are quarantined under a
+ * failure budget. Each test upgrades the same cluster to the next patch version.
+ */
+import { startUpgrade, resumeUpgrade } from '../../src/api.js';
+import { upgradePodName } from '../../src/planning/names.js';
+import { QUARANTINED_LABEL, QUARANTINE_REASON_ANNOTATION, SIM_FAIL_UPGRADE_LABEL, SIM_OFFLINE_LABEL } from '../../src/planning/labels.js';
+import { nodeReady } from '../../src/planning/cluster.js';
+import { runCli } from '../helpers/cli.js';
+import { eventually } from '../helpers/poll.js';
+import { NO_GATE } from '../helpers/requests.js';
+import { CLUSTER_ID, cordonedByUs, nodes, progressUntil, setNodeLabel, startHarness, upgradePods, type Harness } from './upgrade-harness.js';
+
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness({ shape: { controlPlanes: 1, cloudWorkers: 0, edgeWorkers: 30 }, upgradeSeconds: 1 });
+}, 180_000);
+
+afterAll(async () => {
+  await h?.stop();
+}, 60_000);
+
+const offline = (node: string) => setNodeLabel(h, node, SIM_OFFLINE_LABEL, 'true');
+const online = (node: string) => setNodeLabel(h, node, SIM_OFFLINE_LABEL, null);
+const waitReady = (names: string[]) =>
+  eventually(`${names.join(', ')} Ready`, async () => {
+    const all = await nodes(h);
+    return names.every((n) => nodeReady(all.get(n)!));
+  });
+/** Upgrade pods of `target`, by node. */
+async function podsOf(target: string): Promise<Map<string, string>> {
+  return new Map(
+    (await upgradePods(h))
+      .filter((p) => p.metadata!.name === upgradePodName(p.spec!.nodeName!, target))
+      .map((p) => [p.spec!.nodeName!, p.status?.phase ?? '']),
+  );
+}
+
+test('without deferral, a worker offline at its turn is not touched: pause at once (step offline); back and resumed, it goes first', async () => {
+  const TARGET = 'v1.34.4';
+  await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, gate: NO_GATE, targetVersion: TARGET });
+  await progressUntil(h, 'the master upgrading', (p) => p.masters.current !== null, 60_000);
+  await offline('edge-006');
+
+  const paused = await progressUntil(h, 'a pause', (p) => p.state !== 'running', 240_000);
+  expect(paused).toMatchObject({ state: 'paused', pause: { reason: 'error' }, lastError: { node: 'edge-006', step: 'offline' } });
+  expect(paused.lastError!.message).toMatch(/edge-006 is offline: .*nothing was changed on it/);
+  const all = await nodes(h);
+  expect(all.get('edge-006')!.spec?.unschedulable).toBeFalsy();
+  expect(cordonedByUs(all)).toEqual([]);
+  expect((await podsOf(TARGET)).has('edge-006')).toBe(false);
+  const before = paused.workers.upgraded;
+
+  await online('edge-006');
+  await waitReady(['edge-006']);
+  await resumeUpgrade(h.env.client, CLUSTER_ID);
+  await progressUntil(h, 'edge-006 upgraded first', (p) => p.workers.upgraded > before, 60_000);
+  expect((await podsOf(TARGET)).get('edge-006')).toBe('Succeeded');
+  const done = await progressUntil(h, 'the end', (p) => p.state !== 'running', 240_000);
+  expect(done).toMatchObject({ state: 'succeeded', workers: { total: 30, upgraded: 30 } });
+  expect((await podsOf(TARGET)).size).toBe(31);
+}, 600_000);
+
+test('with --defer-offline, 3 workers offline before their batch are deferred; the other 27 finish without a pause; the 3 follow once back', async () => {
+  const TARGET = 'v1.34.5';
+  await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, gate: NO_GATE, targetVersion: TARGET, offline: 'defer' });
+  await progressUntil(h, 'the master upgrading', (p) => p.masters.current !== null, 60_000);
+  const gone = ['edge-028', 'edge-029', 'edge-030'];
+  for (const n of gone) await offline(n);
+
+  const waiting = await progressUntil(h, 'waiting for deferred workers', (p) => p.workers.waiting === 'deferred' || p.state !== 'running');
+  expect(waiting).toMatchObject({ state: 'running', phase: 'workers', pause: null, workers: { upgraded: 27 } });
+  expect(waiting.workers.deferred!.map((d) => d.node).sort()).toEqual(gone);
+  const pods = await podsOf(TARGET);
+  for (const n of gone) expect(pods.has(n)).toBe(false);
+  expect(cordonedByUs(await nodes(h))).toEqual([]);
+
+  for (const n of gone) await online(n);
+  const done = await progressUntil(h, 'the end', (p) => p.state !== 'running', 240_000);
+  expect(done).toMatchObject({ state: 'succeeded', workers: { upgraded: 30, deferred: [] } });
+  expect(done.partial).toBeUndefined();
+  const after = await podsOf(TARGET);
+  expect(after.size).toBe(31);
+  for (const n of gone) expect(after.get(n)).toBe('Succeeded');
+}, 600_000);
+
+test('a worker offline past --defer-timeout is left out: the CLI exits 1 naming it', async () => {
+  const TARGET = 'v1.34.6';
+  await offline('edge-015');
+  await eventually('edge-015 NotReady', async () => !nodeReady((await nodes(h)).get('edge-015')!), 60_000);
+  const r = await runCli(
+    ['start', '--cluster', CLUSTER_ID, '--to', TARGET, '--defer-offline', '--defer-timeout', '20s', '--gate-stable-for', '0', '--wait'],
+    { TEMPORAL_ADDRESS: h.env.address },
+    400_000,
+  );
+  expect(r.code).toBe(1);
+  expect(r.stdout).toMatch(/succeeded partially: 1 deferred \(edge-015\) not at v1\.34\.6/);
+  expect(r.stdout).toMatch(/Deferred \(left out: offline past the defer timeout\): edge-015/);
+  expect((await podsOf(TARGET)).has('edge-015')).toBe(false);
+  await online('edge-015');
+  await waitReady(['edge-015']);
+}, 600_000);
+
+test('maxFailures 10% of 20+: two failed workers are quarantined (cordoned, labelled, pods kept) and the upgrade completes; a third pauses', async () => {
+  const TARGET = 'v1.34.7';
+  // 31 nodes, 30 workers: 10% is 3; two failures are within it.
+  for (const n of ['edge-004', 'edge-017']) await setNodeLabel(h, n, SIM_FAIL_UPGRADE_LABEL, 'true');
+  await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, gate: NO_GATE, targetVersion: TARGET, maxFailures: '10%' });
+  const done = await progressUntil(h, 'the end', (p) => p.state !== 'running', 300_000);
+  expect(done).toMatchObject({ state: 'succeeded', partial: true, workers: { upgraded: 28 } });
+  expect(done.workers.quarantined!.map((q) => q.node).sort()).toEqual(['edge-004', 'edge-017']);
+  const all = await nodes(h);
+  for (const n of ['edge-004', 'edge-017']) {
+    const node = all.get(n)!;
+    expect(node.spec?.unschedulable).toBe(true);
+    expect(node.metadata?.labels?.[QUARANTINED_LABEL]).toBeDefined();
+    expect(node.metadata?.annotations?.[QUARANTINE_REASON_ANNOTATION]).toMatch(/upgrade pod .* failed/);
+  }
+  const pods = await podsOf(TARGET);
+  expect(pods.get('edge-004')).toBe('Failed');
+  expect(pods.get('edge-017')).toBe('Failed');
+
+  // The next upgrade: a budget of 1 with the same two failing nodes plus a third.
+  const NEXT = 'v1.34.8';
+  await setNodeLabel(h, 'edge-020', SIM_FAIL_UPGRADE_LABEL, 'true');
+  await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, gate: NO_GATE, targetVersion: NEXT, maxFailures: 2, acceptWarnings: true });
+  const paused = await progressUntil(h, 'a pause over the budget', (p) => p.state !== 'running', 300_000);
+  expect(paused).toMatchObject({ state: 'paused', pause: { reason: 'error' } });
+  expect(paused.lastError!.message).toMatch(/3 workers failed, over the failure budget of 2: .*edge-004.*edge-017.*edge-020/);
+}, 900_000);
