@@ -62,3 +62,23 @@ export interface UpgradeActivities {
     args: UpgradeRef & { deleteRecords: boolean },
   ): Promise<{ uncordoned: string[]; deletedPods: number; deletedEvents: number }>;
 }
+
+/** One health-gate check's verdict, as shown in progress (`workers.gate.checks`). */
+export interface GateCheck {
+  name: string;
+  ok: boolean;
+  message: string;
+}
+
+export interface HealthArgs extends UpgradeRef {
+  /** Nodes just upgraded (the batch, or one master). */
+  nodes: string[];
+  /** ISO time the gate started: container restarts after it count. */
+  since: string;
+  /** Controllers of the pods the drain evicted from those nodes, as 'Deployment/<ns>/<name>' or 'StatefulSet/<ns>/<name>'. */
+  owners: string[];
+  /** Names of extra checks from the worker configuration (`healthChecks`), run after the built-in ones. */
+  checks: string[];
+  /** Container restarts after `since` above which a pod on those nodes fails the 'restarts' check. */
+  maxRestarts: number;
+}
