@@ -42,8 +42,11 @@ export interface UpgradeActivities {
   precheck(args: UpgradeRef): Promise<PrecheckItem[]>;
   /** Cordons the node unless it already is; records on the Node when we did it. */
   cordonNode(args: NodeStepArgs): Promise<{ cordonedByUs: boolean }>;
-  /** Evicts the node's pods (DaemonSet and mirror pods stay). Heartbeats; fails naming the blocking PDB and pod. */
-  drainNode(args: NodeStepArgs & { drainTimeoutMs: number }): Promise<{ evicted: number }>;
+  /**
+   * Evicts the node's pods (DaemonSet and mirror pods stay). Heartbeats; fails naming the blocking PDB and pod.
+   * `owners` are the evicted pods' controllers ('Deployment/<ns>/<name>', 'StatefulSet/<ns>/<name>'), for the health gate.
+   */
+  drainNode(args: NodeStepArgs & { drainTimeoutMs: number }): Promise<{ evicted: number; owners: string[] }>;
   /**
    * Creates (or finds) the node's upgrade pod and waits until it Succeeded, the node reports the
    * target kubeletVersion and is Ready. Heartbeats while waiting. On failure the details carry the log tail.

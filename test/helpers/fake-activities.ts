@@ -294,7 +294,7 @@ export class FakeFleet {
           c.end(args.node);
           throw stepFailed(args.node, 'drain', 'eviction of shop/web-0 blocked by PodDisruptionBudget shop/web-pdb past drainTimeout');
         }
-        return { evicted: 3 };
+        return { evicted: 3, owners: [] };
       },
       runUpgradePod: async (args) => on('runUpgradePod', args).upgradePod(args),
       uncordonNode: async (args) => {

@@ -96,7 +96,7 @@ describe('owners', () => {
 });
 
 describe('restartsSince', () => {
-  const withStatus = (startTime: string, cs: object[]): V1Pod => ({ ...pod('p'), status: { phase: 'Running', startTime, containerStatuses: cs } }) as V1Pod;
+  const withStatus = (startTime: string, cs: object[]): V1Pod => ({ ...pod('p'), status: { phase: 'Running', startTime, containerStatuses: cs } }) as unknown as V1Pod;
   test('a pod started after since counts its restartCount', () => {
     expect(restartsSince(withStatus(iso(60_000), [{ name: 'app', restartCount: 4 }]), SINCE)).toEqual([{ container: 'app', restarts: 4 }]);
   });
