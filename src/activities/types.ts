@@ -35,9 +35,10 @@ export interface UpgradeActivities {
   /**
    * Reads nodes and versions. Throws non-retryable 'UnknownCluster' for an unconfigured clusterId.
    * With `upgrade` (an upgrade is about to start) it first checks the image against the worker's
-   * allow-list for the cluster and throws non-retryable 'InvalidUpgradeRequest' when it is not allowed.
+   * allow-list for the cluster and the gate checks against the worker's `healthChecks`, and throws
+   * non-retryable 'InvalidUpgradeRequest' when the image is not allowed or a check is not configured.
    */
-  inventory(clusterId: string, upgrade?: { upgradeImage?: string }): Promise<ClusterInventory>;
+  inventory(clusterId: string, upgrade?: { upgradeImage?: string; gateChecks?: string[] }): Promise<ClusterInventory>;
   /** Runs the pre-check items against the cluster. */
   precheck(args: UpgradeRef): Promise<PrecheckItem[]>;
   /** Cordons the node unless it already is; records on the Node when we did it. */
@@ -64,6 +65,13 @@ export interface UpgradeActivities {
   cleanupUpgrade(
     args: UpgradeRef & { deleteRecords: boolean },
   ): Promise<{ uncordoned: string[]; deletedPods: number; deletedEvents: number }>;
+  /**
+   * One read-only evaluation of the health gate for `nodes` (the workflow calls it every few
+   * seconds and judges flapping, stableFor and timeout itself): the built-in checks 'nodes',
+   * 'daemonsets', 'workloads', 'restarts', in that order, then one per name in `checks`. Transient
+   * API errors are retried briefly; a check that cannot be evaluated is returned not ok, never thrown.
+   */
+  evaluateHealth(args: HealthArgs): Promise<GateCheck[]>;
 }
 
 /** One health-gate check's verdict, as shown in progress (`workers.gate.checks`). */

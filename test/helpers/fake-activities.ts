@@ -331,6 +331,11 @@ export class FakeFleet {
         }
         return { uncordoned, deletedPods: args.deleteRecords ? c.deleteFailedPods() : 0, deletedEvents: 0 };
       },
+      // Healthy by default: every built-in and named check ok.
+      evaluateHealth: async (args) => {
+        on('evaluateHealth', args);
+        return ['nodes', 'daemonsets', 'workloads', 'restarts', ...args.checks].map((name) => ({ name, ok: true, message: 'ok' }));
+      },
     };
   }
 }
