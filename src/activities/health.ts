@@ -58,7 +58,10 @@ export async function evaluateHealth(clients: KubeClients, probes: HealthChecks,
 async function builtInChecks(kube: Kube, args: HealthArgs): Promise<GateCheck[]> {
   let state: GateState;
   try {
-    state = await withDeadline(withApiRetry(kube, () => readGateState(kube, args), { forMs: HEALTH_RETRY_MS }), HEALTH_DEADLINE_MS);
+    state = await withDeadline(
+      withApiRetry(kube, () => readGateState(kube, args), { forMs: HEALTH_RETRY_MS }),
+      HEALTH_DEADLINE_MS,
+    );
   } catch (err) {
     const message = `cannot evaluate: ${activityErrorMessage(err, kube.server)}`;
     return BUILTIN_GATE_CHECKS.map((name) => ({ name, ok: false, message }));
@@ -109,7 +112,9 @@ async function readGateNode(kube: Kube, name: string): Promise<GateNode> {
 }
 
 function podsOn(kube: Kube, node: string): Promise<V1Pod[]> {
-  return listAll<V1Pod>((cont) => kube.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}`, limit: 500, _continue: cont }));
+  return listAll<V1Pod>((cont) =>
+    kube.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}`, limit: 500, _continue: cont }),
+  );
 }
 
 /** A controller named 'Deployment/<ns>/<name>' or 'StatefulSet/<ns>/<name>' as it is now; other kinds count as missing. */
@@ -118,7 +123,12 @@ async function readController(kube: Kube, owner: string): Promise<ControllerStat
   try {
     if (kind === 'Deployment') {
       const d = await kube.apps.readNamespacedDeployment({ name, namespace });
-      return { owner, desired: d.spec?.replicas ?? 1, available: d.status?.availableReplicas ?? 0, selector: selectorString(d.spec?.selector) };
+      return {
+        owner,
+        desired: d.spec?.replicas ?? 1,
+        available: d.status?.availableReplicas ?? 0,
+        selector: selectorString(d.spec?.selector),
+      };
     }
     if (kind === 'StatefulSet') {
       const s = await kube.apps.readNamespacedStatefulSet({ name, namespace });

@@ -192,7 +192,11 @@ export function nodesCheck(nodes: GateNode[], targetVersion: string, now = Date.
   const problems = present.map((n) => nodeProblem(n, targetVersion, now)).filter((p): p is string => p !== undefined);
   const removed = gone.length ? `; ${gone.length} removed, skipped: ${listFew(gone)}` : '';
   if (problems.length > 0) {
-    return { name: 'nodes', ok: false, message: `${problems.length} of ${present.length} node(s) not healthy: ${listFew(problems)}${removed}` };
+    return {
+      name: 'nodes',
+      ok: false,
+      message: `${problems.length} of ${present.length} node(s) not healthy: ${listFew(problems)}${removed}`,
+    };
   }
   if (present.length === 0) return { name: 'nodes', ok: true, message: `no node left to check: ${listFew(gone)} removed` };
   return { name: 'nodes', ok: true, message: `${present.length} node(s) Ready at ${targetVersion}${removed}` };
@@ -209,7 +213,11 @@ export function daemonsetsCheck(pods: V1Pod[]): GateCheck {
     problems.push(`pod ${podRef(p)} (DaemonSet ${p.metadata?.namespace}/${owner}) on ${p.spec?.nodeName}: ${problem}`);
   }
   if (problems.length > 0) {
-    return { name: 'daemonsets', ok: false, message: `${problems.length} of ${ds.length} DaemonSet pod(s) not Ready: ${listFew(problems)}` };
+    return {
+      name: 'daemonsets',
+      ok: false,
+      message: `${problems.length} of ${ds.length} DaemonSet pod(s) not Ready: ${listFew(problems)}`,
+    };
   }
   return { name: 'daemonsets', ok: true, message: ds.length ? `${ds.length} DaemonSet pod(s) Ready` : 'no DaemonSet pods on these nodes' };
 }

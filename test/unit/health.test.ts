@@ -62,7 +62,9 @@ function pod(name: string, o: PodOpts = {}): V1Pod {
     spec: { nodeName: o.node ?? 'edge-001', containers: [{ name: 'app' }] },
     status: {
       phase: o.phase ?? 'Running',
-      conditions: [{ type: 'Ready', status: (o.ready ?? true) ? 'True' : 'False', ...(o.ready === false ? { reason: 'ContainersNotReady' } : {}) }],
+      conditions: [
+        { type: 'Ready', status: (o.ready ?? true) ? 'True' : 'False', ...(o.ready === false ? { reason: 'ContainersNotReady' } : {}) },
+      ],
     },
   };
 }
@@ -96,7 +98,8 @@ describe('owners', () => {
 });
 
 describe('restartsSince', () => {
-  const withStatus = (startTime: string, cs: object[]): V1Pod => ({ ...pod('p'), status: { phase: 'Running', startTime, containerStatuses: cs } }) as unknown as V1Pod;
+  const withStatus = (startTime: string, cs: object[]): V1Pod =>
+    ({ ...pod('p'), status: { phase: 'Running', startTime, containerStatuses: cs } }) as unknown as V1Pod;
   test('a pod started after since counts its restartCount', () => {
     expect(restartsSince(withStatus(iso(60_000), [{ name: 'app', restartCount: 4 }]), SINCE)).toEqual([{ container: 'app', restarts: 4 }]);
   });
@@ -146,7 +149,9 @@ describe('nodesCheck', () => {
     expect(nodesCheck([{ name: 'a', node: node('a', { beatAgo: 900_000 }), lease: 'unreadable' }], 'v1.34.4', NOW).ok).toBe(true);
   });
   test('a deleted node is skipped and named', () => {
-    expect(nodesCheck([{ name: 'edge-009' }, { name: 'edge-001', node: node('edge-001'), lease: lease(1) as never }], 'v1.34.4', NOW)).toEqual({
+    expect(
+      nodesCheck([{ name: 'edge-009' }, { name: 'edge-001', node: node('edge-001'), lease: lease(1) as never }], 'v1.34.4', NOW),
+    ).toEqual({
       name: 'nodes',
       ok: true,
       message: '1 node(s) Ready at v1.34.4; 1 removed, skipped: edge-009',
@@ -162,7 +167,8 @@ test('daemonsetsCheck names the pod, namespace, DaemonSet and node', () => {
   expect(daemonsetsCheck([ok, bad])).toEqual({
     name: 'daemonsets',
     ok: false,
-    message: '1 of 2 DaemonSet pod(s) not Ready: pod logging/fluent-bit-x (DaemonSet logging/fluent-bit) on edge-004: Running, not Ready (ContainersNotReady)',
+    message:
+      '1 of 2 DaemonSet pod(s) not Ready: pod logging/fluent-bit-x (DaemonSet logging/fluent-bit) on edge-004: Running, not Ready (ContainersNotReady)',
   });
   expect(daemonsetsCheck([]).message).toBe('no DaemonSet pods on these nodes');
 });
