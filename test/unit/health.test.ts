@@ -168,7 +168,8 @@ test('daemonsetsCheck names the pod, namespace, DaemonSet and node', () => {
     name: 'daemonsets',
     ok: false,
     message:
-      '1 of 2 DaemonSet pod(s) not Ready: pod logging/fluent-bit-x (DaemonSet logging/fluent-bit) on edge-004: Running, not Ready (ContainersNotReady)',
+      '1 of 2 DaemonSet pod(s) not Ready: pod logging/fluent-bit-x (DaemonSet logging/fluent-bit) on edge-004: ' +
+      'Running, not Ready (ContainersNotReady)',
   });
   expect(daemonsetsCheck([]).message).toBe('no DaemonSet pods on these nodes');
 });
