@@ -144,7 +144,7 @@ const pinned = (node: string, app: string) => ({
   },
 });
 
-test('(b) a Deployment whose pods are not Ready after the upgrade fails "workloads", naming it and the node; drain reported its owners', async () => {
+test('(b) Deployment pods not Ready after the upgrade fail "workloads", naming it and the node; drain reported the owners', async () => {
   const node = 'edge-003';
   await apps.createNamespacedDeployment({
     namespace: 'shop',
@@ -201,7 +201,10 @@ test('(c) a DaemonSet pod not Ready after the upgrade fails "daemonsets", naming
   await upgrade('edge-004');
   const c = await gateUntil(gate(['edge-004']), 'daemonsets', false);
   expect(c.message).toMatch(
-    /^1 of 1 DaemonSet pod\(s\) not Ready: pod logging\/fluent-bit-[a-z0-9]+ \(DaemonSet logging\/fluent-bit\) on edge-004: Running, not Ready \(ContainersNotReady\)$/,
+    new RegExp(
+      String.raw`^1 of 1 DaemonSet pod\(s\) not Ready: pod logging/fluent-bit-[a-z0-9]+ \(DaemonSet logging/fluent-bit\) on edge-004: ` +
+        String.raw`Running, not Ready \(ContainersNotReady\)$`,
+    ),
   );
   const all = await evaluateHealth(clients, {}, gate(['edge-004']));
   expect(check(all, 'nodes').ok).toBe(true);
