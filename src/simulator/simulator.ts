@@ -400,8 +400,12 @@ export class EdgeSimulator {
       { name: sim.name, body: nodeStatusPatch(sim.name, sim.version, this.kubeletPort, new Date(), message) },
       strategic,
     );
+    const wasReady = sim.postedReady;
     sim.postedReady = message === undefined;
     this.counters.statusUpdates++;
+    // Ready again (after an upgrade's kubelet restart or a flap): report the pods' readiness again, as a
+    // kubelet's status manager does, since the node lifecycle controller may have marked them not Ready meanwhile.
+    if (sim.postedReady && wasReady === false) this.syncReadiness(sim);
     sim.nextStatusAt = Date.now() + this.statusSeconds * 1000;
   }
 
@@ -460,8 +464,9 @@ export class EdgeSimulator {
 
   /**
    * Makes the Running ordinary pods on the node Ready, or not Ready while workloads are unready
-   * there (SIM_UNREADY_AFTER_UPGRADE_LABEL after an upgrade). Only on such a change, so the
-   * simulator does not fight the node lifecycle controller marking pods of a NotReady node.
+   * there (SIM_UNREADY_AFTER_UPGRADE_LABEL after an upgrade). Only when that changes or the node
+   * is Ready again, so the simulator does not fight the node lifecycle controller marking the pods
+   * of a NotReady node.
    */
   private syncReadiness(sim: SimNode): void {
     if (isSilent(sim)) return;
@@ -569,11 +574,7 @@ export class EdgeSimulator {
     else this.counters.upgradesSucceeded++;
     run.step(fail ? 'failed' : 'succeeded');
     if (!fail && !hangs) {
-      const ready = () =>
-        this.limit(() => this.postStatus(sim)).then(() => {
-          run.step('ready');
-          if (workloadsUnready(sim)) this.syncReadiness(sim);
-        });
+      const ready = () => this.limit(() => this.postStatus(sim)).then(() => run.step('ready'));
       this.later(2_000, () => void ready().catch(() => this.counters.apiErrors++));
     }
     this.log(`simulator: upgrade pod ${name} on ${sim.name} ${fail ? 'failed' : 'succeeded'}`);

@@ -120,7 +120,7 @@ test('(d) a node whose kubelet is not at the target fails "nodes", naming it and
   expect(c.message).toBe(`1 of 2 node(s) not healthy: edge-002 kubelet ${START}, want ${TARGET}; 1 removed, skipped: edge-gone`);
 });
 
-test('a flapping Ready condition fails "nodes" while NotReady, and passes once it stops', async () => {
+test('a flapping Ready condition fails "nodes" while NotReady; nodes and DaemonSet pods pass once it stops', async () => {
   await setLabel('edge-001', SIM_READY_FLAP_LABEL, '3');
   try {
     const c = await gateUntil(gate(['edge-001']), 'nodes', false);
@@ -129,6 +129,8 @@ test('a flapping Ready condition fails "nodes" while NotReady, and passes once i
     await setLabel('edge-001', SIM_READY_FLAP_LABEL, null);
   }
   await gateUntil(gate(['edge-001']), 'nodes', true);
+  // Pods the node lifecycle controller marked not Ready meanwhile are reported Ready again by the (simulated) kubelet.
+  await gateUntil(gate(['edge-001']), 'daemonsets', true);
 }, 90_000);
 
 /** A workload pinned to `node` (nodeSelector), so its evicted pod comes back there once the node is uncordoned. */
@@ -170,11 +172,8 @@ test('(b) Deployment pods not Ready after the upgrade fail "workloads", naming i
     async () => {
       const w = check(await evaluateHealth(clients, {}, args), 'workloads');
       // Both parts: the controllers' counts and their pods on the node, once started there (bound and started a moment later).
-      return !w.ok &&
-        w.message.includes('Deployment shop/pos-api: 0/2 available (unready pod on edge-003)') &&
-        !w.message.includes('Pending')
-        ? w
-        : undefined;
+      const both = w.message.includes('0/2 available (unready pod on edge-003)') && w.message.includes('3 of 3 pod(s) not Ready');
+      return !w.ok && both && !w.message.includes('Pending') ? w : undefined;
     },
     60_000,
     500,
