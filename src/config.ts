@@ -8,12 +8,19 @@
  *   allowedImages: [registry.example.com/edge-upgrade/agent@sha256:…] # other images a request may name
  *   allowTaggedImages: false        # opt in to tag-only entries (a tag can be moved)
  *   metricsAddress: 0.0.0.0:9464   # Prometheus endpoint of the SDK runtime (optional)
+ *   healthChecks:                  # extra health-gate checks a request may name (`gate.checks`); URLs stay here
+ *     shop-api:   { http: { url: https://shop.example.com/healthz, timeoutSeconds: 5 } }   # GET must return 2xx
+ *     error-rate: { prometheus: { url: http://prometheus:9090, query: 'up{job="pos"} == 1', timeoutSeconds: 5 } }
+ *                                  # instant query (GET <url>/api/v1/query) must succeed with a non-empty result
  *   clusters:
  *     - id: shop-17
  *       kubeconfig: /etc/edge-upgrade/shop-17.kubeconfig
  *       context: shop-17        # optional
  *       upgradeImage: …         # optional: this cluster's own default, replacing the worker's
  *       allowedImages: […]      # optional: this cluster's own list, replacing the worker's
+ *       healthChecks: {…}       # optional: added to the worker's, replacing same-named ones
+ * Check names: letters, digits, '.', '_', '-', not a built-in gate check (nodes, daemonsets, workloads,
+ * restarts); timeoutSeconds defaults to 5, at most 20.
  * Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_CA, TEMPORAL_TLS_CERT,
  * TEMPORAL_TLS_KEY, TEMPORAL_TLS_SERVER_NAME, EDGE_UPGRADE_IMAGE, EDGE_UPGRADE_ALLOWED_IMAGES (comma-separated),
  * EDGE_UPGRADE_ALLOW_TAGGED_IMAGES=true, EDGE_UPGRADE_METRICS_ADDRESS and
@@ -24,6 +31,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { KubeconfigError, loadKubeconfig } from './kubeconfig.js';
+import { BUILTIN_GATE_CHECKS } from './planning/health.js';
 import { allowListProblem, type ImagePolicy } from './planning/images.js';
 
 /**
@@ -32,12 +40,37 @@ import { allowListProblem, type ImagePolicy } from './planning/images.js';
  */
 export const DEFAULT_UPGRADE_IMAGE = 'ghcr.io/edge-upgrade/agent:0.1.0';
 
+/** Default and largest timeout of one extra health check, in seconds (the gate's activity must answer well under 30 s). */
+export const HEALTH_CHECK_TIMEOUT_SECONDS = { default: 5, max: 20 };
+
+const probeUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
+const probeTimeout = z.number().positive().max(HEALTH_CHECK_TIMEOUT_SECONDS.max).optional();
+const healthCheckSchema = z
+  .strictObject({
+    http: z.strictObject({ url: probeUrl, timeoutSeconds: probeTimeout }).optional(),
+    prometheus: z.strictObject({ url: probeUrl, query: z.string().min(1), timeoutSeconds: probeTimeout }).optional(),
+  })
+  .refine((c) => (c.http ? 1 : 0) + (c.prometheus ? 1 : 0) === 1, { error: 'expected exactly one of http or prometheus' });
+const checkName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { error: 'may only hold letters, digits, ".", "_" and "-"' })
+  .refine((n) => !(BUILTIN_GATE_CHECKS as readonly string[]).includes(n), {
+    error: `is taken by a built-in gate check (${BUILTIN_GATE_CHECKS.join(', ')})`,
+  });
+const healthChecksSchema = z.record(checkName, healthCheckSchema);
+
+/** One extra health-gate check: an HTTP GET that must return 2xx, or a Prometheus instant query that must return a non-empty result. */
+export type HealthCheckSpec = z.infer<typeof healthCheckSchema>;
+/** The extra health-gate checks by name. */
+export type HealthChecks = Record<string, HealthCheckSpec>;
+
 const clusterSchema = z.strictObject({
   id: z.string().min(1),
   kubeconfig: z.string().min(1),
   context: z.string().optional(),
   upgradeImage: z.string().min(1).optional(),
   allowedImages: z.array(z.string().min(1)).optional(),
+  healthChecks: healthChecksSchema.optional(),
 });
 const fileSchema = z
   .object({
@@ -64,6 +97,7 @@ const fileSchema = z
       .string()
       .regex(/^[^:\s]+:\d+$/, { error: 'expected host:port' })
       .optional(),
+    healthChecks: healthChecksSchema.optional(),
     clusters: z.array(clusterSchema).optional(),
   })
   .strict();
@@ -85,6 +119,8 @@ export interface WorkerConfig {
   allowedImages?: string[];
   /** host:port of the Prometheus metrics endpoint, when wanted. */
   metricsAddress?: string;
+  /** Extra health-gate checks a request may name (a cluster's own `healthChecks` add to these, see {@link healthChecksFor}). */
+  healthChecks?: HealthChecks;
   clusters: Map<string, ClusterEntry>;
 }
 
@@ -114,6 +150,11 @@ export function imagePolicyFor(config: Pick<WorkerConfig, 'upgradeImage' | 'allo
   const c = config.clusters.get(clusterId);
   const defaultImage = c?.upgradeImage ?? config.upgradeImage;
   return { ...(defaultImage ? { defaultImage } : {}), allowed: c?.allowedImages ?? config.allowedImages ?? [] };
+}
+
+/** The extra health-gate checks of `clusterId`: the worker's, plus (replacing same-named ones) the cluster's own. */
+export function healthChecksFor(config: Pick<WorkerConfig, 'healthChecks' | 'clusters'>, clusterId: string): HealthChecks {
+  return { ...config.healthChecks, ...config.clusters.get(clusterId)?.healthChecks };
 }
 
 /** Parses EDGE_UPGRADE_CLUSTERS: "id=/path[#context],id2=/path2". */
@@ -147,6 +188,7 @@ export function loadWorkerConfig(file: string | undefined, env: NodeJS.ProcessEn
     ...(upgradeImage !== undefined ? { upgradeImage } : {}),
     ...(allowedImages !== undefined ? { allowedImages } : {}),
     ...(metrics ? { metricsAddress: metrics } : {}),
+    ...(raw.healthChecks ? { healthChecks: raw.healthChecks } : {}),
     clusters,
   };
 }
@@ -162,7 +204,9 @@ function readConfigFile(file: string): ConfigFile {
   const parsed = fileSchema.safeParse(parseYaml(text) ?? {});
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new ConfigError(`config file ${file}: ${issue.path.join('.') || '(top)'}: ${issue.message}`);
+    // A record key's own problem (healthChecks names) is nested; say it, not "Invalid key in record".
+    const message = issue.code === 'invalid_key' ? `check name ${issue.issues[0]?.message ?? issue.message}` : issue.message;
+    throw new ConfigError(`config file ${file}: ${issue.path.join('.') || '(top)'}: ${message}`);
   }
   return parsed.data;
 }

@@ -10,6 +10,7 @@
 import type { V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import { drainBlockedMessage, pdbsForPod, podKey, podsToAwait, podsToEvict, terminatingDetail } from '../planning/drain.js';
 import { EventRecorder } from './events.js';
+import { podControllers } from './owners.js';
 import {
   ApiOutage,
   apiMessage,
@@ -34,6 +35,8 @@ interface DrainProgress {
   startedAt: number;
   evicted: number;
   pending: string[];
+  /** Controllers of the pods to evict, for the health gate ('Deployment/<ns>/<name>', 'StatefulSet/<ns>/<name>'). */
+  owners?: string[];
   /** Set while the API server is failing: what and for how long. */
   apiOutage?: string;
 }
@@ -43,7 +46,7 @@ type Refused = { pod: V1Pod; refusal?: string; nextTry: number };
 type DrainArgs = NodeStepArgs & { drainTimeoutMs: number };
 
 /** Implements `drainNode`. */
-export async function drainNode(clients: KubeClients, args: DrainArgs): Promise<{ evicted: number }> {
+export async function drainNode(clients: KubeClients, args: DrainArgs): Promise<{ evicted: number; owners: string[] }> {
   const drain = new Drain(clients.for(args.clusterId), args);
   for (;;) {
     throwIfCancelled();
@@ -63,7 +66,7 @@ export async function drainNode(clients: KubeClients, args: DrainArgs): Promise<
   }
   const what = drain.evicted === 0 ? 'nothing to evict on' : `evicted ${drain.evicted} pod(s) from`;
   await new EventRecorder(drain.kube.core, args).normal('UpgradeDrained', `edge-upgrade ${args.upgradeId}: ${what} ${args.node}`);
-  return { evicted: drain.evicted };
+  return { evicted: drain.evicted, owners: [...drain.owners].sort() };
 }
 
 /** One drain attempt: the pods still to evict (with their last refusal) and those waited for. */
@@ -73,6 +76,8 @@ class Drain {
   readonly deadline: number;
   readonly outage: ApiOutage;
   evicted = this.prev?.evicted ?? 0;
+  /** Controllers of the pods this drain evicts (Deployments and StatefulSets), kept across attempts in the heartbeat. */
+  readonly owners = new Set<string>(this.prev?.owners ?? []);
   planned = false;
   /** Pods whose eviction was accepted (or that were terminating already), waiting to disappear. */
   private readonly waiting = new Map<string, V1Pod>();
@@ -97,6 +102,8 @@ class Drain {
     );
     for (const p of podsToEvict(all)) this.toEvict.set(podKey(p), { pod: p, nextTry: 0 });
     for (const p of podsToAwait(all)) this.waiting.set(podKey(p), p);
+    const controlled = [...this.toEvict.values()].map((r) => r.pod).concat([...this.waiting.values()]);
+    for (const owner of await podControllers(this.kube, controlled)) this.owners.add(owner);
     this.planned = true;
     return this.toEvict.size + this.waiting.size === 0 ? 'nothing' : 'planned';
   }
@@ -138,6 +145,7 @@ class Drain {
       startedAt: this.startedAt,
       evicted: this.evicted,
       pending: [...this.toEvict.keys(), ...this.waiting.keys()].slice(0, 20),
+      owners: [...this.owners],
       apiOutage: this.outage.describe(),
     };
   }

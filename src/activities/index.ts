@@ -4,12 +4,14 @@
  * plane). One file per concern: inventory/precheck, cordon, drain, upgrade pod, cleanup.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import type { ClusterRegistry } from '../config.js';
+import type { ClusterRegistry, HealthChecks } from '../config.js';
 import { ErrorType, isInvalidUpgradeRequest } from '../planning/errors.js';
+import { unknownGateChecks } from '../planning/health.js';
 import { resolveUpgradeImage, type ImagePolicy } from '../planning/images.js';
 import { cleanupUpgrade, deleteFailedUpgradePods } from './cleanup.js';
 import { cordonNode, uncordonNode } from './cordon.js';
 import { drainNode } from './drain.js';
+import { evaluateHealth } from './health.js';
 import { inventory, precheck } from './inventory.js';
 import { KubeClients, nodeStepFailed, type KubeRequestCounter } from './kube.js';
 import type { UpgradeActivities } from './types.js';
@@ -18,13 +20,18 @@ import { runUpgradePod } from './upgrade-pod.js';
 
 export type { UpgradeActivities } from './types.js';
 
-/** What the activities need: where the clusters are, and which agent images each may run. */
+/** What the activities need: where the clusters are, which agent images each may run, and its extra health checks. */
 export interface ActivityDeps {
   clusters: ClusterRegistry;
   /** Image of the node upgrade agent, used unless the request names one; the only image allowed when `images` is not given. */
   upgradeImage?: string;
   /** The image allow-list of a cluster (the worker passes its configuration's, see imagePolicyFor). */
   images?: (clusterId: string) => ImagePolicy;
+  /**
+   * The extra health-gate checks a request may name for a cluster (the worker passes its
+   * configuration's, see healthChecksFor); none when not given.
+   */
+  healthChecks?: (clusterId: string) => HealthChecks;
   /** Counts every Kubernetes API request the activities send (the worker's Prometheus counter). */
   onKubeRequest?: KubeRequestCounter;
 }
@@ -32,6 +39,7 @@ export interface ActivityDeps {
 /** Builds the activities the worker registers. */
 export function createActivities(deps: ActivityDeps): UpgradeActivities {
   const clients = new KubeClients(deps.clusters, deps.onKubeRequest);
+  const checksOf = deps.healthChecks ?? (() => ({}));
   const policy = deps.images ?? (() => ({ ...(deps.upgradeImage ? { defaultImage: deps.upgradeImage } : {}), allowed: [] }));
   /** The allowed image for the request; throws `refuse(message)` when it is not allowed. */
   const imageFor = (clusterId: string, requested: string | undefined, refuse: (message: string) => Error): string => {
@@ -46,7 +54,12 @@ export function createActivities(deps: ActivityDeps): UpgradeActivities {
     inventory: async (clusterId, upgrade) => {
       // An unknown cluster or a broken kubeconfig is reported first, then the image.
       clients.for(clusterId);
-      if (upgrade) imageFor(clusterId, upgrade.upgradeImage, (m) => ApplicationFailure.nonRetryable(m, ErrorType.InvalidUpgradeRequest));
+      if (upgrade) {
+        const refuse = (m: string) => ApplicationFailure.nonRetryable(m, ErrorType.InvalidUpgradeRequest);
+        imageFor(clusterId, upgrade.upgradeImage, refuse);
+        const unknown = unknownGateChecks(upgrade.gateChecks ?? [], Object.keys(checksOf(clusterId)), clusterId);
+        if (unknown) throw refuse(unknown);
+      }
       return inventory(clients, clusterId);
     },
     precheck: (args) => precheck(clients, args),
@@ -64,7 +77,6 @@ export function createActivities(deps: ActivityDeps): UpgradeActivities {
     cleanupUpgrade: (args) => cleanupUpgrade(clients, args),
     waitForNodesOnline: (args) => waitForNodesOnline(clients, args),
     quarantineNode: (args) => quarantineNode(clients, args),
-    // Replaced by the health-gate implementation (activities/health.ts).
-    evaluateHealth: () => Promise.resolve([]),
+    evaluateHealth: (args) => evaluateHealth(clients, checksOf(args.clusterId), args),
   };
 }

@@ -16,6 +16,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import {
+  AppsV1Api,
   CoordinationV1Api,
   CoreV1Api,
   createConfiguration,
@@ -44,6 +45,8 @@ export interface Kube {
   core: CoreV1Api;
   policy: PolicyV1Api;
   coordination: CoordinationV1Api;
+  /** Deployments, StatefulSets and ReplicaSets, read by the health gate and drain (evicted pods' controllers). */
+  apps: AppsV1Api;
   /** The worker's shared watches on this cluster's upgrade pods and nodes (see shared-watch.ts). */
   watches: { pods: SharedWatch<V1Pod>; nodes: SharedWatch<V1Node> };
   /** When kube-upgrade was last found admissible (ms), so pods are not preceded by a namespace read each. */
@@ -200,6 +203,7 @@ export class KubeClients {
       core,
       policy: makeClient(kc, PolicyV1Api, opts),
       coordination: makeClient(kc, CoordinationV1Api, opts),
+      apps: makeClient(kc, AppsV1Api, opts),
       clientOptions: opts,
       watches: sharedWatches(kc, core, countRequest),
     };

@@ -35,15 +35,19 @@ export interface UpgradeActivities {
   /**
    * Reads nodes and versions. Throws non-retryable 'UnknownCluster' for an unconfigured clusterId.
    * With `upgrade` (an upgrade is about to start) it first checks the image against the worker's
-   * allow-list for the cluster and throws non-retryable 'InvalidUpgradeRequest' when it is not allowed.
+   * allow-list for the cluster and the gate checks against the worker's `healthChecks`, and throws
+   * non-retryable 'InvalidUpgradeRequest' when the image is not allowed or a check is not configured.
    */
-  inventory(clusterId: string, upgrade?: { upgradeImage?: string }): Promise<ClusterInventory>;
+  inventory(clusterId: string, upgrade?: { upgradeImage?: string; gateChecks?: string[] }): Promise<ClusterInventory>;
   /** Runs the pre-check items against the cluster; with `deferOffline`, offline workers are no error (they will be deferred). */
   precheck(args: UpgradeRef & { deferOffline?: boolean }): Promise<PrecheckItem[]>;
   /** Cordons the node unless it already is; records on the Node when we did it. */
   cordonNode(args: NodeStepArgs): Promise<{ cordonedByUs: boolean }>;
-  /** Evicts the node's pods (DaemonSet and mirror pods stay). Heartbeats; fails naming the blocking PDB and pod. */
-  drainNode(args: NodeStepArgs & { drainTimeoutMs: number }): Promise<{ evicted: number; owners?: string[] }>;
+  /**
+   * Evicts the node's pods (DaemonSet and mirror pods stay). Heartbeats; fails naming the blocking PDB and pod.
+   * `owners` are the evicted pods' controllers ('Deployment/<ns>/<name>', 'StatefulSet/<ns>/<name>'), for the health gate.
+   */
+  drainNode(args: NodeStepArgs & { drainTimeoutMs: number }): Promise<{ evicted: number; owners: string[] }>;
   /**
    * Creates (or finds) the node's upgrade pod and waits until it Succeeded, the node reports the
    * target kubeletVersion and is Ready. Heartbeats while waiting. On failure the details carry the log tail.
@@ -60,8 +64,6 @@ export interface UpgradeActivities {
   waitForNodesOnline(args: UpgradeRef & { nodes: string[]; timeoutMs: number }): Promise<{ online: string[]; removed: string[] }>;
   /** Labels and annotates a failed worker as quarantined (failure budget); it stays cordoned, its pod kept. */
   quarantineNode(args: NodeStepArgs & { message: string }): Promise<void>;
-  /** One read-only evaluation of the health gate's checks on `nodes` (see {@link HealthArgs}). */
-  evaluateHealth(args: HealthArgs): Promise<GateCheck[]>;
   /**
    * Restores what the upgrade changed: uncordons every node this upgrade cordoned. With
    * `deleteRecords` it also deletes the upgrade pods and Events in kube-upgrade and the Events it
@@ -69,6 +71,13 @@ export interface UpgradeActivities {
    * finished may be half-upgraded: it stays cordoned, its pod is kept, and it is returned in `kept`.
    */
   cleanupUpgrade(args: UpgradeRef & { deleteRecords: boolean }): Promise<CleanupResult>;
+  /**
+   * One read-only evaluation of the health gate for `nodes` (the workflow calls it every few
+   * seconds and judges flapping, stableFor and timeout itself): the built-in checks 'nodes',
+   * 'daemonsets', 'workloads', 'restarts', in that order, then one per name in `checks`. Transient
+   * API errors are retried briefly; a check that cannot be evaluated is returned not ok, never thrown.
+   */
+  evaluateHealth(args: HealthArgs): Promise<GateCheck[]>;
 }
 
 /** What cleanup did: nodes uncordoned, nodes kept cordoned (maybe half-upgraded) and why, records deleted. */

@@ -52,6 +52,13 @@ export const SIM_UPGRADE_SECONDS_LABEL = 'sim.edge-upgrade.io/upgrade-seconds';
 export const SIM_KUBELET_HANGS_LABEL = 'sim.edge-upgrade.io/kubelet-hangs-after-upgrade';
 /** `<n>`: the node's Ready condition flaps: n seconds True, n seconds False, and so on (Leases keep renewing). */
 export const SIM_READY_FLAP_LABEL = 'sim.edge-upgrade.io/ready-flap-seconds';
+/**
+ * `true`: once the node's upgrade succeeded, its ordinary pods (all but upgrade pods) are Running
+ * but not Ready (ContainersNotReady), those scheduled there later included; before the upgrade
+ * they are Ready. Removing the label makes them Ready again. (A restarted simulator forgets which
+ * nodes it upgraded.)
+ */
+export const SIM_UNREADY_AFTER_UPGRADE_LABEL = 'sim.edge-upgrade.io/unready-after-upgrade';
 /** Nodes the simulator plays carry this label, so a restarted simulator finds them again. */
 export const SIM_NODE_LABEL = 'sim.edge-upgrade.io/simulated';
 

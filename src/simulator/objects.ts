@@ -93,10 +93,17 @@ export function nodeInfo(name: string, version: string): Record<string, string> 
 
 const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
-/** A merge patch for /status that makes a pod Running and Ready on its node. */
+/** The reason and message of a Running pod's unready containers, as a kubelet reports them. */
+function notReady(pod: V1Pod): { reason: string; message: string } {
+  const names = (pod.spec?.containers ?? []).map((c) => c.name).join(' ');
+  return { reason: 'ContainersNotReady', message: `containers with unready status: [${names}]` };
+}
+
+/** A merge patch for /status that makes a pod Running and Ready (or, with `ready` false, not Ready) on its node. */
 export function runningPodStatus(pod: V1Pod, now: Date, ready = true): object {
   const t = iso(now);
   const containers = pod.spec?.containers ?? [];
+  const why = ready ? {} : notReady(pod);
   return {
     status: {
       phase: 'Running',
@@ -106,8 +113,8 @@ export function runningPodStatus(pod: V1Pod, now: Date, ready = true): object {
       conditions: [
         { type: 'PodScheduled', status: 'True', lastTransitionTime: t },
         { type: 'Initialized', status: 'True', lastTransitionTime: t },
-        { type: 'ContainersReady', status: ready ? 'True' : 'False', lastTransitionTime: t },
-        { type: 'Ready', status: ready ? 'True' : 'False', lastTransitionTime: t },
+        { type: 'ContainersReady', status: ready ? 'True' : 'False', lastTransitionTime: t, ...why },
+        { type: 'Ready', status: ready ? 'True' : 'False', lastTransitionTime: t, ...why },
       ],
       containerStatuses: containers.map((c) => ({
         name: c.name,
@@ -118,6 +125,25 @@ export function runningPodStatus(pod: V1Pod, now: Date, ready = true): object {
         restartCount: 0,
         state: { running: { startedAt: t } },
       })),
+    },
+  };
+}
+
+/**
+ * A merge patch for /status that changes only a Running pod's readiness: the Ready and
+ * ContainersReady conditions and the containers' `ready` (lists are replaced whole by a merge
+ * patch, so the other conditions and container fields are carried over).
+ */
+export function podReadinessPatch(pod: V1Pod, now: Date, ready: boolean): object {
+  const t = iso(now);
+  const why = ready ? {} : notReady(pod);
+  const flip = new Set(['Ready', 'ContainersReady']);
+  const kept = (pod.status?.conditions ?? []).filter((c) => !flip.has(c.type));
+  const changed = [...flip].map((type) => ({ type, status: ready ? 'True' : 'False', lastTransitionTime: t, ...why }));
+  return {
+    status: {
+      conditions: [...kept, ...changed],
+      containerStatuses: (pod.status?.containerStatuses ?? []).map((c) => ({ ...c, ready })),
     },
   };
 }

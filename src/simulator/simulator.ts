@@ -33,11 +33,21 @@ import {
   SIM_NODE_LABEL,
   SIM_OFFLINE_LABEL,
   SIM_READY_FLAP_LABEL,
+  SIM_UNREADY_AFTER_UPGRADE_LABEL,
   SIM_UPGRADE_SECONDS_LABEL,
   UPGRADE_NAMESPACE,
 } from '../planning/labels.js';
 import { logKey, startKubeletServer, type LogStore } from './kubelet-server.js';
-import { microTime, nodeObject, nodeStatusPatch, podEnv, runningPodStatus, terminatedPodStatus, type SimNodeSpec } from './objects.js';
+import {
+  microTime,
+  nodeObject,
+  nodeStatusPatch,
+  podEnv,
+  podReadinessPatch,
+  runningPodStatus,
+  terminatedPodStatus,
+  type SimNodeSpec,
+} from './objects.js';
 
 /** Simulator settings. Durations are in seconds. */
 export interface SimulatorOptions {
@@ -94,6 +104,8 @@ interface SimNode {
   hung: boolean;
   /** The Ready status last posted, so a flap posts only its changes. */
   postedReady?: boolean;
+  /** An upgrade pod succeeded on this node (in this simulator's lifetime), for SIM_UNREADY_AFTER_UPGRADE_LABEL. */
+  upgraded: boolean;
 }
 
 /** One upgrade pod the simulator is executing, and its log as the simulated kubelet serves it. */
@@ -286,6 +298,7 @@ export class EdgeSimulator {
         statusPending: false,
         renewing: false,
         hung: false,
+        upgraded: false,
       };
       this.nodes.set(name, sim);
     }
@@ -293,7 +306,9 @@ export class EdgeSimulator {
     if (version) sim.version = version;
     else if (sim.version === 'v0.0.0' && node.status?.nodeInfo?.kubeletVersion) sim.version = node.status.nodeInfo.kubeletVersion;
     const wasSilent = isSilent(sim);
+    const wasUnready = workloadsUnready(sim);
     sim.labels = { ...(node.metadata?.labels ?? {}) };
+    if (wasUnready !== workloadsUnready(sim)) this.syncReadiness(sim);
     if (sim.hung && sim.labels[SIM_KUBELET_HANGS_LABEL] !== 'true') sim.hung = false;
     if (wasSilent && !isSilent(sim)) {
       this.log(`simulator: ${name} is back online`);
@@ -301,6 +316,8 @@ export class EdgeSimulator {
       sim.nextStatusAt = now;
       // As a kubelet does on reconnect: sync the pods bound to this node (start the Pending ones, finalize deleted ones).
       for (const pod of this.podInformer?.list() ?? []) if (pod.spec?.nodeName === name) this.onPod(pod);
+      // …and reports its pods' readiness again (the node lifecycle controller marked them not Ready meanwhile).
+      this.syncReadiness(sim);
     }
     // Someone (kube-controller-manager) marked it not Ready while we are online: report our status again.
     if (!isSilent(sim) && node.status?.conditions && !nodeReady(node) && flapReady(sim) !== false) sim.nextStatusAt = now;
@@ -383,8 +400,12 @@ export class EdgeSimulator {
       { name: sim.name, body: nodeStatusPatch(sim.name, sim.version, this.kubeletPort, new Date(), message) },
       strategic,
     );
+    const wasReady = sim.postedReady;
     sim.postedReady = message === undefined;
     this.counters.statusUpdates++;
+    // Ready again (after an upgrade's kubelet restart or a flap): report the pods' readiness again, as a
+    // kubelet's status manager does, since the node lifecycle controller may have marked them not Ready meanwhile.
+    if (sim.postedReady && wasReady === false) this.syncReadiness(sim);
     sim.nextStatusAt = Date.now() + this.statusSeconds * 1000;
   }
 
@@ -435,10 +456,31 @@ export class EdgeSimulator {
     }
     if (phase === 'Running') return;
     this.once(`start/${uid}`, async () => {
-      const body = runningPodStatus(pod, new Date());
+      const body = runningPodStatus(pod, new Date(), !workloadsUnready(sim));
       await this.core.patchNamespacedPodStatus({ name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, body }, mergePatch);
       this.counters.podsStarted++;
     });
+  }
+
+  /**
+   * Makes the Running ordinary pods on the node Ready, or not Ready while workloads are unready
+   * there (SIM_UNREADY_AFTER_UPGRADE_LABEL after an upgrade). Only when that changes or the node
+   * is Ready again, so the simulator does not fight the node lifecycle controller marking the pods
+   * of a NotReady node.
+   */
+  private syncReadiness(sim: SimNode): void {
+    if (isSilent(sim)) return;
+    const ready = !workloadsUnready(sim);
+    for (const pod of this.podInformer?.list() ?? []) {
+      if (pod.spec?.nodeName !== sim.name || isUpgradePod(pod) || pod.status?.phase !== 'Running' || pod.metadata?.deletionTimestamp)
+        continue;
+      const isReady = pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+      if (isReady === ready) continue;
+      this.once(`ready/${pod.metadata!.uid!}`, async () => {
+        const body = podReadinessPatch(pod, new Date(), ready);
+        await this.core.patchNamespacedPodStatus({ name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, body }, mergePatch);
+      });
+    }
   }
 
   /** Runs `fn` once per key at a time, through the request limiter; failures count and are retried by the next event. */
@@ -513,6 +555,7 @@ export class EdgeSimulator {
     const hangs = !fail && sim.labels[SIM_KUBELET_HANGS_LABEL] === 'true';
     if (!fail) {
       sim.version = run.target;
+      sim.upgraded = true;
       if (hangs) {
         // The new kubelet posts Ready with its version once, then hangs: no more Lease renewals or status posts.
         await this.postStatus(sim);
@@ -552,6 +595,11 @@ function flapReady(sim: SimNode): boolean | undefined {
   const seconds = Number(sim.labels[SIM_READY_FLAP_LABEL]);
   if (!Number.isFinite(seconds) || seconds <= 0) return undefined;
   return Math.floor(Date.now() / (seconds * 1000)) % 2 === 0;
+}
+
+/** Ordinary pods on the node are to be Running but not Ready: it was upgraded and carries SIM_UNREADY_AFTER_UPGRADE_LABEL. */
+function workloadsUnready(sim: SimNode): boolean {
+  return sim.upgraded && sim.labels[SIM_UNREADY_AFTER_UPGRADE_LABEL] === 'true';
 }
 
 function isUpgradePod(pod: V1Pod): boolean {

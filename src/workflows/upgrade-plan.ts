@@ -29,7 +29,10 @@ export async function planUpgrade(run: UpgradeRun): Promise<void> {
   try {
     inv = await activities.within5Minutes.inventory.executeWithOptions({ summary: `inventory ${ref.clusterId}` }, [
       ref.clusterId,
-      { upgradeImage: request.request.upgradeImage },
+      {
+        upgradeImage: request.request.upgradeImage,
+        ...(request.gate.checks.length > 0 && request.gate.stableForMs > 0 ? { gateChecks: request.gate.checks } : {}),
+      },
     ]);
   } catch (err) {
     if (

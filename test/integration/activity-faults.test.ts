@@ -265,7 +265,7 @@ test('cordon, drain and the upgrade wait ride out a 20-30 s API server outage', 
   expect(Date.now() - cordonStarted).toBeGreaterThan(15_000);
 
   await proxy.outage(20_000);
-  expect(await drainNode(proxied, { ...step(node, 'proxied'), drainTimeoutMs: 60_000 })).toEqual({ evicted: 1 });
+  expect(await drainNode(proxied, { ...step(node, 'proxied'), drainTimeoutMs: 60_000 })).toEqual({ evicted: 1, owners: [] });
 
   const upgrade = runUpgradePod(proxied, IMAGE, { ...step(node, 'proxied'), nodeTimeoutMs: 120_000 });
   await eventually('the upgrade pod Running', async () => {

@@ -67,6 +67,10 @@ test('deploy/rbac.yaml grants the ServiceAccount what the activities use, and no
   expect(can('watch', 'pods', '-n', 'kube-upgrade')).toBe('yes');
   expect(can('create', 'pods', '-n', 'kube-upgrade')).toBe('yes');
   expect(can('create', 'pods', '--subresource=eviction', '-n', 'default')).toBe('yes');
+  // Drain's owners and the health gate: a pod's ReplicaSet, and the evicted Deployments and StatefulSets, by name.
+  for (const r of ['replicasets.apps', 'deployments.apps', 'statefulsets.apps']) expect(can('get', r, '-n', 'shop')).toBe('yes');
+  expect(can('list', 'deployments.apps', '-n', 'shop')).toBe('no');
+  expect(can('patch', 'deployments.apps', '-n', 'shop')).toBe('no');
   // Pod Security 'privileged' may be set on kube-upgrade only, never on another namespace.
   expect(can('patch', 'namespaces/kube-upgrade')).toBe('yes');
   expect(can('patch', 'namespaces/default')).toBe('no');

@@ -11,7 +11,16 @@ import { nodeReady } from '../../src/planning/cluster.js';
 import { runCli } from '../helpers/cli.js';
 import { eventually } from '../helpers/poll.js';
 import { NO_GATE } from '../helpers/requests.js';
-import { CLUSTER_ID, cordonedByUs, nodes, progressUntil, setNodeLabel, startHarness, upgradePods, type Harness } from './upgrade-harness.js';
+import {
+  CLUSTER_ID,
+  cordonedByUs,
+  nodes,
+  progressUntil,
+  setNodeLabel,
+  startHarness,
+  upgradePods,
+  type Harness,
+} from './upgrade-harness.js';
 
 let h: Harness;
 

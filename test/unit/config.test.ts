@@ -2,7 +2,14 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, imagePolicyFor, loadWorkerConfig, parseClustersEnv, temporalConnectionOptions } from '../../src/config.js';
+import {
+  ConfigError,
+  healthChecksFor,
+  imagePolicyFor,
+  loadWorkerConfig,
+  parseClustersEnv,
+  temporalConnectionOptions,
+} from '../../src/config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'edge-upgrade-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -125,5 +132,50 @@ describe('the upgrade image allow-list', () => {
     expect(() => loadWorkerConfig(undefined, { EDGE_UPGRADE_ALLOW_TAGGED_IMAGES: 'maybe' })).toThrow(
       /EDGE_UPGRADE_ALLOW_TAGGED_IMAGES "maybe" is not true or false/,
     );
+  });
+});
+
+describe('healthChecks (extra health-gate checks)', () => {
+  test('http and prometheus checks load; a cluster adds its own and replaces same-named ones', () => {
+    const cfg = loadWorkerConfig(
+      file(
+        'checks.yaml',
+        [
+          'healthChecks:',
+          '  shop-api: { http: { url: "https://shop.example.com/healthz", timeoutSeconds: 5 } }',
+          "  error-rate: { prometheus: { url: 'http://prometheus:9090', query: 'up{job=\"pos\"} == 1' } }",
+          'clusters:',
+          '  - id: shop-17',
+          '    kubeconfig: /k/shop-17',
+          '    healthChecks:',
+          '      shop-api: { http: { url: "https://shop-17.example.com/healthz" } }',
+          '      till: { http: { url: "http://till:80/" } }',
+        ].join('\n'),
+      ),
+      {},
+    );
+    expect(cfg.healthChecks).toEqual({
+      'shop-api': { http: { url: 'https://shop.example.com/healthz', timeoutSeconds: 5 } },
+      'error-rate': { prometheus: { url: 'http://prometheus:9090', query: 'up{job="pos"} == 1' } },
+    });
+    expect(Object.keys(healthChecksFor(cfg, 'shop-17')).sort()).toEqual(['error-rate', 'shop-api', 'till']);
+    expect(healthChecksFor(cfg, 'shop-17')['shop-api']).toEqual({ http: { url: 'https://shop-17.example.com/healthz' } });
+    expect(healthChecksFor(cfg, 'other')['shop-api']).toEqual({ http: { url: 'https://shop.example.com/healthz', timeoutSeconds: 5 } });
+    expect(healthChecksFor(loadWorkerConfig(undefined, {}), 'shop-17')).toEqual({});
+  });
+
+  test.each([
+    ['healthChecks: { a: { http: { url: "ftp://x" } } }', 'healthChecks.a.http.url: expected an http:// or https:// URL'],
+    ['healthChecks: { a: { http: { url: "http://x" }, prometheus: { url: "http://p", query: up } } }', 'exactly one of http or prometheus'],
+    ['healthChecks: { a: {} }', 'healthChecks.a: expected exactly one of http or prometheus'],
+    ['healthChecks: { a: { grpc: {} } }', 'healthChecks.a: Unrecognized key: "grpc"'],
+    ['healthChecks: { a: { prometheus: { url: "http://p" } } }', 'healthChecks.a.prometheus.query'],
+    ['healthChecks: { a: { http: { url: "http://x", timeoutSeconds: 60 } } }', 'healthChecks.a.http.timeoutSeconds'],
+    ['healthChecks: { nodes: { http: { url: "http://x" } } }', 'healthChecks.nodes: check name is taken by a built-in gate check'],
+    ['healthChecks: { "a b": { http: { url: "http://x" } } }', 'check name may only hold letters, digits'],
+  ])('%s is refused in one line', (yaml, message) => {
+    const p = file('bad-checks.yaml', yaml);
+    expect(() => loadWorkerConfig(p, {})).toThrow(ConfigError);
+    expect(() => loadWorkerConfig(p, {})).toThrow(message);
   });
 });
