@@ -103,6 +103,8 @@ async function refuseIfOffline(kube: Kube, node: V1Node, args: NodeStepArgs): Pr
   const lease = await readLease(kube, args.node);
   const reason = offlineReason(node, lease?.spec as { renewTime?: Date; leaseDurationSeconds?: number } | undefined, Date.now());
   if (reason === null) return;
+  const message = `edge-upgrade ${args.upgradeId}: ${args.node} is offline (${reason}); it was not touched`;
+  await new EventRecorder(kube.core, args).warning('UpgradeNodeOffline', message);
   throw ApplicationFailure.create({
     message: `${args.node} is offline: ${reason}; nothing was changed on it`,
     type: ErrorType.NodeOffline,

@@ -31,16 +31,37 @@ export interface PlanView {
   batches: string[][];
   alreadyUpgraded: string[];
   firstControlPlane: string | null;
+  /** Workers NotReady now: deferred with `deferOffline`, else the pre-check refuses the upgrade. */
+  offline: string[];
+  deferOffline: boolean;
+  /** How many workers may fail (quarantined) before the upgrade pauses; 0 means the first failure pauses. */
+  failureBudget: number;
+  /** The health gate after each master and batch, or null when disabled. */
+  gate: { stableForMs: number; timeoutMs: number; checks: string[] } | null;
+}
+
+/** The request settings a plan shows besides the batches. */
+export interface PlanSettings {
+  percent?: number;
+  deferOffline: boolean;
+  failureBudget: number;
+  gate: PlanView['gate'];
 }
 
 /** The view of `plan` (from planning/plan.ts) that the `plan` command prints, batches capped at `percent`. */
-export function planView(plan: UpgradePlan, targetVersion: string, percent?: number): PlanView {
+export function planView(plan: UpgradePlan, targetVersion: string, settings: PlanSettings, offline: string[] = []): PlanView {
+  const batches = workerBatches(plan, settings.percent);
+  const todo = new Set(batches.flat());
   return {
     targetVersion,
     masters: plan.masters.todo.map((m) => m.name),
-    batches: workerBatches(plan, percent),
+    batches,
     alreadyUpgraded: plan.alreadyUpgraded,
     firstControlPlane: firstControlPlane(plan),
+    offline: offline.filter((n) => todo.has(n)),
+    deferOffline: settings.deferOffline,
+    failureBudget: settings.failureBudget,
+    gate: settings.gate,
   };
 }
 
@@ -59,7 +80,32 @@ export function renderPlan(view: PlanView, plan: UpgradePlan): string {
   out.push(`Workers: ${total} in ${view.batches.length} batches`);
   view.batches.forEach((b, i) => out.push(`batch ${i + 1} (${b.length}): ${b.join(', ')}`));
   if (view.alreadyUpgraded.length) out.push(`Already at ${view.targetVersion}: ${view.alreadyUpgraded.join(', ')}`);
+  out.push(...planSettingLines(view));
   return out.join('\n');
+}
+
+/** The plan's lines for offline workers, the failure budget and the health gate. */
+function planSettingLines(view: PlanView): string[] {
+  const out: string[] = [];
+  if (view.offline.length) {
+    const then = view.deferOffline
+      ? 'deferred, upgraded once back online'
+      : 'the pre-check refuses the upgrade (use --defer-offline to defer them)';
+    out.push(`Offline now: ${view.offline.join(', ')}: ${then}`);
+  }
+  out.push(
+    view.failureBudget > 0
+      ? `Failure budget: up to ${view.failureBudget} failed worker(s) quarantined before the upgrade pauses`
+      : 'Failure budget: none (the first failure pauses the upgrade)',
+  );
+  const g = view.gate;
+  const checks = g?.checks.length ? ` plus ${g.checks.join(', ')}` : '';
+  out.push(
+    g
+      ? `Health gate after each master and batch: checks must hold ${g.stableForMs / 1000} s (pause after ${g.timeoutMs / 1000} s failing)${checks}`
+      : 'Health gate: off',
+  );
+  return out;
 }
 
 /** Extra lines under the summary: pause reason and deadline, last error, refusals. */

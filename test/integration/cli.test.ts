@@ -79,6 +79,13 @@ test('plan shows masters one at a time and doubling worker batches, touching not
   expect(plan.masters).toEqual(['cp-1', 'cp-2', 'cp-3']);
   expect(plan.firstControlPlane).toBe('cp-1');
   expect(plan.batches.map((b) => b.length)).toEqual([1, 2, 3, 3, 3]);
+  // The defaults: no failure budget, a 30 s health gate.
+  expect(text.stdout).toMatch(/^Failure budget: none \(the first failure pauses the upgrade\)$/m);
+  expect(text.stdout).toMatch(/^Health gate after each master and batch: checks must hold 30 s \(pause after 600 s failing\)$/m);
+  const opted = json<{ failureBudget: number; gate: null; deferOffline: boolean; offline: string[] }>(
+    await cli('--json', 'plan', '--cluster', 'shop', '--to', TO, '--max-failures', '20%', '--gate-stable-for', '0', '--defer-offline'),
+  );
+  expect(opted).toMatchObject({ failureBudget: 2, gate: null, deferOffline: true, offline: [] });
   const nodes = (await cluster.core.listNode()).items;
   expect(nodes.every((n) => !n.spec?.unschedulable && n.status?.nodeInfo?.kubeletVersion === FROM)).toBe(true);
 }, 60_000);
@@ -91,6 +98,8 @@ test('bad input is refused before anything is contacted', async () => {
   expectRefusal(await runCli(['start', '--to', TO], offline), /--cluster/);
   expectRefusal(await runCli(['frobnicate'], offline), /unknown command/);
   expectRefusal(await runCli(['start', '--cluster', 'shop', '--to', TO, '--max-percent', '0'], offline), /percentage/);
+  expectRefusal(await runCli(['start', '--cluster', 'shop', '--to', TO, '--max-failures', 'ten'], offline), /maxFailures/);
+  expectRefusal(await runCli(['start', '--cluster', 'shop', '--to', TO, '--gate-timeout', 'soon'], offline), /gate\.timeout/);
 });
 
 test('an unknown cluster and a downgrade are refused with one line', async () => {

@@ -4,9 +4,17 @@
  * untouched by default, or deferred and upgraded once back; failed workers are quarantined under a
  * failure budget. Each test upgrades the same cluster to the next patch version.
  */
-import { startUpgrade, resumeUpgrade } from '../../src/api.js';
+import { AppsV1Api } from '@kubernetes/client-node';
+import { getProgress, resumeUpgrade, startUpgrade } from '../../src/api.js';
 import { upgradePodName } from '../../src/planning/names.js';
-import { QUARANTINED_LABEL, QUARANTINE_REASON_ANNOTATION, SIM_FAIL_UPGRADE_LABEL, SIM_OFFLINE_LABEL } from '../../src/planning/labels.js';
+import {
+  QUARANTINED_LABEL,
+  QUARANTINE_REASON_ANNOTATION,
+  SIM_FAIL_UPGRADE_LABEL,
+  SIM_OFFLINE_LABEL,
+  SIM_READY_FLAP_LABEL,
+  SIM_UNREADY_AFTER_UPGRADE_LABEL,
+} from '../../src/planning/labels.js';
 import { nodeReady } from '../../src/planning/cluster.js';
 import { runCli } from '../helpers/cli.js';
 import { eventually } from '../helpers/poll.js';
@@ -48,7 +56,7 @@ async function podsOf(target: string): Promise<Map<string, string>> {
   );
 }
 
-test('without deferral, a worker offline at its turn is not touched: pause at once (step offline); back and resumed, it goes first', async () => {
+test('without deferral, a worker offline at its turn is not touched: pause at once; back and resumed, it goes first', async () => {
   const TARGET = 'v1.34.4';
   await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, gate: NO_GATE, targetVersion: TARGET });
   await progressUntil(h, 'the master upgrading', (p) => p.masters.current !== null, 60_000);
@@ -73,7 +81,7 @@ test('without deferral, a worker offline at its turn is not touched: pause at on
   expect((await podsOf(TARGET)).size).toBe(31);
 }, 600_000);
 
-test('with --defer-offline, 3 workers offline before their batch are deferred; the other 27 finish without a pause; the 3 follow once back', async () => {
+test('offline defer: 3 workers offline before their batch wait, the other 27 finish without a pause, the 3 follow', async () => {
   const TARGET = 'v1.34.5';
   await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, gate: NO_GATE, targetVersion: TARGET, offline: 'defer' });
   await progressUntil(h, 'the master upgrading', (p) => p.masters.current !== null, 60_000);
@@ -113,8 +121,64 @@ test('a worker offline past --defer-timeout is left out: the CLI exits 1 naming 
   await waitReady(['edge-015']);
 }, 600_000);
 
-test('maxFailures 10% of 20+: two failed workers are quarantined (cordoned, labelled, pods kept) and the upgrade completes; a third pauses', async () => {
+test('health gate: Deployment pods unready after the upgrade pause it naming both; a flapping Ready delays the next batch', async () => {
   const TARGET = 'v1.34.7';
+  const apps = h.cluster.kubeConfig.makeApiClient(AppsV1Api);
+  await h.cluster.core.createNamespace({ body: { metadata: { name: 'shop' } } });
+  const app = 'pos-api';
+  await apps.createNamespacedDeployment({
+    namespace: 'shop',
+    body: {
+      metadata: { name: app },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app } },
+        template: {
+          metadata: { labels: { app } },
+          spec: {
+            nodeSelector: { 'kubernetes.io/hostname': 'edge-001' },
+            terminationGracePeriodSeconds: 1,
+            containers: [{ name: app, image: `example.invalid/${app}:1` }],
+          },
+        },
+      },
+    },
+  });
+  await eventually(
+    'pos-api available',
+    async () => (await apps.readNamespacedDeployment({ name: app, namespace: 'shop' })).status?.availableReplicas === 1,
+    60_000,
+  );
+  await setNodeLabel(h, 'edge-001', SIM_UNREADY_AFTER_UPGRADE_LABEL, 'true');
+  await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, targetVersion: TARGET, gate: { stableFor: '4s', timeout: '30s' } });
+
+  const paused = await progressUntil(h, 'the gate pausing', (p) => p.state !== 'running', 300_000);
+  expect(paused).toMatchObject({ state: 'paused', pause: { reason: 'error' }, lastError: { node: 'edge-001', step: 'health-gate' } });
+  expect(paused.lastError!.message).toMatch(/workloads: .*Deployment shop\/pos-api.*edge-001/);
+  expect(paused.workers).toMatchObject({ upgraded: 1, gate: { nodes: ['edge-001'] } });
+  expect((await podsOf(TARGET)).has('edge-002')).toBe(false);
+
+  // Fixed: the workloads recover; resume runs the gate again, then batch 2 (edge-002, edge-003).
+  await setNodeLabel(h, 'edge-001', SIM_UNREADY_AFTER_UPGRADE_LABEL, null);
+  await resumeUpgrade(h.env.client, CLUSTER_ID);
+  await progressUntil(h, "batch 2's gate", (p) => p.workers.gate?.nodes.includes('edge-002') === true, 120_000, CLUSTER_ID);
+  // edge-002's Ready flaps (2 s up, 2 s down) during the gate: it cannot hold 4 s.
+  await setNodeLabel(h, 'edge-002', SIM_READY_FLAP_LABEL, '2');
+  await new Promise((r) => setTimeout(r, 12_000));
+  const flapping = await getProgress(h.env.client, CLUSTER_ID);
+  expect(flapping.workers.batch!.number).toBe(2);
+  expect(flapping.workers.gate!.checks.find((c) => c.name === 'nodes')).toBeDefined();
+  const stopped = Date.now();
+  await setNodeLabel(h, 'edge-002', SIM_READY_FLAP_LABEL, null);
+  await progressUntil(h, 'batch 3', (p) => (p.workers.batch?.number ?? 0) >= 3 || p.state !== 'running', 120_000);
+  expect(Date.now() - stopped).toBeGreaterThanOrEqual(3_500);
+  const done = await progressUntil(h, 'the end', (p) => p.state !== 'running', 300_000);
+  expect(done).toMatchObject({ state: 'succeeded', lastError: null, workers: { upgraded: 30, gate: null } });
+  await apps.deleteNamespacedDeployment({ name: app, namespace: 'shop' });
+}, 900_000);
+
+test('10% of 30 workers: two failures are quarantined (cordoned, labelled, pods kept), it completes; a third pauses', async () => {
+  const TARGET = 'v1.34.8';
   // 31 nodes, 30 workers: 10% is 3; two failures are within it.
   for (const n of ['edge-004', 'edge-017']) await setNodeLabel(h, n, SIM_FAIL_UPGRADE_LABEL, 'true');
   await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, gate: NO_GATE, targetVersion: TARGET, maxFailures: '10%' });
@@ -133,7 +197,7 @@ test('maxFailures 10% of 20+: two failed workers are quarantined (cordoned, labe
   expect(pods.get('edge-017')).toBe('Failed');
 
   // The next upgrade: a budget of 1 with the same two failing nodes plus a third.
-  const NEXT = 'v1.34.8';
+  const NEXT = 'v1.34.9';
   await setNodeLabel(h, 'edge-020', SIM_FAIL_UPGRADE_LABEL, 'true');
   await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, gate: NO_GATE, targetVersion: NEXT, maxFailures: 2, acceptWarnings: true });
   const paused = await progressUntil(h, 'a pause over the budget', (p) => p.state !== 'running', 300_000);

@@ -1,7 +1,7 @@
 /** `edge-upgrade plan`: the plan the workflow will follow, with node names (dry run). */
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { planNodes } from '../../planning/plan.js';
-import { validateUpgradeRequest } from '../../planning/request.js';
+import { failureBudget, validateUpgradeRequest } from '../../planning/request.js';
 import { parseVersion } from '../../planning/versions.js';
 import { print, type CliContext } from '../context.js';
 import { inspect } from '../inspect.js';
@@ -15,11 +15,28 @@ export function planCommand(ctx: CliContext): Command {
     .addOption(clusterOption())
     .addOption(toOption())
     .addOption(maxPercentOption())
+    .addOption(new Option('--defer-offline', 'plan as start --defer-offline would'))
+    .addOption(new Option('--max-failures <n|p%>', 'plan with this failure budget'))
+    .addOption(new Option('--gate-stable-for <duration>', 'plan with this health gate (0: none)'))
+    .addOption(new Option('--gate-timeout <duration>', 'plan with this health-gate timeout'))
+    .addOption(new Option('--gate-check <name...>', 'plan with these extra health-gate checks'))
     .action(async (o) => {
       const v = validateUpgradeRequest(requestFrom(o));
       const res = await inspect(ctx, v.request.clusterId, v.targetVersion, false);
       const plan = planNodes(res.inventory, parseVersion(v.targetVersion));
-      const view = planView(plan, v.targetVersion, v.maxBatchPercent);
+      const workers = res.inventory.nodes.filter((n) => n.kind === 'worker');
+      const settings = {
+        percent: v.maxBatchPercent,
+        deferOffline: v.offline === 'defer',
+        failureBudget: failureBudget(v.maxFailures, workers.length),
+        gate: v.gate.stableForMs > 0 ? { stableForMs: v.gate.stableForMs, timeoutMs: v.gate.timeoutMs, checks: v.gate.checks } : null,
+      };
+      const view = planView(
+        plan,
+        v.targetVersion,
+        settings,
+        workers.filter((n) => !n.ready).map((n) => n.name),
+      );
       print(ctx, view, renderPlan(view, plan));
     });
 }
