@@ -100,11 +100,8 @@ function planSettingLines(view: PlanView): string[] {
   );
   const g = view.gate;
   const checks = g?.checks.length ? ` plus ${g.checks.join(', ')}` : '';
-  out.push(
-    g
-      ? `Health gate after each master and batch: checks must hold ${g.stableForMs / 1000} s (pause after ${g.timeoutMs / 1000} s failing)${checks}`
-      : 'Health gate: off',
-  );
+  const hold = g ? `checks must hold ${g.stableForMs / 1000} s (pause after ${g.timeoutMs / 1000} s failing)${checks}` : '';
+  out.push(g ? `Health gate after each master and batch: ${hold}` : 'Health gate: off');
   return out;
 }
 
