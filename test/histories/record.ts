@@ -23,6 +23,8 @@ import { temporalCli } from '../helpers/tools.js';
 
 const FROM = 'v1.33.5';
 const TO = 'v1.34.4'; // clusters without masters have a managed control plane, already at TO
+/** A short health gate, so every recording takes the gate's path between nodes without taking long. */
+const GATE = { stableFor: '1s' };
 const label = process.env.HISTORY_LABEL || execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
 const dir = fileURLToPath(new URL(`./${label}/`, import.meta.url));
 mkdirSync(dir, { recursive: true });
@@ -49,7 +51,7 @@ const scenarios: Scenario[] = [
         controlPlaneVersion: FROM,
         nodes: makeNodes({ masters: 3, cloud: 2, edge: 8, version: FROM }),
       });
-      const h = await startUpgrade(client, { clusterId: c.clusterId, targetVersion: TO, batch: { maxPercent: 30 } });
+      const h = await startUpgrade(client, { clusterId: c.clusterId, gate: GATE, targetVersion: TO, batch: { maxPercent: 30 } });
       await h.result();
       return h;
     },
@@ -65,7 +67,7 @@ const scenarios: Scenario[] = [
       });
       c.hold = true;
       c.failUpgrade.add('edge-3');
-      const h = await startUpgrade(client, { clusterId: c.clusterId, targetVersion: TO, batch: { maxPercent: 25 } });
+      const h = await startUpgrade(client, { clusterId: c.clusterId, gate: GATE, targetVersion: TO, batch: { maxPercent: 25 } });
       await eventually('edge-1 in flight', () => c.held.length === 1);
       await pauseUpgrade(client, c.clusterId, 'look first');
       c.release();
@@ -86,7 +88,7 @@ const scenarios: Scenario[] = [
       // Still paused when recorded: its history ends on the pause-timeout timer, as a 15-day pause does.
       const c = fleet.add({ clusterId: 'rec-open', controlPlaneVersion: FROM, nodes: makeNodes({ masters: 1, edge: 4, version: FROM }) });
       c.hold = true;
-      const h = await startUpgrade(client, { clusterId: c.clusterId, targetVersion: TO });
+      const h = await startUpgrade(client, { clusterId: c.clusterId, gate: GATE, targetVersion: TO });
       await eventually('cp-1 in flight', () => c.held.length === 1);
       await pauseUpgrade(client, c.clusterId);
       c.hold = false;
@@ -100,7 +102,7 @@ const scenarios: Scenario[] = [
     async run(fleet, client) {
       const c = fleet.add({ clusterId: 'rec-timeout', controlPlaneVersion: TO, nodes: makeNodes({ edge: 4, version: FROM }) });
       c.hold = true;
-      const h = await startUpgrade(client, { clusterId: c.clusterId, targetVersion: TO, pauseTimeout: '2s' });
+      const h = await startUpgrade(client, { clusterId: c.clusterId, gate: GATE, targetVersion: TO, pauseTimeout: '2s' });
       await eventually('edge-1 in flight', () => c.held.length === 1);
       await pauseUpgrade(client, c.clusterId);
       c.hold = false;
@@ -114,7 +116,7 @@ const scenarios: Scenario[] = [
     async run(fleet, client) {
       const c = fleet.add({ clusterId: 'rec-cancel', controlPlaneVersion: TO, nodes: makeNodes({ edge: 6, version: FROM }) });
       c.hold = true;
-      const h = await startUpgrade(client, { clusterId: c.clusterId, targetVersion: TO });
+      const h = await startUpgrade(client, { clusterId: c.clusterId, gate: GATE, targetVersion: TO });
       await eventually('edge-1 in flight', () => c.held.length === 1);
       await pauseUpgrade(client, c.clusterId);
       await cancelUpgrade(client, c.clusterId);
@@ -129,7 +131,7 @@ const scenarios: Scenario[] = [
     async run(fleet, client) {
       const c = fleet.add({ clusterId: 'rec-tcancel', controlPlaneVersion: TO, nodes: makeNodes({ edge: 4, version: FROM }) });
       c.hold = true;
-      const h = await startUpgrade(client, { clusterId: c.clusterId, targetVersion: TO });
+      const h = await startUpgrade(client, { clusterId: c.clusterId, gate: GATE, targetVersion: TO });
       await eventually('edge-1 in flight', () => c.held.length === 1);
       await h.cancel();
       c.hold = false;
@@ -147,7 +149,7 @@ const scenarios: Scenario[] = [
         nodes: makeNodes({ masters: 1, edge: 4, version: FROM }),
       });
       c.hold = true;
-      const h = await startUpgrade(client, { clusterId: c.clusterId, targetVersion: TO });
+      const h = await startUpgrade(client, { clusterId: c.clusterId, gate: GATE, targetVersion: TO });
       await eventually('cp-1 in flight', () => c.held.length === 1);
       c.nodes.delete('edge-2'); // deleted after the plan was made
       c.hold = false;
@@ -164,6 +166,7 @@ const scenarios: Scenario[] = [
       const opens = new Date(Date.now() + 4000);
       const h = await startUpgrade(client, {
         clusterId: c.clusterId,
+        gate: GATE,
         targetVersion: TO,
         window: { start: hms(opens), end: hms(new Date(opens.getTime() + 3600_000)), timezone: 'UTC' },
       });
@@ -176,7 +179,66 @@ const scenarios: Scenario[] = [
     continueAsNewAt: 150,
     async run(fleet, client) {
       const c = fleet.add({ clusterId: 'rec-can', controlPlaneVersion: FROM, nodes: makeNodes({ masters: 1, edge: 30, version: FROM }) });
-      const h = await startUpgrade(client, { clusterId: c.clusterId, targetVersion: TO });
+      const h = await startUpgrade(client, { clusterId: c.clusterId, gate: GATE, targetVersion: TO });
+      await h.result();
+      return h;
+    },
+  },
+  {
+    name: 'deferred',
+    async run(fleet, client) {
+      const c = fleet.add({ clusterId: 'rec-deferred', controlPlaneVersion: TO, nodes: makeNodes({ edge: 5, version: FROM }) });
+      c.nodes.get('edge-5')!.ready = false; // offline at pre-check time
+      c.hold = true;
+      const h = await startUpgrade(client, {
+        clusterId: c.clusterId,
+        gate: GATE,
+        targetVersion: TO,
+        offline: 'defer',
+        batch: { maxPercent: 50 },
+      });
+      await eventually('edge-1 in flight', () => c.held.length === 1);
+      c.nodes.get('edge-3')!.ready = false; // goes offline before its batch
+      c.hold = false;
+      c.release();
+      await until(c, client, 'waiting for the deferred workers', (p) => p.workers.waiting === 'deferred');
+      c.nodes.get('edge-3')!.ready = true;
+      c.nodes.get('edge-5')!.ready = true;
+      await h.result();
+      return h;
+    },
+  },
+  {
+    name: 'quarantine',
+    async run(fleet, client) {
+      const c = fleet.add({ clusterId: 'rec-quarantine', controlPlaneVersion: TO, nodes: makeNodes({ edge: 8, version: FROM }) });
+      c.failUpgrade.add('edge-2');
+      c.failUpgrade.add('edge-4');
+      c.failUpgrade.add('edge-6');
+      const h = await startUpgrade(client, {
+        clusterId: c.clusterId,
+        gate: GATE,
+        targetVersion: TO,
+        maxFailures: 2,
+        batch: { maxPercent: 50 },
+      });
+      await until(c, client, 'paused over the budget', (p) => p.state === 'paused');
+      c.failUpgrade.clear();
+      await resumeUpgrade(client, c.clusterId);
+      await h.result();
+      return h;
+    },
+  },
+  {
+    name: 'health-gate',
+    async run(fleet, client) {
+      const c = fleet.add({ clusterId: 'rec-gate', controlPlaneVersion: FROM, nodes: makeNodes({ masters: 1, edge: 3, version: FROM }) });
+      let healthy = false;
+      c.health = () => [{ name: 'workloads', ok: healthy, message: healthy ? 'ok' : 'Deployment shop/pos-api: 0/1 available' }];
+      const h = await startUpgrade(client, { clusterId: c.clusterId, targetVersion: TO, gate: { stableFor: '1s', timeout: '2s' } });
+      await until(c, client, 'paused by the gate', (p) => p.state === 'paused');
+      healthy = true;
+      await resumeUpgrade(client, c.clusterId);
       await h.result();
       return h;
     },
