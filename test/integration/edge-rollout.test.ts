@@ -150,7 +150,7 @@ test('health gate: Deployment pods unready after the upgrade pause it naming bot
     60_000,
   );
   await setNodeLabel(h, 'edge-001', SIM_UNREADY_AFTER_UPGRADE_LABEL, 'true');
-  await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, targetVersion: TARGET, gate: { stableFor: '4s', timeout: '30s' } });
+  await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, targetVersion: TARGET, gate: { stableFor: '4s', timeout: '15s' } });
 
   const paused = await progressUntil(h, 'the gate pausing', (p) => p.state !== 'running', 300_000);
   expect(paused).toMatchObject({ state: 'paused', pause: { reason: 'error' }, lastError: { node: 'edge-001', step: 'health-gate' } });
@@ -168,6 +168,8 @@ test('health gate: Deployment pods unready after the upgrade pause it naming bot
   const flapping = await getProgress(h.env.client, CLUSTER_ID);
   expect(flapping.workers.batch!.number).toBe(2);
   expect(flapping.workers.gate!.checks.find((c) => c.name === 'nodes')).toBeDefined();
+  // Stop the flapping as a NotReady phase begins, so the node's last flap ends when the label goes.
+  await eventually('edge-002 NotReady', async () => !nodeReady((await nodes(h)).get('edge-002')!), 10_000, 50);
   const stopped = Date.now();
   await setNodeLabel(h, 'edge-002', SIM_READY_FLAP_LABEL, null);
   await progressUntil(h, 'batch 3', (p) => (p.workers.batch?.number ?? 0) >= 3 || p.state !== 'running', 120_000);
