@@ -120,6 +120,16 @@ test('(d) a node whose kubelet is not at the target fails "nodes", naming it and
   expect(c.message).toBe(`1 of 2 node(s) not healthy: edge-002 kubelet ${START}, want ${TARGET}; 1 removed, skipped: edge-gone`);
 });
 
+test('a large batch (over 8 nodes) is read in three lists, with the same verdicts as node by node', async () => {
+  const gone = ['edge-gone', ...['a', 'b', 'c', 'd', 'e', 'f'].map((x) => `gone-${x}`)];
+  const few = await evaluateHealth(clients, {}, gate(['edge-001', 'edge-002']));
+  const many = await evaluateHealth(clients, {}, gate(['edge-001', 'edge-002', ...gone]));
+  expect(check(many, 'nodes').message).toBe(
+    `1 of 2 node(s) not healthy: edge-002 kubelet ${START}, want ${TARGET}; 7 removed, skipped: edge-gone, gone-a, gone-b and 4 more`,
+  );
+  for (const name of ['daemonsets', 'workloads', 'restarts']) expect(check(many, name)).toEqual(check(few, name));
+});
+
 test('a flapping Ready condition fails "nodes" while NotReady; nodes and DaemonSet pods pass once it stops', async () => {
   await setLabel('edge-001', SIM_READY_FLAP_LABEL, '3');
   try {
