@@ -11,6 +11,9 @@ import { eventually } from '../helpers/poll.js';
 import { buildOnce, expectRefusal, runCli, spawnWorker, type CliResult, type SpawnedWorker } from '../helpers/cli.js';
 import { startDevServer } from '../helpers/temporal.js';
 
+/** Most upgrades here are about the commands, not the health gate (30 s after each node by default). */
+const NO_GATE_ARGS = ['--gate-stable-for', '0'];
+
 const FROM = 'v1.33.7';
 const TO = 'v1.34.4';
 let env: TestWorkflowEnvironment;
@@ -108,7 +111,7 @@ test('an unknown cluster and a downgrade are refused with one line', async () =>
 }, 120_000);
 
 test('cancel while paused: the started node finishes, nothing new starts, nothing stays cordoned', async () => {
-  expect((await cli('start', '--cluster', 'shop', '--to', TO)).code).toBe(0);
+  expect((await cli('start', '--cluster', 'shop', '--to', TO, ...NO_GATE_ARGS)).code).toBe(0);
   expect((await cli('pause', '--cluster', 'shop', '--reason', 'change freeze')).code).toBe(0);
   await eventually('state paused', async () => json<Progress>(await cli('--json', 'status', '--cluster', 'shop')).state === 'paused');
   const cancelled = await cli('cancel', '--cluster', 'shop', '--wait');
@@ -129,7 +132,7 @@ test('cancel while paused: the started node finishes, nothing new starts, nothin
 }, 120_000);
 
 test('start, status --json, refusals while running, pause, resume, and status --watch to the end', async () => {
-  const started = await cli('--json', 'start', '--cluster', 'shop', '--to', TO);
+  const started = await cli('--json', 'start', '--cluster', 'shop', '--to', TO, ...NO_GATE_ARGS);
   expect(started.code).toBe(0);
   expect(json<{ workflowId: string }>(started).workflowId).toBe('edge-upgrade-shop');
 
@@ -216,7 +219,22 @@ test('schedule create, list and delete; a triggered schedule starts edge-upgrade
     .describe()
     .catch(() => undefined);
   expect(
-    (await cli('schedule', 'create', '--cluster', 'shop', '--to', TO, '--cron', '0 3 * * 0', '--id', 'sunday', '--trigger-now')).code,
+    (
+      await cli(
+        'schedule',
+        'create',
+        '--cluster',
+        'shop',
+        '--to',
+        TO,
+        '--cron',
+        '0 3 * * 0',
+        '--id',
+        'sunday',
+        '--trigger-now',
+        ...NO_GATE_ARGS,
+      )
+    ).code,
   ).toBe(0);
   const run = await eventually(
     'a scheduled run of edge-upgrade-shop',
