@@ -252,45 +252,46 @@ export class Runner {
 
   /** Deletes the failed upgrade pods (the seed requires it before a resume), then runs again, unless a pause came meanwhile. */
   private async carryOutResume(): Promise<void> {
-    const { state, ref, activities, publish } = this.run;
-    try {
-      await activities.within5Minutes.deleteFailedUpgradePods.executeWithOptions(
-        { summary: `delete failed upgrade pods of ${ref.clusterId}` },
-        [ref],
-      );
+    const { state, publish } = this.run;
+    const problem = await this.deleteFailedPods();
+    if (problem) {
+      state.resumeFailed(`${problem}; still paused, resume again`, nowIso());
+    } else if (state.resumeRequested) {
       // A pause that arrived meanwhile wins: it dropped the resume, and the upgrade stays paused.
-      if (state.resumeRequested) {
-        state.resumed();
-        state.requeueQuarantined();
-      }
-    } catch (err) {
-      if (isCancellation(err)) throw err;
-      const why = err instanceof ActivityFailure && err.cause ? err.cause.message : String(err);
-      state.resumeFailed(
-        `could not delete the failed upgrade pods in kube-upgrade (${why}); still paused, resume again`,
-        new Date().toISOString(),
-      );
+      state.resumed();
+      state.requeueQuarantined();
     }
     publish();
   }
 
   /** Carries out a `retryQuarantined` Update: deletes the failed upgrade pods, then queues the quarantined workers first. */
   private async retryQuarantined(): Promise<void> {
-    const { state, ref, activities, publish } = this.run;
+    const { state, publish } = this.run;
+    const problem = await this.deleteFailedPods();
+    if (problem) {
+      state.refuse('retryQuarantined', `${problem}; try again`, nowIso());
+      state.dropRetryQuarantined();
+    } else {
+      state.requeueQuarantined();
+      state.closeBatch();
+    }
+    publish();
+  }
+
+  /** Deletes this upgrade's failed upgrade pods; returns why it could not, or null. */
+  private async deleteFailedPods(): Promise<string | null> {
+    const { ref, activities } = this.run;
     try {
       await activities.within5Minutes.deleteFailedUpgradePods.executeWithOptions(
         { summary: `delete failed upgrade pods of ${ref.clusterId}` },
         [ref],
       );
-      state.requeueQuarantined();
-      state.closeBatch();
+      return null;
     } catch (err) {
       if (isCancellation(err)) throw err;
       const why = err instanceof ActivityFailure && err.cause ? err.cause.message : String(err);
-      state.refuse('retryQuarantined', `could not delete the failed upgrade pods in kube-upgrade (${why}); try again`, nowIso());
-      state.dropRetryQuarantined();
+      return `could not delete the failed upgrade pods in kube-upgrade (${why})`;
     }
-    publish();
   }
 
   /** The durable timer of the pause timeout racing resume and cancel: it survives worker and server restarts. */

@@ -3,32 +3,7 @@
  * refusals of bad input, none of which may touch the network (Temporal points at a closed port here).
  * test/integration/cli.test.ts runs the real bin against a real stack.
  */
-import { Writable } from 'node:stream';
-import { main } from '../../src/client.js';
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function sink(): Writable & { text: () => string } {
-  const chunks: string[] = [];
-  const w = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      chunks.push(chunk.toString());
-      done();
-    },
-  });
-  return Object.assign(w, { text: () => chunks.join('') });
-}
-
-async function run(...args: string[]): Promise<Run> {
-  const stdout = sink();
-  const stderr = sink();
-  const code = await main(['node', 'edge-upgrade', ...args], { stdout, stderr });
-  return { code, stdout: stdout.text(), stderr: stderr.text() };
-}
+import { runInProcess as run } from '../helpers/in-process-cli.js';
 
 /** The long options a command's `--help` lists, e.g. ['--cluster', '--to', …]. */
 async function optionsOf(...command: string[]): Promise<string[]> {

@@ -4,41 +4,18 @@
  * exactly: what the CLI says without --wait, with --wait, and when the upgrade then ends some other
  * way (terminated), with the documented exit codes.
  */
-import { Writable } from 'node:stream';
 import { pauseUpgrade, startUpgrade, type UpgradeHandle } from '../../src/api.js';
-import { main } from '../../src/client.js';
 import { cancelUpdate } from '../../src/workflows/definitions.js';
 import { makeNodes, type FakeCluster } from '../helpers/fake-activities.js';
 import { FROM, TO, useFakeFleet } from '../helpers/fleet-env.js';
 import { eventually } from '../helpers/poll.js';
 import { NO_GATE } from '../helpers/requests.js';
+import { runInProcess, type CliRun } from '../helpers/in-process-cli.js';
 
 const f = useFakeFleet();
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function sink(): Writable & { text: () => string } {
-  const chunks: string[] = [];
-  const w = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      chunks.push(chunk.toString());
-      done();
-    },
-  });
-  return Object.assign(w, { text: () => chunks.join('') });
-}
-
 /** Runs `edge-upgrade --address <dev server> ...args` in-process. */
-async function cli(...args: string[]): Promise<Run> {
-  const stdout = sink();
-  const stderr = sink();
-  const code = await main(['node', 'edge-upgrade', '--address', f.env.address, ...args], { stdout, stderr });
-  return { code, stdout: stdout.text(), stderr: stderr.text() };
-}
+const cli = (...args: string[]): Promise<CliRun> => runInProcess('--address', f.env.address, ...args);
 
 /** An upgrade of three workers (batches of one), paused while the last one is still upgrading. */
 async function pausedDuringLastBatch(name: string): Promise<{ c: FakeCluster; handle: UpgradeHandle }> {
