@@ -8,8 +8,28 @@ import { summarize } from '../planning/summary.js';
 import { renderDetails } from './render.js';
 
 /**
+ * `read`, tried again on errors for up to `forMs` (default a minute): a watch that runs for hours
+ * must outlast a Temporal server restart, and a query sent right after a start may come before the
+ * run's first workflow task. Throws the last error when it keeps failing.
+ */
+export function patient<T>(read: () => Promise<T>, forMs = 60_000, stepMs = 1000): () => Promise<T> {
+  return async () => {
+    const deadline = Date.now() + forMs;
+    for (;;) {
+      try {
+        return await read();
+      } catch (err) {
+        if (Date.now() + stepMs > deadline) throw err;
+        await new Promise((r) => setTimeout(r, stepMs));
+      }
+    }
+  };
+}
+
+/**
  * Polls `read` every `intervalMs` (default 1000) until the upgrade reaches a final state; draws
- * bars on a TTY, else prints each changed line.
+ * bars on a TTY, else prints each changed line. The first read fails at once (no such upgrade, no
+ * server); later ones are {@link patient}.
  */
 export async function watchProgress(
   read: () => Promise<Progress>,
@@ -19,6 +39,7 @@ export async function watchProgress(
   const tty = opts.tty ?? Boolean((out as NodeJS.WriteStream).isTTY);
   const interval = opts.intervalMs ?? 1000;
   let p = await read();
+  read = patient(read);
   if (!tty) {
     let last = '';
     for (;;) {

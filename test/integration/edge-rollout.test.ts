@@ -113,8 +113,9 @@ test('a worker offline past --defer-timeout is left out: the CLI exits 1 naming 
     { TEMPORAL_ADDRESS: h.env.address },
     400_000,
   );
+  // stderr too, so a failure shows what the CLI said.
+  expect(`${r.stdout}\n${r.stderr}`).toMatch(/succeeded partially: 1 deferred \(edge-015\) not at v1\.34\.6/);
   expect(r.code).toBe(1);
-  expect(r.stdout).toMatch(/succeeded partially: 1 deferred \(edge-015\) not at v1\.34\.6/);
   expect(r.stdout).toMatch(/Deferred \(left out: offline past the defer timeout\): edge-015/);
   expect((await podsOf(TARGET)).has('edge-015')).toBe(false);
   await online('edge-015');

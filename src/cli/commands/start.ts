@@ -7,7 +7,7 @@ import type { UpgradeRequest } from '../../planning/types.js';
 import { EXIT_FAILED, print, type CliContext } from '../context.js';
 import { clusterOption, requestFrom, requestOptions, toOption, withOptions } from '../options.js';
 import { renderPrecheck } from '../render.js';
-import { waitPastPrecheck, watchProgress } from '../watch.js';
+import { patient, waitPastPrecheck, watchProgress } from '../watch.js';
 
 /** The `start` command; with --wait, exit 1 unless the upgrade succeeded with every node upgraded. */
 export function startCommand(ctx: CliContext): Command {
@@ -27,7 +27,7 @@ export function startCommand(ctx: CliContext): Command {
  */
 async function startAndConfirm(ctx: CliContext, client: Client, req: UpgradeRequest): Promise<void> {
   const handle = await startUpgrade(client, req);
-  const p = await waitPastPrecheck(() => getProgress(client, req.clusterId));
+  const p = await waitPastPrecheck(patient(() => getProgress(client, req.clusterId)));
   if (p.state === 'failed' && p.precheck.items.length && !ctx.globals.json) ctx.stdout.write(renderPrecheck(p.precheck) + '\n');
   if (p.state === 'failed') throw new Error(`${handle.workflowId} refused: ${p.failure ?? 'see edge-upgrade status'}`);
   const json = { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, progress: p };
@@ -39,7 +39,11 @@ async function startAndWatch(ctx: CliContext, client: Client, req: UpgradeReques
   await startUpgrade(client, req);
   const json = ctx.globals.json ?? false;
   const watch = { tty: json ? false : undefined, out: json ? ctx.stderr : ctx.stdout };
-  const final = await watchProgress(() => getProgress(client, req.clusterId), watch);
+  // Patient from the first read: the run was just started.
+  const final = await watchProgress(
+    patient(() => getProgress(client, req.clusterId)),
+    watch,
+  );
   if (json) print(ctx, final, '');
   // A partial success (workers deferred past the defer timeout, or quarantined) is no success for scripts.
   if (final.state !== 'succeeded' || final.partial) ctx.exitCode = EXIT_FAILED;
