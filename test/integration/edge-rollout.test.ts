@@ -5,7 +5,7 @@
  * failure budget. Each test upgrades the same cluster to the next patch version.
  */
 import { AppsV1Api } from '@kubernetes/client-node';
-import { getProgress, resumeUpgrade, startUpgrade } from '../../src/api.js';
+import { getProgress, resumeUpgrade, startUpgrade, upgradeHandle } from '../../src/api.js';
 import { upgradePodName } from '../../src/planning/names.js';
 import {
   QUARANTINED_LABEL,
@@ -102,6 +102,10 @@ test('offline defer: 3 workers offline before their batch wait, the other 27 fin
   const after = await podsOf(TARGET);
   expect(after.size).toBe(31);
   for (const n of gone) expect(after.get(n)).toBe('Succeeded');
+  await eventually(
+    'the workflow closed',
+    async () => (await upgradeHandle(h.env.client, CLUSTER_ID).describe()).status.name === 'COMPLETED',
+  );
 }, 600_000);
 
 test('a worker offline past --defer-timeout is left out: the CLI exits 1 naming it', async () => {
