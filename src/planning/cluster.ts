@@ -40,9 +40,11 @@ export function controlPlaneVersion(nodes: readonly ClusterNode[], apiServerVers
 
 /**
  * Why the node counts as offline now, or null when it is online: its Ready condition is not True
- * (with the kubelet's reason), or its Lease in kube-node-lease was last renewed more than
- * `leaseDurationSeconds` ago (the node lifecycle controller marks it NotReady only after its grace
- * period). `lease` is undefined when it could not be read; then only the Ready condition counts.
+ * (with the kubelet's reason), or its kubelet has sent no heartbeat within `leaseDurationSeconds`:
+ * neither a renewal of its Lease in kube-node-lease nor a status post (the Ready condition's
+ * lastHeartbeatTime). Either counts, since a kubelet that reconnects may post its status a few
+ * seconds before it renews its Lease. `lease` is undefined when it could not be read; then only
+ * the Ready condition counts.
  */
 export function offlineReason(
   node: V1Node,
@@ -55,8 +57,11 @@ export function offlineReason(
     return `it is NotReady${why ? ` (${why})` : ''}`;
   }
   const renewed = lease?.renewTime ? new Date(lease.renewTime).getTime() : NaN;
+  if (!Number.isFinite(renewed)) return null;
+  const posted = ready.lastHeartbeatTime ? new Date(ready.lastHeartbeatTime as unknown as string).getTime() : NaN;
+  const last = Number.isFinite(posted) ? Math.max(renewed, posted) : renewed;
   const duration = lease?.leaseDurationSeconds ?? 40;
-  if (Number.isFinite(renewed) && now - renewed > duration * 1000) {
+  if (now - last > duration * 1000) {
     return `its kubelet has not renewed its Lease for ${Math.round((now - renewed) / 1000)} s (lease duration ${duration} s)`;
   }
   return null;

@@ -29,6 +29,13 @@ describe('offlineReason', () => {
       'its kubelet has not renewed its Lease for 41 s (lease duration 40 s)',
     );
   });
+  test('a stale Lease with a fresh status post counts as online: a kubelet that just reconnected', () => {
+    const back = node('True');
+    back.status!.conditions![0]!.lastHeartbeatTime = new Date(NOW - 2_000);
+    expect(offlineReason(back, { renewTime: new Date(NOW - 300_000), leaseDurationSeconds: 40 }, NOW)).toBeNull();
+    back.status!.conditions![0]!.lastHeartbeatTime = new Date(NOW - 100_000);
+    expect(offlineReason(back, { renewTime: new Date(NOW - 300_000), leaseDurationSeconds: 40 }, NOW)).toMatch(/300 s/);
+  });
   test('without a readable Lease only the Ready condition counts', () => {
     expect(offlineReason(node('True'), undefined, NOW)).toBeNull();
   });
