@@ -98,10 +98,17 @@ export async function readLease(kube: Kube, name: string): Promise<V1Lease | und
   }
 }
 
+/** Why `node` is offline now (NotReady, or no heartbeat within its lease duration), or null; reads its Lease only when it is Ready. */
+export async function offlineNow(kube: Kube, node: V1Node): Promise<string | null> {
+  const notReady = offlineReason(node, undefined, Date.now());
+  if (notReady !== null) return notReady;
+  const lease = await readLease(kube, node.metadata!.name!);
+  return offlineReason(node, lease?.spec as { renewTime?: Date; leaseDurationSeconds?: number } | undefined, Date.now());
+}
+
 /** Throws non-retryable 'NodeOffline' when the node is NotReady or its Lease expired: an offline node is never touched. */
 async function refuseIfOffline(kube: Kube, node: V1Node, args: NodeStepArgs): Promise<void> {
-  const lease = await readLease(kube, args.node);
-  const reason = offlineReason(node, lease?.spec as { renewTime?: Date; leaseDurationSeconds?: number } | undefined, Date.now());
+  const reason = await offlineNow(kube, node);
   if (reason === null) return;
   const message = `edge-upgrade ${args.upgradeId}: ${args.node} is offline (${reason}); it was not touched`;
   await new EventRecorder(kube.core, args).warning('UpgradeNodeOffline', message);

@@ -3,11 +3,10 @@
  * quarantining a failed worker so the upgrade can go on without it.
  */
 import type { V1Node } from '@kubernetes/client-node';
-import { offlineReason } from '../planning/cluster.js';
 import { QUARANTINE_REASON_ANNOTATION, QUARANTINED_LABEL } from '../planning/labels.js';
 import { labelValue } from '../planning/names.js';
 import { EventRecorder } from './events.js';
-import { readLease } from './cordon.js';
+import { offlineNow } from './cordon.js';
 import { cancelled, heartbeat, mergePatch, withApiRetry, type Kube, type KubeClients } from './kube.js';
 import type { NodeStepArgs, UpgradeRef } from './types.js';
 import type { Subscription } from './shared-watch.js';
@@ -17,13 +16,6 @@ const LEASE_RECHECK_MS = 10_000;
 
 /** Longest an annotation with an error message may be. */
 const MAX_REASON = 1_000;
-
-/** Whether `node` is online now (Ready, and its Lease fresh when there is one). */
-async function online(kube: Kube, node: V1Node): Promise<boolean> {
-  if (offlineReason(node, undefined, Date.now()) !== null) return false;
-  const lease = await readLease(kube, node.metadata!.name!);
-  return offlineReason(node, lease?.spec as { renewTime?: Date; leaseDurationSeconds?: number } | undefined, Date.now()) === null;
-}
 
 /** The node as the watch last delivered it, or read afresh when the watch may have missed changes. */
 async function current(kube: Kube, sub: Subscription<V1Node>): Promise<V1Node | null> {
@@ -57,7 +49,7 @@ export async function waitForNodesOnline(
       for (const sub of subs) {
         const node = await withApiRetry(kube, () => current(kube, sub), { forMs: 60_000 });
         if (node === null) result.removed.push(sub.name);
-        else if (await withApiRetry(kube, () => online(kube, node), { forMs: 60_000 })) result.online.push(sub.name);
+        else if ((await withApiRetry(kube, () => offlineNow(kube, node), { forMs: 60_000 })) === null) result.online.push(sub.name);
       }
       if (result.online.length > 0 || result.removed.length > 0 || Date.now() >= deadline) return result;
       heartbeat({ waitingFor: args.nodes.length });
