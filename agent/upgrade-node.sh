@@ -12,6 +12,9 @@
 # host's Kubernetes repository (apt sources or yum/dnf repo file, on pkgs.k8s.io or a mirror with
 # the same layout) is switched to the target's minor; a missing apt keyring is fetched from it.
 #
+# Modes: with --prepare (AGENT_MODE=prepare; the prepare phase on cloud nodes, before the masters)
+# it only prepares the node, see prepare-node.sh next to this script; without, it upgrades.
+#
 # Environment: TARGET_VERSION (v1.34.4), NODE_NAME, NODE_ROLE. AGENT_HOST_EXEC overrides the
 # command prefix that reaches the host (default "nsenter -t 1 -m -u -i -n -p --"; set it empty to
 # run on the current host, as the tests do). AGENT_APT_SOURCES_DIR and AGENT_YUM_REPOS_DIR override
@@ -104,6 +107,13 @@ switch_repository() {
     fi
   done
 }
+
+if [[ "${1:-}" == --prepare ]]; then
+  # shellcheck source=agent/prepare-node.sh disable=SC1091
+  source "${BASH_SOURCE[0]%/*}/prepare-node.sh"
+  prepare_node
+  exit 0
+fi
 
 switch_repository
 install_pinned kubeadm
