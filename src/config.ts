@@ -8,6 +8,7 @@
  *   allowedImages: [registry.example.com/edge-upgrade/agent@sha256:…] # other images a request may name
  *   allowTaggedImages: false        # opt in to tag-only entries (a tag can be moved)
  *   metricsAddress: 0.0.0.0:9464   # Prometheus endpoint of the SDK runtime (optional)
+ *   cloudNodeLabel: alibabacloud.com/is-edge-worker=false   # workers prepared before the masters (key=value or key; '' = none)
  *   healthChecks:                  # extra health-gate checks a request may name (`gate.checks`); URLs stay here
  *     shop-api:   { http: { url: https://shop.example.com/healthz, timeoutSeconds: 5 } }   # GET must return 2xx
  *     error-rate: { prometheus: { url: http://prometheus:9090, query: 'up{job="pos"} == 1', timeoutSeconds: 5 } }
@@ -19,11 +20,12 @@
  *       upgradeImage: …         # optional: this cluster's own default, replacing the worker's
  *       allowedImages: […]      # optional: this cluster's own list, replacing the worker's
  *       healthChecks: {…}       # optional: added to the worker's, replacing same-named ones
+ *       cloudNodeLabel: …       # optional: this cluster's own, replacing the worker's
  * Check names: letters, digits, '.', '_', '-', not a built-in gate check (nodes, daemonsets, workloads,
  * restarts); timeoutSeconds defaults to 5, at most 20.
  * Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_CA, TEMPORAL_TLS_CERT,
  * TEMPORAL_TLS_KEY, TEMPORAL_TLS_SERVER_NAME, EDGE_UPGRADE_IMAGE, EDGE_UPGRADE_ALLOWED_IMAGES (comma-separated),
- * EDGE_UPGRADE_ALLOW_TAGGED_IMAGES=true, EDGE_UPGRADE_METRICS_ADDRESS and
+ * EDGE_UPGRADE_ALLOW_TAGGED_IMAGES=true, EDGE_UPGRADE_METRICS_ADDRESS, EDGE_UPGRADE_CLOUD_NODE_LABEL and
  * EDGE_UPGRADE_CLUSTERS="id=/path/kubeconfig[#context],id2=..." (added to, and overriding, the file's clusters).
  */
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -31,6 +33,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { KubeconfigError, loadKubeconfig } from './kubeconfig.js';
+import { formatCloudNodeLabel, parseCloudNodeLabel } from './planning/cloud-nodes.js';
 import { BUILTIN_GATE_CHECKS } from './planning/health.js';
 import { allowListProblem, type ImagePolicy } from './planning/images.js';
 
@@ -71,6 +74,7 @@ const clusterSchema = z.strictObject({
   upgradeImage: z.string().min(1).optional(),
   allowedImages: z.array(z.string().min(1)).optional(),
   healthChecks: healthChecksSchema.optional(),
+  cloudNodeLabel: z.string().optional(),
 });
 const fileSchema = z
   .object({
@@ -98,6 +102,7 @@ const fileSchema = z
       .regex(/^[^:\s]+:\d+$/, { error: 'expected host:port' })
       .optional(),
     healthChecks: healthChecksSchema.optional(),
+    cloudNodeLabel: z.string().optional(),
     clusters: z.array(clusterSchema).optional(),
   })
   .strict();
@@ -121,6 +126,8 @@ export interface WorkerConfig {
   metricsAddress?: string;
   /** Extra health-gate checks a request may name (a cluster's own `healthChecks` add to these, see {@link healthChecksFor}). */
   healthChecks?: HealthChecks;
+  /** Workers prepared before the masters (`key=value` or `key`; '' for none); default {@link DEFAULT_CLOUD_NODE_LABEL}. */
+  cloudNodeLabel?: string;
   clusters: Map<string, ClusterEntry>;
 }
 
@@ -157,6 +164,31 @@ export function healthChecksFor(config: Pick<WorkerConfig, 'healthChecks' | 'clu
   return { ...config.healthChecks, ...config.clusters.get(clusterId)?.healthChecks };
 }
 
+/**
+ * The cloud-node label of `clusterId` as `key=value` or `key` ('' when it prepares no nodes): the
+ * cluster's own, else the worker's, else the default `alibabacloud.com/is-edge-worker=false`.
+ */
+export function cloudNodeLabelFor(config: Pick<WorkerConfig, 'cloudNodeLabel' | 'clusters'>, clusterId: string): string {
+  const sel = parseCloudNodeLabel(config.clusters.get(clusterId)?.cloudNodeLabel ?? config.cloudNodeLabel);
+  return sel ? formatCloudNodeLabel(sel) : '';
+}
+
+/** Checks every cloudNodeLabel setting; throws ConfigError naming the one to fix. */
+function checkCloudNodeLabels(raw: ConfigFile, env: NodeJS.ProcessEnv, file: string | undefined): string | undefined {
+  const where = (key: string) => (file ? `config file ${file}: ${key}` : key);
+  const check = (value: string | undefined, name: string) => {
+    try {
+      parseCloudNodeLabel(value);
+    } catch (err) {
+      throw new ConfigError(`${name}: ${(err as Error).message}`);
+    }
+  };
+  const envValue = env.EDGE_UPGRADE_CLOUD_NODE_LABEL;
+  check(envValue ?? raw.cloudNodeLabel, envValue !== undefined ? 'EDGE_UPGRADE_CLOUD_NODE_LABEL' : where('cloudNodeLabel'));
+  (raw.clusters ?? []).forEach((c, i) => check(c.cloudNodeLabel, where(`clusters.${i}.cloudNodeLabel`)));
+  return envValue ?? raw.cloudNodeLabel;
+}
+
 /** Parses EDGE_UPGRADE_CLUSTERS: "id=/path[#context],id2=/path2". */
 export function parseClustersEnv(value: string): ClusterEntry[] {
   return value
@@ -181,6 +213,7 @@ export function loadWorkerConfig(file: string | undefined, env: NodeJS.ProcessEn
   const temporal = temporalSettings(raw.temporal ?? {}, env);
   const { upgradeImage, allowedImages } = imageSettings(raw, env, file);
   const metrics = env.EDGE_UPGRADE_METRICS_ADDRESS ?? raw.metricsAddress;
+  const cloudNodeLabel = checkCloudNodeLabels(raw, env, file);
   if (metrics !== undefined && !/^[^:\s]+:\d+$/.test(metrics))
     throw new ConfigError(`EDGE_UPGRADE_METRICS_ADDRESS "${metrics}" is not host:port`);
   return {
@@ -189,6 +222,7 @@ export function loadWorkerConfig(file: string | undefined, env: NodeJS.ProcessEn
     ...(allowedImages !== undefined ? { allowedImages } : {}),
     ...(metrics ? { metricsAddress: metrics } : {}),
     ...(raw.healthChecks ? { healthChecks: raw.healthChecks } : {}),
+    ...(cloudNodeLabel !== undefined ? { cloudNodeLabel } : {}),
     clusters,
   };
 }

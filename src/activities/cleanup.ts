@@ -7,9 +7,11 @@
  * A cancel never makes a half-upgraded node schedulable: a node whose upgrade pod (of this upgrade
  * and target) Failed or has not finished stays cordoned, its pod and Events stay (even on the
  * pause-timeout cancel), a Warning Event on the node says why, and the node is returned in `kept`.
+ * Prepare pods (the prepare phase's agent pods on cloud nodes) changed nothing a cancel must keep:
+ * every cancel deletes them.
  */
 import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
-import { NODE_EVENT_NAMESPACE, NODE_NAME_LABEL, TARGET_VERSION_LABEL, UPGRADE_NAMESPACE } from '../planning/labels.js';
+import { AGENT_MODE_LABEL, NODE_EVENT_NAMESPACE, NODE_NAME_LABEL, TARGET_VERSION_LABEL, UPGRADE_NAMESPACE } from '../planning/labels.js';
 import { labelValue } from '../planning/names.js';
 import { upgradeSelector } from '../planning/upgrade-pod.js';
 import { cordonedBy, recordedBy, uncordonIfOurs } from './cordon.js';
@@ -47,7 +49,8 @@ export async function deleteFailedUpgradePods(clients: KubeClients, ref: Upgrade
   for (const p of failed) {
     const node = p.spec?.nodeName;
     if (!node) continue;
-    const message = `edge-upgrade ${ref.upgradeId}: deleted failed upgrade pod ${UPGRADE_NAMESPACE}/${p.metadata?.name} before resuming`;
+    const kind = isPreparePod(p) ? 'prepare' : 'upgrade';
+    const message = `edge-upgrade ${ref.upgradeId}: deleted failed ${kind} pod ${UPGRADE_NAMESPACE}/${p.metadata?.name} before resuming`;
     await new EventRecorder(kube.core, { ...ref, node }).normal('UpgradeRetry', message);
   }
   return { deleted };
@@ -66,6 +69,11 @@ async function deleteEvents(kube: Kube, namespace: string, ref: UpgradeRef, keep
     if ((await ignoreNotFound(() => kube.core.deleteNamespacedEvent({ name: e.metadata!.name!, namespace }))) !== undefined) n++;
   }
   return n;
+}
+
+/** True for a prepare pod (the prepare phase's agent pod), which never changes what a cancel must keep. */
+function isPreparePod(p: V1Pod): boolean {
+  return p.metadata?.labels?.[AGENT_MODE_LABEL] === 'prepare';
 }
 
 /** A node a cancel leaves cordoned, and why. */
@@ -113,7 +121,10 @@ export async function cleanupUpgrade(clients: KubeClients, args: UpgradeRef & { 
   // Every node our record names, including stale records: uncordonIfOurs lifts only our own cordons and drops the stale records.
   const recorded = (await listNodes(kube)).filter((n) => recordedBy(n, args.upgradeId));
   const ours = recorded.map((n) => n.metadata!.name!);
-  const pods = await listUpgradePods(kube, args.upgradeId, args.targetVersion);
+  const all = await listUpgradePods(kube, args.upgradeId, args.targetVersion);
+  const pods = all.filter((p) => !isPreparePod(p));
+  // Prepare pods first: a cancel while paused in the prepare phase leaves none behind.
+  const deletedPreparePods = await deletePods(kube, all.filter(isPreparePod));
   // Only nodes still under our own cordon can be kept; stale records go through uncordonIfOurs, which drops them.
   const keep = halfUpgraded(
     recorded.filter((n) => cordonedBy(n, args.upgradeId)).map((n) => n.metadata!.name!),
@@ -135,10 +146,10 @@ export async function cleanupUpgrade(clients: KubeClients, args: UpgradeRef & { 
     )
       uncordoned.push(node);
   }
-  let deletedPods = 0;
+  let deletedPods = deletedPreparePods;
   let deletedEvents = 0;
   if (args.deleteRecords) {
-    deletedPods = await deletePods(
+    deletedPods += await deletePods(
       kube,
       pods.filter((p) => !keep.has(podNode(p) ?? '')),
     );

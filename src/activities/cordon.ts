@@ -79,7 +79,7 @@ async function patchNode(
 }
 
 /** Reads the node; null when it no longer exists. */
-async function readNodeIfExists(core: CoreV1Api, name: string): Promise<V1Node | null> {
+export async function readNodeIfExists(core: CoreV1Api, name: string): Promise<V1Node | null> {
   try {
     return await core.readNode({ name });
   } catch (err) {
@@ -107,7 +107,7 @@ export async function offlineNow(kube: Kube, node: V1Node): Promise<string | nul
 }
 
 /** Throws non-retryable 'NodeOffline' when the node is NotReady or its Lease expired: an offline node is never touched. */
-async function refuseIfOffline(kube: Kube, node: V1Node, args: NodeStepArgs): Promise<void> {
+export async function refuseIfOffline(kube: Kube, node: V1Node, args: NodeStepArgs): Promise<void> {
   const reason = await offlineNow(kube, node);
   if (reason === null) return;
   const message = `edge-upgrade ${args.upgradeId}: ${args.node} is offline (${reason}); it was not touched`;

@@ -6,6 +6,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { ClusterRegistry, HealthChecks } from '../config.js';
 import { ErrorType, isInvalidUpgradeRequest } from '../planning/errors.js';
+import { parseCloudNodeLabel } from '../planning/cloud-nodes.js';
 import { unknownGateChecks } from '../planning/health.js';
 import { resolveUpgradeImage, type ImagePolicy } from '../planning/images.js';
 import { cleanupUpgrade, deleteFailedUpgradePods } from './cleanup.js';
@@ -16,6 +17,7 @@ import { inventory, precheck } from './inventory.js';
 import { KubeClients, nodeStepFailed, type KubeRequestCounter } from './kube.js';
 import type { UpgradeActivities } from './types.js';
 import { quarantineNode, waitForNodesOnline } from './offline.js';
+import { runPreparePod } from './prepare.js';
 import { runUpgradePod } from './upgrade-pod.js';
 
 export type { UpgradeActivities } from './types.js';
@@ -32,6 +34,12 @@ export interface ActivityDeps {
    * configuration's, see healthChecksFor); none when not given.
    */
   healthChecks?: (clusterId: string) => HealthChecks;
+  /**
+   * The label that marks a cluster's cloud workers (`key=value` or `key`; '' for none), which the
+   * prepare phase runs on (the worker passes its configuration's, see cloudNodeLabelFor); default
+   * `alibabacloud.com/is-edge-worker=false`.
+   */
+  cloudNodeLabel?: (clusterId: string) => string;
   /** Counts every Kubernetes API request the activities send (the worker's Prometheus counter). */
   onKubeRequest?: KubeRequestCounter;
 }
@@ -60,7 +68,7 @@ export function createActivities(deps: ActivityDeps): UpgradeActivities {
         const unknown = unknownGateChecks(upgrade.gateChecks ?? [], Object.keys(checksOf(clusterId)), clusterId);
         if (unknown) throw refuse(unknown);
       }
-      return inventory(clients, clusterId);
+      return inventory(clients, clusterId, parseCloudNodeLabel(deps.cloudNodeLabel?.(clusterId)));
     },
     precheck: (args) => precheck(clients, args),
     cordonNode: (args) => cordonNode(clients, args),
@@ -71,6 +79,10 @@ export function createActivities(deps: ActivityDeps): UpgradeActivities {
         nodeStepFailed({ node: args.node, step: 'upgrade-pod', message }),
       );
       return runUpgradePod(clients, image, { ...args, upgradeImage: image });
+    },
+    runPreparePod: async (args) => {
+      const image = imageFor(args.clusterId, args.upgradeImage, (message) => nodeStepFailed({ node: args.node, step: 'prepare', message }));
+      return runPreparePod(clients, { ...args, upgradeImage: image });
     },
     uncordonNode: (args) => uncordonNode(clients, args),
     deleteFailedUpgradePods: (args) => deleteFailedUpgradePods(clients, args),

@@ -4,6 +4,7 @@
  * {@link READ_RETRY_MS}) before Temporal's retry policy takes over.
  */
 import { Health, VersionApi, type V1Node, type V1Pod } from '@kubernetes/client-node';
+import { formatCloudNodeLabel, isCloudNode, type CloudNodeSelector } from '../planning/cloud-nodes.js';
 import { controlPlaneVersion, toClusterNode } from '../planning/cluster.js';
 import { nodesToUpgrade, evaluatePrecheck, type PrecheckInput } from '../planning/precheck-items.js';
 import { UPGRADE_NAMESPACE } from '../planning/labels.js';
@@ -29,10 +30,21 @@ async function inventoryOf(kube: Kube, clusterId: string): Promise<{ inv: Cluste
   return { inv: { clusterId, controlPlaneVersion: controlPlaneVersion(nodes, apiVersion), nodes }, raw };
 }
 
-/** Implements `inventory`. */
-export async function inventory(clients: KubeClients, clusterId: string): Promise<ClusterInventory> {
+/**
+ * Implements `inventory`. Workers carrying the `cloud` selector's label are marked `cloud` (the
+ * prepare phase runs on them), and the inventory names the label; without a selector none is.
+ */
+export async function inventory(
+  clients: KubeClients,
+  clusterId: string,
+  cloud: CloudNodeSelector | null = null,
+): Promise<ClusterInventory> {
   const kube = clients.for(clusterId);
-  return withApiRetry(kube, async () => (await inventoryOf(kube, clusterId)).inv, { forMs: READ_RETRY_MS });
+  const { inv, raw } = await withApiRetry(kube, () => inventoryOf(kube, clusterId), { forMs: READ_RETRY_MS });
+  if (!cloud) return inv;
+  const labelled = new Set(raw.filter((n) => isCloudNode(n.metadata?.labels, cloud)).map((n) => n.metadata?.name));
+  const nodes = inv.nodes.map((n) => (n.kind === 'worker' && labelled.has(n.name) ? { ...n, cloud: true } : n));
+  return { ...inv, nodes, cloudNodeLabel: formatCloudNodeLabel(cloud) };
 }
 
 /** Implements `precheck`: one read of nodes, pods, PDBs and kube-upgrade, then {@link evaluatePrecheck}. */

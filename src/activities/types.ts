@@ -53,6 +53,13 @@ export interface UpgradeActivities {
    * target kubeletVersion and is Ready. Heartbeats while waiting. On failure the details carry the log tail.
    */
   runUpgradePod(args: NodeStepArgs & { upgradeImage?: string; nodeTimeoutMs: number }): Promise<{ pod: string }>;
+  /**
+   * The prepare phase on one cloud node: runs the agent in prepare mode (package repository switched
+   * to the target minor, packages downloaded, images pre-pulled, free space checked; nothing
+   * installed or restarted) and waits until its pod Succeeded, then deletes it. Heartbeats. An
+   * offline node fails 'NodeOffline' untouched; a failed pod fails 'NodeStepFailed' (step 'prepare') with its log tail.
+   */
+  runPreparePod(args: NodeStepArgs & { upgradeImage?: string; nodeTimeoutMs: number }): Promise<{ pod: string }>;
   /** Uncordons the node only if this upgrade cordoned it. */
   uncordonNode(args: NodeStepArgs): Promise<{ uncordoned: boolean }>;
   /** Deletes this cluster's failed upgrade pods in kube-upgrade (before a resume). Returns how many. */

@@ -30,6 +30,7 @@ import {
   type Kube,
   type KubeClients,
 } from './kube.js';
+import type { NodeStep } from '../planning/types.js';
 import type { NodeStepArgs } from './types.js';
 
 /**
@@ -107,7 +108,8 @@ async function findOrCreate(kube: Kube, args: CreateArgs): Promise<{ pod: V1Pod 
   return { pod: await readPod(kube, upgradePodName(args.node, args.targetVersion)), created: false };
 }
 
-async function readPod(kube: Kube, name: string): Promise<V1Pod | undefined> {
+/** The pod `name` in kube-upgrade, or undefined when there is none. */
+export async function readPod(kube: Kube, name: string): Promise<V1Pod | undefined> {
   try {
     return await kube.core.readNamespacedPod({ name, namespace: UPGRADE_NAMESPACE });
   } catch (err) {
@@ -124,9 +126,7 @@ async function ensureNamespace(kube: Kube, force = false): Promise<void> {
 }
 
 /** The new pod, or undefined when one of that name exists already. */
-async function createPod(kube: Kube, args: CreateArgs): Promise<V1Pod | undefined> {
-  const name = upgradePodName(args.node, args.targetVersion);
-  await ensureNamespace(kube);
+function createPod(kube: Kube, args: CreateArgs): Promise<V1Pod | undefined> {
   const body = buildUpgradePod({
     node: args.node,
     role: args.role,
@@ -135,6 +135,16 @@ async function createPod(kube: Kube, args: CreateArgs): Promise<V1Pod | undefine
     image: args.image,
     nodeTimeoutMs: args.nodeTimeoutMs,
   });
+  return createAgentPod(kube, body, args.node, 'upgrade-pod');
+}
+
+/**
+ * Creates the agent pod `body` in kube-upgrade (making the namespace admissible first); returns
+ * undefined when a pod of that name exists already. Refusals fail the node's `step` non-retryably.
+ */
+export async function createAgentPod(kube: Kube, body: V1Pod, node: string, step: NodeStep): Promise<V1Pod | undefined> {
+  const name = body.metadata!.name!;
+  await ensureNamespace(kube);
   for (let attempt = 0; ; attempt++) {
     throwIfCancelled();
     try {
@@ -151,7 +161,8 @@ async function createPod(kube: Kube, args: CreateArgs): Promise<V1Pod | undefine
         await sleep(500);
         continue;
       }
-      rethrowInvalid(err, args.node, 'upgrade-pod', `creating upgrade pod ${UPGRADE_NAMESPACE}/${name}`);
+      const what = step === 'upgrade-pod' ? 'upgrade' : step;
+      rethrowInvalid(err, node, step, `creating ${what} pod ${UPGRADE_NAMESPACE}/${name}`);
     }
   }
 }

@@ -29,6 +29,17 @@ export const CONTROL_PLANE_LABEL = 'node-role.kubernetes.io/control-plane';
  */
 export const EDGE_WORKER_LABEL = 'alibabacloud.com/is-edge-worker';
 
+/**
+ * The default of the worker's `cloudNodeLabel`: workers ACK@Edge marks as cloud nodes. Only workers
+ * carrying it get the prepare phase (a worker without the label is not prepared).
+ */
+export const DEFAULT_CLOUD_NODE_LABEL = `${EDGE_WORKER_LABEL}=false`;
+
+/** Label on agent pods that are not upgrade pods: their mode ('prepare' or 'check'). */
+export const AGENT_MODE_LABEL = 'edge-upgrade.io/agent-mode';
+/** Env var telling the agent its mode ('prepare' or 'check'); upgrade pods do not set it. */
+export const ENV_AGENT_MODE = 'AGENT_MODE';
+
 /** Env vars the upgrade pod receives. */
 export const ENV_TARGET_VERSION = 'TARGET_VERSION';
 export const ENV_NODE_NAME = 'NODE_NAME';
@@ -42,6 +53,8 @@ export const SIM_FAIL_UPGRADE_LABEL = 'sim.edge-upgrade.io/fail-upgrade';
  * the label goes, the kubelet reconnects: it reports Ready and starts the Pending pods bound to it.
  */
 export const SIM_OFFLINE_LABEL = 'sim.edge-upgrade.io/offline';
+/** `true`: the node's prepare pod (prepare phase, cloud nodes) fails and writes a log line. */
+export const SIM_FAIL_PREPARE_LABEL = 'sim.edge-upgrade.io/fail-prepare';
 /** `<n>`: the upgrade takes n seconds on that node. */
 export const SIM_UPGRADE_SECONDS_LABEL = 'sim.edge-upgrade.io/upgrade-seconds';
 /**

@@ -24,12 +24,18 @@ export interface UpgradePlan {
   workers: { total: number; todo: string[] };
   /** Nodes already at the target and Ready (no work for them), in inventory order. */
   alreadyUpgraded: string[];
+  /**
+   * Cloud workers (those the worker's `cloudNodeLabel` marks) still to upgrade, in worker order: the
+   * prepare phase runs on them before the masters. Empty when there are none (the phase is skipped).
+   */
+  prepare: string[];
 }
 
 /**
  * Plans the upgrade of `inv` to `target`: masters by name, then cloud before edge workers, skipping
- * nodes already at the target and Ready. The first master left gets role 'first-control-plane' (it
- * runs `kubeadm upgrade apply`) unless that already happened; the others get 'control-plane'.
+ * nodes already at the target and Ready; the labelled cloud workers among them are prepared first.
+ * The first master left gets role 'first-control-plane' (it runs `kubeadm upgrade apply`) unless
+ * that already happened; the others get 'control-plane'.
  */
 export function planNodes(inv: ClusterInventory, target: KubeVersion): UpgradePlan {
   const masters = orderMasters(inv.nodes);
@@ -41,10 +47,12 @@ export function planNodes(inv: ClusterInventory, target: KubeVersion): UpgradePl
     todoMasters.push({ name: m.name, serial: i + 1, role });
   });
   const workers = orderWorkers(inv.nodes);
+  const todoWorkers = workers.filter((w) => !nodeIsDone(w, target));
   return {
     masters: { total: masters.length, todo: todoMasters },
-    workers: { total: workers.length, todo: workers.filter((w) => !nodeIsDone(w, target)).map((w) => w.name) },
+    workers: { total: workers.length, todo: todoWorkers.map((w) => w.name) },
     alreadyUpgraded: inv.nodes.filter((n) => nodeIsDone(n, target)).map((n) => n.name),
+    prepare: todoWorkers.filter((w) => w.cloud === true).map((w) => w.name),
   };
 }
 

@@ -3,7 +3,8 @@ import type { Progress } from './types.js';
 
 /**
  * Summarises progress in one line, e.g.
- * "Workers 37/120 · batch 6 (10 nodes) · paused: error on edge-17" or
+ * "Workers 37/120 · batch 6 (10 nodes) · paused: error on edge-17",
+ * "Preparing cloud nodes 1/2 · preparing cloud-002" or
  * "Workers 37/120 · batch 6 (10 nodes) · paused: window (opens 2026-11-29T02:00:00Z)".
  */
 export function summarize(p: Progress): string {
@@ -12,6 +13,12 @@ export function summarize(p: Progress): string {
     case 'precheck':
       parts.push(`Pre-check ${p.precheck.status === 'pending' ? 'running' : p.precheck.status}`);
       break;
+    case 'prepare': {
+      const prep = p.prepare ?? { total: 0, done: 0, current: [] };
+      parts.push(`Preparing cloud nodes ${prep.done}/${prep.total}`);
+      if (prep.current.length) parts.push(`preparing ${prep.current.join(', ')}`);
+      break;
+    }
     case 'masters':
       const { upgraded, total, current } = p.masters;
       parts.push(

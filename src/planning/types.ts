@@ -3,8 +3,8 @@
  * They are part of the public contract (progress query, CLI `--json`, README); keep the names stable.
  */
 
-/** Phases of an upgrade, in order. */
-export type Phase = 'precheck' | 'masters' | 'workers' | 'done';
+/** Phases of an upgrade, in order. `prepare` (cloud workers only) is skipped when there are none. */
+export type Phase = 'precheck' | 'prepare' | 'masters' | 'workers' | 'done';
 
 /** Overall state; `succeeded`, `cancelled` and `failed` are final. */
 export type UpgradeStatus = 'running' | 'paused' | 'succeeded' | 'cancelled' | 'failed';
@@ -27,8 +27,10 @@ export type NodeRole = 'first-control-plane' | 'control-plane' | 'worker';
 /**
  * `offline`: the node was NotReady (or its Lease had expired) when its turn came, so it was not touched.
  * `health-gate`: the checks after a batch (or master) did not hold within `gate.timeout`.
+ * `prepare`: the cloud node's prepare pod (repository, packages, images, space) failed.
  */
-export type NodeStep = 'cordon' | 'drain' | 'upgrade-pod' | 'wait' | 'uncordon' | 'cleanup' | 'offline' | 'health-gate' | 'quarantine';
+export type NodeStep =
+  'cordon' | 'drain' | 'upgrade-pod' | 'wait' | 'uncordon' | 'cleanup' | 'offline' | 'health-gate' | 'quarantine' | 'prepare';
 
 /** Verdict of one pre-check item. */
 export type CheckResult = 'normal' | 'warning' | 'error';
@@ -152,6 +154,8 @@ export interface ClusterNode {
   kubeletVersion: string;
   ready: boolean;
   unschedulable: boolean;
+  /** True for a worker carrying the worker's cloud-node label (`cloudNodeLabel`): it is prepared before the masters. */
+  cloud?: boolean;
 }
 
 /** What the workflow needs to know about a cluster before it plans. */
@@ -160,6 +164,16 @@ export interface ClusterInventory {
   /** The API server's gitVersion, e.g. 'v1.33.5'. */
   controlPlaneVersion: string;
   nodes: ClusterNode[];
+  /** The label (`key=value`, or `key`) that marked the `cloud` workers; absent when the worker prepares no nodes. */
+  cloudNodeLabel?: string;
+}
+
+/** Progress of the prepare phase, see {@link Progress.prepare}. */
+export interface PrepareProgress {
+  total: number;
+  done: number;
+  current: string[];
+  skipped?: Array<{ node: string; reason: string }>;
 }
 
 /** The last node failure, as queryable in `progress.lastError`. */
@@ -208,6 +222,12 @@ export interface Progress {
     gate?: GateState | null;
     waiting?: 'deferred' | null;
   };
+  /**
+   * The prepare phase (cloud workers, before the masters): how many of `total` are prepared, the
+   * ones being prepared now, and offline ones skipped (offline 'defer'; their upgrade deals with them).
+   * Absent in upgrades without cloud workers to prepare (and in those started before the phase existed).
+   */
+  prepare?: PrepareProgress;
   lastError: null | LastError;
   cancelReason: null | CancelReason;
   /** Refused commands (e.g. a cancel while running), newest last, at most a few. */

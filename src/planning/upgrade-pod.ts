@@ -7,6 +7,8 @@
 import type { V1Namespace, V1Pod } from '@kubernetes/client-node';
 import type { NodeRole } from './types.js';
 import {
+  AGENT_MODE_LABEL,
+  ENV_AGENT_MODE,
   ENV_NODE_NAME,
   ENV_NODE_ROLE,
   ENV_TARGET_VERSION,
@@ -33,6 +35,8 @@ export interface UpgradePodInput {
   image: string;
   /** How long the node may take (the request's nodeTimeout), in ms; the pod's activeDeadlineSeconds. */
   nodeTimeoutMs: number;
+  /** An agent pod that does not upgrade: `prepare` (cloud nodes, before the masters) or `check`. Default: the upgrade pod. */
+  mode?: 'check' | 'prepare';
 }
 
 /**
@@ -60,12 +64,12 @@ export function upgradeSelector(upgradeId: string): string {
 
 /** The upgrade pod for `input.node`, named by {@link upgradePodName}. */
 export function buildUpgradePod(input: UpgradePodInput): V1Pod {
-  const { node, role, targetVersion, upgradeId, image, nodeTimeoutMs } = input;
-  return {
+  const { node, role, targetVersion, upgradeId, image, nodeTimeoutMs, mode } = input;
+  const pod: V1Pod = {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: {
-      name: upgradePodName(node, targetVersion),
+      name: upgradePodName(node, targetVersion, mode),
       namespace: UPGRADE_NAMESPACE,
       labels: {
         [MANAGED_BY_LABEL]: MANAGED_BY_VALUE,
@@ -105,4 +109,11 @@ export function buildUpgradePod(input: UpgradePodInput): V1Pod {
       ],
     },
   };
+  if (mode) {
+    pod.metadata!.labels![AGENT_MODE_LABEL] = mode;
+    const container = pod.spec!.containers[0]!;
+    container.args = [`--${mode}`];
+    container.env!.push({ name: ENV_AGENT_MODE, value: mode });
+  }
+  return pod;
 }

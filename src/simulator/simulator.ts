@@ -38,6 +38,7 @@ import {
   UPGRADE_NAMESPACE,
 } from '../planning/labels.js';
 import { logKey, startKubeletServer, type LogStore } from './kubelet-server.js';
+import { PrepareRunner, isPreparePod, type PrepareHost } from './prepare.js';
 import {
   microTime,
   nodeObject,
@@ -73,6 +74,8 @@ export interface SimulatorOptions {
    * `succeeded` or `failed` (its final status is written) and `ready` (the restarted kubelet posted Ready).
    */
   onUpgradeStep?: (e: { node: string; pod: string; step: UpgradeStep; at: number }) => void;
+  /** Called at each step of a prepare pod's run (prepare phase, cloud nodes): `running`, then `succeeded` or `failed`. */
+  onPrepareStep?: PrepareHost['onPrepareStep'];
 }
 
 /** A step of an upgrade pod's simulated run, see {@link SimulatorOptions.onUpgradeStep}. */
@@ -156,6 +159,7 @@ export class EdgeSimulator {
   private readonly statusSeconds: number;
   private readonly upgradeSeconds: number;
   private readonly log: (m: string) => void;
+  private readonly prepares: PrepareRunner;
 
   private constructor(
     private readonly opts: SimulatorOptions,
@@ -168,6 +172,19 @@ export class EdgeSimulator {
     this.statusSeconds = opts.statusIntervalSeconds ?? 60;
     this.upgradeSeconds = opts.upgradeSeconds ?? 2;
     this.log = opts.log ?? (() => {});
+    this.prepares = new PrepareRunner({
+      core: this.core,
+      logs: this.logs,
+      later: (ms, fn) => this.later(ms, fn),
+      once: (key, fn) => this.once(key, fn),
+      current: (name, namespace) => this.podInformer?.get(name, namespace),
+      node: (name) => {
+        const sim = this.nodes.get(name);
+        return sim && { labels: sim.labels, silent: isSilent(sim) };
+      },
+      log: (m) => this.log(m),
+      ...(opts.onPrepareStep ? { onPrepareStep: opts.onPrepareStep } : {}),
+    });
   }
 
   /** Starts the log endpoint, the informers and the heartbeat loop. */
@@ -450,6 +467,10 @@ export class EdgeSimulator {
       return;
     }
     if (phase === 'Succeeded' || phase === 'Failed') return;
+    if (isPreparePod(pod)) {
+      this.prepares.run(pod, sim.name);
+      return;
+    }
     if (isUpgradePod(pod)) {
       this.runUpgrade(pod, sim);
       return;
