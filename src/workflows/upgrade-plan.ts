@@ -20,6 +20,8 @@ export const Patch = {
   VersionSkew: 'version-skew-check',
   /** The health gate after each master and worker batch (a new activity between nodes). */
   HealthGate: 'health-gate',
+  /** The prepare phase on cloud workers between the pre-check and the masters (new activities; only with cloud workers). */
+  PreparePhase: 'prepare-phase',
 } as const;
 
 /** Inventory, version rules and the pre-check; fixes the node order and roles. Runs once per upgrade, not per run. */
@@ -59,6 +61,7 @@ export async function planUpgrade(run: UpgradeRun): Promise<void> {
   // Order, serials and roles (who runs `kubeadm upgrade apply`) come from the plan `edge-upgrade plan` previews.
   const plan = planNodes(inv, target);
   state.plan(plan.masters, plan.workers);
+  state.planPrepare(plan.prepare);
   publish();
 
   const deferOffline = request.offline === 'defer';

@@ -24,6 +24,7 @@ import { REMOVED, isNodeOffline, isNodeRemoved, offlineError, stepError, type No
 import type { upgradeCluster } from './upgrade-cluster.js';
 import { runGate } from './upgrade-gate.js';
 import { Patch } from './upgrade-plan.js';
+import { preparePhase } from './upgrade-prepare.js';
 import type { UpgradeRun } from './upgrade-run.js';
 
 /**
@@ -57,7 +58,9 @@ export class Runner {
 
   async upgrade(): Promise<Outcome> {
     const { state, publish } = this.run;
-    if (state.phase === 'precheck') {
+    const prepared = await preparePhase(this.run, (nextNodes) => this.safePoint(nextNodes));
+    if (prepared !== 'go') return prepared;
+    if (state.phase === 'precheck' || state.phase === 'prepare') {
       state.setPhase('masters');
       publish();
     }

@@ -49,6 +49,8 @@ export interface UpgradeSnapshot {
   pendingGate?: PendingGate | null;
   /** A `retryQuarantined` Update was accepted: retry the quarantined workers at the next safe point. */
   retryQuarantinedRequested?: boolean;
+  /** Cloud workers still to prepare (prepare phase), in order; failed ones are put back first. Absent without cloud workers. */
+  todoPrepare?: string[];
 }
 
 /** Commands an operator can send; used in refusals. */
@@ -476,6 +478,33 @@ export class UpgradeState {
 
   recordError(err: LastError): void {
     this.s.progress.lastError = err;
+  }
+
+  /** The cloud workers the prepare phase runs on, in order; with none, neither the phase nor `progress.prepare` appears. */
+  planPrepare(nodes: string[]): void {
+    if (nodes.length === 0) return;
+    this.s.todoPrepare = [...nodes];
+    this.s.progress.prepare = { total: nodes.length, done: 0, current: [] };
+  }
+
+  get todoPrepare(): readonly string[] {
+    return this.s.todoPrepare ?? [];
+  }
+
+  /** Takes up to `n` nodes to prepare now, shown in `prepare.current`. */
+  takePrepare(n: number): string[] {
+    const nodes = (this.s.todoPrepare ?? []).splice(0, n);
+    this.s.progress.prepare!.current = [...nodes];
+    return nodes;
+  }
+
+  /** How one node's preparation ended: prepared, skipped (offline with 'defer', or removed) with why, or failed (queued first again). */
+  prepareEnded(node: string, outcome: 'prepared' | 'failed' | { skipped: string }): void {
+    const p = this.s.progress.prepare!;
+    p.current = p.current.filter((n) => n !== node);
+    if (outcome === 'prepared') p.done++;
+    else if (outcome === 'failed') (this.s.todoPrepare ??= []).unshift(node);
+    else (p.skipped ??= []).push({ node, reason: outcome.skipped });
   }
 
   /** All nodes are done (partial when deferred workers were left out or workers are quarantined). */

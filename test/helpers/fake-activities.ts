@@ -71,6 +71,8 @@ export class FakeCluster {
   upgradeMs: number;
   /** Nodes whose upgrade pod fails (until removed from the set). */
   readonly failUpgrade = new Set<string>();
+  /** Cloud nodes whose prepare pod fails (until removed from the set). */
+  readonly failPrepare = new Set<string>();
   /** Nodes whose drain fails (until removed from the set). */
   readonly failDrain = new Set<string>();
   /** While true, upgrade pods wait in {@link held} until {@link release}. */
@@ -215,6 +217,18 @@ export class FakeCluster {
     return { pod };
   }
 
+  /** A prepare pod: refuses an offline node, fails on demand (kept until a resume deletes it), changes nothing on the node. */
+  async preparePod(args: NodeStepArgs): Promise<{ pod: string }> {
+    const pod = `prepare-${args.node}`;
+    this.refuseIfOffline(args.node);
+    if (this.upgradeMs > 0) await new Promise((r) => setTimeout(r, this.upgradeMs));
+    if (this.failPrepare.has(args.node)) {
+      this.failedPods.add(pod);
+      throw stepFailed(args.node, 'prepare', `prepare pod ${pod} failed`, 'error: only 812 MiB free in /var; 2048 MiB needed');
+    }
+    return { pod };
+  }
+
   /** Cordon's offline check: a node that is not Ready is refused with 'NodeOffline', untouched. */
   refuseIfOffline(name: string): void {
     const n = this.node(name);
@@ -348,6 +362,7 @@ export class FakeFleet {
         return { evicted: 3, owners: c.evictedOwners };
       },
       runUpgradePod: async (args) => on('runUpgradePod', args).upgradePod(args),
+      runPreparePod: async (args) => on('runPreparePod', args).preparePod(args),
       uncordonNode: async (args) => {
         const c = on('uncordonNode', args);
         const n = c.nodes.get(args.node);
