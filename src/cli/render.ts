@@ -27,6 +27,10 @@ export function renderPrecheck(report: PrecheckReport): string {
  */
 export interface PlanView {
   targetVersion: string;
+  /** Cloud workers the prepare phase runs on before the masters (empty: the phase is skipped). */
+  prepare: string[];
+  /** The label that marks cloud workers (`key=value` or `key`), or null when the worker prepares no nodes. */
+  cloudNodeLabel: string | null;
   masters: string[];
   batches: string[][];
   alreadyUpgraded: string[];
@@ -46,6 +50,8 @@ export interface PlanSettings {
   deferOffline: boolean;
   failureBudget: number;
   gate: PlanView['gate'];
+  /** The inventory's `cloudNodeLabel` (null: the worker prepares no nodes). */
+  cloudNodeLabel?: string | null;
 }
 
 /** The view of `plan` (from planning/plan.ts) that the `plan` command prints, batches capped at `percent`. */
@@ -54,6 +60,8 @@ export function planView(plan: UpgradePlan, targetVersion: string, settings: Pla
   const todo = new Set(batches.flat());
   return {
     targetVersion,
+    prepare: plan.prepare,
+    cloudNodeLabel: settings.cloudNodeLabel ?? null,
     masters: plan.masters.todo.map((m) => m.name),
     batches,
     alreadyUpgraded: plan.alreadyUpgraded,
@@ -70,7 +78,7 @@ export function planView(plan: UpgradePlan, targetVersion: string, settings: Pla
  * 3: cp-2" on a re-run where cp-1 is done), and the one that runs `kubeadm upgrade apply` says so.
  */
 export function renderPlan(view: PlanView, plan: UpgradePlan): string {
-  const out = [`Plan to ${view.targetVersion} (dry run: nothing was changed)`];
+  const out = [`Plan to ${view.targetVersion} (dry run: nothing was changed)`, prepareLine(view)];
   if (plan.masters.todo.length === 0) out.push('Masters: 0 of 0 (managed control plane or all at target): skipped');
   for (const m of plan.masters.todo) {
     const apply = m.role === 'first-control-plane' ? ' (first-control-plane: runs kubeadm upgrade apply)' : '';
@@ -82,6 +90,16 @@ export function renderPlan(view: PlanView, plan: UpgradePlan): string {
   if (view.alreadyUpgraded.length) out.push(`Already at ${view.targetVersion}: ${view.alreadyUpgraded.join(', ')}`);
   out.push(...planSettingLines(view));
   return out.join('\n');
+}
+
+/** The plan's line for the prepare phase: the cloud nodes it runs on, or why it is skipped. */
+function prepareLine(view: PlanView): string {
+  if (view.prepare.length > 0) {
+    return `Prepare ${view.prepare.length} cloud node(s) first (repository, packages, images; nothing installed): ${view.prepare.join(', ')}`;
+  }
+  return view.cloudNodeLabel
+    ? `Prepare: no cloud node to prepare (label ${view.cloudNodeLabel}): skipped`
+    : 'Prepare: off (the worker has no cloudNodeLabel): skipped';
 }
 
 /** The plan's lines for offline workers, the failure budget and the health gate. */
@@ -126,9 +144,19 @@ export function renderDetails(p: Progress): string[] {
           .map((l) => `  | ${l}`),
       );
   }
+  out.push(...prepareDetails(p));
   out.push(...resilienceDetails(p));
   const refusal = p.refusals?.at(-1);
   if (refusal) out.push(`Refused ${refusal.command} at ${refusal.at}: ${refusal.reason}`);
+  return out;
+}
+
+/** Lines for the prepare phase: how many cloud nodes are prepared, and those skipped (offline, deferred). */
+function prepareDetails(p: Progress): string[] {
+  if (!p.prepare) return [];
+  const now = p.prepare.current.length ? `; preparing ${p.prepare.current.join(', ')}` : '';
+  const out = [`Cloud nodes prepared: ${p.prepare.done}/${p.prepare.total}${now}`];
+  for (const s of p.prepare.skipped ?? []) out.push(`Not prepared: ${s.node}: ${s.reason}`);
   return out;
 }
 

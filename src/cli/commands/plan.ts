@@ -30,6 +30,7 @@ export function planCommand(ctx: CliContext): Command {
         deferOffline: v.offline === 'defer',
         failureBudget: failureBudget(v.maxFailures, workers.length),
         gate: v.gate.stableForMs > 0 ? { stableForMs: v.gate.stableForMs, timeoutMs: v.gate.timeoutMs, checks: v.gate.checks } : null,
+        cloudNodeLabel: res.inventory.cloudNodeLabel ?? null,
       };
       const view = planView(
         plan,
