@@ -128,7 +128,8 @@ async function timedOut(kube: Kube, args: PrepareArgs, pod: V1Pod): Promise<Erro
 }
 
 function vanished(kube: Kube, args: PrepareArgs, name: string): Error {
-  const message = `prepare pod ${UPGRADE_NAMESPACE}/${name} was deleted while preparing ${args.node}, not by this upgrade; resume prepares it again`;
+  const message =
+    `prepare pod ${UPGRADE_NAMESPACE}/${name} was deleted while preparing ${args.node}, not by this upgrade; ` + 'resume prepares it again';
   void new EventRecorder(kube.core, args).warning('PrepareFailed', message);
   return nodeStepFailed({ node: args.node, step: 'prepare', message });
 }

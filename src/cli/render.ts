@@ -95,7 +95,8 @@ export function renderPlan(view: PlanView, plan: UpgradePlan): string {
 /** The plan's line for the prepare phase: the cloud nodes it runs on, or why it is skipped. */
 function prepareLine(view: PlanView): string {
   if (view.prepare.length > 0) {
-    return `Prepare ${view.prepare.length} cloud node(s) first (repository, packages, images; nothing installed): ${view.prepare.join(', ')}`;
+    const what = 'repository, packages, images; nothing installed';
+    return `Prepare ${view.prepare.length} cloud node(s) first (${what}): ${view.prepare.join(', ')}`;
   }
   return view.cloudNodeLabel
     ? `Prepare: no cloud node to prepare (label ${view.cloudNodeLabel}): skipped`

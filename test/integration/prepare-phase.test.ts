@@ -90,7 +90,7 @@ test('prepare runs on exactly the 2 cloud nodes, before the first master upgrade
   ).toEqual(['cloud-001', 'cloud-002']);
 }, 420_000);
 
-test('a prepare failure pauses, touching no node; cancel removes the prepare pod; again, and resume prepares it again and completes', async () => {
+test('a prepare failure pauses, touching no node; cancel removes its pod; again, and resume prepares it again and completes', async () => {
   const TARGET = 'v1.35.0';
   await setNodeLabel(h, 'cloud-002', SIM_FAIL_PREPARE_LABEL, 'true');
   await startUpgrade(h.env.client, request(TARGET));

@@ -94,7 +94,7 @@ describe('the plan and the prepare pod', () => {
     expect(plan.workers.todo).toContain('cloud-0');
   });
 
-  it('a prepare pod: named prepare-<node>-<version>, --prepare, AGENT_MODE, the mode label and the upgrade-id label; the upgrade pod is unchanged', () => {
+  it('a prepare pod: prepare-<node>-<version>, --prepare, AGENT_MODE, mode and upgrade-id labels; the upgrade pod is unchanged', () => {
     const input = {
       node: 'cloud-1',
       role: 'worker' as const,

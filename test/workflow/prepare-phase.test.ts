@@ -73,7 +73,7 @@ test('prepare runs on exactly the cloud workers, before the first master is touc
   expect(await patchesOf(handle)).toContain(Patch.PreparePhase);
 });
 
-test('a prepare failure pauses with step prepare and the log tail, touching no node; resume deletes the failed pod and retries it first', async () => {
+test('a prepare failure pauses (step prepare, log tail), touching no node; resume deletes the failed pod and retries it first', async () => {
   const c = f.cluster('prepare-fail', nodes(3));
   c.failPrepare.add('cloud-2');
   const handle = await start(c);
@@ -115,7 +115,7 @@ test('cancel while paused in prepare: cleanup runs, nothing was cordoned, the up
   expect([...c.nodes.values()].some((n) => n.unschedulable)).toBe(false);
 });
 
-test('an offline cloud worker pauses the upgrade (step offline); with offline defer it is skipped in prepare and deferred later', async () => {
+test('an offline cloud worker pauses the upgrade (step offline); with offline defer it is skipped in prepare, deferred later', async () => {
   const failing = f.cluster('prepare-offline', nodes());
   failing.nodes.get('cloud-1')!.ready = false;
   await start(failing);
