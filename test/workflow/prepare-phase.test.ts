@@ -73,7 +73,7 @@ test('prepare runs on exactly the cloud workers, before the first master is touc
   expect(await patchesOf(handle)).toContain(Patch.PreparePhase);
 });
 
-test('a prepare failure pauses (step prepare, log tail), touching no node; resume deletes the failed pod and retries it first', async () => {
+test('a prepare failure pauses (step prepare, log tail), touching no node; resume deletes the pod and retries it first', async () => {
   const c = f.cluster('prepare-fail', nodes(3));
   c.failPrepare.add('cloud-2');
   const handle = await start(c);
