@@ -12,6 +12,7 @@
  *     shop-api:   { http: { url: https://shop.example.com/healthz, timeoutSeconds: 5 } }   # GET must return 2xx
  *     error-rate: { prometheus: { url: http://prometheus:9090, query: 'up{job="pos"} == 1', timeoutSeconds: 5 } }
  *                                  # instant query (GET <url>/api/v1/query) must succeed with a non-empty result
+ *   versions: [v1.32.9, v1.33.5]  # versions a multi-minor upgrade may hop through (newest patch of each minor)
  *   clusters:
  *     - id: shop-17
  *       kubeconfig: /etc/edge-upgrade/shop-17.kubeconfig
@@ -19,6 +20,7 @@
  *       upgradeImage: …         # optional: this cluster's own default, replacing the worker's
  *       allowedImages: […]      # optional: this cluster's own list, replacing the worker's
  *       healthChecks: {…}       # optional: added to the worker's, replacing same-named ones
+ *       versions: […]           # optional: this cluster's own hop versions, replacing the worker's
  * Check names: letters, digits, '.', '_', '-', not a built-in gate check (nodes, daemonsets, workloads,
  * restarts); timeoutSeconds defaults to 5, at most 20.
  * Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_CA, TEMPORAL_TLS_CERT,
@@ -64,6 +66,9 @@ export type HealthCheckSpec = z.infer<typeof healthCheckSchema>;
 /** The extra health-gate checks by name. */
 export type HealthChecks = Record<string, HealthCheckSpec>;
 
+/** A Kubernetes version such as v1.33.5, for `versions`. */
+const kubeVersion = z.string().regex(/^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]*)?$/, { error: 'expected a Kubernetes version like v1.33.5' });
+
 const clusterSchema = z.strictObject({
   id: z.string().min(1),
   kubeconfig: z.string().min(1),
@@ -71,6 +76,7 @@ const clusterSchema = z.strictObject({
   upgradeImage: z.string().min(1).optional(),
   allowedImages: z.array(z.string().min(1)).optional(),
   healthChecks: healthChecksSchema.optional(),
+  versions: z.array(kubeVersion).optional(),
 });
 const fileSchema = z
   .object({
@@ -98,6 +104,7 @@ const fileSchema = z
       .regex(/^[^:\s]+:\d+$/, { error: 'expected host:port' })
       .optional(),
     healthChecks: healthChecksSchema.optional(),
+    versions: z.array(kubeVersion).optional(),
     clusters: z.array(clusterSchema).optional(),
   })
   .strict();
@@ -121,6 +128,8 @@ export interface WorkerConfig {
   metricsAddress?: string;
   /** Extra health-gate checks a request may name (a cluster's own `healthChecks` add to these, see {@link healthChecksFor}). */
   healthChecks?: HealthChecks;
+  /** Versions a multi-minor upgrade may hop through (a cluster's own `versions` replace these, see {@link versionsFor}). */
+  versions?: string[];
   clusters: Map<string, ClusterEntry>;
 }
 
@@ -157,6 +166,11 @@ export function healthChecksFor(config: Pick<WorkerConfig, 'healthChecks' | 'clu
   return { ...config.healthChecks, ...config.clusters.get(clusterId)?.healthChecks };
 }
 
+/** The versions a multi-minor upgrade of `clusterId` may hop through: the cluster's own `versions` where set, else the worker's. */
+export function versionsFor(config: Pick<WorkerConfig, 'versions' | 'clusters'>, clusterId: string): string[] {
+  return config.clusters.get(clusterId)?.versions ?? config.versions ?? [];
+}
+
 /** Parses EDGE_UPGRADE_CLUSTERS: "id=/path[#context],id2=/path2". */
 export function parseClustersEnv(value: string): ClusterEntry[] {
   return value
@@ -189,6 +203,7 @@ export function loadWorkerConfig(file: string | undefined, env: NodeJS.ProcessEn
     ...(allowedImages !== undefined ? { allowedImages } : {}),
     ...(metrics ? { metricsAddress: metrics } : {}),
     ...(raw.healthChecks ? { healthChecks: raw.healthChecks } : {}),
+    ...(raw.versions ? { versions: raw.versions } : {}),
     clusters,
   };
 }

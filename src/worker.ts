@@ -7,7 +7,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createActivities } from './activities/index.js';
 import { activityInterceptors } from './activities/interceptors.js';
-import { ClusterRegistry, healthChecksFor, imagePolicyFor, temporalConnectionOptions, type WorkerConfig } from './config.js';
+import { ClusterRegistry, healthChecksFor, imagePolicyFor, versionsFor, temporalConnectionOptions, type WorkerConfig } from './config.js';
 import { TASK_QUEUE } from './workflows/definitions.js';
 
 /** Options of {@link createWorker}. */
@@ -85,6 +85,7 @@ export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
       clusters,
       images: (clusterId) => imagePolicyFor(config, clusterId),
       healthChecks: (clusterId) => healthChecksFor(config, clusterId),
+      versions: (clusterId) => versionsFor(config, clusterId),
       onKubeRequest: (cluster, verb, resource) => kubeRequests.add(1, { cluster, verb, resource }),
     }),
     interceptors: { activity: [activityInterceptors((id) => clusters.kubeConfig(id).getCurrentCluster()?.server)] },

@@ -32,6 +32,8 @@ export interface ActivityDeps {
    * configuration's, see healthChecksFor); none when not given.
    */
   healthChecks?: (clusterId: string) => HealthChecks;
+  /** The versions a multi-minor upgrade of a cluster may hop through (the worker passes its configuration's `versions`). */
+  versions?: (clusterId: string) => string[];
   /** Counts every Kubernetes API request the activities send (the worker's Prometheus counter). */
   onKubeRequest?: KubeRequestCounter;
 }
@@ -60,7 +62,7 @@ export function createActivities(deps: ActivityDeps): UpgradeActivities {
         const unknown = unknownGateChecks(upgrade.gateChecks ?? [], Object.keys(checksOf(clusterId)), clusterId);
         if (unknown) throw refuse(unknown);
       }
-      return inventory(clients, clusterId);
+      return inventory(clients, clusterId, deps.versions?.(clusterId) ?? []);
     },
     precheck: (args) => precheck(clients, args),
     cordonNode: (args) => cordonNode(clients, args),

@@ -6,7 +6,7 @@
 import { Health, VersionApi, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import { controlPlaneVersion, toClusterNode } from '../planning/cluster.js';
 import { nodesToUpgrade, evaluatePrecheck, type PrecheckInput } from '../planning/precheck-items.js';
-import { UPGRADE_NAMESPACE } from '../planning/labels.js';
+import { KUBE_APISERVER_SELECTOR, KUBE_SYSTEM_NAMESPACE, UPGRADE_NAMESPACE } from '../planning/labels.js';
 import type { ClusterInventory, PrecheckItem } from '../planning/types.js';
 import { apiMessage, listAll, makeClient, statusOf, withApiRetry, type Kube, type KubeClients } from './kube.js';
 import type { UpgradeRef } from './types.js';
@@ -23,25 +23,33 @@ async function inventoryOf(kube: Kube, clusterId: string): Promise<{ inv: Cluste
   const raw = await listNodes(kube);
   const nodes = raw.map(toClusterNode);
   let apiVersion = '';
+  let apiServerPods: V1Pod[] = [];
   if (!nodes.some((n) => n.kind === 'control-plane')) {
     apiVersion = (await makeClient(kube.kc, VersionApi, kube.clientOptions).getCode()).gitVersion;
+  } else {
+    // kubeadm: each master's kube-apiserver static pod, seen through its mirror pod.
+    apiServerPods = (await kube.core.listNamespacedPod({ namespace: KUBE_SYSTEM_NAMESPACE, labelSelector: KUBE_APISERVER_SELECTOR })).items;
   }
-  return { inv: { clusterId, controlPlaneVersion: controlPlaneVersion(nodes, apiVersion), nodes }, raw };
+  return { inv: { clusterId, controlPlaneVersion: controlPlaneVersion(nodes, apiVersion, apiServerPods), nodes }, raw };
 }
 
 /** Implements `inventory`. */
-export async function inventory(clients: KubeClients, clusterId: string): Promise<ClusterInventory> {
+export async function inventory(clients: KubeClients, clusterId: string, versions: string[] = []): Promise<ClusterInventory> {
   const kube = clients.for(clusterId);
-  return withApiRetry(kube, async () => (await inventoryOf(kube, clusterId)).inv, { forMs: READ_RETRY_MS });
+  const inv = await withApiRetry(kube, async () => (await inventoryOf(kube, clusterId)).inv, { forMs: READ_RETRY_MS });
+  return versions.length > 0 ? { ...inv, versions } : inv;
 }
 
 /** Implements `precheck`: one read of nodes, pods, PDBs and kube-upgrade, then {@link evaluatePrecheck}. */
-export async function precheck(clients: KubeClients, ref: UpgradeRef & { deferOffline?: boolean }): Promise<PrecheckItem[]> {
+export async function precheck(
+  clients: KubeClients,
+  ref: UpgradeRef & { deferOffline?: boolean; hops?: string[] },
+): Promise<PrecheckItem[]> {
   const kube = clients.for(ref.clusterId);
   return withApiRetry(kube, () => precheckOnce(kube, ref), { forMs: READ_RETRY_MS });
 }
 
-async function precheckOnce(kube: Kube, ref: UpgradeRef & { deferOffline?: boolean }): Promise<PrecheckItem[]> {
+async function precheckOnce(kube: Kube, ref: UpgradeRef & { deferOffline?: boolean; hops?: string[] }): Promise<PrecheckItem[]> {
   let apiServer: PrecheckInput['apiServer'];
   try {
     kube.clientOptions.count?.('GET', '/readyz');
@@ -74,5 +82,6 @@ async function precheckOnce(kube: Kube, ref: UpgradeRef & { deferOffline?: boole
     pdbs,
     namespace,
     deferOffline: ref.deferOffline ?? false,
+    ...(ref.hops ? { hops: ref.hops } : {}),
   });
 }
