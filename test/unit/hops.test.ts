@@ -2,7 +2,9 @@ import { describe, expect, it } from '@jest/globals';
 import type { V1Pod } from '@kubernetes/client-node';
 import { apiServerPodsVersion, controlPlaneVersion } from '../../src/planning/cluster.js';
 import { needsHops, planHops, type HopInput } from '../../src/planning/hops.js';
+import { planNodes } from '../../src/planning/plan.js';
 import { evaluatePrecheck } from '../../src/planning/precheck-items.js';
+import { planView, renderPlan, withHops } from '../../src/cli/render.js';
 import { summarize } from '../../src/planning/summary.js';
 import type { ClusterNode } from '../../src/planning/types.js';
 import { parseVersion } from '../../src/planning/versions.js';
@@ -193,5 +195,25 @@ describe('UpgradeState across hops', () => {
     carried.nextHop();
     expect(carried.hasNextHop).toBe(false);
     expect(carried.hopVersions).toEqual(['v1.32.9', 'v1.33.5', 'v1.34.4']);
+  });
+});
+
+describe('edge-upgrade plan for a multi-minor target', () => {
+  it('lists the hops with their masters and who runs kubeadm upgrade apply, and the workers once', () => {
+    const nodes = cluster('v1.31.5', 3);
+    const inv = { clusterId: 'c', controlPlaneVersion: 'v1.31.5', nodes };
+    const plan = planNodes(inv, parseVersion('v1.34.4'));
+    const settings = { deferOffline: false, failureBudget: 0, gate: null };
+    const view = withHops(planView(plan, 'v1.34.4', settings), plan, planHops(input({ nodes, via: ['v1.32.9', 'v1.33.5'] })));
+    expect(view.hops?.map((h) => [h.version, h.firstControlPlane, h.masters.length, h.workerBatches])).toEqual([
+      ['v1.32.9', 'cp-1', 3, null],
+      ['v1.33.5', 'cp-1', 3, null],
+      ['v1.34.4', 'cp-1', 3, null],
+    ]);
+    expect(view.batches.flat()).toEqual(['edge-1', 'edge-2', 'edge-3']);
+    const text = renderPlan(view, plan);
+    expect(text).toContain('Control plane hops one minor at a time: v1.32.9 → v1.33.5 → v1.34.4');
+    expect(text).toContain('Hop 2 of 3: v1.33.5\n  master 1 of 3 (of 3): cp-1 (first-control-plane: runs kubeadm upgrade apply)');
+    expect(text).toContain('Workers (once, to v1.34.4, after the last hop): 3 in 3 batches');
   });
 });
