@@ -13,6 +13,7 @@
  *     shop-api:   { http: { url: https://shop.example.com/healthz, timeoutSeconds: 5 } }   # GET must return 2xx
  *     error-rate: { prometheus: { url: http://prometheus:9090, query: 'up{job="pos"} == 1', timeoutSeconds: 5 } }
  *                                  # instant query (GET <url>/api/v1/query) must succeed with a non-empty result
+ *   versions: [v1.32.9, v1.33.5]  # versions a multi-minor upgrade may hop through (newest patch of each minor)
  *   clusters:
  *     - id: shop-17
  *       kubeconfig: /etc/edge-upgrade/shop-17.kubeconfig
@@ -21,6 +22,7 @@
  *       allowedImages: […]      # optional: this cluster's own list, replacing the worker's
  *       healthChecks: {…}       # optional: added to the worker's, replacing same-named ones
  *       cloudNodeLabel: …       # optional: this cluster's own, replacing the worker's
+ *       versions: […]           # optional: this cluster's own hop versions, replacing the worker's
  * Check names: letters, digits, '.', '_', '-', not a built-in gate check (nodes, daemonsets, workloads,
  * restarts); timeoutSeconds defaults to 5, at most 20.
  * Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_CA, TEMPORAL_TLS_CERT,
@@ -67,6 +69,9 @@ export type HealthCheckSpec = z.infer<typeof healthCheckSchema>;
 /** The extra health-gate checks by name. */
 export type HealthChecks = Record<string, HealthCheckSpec>;
 
+/** A Kubernetes version such as v1.33.5, for `versions`. */
+const kubeVersion = z.string().regex(/^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]*)?$/, { error: 'expected a Kubernetes version like v1.33.5' });
+
 const clusterSchema = z.strictObject({
   id: z.string().min(1),
   kubeconfig: z.string().min(1),
@@ -75,6 +80,7 @@ const clusterSchema = z.strictObject({
   allowedImages: z.array(z.string().min(1)).optional(),
   healthChecks: healthChecksSchema.optional(),
   cloudNodeLabel: z.string().optional(),
+  versions: z.array(kubeVersion).optional(),
 });
 const fileSchema = z
   .object({
@@ -103,6 +109,7 @@ const fileSchema = z
       .optional(),
     healthChecks: healthChecksSchema.optional(),
     cloudNodeLabel: z.string().optional(),
+    versions: z.array(kubeVersion).optional(),
     clusters: z.array(clusterSchema).optional(),
   })
   .strict();
@@ -128,6 +135,8 @@ export interface WorkerConfig {
   healthChecks?: HealthChecks;
   /** Workers prepared before the masters (`key=value` or `key`; '' for none); default {@link DEFAULT_CLOUD_NODE_LABEL}. */
   cloudNodeLabel?: string;
+  /** Versions a multi-minor upgrade may hop through (a cluster's own `versions` replace these, see {@link versionsFor}). */
+  versions?: string[];
   clusters: Map<string, ClusterEntry>;
 }
 
@@ -189,6 +198,11 @@ function checkCloudNodeLabels(raw: ConfigFile, env: NodeJS.ProcessEnv, file: str
   return envValue ?? raw.cloudNodeLabel;
 }
 
+/** The versions a multi-minor upgrade of `clusterId` may hop through: the cluster's own `versions` where set, else the worker's. */
+export function versionsFor(config: Pick<WorkerConfig, 'versions' | 'clusters'>, clusterId: string): string[] {
+  return config.clusters.get(clusterId)?.versions ?? config.versions ?? [];
+}
+
 /** Parses EDGE_UPGRADE_CLUSTERS: "id=/path[#context],id2=/path2". */
 export function parseClustersEnv(value: string): ClusterEntry[] {
   return value
@@ -223,6 +237,7 @@ export function loadWorkerConfig(file: string | undefined, env: NodeJS.ProcessEn
     ...(metrics ? { metricsAddress: metrics } : {}),
     ...(raw.healthChecks ? { healthChecks: raw.healthChecks } : {}),
     ...(cloudNodeLabel !== undefined ? { cloudNodeLabel } : {}),
+    ...(raw.versions ? { versions: raw.versions } : {}),
     clusters,
   };
 }

@@ -13,6 +13,7 @@ import {
   healthChecksFor,
   imagePolicyFor,
   temporalConnectionOptions,
+  versionsFor,
   type WorkerConfig,
 } from './config.js';
 import { TASK_QUEUE } from './workflows/definitions.js';
@@ -93,6 +94,7 @@ export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
       images: (clusterId) => imagePolicyFor(config, clusterId),
       healthChecks: (clusterId) => healthChecksFor(config, clusterId),
       cloudNodeLabel: (clusterId) => cloudNodeLabelFor(config, clusterId),
+      versions: (clusterId) => versionsFor(config, clusterId),
       onKubeRequest: (cluster, verb, resource) => kubeRequests.add(1, { cluster, verb, resource }),
     }),
     interceptors: { activity: [activityInterceptors((id) => clusters.kubeConfig(id).getCurrentCluster()?.server)] },

@@ -116,12 +116,17 @@ async function recordKept(kube: Kube, ref: UpgradeRef, kept: Map<string, { pod: 
 }
 
 /** Implements `cleanupUpgrade`. */
-export async function cleanupUpgrade(clients: KubeClients, args: UpgradeRef & { deleteRecords: boolean }): Promise<CleanupResult> {
+export async function cleanupUpgrade(
+  clients: KubeClients,
+  args: UpgradeRef & { deleteRecords: boolean; versions?: string[] },
+): Promise<CleanupResult> {
   const kube = clients.for(args.clusterId);
   // Every node our record names, including stale records: uncordonIfOurs lifts only our own cordons and drops the stale records.
   const recorded = (await listNodes(kube)).filter((n) => recordedBy(n, args.upgradeId));
   const ours = recorded.map((n) => n.metadata!.name!);
-  const all = await listUpgradePods(kube, args.upgradeId, args.targetVersion);
+  // A multi-minor upgrade labels each hop's pods and Events with that hop's version.
+  const versions = args.versions?.length ? args.versions : [args.targetVersion];
+  const all = (await Promise.all(versions.map((v) => listUpgradePods(kube, args.upgradeId, v)))).flat();
   const pods = all.filter((p) => !isPreparePod(p));
   // Prepare pods first: a cancel while paused in the prepare phase leaves none behind.
   const deletedPreparePods = await deletePods(kube, all.filter(isPreparePod));
@@ -155,8 +160,11 @@ export async function cleanupUpgrade(clients: KubeClients, args: UpgradeRef & { 
     );
     // After the pods, so the Events written while deleting them are deleted too; the kept nodes' Events stay.
     const keptNodes = new Set(keep.keys());
-    deletedEvents =
-      (await deleteEvents(kube, UPGRADE_NAMESPACE, args, keptNodes)) + (await deleteEvents(kube, NODE_EVENT_NAMESPACE, args, keptNodes));
+    for (const targetVersion of versions) {
+      const ref = { ...args, targetVersion };
+      deletedEvents +=
+        (await deleteEvents(kube, UPGRADE_NAMESPACE, ref, keptNodes)) + (await deleteEvents(kube, NODE_EVENT_NAMESPACE, ref, keptNodes));
+    }
   }
   // Last, so the pause-timeout's deletion of Events cannot remove it (a retried attempt writes it again).
   const kept = await recordKept(kube, args, keep);

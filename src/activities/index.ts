@@ -40,6 +40,8 @@ export interface ActivityDeps {
    * `alibabacloud.com/is-edge-worker=false`.
    */
   cloudNodeLabel?: (clusterId: string) => string;
+  /** The versions a multi-minor upgrade of a cluster may hop through (the worker passes its configuration's `versions`). */
+  versions?: (clusterId: string) => string[];
   /** Counts every Kubernetes API request the activities send (the worker's Prometheus counter). */
   onKubeRequest?: KubeRequestCounter;
 }
@@ -68,7 +70,8 @@ export function createActivities(deps: ActivityDeps): UpgradeActivities {
         const unknown = unknownGateChecks(upgrade.gateChecks ?? [], Object.keys(checksOf(clusterId)), clusterId);
         if (unknown) throw refuse(unknown);
       }
-      return inventory(clients, clusterId, parseCloudNodeLabel(deps.cloudNodeLabel?.(clusterId)));
+      const cloud = parseCloudNodeLabel(deps.cloudNodeLabel?.(clusterId));
+      return inventory(clients, clusterId, cloud, deps.versions?.(clusterId) ?? []);
     },
     precheck: (args) => precheck(clients, args),
     cordonNode: (args) => cordonNode(clients, args),

@@ -7,7 +7,7 @@ import { Health, VersionApi, type V1Node, type V1Pod } from '@kubernetes/client-
 import { formatCloudNodeLabel, isCloudNode, type CloudNodeSelector } from '../planning/cloud-nodes.js';
 import { controlPlaneVersion, toClusterNode } from '../planning/cluster.js';
 import { nodesToUpgrade, evaluatePrecheck, type PrecheckInput } from '../planning/precheck-items.js';
-import { UPGRADE_NAMESPACE } from '../planning/labels.js';
+import { KUBE_APISERVER_SELECTOR, KUBE_SYSTEM_NAMESPACE, UPGRADE_NAMESPACE } from '../planning/labels.js';
 import type { ClusterInventory, PrecheckItem } from '../planning/types.js';
 import { apiMessage, listAll, makeClient, statusOf, withApiRetry, type Kube, type KubeClients } from './kube.js';
 import type { UpgradeRef } from './types.js';
@@ -24,23 +24,30 @@ async function inventoryOf(kube: Kube, clusterId: string): Promise<{ inv: Cluste
   const raw = await listNodes(kube);
   const nodes = raw.map(toClusterNode);
   let apiVersion = '';
+  let apiServerPods: V1Pod[] = [];
   if (!nodes.some((n) => n.kind === 'control-plane')) {
     apiVersion = (await makeClient(kube.kc, VersionApi, kube.clientOptions).getCode()).gitVersion;
+  } else {
+    // kubeadm: each master's kube-apiserver static pod, seen through its mirror pod.
+    apiServerPods = (await kube.core.listNamespacedPod({ namespace: KUBE_SYSTEM_NAMESPACE, labelSelector: KUBE_APISERVER_SELECTOR })).items;
   }
-  return { inv: { clusterId, controlPlaneVersion: controlPlaneVersion(nodes, apiVersion), nodes }, raw };
+  return { inv: { clusterId, controlPlaneVersion: controlPlaneVersion(nodes, apiVersion, apiServerPods), nodes }, raw };
 }
 
 /**
  * Implements `inventory`. Workers carrying the `cloud` selector's label are marked `cloud` (the
  * prepare phase runs on them), and the inventory names the label; without a selector none is.
+ * `versions` are the worker configuration's versions for multi-minor hops.
  */
 export async function inventory(
   clients: KubeClients,
   clusterId: string,
   cloud: CloudNodeSelector | null = null,
+  versions: string[] = [],
 ): Promise<ClusterInventory> {
   const kube = clients.for(clusterId);
-  const { inv, raw } = await withApiRetry(kube, () => inventoryOf(kube, clusterId), { forMs: READ_RETRY_MS });
+  const { inv: read, raw } = await withApiRetry(kube, () => inventoryOf(kube, clusterId), { forMs: READ_RETRY_MS });
+  const inv = versions.length > 0 ? { ...read, versions } : read;
   if (!cloud) return inv;
   const labelled = new Set(raw.filter((n) => isCloudNode(n.metadata?.labels, cloud)).map((n) => n.metadata?.name));
   const nodes = inv.nodes.map((n) => (n.kind === 'worker' && labelled.has(n.name) ? { ...n, cloud: true } : n));
@@ -48,12 +55,15 @@ export async function inventory(
 }
 
 /** Implements `precheck`: one read of nodes, pods, PDBs and kube-upgrade, then {@link evaluatePrecheck}. */
-export async function precheck(clients: KubeClients, ref: UpgradeRef & { deferOffline?: boolean }): Promise<PrecheckItem[]> {
+export async function precheck(
+  clients: KubeClients,
+  ref: UpgradeRef & { deferOffline?: boolean; hops?: string[] },
+): Promise<PrecheckItem[]> {
   const kube = clients.for(ref.clusterId);
   return withApiRetry(kube, () => precheckOnce(kube, ref), { forMs: READ_RETRY_MS });
 }
 
-async function precheckOnce(kube: Kube, ref: UpgradeRef & { deferOffline?: boolean }): Promise<PrecheckItem[]> {
+async function precheckOnce(kube: Kube, ref: UpgradeRef & { deferOffline?: boolean; hops?: string[] }): Promise<PrecheckItem[]> {
   let apiServer: PrecheckInput['apiServer'];
   try {
     kube.clientOptions.count?.('GET', '/readyz');
@@ -86,5 +96,6 @@ async function precheckOnce(kube: Kube, ref: UpgradeRef & { deferOffline?: boole
     pdbs,
     namespace,
     deferOffline: ref.deferOffline ?? false,
+    ...(ref.hops ? { hops: ref.hops } : {}),
   });
 }

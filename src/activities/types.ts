@@ -39,8 +39,11 @@ export interface UpgradeActivities {
    * non-retryable 'InvalidUpgradeRequest' when the image is not allowed or a check is not configured.
    */
   inventory(clusterId: string, upgrade?: { upgradeImage?: string; gateChecks?: string[] }): Promise<ClusterInventory>;
-  /** Runs the pre-check items against the cluster; with `deferOffline`, offline workers are no error (they will be deferred). */
-  precheck(args: UpgradeRef & { deferOffline?: boolean }): Promise<PrecheckItem[]>;
+  /**
+   * Runs the pre-check items against the cluster; with `deferOffline`, offline workers are no error (they will be deferred);
+   * `hops` are a multi-minor upgrade's control-plane versions (the version rules then apply to the first hop).
+   */
+  precheck(args: UpgradeRef & { deferOffline?: boolean; hops?: string[] }): Promise<PrecheckItem[]>;
   /** Cordons the node unless it already is; records on the Node when we did it. */
   cordonNode(args: NodeStepArgs): Promise<{ cordonedByUs: boolean }>;
   /**
@@ -76,8 +79,9 @@ export interface UpgradeActivities {
    * `deleteRecords` it also deletes the upgrade pods and Events in kube-upgrade and the Events it
    * wrote on nodes (the pause-timeout auto-cancel). A node whose upgrade pod failed or has not
    * finished may be half-upgraded: it stays cordoned, its pod is kept, and it is returned in `kept`.
+   * `versions`: a multi-minor upgrade's hop versions, whose pods and Events are this upgrade's too.
    */
-  cleanupUpgrade(args: UpgradeRef & { deleteRecords: boolean }): Promise<CleanupResult>;
+  cleanupUpgrade(args: UpgradeRef & { deleteRecords: boolean; versions?: string[] }): Promise<CleanupResult>;
   /**
    * One read-only evaluation of the health gate for `nodes` (the workflow calls it every few
    * seconds and judges flapping, stableFor and timeout itself): the built-in checks 'nodes',

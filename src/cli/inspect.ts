@@ -8,13 +8,19 @@ import type { CliContext } from './context.js';
  * Runs the read-only `inspectCluster` workflow: the inventory and, with `runPrecheck`, the pre-check.
  * A failure is reported with the activity's own message (an unknown cluster, a broken kubeconfig).
  */
-export async function inspect(ctx: CliContext, clusterId: string, targetVersion: string, runPrecheck: boolean): Promise<ClusterInspection> {
+export async function inspect(
+  ctx: CliContext,
+  clusterId: string,
+  targetVersion: string,
+  runPrecheck: boolean,
+  via?: string[],
+): Promise<ClusterInspection> {
   const client = await ctx.client();
   try {
     return await client.workflow.execute<typeof inspectCluster>(INSPECT_WORKFLOW_TYPE, {
       taskQueue: TASK_QUEUE,
       workflowId: inspectWorkflowIdFor(clusterId, Date.now()),
-      args: [{ clusterId, targetVersion, runPrecheck }],
+      args: [{ clusterId, targetVersion, runPrecheck, ...(via?.length ? { via } : {}) }],
       workflowExecutionTimeout: '5 minutes',
     });
   } catch (err) {

@@ -38,6 +38,14 @@ export function maxPercentOption(): Option {
   return new Option('--max-percent <n>', help).argParser(percent);
 }
 
+/** `--via <versions>`: a multi-minor upgrade's intermediate versions, comma-separated. */
+export function viaOption(): Option {
+  return new Option(
+    '--via <versions>',
+    "multi-minor upgrade: intermediate versions the control plane hops through, e.g. v1.32.9,v1.33.5 (with the worker's versions:)",
+  );
+}
+
 /** Everything an upgrade request may set besides cluster and target: `start` and `schedule create` take the same. */
 export function requestOptions(): Option[] {
   return [
@@ -57,6 +65,7 @@ export function requestOptions(): Option[] {
     new Option('--gate-stable-for <duration>', "health gate: checks must hold this long after each batch (default '30s'; 0 disables)"),
     new Option('--gate-timeout <duration>', "health gate: pause when a check fails this long (default '10m')"),
     new Option('--gate-check <name...>', 'health gate: extra checks by name, from the worker configuration (healthChecks)'),
+    viaOption(),
   ];
 }
 
@@ -91,6 +100,12 @@ export function requestFrom(o: Record<string, unknown>): UpgradeRequest {
   if (o.drainTimeout) req.drainTimeout = String(o.drainTimeout);
   if (o.nodeTimeout) req.nodeTimeout = String(o.nodeTimeout);
   if (o.image) req.upgradeImage = String(o.image);
+  if (o.via) {
+    req.via = String(o.via)
+      .split(',')
+      .map((v) => v.trim())
+      .filter(Boolean);
+  }
   addResilience(req, o);
   if (o.window) {
     const window = parseWindow(String(o.window));

@@ -1,4 +1,6 @@
 /** Text rendering for the CLI: pre-check tables, the batch plan and status lines. Pure functions. */
+import { batchSizes, maxBatchSize } from '../planning/batches.js';
+import type { HopStep } from '../planning/hops.js';
 import { firstControlPlane, workerBatches, type UpgradePlan } from '../planning/plan.js';
 import type { PrecheckReport, Progress } from '../planning/types.js';
 
@@ -42,6 +44,12 @@ export interface PlanView {
   failureBudget: number;
   /** The health gate after each master and batch, or null when disabled. */
   gate: { stableForMs: number; timeoutMs: number; checks: string[] } | null;
+  /**
+   * A multi-minor upgrade's control-plane hops, in order (absent for one minor): each hop's version,
+   * its masters, who runs `kubeadm upgrade apply`, and the batches of a worker pass at that version
+   * (null when the workers wait for a later hop; the last hop's are `batches`).
+   */
+  hops?: Array<{ number: number; version: string; masters: string[]; firstControlPlane: string | null; workerBatches: string[][] | null }>;
 }
 
 /** The request settings a plan shows besides the batches. */
@@ -73,19 +81,65 @@ export function planView(plan: UpgradePlan, targetVersion: string, settings: Pla
   };
 }
 
+/** Adds a multi-minor upgrade's hops to `view`: masters per hop, and the workers' batches at the last hop (or earlier passes). */
+export function withHops(view: PlanView, plan: UpgradePlan, hops: HopStep[], percent?: number): PlanView {
+  const batchesOf = (workers: string[]) => {
+    const out: string[][] = [];
+    let at = 0;
+    for (const size of batchSizes(workers.length, maxBatchSize(plan.workers.total, percent))) out.push(workers.slice(at, (at += size)));
+    return out;
+  };
+  return {
+    ...view,
+    masters: hops[0]?.masters.map((m) => m.name) ?? [],
+    firstControlPlane: hops[0]?.masters.find((m) => m.role === 'first-control-plane')?.name ?? null,
+    hops: hops.map((h, i) => ({
+      number: i + 1,
+      version: h.version,
+      masters: h.masters.map((m) => m.name),
+      firstControlPlane: h.masters.find((m) => m.role === 'first-control-plane')?.name ?? null,
+      workerBatches: h.workers && i < hops.length - 1 ? batchesOf(h.workers) : null,
+    })),
+  };
+}
+
+/** The hops of a multi-minor plan as text: the masters of each hop, and any worker pass before the control plane goes on. */
+function renderHops(view: PlanView, total: number): string[] {
+  const hops = view.hops ?? [];
+  const out = [`Control plane hops one minor at a time: ${hops.map((h) => h.version).join(' → ')}`];
+  for (const h of hops) {
+    out.push(`Hop ${h.number} of ${hops.length}: ${h.version}`);
+    if (h.masters.length === 0) out.push('  masters: all at this version: skipped');
+    h.masters.forEach((m, i) => {
+      const apply = m === h.firstControlPlane ? ' (first-control-plane: runs kubeadm upgrade apply)' : '';
+      out.push(`  master ${i + 1} of ${h.masters.length} (of ${total}): ${m}${apply}`);
+    });
+    if (h.workerBatches) {
+      const n = h.workerBatches.reduce((s, b) => s + b.length, 0);
+      out.push(
+        `  workers to ${h.version} first (kubelets would fall more than 3 minors behind): ${n} in ${h.workerBatches.length} batches`,
+      );
+    }
+  }
+  return out;
+}
+
 /**
  * The plan as text. Masters are numbered among all masters, as `status` will show them ("master 2 of
  * 3: cp-2" on a re-run where cp-1 is done), and the one that runs `kubeadm upgrade apply` says so.
  */
 export function renderPlan(view: PlanView, plan: UpgradePlan): string {
   const out = [`Plan to ${view.targetVersion} (dry run: nothing was changed)`, prepareLine(view)];
-  if (plan.masters.todo.length === 0) out.push('Masters: 0 of 0 (managed control plane or all at target): skipped');
-  for (const m of plan.masters.todo) {
+  if (view.hops) out.push(...renderHops(view, plan.masters.total));
+  else if (plan.masters.todo.length === 0) out.push('Masters: 0 of 0 (managed control plane or all at target): skipped');
+  for (const m of view.hops ? [] : plan.masters.todo) {
     const apply = m.role === 'first-control-plane' ? ' (first-control-plane: runs kubeadm upgrade apply)' : '';
     out.push(`master ${m.serial} of ${plan.masters.total}: ${m.name}${apply}`);
   }
   const total = view.batches.reduce((s, b) => s + b.length, 0);
-  out.push(`Workers: ${total} in ${view.batches.length} batches`);
+  out.push(
+    `Workers${view.hops ? ` (once, to ${view.targetVersion}, after the last hop)` : ''}: ${total} in ${view.batches.length} batches`,
+  );
   view.batches.forEach((b, i) => out.push(`batch ${i + 1} (${b.length}): ${b.join(', ')}`));
   if (view.alreadyUpgraded.length) out.push(`Already at ${view.targetVersion}: ${view.alreadyUpgraded.join(', ')}`);
   out.push(...planSettingLines(view));

@@ -93,6 +93,12 @@ export const UPGRADE_ID_ANNOTATION = 'edge-upgrade.io/upgrade-id';
 export const UPGRADE_CONTAINER = 'upgrade';
 /** Mirror (static) pods carry this annotation; drain leaves them alone. */
 export const MIRROR_POD_ANNOTATION = 'kubernetes.io/config.mirror';
+
+/** Label selector of kubeadm's kube-apiserver static pods (and so of their mirror pods in kube-system). */
+export const KUBE_APISERVER_SELECTOR = 'component=kube-apiserver';
+
+/** Namespace of kubeadm's control-plane static pods' mirror pods. */
+export const KUBE_SYSTEM_NAMESPACE = 'kube-system';
 /** `source.component` of the Events this project writes. */
 export const EVENT_COMPONENT = 'edge-upgrade';
 /** Namespace of the Events written on Nodes (cluster-scoped objects), as kubelet and kubectl do. */

@@ -31,6 +31,8 @@ export interface PrecheckInput {
   namespace: 'absent' | 'active' | 'terminating';
   /** The request defers offline workers (offline 'defer'): they are no pre-check error, only offline masters are. */
   deferOffline?: boolean;
+  /** A multi-minor upgrade's control-plane hops (planning/hops.ts), the last being the target; absent for one minor. */
+  hops?: string[];
 }
 
 const list = (xs: readonly string[], n = 10) => (xs.length > n ? `${xs.slice(0, n).join(', ')} and ${xs.length - n} more` : xs.join(', '));
@@ -78,10 +80,13 @@ function apiServerItem({ apiServer }: PrecheckInput): PrecheckItem {
       );
 }
 
-function versionItem({ targetVersion, controlPlaneVersion, nodes }: PrecheckInput): PrecheckItem {
+function versionItem({ targetVersion, controlPlaneVersion, nodes, hops }: PrecheckInput): PrecheckItem {
   const target = parseVersion(targetVersion);
+  // With hops, the control plane's next step is the first hop, and kubelets must be within the skew of it (the
+  // hop plan adds worker passes for later hops).
+  const next = hops?.length ? parseVersion(hops[0]!) : target;
   try {
-    checkTargetVersion(target, parseVersion(controlPlaneVersion, 'controlPlaneVersion'));
+    checkTargetVersion(next, parseVersion(controlPlaneVersion, 'controlPlaneVersion'));
   } catch (err) {
     return item('version-skew', 'error', (err as Error).message);
   }
@@ -92,7 +97,7 @@ function versionItem({ targetVersion, controlPlaneVersion, nodes }: PrecheckInpu
     const v = semver.parse(n.kubeletVersion.replace(/^v/, ''));
     if (!v) unknown.push(n.name);
     else if (semver.gt(v, target)) newer.push(`${n.name} (${n.kubeletVersion})`);
-    else if (v.major !== target.major || target.minor - v.minor > KUBELET_MAX_MINOR_SKEW) tooOld.push(`${n.name} (${n.kubeletVersion})`);
+    else if (v.major !== target.major || next.minor - v.minor > KUBELET_MAX_MINOR_SKEW) tooOld.push(`${n.name} (${n.kubeletVersion})`);
   }
   if (newer.length)
     return item(
@@ -112,6 +117,14 @@ function versionItem({ targetVersion, controlPlaneVersion, nodes }: PrecheckInpu
   }
   if (unknown.length)
     return item('version-skew', 'warning', `nodes report no kubelet version (status not posted yet?): ${list(unknown)}`, unknown);
+  if (hops && hops.length > 1) {
+    return item(
+      'version-skew',
+      'normal',
+      `control plane ${controlPlaneVersion} → ${targetVersion} in ${hops.length} hops (${hops.join(' → ')}); ` +
+        'every kubelet stays within the supported skew at every hop',
+    );
+  }
   return item(
     'version-skew',
     'normal',

@@ -74,6 +74,10 @@ export const upgradeRequestSchema = z.strictObject({
       maxRestarts: z.number().int().nonnegative().optional(),
     })
     .optional(),
+  via: z
+    .array(z.string().min(1), { error: "via must be a list of versions such as ['v1.32.9', 'v1.33.5']" })
+    .max(10, { error: 'via: at most 10 versions' })
+    .optional(),
 });
 
 /** A validated request with defaults applied and durations in milliseconds. */
@@ -125,6 +129,7 @@ export function validateUpgradeRequest(input: unknown): ValidatedRequest {
     throw new InvalidUpgradeRequestError(field, `invalid upgrade request: ${problems.join('; ')}`);
   }
   const request = parsed.data as UpgradeRequest;
+  request.via?.forEach((v) => parseVersion(v, 'via'));
   return {
     request,
     targetVersion: formatVersion(parseVersion(request.targetVersion)),

@@ -5,10 +5,13 @@ import type { Progress } from './types.js';
  * Summarises progress in one line, e.g.
  * "Workers 37/120 · batch 6 (10 nodes) · paused: error on edge-17",
  * "Preparing cloud nodes 1/2 · preparing cloud-002" or
- * "Workers 37/120 · batch 6 (10 nodes) · paused: window (opens 2026-11-29T02:00:00Z)".
+ * "Workers 37/120 · batch 6 (10 nodes) · paused: window (opens 2026-11-29T02:00:00Z)" or, in a multi-minor
+ * upgrade, "Hop 2/3 (v1.33.5) · Masters 1/3 · master 2 of 3: cp-2".
  */
 export function summarize(p: Progress): string {
   const parts: string[] = [];
+  // A multi-minor upgrade names its control-plane hop first, e.g. "Hop 2/3 (v1.33.5)".
+  if (p.hop && (p.phase === 'masters' || p.phase === 'workers')) parts.push(`Hop ${p.hop.number}/${p.hop.of} (${p.hop.version})`);
   switch (p.phase) {
     case 'precheck':
       parts.push(`Pre-check ${p.precheck.status === 'pending' ? 'running' : p.precheck.status}`);

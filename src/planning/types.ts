@@ -96,6 +96,11 @@ export interface UpgradeRequest {
   maxFailures?: number | string;
   /** The health gate after each worker batch and each master, before the next starts. */
   gate?: HealthGate;
+  /**
+   * Intermediate versions for a multi-minor upgrade, e.g. ['v1.32.9', 'v1.33.5']: the control plane
+   * hops through one per minor on the way to the target (with the worker configuration's `versions`).
+   */
+  via?: string[];
 }
 
 /**
@@ -166,6 +171,8 @@ export interface ClusterInventory {
   nodes: ClusterNode[];
   /** The label (`key=value`, or `key`) that marked the `cloud` workers; absent when the worker prepares no nodes. */
   cloudNodeLabel?: string;
+  /** Versions the worker configuration lists for multi-minor hops (`versions`); absent when none. */
+  versions?: string[];
 }
 
 /** Progress of the prepare phase, see {@link Progress.prepare}. */
@@ -239,4 +246,9 @@ export interface Progress {
    * `deferTimeout` (`workers.deferred`, expired) or are quarantined (`workers.quarantined`).
    */
   partial?: boolean;
+  /**
+   * A multi-minor upgrade's control-plane hop: the `number`th of `of`, at `version` (the last one's
+   * is the target). Absent or null for a single-minor upgrade.
+   */
+  hop?: null | { number: number; of: number; version: string };
 }

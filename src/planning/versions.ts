@@ -55,7 +55,8 @@ export function checkTargetVersion(target: KubeVersion, controlPlane: KubeVersio
     throw new InvalidUpgradeRequestError(
       'targetVersion',
       `targetVersion ${t} is more than one minor version above the control plane's ${cp}; ` +
-        `upgrade to v${controlPlane.major}.${controlPlane.minor + 1}.x first`,
+        `upgrade to v${controlPlane.major}.${controlPlane.minor + 1}.x first, or name the versions to hop through ` +
+        `(--via, request field 'via', or 'versions:' in the worker configuration)`,
     );
   }
 }

@@ -3,7 +3,13 @@
  * status. No I/O, so they are easy to test and reuse.
  */
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
-import { CONTROL_PLANE_LABEL, EDGE_WORKER_LABEL, SIM_NODE_LABEL } from '../planning/labels.js';
+import {
+  CONTROL_PLANE_LABEL,
+  EDGE_WORKER_LABEL,
+  KUBE_SYSTEM_NAMESPACE,
+  MIRROR_POD_ANNOTATION,
+  SIM_NODE_LABEL,
+} from '../planning/labels.js';
 
 /** How a simulated node is made. */
 export interface SimNodeSpec {
@@ -32,6 +38,39 @@ export function nodeObject(spec: SimNodeSpec): V1Node {
     kind: 'Node',
     metadata: { name: spec.name, labels },
     spec: spec.kind === 'control-plane' ? { taints: [{ key: CONTROL_PLANE_LABEL, effect: 'NoSchedule' }] } : {},
+  };
+}
+
+/** Image of kube-apiserver at `version`, as kubeadm names it. */
+export function apiServerImage(version: string): string {
+  return `registry.k8s.io/kube-apiserver:${version}`;
+}
+
+/** Name of the kube-apiserver mirror pod of master `node`, as the kubelet names it (`<static pod>-<node>`). */
+export function apiServerPodName(node: string): string {
+  return `kube-apiserver-${node}`;
+}
+
+/**
+ * The mirror pod of a simulated master's kube-apiserver static pod, as a kubelet on a kubeadm
+ * master posts it in kube-system: the mirror annotation, kubeadm's labels, bound to the node,
+ * tolerating every NoExecute taint (a NotReady master keeps it).
+ */
+export function apiServerMirrorPod(node: string, version: string): V1Pod {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: apiServerPodName(node),
+      namespace: KUBE_SYSTEM_NAMESPACE,
+      labels: { component: 'kube-apiserver', tier: 'control-plane' },
+      annotations: { [MIRROR_POD_ANNOTATION]: `simulated-${node}` },
+    },
+    spec: {
+      nodeName: node,
+      tolerations: [{ operator: 'Exists', effect: 'NoExecute' }],
+      containers: [{ name: 'kube-apiserver', image: apiServerImage(version) }],
+    },
   };
 }
 

@@ -26,8 +26,10 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import { mergePatch, statusOf } from '../activities/kube.js';
 import { nodeReady } from '../planning/cluster.js';
 import {
+  CONTROL_PLANE_LABEL,
   ENV_NODE_ROLE,
   ENV_TARGET_VERSION,
+  KUBE_SYSTEM_NAMESPACE,
   SIM_FAIL_UPGRADE_LABEL,
   SIM_KUBELET_HANGS_LABEL,
   SIM_NODE_LABEL,
@@ -40,6 +42,9 @@ import {
 import { logKey, startKubeletServer, type LogStore } from './kubelet-server.js';
 import { PrepareRunner, isPreparePod, type PrepareHost } from './prepare.js';
 import {
+  apiServerImage,
+  apiServerMirrorPod,
+  apiServerPodName,
   microTime,
   nodeObject,
   nodeStatusPatch,
@@ -126,6 +131,7 @@ interface UpgradeRun {
 }
 
 const strategic = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
+const jsonPatch = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
 
 /** A running simulator. Create with `EdgeSimulator.start`, stop with `stop()`. */
 export class EdgeSimulator {
@@ -217,9 +223,29 @@ export class EdgeSimulator {
           const sim = this.nodes.get(spec.name)!;
           await this.createLease(node);
           await this.postStatus(sim);
+          if (spec.kind === 'control-plane') await this.createApiServerPod(spec.name, spec.version);
         }),
       ),
     );
+  }
+
+  /** Creates the kube-apiserver mirror pod of a simulated master (an existing one is kept). */
+  private async createApiServerPod(node: string, version: string): Promise<void> {
+    try {
+      await this.core.createNamespacedPod({ namespace: KUBE_SYSTEM_NAMESPACE, body: apiServerMirrorPod(node, version) });
+    } catch (err) {
+      if (statusOf(err) !== 409) throw err;
+    }
+  }
+
+  /** A master's upgrade restarted its kube-apiserver at `version`: the kubelet updates the mirror pod. */
+  private async bumpApiServerPod(node: string, version: string): Promise<void> {
+    const body = [{ op: 'replace', path: '/spec/containers/0/image', value: apiServerImage(version) }];
+    try {
+      await this.core.patchNamespacedPod({ name: apiServerPodName(node), namespace: KUBE_SYSTEM_NAMESPACE, body }, jsonPatch);
+    } catch (err) {
+      if (statusOf(err) !== 404) throw err;
+    }
   }
 
   /**
@@ -577,6 +603,7 @@ export class EdgeSimulator {
     if (!fail) {
       sim.version = run.target;
       sim.upgraded = true;
+      if (CONTROL_PLANE_LABEL in sim.labels) await this.bumpApiServerPod(sim.name, run.target);
       if (hangs) {
         // The new kubelet posts Ready with its version once, then hangs: no more Lease renewals or status posts.
         await this.postStatus(sim);

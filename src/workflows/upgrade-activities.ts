@@ -73,10 +73,16 @@ export function activityProxies(request: ValidatedRequest) {
  * worker's configuration), so the final state is set whatever happens, or when it kept nodes
  * cordoned because they may be half-upgraded (their upgrade pod failed or had not finished).
  */
-export async function cleanUp(activities: ActivityProxies, ref: UpgradeRef, deleteRecords: boolean): Promise<LastError | null> {
+export async function cleanUp(
+  activities: ActivityProxies,
+  ref: UpgradeRef,
+  deleteRecords: boolean,
+  versions: string[] = [],
+): Promise<LastError | null> {
   const summary = deleteRecords ? `clean up ${ref.clusterId}: uncordon, delete upgrade records` : `clean up ${ref.clusterId}: uncordon`;
   try {
-    const done = await activities.untilDone.cleanupUpgrade.executeWithOptions({ summary }, [{ ...ref, deleteRecords }]);
+    const args = { ...ref, deleteRecords, ...(versions.length > 0 ? { versions } : {}) };
+    const done = await activities.untilDone.cleanupUpgrade.executeWithOptions({ summary }, [args]);
     // Older cleanups (recorded histories) returned no `kept`.
     const kept = done.kept ?? [];
     if (kept.length === 0) return null;

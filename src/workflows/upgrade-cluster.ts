@@ -94,7 +94,9 @@ async function cancel(run: UpgradeRun, reason: CancelReason): Promise<void> {
   const { state, publish } = run;
   state.beginCancel(reason);
   publish();
-  const problem = await CancellationScope.nonCancellable(() => cleanUp(run.activities, run.ref, reason === 'pause-timeout'));
+  const problem = await CancellationScope.nonCancellable(() =>
+    cleanUp(run.activities, run.ref, reason === 'pause-timeout', state.hopVersions),
+  );
   if (problem) state.recordError(problem);
   state.cancelled(reason);
   publish();

@@ -4,10 +4,11 @@
  */
 import { ActivityFailure, ApplicationFailure, patched } from '@temporalio/workflow';
 import { ErrorType, isInvalidUpgradeRequest } from '../planning/errors.js';
+import { needsHops, planHops, type HopStep } from '../planning/hops.js';
 import { planNodes } from '../planning/plan.js';
 import { precheckBlocker, precheckVerdict } from '../planning/precheck.js';
 import type { ClusterInventory } from '../planning/types.js';
-import { checkNoNodeDowngrade, checkTargetVersion, checkVersionSkew, parseVersion } from '../planning/versions.js';
+import { checkNoNodeDowngrade, checkTargetVersion, checkVersionSkew, parseVersion, type KubeVersion } from '../planning/versions.js';
 import { failInvalid, type UpgradeRun } from './upgrade-run.js';
 
 /**
@@ -22,6 +23,8 @@ export const Patch = {
   HealthGate: 'health-gate',
   /** The prepare phase on cloud workers between the pre-check and the masters (new activities; only with cloud workers). */
   PreparePhase: 'prepare-phase',
+  /** Multi-minor upgrades: the control plane hops one minor at a time through configured versions (planning/hops.ts). */
+  MultiMinorHops: 'multi-minor-hops',
 } as const;
 
 /** Inventory, version rules and the pre-check; fixes the node order and roles. Runs once per upgrade, not per run. */
@@ -47,27 +50,20 @@ export async function planUpgrade(run: UpgradeRun): Promise<void> {
     throw err;
   }
   const target = parseVersion(request.targetVersion);
-  try {
-    const controlPlane = parseVersion(inv.controlPlaneVersion, 'controlPlaneVersion');
-    checkTargetVersion(target, controlPlane);
-    checkNoNodeDowngrade(inv.nodes, target);
-    // Added after upgrades had started with the older code: those replay without it (see README, "Changing workflow code").
-    if (patched(Patch.VersionSkew)) checkVersionSkew(target, controlPlane, inv.nodes);
-  } catch (err) {
-    if (isInvalidUpgradeRequest(err)) throw failInvalid(state, publish, err);
-    throw err;
-  }
+  const hops = checkVersions(run, inv, target);
 
   // Order, serials and roles (who runs `kubeadm upgrade apply`) come from the plan `edge-upgrade plan` previews.
   const plan = planNodes(inv, target);
-  state.plan(plan.masters, plan.workers);
+  if (hops) state.planHops(hops, plan.masters.total, plan.workers.total);
+  else state.plan(plan.masters, plan.workers);
   state.planPrepare(plan.prepare);
   publish();
 
   const deferOffline = request.offline === 'defer';
+  const args = { ...ref, ...(deferOffline ? { deferOffline } : {}), ...(hops ? { hops: hops.map((h) => h.version) } : {}) };
   const items = await activities.within5Minutes.precheck.executeWithOptions(
     { summary: `precheck ${ref.clusterId} → ${ref.targetVersion}` },
-    [deferOffline ? { ...ref, deferOffline } : ref],
+    [args],
   );
   const report = { status: precheckVerdict(items), items };
   state.setPrecheck(report);
@@ -84,5 +80,36 @@ function deferOfflineWorkers(run: UpgradeRun, inv: ClusterInventory): void {
     if (n.kind === 'worker' && !n.ready && run.state.todoWorkers.includes(n.name)) {
       run.state.defer(n.name, now, `${n.name} was offline at pre-check time (NotReady)`);
     }
+  }
+}
+
+/**
+ * The version rules, before anything is touched: a multi-minor target is planned as hops (or
+ * refused when the configured versions cannot plan it); any other target is checked as before.
+ * Returns the hops, or null for a single-minor upgrade.
+ */
+function checkVersions(run: UpgradeRun, inv: ClusterInventory, target: KubeVersion): HopStep[] | null {
+  const { state, request, publish } = run;
+  try {
+    const controlPlane = parseVersion(inv.controlPlaneVersion, 'controlPlaneVersion');
+    // Only a multi-minor target asks for the patch: every other upgrade's history stays as it was.
+    if (needsHops(target, controlPlane) && patched(Patch.MultiMinorHops)) {
+      const { via } = request.request;
+      return planHops({
+        controlPlane: inv.controlPlaneVersion,
+        target: request.targetVersion,
+        nodes: inv.nodes,
+        via,
+        configured: inv.versions,
+      });
+    }
+    checkTargetVersion(target, controlPlane);
+    checkNoNodeDowngrade(inv.nodes, target);
+    // Added after upgrades had started with the older code: those replay without it (see README, "Changing workflow code").
+    if (patched(Patch.VersionSkew)) checkVersionSkew(target, controlPlane, inv.nodes);
+    return null;
+  } catch (err) {
+    if (isInvalidUpgradeRequest(err)) throw failInvalid(state, publish, err);
+    throw err;
   }
 }

@@ -64,31 +64,57 @@ export class Runner {
       state.setPhase('masters');
       publish();
     }
-    while (state.phase === 'masters' && (state.todoMasters.length > 0 || state.pendingGate)) {
-      const next = await this.safePoint(() => 1);
-      if (next !== 'go') return next;
-      if (state.pendingGate) await runGate(this.run);
-      else await this.upgradeMaster();
-    }
-    if (state.phase === 'masters') {
-      state.setPhase('workers');
-      publish();
-    }
+    // One pass for a single-minor upgrade; a multi-minor one hops: masters (and, when planned, workers) per hop.
     for (;;) {
-      while (state.todoWorkers.length > 0 || state.pendingGate || state.retryQuarantinedRequested) {
-        const next = await this.safePoint(() => (state.openBatchRemaining > 0 ? state.openBatchRemaining : state.nextBatchSize));
-        if (next !== 'go') return next;
-        if (state.pendingGate) await runGate(this.run);
-        else if (state.todoWorkers.length > 0) await this.runBatch();
-      }
-      if (state.waitingDeferred.length === 0) break;
-      const next = await this.safePoint(() => 1);
-      if (next !== 'go') return next;
-      await waitForDeferred(this.run);
+      const ended = (await this.upgradeMasters()) ?? (await this.upgradeWorkers());
+      if (ended) return ended;
+      if (!state.hasNextHop) break;
+      state.nextHop();
+      publish();
     }
     // A cancel accepted while the last nodes were in flight still cancels; so does a Temporal cancel.
     throwIfCancelledThroughTemporal();
     return state.cancelRequested ? 'user' : 'done';
+  }
+
+  /** The masters one at a time, each followed by its health gate; then on to the workers (unless this hop has none). */
+  private async upgradeMasters(): Promise<CancelReason | null> {
+    const { state, publish } = this.run;
+    while (state.phase === 'masters' && (state.todoMasters.length > 0 || state.pendingGate)) {
+      const next = await this.safePoint(() => 1);
+      if (next !== 'go') return next;
+      if (state.pendingGate) await runGate(this.hopRun());
+      else await this.upgradeMaster();
+    }
+    if (state.phase === 'masters' && state.hopHasWorkers) {
+      state.setPhase('workers');
+      publish();
+    }
+    return null;
+  }
+
+  /** The worker batches, then the deferred workers as they come back. */
+  private async upgradeWorkers(): Promise<CancelReason | null> {
+    const { state } = this.run;
+    if (state.phase !== 'workers') return null;
+    for (;;) {
+      while (state.todoWorkers.length > 0 || state.pendingGate || state.retryQuarantinedRequested) {
+        const next = await this.safePoint(() => (state.openBatchRemaining > 0 ? state.openBatchRemaining : state.nextBatchSize));
+        if (next !== 'go') return next;
+        if (state.pendingGate) await runGate(this.hopRun());
+        else if (state.todoWorkers.length > 0) await this.runBatch();
+      }
+      if (state.waitingDeferred.length === 0) return null;
+      const next = await this.safePoint(() => 1);
+      if (next !== 'go') return next;
+      await waitForDeferred(this.run);
+    }
+  }
+
+  /** The run as a node step sees it: in a multi-minor upgrade, the target is the current hop's version. */
+  private hopRun(): UpgradeRun {
+    const version = this.run.state.hopVersion;
+    return version ? { ...this.run, ref: { ...this.run.ref, targetVersion: version } } : this.run;
   }
 
   /** The next master, alone. */
@@ -175,7 +201,7 @@ export class Runner {
    * more than the budget allows.
    */
   private async quarantineWithinBudget(errors: LastError[]): Promise<LastError[]> {
-    const { state, request, activities, ref } = this.run;
+    const { state, request, activities, ref } = this.hopRun();
     const budget = failureBudget(request.maxFailures, state.progress.workers.total);
     const offline = errors.filter((e) => e.step === 'offline');
     const failed = errors.filter((e) => e.step !== 'offline');
@@ -344,7 +370,7 @@ export class Runner {
 
   private async upgradeNodeSteps(node: string, role: NodeRole, owners: string[]): Promise<NodeResult> {
     const { activities, request } = this.run;
-    const args: NodeStepArgs = { ...this.run.ref, node, role };
+    const args: NodeStepArgs = { ...this.hopRun().ref, node, role };
     let step: NodeStep = 'cordon';
     try {
       try {

@@ -4,6 +4,7 @@
  * no Temporal APIs and no clock (callers pass `now` as an ISO string), so it is unit-tested directly.
  */
 import { firstBatchSize } from '../planning/batches.js';
+import type { HopStep } from '../planning/hops.js';
 import type { PlannedMaster } from '../planning/plan.js';
 import {
   isFinal,
@@ -51,6 +52,8 @@ export interface UpgradeSnapshot {
   retryQuarantinedRequested?: boolean;
   /** Cloud workers still to prepare (prepare phase), in order; failed ones are put back first. Absent without cloud workers. */
   todoPrepare?: string[];
+  /** A multi-minor upgrade's hops and the index of the current one; absent for a single-minor upgrade. */
+  hops?: { steps: HopStep[]; index: number } | null;
 }
 
 /** Commands an operator can send; used in refusals. */
@@ -201,6 +204,71 @@ export class UpgradeState {
     this.s.todoWorkers = workers.todo;
     this.s.progress.masters = { total: masters.total, upgraded: masters.total - masters.todo.length, current: null };
     this.s.progress.workers = { total: workers.total, upgraded: workers.total - workers.todo.length, batch: null };
+  }
+
+  /**
+   * Sets a multi-minor plan (see planning/hops.ts) and starts its first hop. `masters` and `workers`
+   * are the totals, counting every master and worker of the cluster.
+   */
+  planHops(steps: HopStep[], masters: number, workers: number): void {
+    this.s.hops = { steps, index: 0 };
+    this.plan({ total: masters, todo: [] }, { total: workers, todo: [] });
+    this.loadHop();
+  }
+
+  /** The current hop's version, or null for a single-minor upgrade (nodes go to the target). */
+  get hopVersion(): string | null {
+    const h = this.s.hops;
+    return h ? h.steps[h.index]!.version : null;
+  }
+
+  /** Every hop's version (the versions this upgrade's pods and Events are labelled with); empty for a single-minor upgrade. */
+  get hopVersions(): string[] {
+    return this.s.hops?.steps.map((h) => h.version) ?? [];
+  }
+
+  /** True unless this is a multi-minor upgrade whose current hop has no worker pass (workers go later). */
+  get hopHasWorkers(): boolean {
+    const h = this.s.hops;
+    return !h || h.steps[h.index]!.workers !== undefined;
+  }
+
+  /** True when a multi-minor upgrade has another hop after the current one. */
+  get hasNextHop(): boolean {
+    const h = this.s.hops;
+    return !!h && h.index < h.steps.length - 1;
+  }
+
+  /**
+   * Goes on with the next hop: its masters (and later its workers) are queued, counted per hop.
+   * Removed nodes stay out; quarantined workers stay quarantined (a resume or `retryQuarantined`
+   * retries them); deferred workers get a new chance in this hop's worker pass.
+   */
+  nextHop(): void {
+    if (!this.s.hops || !this.hasNextHop) return;
+    this.s.hops.index++;
+    this.s.progress.phase = 'masters';
+    this.loadHop();
+  }
+
+  private loadHop(): void {
+    const h = this.s.hops!;
+    const step = h.steps[h.index]!;
+    const p = this.s.progress;
+    const gone = new Set([...(p.masters.removed ?? []), ...(p.workers.removed ?? []), ...this.quarantined]);
+    this.s.todoMasters = step.masters.filter((m) => !gone.has(m.name)).map((m) => ({ ...m }));
+    // A removed first master hands `kubeadm upgrade apply` over, as in nodeRemoved.
+    if (step.masters[0]?.role === 'first-control-plane' && this.s.todoMasters[0]) this.s.todoMasters[0].role = 'first-control-plane';
+    this.s.todoWorkers = (step.workers ?? []).filter((n) => !gone.has(n));
+    p.hop = { number: h.index + 1, of: h.steps.length, version: step.version };
+    // As in plan(): nodes already at the hop's version count as upgraded; removed ones stay listed under `removed`.
+    p.masters.upgraded = p.masters.total - step.masters.length;
+    p.masters.current = null;
+    if (step.workers) p.workers.upgraded = p.workers.total - step.workers.length;
+    p.workers.batch = null;
+    p.workers.deferred = (p.workers.deferred ?? []).filter((d) => !this.s.todoWorkers.includes(d.node));
+    this.s.openBatchRemaining = 0;
+    this.s.nextBatchSize = firstBatchSize();
   }
 
   setPhase(phase: Phase): void {

@@ -77,6 +77,8 @@ export class FakeCluster {
   readonly failDrain = new Set<string>();
   /** While true, upgrade pods wait in {@link held} until {@link release}. */
   hold = false;
+  /** The worker configuration's `versions` for this cluster (multi-minor hops); none when empty. */
+  versions: string[] = [];
   /** How many more `cleanupUpgrade` attempts fail with a transient error (an API outage). */
   cleanupFailures = 0;
   /** The health gate's verdicts, per evaluation (default: every check holds). */
@@ -169,6 +171,7 @@ export class FakeCluster {
       clusterId: this.clusterId,
       controlPlaneVersion: this.controlPlaneVersion,
       nodes: [...this.nodes.values()].map(({ cordonedByUs: _c, ...n }) => ({ ...n })),
+      ...(this.versions.length > 0 ? { versions: [...this.versions] } : {}),
     };
   }
 

@@ -40,6 +40,8 @@ export interface HarnessOptions {
   kubeconfig?: (cluster: TestCluster) => Promise<string>;
   /** Extra simulator options, e.g. an onUpgradeStart hook. */
   simulator?: Partial<SimulatorOptions>;
+  /** The version every node starts at. Default {@link START}. */
+  version?: string;
 }
 
 /** Starts control plane, simulator, `shape` nodes at START, the dev server and a worker. */
@@ -52,7 +54,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     }),
     startDevServer(),
   ]);
-  await cluster.simulator.createCluster({ ...shape, version: START });
+  await cluster.simulator.createCluster({ ...shape, version: opts.version ?? START });
   const total = shape.controlPlanes + shape.cloudWorkers + shape.edgeWorkers;
   await eventually(`${total} Ready nodes`, async () => {
     const nodes = (await cluster.core.listNode()).items;

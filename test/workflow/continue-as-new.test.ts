@@ -130,3 +130,30 @@ test('deferred and quarantined workers, and a pending health gate, are carried a
   // Every batch was gated before the next one started, also across runs.
   expect(c.callsOf('evaluateHealth').length).toBeGreaterThanOrEqual(c.observedBatchSizes().length);
 }, 300_000);
+
+test('a multi-minor upgrade continues-as-new mid-hop and keeps its hop: each master once per hop, each worker once', async () => {
+  // 30 masters: one hop of them is most of a run's 1,000-event hint here, so a run ends inside hop 2.
+  const c = fleet.add({
+    clusterId: 'hops',
+    controlPlaneVersion: 'v1.31.5',
+    nodes: makeNodes({ masters: 30, edge: 5, version: 'v1.31.5' }),
+  });
+  const handle = await startUpgrade(client, {
+    clusterId: c.clusterId,
+    gate: NO_GATE,
+    targetVersion: 'v1.34.4',
+    via: ['v1.32.9', 'v1.33.5'],
+  });
+  await eventually('a second run', async () => (await handle.describe()).runId !== handle.firstExecutionRunId, SLOW_MS);
+  const mid = await getProgress(client, c.clusterId);
+  expect(mid.hop?.number).toBeGreaterThanOrEqual(2);
+  expect(mid.hop).toMatchObject({ of: 3 });
+
+  const result = await handle.result();
+  expect(result).toMatchObject({ state: 'succeeded', hop: { number: 3, of: 3, version: 'v1.34.4' }, masters: { total: 30, upgraded: 30 } });
+  const pods = c.callsOf('runUpgradePod').map((x) => `${x.node}@${x.args.targetVersion}`);
+  expect(new Set(pods).size).toBe(pods.length);
+  for (const v of ['v1.32.9', 'v1.33.5', 'v1.34.4'])
+    expect(pods.filter((p) => p.startsWith('cp-') && p.endsWith(`@${v}`))).toHaveLength(30);
+  expect(pods.filter((p) => p.startsWith('edge-'))).toEqual(Array.from({ length: 5 }, (_, i) => `edge-${i + 1}@v1.34.4`));
+}, 300_000);

@@ -1,12 +1,13 @@
 /** `edge-upgrade plan`: the plan the workflow will follow, with node names (dry run). */
 import { Command, Option } from 'commander';
+import { needsHops, planHops } from '../../planning/hops.js';
 import { planNodes } from '../../planning/plan.js';
 import { failureBudget, validateUpgradeRequest } from '../../planning/request.js';
 import { parseVersion } from '../../planning/versions.js';
 import { print, type CliContext } from '../context.js';
 import { inspect } from '../inspect.js';
-import { clusterOption, maxPercentOption, requestFrom, toOption } from '../options.js';
-import { planView, renderPlan } from '../render.js';
+import { clusterOption, maxPercentOption, requestFrom, toOption, viaOption } from '../options.js';
+import { planView, renderPlan, withHops } from '../render.js';
 
 /** The `plan` command: reads the cluster through the worker and prints planning/plan.ts's plan for it. */
 export function planCommand(ctx: CliContext): Command {
@@ -20,6 +21,7 @@ export function planCommand(ctx: CliContext): Command {
     .addOption(new Option('--gate-stable-for <duration>', 'plan with this health gate (0: none)'))
     .addOption(new Option('--gate-timeout <duration>', 'plan with this health-gate timeout'))
     .addOption(new Option('--gate-check <name...>', 'plan with these extra health-gate checks'))
+    .addOption(viaOption())
     .action(async (o) => {
       const v = validateUpgradeRequest(requestFrom(o));
       const res = await inspect(ctx, v.request.clusterId, v.targetVersion, false);
@@ -32,12 +34,24 @@ export function planCommand(ctx: CliContext): Command {
         gate: v.gate.stableForMs > 0 ? { stableForMs: v.gate.stableForMs, timeoutMs: v.gate.timeoutMs, checks: v.gate.checks } : null,
         cloudNodeLabel: res.inventory.cloudNodeLabel ?? null,
       };
-      const view = planView(
+      let view = planView(
         plan,
         v.targetVersion,
         settings,
         workers.filter((n) => !n.ready).map((n) => n.name),
       );
+      const inv = res.inventory;
+      // A multi-minor target: the hops the workflow would take, or the one-line refusal it would give.
+      if (needsHops(parseVersion(v.targetVersion), parseVersion(inv.controlPlaneVersion, 'controlPlaneVersion'))) {
+        const hops = planHops({
+          controlPlane: inv.controlPlaneVersion,
+          target: v.targetVersion,
+          nodes: inv.nodes,
+          via: v.request.via,
+          configured: inv.versions,
+        });
+        view = withHops(view, plan, hops, v.maxBatchPercent);
+      }
       print(ctx, view, renderPlan(view, plan));
     });
 }
