@@ -7,8 +7,8 @@
  * A cancel never makes a half-upgraded node schedulable: a node whose upgrade pod (of this upgrade
  * and target) Failed or has not finished stays cordoned, its pod and Events stay (even on the
  * pause-timeout cancel), a Warning Event on the node says why, and the node is returned in `kept`.
- * Prepare pods (the prepare phase's agent pods on cloud nodes) changed nothing a cancel must keep:
- * every cancel deletes them.
+ * Agent pods in another mode (prepare pods of the prepare phase on cloud nodes, labelled
+ * edge-upgrade.io/agent-mode) changed nothing a cancel must keep: every cancel deletes them.
  */
 import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
 import { AGENT_MODE_LABEL, NODE_EVENT_NAMESPACE, NODE_NAME_LABEL, TARGET_VERSION_LABEL, UPGRADE_NAMESPACE } from '../planning/labels.js';
@@ -49,7 +49,7 @@ export async function deleteFailedUpgradePods(clients: KubeClients, ref: Upgrade
   for (const p of failed) {
     const node = p.spec?.nodeName;
     if (!node) continue;
-    const kind = isPreparePod(p) ? 'prepare' : 'upgrade';
+    const kind = agentMode(p) ?? 'upgrade';
     const message = `edge-upgrade ${ref.upgradeId}: deleted failed ${kind} pod ${UPGRADE_NAMESPACE}/${p.metadata?.name} before resuming`;
     await new EventRecorder(kube.core, { ...ref, node }).normal('UpgradeRetry', message);
   }
@@ -71,9 +71,9 @@ async function deleteEvents(kube: Kube, namespace: string, ref: UpgradeRef, keep
   return n;
 }
 
-/** True for a prepare pod (the prepare phase's agent pod), which never changes what a cancel must keep. */
-function isPreparePod(p: V1Pod): boolean {
-  return p.metadata?.labels?.[AGENT_MODE_LABEL] === 'prepare';
+/** The mode of an agent pod that is not an upgrade pod ('prepare'), which never changes what a cancel must keep; else undefined. */
+function agentMode(p: V1Pod): string | undefined {
+  return p.metadata?.labels?.[AGENT_MODE_LABEL];
 }
 
 /** A node a cancel leaves cordoned, and why. */
@@ -127,9 +127,12 @@ export async function cleanupUpgrade(
   // A multi-minor upgrade labels each hop's pods and Events with that hop's version.
   const versions = args.versions?.length ? args.versions : [args.targetVersion];
   const all = (await Promise.all(versions.map((v) => listUpgradePods(kube, args.upgradeId, v)))).flat();
-  const pods = all.filter((p) => !isPreparePod(p));
+  const pods = all.filter((p) => agentMode(p) === undefined);
   // Prepare pods first: a cancel while paused in the prepare phase leaves none behind.
-  const deletedPreparePods = await deletePods(kube, all.filter(isPreparePod));
+  const deletedAgentPods = await deletePods(
+    kube,
+    all.filter((p) => agentMode(p) !== undefined),
+  );
   // Only nodes still under our own cordon can be kept; stale records go through uncordonIfOurs, which drops them.
   const keep = halfUpgraded(
     recorded.filter((n) => cordonedBy(n, args.upgradeId)).map((n) => n.metadata!.name!),
@@ -151,7 +154,7 @@ export async function cleanupUpgrade(
     )
       uncordoned.push(node);
   }
-  let deletedPods = deletedPreparePods;
+  let deletedPods = deletedAgentPods;
   let deletedEvents = 0;
   if (args.deleteRecords) {
     deletedPods += await deletePods(

@@ -28,7 +28,6 @@ import {
   previousHeartbeat,
   sleep,
   throwIfCancelled,
-  withApiRetry,
   type Kube,
   type KubeClients,
 } from './kube.js';
@@ -41,43 +40,79 @@ export const PREPARE_RECHECK_MS = 5_000;
 /** Arguments of `runPreparePod`: the node, the agent image (already allowed) and the deadline (the request's nodeTimeout). */
 export type PrepareArgs = NodeStepArgs & { upgradeImage: string; nodeTimeoutMs: number };
 
-/** Implements `runPreparePod`: runs the node's prepare pod until it Succeeded (then deletes it) or Failed. */
+/**
+ * Implements `runPreparePod`: runs the node's prepare pod until it Succeeded (then deletes it) or
+ * Failed. API server outages are ridden out (heartbeating) until the deadline, the request's nodeTimeout.
+ */
 export async function runPreparePod(clients: KubeClients, args: PrepareArgs): Promise<{ pod: string }> {
   const kube = clients.for(args.clusterId);
   const startedAt = previousHeartbeat<{ startedAt: number }>()?.startedAt ?? Date.now();
-  const deadline = startedAt + args.nodeTimeoutMs;
-  await withApiRetry(kube, () => refuseIfGoneOrOffline(kube, args), { forMs: 45_000 });
   const name = upgradePodName(args.node, args.targetVersion, 'prepare');
+  const api = new RideOut(kube, args, startedAt, name);
+  await api.call(() => refuseIfGoneOrOffline(kube, args));
   const sub = kube.watches.pods.subscribe(name);
   try {
     const body = buildUpgradePod({ ...args, image: args.upgradeImage, mode: 'prepare' });
-    let pod = await withApiRetry(kube, async () => (await createAgentPod(kube, body, args.node, 'prepare')) ?? readPod(kube, name), {
-      forMs: 120_000,
-    });
-    const outage = new ApiOutage(kube.server);
+    let pod = await api.call(async () => (await createAgentPod(kube, body, args.node, 'prepare')) ?? readPod(kube, name));
     for (;;) {
       throwIfCancelled();
       if (!pod || pod.metadata?.deletionTimestamp) throw vanished(kube, args, name);
-      if (pod.status?.phase === 'Succeeded') return await prepared(kube, args, pod);
+      if (pod.status?.phase === 'Succeeded') return await prepared(kube, args, pod, api);
       if (pod.status?.phase === 'Failed') throw await failed(kube, args, pod);
-      if (Date.now() >= deadline) throw await timedOut(kube, args, pod);
-      heartbeat({ startedAt, pod: name, phase: pod.status?.phase ?? 'Pending' });
+      if (Date.now() >= api.deadline) throw await timedOut(kube, args, pod);
+      api.beat(pod.status?.phase ?? 'Pending');
       await Promise.race([sub.next(PREPARE_RECHECK_MS), cancelled()]);
-      if (sub.current && !sub.stale) {
-        pod = sub.current;
-        continue;
-      }
-      try {
-        pod = await readPod(kube, name);
+      if (sub.current && !sub.stale) pod = sub.current;
+      else {
+        pod = await api.call(() => readPod(kube, name));
         sub.stale = false;
-        outage.ok();
-      } catch (err) {
-        outage.failed(err);
-        await sleep(1_000);
       }
     }
   } finally {
     sub.close();
+  }
+}
+
+/** Calls the API server until it answers, through outages, heartbeating, up to the step's deadline (nodeTimeout). */
+class RideOut {
+  private readonly outage: ApiOutage;
+  readonly deadline: number;
+
+  constructor(
+    kube: Kube,
+    private readonly args: PrepareArgs,
+    private readonly startedAt: number,
+    private readonly pod: string,
+  ) {
+    this.outage = new ApiOutage(kube.server);
+    this.deadline = startedAt + args.nodeTimeoutMs;
+  }
+
+  /** Heartbeats the step's progress (a retried attempt keeps the deadline). */
+  beat(phase?: string): void {
+    const apiOutage = this.outage.describe();
+    heartbeat({ startedAt: this.startedAt, pod: this.pod, ...(phase ? { phase } : {}), ...(apiOutage ? { apiOutage } : {}) });
+  }
+
+  /** Runs `op`, retrying transient API errors every 2 s until the deadline; other errors are thrown at once. */
+  async call<T>(op: () => Promise<T>): Promise<T> {
+    for (;;) {
+      throwIfCancelled();
+      try {
+        const result = await op();
+        this.outage.ok();
+        return result;
+      } catch (err) {
+        this.outage.failed(err);
+      }
+      this.beat();
+      if (Date.now() >= this.deadline) {
+        const { node, nodeTimeoutMs } = this.args;
+        const message = `${node} was not prepared within ${Math.round(nodeTimeoutMs / 1000)}s: the ${this.outage.describe()}`;
+        throw nodeStepFailed({ node, step: 'prepare', message });
+      }
+      await sleep(2_000);
+    }
   }
 }
 
@@ -94,15 +129,11 @@ async function refuseIfGoneOrOffline(kube: Kube, args: NodeStepArgs): Promise<vo
 }
 
 /** The node is prepared: an Event says so, and the pod goes (it is no record an operator needs). */
-async function prepared(kube: Kube, args: PrepareArgs, pod: V1Pod): Promise<{ pod: string }> {
+async function prepared(kube: Kube, args: PrepareArgs, pod: V1Pod, api: RideOut): Promise<{ pod: string }> {
   const name = pod.metadata!.name!;
   const message = `edge-upgrade ${args.upgradeId}: ${args.node} is prepared for ${args.targetVersion} (repository, packages, images)`;
   await new EventRecorder(kube.core, args).normal('NodePrepared', message);
-  await withApiRetry(
-    kube,
-    () => ignoreNotFound(() => kube.core.deleteNamespacedPod({ name, namespace: UPGRADE_NAMESPACE, gracePeriodSeconds: 0 })),
-    { forMs: 45_000 },
-  );
+  await api.call(() => ignoreNotFound(() => kube.core.deleteNamespacedPod({ name, namespace: UPGRADE_NAMESPACE, gracePeriodSeconds: 0 })));
   return { pod: name };
 }
 

@@ -220,10 +220,14 @@ export class FakeCluster {
     return { pod };
   }
 
-  /** A prepare pod: refuses an offline node, fails on demand (kept until a resume deletes it), changes nothing on the node. */
+  /**
+   * A prepare pod: refuses an offline node, waits while {@link hold} is set, fails on demand (kept until a resume deletes it),
+   * changes nothing on the node.
+   */
   async preparePod(args: NodeStepArgs): Promise<{ pod: string }> {
     const pod = `prepare-${args.node}`;
     this.refuseIfOffline(args.node);
+    if (this.hold) await new Promise<void>((resolve) => this.waiting.set(args.node, resolve));
     if (this.upgradeMs > 0) await new Promise((r) => setTimeout(r, this.upgradeMs));
     if (this.failPrepare.has(args.node)) {
       this.failedPods.add(pod);

@@ -2,11 +2,12 @@
  * The prepare phase (cloud workers, between the pre-check and the masters) of the real workflow on
  * a dev server, with in-memory fake clusters: no cloud workers → no prepare (and no new command);
  * prepare on exactly the cloud workers before any master or worker is touched; a failure pauses
- * like any node failure and resume retries that node first; cancel while paused in prepare; offline
+ * like any node failure and resume retries that node first; a pause keeps the prepare progress;
+ * cancel while paused in prepare; offline
  * cloud workers pause, or with offline 'defer' are skipped.
  */
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
-import { cancelUpgrade, getProgress, resumeUpgrade, startUpgrade, type UpgradeHandle } from '../../src/api.js';
+import { cancelUpgrade, getProgress, pauseUpgrade, resumeUpgrade, startUpgrade, type UpgradeHandle } from '../../src/api.js';
 import type { ClusterNode, Progress, UpgradeRequest } from '../../src/planning/types.js';
 import { Patch } from '../../src/workflows/upgrade-plan.js';
 import { makeNodes, type FakeCluster } from '../helpers/fake-activities.js';
@@ -100,6 +101,27 @@ test('a prepare failure pauses (step prepare, log tail), touching no node; resum
   expect(after.slice(0, 2)).toEqual(['deleteFailedUpgradePods', 'runPreparePod cloud-2']);
   expect(c.hasFailedPod('prepare-cloud-2')).toBe(false);
   expect(result).toMatchObject({ state: 'succeeded', prepare: { total: 3, done: 3 }, masters: { upgraded: 2 }, workers: { upgraded: 6 } });
+});
+
+test('a pause during prepare lets the group finish, keeps the prepare progress, and resume prepares the rest first', async () => {
+  const c = f.cluster('prepare-pause', nodes(4));
+  c.hold = true;
+  const handle = await start(c);
+  await eventually('the first group in flight', () => c.held.length === 3);
+  expect((await progress(c)).prepare).toEqual({ total: 4, done: 0, current: ['cloud-1', 'cloud-2', 'cloud-3'] });
+  await pauseUpgrade(f.client, c.clusterId);
+  c.release();
+  const paused = await eventually('paused with the group done', async () => {
+    const p = await progress(c);
+    return p.state === 'paused' && p.prepare?.done === 3 ? p : undefined;
+  });
+  expect(paused).toMatchObject({ phase: 'prepare', pause: { reason: 'user' }, prepare: { total: 4, done: 3, current: [] } });
+  expect(c.callsOf('runPreparePod')).toHaveLength(3);
+  c.hold = false;
+  await resumeUpgrade(f.client, c.clusterId);
+  const result = await handle.result();
+  expect(c.callsOf('runPreparePod').map((x) => x.node)[3]).toBe('cloud-4');
+  expect(result).toMatchObject({ state: 'succeeded', prepare: { total: 4, done: 4 }, workers: { upgraded: 7 } });
 });
 
 test('cancel while paused in prepare: cleanup runs, nothing was cordoned, the upgrade ends cancelled', async () => {
