@@ -99,7 +99,7 @@ test('v1.31 → v1.34 with --via: the masters hop 1.32 → 1.33 → 1.34, the wo
   expect([...c.nodes.values()].every((n) => n.kubeletVersion === TO && !n.unschedulable)).toBe(true);
 });
 
-test("the worker configuration's versions plan the hops; kubelets too far behind get a worker pass before the control plane passes them", async () => {
+test("the worker configuration's versions plan the hops; kubelets too far behind get a worker pass first", async () => {
   // Workers at v1.30: within three minors of v1.33, not of v1.34, so they go to v1.33.5 first.
   const nodes = [...makeNodes({ masters: 3, version: FROM }), ...makeNodes({ edge: 3, version: 'v1.30.14' })];
   const c = cluster('skew', nodes);
