@@ -28,7 +28,18 @@ export type NodeRole = 'first-control-plane' | 'control-plane' | 'worker';
  * `offline`: the node was NotReady (or its Lease had expired) when its turn came, so it was not touched.
  * `health-gate`: the checks after a batch (or master) did not hold within `gate.timeout`.
  */
-export type NodeStep = 'cordon' | 'drain' | 'upgrade-pod' | 'wait' | 'uncordon' | 'cleanup' | 'offline' | 'health-gate' | 'quarantine';
+export type NodeStep =
+  | 'cordon'
+  | 'drain'
+  | 'upgrade-pod'
+  | 'wait'
+  | 'uncordon'
+  | 'cleanup'
+  | 'offline'
+  | 'health-gate'
+  | 'quarantine'
+  /** A multi-minor upgrade's worker pass left workers behind that the next control-plane hop would leave outside the skew. */
+  | 'version-skew';
 
 /** Verdict of one pre-check item. */
 export type CheckResult = 'normal' | 'warning' | 'error';

@@ -145,3 +145,30 @@ test('a cancel in hop 2 restores cordons and names every hop version to the clea
   expect(c.callsOf('cleanupUpgrade').map((x) => x.args.versions)).toEqual([[...VIA, TO]]);
   expect(pods(c).length).toBe(4);
 });
+
+test('a worker the skew pass leaves behind (quarantined) holds the control plane before the next hop; resume retries it', async () => {
+  const nodes = [...makeNodes({ masters: 1, version: FROM }), ...makeNodes({ edge: 3, version: 'v1.30.14' })];
+  const c = cluster('behind', nodes);
+  c.failUpgrade.add('edge-2');
+  const handle = await start(c, { via: VIA, maxFailures: 1 });
+  const paused = await eventually('paused before hop 3', async () => {
+    const p = await getProgress(client, c.clusterId);
+    return p.state === 'paused' ? p : null;
+  });
+  expect(paused).toMatchObject({
+    phase: 'workers',
+    hop: { number: 2, version: 'v1.33.5' },
+    lastError: { node: 'edge-2', step: 'version-skew' },
+  });
+  expect(paused.lastError!.message).toContain('cannot take its next hop without leaving them more than three minors behind');
+  // The control plane did not go past the worker it would leave outside the skew.
+  expect(pods(c).filter((p) => p.includes(TO))).toEqual([]);
+
+  c.failUpgrade.delete('edge-2');
+  await resumeUpgrade(client, c.clusterId);
+  const result = await handle.result();
+  expect(result.state).toBe('succeeded');
+  expect(result.partial).toBeUndefined();
+  expect(pods(c, 'edge-2')).toEqual(['edge-2@v1.33.5 (worker)', 'edge-2@v1.33.5 (worker)', `edge-2@${TO} (worker)`]);
+  expect([...c.nodes.values()].every((n) => n.kubeletVersion === TO && !n.unschedulable)).toBe(true);
+});
