@@ -127,7 +127,8 @@ export function workerPasses(versions: readonly KubeVersion[], nodes: readonly C
     throw new InvalidUpgradeRequestError(
       'targetVersion',
       `the first hop to ${formatVersion(first)} would leave the kubelet on ${names.join(', ')}${more} more than ` +
-        `${MAX_KUBELET_SKEW} minor versions behind the control plane; upgrade those nodes to v${first.major}.${first.minor - MAX_KUBELET_SKEW}.x first`,
+        `${MAX_KUBELET_SKEW} minor versions behind the control plane; ` +
+        `upgrade those nodes to v${first.major}.${first.minor - MAX_KUBELET_SKEW}.x first`,
     );
   }
   const workers = known(orderWorkers(nodes));

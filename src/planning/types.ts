@@ -30,7 +30,18 @@ export type NodeRole = 'first-control-plane' | 'control-plane' | 'worker';
  * `prepare`: the cloud node's prepare pod (repository, packages, images, space) failed.
  */
 export type NodeStep =
-  'cordon' | 'drain' | 'upgrade-pod' | 'wait' | 'uncordon' | 'cleanup' | 'offline' | 'health-gate' | 'quarantine' | 'prepare';
+  | 'cordon'
+  | 'drain'
+  | 'upgrade-pod'
+  | 'wait'
+  | 'uncordon'
+  | 'cleanup'
+  | 'offline'
+  | 'health-gate'
+  | 'quarantine'
+  | 'prepare'
+  /** A multi-minor upgrade's worker pass left workers behind that the next control-plane hop would leave outside the skew. */
+  | 'version-skew';
 
 /** Verdict of one pre-check item. */
 export type CheckResult = 'normal' | 'warning' | 'error';

@@ -69,12 +69,40 @@ export class Runner {
       const ended = (await this.upgradeMasters()) ?? (await this.upgradeWorkers());
       if (ended) return ended;
       if (!state.hasNextHop) break;
+      if (state.leftBehind.length > 0) {
+        const next = await this.holdForLeftBehind();
+        if (next !== 'go') return next;
+        continue;
+      }
       state.nextHop();
       publish();
     }
     // A cancel accepted while the last nodes were in flight still cancels; so does a Temporal cancel.
     throwIfCancelledThroughTemporal();
     return state.cancelRequested ? 'user' : 'done';
+  }
+
+  /**
+   * A worker pass left workers behind that the next hop would leave more than three minors behind
+   * the API server: pauses naming them, and after a resume retries them (then the hop goes on).
+   */
+  private async holdForLeftBehind(): Promise<Next> {
+    const { state, publish } = this.run;
+    const behind = state.leftBehind;
+    const names = behind.slice(0, 10).join(', ') + (behind.length > 10 ? ` and ${behind.length - 10} more` : '');
+    const message =
+      `${behind.length} worker(s) are not at ${state.hopVersion} (quarantined, or offline past the defer timeout): ${names}; ` +
+      'the control plane cannot take its next hop without leaving them more than three minors behind. Fix them and resume ' +
+      '(they are retried first), or cancel';
+    state.recordError({ node: behind[0]!, step: 'version-skew', message, at: nowIso() });
+    this.pauseForError(state.progress.lastError!);
+    publish();
+    const next = await this.safePoint(() => 1);
+    if (next === 'go') {
+      state.requeueLeftBehind();
+      publish();
+    }
+    return next;
   }
 
   /** The masters one at a time, each followed by its health gate; then on to the workers (unless this hop has none). */

@@ -251,6 +251,28 @@ export class UpgradeState {
     this.loadHop();
   }
 
+  /**
+   * Workers the current hop's worker pass left behind (quarantined, or deferred and offline past
+   * `deferTimeout`) while another hop follows: the control plane may not go on without them, since
+   * the pass exists to keep their kubelets within the skew of the next hop.
+   */
+  get leftBehind(): string[] {
+    const h = this.s.hops;
+    if (!h || !this.hasNextHop || !this.hopHasWorkers) return [];
+    const pass = new Set(h.steps[h.index]!.workers);
+    const w = this.s.progress.workers;
+    const expired = (w.deferred ?? []).filter((d) => d.expired).map((d) => d.node);
+    return [...this.quarantined, ...expired].filter((n) => pass.has(n));
+  }
+
+  /** Left-behind deferred workers go back to the front of the queue (a resume retries them; quarantined ones are requeued by it). */
+  requeueLeftBehind(): void {
+    const w = this.s.progress.workers;
+    const expired = (w.deferred ?? []).filter((d) => d.expired).map((d) => d.node);
+    w.deferred = (w.deferred ?? []).filter((d) => !d.expired);
+    this.s.todoWorkers.unshift(...expired.filter((n) => !this.s.todoWorkers.includes(n)));
+  }
+
   private loadHop(): void {
     const h = this.s.hops!;
     const step = h.steps[h.index]!;

@@ -9,6 +9,7 @@ import {
   loadWorkerConfig,
   parseClustersEnv,
   temporalConnectionOptions,
+  versionsFor,
 } from '../../src/config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'edge-upgrade-config-'));
@@ -177,5 +178,31 @@ describe('healthChecks (extra health-gate checks)', () => {
     const p = file('bad-checks.yaml', yaml);
     expect(() => loadWorkerConfig(p, {})).toThrow(ConfigError);
     expect(() => loadWorkerConfig(p, {})).toThrow(message);
+  });
+});
+
+describe('versions for multi-minor hops', () => {
+  test("a cluster's own list replaces the worker's; none when neither has one", () => {
+    const cfg = loadWorkerConfig(
+      file(
+        'versions.yaml',
+        [
+          'versions: [v1.32.9, 1.33.5]',
+          'clusters:',
+          '  - { id: a, kubeconfig: /k/a, versions: [v1.32.11] }',
+          '  - { id: b, kubeconfig: /k/b }',
+        ].join('\n'),
+      ),
+      {},
+    );
+    expect(versionsFor(cfg, 'a')).toEqual(['v1.32.11']);
+    expect(versionsFor(cfg, 'b')).toEqual(['v1.32.9', '1.33.5']);
+    expect(versionsFor(loadWorkerConfig(undefined, {}), 'a')).toEqual([]);
+  });
+
+  test('a malformed version stops the worker with one line naming the key', () => {
+    const bad = file('bad-versions.yaml', 'versions: [v1.32]');
+    expect(() => loadWorkerConfig(bad, {})).toThrow(ConfigError);
+    expect(() => loadWorkerConfig(bad, {})).toThrow(`config file ${bad}: versions.0: expected a Kubernetes version like v1.33.5`);
   });
 });

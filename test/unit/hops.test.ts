@@ -5,6 +5,7 @@ import { needsHops, planHops, type HopInput } from '../../src/planning/hops.js';
 import { planNodes } from '../../src/planning/plan.js';
 import { evaluatePrecheck } from '../../src/planning/precheck-items.js';
 import { planView, renderPlan, withHops } from '../../src/cli/render.js';
+import { validateUpgradeRequest } from '../../src/planning/request.js';
 import { summarize } from '../../src/planning/summary.js';
 import type { ClusterNode } from '../../src/planning/types.js';
 import { parseVersion } from '../../src/planning/versions.js';
@@ -215,5 +216,17 @@ describe('edge-upgrade plan for a multi-minor target', () => {
     expect(text).toContain('Control plane hops one minor at a time: v1.32.9 → v1.33.5 → v1.34.4');
     expect(text).toContain('Hop 2 of 3: v1.33.5\n  master 1 of 3 (of 3): cp-1 (first-control-plane: runs kubeadm upgrade apply)');
     expect(text).toContain('Workers (once, to v1.34.4, after the last hop): 3 in 3 batches');
+  });
+});
+
+describe('the request field via', () => {
+  it.each([
+    [{ via: ['v1.32.9', '1.33.5'] }, null],
+    [{ via: ['v1.3x'] }, /via 'v1\.3x' is not a Kubernetes version like v1\.34\.4/],
+    [{ via: 'v1.32.9' }, /via must be a list of versions/],
+  ])('%j', (extra, problem) => {
+    const run = () => validateUpgradeRequest({ clusterId: 'c', targetVersion: 'v1.34.4', ...extra });
+    if (problem) expect(run).toThrow(problem);
+    else expect(run().request.via).toEqual(['v1.32.9', '1.33.5']);
   });
 });

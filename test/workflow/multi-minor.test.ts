@@ -99,7 +99,7 @@ test('v1.31 → v1.34 with --via: the masters hop 1.32 → 1.33 → 1.34, the wo
   expect([...c.nodes.values()].every((n) => n.kubeletVersion === TO && !n.unschedulable)).toBe(true);
 });
 
-test("the worker configuration's versions plan the hops; kubelets too far behind get a worker pass before the control plane passes them", async () => {
+test("the worker configuration's versions plan the hops; kubelets too far behind get a worker pass first", async () => {
   // Workers at v1.30: within three minors of v1.33, not of v1.34, so they go to v1.33.5 first.
   const nodes = [...makeNodes({ masters: 3, version: FROM }), ...makeNodes({ edge: 3, version: 'v1.30.14' })];
   const c = cluster('skew', nodes);
@@ -144,4 +144,31 @@ test('a cancel in hop 2 restores cordons and names every hop version to the clea
   expect(result).toMatchObject({ state: 'cancelled', hop: { number: 2 } });
   expect(c.callsOf('cleanupUpgrade').map((x) => x.args.versions)).toEqual([[...VIA, TO]]);
   expect(pods(c).length).toBe(4);
+});
+
+test('a worker the skew pass leaves behind (quarantined) holds the control plane before the next hop; resume retries it', async () => {
+  const nodes = [...makeNodes({ masters: 1, version: FROM }), ...makeNodes({ edge: 3, version: 'v1.30.14' })];
+  const c = cluster('behind', nodes);
+  c.failUpgrade.add('edge-2');
+  const handle = await start(c, { via: VIA, maxFailures: 1 });
+  const paused = await eventually('paused before hop 3', async () => {
+    const p = await getProgress(client, c.clusterId);
+    return p.state === 'paused' ? p : null;
+  });
+  expect(paused).toMatchObject({
+    phase: 'workers',
+    hop: { number: 2, version: 'v1.33.5' },
+    lastError: { node: 'edge-2', step: 'version-skew' },
+  });
+  expect(paused.lastError!.message).toContain('cannot take its next hop without leaving them more than three minors behind');
+  // The control plane did not go past the worker it would leave outside the skew.
+  expect(pods(c).filter((p) => p.includes(TO))).toEqual([]);
+
+  c.failUpgrade.delete('edge-2');
+  await resumeUpgrade(client, c.clusterId);
+  const result = await handle.result();
+  expect(result.state).toBe('succeeded');
+  expect(result.partial).toBeUndefined();
+  expect(pods(c, 'edge-2')).toEqual(['edge-2@v1.33.5 (worker)', 'edge-2@v1.33.5 (worker)', `edge-2@${TO} (worker)`]);
+  expect([...c.nodes.values()].every((n) => n.kubeletVersion === TO && !n.unschedulable)).toBe(true);
 });
