@@ -12,6 +12,8 @@
 # host's Kubernetes repository (apt sources or yum/dnf repo file, on pkgs.k8s.io or a mirror with
 # the same layout) is switched to the target's minor; a missing apt keyring is fetched from it.
 #
+# With --check it only reads the host and reports a JSON probe result (agent/check-node.sh).
+#
 # Environment: TARGET_VERSION (v1.34.4), NODE_NAME, NODE_ROLE. AGENT_HOST_EXEC overrides the
 # command prefix that reaches the host (default "nsenter -t 1 -m -u -i -n -p --"; set it empty to
 # run on the current host, as the tests do). AGENT_APT_SOURCES_DIR and AGENT_YUM_REPOS_DIR override
@@ -52,6 +54,14 @@ else
   fail "no supported package manager (apt-get, dnf, yum) on $NODE_NAME"
 fi
 log "role $NODE_ROLE, target v$version, package manager $pm"
+
+case "${1:-}" in
+  --check)
+    # shellcheck disable=SC1091 # shellchecked on its own (test/unit/agent-check.test.ts)
+    source "$(dirname "${BASH_SOURCE[0]}")/check-node.sh"
+    exit 0
+    ;;
+esac
 
 # Installs the given packages pinned to the target version (kubeadm, kubelet, kubectl).
 install_pinned() {
