@@ -2,14 +2,15 @@
  * Cleanup: delete failed upgrade pods before a resume, and restore what an upgrade changed when
  * it is cancelled (uncordon the nodes it cordoned; on the pause-timeout auto-cancel also delete its
  * pods and Events: those labelled with its upgrade ID and target, so earlier upgrades' records
- * stay). Successful pods otherwise stay: they are the upgrade's record.
+ * stay). Successful pods otherwise stay: they are the upgrade's record. Probe pods (agent --check) are
+ * always deleted.
  *
  * A cancel never makes a half-upgraded node schedulable: a node whose upgrade pod (of this upgrade
  * and target) Failed or has not finished stays cordoned, its pod and Events stay (even on the
  * pause-timeout cancel), a Warning Event on the node says why, and the node is returned in `kept`.
  */
 import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
-import { NODE_EVENT_NAMESPACE, NODE_NAME_LABEL, TARGET_VERSION_LABEL, UPGRADE_NAMESPACE } from '../planning/labels.js';
+import { AGENT_MODE_LABEL, NODE_EVENT_NAMESPACE, NODE_NAME_LABEL, TARGET_VERSION_LABEL, UPGRADE_NAMESPACE } from '../planning/labels.js';
 import { labelValue } from '../planning/names.js';
 import { upgradeSelector } from '../planning/upgrade-pod.js';
 import { cordonedBy, recordedBy, uncordonIfOurs } from './cordon.js';
@@ -113,7 +114,11 @@ export async function cleanupUpgrade(clients: KubeClients, args: UpgradeRef & { 
   // Every node our record names, including stale records: uncordonIfOurs lifts only our own cordons and drops the stale records.
   const recorded = (await listNodes(kube)).filter((n) => recordedBy(n, args.upgradeId));
   const ours = recorded.map((n) => n.metadata!.name!);
-  const pods = await listUpgradePods(kube, args.upgradeId, args.targetVersion);
+  const all = await listUpgradePods(kube, args.upgradeId, args.targetVersion);
+  // Probe pods (agent --check) changed nothing on their node: never a reason to keep it, and always deleted.
+  const isProbe = (p: V1Pod) => p.metadata?.labels?.[AGENT_MODE_LABEL] === 'check';
+  const pods = all.filter((p) => !isProbe(p));
+  const probePods = await deletePods(kube, all.filter(isProbe));
   // Only nodes still under our own cordon can be kept; stale records go through uncordonIfOurs, which drops them.
   const keep = halfUpgraded(
     recorded.filter((n) => cordonedBy(n, args.upgradeId)).map((n) => n.metadata!.name!),
@@ -135,10 +140,10 @@ export async function cleanupUpgrade(clients: KubeClients, args: UpgradeRef & { 
     )
       uncordoned.push(node);
   }
-  let deletedPods = 0;
+  let deletedPods = probePods;
   let deletedEvents = 0;
   if (args.deleteRecords) {
-    deletedPods = await deletePods(
+    deletedPods += await deletePods(
       kube,
       pods.filter((p) => !keep.has(podNode(p) ?? '')),
     );

@@ -17,6 +17,18 @@ export interface UpgradeRef {
   upgradeId: string;
 }
 
+/** Arguments of `probeNodes`. */
+export interface ProbeArgs extends UpgradeRef {
+  /** Offline workers will be deferred (request offline 'defer'): the item says so instead of warning. */
+  deferOffline?: boolean;
+  /** The request's agent image (checked against the worker's allow-list), else the worker's default. */
+  upgradeImage?: string;
+  /** Nodes probed at once. */
+  concurrency: number;
+  /** How long one node's probe may take, in ms. */
+  timeoutMs: number;
+}
+
 /** Arguments of every per-node step. */
 export interface NodeStepArgs extends UpgradeRef {
   node: string;
@@ -41,6 +53,13 @@ export interface UpgradeActivities {
   inventory(clusterId: string, upgrade?: { upgradeImage?: string; gateChecks?: string[] }): Promise<ClusterInventory>;
   /** Runs the pre-check items against the cluster; with `deferOffline`, offline workers are no error (they will be deferred). */
   precheck(args: UpgradeRef & { deferOffline?: boolean }): Promise<PrecheckItem[]>;
+  /**
+   * The node-level pre-check items: runs the agent's read-only check (`--check`) as a short-lived pod
+   * on each Ready node still to upgrade, `concurrency` at a time, each given `timeoutMs`; deletes
+   * every probe pod before returning; adds the deprecated-API item from the API server's /metrics.
+   * Heartbeats per node. Throws non-retryable 'InvalidUpgradeRequest' when the image is not allowed.
+   */
+  probeNodes(args: ProbeArgs): Promise<PrecheckItem[]>;
   /** Cordons the node unless it already is; records on the Node when we did it. */
   cordonNode(args: NodeStepArgs): Promise<{ cordonedByUs: boolean }>;
   /**

@@ -34,6 +34,11 @@ export const ENV_TARGET_VERSION = 'TARGET_VERSION';
 export const ENV_NODE_NAME = 'NODE_NAME';
 export const ENV_NODE_ROLE = 'NODE_ROLE';
 
+/** Env var of agent pods that are not upgrade pods: the agent's mode ('check': the read-only node probe). */
+export const ENV_AGENT_MODE = 'AGENT_MODE';
+/** Label on agent pods that are not upgrade pods: their mode ('check'), as their container args (`--check`) say. */
+export const AGENT_MODE_LABEL = 'edge-upgrade.io/agent-mode';
+
 /** Simulator fault labels (set on a Node). */
 /** `true`: the node's upgrade pod fails and writes a log line. */
 export const SIM_FAIL_UPGRADE_LABEL = 'sim.edge-upgrade.io/fail-upgrade';
@@ -59,6 +64,25 @@ export const SIM_READY_FLAP_LABEL = 'sim.edge-upgrade.io/ready-flap-seconds';
  * nodes it upgraded.)
  */
 export const SIM_UNREADY_AFTER_UPGRADE_LABEL = 'sim.edge-upgrade.io/unready-after-upgrade';
+/*
+ * Simulator probe faults: what a node's check pod (agent --check) reports. Without them a node
+ * reports a healthy host: no swap, 50 GiB free, the target minor's repository reachable with the
+ * target's kubeadm, certificates valid for a year, containerd answering, its clock in sync.
+ */
+/** `on`: swap is enabled and the kubelet is not configured for it (an error). */
+export const SIM_SWAP_LABEL = 'sim.edge-upgrade.io/swap';
+/** `<n>`: n MiB free on /var/lib and /usr. */
+export const SIM_DISK_FREE_MB_LABEL = 'sim.edge-upgrade.io/disk-free-mb';
+/** `true`: the package repository of the target minor cannot be reached from the node. */
+export const SIM_REPO_UNREACHABLE_LABEL = 'sim.edge-upgrade.io/repo-unreachable';
+/** `<n>`: on a control-plane node, the kubeadm certificates expire in n days (negative: expired). */
+export const SIM_CERT_DAYS_LABEL = 'sim.edge-upgrade.io/cert-days';
+/** `true`: the container runtime does not answer (crictl version fails). */
+export const SIM_RUNTIME_DOWN_LABEL = 'sim.edge-upgrade.io/runtime-down';
+/** `<n>`: the node's clock is n seconds ahead of the API server's (negative: behind). */
+export const SIM_CLOCK_SKEW_LABEL = 'sim.edge-upgrade.io/clock-skew-seconds';
+/** `true`: the node's check pod runs but never finishes (a probe that times out). */
+export const SIM_PROBE_HANGS_LABEL = 'sim.edge-upgrade.io/probe-hangs';
 /** Nodes the simulator plays carry this label, so a restarted simulator finds them again. */
 export const SIM_NODE_LABEL = 'sim.edge-upgrade.io/simulated';
 

@@ -39,11 +39,12 @@ function fit(base: string, original: string, max: number, separator: string, tri
 
 /**
  * The upgrade pod's name for (node, target): `upgrade-<node>-<v1-34-4>`, a DNS-1123 label of at
- * most 63 characters. A name that had to be shortened ends in a hash of the full name.
+ * most 63 characters. A name that had to be shortened ends in a hash of the full name. Agent pods
+ * in another mode are named `<mode>-<node>-<v1-34-4>` the same way (e.g. `check-…`).
  */
-export function upgradePodName(node: string, targetVersion: string): string {
+export function upgradePodName(node: string, targetVersion: string, prefix = 'upgrade'): string {
   // The version's dots become dashes without ambiguity; the node name is kept only when it already is a DNS-1123 label.
-  const plain = `upgrade-${node}-${dnsSafe(targetVersion)}`;
+  const plain = `${prefix}-${node}-${dnsSafe(targetVersion)}`;
   const nodeIsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(node);
   return fit(dnsSafe(plain), nodeIsLabel ? plain : `${plain}#`, MAX_NAME_LENGTH, '-', /-+$/);
 }

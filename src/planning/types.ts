@@ -94,6 +94,12 @@ export interface UpgradeRequest {
   maxFailures?: number | string;
   /** The health gate after each worker batch and each master, before the next starts. */
   gate?: HealthGate;
+  /**
+   * The read-only node probes of the pre-check (agent `--check` pods in kube-upgrade; see
+   * planning/probe-items.ts): `false` skips them; an object tunes them. Default: on, 20 nodes at a
+   * time, 2 minutes per node.
+   */
+  nodeProbes?: boolean | { concurrency?: number; timeout?: string | number };
 }
 
 /**

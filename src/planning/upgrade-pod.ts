@@ -7,6 +7,8 @@
 import type { V1Namespace, V1Pod } from '@kubernetes/client-node';
 import type { NodeRole } from './types.js';
 import {
+  AGENT_MODE_LABEL,
+  ENV_AGENT_MODE,
   ENV_NODE_NAME,
   ENV_NODE_ROLE,
   ENV_TARGET_VERSION,
@@ -33,6 +35,13 @@ export interface UpgradePodInput {
   image: string;
   /** How long the node may take (the request's nodeTimeout), in ms; the pod's activeDeadlineSeconds. */
   nodeTimeoutMs: number;
+  /**
+   * An agent pod that is not the upgrade: 'check' runs the read-only node probe (`--check`). It
+   * gets the container args `--<mode>`, the env AGENT_MODE, the label AGENT_MODE_LABEL and no
+   * PriorityClass (a critical pod may make the kubelet evict others; a probe must change nothing).
+   * Default: the upgrade pod, unchanged.
+   */
+  mode?: 'check' | 'prepare';
 }
 
 /**
@@ -58,14 +67,26 @@ export function upgradeSelector(upgradeId: string): string {
   return `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE},${UPGRADE_ID_LABEL}=${labelValue(upgradeId)}`;
 }
 
-/** The upgrade pod for `input.node`, named by {@link upgradePodName}. */
+/** The upgrade pod for `input.node` (or its agent pod in `input.mode`), named by {@link upgradePodName}. */
 export function buildUpgradePod(input: UpgradePodInput): V1Pod {
-  const { node, role, targetVersion, upgradeId, image, nodeTimeoutMs } = input;
+  const pod = upgradePod(input);
+  const { mode } = input;
+  if (!mode) return pod;
+  const container = pod.spec!.containers[0]!;
+  pod.metadata!.labels![AGENT_MODE_LABEL] = mode;
+  container.args = [`--${mode}`];
+  container.env!.push({ name: ENV_AGENT_MODE, value: mode });
+  delete pod.spec!.priorityClassName;
+  return pod;
+}
+
+function upgradePod(input: UpgradePodInput): V1Pod {
+  const { node, role, targetVersion, upgradeId, image, nodeTimeoutMs, mode } = input;
   return {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: {
-      name: upgradePodName(node, targetVersion),
+      name: upgradePodName(node, targetVersion, mode),
       namespace: UPGRADE_NAMESPACE,
       labels: {
         [MANAGED_BY_LABEL]: MANAGED_BY_VALUE,

@@ -38,6 +38,7 @@ import {
   UPGRADE_NAMESPACE,
 } from '../planning/labels.js';
 import { logKey, startKubeletServer, type LogStore } from './kubelet-server.js';
+import { answerCheckPod, isCheckPod, type ProbeContext } from './probes.js';
 import {
   microTime,
   nodeObject,
@@ -450,6 +451,11 @@ export class EdgeSimulator {
       return;
     }
     if (phase === 'Succeeded' || phase === 'Failed') return;
+    // A check pod (agent --check) only reads the node: answered from its probe fault labels, never an upgrade.
+    if (isCheckPod(pod)) {
+      answerCheckPod(this.probeContext(), pod, sim.name, sim.labels);
+      return;
+    }
     if (isUpgradePod(pod)) {
       this.runUpgrade(pod, sim);
       return;
@@ -481,6 +487,15 @@ export class EdgeSimulator {
         await this.core.patchNamespacedPodStatus({ name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, body }, mergePatch);
       });
     }
+  }
+
+  private probeContext(): ProbeContext {
+    return {
+      core: this.core,
+      once: (key, fn) => this.once(key, fn),
+      setLog: (pod, lines) =>
+        this.logs.set(logKey(pod.metadata!.namespace!, pod.metadata!.name!, pod.spec?.containers?.[0]?.name ?? 'upgrade'), lines),
+    };
   }
 
   /** Runs `fn` once per key at a time, through the request limiter; failures count and are retried by the next event. */
