@@ -75,11 +75,11 @@ export const SIM_SWAP_LABEL = 'sim.edge-upgrade.io/swap';
 export const SIM_DISK_FREE_MB_LABEL = 'sim.edge-upgrade.io/disk-free-mb';
 /** `true`: the package repository of the target minor cannot be reached from the node. */
 export const SIM_REPO_UNREACHABLE_LABEL = 'sim.edge-upgrade.io/repo-unreachable';
-/** `<n>`: on a control-plane node, the kubeadm certificates expire in n days (negative: expired). */
+/** `<n>`: on a control-plane node, the kubeadm certificates expire in n days (`0`: they have expired). */
 export const SIM_CERT_DAYS_LABEL = 'sim.edge-upgrade.io/cert-days';
 /** `true`: the container runtime does not answer (crictl version fails). */
 export const SIM_RUNTIME_DOWN_LABEL = 'sim.edge-upgrade.io/runtime-down';
-/** `<n>`: the node's clock is n seconds ahead of the API server's (negative: behind). */
+/** `<n>`: the node's clock is n seconds ahead of the API server's; `behind-<n>`: n seconds behind (label values cannot start with '-'). */
 export const SIM_CLOCK_SKEW_LABEL = 'sim.edge-upgrade.io/clock-skew-seconds';
 /** `true`: the node's check pod runs but never finishes (a probe that times out). */
 export const SIM_PROBE_HANGS_LABEL = 'sim.edge-upgrade.io/probe-hangs';

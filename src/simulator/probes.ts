@@ -31,11 +31,12 @@ export function isCheckPod(pod: V1Pod): boolean {
 export function simulatedProbeResult(node: string, labels: Record<string, string>, role: string, target: string, now: Date): object {
   const minor = target.replace(/^v/, '').split('.').slice(0, 2).join('.');
   const version = target.replace(/^v/, '');
-  const skew = Number(labels[SIM_CLOCK_SKEW_LABEL] ?? 0) || 0;
+  const skewLabel = labels[SIM_CLOCK_SKEW_LABEL] ?? '0';
+  const skew = (skewLabel.startsWith('behind-') ? -1 : 1) * (Number(skewLabel.replace(/^behind-/, '')) || 0);
   const freeMb = Number(labels[SIM_DISK_FREE_MB_LABEL] ?? 51200);
   const url = `https://pkgs.k8s.io/core:/stable:/v${minor}/deb/Release`;
   const days = Number(labels[SIM_CERT_DAYS_LABEL] ?? 365);
-  const residual = days < 0 ? '<invalid>' : `${Math.floor(days)}d`;
+  const residual = days <= 0 ? '<invalid>' : `${Math.floor(days)}d`;
   return {
     v: 1,
     node,
