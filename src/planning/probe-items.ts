@@ -411,7 +411,8 @@ export function deprecatedApisItem(targetVersion: string, apis: readonly Depreca
       'deprecated-apis',
       'error',
       `clients requested APIs that ${targetVersion} no longer serves: ${describe(removed)}; ` +
-        'move them to the replacement API first (kubectl get --raw /metrics | grep apiserver_requested_deprecated_apis, and the audit log, show who)',
+        'move them to the replacement API first (kubectl get --raw /metrics | grep apiserver_requested_deprecated_apis, ' +
+        'and the audit log, show who)',
     );
   return item(
     'deprecated-apis',

@@ -181,7 +181,7 @@ test('warning levels: low disk, certificates expiring soon, a small clock skew, 
   expect(await upgradePods(h)).toEqual([]);
 }, 240_000);
 
-test('nodeProbes: false creates no probe pod and the report says the probes were skipped (the offline node stops the upgrade)', async () => {
+test('nodeProbes: false: no probe pod, and the report says the probes were skipped (the offline node stops the upgrade)', async () => {
   const podsBefore = created.length;
   const r = await precheckOnly({ nodeProbes: false });
   expect(r['node-probes']).toMatchObject({ result: 'normal', message: expect.stringContaining('disabled') });

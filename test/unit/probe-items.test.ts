@@ -2,6 +2,8 @@
  * The node probe items (planning/probe-items.ts): each rule table-tested on probe results as the
  * agent reports them, and the deprecated-API item on kube-apiserver metrics text.
  */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import {
   clockSkewSeconds,
   deprecatedApisItem,
@@ -248,20 +250,12 @@ describe('node probe items', () => {
   });
 });
 
-/** Text as kube-apiserver v1.34 serves it on /metrics (other metrics around the one we read). */
-const METRICS = `# HELP apiserver_request_total [STABLE] Counter of apiserver requests broken out for each verb, dry run value, group, version, resource, scope, component, and HTTP response code.
-# TYPE apiserver_request_total counter
-apiserver_request_total{code="200",component="apiserver",dry_run="",group="",resource="nodes",scope="cluster",subresource="",verb="LIST",version="v1"} 42
-# HELP apiserver_requested_deprecated_apis [STABLE] Gauge of deprecated APIs that have been requested, broken out by API group, version, resource, subresource, and removed_release.
-# TYPE apiserver_requested_deprecated_apis gauge
-apiserver_requested_deprecated_apis{group="flowcontrol.apiserver.k8s.io",removed_release="1.32",resource="flowschemas",subresource="",version="v1beta3"} 1
-apiserver_requested_deprecated_apis{group="resource.k8s.io",removed_release="1.37",resource="resourceclaims",subresource="status",version="v1beta1"} 1
-apiserver_requested_deprecated_apis{group="",removed_release="",resource="componentstatuses",subresource="",version="v1"} 1
-apiserver_requested_deprecated_apis{group="batch",removed_release="1.34",resource="cronjobs",subresource="",version="v1beta1"} 0
-# HELP apiserver_storage_objects [STABLE] Number of stored objects at the time of last check split by kind.
-# TYPE apiserver_storage_objects gauge
-apiserver_storage_objects{resource="pods"} 12
-`;
+/**
+ * Metrics text in the format kube-apiserver serves on /metrics (other metrics around the one we
+ * read). The v1.34 test control plane serves no API with a removal date, so these samples are
+ * written by hand in its format; see test/integration/node-probes.test.ts for the real server.
+ */
+const METRICS = readFileSync(fileURLToPath(new URL('../fixtures/apiserver-deprecated-apis.metrics.txt', import.meta.url)), 'utf8');
 
 describe('deprecated APIs', () => {
   it('parses apiserver_requested_deprecated_apis samples set to 1', () => {
