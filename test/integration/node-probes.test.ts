@@ -7,6 +7,8 @@
  */
 import { Watch, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import { startUpgrade } from '../../src/api.js';
+import { INSPECT_WORKFLOW_TYPE, TASK_QUEUE, inspectWorkflowIdFor } from '../../src/workflows/definitions.js';
+import type { ClusterInspection } from '../../src/workflows/inspect-cluster.js';
 import {
   AGENT_MODE_LABEL,
   CORDONED_BY_ANNOTATION,
@@ -79,7 +81,8 @@ function fingerprint(all: Map<string, V1Node>): Record<string, unknown> {
         labels: n.metadata?.labels,
         annotations: n.metadata?.annotations ?? {},
         unschedulable: n.spec?.unschedulable ?? false,
-        taints: n.spec?.taints ?? [],
+        // The node lifecycle controller taints the offline node (node.kubernetes.io/unreachable) when it gets to it.
+        taints: (n.spec?.taints ?? []).filter((t) => !t.key.startsWith('node.kubernetes.io/')),
         version: n.status?.nodeInfo?.kubeletVersion,
       },
     ]),
@@ -186,5 +189,27 @@ test('nodeProbes: false: no probe pod, and the report says the probes were skipp
   const r = await precheckOnly({ nodeProbes: false });
   expect(r['node-probes']).toMatchObject({ result: 'normal', message: expect.stringContaining('disabled') });
   expect(r.swap).toBeUndefined();
+  expect(created.length).toBe(podsBefore);
+}, 120_000);
+
+test("the precheck command's inspectCluster runs the probes too, and only when asked", async () => {
+  await labels('edge-002', { [SIM_SWAP_LABEL]: 'on' });
+  const inspect = async (nodeProbes?: { concurrency: number; timeoutMs: number }) => {
+    const res = await h.env.client.workflow.execute<(a: unknown) => Promise<ClusterInspection>>(INSPECT_WORKFLOW_TYPE, {
+      taskQueue: TASK_QUEUE,
+      workflowId: inspectWorkflowIdFor(CLUSTER_ID, Date.now()),
+      args: [{ clusterId: CLUSTER_ID, targetVersion: TARGET, runPrecheck: true, ...(nodeProbes ? { nodeProbes } : {}) }],
+    });
+    return Object.fromEntries(res.precheck!.items.map((i) => [i.id, i]));
+  };
+  const probed = await inspect({ concurrency: 3, timeoutMs: 30_000 });
+  expect(probed.swap).toMatchObject({ result: 'error', nodes: ['edge-002'] });
+  expect(probed['deprecated-apis']!.result).toBe('normal');
+  expect(await upgradePods(h)).toEqual([]);
+  // An older CLI sends no nodeProbes: the API-server items only.
+  const podsBefore = created.length;
+  const plain = await inspect();
+  expect(plain.swap).toBeUndefined();
+  expect(plain['nodes-ready']).toBeDefined();
   expect(created.length).toBe(podsBefore);
 }, 120_000);
