@@ -13,7 +13,8 @@
 # the same layout) is switched to the target's minor; a missing apt keyring is fetched from it.
 #
 # Modes: with --prepare (AGENT_MODE=prepare; the prepare phase on cloud nodes, before the masters)
-# it only prepares the node, see prepare-node.sh next to this script; without, it upgrades.
+# it only prepares the node, see prepare-node.sh next to this script; with --check it only reads the
+# host and reports a JSON probe result (agent/check-node.sh); without either, it upgrades.
 #
 # Environment: TARGET_VERSION (v1.34.4), NODE_NAME, NODE_ROLE. AGENT_HOST_EXEC overrides the
 # command prefix that reaches the host (default "nsenter -t 1 -m -u -i -n -p --"; set it empty to
@@ -55,6 +56,14 @@ else
   fail "no supported package manager (apt-get, dnf, yum) on $NODE_NAME"
 fi
 log "role $NODE_ROLE, target v$version, package manager $pm"
+
+case "${1:-}" in
+  --check)
+    # shellcheck disable=SC1091 # shellchecked on its own (test/unit/agent-check.test.ts)
+    source "$(dirname "${BASH_SOURCE[0]}")/check-node.sh"
+    exit 0
+    ;;
+esac
 
 # Installs the given packages pinned to the target version (kubeadm, kubelet, kubectl).
 install_pinned() {

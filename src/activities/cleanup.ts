@@ -2,7 +2,8 @@
  * Cleanup: delete failed upgrade pods before a resume, and restore what an upgrade changed when
  * it is cancelled (uncordon the nodes it cordoned; on the pause-timeout auto-cancel also delete its
  * pods and Events: those labelled with its upgrade ID and target, so earlier upgrades' records
- * stay). Successful pods otherwise stay: they are the upgrade's record.
+ * stay). Successful pods otherwise stay: they are the upgrade's record. Probe pods (agent --check) are
+ * always deleted.
  *
  * A cancel never makes a half-upgraded node schedulable: a node whose upgrade pod (of this upgrade
  * and target) Failed or has not finished stays cordoned, its pod and Events stay (even on the

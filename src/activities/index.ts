@@ -14,6 +14,7 @@ import { cordonNode, uncordonNode } from './cordon.js';
 import { drainNode } from './drain.js';
 import { evaluateHealth } from './health.js';
 import { inventory, precheck } from './inventory.js';
+import { probeNodes } from './node-probes.js';
 import { KubeClients, nodeStepFailed, type KubeRequestCounter } from './kube.js';
 import type { UpgradeActivities } from './types.js';
 import { quarantineNode, waitForNodesOnline } from './offline.js';
@@ -74,6 +75,10 @@ export function createActivities(deps: ActivityDeps): UpgradeActivities {
       return inventory(clients, clusterId, cloud, deps.versions?.(clusterId) ?? []);
     },
     precheck: (args) => precheck(clients, args),
+    probeNodes: (args) => {
+      const refuse = (m: string) => ApplicationFailure.nonRetryable(m, ErrorType.InvalidUpgradeRequest);
+      return probeNodes(clients, imageFor(args.clusterId, args.upgradeImage, refuse), args);
+    },
     cordonNode: (args) => cordonNode(clients, args),
     drainNode: (args) => drainNode(clients, args),
     // Checked again per node: the allow-list may have changed since the upgrade started.

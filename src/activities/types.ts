@@ -17,6 +17,18 @@ export interface UpgradeRef {
   upgradeId: string;
 }
 
+/** Arguments of `probeNodes`. */
+export interface ProbeArgs extends UpgradeRef {
+  /** Offline workers will be deferred (request offline 'defer'): the item says so instead of warning. */
+  deferOffline?: boolean;
+  /** The request's agent image (checked against the worker's allow-list), else the worker's default. */
+  upgradeImage?: string;
+  /** Nodes probed at once. */
+  concurrency: number;
+  /** How long one node's probe may take, in ms. */
+  timeoutMs: number;
+}
+
 /** Arguments of every per-node step. */
 export interface NodeStepArgs extends UpgradeRef {
   node: string;
@@ -44,6 +56,13 @@ export interface UpgradeActivities {
    * `hops` are a multi-minor upgrade's control-plane versions (the version rules then apply to the first hop).
    */
   precheck(args: UpgradeRef & { deferOffline?: boolean; hops?: string[] }): Promise<PrecheckItem[]>;
+  /**
+   * The node-level pre-check items: runs the agent's read-only check (`--check`) as a short-lived pod
+   * on each Ready node still to upgrade, `concurrency` at a time, each given `timeoutMs`; deletes
+   * every probe pod before returning; adds the deprecated-API item from the API server's /metrics.
+   * Heartbeats per node. Throws non-retryable 'InvalidUpgradeRequest' when the image is not allowed.
+   */
+  probeNodes(args: ProbeArgs): Promise<PrecheckItem[]>;
   /** Cordons the node unless it already is; records on the Node when we did it. */
   cordonNode(args: NodeStepArgs): Promise<{ cordonedByUs: boolean }>;
   /**

@@ -1,7 +1,7 @@
 /** Reads a cluster through the worker (which alone holds its credentials) for `precheck` and `plan`. */
 import { WorkflowFailedError } from '@temporalio/client';
 import { INSPECT_WORKFLOW_TYPE, TASK_QUEUE, inspectWorkflowIdFor } from '../workflows/definitions.js';
-import type { ClusterInspection, inspectCluster } from '../workflows/inspect-cluster.js';
+import type { ClusterInspection, InspectArgs, inspectCluster } from '../workflows/inspect-cluster.js';
 import type { CliContext } from './context.js';
 
 /**
@@ -14,14 +14,16 @@ export async function inspect(
   targetVersion: string,
   runPrecheck: boolean,
   via?: string[],
+  nodeProbes?: InspectArgs['nodeProbes'],
 ): Promise<ClusterInspection> {
   const client = await ctx.client();
   try {
     return await client.workflow.execute<typeof inspectCluster>(INSPECT_WORKFLOW_TYPE, {
       taskQueue: TASK_QUEUE,
       workflowId: inspectWorkflowIdFor(clusterId, Date.now()),
-      args: [{ clusterId, targetVersion, runPrecheck, ...(via?.length ? { via } : {}) }],
-      workflowExecutionTimeout: '5 minutes',
+      args: [{ clusterId, targetVersion, runPrecheck, ...(via?.length ? { via } : {}), ...(nodeProbes ? { nodeProbes } : {}) }],
+      // The node probes of a large cluster take their time (nodes ÷ concurrency × timeout at worst).
+      workflowExecutionTimeout: nodeProbes ? '2 hours' : '5 minutes',
     });
   } catch (err) {
     if (!(err instanceof WorkflowFailedError)) throw err;

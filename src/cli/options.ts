@@ -66,6 +66,15 @@ export function requestOptions(): Option[] {
     new Option('--gate-timeout <duration>', "health gate: pause when a check fails this long (default '10m')"),
     new Option('--gate-check <name...>', 'health gate: extra checks by name, from the worker configuration (healthChecks)'),
     viaOption(),
+    ...probeOptions(),
+  ];
+}
+
+/** `--no-node-probes` and `--probe-concurrency <n>`: the pre-check's read-only node probes (start, schedule create, precheck). */
+export function probeOptions(): Option[] {
+  return [
+    new Option('--no-node-probes', 'skip the read-only node probes of the pre-check (agent --check pods in kube-upgrade)'),
+    new Option('--probe-concurrency <n>', 'node probes: how many nodes are probed at once (default 20)').argParser(count),
   ];
 }
 
@@ -89,6 +98,9 @@ function addResilience(req: UpgradeRequest, o: Record<string, unknown>): void {
   if (o.gateTimeout) gate.timeout = String(o.gateTimeout);
   if (o.gateCheck) gate.checks = o.gateCheck as string[];
   if (Object.keys(gate).length > 0) req.gate = gate;
+  // commander sets nodeProbes true by default for --no-node-probes.
+  if (o.nodeProbes === false) req.nodeProbes = false;
+  else if (o.probeConcurrency !== undefined) req.nodeProbes = { concurrency: o.probeConcurrency as number };
 }
 
 /** The upgrade request from a command's options, validated here so bad input is refused before anything is contacted. */

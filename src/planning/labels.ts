@@ -72,6 +72,25 @@ export const SIM_READY_FLAP_LABEL = 'sim.edge-upgrade.io/ready-flap-seconds';
  * nodes it upgraded.)
  */
 export const SIM_UNREADY_AFTER_UPGRADE_LABEL = 'sim.edge-upgrade.io/unready-after-upgrade';
+/*
+ * Simulator probe faults: what a node's check pod (agent --check) reports. Without them a node
+ * reports a healthy host: no swap, 50 GiB free, the target minor's repository reachable with the
+ * target's kubeadm, certificates valid for a year, containerd answering, its clock in sync.
+ */
+/** `on`: swap is enabled and the kubelet is not configured for it (an error). */
+export const SIM_SWAP_LABEL = 'sim.edge-upgrade.io/swap';
+/** `<n>`: n MiB free on /var/lib and /usr. */
+export const SIM_DISK_FREE_MB_LABEL = 'sim.edge-upgrade.io/disk-free-mb';
+/** `true`: the package repository of the target minor cannot be reached from the node. */
+export const SIM_REPO_UNREACHABLE_LABEL = 'sim.edge-upgrade.io/repo-unreachable';
+/** `<n>`: on a control-plane node, the kubeadm certificates expire in n days (`0`: they have expired). */
+export const SIM_CERT_DAYS_LABEL = 'sim.edge-upgrade.io/cert-days';
+/** `true`: the container runtime does not answer (crictl version fails). */
+export const SIM_RUNTIME_DOWN_LABEL = 'sim.edge-upgrade.io/runtime-down';
+/** `<n>`: the node's clock is n seconds ahead of the API server's; `behind-<n>`: n seconds behind (label values cannot start with '-'). */
+export const SIM_CLOCK_SKEW_LABEL = 'sim.edge-upgrade.io/clock-skew-seconds';
+/** `true`: the node's check pod runs but never finishes (a probe that times out). */
+export const SIM_PROBE_HANGS_LABEL = 'sim.edge-upgrade.io/probe-hangs';
 /** Nodes the simulator plays carry this label, so a restarted simulator finds them again. */
 export const SIM_NODE_LABEL = 'sim.edge-upgrade.io/simulated';
 

@@ -40,7 +40,7 @@ function fit(base: string, original: string, max: number, separator: string, tri
 /**
  * The upgrade pod's name for (node, target): `upgrade-<node>-<v1-34-4>`, a DNS-1123 label of at
  * most 63 characters. A name that had to be shortened ends in a hash of the full name. Agent pods
- * in another mode take the mode as `prefix` instead (`prepare-<node>-<v1-34-4>`).
+ * in another mode take the mode as `prefix` instead (`prepare-<node>-<v1-34-4>`, `check-…`).
  */
 export function upgradePodName(node: string, targetVersion: string, prefix = 'upgrade'): string {
   // The version's dots become dashes without ambiguity; the node name is kept only when it already is a DNS-1123 label.

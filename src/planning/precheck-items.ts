@@ -7,7 +7,7 @@ import type { V1Node, V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-no
 import semver from 'semver';
 import { nodeReady, toClusterNode } from './cluster.js';
 import { isBarePod, pdbNeverAllows, pdbsForPod, podKey, podsToEvict } from './drain.js';
-import { CORDONED_BY_ANNOTATION, UPGRADE_NAMESPACE } from './labels.js';
+import { AGENT_MODE_LABEL, CORDONED_BY_ANNOTATION, UPGRADE_NAMESPACE } from './labels.js';
 import type { PrecheckItem } from './types.js';
 import { checkTargetVersion, parseVersion } from './versions.js';
 
@@ -207,7 +207,9 @@ function namespaceItem({ namespace }: PrecheckInput): PrecheckItem {
   );
 }
 
-function upgradePodsItem({ upgradePods }: PrecheckInput): PrecheckItem {
+function upgradePodsItem(input: PrecheckInput): PrecheckItem {
+  // Probe pods (agent-mode check) are short-lived and replaced by the next probe run: they block nothing.
+  const upgradePods = input.upgradePods.filter((p) => p.metadata?.labels?.[AGENT_MODE_LABEL] !== 'check');
   const failed = upgradePods.filter((p) => p.status?.phase === 'Failed');
   const active = upgradePods.filter(
     (p) => !p.metadata?.deletionTimestamp && p.status?.phase !== 'Failed' && p.status?.phase !== 'Succeeded',

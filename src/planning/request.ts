@@ -78,6 +78,20 @@ export const upgradeRequestSchema = z.strictObject({
     .array(z.string().min(1), { error: "via must be a list of versions such as ['v1.32.9', 'v1.33.5']" })
     .max(10, { error: 'via: at most 10 versions' })
     .optional(),
+  nodeProbes: z
+    .union([
+      z.boolean(),
+      z.strictObject({
+        concurrency: z
+          .number()
+          .int({ error: 'nodeProbes.concurrency must be a whole number from 1 to 500' })
+          .min(1, { error: 'nodeProbes.concurrency must be a whole number from 1 to 500' })
+          .max(500, { error: 'nodeProbes.concurrency must be a whole number from 1 to 500' })
+          .optional(),
+        timeout: duration.optional(),
+      }),
+    ])
+    .optional(),
 });
 
 /** A validated request with defaults applied and durations in milliseconds. */
@@ -97,7 +111,14 @@ export interface ValidatedRequest {
   maxFailures: number | string;
   /** The health gate, durations in ms; `stableForMs` 0 means no gate. */
   gate: { stableForMs: number; timeoutMs: number; checks: string[]; maxRestarts: number };
+  /** The node probes of the pre-check; `timeoutMs` per node. */
+  nodeProbes: { enabled: boolean; concurrency: number; timeoutMs: number };
 }
+
+/** Default `nodeProbes.concurrency`: nodes probed at once. */
+export const DEFAULT_PROBE_CONCURRENCY = 20;
+/** Default `nodeProbes.timeout`: a node whose probe has not finished by then is a warning. */
+export const DEFAULT_PROBE_TIMEOUT = '2m';
 
 /** Default `gate.stableFor`: every check must hold this long after a batch before the next starts. */
 export const DEFAULT_GATE_STABLE_FOR = '30s';
@@ -138,6 +159,7 @@ export function validateUpgradeRequest(input: unknown): ValidatedRequest {
     drainTimeoutMs: parseDuration('drainTimeout', request.drainTimeout, DEFAULT_DRAIN_TIMEOUT),
     nodeTimeoutMs: parseDuration('nodeTimeout', request.nodeTimeout, DEFAULT_NODE_TIMEOUT),
     ...resilience(request),
+    nodeProbes: nodeProbesOf(request.nodeProbes),
   };
 }
 
@@ -154,5 +176,15 @@ function resilience(request: UpgradeRequest): Pick<ValidatedRequest, 'offline' |
       checks: request.gate?.checks ?? [],
       maxRestarts: request.gate?.maxRestarts ?? DEFAULT_GATE_MAX_RESTARTS,
     },
+  };
+}
+
+/** The node-probe settings with defaults applied. */
+function nodeProbesOf(p: UpgradeRequest['nodeProbes']): ValidatedRequest['nodeProbes'] {
+  const o = typeof p === 'object' ? p : {};
+  return {
+    enabled: p !== false,
+    concurrency: o.concurrency ?? DEFAULT_PROBE_CONCURRENCY,
+    timeoutMs: parseDuration('nodeProbes.timeout', o.timeout, DEFAULT_PROBE_TIMEOUT),
   };
 }

@@ -112,6 +112,12 @@ export interface UpgradeRequest {
    * hops through one per minor on the way to the target (with the worker configuration's `versions`).
    */
   via?: string[];
+  /**
+   * The read-only node probes of the pre-check (agent `--check` pods in kube-upgrade; see
+   * planning/probe-items.ts): `false` skips them; an object tunes them. Default: on, 20 nodes at a
+   * time, 2 minutes per node.
+   */
+  nodeProbes?: boolean | { concurrency?: number; timeout?: string | number };
 }
 
 /**

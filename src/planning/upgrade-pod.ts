@@ -35,7 +35,12 @@ export interface UpgradePodInput {
   image: string;
   /** How long the node may take (the request's nodeTimeout), in ms; the pod's activeDeadlineSeconds. */
   nodeTimeoutMs: number;
-  /** An agent pod that does not upgrade: `prepare` (cloud nodes, before the masters) or `check`. Default: the upgrade pod. */
+  /**
+   * An agent pod that is not the upgrade: 'prepare' (cloud nodes, before the masters) or 'check' (the
+   * read-only node probe). It gets the container args `--<mode>`, the env AGENT_MODE, the label
+   * AGENT_MODE_LABEL and no PriorityClass (a critical pod may make the kubelet evict others; neither
+   * mode may disturb the node's workloads). Default: the upgrade pod, unchanged.
+   */
   mode?: 'check' | 'prepare';
 }
 
@@ -62,10 +67,22 @@ export function upgradeSelector(upgradeId: string): string {
   return `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE},${UPGRADE_ID_LABEL}=${labelValue(upgradeId)}`;
 }
 
-/** The upgrade pod for `input.node`, named by {@link upgradePodName}. */
+/** The upgrade pod for `input.node` (or its agent pod in `input.mode`), named by {@link upgradePodName}. */
 export function buildUpgradePod(input: UpgradePodInput): V1Pod {
+  const pod = upgradePod(input);
+  const { mode } = input;
+  if (!mode) return pod;
+  const container = pod.spec!.containers[0]!;
+  pod.metadata!.labels![AGENT_MODE_LABEL] = mode;
+  container.args = [`--${mode}`];
+  container.env!.push({ name: ENV_AGENT_MODE, value: mode });
+  delete pod.spec!.priorityClassName;
+  return pod;
+}
+
+function upgradePod(input: UpgradePodInput): V1Pod {
   const { node, role, targetVersion, upgradeId, image, nodeTimeoutMs, mode } = input;
-  const pod: V1Pod = {
+  return {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: {
@@ -109,11 +126,4 @@ export function buildUpgradePod(input: UpgradePodInput): V1Pod {
       ],
     },
   };
-  if (mode) {
-    pod.metadata!.labels![AGENT_MODE_LABEL] = mode;
-    const container = pod.spec!.containers[0]!;
-    container.args = [`--${mode}`];
-    container.env!.push({ name: ENV_AGENT_MODE, value: mode });
-  }
-  return pod;
 }

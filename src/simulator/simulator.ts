@@ -41,6 +41,7 @@ import {
 } from '../planning/labels.js';
 import { logKey, startKubeletServer, type LogStore } from './kubelet-server.js';
 import { PrepareRunner, isPreparePod, type PrepareHost } from './prepare.js';
+import { answerCheckPod, isCheckPod, type ProbeContext } from './probes.js';
 import {
   apiServerImage,
   apiServerMirrorPod,
@@ -462,39 +463,17 @@ export class EdgeSimulator {
     if (!sim || isSilent(sim)) return;
     const phase = pod.status?.phase;
     if (pod.metadata?.deletionTimestamp) {
-      // The kubelet gives the containers their grace period (the API server set deletionTimestamp
-      // to its end), then deletes with grace 0; finalizers keep the object until they are removed.
-      const left = new Date(pod.metadata.deletionTimestamp).getTime() - Date.now();
-      if (left > 0) {
-        if (!this.terminating.has(uid)) {
-          this.terminating.add(uid);
-          this.later(left, () => {
-            this.terminating.delete(uid);
-            const now = this.podInformer?.get(pod.metadata!.name!, pod.metadata!.namespace);
-            if (now?.metadata?.uid === uid) this.onPod(now);
-          });
-        }
-        return;
-      }
-      if ((pod.metadata.finalizers?.length ?? 0) > 0) return;
-      this.once(`delete/${uid}`, async () => {
-        try {
-          await this.core.deleteNamespacedPod({
-            name: pod.metadata!.name!,
-            namespace: pod.metadata!.namespace!,
-            gracePeriodSeconds: 0,
-            body: { gracePeriodSeconds: 0, preconditions: { uid } },
-          });
-          this.counters.podsFinalized++;
-        } catch (err) {
-          if (statusOf(err) !== 404 && statusOf(err) !== 409) throw err;
-        }
-      });
+      this.onPodDeleting(pod, uid);
       return;
     }
     if (phase === 'Succeeded' || phase === 'Failed') return;
     if (isPreparePod(pod)) {
       this.prepares.run(pod, sim.name);
+      return;
+    }
+    // A check pod (agent --check) only reads the node: answered from its probe fault labels, never an upgrade.
+    if (isCheckPod(pod)) {
+      answerCheckPod(this.probeContext(), pod, sim.name, sim.labels);
       return;
     }
     if (isUpgradePod(pod)) {
@@ -506,6 +485,38 @@ export class EdgeSimulator {
       const body = runningPodStatus(pod, new Date(), !workloadsUnready(sim));
       await this.core.patchNamespacedPodStatus({ name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, body }, mergePatch);
       this.counters.podsStarted++;
+    });
+  }
+
+  // A pod being deleted: as a kubelet, after its grace period (finalizers permitting), delete it for good.
+  private onPodDeleting(pod: V1Pod, uid: string): void {
+    // The kubelet gives the containers their grace period (the API server set deletionTimestamp
+    // to its end), then deletes with grace 0; finalizers keep the object until they are removed.
+    const left = new Date(pod.metadata!.deletionTimestamp!).getTime() - Date.now();
+    if (left > 0) {
+      if (!this.terminating.has(uid)) {
+        this.terminating.add(uid);
+        this.later(left, () => {
+          this.terminating.delete(uid);
+          const now = this.podInformer?.get(pod.metadata!.name!, pod.metadata!.namespace);
+          if (now?.metadata?.uid === uid) this.onPod(now);
+        });
+      }
+      return;
+    }
+    if ((pod.metadata!.finalizers?.length ?? 0) > 0) return;
+    this.once(`delete/${uid}`, async () => {
+      try {
+        await this.core.deleteNamespacedPod({
+          name: pod.metadata!.name!,
+          namespace: pod.metadata!.namespace!,
+          gracePeriodSeconds: 0,
+          body: { gracePeriodSeconds: 0, preconditions: { uid } },
+        });
+        this.counters.podsFinalized++;
+      } catch (err) {
+        if (statusOf(err) !== 404 && statusOf(err) !== 409) throw err;
+      }
     });
   }
 
@@ -528,6 +539,15 @@ export class EdgeSimulator {
         await this.core.patchNamespacedPodStatus({ name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, body }, mergePatch);
       });
     }
+  }
+
+  private probeContext(): ProbeContext {
+    return {
+      core: this.core,
+      once: (key, fn) => this.once(key, fn),
+      setLog: (pod, lines) =>
+        this.logs.set(logKey(pod.metadata!.namespace!, pod.metadata!.name!, pod.spec?.containers?.[0]?.name ?? 'upgrade'), lines),
+    };
   }
 
   /** Runs `fn` once per key at a time, through the request limiter; failures count and are retried by the next event. */

@@ -11,10 +11,8 @@ import { parseVersion } from '../planning/versions.js';
 import type { ClusterInventory, PrecheckReport } from '../planning/types.js';
 import { workflowIdFor } from './definitions.js';
 
-const { inventory, precheck } = proxyActivities<UpgradeActivities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { maximumAttempts: 3, nonRetryableErrorTypes: [ErrorType.UnknownCluster, ErrorType.InvalidUpgradeRequest] },
-});
+const retry = { maximumAttempts: 3, nonRetryableErrorTypes: [ErrorType.UnknownCluster, ErrorType.InvalidUpgradeRequest] };
+const { inventory, precheck, probeNodes } = proxyActivities<UpgradeActivities>({ startToCloseTimeout: '2 minutes', retry });
 
 /** What `inspectCluster` returns. */
 export interface ClusterInspection {
@@ -22,21 +20,41 @@ export interface ClusterInspection {
   precheck: PrecheckReport | null;
 }
 
-/**
- * Reads the cluster's nodes and, with `runPrecheck`, runs the pre-check for `targetVersion`; for a
- * multi-minor target through the hops `via` and the worker's `versions` allow (when they cannot
- * plan the path, the pre-check's version item says why).
- */
-export async function inspectCluster(args: {
+/** What `inspectCluster` takes. */
+export interface InspectArgs {
   clusterId: string;
   targetVersion: string;
   runPrecheck: boolean;
+  /** Intermediate versions for a multi-minor target (`--via`). */
   via?: string[];
-}): Promise<ClusterInspection> {
+  /** With the pre-check: run the node probes too (the CLI sends it unless --no-node-probes; older CLIs never do). */
+  nodeProbes?: { concurrency: number; timeoutMs: number; upgradeImage?: string };
+}
+
+/**
+ * Reads the cluster's nodes and, with `runPrecheck`, runs the pre-check (and the node probes) for
+ * `targetVersion`; for a multi-minor target through the hops `via` and the worker's `versions` allow
+ * (when they cannot plan the path, the pre-check's version item says why).
+ */
+export async function inspectCluster(args: InspectArgs): Promise<ClusterInspection> {
   const inv = await inventory(args.clusterId);
   if (!args.runPrecheck) return { inventory: inv, precheck: null };
   const ref = { clusterId: args.clusterId, targetVersion: args.targetVersion, upgradeId: workflowIdFor(args.clusterId) };
   const items = await precheck({ ...ref, ...hopsFor(inv, args.targetVersion, args.via) });
+  if (args.nodeProbes) {
+    const { concurrency, timeoutMs } = args.nodeProbes;
+    const rounds = Math.ceil(inv.nodes.length / concurrency) + 1;
+    items.push(
+      ...(await probeNodes.executeWithOptions(
+        {
+          summary: `probe nodes of ${args.clusterId} (read-only)`,
+          startToCloseTimeout: rounds * timeoutMs + 60_000,
+          heartbeatTimeout: 60_000,
+        },
+        [{ ...ref, ...args.nodeProbes }],
+      )),
+    );
+  }
   return { inventory: inv, precheck: { status: precheckVerdict(items), items } };
 }
 

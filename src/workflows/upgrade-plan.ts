@@ -2,12 +2,13 @@
  * The planning step of `upgradeCluster`, once per upgrade (not per run): inventory, version rules,
  * the node plan (order, serials, who runs `kubeadm upgrade apply`) and the pre-check.
  */
-import { ActivityFailure, ApplicationFailure, patched } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, isCancellation, patched } from '@temporalio/workflow';
 import { ErrorType, isInvalidUpgradeRequest } from '../planning/errors.js';
 import { needsHops, planHops, type HopStep } from '../planning/hops.js';
 import { planNodes } from '../planning/plan.js';
 import { precheckBlocker, precheckVerdict } from '../planning/precheck.js';
-import type { ClusterInventory } from '../planning/types.js';
+import { probesDisabledItem } from '../planning/probe-items.js';
+import type { ClusterInventory, PrecheckItem } from '../planning/types.js';
 import { checkNoNodeDowngrade, checkTargetVersion, checkVersionSkew, parseVersion, type KubeVersion } from '../planning/versions.js';
 import { failInvalid, type UpgradeRun } from './upgrade-run.js';
 
@@ -25,6 +26,8 @@ export const Patch = {
   PreparePhase: 'prepare-phase',
   /** Multi-minor upgrades: the control plane hops one minor at a time through configured versions (planning/hops.ts). */
   MultiMinorHops: 'multi-minor-hops',
+  /** The node probes after the pre-check (a new activity, `probeNodes`, and new pre-check items). */
+  NodeProbes: 'node-probes',
 } as const;
 
 /** Inventory, version rules and the pre-check; fixes the node order and roles. Runs once per upgrade, not per run. */
@@ -65,12 +68,50 @@ export async function planUpgrade(run: UpgradeRun): Promise<void> {
     { summary: `precheck ${ref.clusterId} → ${ref.targetVersion}` },
     [args],
   );
+  // Added after upgrades had started with the older code: those replay without the probes.
+  if (patched(Patch.NodeProbes)) items.push(...(await probeNodes(run, inv.nodes.length)));
   const report = { status: precheckVerdict(items), items };
   state.setPrecheck(report);
   const blocker = precheckBlocker(report, request.request.acceptWarnings ?? false);
   if (blocker) state.failed(blocker);
   else if (deferOffline) deferOfflineWorkers(run, inv);
   publish();
+}
+
+/**
+ * The node-level pre-check items (`probeNodes`), or one item saying they were skipped: disabled by
+ * the request, or the activity could not run (a warning naming why, not a failed upgrade).
+ */
+async function probeNodes(run: UpgradeRun, nodeCount: number): Promise<PrecheckItem[]> {
+  const { request, ref, activities } = run;
+  const probes = request.nodeProbes;
+  if (!probes.enabled) return [probesDisabledItem()];
+  // Enough for every node's probe in turn at the given concurrency, plus listing and cleaning up.
+  const rounds = Math.ceil(nodeCount / probes.concurrency) + 1;
+  try {
+    return await activities.within5Minutes.probeNodes.executeWithOptions(
+      {
+        summary: `probe nodes of ${ref.clusterId} (read-only)`,
+        startToCloseTimeout: rounds * probes.timeoutMs + 5 * 60_000,
+        heartbeatTimeout: 60_000,
+        retry: { maximumAttempts: 2 },
+      },
+      [
+        {
+          ...ref,
+          ...(request.offline === 'defer' ? { deferOffline: true } : {}),
+          ...(request.request.upgradeImage ? { upgradeImage: request.request.upgradeImage } : {}),
+          concurrency: probes.concurrency,
+          timeoutMs: probes.timeoutMs,
+        },
+      ],
+    );
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
+    const message = cause instanceof Error ? cause.message : String(cause);
+    return [{ id: 'node-probes', result: 'warning', message: `the node probes could not run: ${message}`, nodes: [] }];
+  }
 }
 
 /** With offline 'defer': workers offline at pre-check time wait in `workers.deferred` from the start. */

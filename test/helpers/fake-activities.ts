@@ -57,6 +57,8 @@ export interface FakeClusterOptions {
   controlPlaneVersion: string;
   nodes: ClusterNode[];
   precheckItems?: PrecheckItem[];
+  /** What `probeNodes` returns (default: one normal 'node-probes' item). */
+  probeItems?: PrecheckItem[];
   /** How long each upgrade pod takes, in ms. */
   upgradeMs?: number;
 }
@@ -68,6 +70,9 @@ export class FakeCluster {
   readonly nodes = new Map<string, FakeNode>();
   readonly calls: FakeCall[] = [];
   precheckItems: PrecheckItem[];
+  probeItems: PrecheckItem[];
+  /** When set, `probeNodes` fails with this message (non-retryable), as when the probes cannot run at all. */
+  probeError: string | undefined;
   upgradeMs: number;
   /** Nodes whose upgrade pod fails (until removed from the set). */
   readonly failUpgrade = new Set<string>();
@@ -96,6 +101,7 @@ export class FakeCluster {
     this.clusterId = opts.clusterId;
     this.controlPlaneVersion = opts.controlPlaneVersion;
     this.precheckItems = opts.precheckItems ?? [];
+    this.probeItems = opts.probeItems ?? [{ id: 'node-probes', result: 'normal', message: 'all nodes probed (fake)', nodes: [] }];
     this.upgradeMs = opts.upgradeMs ?? 0;
     for (const n of opts.nodes) this.nodes.set(n.name, { ...n, cordonedByUs: false });
   }
@@ -349,6 +355,11 @@ export class FakeFleet {
     return {
       inventory: async (clusterId: string) => on('inventory', { clusterId }).inventory(),
       precheck: async (args: UpgradeRef) => on('precheck', args).precheckItems,
+      probeNodes: async (args) => {
+        const c = on('probeNodes', args);
+        if (c.probeError) throw ApplicationFailure.nonRetryable(c.probeError, 'ProbeFailed');
+        return c.probeItems;
+      },
       cordonNode: async (args) => {
         const c = on('cordonNode', args);
         c.refuseIfOffline(args.node);

@@ -144,6 +144,7 @@ describe('upgradeCluster', () => {
     expect(scheduled).toEqual([
       ['inventory', `inventory ${c.clusterId}`],
       ['precheck', `precheck ${c.clusterId} → ${TO}`],
+      ['probeNodes', `probe nodes of ${c.clusterId} (read-only)`],
       ['cordonNode', 'cordon cp-1'],
       ['drainNode', 'drain cp-1'],
       ['runUpgradePod', 'upgrade pod on cp-1 (first-control-plane)'],
@@ -385,7 +386,11 @@ describe('upgradeCluster', () => {
     const handle = await start(c);
     await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
     const p = await progress(c);
-    expect(p).toMatchObject({ phase: 'precheck', state: 'failed', precheck: { status: 'failed', items: c.precheckItems } });
+    expect(p).toMatchObject({
+      phase: 'precheck',
+      state: 'failed',
+      precheck: { status: 'failed', items: [...c.precheckItems, ...c.probeItems] },
+    });
     expect(p.failure).toMatch(/swap: swap is enabled \(edge-2\)/);
     expect(c.touchedNodes()).toEqual([]);
   });

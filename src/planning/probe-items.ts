@@ -1,0 +1,424 @@
+/**
+ * The node-level pre-check items, judged from the read-only probes the agent ran on each node
+ * (`upgrade-node.sh --check`, see agent/check-node.sh), and the deprecated-API item, judged from
+ * kube-apiserver's `apiserver_requested_deprecated_apis` metric. Pure: the `probeNodes` activity
+ * gathers, these rules judge; every rule is table-tested. Items aggregate over nodes (one item per
+ * concern, the nodes concerned listed), so a 10,000-node cluster adds a handful of items to history.
+ */
+import { z } from 'zod';
+import type { PrecheckItem } from './types.js';
+
+/** Free space (MiB) on /var/lib or /usr below which the node is a warning: packages and images may not fit. */
+export const DISK_WARNING_MB = 2048;
+/** Free space (MiB) on /var/lib or /usr below which the node is an error: the upgrade would fail to unpack. */
+export const DISK_ERROR_MB = 512;
+/** Days of residual validity under which a kubeadm certificate is a warning. */
+export const CERT_WARNING_DAYS = 30;
+/** Clock skew against the API server (s) above which a node is a warning. */
+export const CLOCK_SKEW_WARNING_SECONDS = 30;
+/** Clock skew (s) above which a node is an error: TLS and token validity start to fail. */
+export const CLOCK_SKEW_ERROR_SECONDS = 300;
+
+/** Item IDs, in the order they are reported. */
+export const PROBE_ITEM_IDS = [
+  'node-probes',
+  'package-repository',
+  'swap',
+  'disk-space',
+  'certificates',
+  'container-runtime',
+  'clock-skew',
+] as const;
+
+const str = z.string().max(300);
+/** The JSON the agent writes in check mode (version 1); unknown fields are ignored. */
+export const probeResultSchema = z.object({
+  v: z.literal(1),
+  node: str,
+  time: z.string().regex(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
+  pm: str.optional(),
+  swap: z.object({ enabled: z.boolean(), devices: z.array(str).max(20), kubeletAllows: z.boolean() }),
+  disk: z.array(z.object({ path: str, freeMb: z.number().nonnegative().optional(), error: str.optional() })).max(10),
+  repo: z.object({
+    kind: z.enum(['pkgs.k8s.io', 'legacy', 'other']),
+    url: str.optional(),
+    reachable: z.boolean().optional(),
+    error: str.optional(),
+    versions: z.array(str).max(50).nullable().optional(),
+  }),
+  certs: z
+    .object({
+      checked: z.boolean(),
+      error: str.optional(),
+      certs: z
+        .array(z.object({ name: str, residual: str }))
+        .max(50)
+        .optional(),
+    })
+    .nullable(),
+  runtime: z.object({ reachable: z.boolean().nullable(), name: str.optional(), version: str.optional(), error: str.optional() }),
+});
+
+/** One node's probe result, as the agent reports it. */
+export type ProbeResult = z.infer<typeof probeResultSchema>;
+
+/** What became of one node's probe. */
+export type NodeProbe =
+  | {
+      node: string;
+      outcome: 'done';
+      result: ProbeResult;
+      /**
+       * When the probe ran, by the API server's clock: the pod's creation and its final status
+       * write (ISO). The node's clock reading must fall inside, or it is skewed.
+       */
+      window: { from: string; to: string };
+    }
+  /** 'failed': the pod failed or its result was unreadable; 'timeout': it did not finish in time. */
+  | { node: string; outcome: 'failed' | 'timeout'; message: string };
+
+/** What the node items are judged from. */
+export interface ProbeInput {
+  targetVersion: string;
+  probes: readonly NodeProbe[];
+  /** Nodes not probed because they are offline (NotReady); `deferred` of them will be deferred. */
+  offline: readonly string[];
+  deferred: readonly string[];
+}
+
+const list = (xs: readonly string[], n = 10) => (xs.length > n ? `${xs.slice(0, n).join(', ')} and ${xs.length - n} more` : xs.join(', '));
+const item = (id: string, result: PrecheckItem['result'], message: string, nodes: string[] = []): PrecheckItem => ({
+  id,
+  result,
+  message,
+  nodes: [...new Set(nodes)].sort(),
+});
+const done = (probes: readonly NodeProbe[]) => probes.filter((p): p is Extract<NodeProbe, { outcome: 'done' }> => p.outcome === 'done');
+
+/** Evaluates the node probe items, in {@link PROBE_ITEM_IDS} order. */
+export function evaluateProbes(input: ProbeInput): PrecheckItem[] {
+  const ok = done(input.probes);
+  return [
+    coverageItem(input),
+    repositoryItem(ok, input.targetVersion),
+    swapItem(ok),
+    diskItem(ok),
+    certificatesItem(ok),
+    runtimeItem(ok),
+    clockItem(ok),
+  ];
+}
+
+/** The item of a disabled probe run (request `nodeProbes: false`): one normal item that says so. */
+export function probesDisabledItem(): PrecheckItem {
+  return item('node-probes', 'normal', 'node probes are disabled for this upgrade (nodeProbes: false); node-level checks were skipped');
+}
+
+function coverageItem({ probes, offline, deferred }: ProbeInput): PrecheckItem {
+  const failed = probes.filter((p) => p.outcome === 'failed');
+  const timedOut = probes.filter((p) => p.outcome === 'timeout');
+  const blocked = offline.filter((n) => !deferred.includes(n));
+  const ran = done(probes).length;
+  const parts: string[] = [];
+  const names: string[] = [];
+  if (blocked.length) {
+    parts.push(`${blocked.length} offline node(s) could not be probed: ${list(blocked)} (see nodes-ready)`);
+    names.push(...blocked);
+  }
+  if (timedOut.length) {
+    parts.push(`probes did not finish in time on ${list(timedOut.map((p) => p.node))}; is the agent image pullable there?`);
+    names.push(...timedOut.map((p) => p.node));
+  }
+  if (failed.length) {
+    const why = failed.map((p) => `${p.node} (${'message' in p ? p.message : ''})`);
+    parts.push(`probes failed on ${list(why, 5)}`);
+    names.push(...failed.map((p) => p.node));
+  }
+  const deferredNote = deferred.length
+    ? `; ${deferred.length} offline worker(s) will be deferred and were not probed: ${list(deferred)}`
+    : '';
+  if (parts.length) return item('node-probes', 'warning', `${parts.join('; ')}${deferredNote}`, names);
+  return item('node-probes', 'normal', `${ran} node(s) probed${deferredNote}`, [...deferred]);
+}
+
+/** The upstream version (e.g. '1.34.4') of a package version such as '1.34.4-1.1' or '1.34.4-150500.1.1'. */
+const upstream = (v: string) => v.replace(/^\d+:/, '').split('-')[0]!;
+
+function repositoryItem(ok: ReturnType<typeof done>, targetVersion: string): PrecheckItem {
+  const target = targetVersion.replace(/^v/, '');
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  const bad: string[] = [];
+  const shaky: string[] = [];
+  const available = new Set<string>();
+  for (const { node, result } of ok) {
+    const r = result.repo;
+    const versions = r.versions ?? [];
+    versions.forEach((v) => available.add(upstream(v)));
+    if (r.kind === 'legacy') {
+      errors.push(`${node} (legacy apt/yum.kubernetes.io repository, frozen since 2023: move it to pkgs.k8s.io)`);
+      bad.push(node);
+    } else if (r.kind === 'pkgs.k8s.io' && !r.reachable) {
+      errors.push(`${node} (${r.url ?? 'repository'} unreachable: ${r.error ?? 'unknown error'})`);
+      bad.push(node);
+    } else if (r.versions && !versions.some((v) => upstream(v) === target)) {
+      const latest = versions.length
+        ? `has ${list(versions.map(upstream).slice(-3))}`
+        : `has no kubeadm ${targetVersion.replace(/\.\d+$/, '')}.x`;
+      if (r.kind === 'other') warnings.push(`${node} (its package cache ${latest}; the upgrade refreshes it first)`);
+      else errors.push(`${node} (repository ${latest}, not ${target})`);
+      (r.kind === 'other' ? shaky : bad).push(node);
+    } else if (!r.versions) {
+      warnings.push(`${node} (repository reachable, but its package index could not be read)`);
+      shaky.push(node);
+    }
+  }
+  if (errors.length) return item('package-repository', 'error', `the target's packages cannot be downloaded on: ${list(errors, 5)}`, bad);
+  if (warnings.length) return item('package-repository', 'warning', `cannot confirm kubeadm ${target} for: ${list(warnings, 5)}`, shaky);
+  const found = available.has(target) ? `; kubeadm ${target} available` : '';
+  return item('package-repository', 'normal', `every probed node reaches its package repository for ${targetVersion}${found}`);
+}
+
+function swapItem(ok: ReturnType<typeof done>): PrecheckItem {
+  const on = ok.filter((p) => p.result.swap.enabled);
+  const refused = on.filter((p) => !p.result.swap.kubeletAllows).map((p) => p.node);
+  if (refused.length)
+    return item(
+      'swap',
+      'error',
+      `swap is on and the kubelet is not configured for it (failSwapOn), so the restarted kubelet would not start: ${list(refused)}; ` +
+        'turn swap off (swapoff -a, and remove it from /etc/fstab) or configure the kubelet for swap',
+      refused,
+    );
+  const allowed = on.map((p) => p.node);
+  return allowed.length
+    ? item('swap', 'normal', `swap is on but the kubelet allows it (failSwapOn: false): ${list(allowed)}`)
+    : item('swap', 'normal', 'no probed node has swap on');
+}
+
+function diskItem(ok: ReturnType<typeof done>): PrecheckItem {
+  const low: string[] = [];
+  const tight: string[] = [];
+  const unknown: string[] = [];
+  const names = { error: [] as string[], warning: [] as string[] };
+  for (const { node, result } of ok) {
+    for (const d of result.disk) {
+      if (d.freeMb === undefined) {
+        unknown.push(`${node} ${d.path}`);
+        names.warning.push(node);
+      } else if (d.freeMb < DISK_ERROR_MB) {
+        low.push(`${node} ${d.path} (${d.freeMb} MiB)`);
+        names.error.push(node);
+      } else if (d.freeMb < DISK_WARNING_MB) {
+        tight.push(`${node} ${d.path} (${d.freeMb} MiB)`);
+        names.warning.push(node);
+      }
+    }
+  }
+  if (low.length)
+    return item('disk-space', 'error', `less than ${DISK_ERROR_MB} MiB free: ${list(low)}; free space before upgrading`, names.error);
+  if (tight.length || unknown.length) {
+    const parts = [];
+    if (tight.length) parts.push(`less than ${DISK_WARNING_MB} MiB free: ${list(tight)}`);
+    if (unknown.length) parts.push(`free space unknown (df failed): ${list(unknown)}`);
+    return item('disk-space', 'warning', `${parts.join('; ')}; packages and images may not fit`, names.warning);
+  }
+  return item('disk-space', 'normal', `at least ${DISK_WARNING_MB} MiB free on /var/lib and /usr of every probed node`);
+}
+
+/** Residual validity in days of kubeadm's RESIDUAL TIME ('364d', '23h', '9y', '<invalid>': expired → -1). */
+export function residualDays(residual: string): number | undefined {
+  if (residual === '<invalid>') return -1;
+  const m = /^(\d+)([ydhms])$/.exec(residual);
+  if (!m) return undefined;
+  const perDay = { y: 1 / 365, d: 1, h: 24, m: 24 * 60, s: 24 * 3600 }[m[2] as 'y' | 'd' | 'h' | 'm' | 's'];
+  return Number(m[1]) / perDay;
+}
+
+function certificatesItem(ok: ReturnType<typeof done>): PrecheckItem {
+  const expired: string[] = [];
+  const soon: string[] = [];
+  const unchecked: string[] = [];
+  const names = { error: [] as string[], warning: [] as string[] };
+  const masters = ok.filter((p) => p.result.certs !== null);
+  for (const { node, result } of masters) {
+    if (!result.certs!.checked) {
+      unchecked.push(`${node} (${result.certs!.error ?? 'kubeadm certs check-expiration failed'})`);
+      names.warning.push(node);
+    }
+    for (const c of result.certs!.certs ?? []) {
+      const days = residualDays(c.residual);
+      if (days === undefined || days >= CERT_WARNING_DAYS) continue;
+      (days < 0 ? expired : soon).push(`${node} ${c.name} (${c.residual})`);
+      (days < 0 ? names.error : names.warning).push(node);
+    }
+  }
+  if (expired.length)
+    return item(
+      'certificates',
+      'error',
+      `expired kubeadm certificates: ${list(expired)}; renew them (kubeadm certs renew) before upgrading`,
+      names.error,
+    );
+  if (soon.length || unchecked.length) {
+    const parts = [];
+    if (soon.length)
+      parts.push(`kubeadm certificates expire within ${CERT_WARNING_DAYS} days: ${list(soon)} (kubeadm upgrade renews them, CAs excepted)`);
+    if (unchecked.length) parts.push(`certificates could not be checked on ${list(unchecked, 5)}`);
+    return item('certificates', 'warning', parts.join('; '), names.warning);
+  }
+  return masters.length
+    ? item(
+        'certificates',
+        'normal',
+        `no kubeadm certificate expires within ${CERT_WARNING_DAYS} days on ${masters.length} control-plane node(s)`,
+      )
+    : item('certificates', 'normal', 'no control-plane node was probed (managed control plane?)');
+}
+
+function runtimeItem(ok: ReturnType<typeof done>): PrecheckItem {
+  const down = ok.filter((p) => p.result.runtime.reachable === false);
+  const unknown = ok.filter((p) => p.result.runtime.reachable === null);
+  if (down.length)
+    return item(
+      'container-runtime',
+      'error',
+      `the container runtime does not answer (crictl version) on: ${list(
+        down.map((p) => `${p.node} (${p.result.runtime.error ?? ''})`),
+        5,
+      )}`,
+      down.map((p) => p.node),
+    );
+  if (unknown.length)
+    return item(
+      'container-runtime',
+      'warning',
+      `the container runtime could not be checked (no crictl) on: ${list(unknown.map((p) => p.node))}`,
+      unknown.map((p) => p.node),
+    );
+  const versions = new Map<string, number>();
+  for (const p of ok) {
+    const v = `${p.result.runtime.name ?? '?'} ${p.result.runtime.version ?? '?'}`;
+    versions.set(v, (versions.get(v) ?? 0) + 1);
+  }
+  const seen = [...versions].map(([v, n]) => `${v} on ${n} node(s)`);
+  return item('container-runtime', 'normal', seen.length ? `container runtimes: ${list(seen, 5)}` : 'no node was probed');
+}
+
+/** How far (s) the node's clock reading `time` lies outside the API server's `window`; 0 inside it. */
+export function clockSkewSeconds(time: string, window: { from: string; to: string }): number {
+  const t = Date.parse(time);
+  const from = Date.parse(window.from);
+  const to = Date.parse(window.to);
+  if (![t, from, to].every(Number.isFinite)) return 0;
+  // The node reports whole seconds; the API server's timestamps too: one second of slack each way.
+  if (t < from - 1000) return Math.round((from - t) / 1000);
+  if (t > to + 1000) return Math.round((t - to) / 1000);
+  return 0;
+}
+
+function clockItem(ok: ReturnType<typeof done>): PrecheckItem {
+  const skews = ok.map((p) => ({ node: p.node, s: clockSkewSeconds(p.result.time, p.window) }));
+  const bad = skews.filter((x) => x.s > CLOCK_SKEW_ERROR_SECONDS);
+  const off = skews.filter((x) => x.s > CLOCK_SKEW_WARNING_SECONDS);
+  const describe = (xs: typeof skews) => list(xs.map((x) => `${x.node} (${x.s} s)`));
+  if (bad.length)
+    return item(
+      'clock-skew',
+      'error',
+      `clocks more than ${CLOCK_SKEW_ERROR_SECONDS} s off the API server's: ${describe(bad)}; fix NTP (chrony, systemd-timesyncd) first`,
+      bad.map((x) => x.node),
+    );
+  if (off.length)
+    return item(
+      'clock-skew',
+      'warning',
+      `clocks more than ${CLOCK_SKEW_WARNING_SECONDS} s off the API server's: ${describe(off)}; check NTP`,
+      off.map((x) => x.node),
+    );
+  return item('clock-skew', 'normal', `every probed node's clock is within ${CLOCK_SKEW_WARNING_SECONDS} s of the API server's`);
+}
+
+/** One deprecated API that clients requested, from `apiserver_requested_deprecated_apis`. */
+export interface DeprecatedApi {
+  group: string;
+  version: string;
+  resource: string;
+  subresource: string;
+  /** The minor it is removed in, e.g. '1.35'; '' when not announced. */
+  removedRelease: string;
+}
+
+/**
+ * Parses the Prometheus text exposition of kube-apiserver's /metrics for
+ * `apiserver_requested_deprecated_apis{group,version,resource,subresource,removed_release}` samples
+ * with value 1 (the gauge is set when a deprecated API is requested, since the API server started).
+ */
+export function parseDeprecatedApis(metrics: string): DeprecatedApi[] {
+  const out = new Map<string, DeprecatedApi>();
+  for (const line of metrics.split('\n')) {
+    const m = /^apiserver_requested_deprecated_apis\{(.*)\}\s+(\S+)/.exec(line.trim());
+    if (!m || Number(m[2]) <= 0) continue;
+    const labels: Record<string, string> = {};
+    for (const l of m[1]!.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!.replace(/\\(.)/g, '$1');
+    const api: DeprecatedApi = {
+      group: labels.group ?? '',
+      version: labels.version ?? '',
+      resource: labels.resource ?? '',
+      subresource: labels.subresource ?? '',
+      removedRelease: labels.removed_release ?? '',
+    };
+    out.set(`${apiName(api)}|${api.removedRelease}`, api);
+  }
+  return [...out.values()];
+}
+
+const apiName = (a: DeprecatedApi) =>
+  `${a.group ? `${a.group}/` : ''}${a.version} ${a.resource}${a.subresource ? `/${a.subresource}` : ''}`;
+
+/** Minor of 'v1.34.4' or '1.35' as [major, minor]. */
+const minorOf = (v: string): [number, number] | undefined => {
+  const m = /^v?(\d+)\.(\d+)/.exec(v);
+  return m ? [Number(m[1]), Number(m[2])] : undefined;
+};
+
+/**
+ * The deprecated-API item: an error for each requested API removed at or before the target minor
+ * (clients still use it and break after the upgrade), normal otherwise (later removals are named).
+ * `apis` undefined: the metrics could not be read (`error` says why), a warning.
+ */
+export function deprecatedApisItem(targetVersion: string, apis: readonly DeprecatedApi[] | undefined, error?: string): PrecheckItem {
+  if (!apis)
+    return item(
+      'deprecated-apis',
+      'warning',
+      `could not read the API server's metrics to find deprecated APIs in use (${error ?? 'unknown error'}); ` +
+        'the worker needs get on the non-resource URL /metrics (deploy/rbac.yaml)',
+    );
+  const target = minorOf(targetVersion)!;
+  const removed = apis.filter((a) => {
+    const r = minorOf(a.removedRelease);
+    return r !== undefined && (r[0] < target[0] || (r[0] === target[0] && r[1] <= target[1]));
+  });
+  const later = apis.filter((a) => !removed.includes(a));
+  const describe = (xs: readonly DeprecatedApi[]) =>
+    list(
+      xs.map((a) => `${apiName(a)} (removed in ${a.removedRelease || 'a future release'})`),
+      8,
+    );
+  if (removed.length)
+    return item(
+      'deprecated-apis',
+      'error',
+      `clients requested APIs that ${targetVersion} no longer serves: ${describe(removed)}; ` +
+        'move them to the replacement API first (kubectl get --raw /metrics | grep apiserver_requested_deprecated_apis, ' +
+        'and the audit log, show who)',
+    );
+  return item(
+    'deprecated-apis',
+    'normal',
+    later.length
+      ? `no requested API is removed by ${targetVersion}; deprecated APIs in use, removed later: ${describe(later)}`
+      : `no deprecated API was requested since the API server started (apiserver_requested_deprecated_apis)`,
+  );
+}
