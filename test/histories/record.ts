@@ -243,6 +243,50 @@ const scenarios: Scenario[] = [
       return h;
     },
   },
+  {
+    name: 'prepare',
+    async run(fleet, client) {
+      // Two cloud workers (as the inventory marks them with the worker's cloudNodeLabel); one fails its prepare once.
+      const nodes = makeNodes({ masters: 1, cloud: 2, edge: 2, version: FROM }).map((n) =>
+        n.name.startsWith('cloud-') ? { ...n, cloud: true } : n,
+      );
+      const c = fleet.add({ clusterId: 'rec-prepare', controlPlaneVersion: FROM, nodes });
+      c.failPrepare.add('cloud-2');
+      const h = await startUpgrade(client, { clusterId: c.clusterId, gate: GATE, targetVersion: TO });
+      await until(c, client, 'paused in prepare', (p) => p.state === 'paused' && p.lastError?.step === 'prepare');
+      c.failPrepare.clear();
+      await resumeUpgrade(client, c.clusterId);
+      await h.result();
+      return h;
+    },
+  },
+  {
+    name: 'multi-minor',
+    async run(fleet, client) {
+      // v1.31 → v1.34 through --via: the masters hop 1.32 → 1.33 → 1.34; a pause in hop 2; the workers go once.
+      const from = 'v1.31.9';
+      const c = fleet.add({ clusterId: 'rec-hops', controlPlaneVersion: from, nodes: makeNodes({ masters: 2, edge: 3, version: from }) });
+      c.hold = true;
+      const h = await startUpgrade(client, { clusterId: c.clusterId, gate: GATE, targetVersion: TO, via: ['v1.32.9', 'v1.33.5'] });
+      // Let hop 1's masters through, one release per look, until a master of hop 2 is in flight.
+      await eventually(
+        'a master of hop 2 in flight',
+        async () => {
+          c.release();
+          const p = await getProgress(client, c.clusterId);
+          return p.hop?.number === 2 && p.masters.current !== null;
+        },
+        60_000,
+      );
+      await pauseUpgrade(client, c.clusterId, 'look at hop 2');
+      c.hold = false;
+      c.release();
+      await until(c, client, 'paused in hop 2', (p) => p.state === 'paused' && p.masters.current === null);
+      await resumeUpgrade(client, c.clusterId);
+      await h.result();
+      return h;
+    },
+  },
 ];
 
 /** Writes every run of `handle`'s workflow, oldest first: `<name>.json`, or `<name>.run<N>.json` when it continued-as-new. */
