@@ -20,6 +20,8 @@ export const Patch = {
   VersionSkew: 'version-skew-check',
   /** The health gate after each master and worker batch (a new activity between nodes). */
   HealthGate: 'health-gate',
+  /** The progress published in the memo (PROGRESS_MEMO) whenever it changes, and handed on through continue-as-new. */
+  ProgressMemo: 'progress-memo',
 } as const;
 
 /** Inventory, version rules and the pre-check; fixes the node order and roles. Runs once per upgrade, not per run. */
