@@ -18,5 +18,6 @@ COPY package.json ./
 COPY bin ./bin
 USER 10001
 EXPOSE 9464
-ENTRYPOINT ["node", "/app/bin/edge-upgrade.js"]
+# Run through the bin's #! line, which carries the worker's memory settings (README "Scale").
+ENTRYPOINT ["/app/bin/edge-upgrade.js"]
 CMD ["worker"]

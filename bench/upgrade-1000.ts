@@ -22,7 +22,7 @@ import { parseArgs } from 'node:util';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { Client, Connection } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { getProgress, startUpgrade } from '../src/api.js';
+import { getProgress, readProgress, startUpgrade, STATUS_PATIENCE_MS } from '../src/api.js';
 import { LocalControlPlane } from '../src/local/control-plane.js';
 import { startDevServer } from '../src/local/temporal-dev.js';
 import { batchPlan, DEFAULT_MAX_BATCH_PERCENT } from '../src/planning/batches.js';
@@ -43,6 +43,12 @@ const { values: opt } = parseArgs({
     'status-seconds': { type: 'string', default: '300' },
     /** NODE_OPTIONS for the worker process only, e.g. '--max-old-space-size=256'. */
     'worker-node-options': { type: 'string', default: '' },
+    /** Extra environment for the worker process only, e.g. 'MALLOC_ARENA_MAX=2' (comma-separated K=V). */
+    'worker-env': { type: 'string', default: '' },
+    /** Samples the worker's memory every second (bench/mem-sampler.cjs) and prints where it is at the peak. */
+    'mem-profile': { type: 'boolean', default: false },
+    /** Starts the worker as `node bin/edge-upgrade.js worker`, without the settings of the bin's #! line (for comparison). */
+    'plain-node': { type: 'boolean', default: false },
   },
 });
 const WORKERS = Number(opt.workers);
@@ -187,6 +193,82 @@ async function readHistories(client: Client, firstRunId: string) {
   return { runs, nodes, scheduleToStart };
 }
 
+// ---------- the worker's memory (--mem-profile) ----------
+interface MemSample {
+  t: number;
+  thread: string;
+  heap: { total: number; used: number; limit: number; malloced: number };
+  spaces: Record<string, [number, number]>;
+  gcMs?: Record<string, number>;
+  mem?: { rss: number; heapTotal: number; heapUsed: number; external: number; arrayBuffers: number };
+  proc?: { rss: number; anon: number; file: number; threads: number };
+}
+/** Where the worker's memory is: at the start, at its RSS peak and at the end, per thread (bench/mem-sampler.cjs). */
+function memoryReport(path: string, since: number): string[] {
+  let samples: MemSample[];
+  try {
+    samples = readFileSync(path, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as MemSample);
+  } catch {
+    return ['  worker memory: no samples'];
+  }
+  const main = samples.filter((s) => s.mem);
+  if (!main.length) return ['  worker memory: no samples'];
+  const peak = main.reduce((a, b) => (b.mem!.rss > a.mem!.rss ? b : a));
+  const during = main.filter((s) => s.t >= since);
+  const at = (s: MemSample) => {
+    // Each other thread's sample closest in time to this one.
+    const closest = new Map<string, MemSample>();
+    for (const o of samples) {
+      if (o.mem) continue;
+      const c = closest.get(o.thread);
+      if (!c || Math.abs(o.t - s.t) < Math.abs(c.t - s.t)) closest.set(o.thread, o);
+    }
+    const others = [...closest.values()];
+    const m = s.mem!;
+    const threads = others.map((o) => `${o.thread} heap ${o.heap.total}/${o.heap.used} MB (total/used)`).join(', ');
+    const heaps = m.heapTotal + others.reduce((a, o) => a + o.heap.total, 0);
+    const spaces = Object.entries(s.spaces)
+      .filter(([, [size]]) => size >= 1)
+      .map(([k, [size, used]]) => `${k} ${size}/${used}`)
+      .join(', ');
+    return [
+      `rss ${m.rss} MB (anon ${s.proc?.anon?.toFixed(0)}, file ${s.proc?.file?.toFixed(0)}; ${s.proc?.threads} threads): ` +
+        `main heap total ${m.heapTotal} used ${m.heapUsed}, ` +
+        `external ${m.external} (arrayBuffers ${m.arrayBuffers}); ${threads || 'no workflow-thread sample'}; ` +
+        `rss − all V8 heaps − external: ${(m.rss - heaps - m.external).toFixed(0)} MB`,
+      `main heap spaces (MB size/used): ${spaces}`,
+    ];
+  };
+  const maxOf = (f: (s: MemSample) => number) => Math.max(...during.map(f)).toFixed(0);
+  const out = ['  worker memory (--mem-profile, sampled every second in the worker)'];
+  for (const [label, s] of [
+    ['start', during[0] ?? main[0]!],
+    ['at the RSS peak', peak],
+    ['end', main[main.length - 1]!],
+  ] as const) {
+    const [a, b] = at(s);
+    out.push(`    ${label} (${((s.t - since) / 1000).toFixed(0)} s): ${a}`, `      ${b}`);
+  }
+  const gcDuring = (thread: string) => {
+    const own = samples.filter((x) => x.thread === thread && x.gcMs);
+    const before = own.filter((x) => x.t <= since).pop() ?? own[0];
+    const after = own[own.length - 1];
+    if (!before || !after) return '—';
+    const d = (k: string) => (after.gcMs![k] ?? 0) - (before.gcMs![k] ?? 0);
+    return `${thread} minor ${d('minor')} / major ${d('major')} / incremental ${d('incremental')} ms`;
+  };
+  const threads = [...new Set(samples.map((x) => x.thread))];
+  out.push(`    GC pauses during the upgrade: ${threads.map(gcDuring).join('; ')}`);
+  out.push(
+    `    max during the upgrade: main heap total ${maxOf((s) => s.mem!.heapTotal)} / used ${maxOf((s) => s.mem!.heapUsed)} MB, ` +
+      `external ${maxOf((s) => s.mem!.external)} MB`,
+  );
+  return out;
+}
+
 // ---------- the run ----------
 const root = fileURLToPath(new URL('../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'edge-upgrade-bench-'));
@@ -226,12 +308,28 @@ const simulator: ChildProcess = spawn(
 simulator.stdout!.pipe(simLog);
 simulator.stderr!.pipe(simLog);
 const metricsPort = await freePort();
-const worker = spawnCli(['worker'], {
-  TEMPORAL_ADDRESS: server.address,
-  EDGE_UPGRADE_CLUSTERS: `${CLUSTER}=${cp.kubeconfigPath}`,
-  EDGE_UPGRADE_METRICS_ADDRESS: `127.0.0.1:${metricsPort}`,
-  ...(opt['worker-node-options'] ? { NODE_OPTIONS: opt['worker-node-options'] } : {}),
-});
+const memProfilePath = join(dir, 'worker-memory.jsonl');
+const workerNodeOptions = [opt['worker-node-options'], opt['mem-profile'] ? `--require ${join(root, 'bench/mem-sampler.cjs')}` : ''].filter(
+  Boolean,
+);
+// As users run it: the bin itself, so its #! line's settings apply (the project's Node is first on PATH).
+const worker = spawnCli(
+  ['worker'],
+  {
+    TEMPORAL_ADDRESS: server.address,
+    EDGE_UPGRADE_CLUSTERS: `${CLUSTER}=${cp.kubeconfigPath}`,
+    EDGE_UPGRADE_METRICS_ADDRESS: `127.0.0.1:${metricsPort}`,
+    ...(workerNodeOptions.length ? { NODE_OPTIONS: workerNodeOptions.join(' ') } : {}),
+    ...(opt['mem-profile'] ? { EDGE_UPGRADE_MEM_PROFILE: memProfilePath } : {}),
+    ...Object.fromEntries(
+      opt['worker-env']
+        .split(',')
+        .filter(Boolean)
+        .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+    ),
+  },
+  { viaShebang: !opt['plain-node'] },
+);
 let connection: Connection | undefined;
 
 try {
@@ -271,8 +369,12 @@ try {
   const handle = await startUpgrade(client, { clusterId: CLUSTER, gate: NO_GATE, targetVersion: TARGET });
   log(`upgrade started: ${MASTERS} masters + ${WORKERS} workers, ${UPGRADE_S} s per upgrade pod`);
 
-  // A progress query every second (the next one a second after the previous one was sent, or at once if it took longer).
+  // A progress query every second (the next one a second after the previous one was sent, or at once if it took longer),
+  // read as `edge-upgrade status` reads it: a query slower than STATUS_PATIENCE_MS gives way to the run's published memo.
   const queryMs: number[] = [];
+  /** How long `status` took to answer (the query, or the memo when the query was slow). */
+  const statusMs: number[] = [];
+  let fromMemo = 0;
   /** Queries that took over 1 s: when they were sent (ms since the epoch) and how long they took. */
   const slowQueryLog: Array<{ at: number; ms: number }> = [];
   const queryFailures = new Map<string, number>();
@@ -283,7 +385,10 @@ try {
     while (!done) {
       const t = Date.now();
       try {
-        last = await getProgress(client, CLUSTER);
+        const reading = await readProgress(client, CLUSTER, { patienceMs: STATUS_PATIENCE_MS });
+        statusMs.push(Date.now() - t);
+        if (reading.source === 'memo') fromMemo++;
+        last = await reading.query;
         queryMs.push(Date.now() - t);
         if (Date.now() - t > 1000) slowQueryLog.push({ at: t, ms: Date.now() - t });
         if (last.state !== 'running') done = true;
@@ -529,12 +634,18 @@ try {
     'progress query latency p50 / max',
     `${sec(pct(queryMs, 50))} / ${sec(Math.max(...queryMs))} (${queryMs.length} queries, ${failedQueries} failed, ${slowQueries} over 1 s)`,
   );
+  row(
+    '`status` answer latency p50 / max (memo after ' + `${STATUS_PATIENCE_MS} ms)`,
+    `${sec(pct(statusMs, 50))} / ${sec(Math.max(...statusMs))} (${statusMs.filter((q) => q > 1000).length} over 1 s, ` +
+      `${fromMemo} answered from the memo)`,
+  );
   for (const [m, n] of queryFailures) row(`  failed ×${n}`, m);
   if (slowQueryLog.length) {
     const since = (at: number) => `${((at - started) / 1000).toFixed(1)} s`;
     row('  slow queries, sent at (took)', slowQueryLog.map((q) => `${since(q.at)} (${sec(q.ms)})`).join(', '));
     row('  runs started at', runs.map((r) => since(r.startedAt)).join(', '));
   }
+  if (opt['mem-profile']) out.push('', ...memoryReport(memProfilePath, started));
   console.log(out.join('\n'));
 } finally {
   await connection?.close().catch(() => undefined);

@@ -21,6 +21,7 @@ import {
   initialSearchAttributes,
   pauseUpdate,
   progressQuery,
+  PROGRESS_MEMO,
   resumeUpdate,
   retryQuarantinedUpdate,
   workflowIdFor,
@@ -72,13 +73,63 @@ export function upgradeHandle(client: Client, clusterId: string): UpgradeHandle 
   return client.workflow.getHandle<typeof upgradeCluster>(workflowIdFor(clusterId));
 }
 
-/** The `progress` of a cluster's upgrade. Throws {@link UpgradeCommandError} when there is none. */
-export async function getProgress(client: Client, clusterId: string): Promise<Progress> {
+/** Options of {@link getProgress}. */
+export interface GetProgressOptions {
+  /**
+   * How long to wait for the `progress` query before answering with the progress the run last
+   * published in its memo, in ms; without it, the query is always awaited.
+   */
+  patienceMs?: number;
+}
+
+/**
+ * How long `status` waits for the `progress` query before showing the run's published progress, in
+ * ms: with the describe() that follows, it answers within about a second.
+ */
+export const STATUS_PATIENCE_MS = 700;
+
+/** A progress reading: from the query, or from the run's memo when the query was slow. */
+export interface ProgressReading {
+  progress: Progress;
+  source: 'query' | 'memo';
+  /** The query itself (settles later than `progress` when the memo answered). */
+  query: Promise<Progress>;
+}
+
+/**
+ * The `progress` of a cluster's upgrade. Throws {@link UpgradeCommandError} when there is none.
+ * With `patienceMs`, a query that has not answered by then gives way to the progress the run last
+ * published (memo {@link PROGRESS_MEMO}: the same object, as of its last change).
+ */
+export async function getProgress(client: Client, clusterId: string, opts: GetProgressOptions = {}): Promise<Progress> {
+  return (await readProgress(client, clusterId, opts)).progress;
+}
+
+/** {@link getProgress}, saying where the answer came from. */
+export async function readProgress(client: Client, clusterId: string, opts: GetProgressOptions = {}): Promise<ProgressReading> {
   const handle = upgradeHandle(client, clusterId);
-  try {
-    return await handle.query(progressQuery);
-  } catch (err) {
+  const query = handle.query(progressQuery).catch((err: unknown) => {
     throw commandError('status', handle.workflowId, clusterId, err);
+  });
+  if (opts.patienceMs === undefined) return { progress: await query, source: 'query', query };
+  let timer: NodeJS.Timeout | undefined;
+  const slow = new Promise<'slow'>((resolve) => (timer = setTimeout(() => resolve('slow'), opts.patienceMs)));
+  const first = await Promise.race([query, slow]).finally(() => clearTimeout(timer));
+  if (first !== 'slow') return { progress: first, source: 'query', query };
+  query.catch(() => undefined); // settles later; the caller may still await it
+  const published = await publishedProgress(handle);
+  return published ? { progress: published, source: 'memo', query } : { progress: await query, source: 'query', query };
+}
+
+/** The progress a running upgrade last published in its memo, or undefined (finished, older run, unreadable). */
+async function publishedProgress(handle: UpgradeHandle): Promise<Progress | undefined> {
+  try {
+    const d = await handle.describe();
+    if (d.status.name !== 'RUNNING') return undefined;
+    const p = d.memo?.[PROGRESS_MEMO] as Progress | undefined;
+    return p && typeof p === 'object' && typeof p.state === 'string' ? p : undefined;
+  } catch {
+    return undefined;
   }
 }
 

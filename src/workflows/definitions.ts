@@ -67,6 +67,13 @@ export const cancelSignal = defineSignal('cancel');
 export const progressQuery = defineQuery<Progress>('progress');
 
 /**
+ * Memo key under which a run publishes its {@link Progress} whenever it changes (and hands it on
+ * through continue-as-new), so a client can read it from `describe()` when the `progress` query is
+ * slow: a query waits for the workflow task in flight, which can take seconds while a large batch starts.
+ */
+export const PROGRESS_MEMO = 'progress';
+
+/**
  * Update `pauseUpdate`: like the `pause` signal (reason or null), but rejected with a reason when
  * already paused or finished. Returns progress.
  */

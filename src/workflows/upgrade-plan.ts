@@ -28,6 +28,8 @@ export const Patch = {
   MultiMinorHops: 'multi-minor-hops',
   /** The node probes after the pre-check (a new activity, `probeNodes`, and new pre-check items). */
   NodeProbes: 'node-probes',
+  /** The progress published in the memo (PROGRESS_MEMO) whenever it changes, and handed on through continue-as-new. */
+  ProgressMemo: 'progress-memo',
 } as const;
 
 /** Inventory, version rules and the pre-check; fixes the node order and roles. Runs once per upgrade, not per run. */

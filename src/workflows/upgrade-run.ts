@@ -2,14 +2,15 @@
  * The run context of one `upgradeCluster` run: its state, the validated request, the activity
  * proxies and the publisher, passed as one object to the planning step and the runner.
  */
-import { ApplicationFailure, setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
+import { ApplicationFailure, patched, setCurrentDetails, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
 import type { UpgradeRef } from '../activities/types.js';
 import { ErrorType } from '../planning/errors.js';
 import type { ValidatedRequest } from '../planning/request.js';
 import { summarize } from '../planning/summary.js';
 import type { UpgradeRequest } from '../planning/types.js';
-import { EdgeClusterId, EdgeUpgradePhase, EdgeUpgradeState, EdgeUpgradeTarget } from './definitions.js';
+import { EdgeClusterId, EdgeUpgradePhase, EdgeUpgradeState, EdgeUpgradeTarget, PROGRESS_MEMO } from './definitions.js';
 import type { ActivityProxies } from './upgrade-activities.js';
+import { Patch } from './upgrade-plan.js';
 import type { UpgradeState } from './upgrade-state.js';
 
 /** Everything one run works with. */
@@ -25,9 +26,13 @@ export interface UpgradeRun {
   publish(): void;
 }
 
-/** The publisher of `state`: upserts the search attributes when phase or state changed, and refreshes the one-line summary. */
+/**
+ * The publisher of `state`: upserts the search attributes when phase or state changed, the progress
+ * memo ({@link PROGRESS_MEMO}) when progress changed, and refreshes the one-line summary.
+ */
 export function publisher(state: UpgradeState): () => void {
   let published: { phase: string; state: string } | null = null;
+  let memo = '';
   return () => {
     const p = state.progress;
     if (!published || published.phase !== p.phase || published.state !== p.state) {
@@ -38,6 +43,12 @@ export function publisher(state: UpgradeState): () => void {
         { key: EdgeUpgradeState, value: p.state },
       ]);
       published = { phase: p.phase, state: p.state };
+    }
+    // Runs of older code published no memo: their recorded histories have no such command.
+    const json = JSON.stringify(p);
+    if (json !== memo && patched(Patch.ProgressMemo)) {
+      upsertMemo({ [PROGRESS_MEMO]: p });
+      memo = json;
     }
     setCurrentDetails(summarize(p));
   };

@@ -11,6 +11,7 @@ import {
   condition,
   continueAsNew,
   isCancellation,
+  makeContinueAsNewFunc,
   patched,
   sleep,
   workflowInfo,
@@ -22,6 +23,7 @@ import { isoSeconds, nextOpen } from '../planning/window.js';
 import { failureBudget } from '../planning/request.js';
 import { REMOVED, isNodeOffline, isNodeRemoved, offlineError, stepError, type NodeResult } from './upgrade-activities.js';
 import type { upgradeCluster } from './upgrade-cluster.js';
+import { PROGRESS_MEMO } from './definitions.js';
 import { runGate } from './upgrade-gate.js';
 import { Patch } from './upgrade-plan.js';
 import { preparePhase } from './upgrade-prepare.js';
@@ -383,7 +385,12 @@ export class Runner {
     if (!info.continueAsNewSuggested && info.historyLength + needed <= RUN_EVENT_BUDGET) return;
     // Let update handlers (e.g. a resume waiting for `running`) finish so callers get their answer.
     await condition(allHandlersFinished);
-    await continueAsNew<typeof upgradeCluster>(this.run.input, this.run.state.snapshot());
+    const snapshot = this.run.state.snapshot();
+    // The new run starts with the progress memo, so it is there before the new run's first task completes.
+    if (patched(Patch.ProgressMemo)) {
+      await makeContinueAsNewFunc<typeof upgradeCluster>({ memo: { [PROGRESS_MEMO]: snapshot.progress } })(this.run.input, snapshot);
+    }
+    await continueAsNew<typeof upgradeCluster>(this.run.input, snapshot);
   }
 
   /**

@@ -4,6 +4,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { dirname } from 'node:path';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const bin = fileURLToPath(new URL('../../bin/edge-upgrade.js', import.meta.url));
@@ -58,11 +59,21 @@ export function runCli(args: string[], env: Record<string, string> = {}, timeout
   });
 }
 
-/** Starts a long-running CLI command (e.g. `worker`); stop it with `child.kill('SIGTERM')`. */
-export function spawnCli(args: string[], env: Record<string, string> = {}): { child: ChildProcess; output: () => string } {
-  const child = spawn(process.execPath, [bin, ...args], {
+/**
+ * Starts a long-running CLI command (e.g. `worker`); stop it with `child.kill('SIGTERM')`. With
+ * `viaShebang`, runs the bin itself, as `edge-upgrade` and the image run it, so the settings of its
+ * #! line apply (with this Node first on PATH); otherwise `node bin/edge-upgrade.js`.
+ */
+export function spawnCli(
+  args: string[],
+  env: Record<string, string> = {},
+  opts: { viaShebang?: boolean } = {},
+): { child: ChildProcess; output: () => string } {
+  const path = `${dirname(process.execPath)}:${process.env.PATH ?? ''}`;
+  const [cmd, argv] = opts.viaShebang ? [bin, args] : [process.execPath, [bin, ...args]];
+  const child = spawn(cmd, argv, {
     cwd: root,
-    env: { ...process.env, EDGE_UPGRADE_IMAGE: TEST_UPGRADE_IMAGE, ...env },
+    env: { ...process.env, PATH: path, EDGE_UPGRADE_IMAGE: TEST_UPGRADE_IMAGE, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

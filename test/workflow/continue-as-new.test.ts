@@ -5,7 +5,7 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { getProgress, resumeUpgrade, startUpgrade } from '../../src/api.js';
 import type { Progress } from '../../src/planning/types.js';
-import { pauseSignal } from '../../src/workflows/definitions.js';
+import { PROGRESS_MEMO, pauseSignal } from '../../src/workflows/definitions.js';
 import { FakeFleet, makeNodes } from '../helpers/fake-activities.js';
 import { note } from '../helpers/logs.js';
 import { eventually } from '../helpers/poll.js';
@@ -42,7 +42,16 @@ test('a 2,000-worker upgrade continues-as-new, keeping progress, signals and Upd
   });
   const handle = await startUpgrade(client, { clusterId: c.clusterId, gate: NO_GATE, targetVersion: 'v1.34.4' });
 
-  await eventually('a second run', async () => (await handle.describe()).runId !== handle.firstExecutionRunId, SLOW_MS);
+  const second = await eventually(
+    'a second run',
+    async () => {
+      const d = await handle.describe();
+      return d.runId !== handle.firstExecutionRunId ? d : null;
+    },
+    SLOW_MS,
+  );
+  // The new run starts with the progress memo (what `status` shows while a query is slow), before its first task.
+  expect(second.memo?.[PROGRESS_MEMO]).toMatchObject({ clusterId: 'big', state: 'running', workers: { total: 2000 } });
   const mid = await getProgress(client, c.clusterId);
   expect(mid).toMatchObject({
     clusterId: 'big',

@@ -4,7 +4,7 @@
  */
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { cancelUpgrade, getProgress, pauseUpgrade, resumeUpgrade, startUpgrade, upgradeHandle } from '../../src/api.js';
+import { cancelUpgrade, getProgress, pauseUpgrade, readProgress, resumeUpgrade, startUpgrade, upgradeHandle } from '../../src/api.js';
 import { batchPlan } from '../../src/planning/batches.js';
 import { InvalidUpgradeRequestError, UpgradeAlreadyRunningError } from '../../src/planning/errors.js';
 import type { ClusterNode, Progress, UpgradeRequest } from '../../src/planning/types.js';
@@ -199,6 +199,29 @@ describe('upgradeCluster', () => {
     const result = await handle.result();
     expect(result).toMatchObject({ state: 'succeeded', workers: { total: 40, upgraded: 40 } });
     expect(c.observedBatchSizes()).toEqual([1, 2, 4, ...doubling(33, 4)]);
+  });
+
+  test('status answers a slow progress query with the progress the run published in its memo, the same as the query', async () => {
+    const c = cluster('memo', makeNodes({ edge: 20, version: FROM })); // cap 2
+    c.hold = true;
+    const handle = await start(c);
+    await eventually('batch 1', () => c.held.length === 1);
+    c.release();
+    await eventually('batch 2 in flight', () => c.held.length === 2);
+    const queried = await progress(c);
+    expect(queried.workers).toMatchObject({ upgraded: 1, batch: { number: 2, size: 2 } });
+    // No patience at all: the query cannot answer first, so the memo does.
+    const reading = await readProgress(client, c.clusterId, { patienceMs: 0 });
+    expect(reading.source).toBe('memo');
+    expect(reading.progress).toEqual(queried);
+    expect(await reading.query).toEqual(queried);
+    // Paused: the memo follows at once.
+    await pauseUpgrade(client, c.clusterId);
+    expect((await readProgress(client, c.clusterId, { patienceMs: 0 })).progress).toMatchObject({ state: 'paused' });
+    c.hold = false;
+    c.release();
+    await resumeUpgrade(client, c.clusterId);
+    expect((await handle.result()).state).toBe('succeeded');
   });
 
   test('a failing node auto-pauses once in-flight nodes finish; resume deletes failed pods and retries it first', async () => {

@@ -1,7 +1,7 @@
 /** `edge-upgrade start`: starts an upgrade and stays until the pre-check has decided (or, with --wait, to the end). */
 import type { Client } from '@temporalio/client';
 import { Command, Option } from 'commander';
-import { getProgress, startUpgrade } from '../../api.js';
+import { getProgress, startUpgrade, STATUS_PATIENCE_MS } from '../../api.js';
 import { summarize } from '../../planning/summary.js';
 import type { UpgradeRequest } from '../../planning/types.js';
 import { EXIT_FAILED, print, type CliContext } from '../context.js';
@@ -41,7 +41,7 @@ async function startAndWatch(ctx: CliContext, client: Client, req: UpgradeReques
   const watch = { tty: json ? false : undefined, out: json ? ctx.stderr : ctx.stdout };
   // Patient from the first read: the run was just started.
   const final = await watchProgress(
-    patient(() => getProgress(client, req.clusterId)),
+    patient(() => getProgress(client, req.clusterId, { patienceMs: STATUS_PATIENCE_MS })),
     watch,
   );
   if (json) print(ctx, final, '');

@@ -1,6 +1,6 @@
 /** `edge-upgrade status`: an upgrade's progress, once or (--watch) live until it ends. */
 import { Command } from 'commander';
-import { getProgress } from '../../api.js';
+import { getProgress, STATUS_PATIENCE_MS } from '../../api.js';
 import { summarize } from '../../planning/summary.js';
 import { EXIT_FAILED, print, type CliContext } from '../context.js';
 import { clusterOption } from '../options.js';
@@ -15,13 +15,15 @@ export function statusCommand(ctx: CliContext): Command {
     .option('--watch', 'follow live with progress bars until it ends')
     .action(async (o) => {
       const client = await ctx.client();
+      // A slow query (the worker busy starting a large batch) gives way to the run's published progress.
+      const read = () => getProgress(client, o.cluster, { patienceMs: STATUS_PATIENCE_MS });
       if (o.watch && !ctx.globals.json) {
-        const final = await watchProgress(() => getProgress(client, o.cluster), { out: ctx.stdout });
+        const final = await watchProgress(read, { out: ctx.stdout });
         // A partial success (workers deferred past the defer timeout, or quarantined) is no success for scripts.
         if (final.state !== 'succeeded' || final.partial) ctx.exitCode = EXIT_FAILED;
         return;
       }
-      const p = await getProgress(client, o.cluster);
+      const p = await read();
       print(ctx, p, [summarize(p), ...renderDetails(p)].join('\n'));
     });
 }
