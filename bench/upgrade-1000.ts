@@ -9,6 +9,7 @@
  *
  *   scripts/bench.sh upgrade-1000 [--workers 1000] [--upgrade-seconds 1] [--masters 0]
  *                                 [--lease-seconds 120] [--status-seconds 300] [--worker-node-options '...']
+ *                                 [--worker-env K=V,…] [--mem-profile] [--plain-node] [--pre-phases]
  *
  * Measures only; nothing is asserted.
  */
@@ -49,6 +50,12 @@ const { values: opt } = parseArgs({
     'mem-profile': { type: 'boolean', default: false },
     /** Starts the worker as `node bin/edge-upgrade.js worker`, without the settings of the bin's #! line (for comparison). */
     'plain-node': { type: 'boolean', default: false },
+    /**
+     * Runs the phases before the first node is touched as a user gets them: the pre-check's read-only node probes
+     * (one agent --check pod per node) and the prepare phase on the cloud workers. Off by default (no probes, the
+     * worker's cloudNodeLabel set to ''), so the rollout figures compare across versions.
+     */
+    'pre-phases': { type: 'boolean', default: false },
   },
 });
 const WORKERS = Number(opt.workers);
@@ -319,6 +326,8 @@ const worker = spawnCli(
     TEMPORAL_ADDRESS: server.address,
     EDGE_UPGRADE_CLUSTERS: `${CLUSTER}=${cp.kubeconfigPath}`,
     EDGE_UPGRADE_METRICS_ADDRESS: `127.0.0.1:${metricsPort}`,
+    // Without --pre-phases, no cloud worker is prepared (see the option).
+    ...(opt['pre-phases'] ? {} : { EDGE_UPGRADE_CLOUD_NODE_LABEL: '' }),
     ...(workerNodeOptions.length ? { NODE_OPTIONS: workerNodeOptions.join(' ') } : {}),
     ...(opt['mem-profile'] ? { EDGE_UPGRADE_MEM_PROFILE: memProfilePath } : {}),
     ...Object.fromEntries(
@@ -366,7 +375,8 @@ try {
   connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection });
   const started = Date.now();
-  const handle = await startUpgrade(client, { clusterId: CLUSTER, gate: NO_GATE, targetVersion: TARGET });
+  const nodeProbes = opt['pre-phases'];
+  const handle = await startUpgrade(client, { clusterId: CLUSTER, gate: NO_GATE, nodeProbes, targetVersion: TARGET });
   log(`upgrade started: ${MASTERS} masters + ${WORKERS} workers, ${UPGRADE_S} s per upgrade pod`);
 
   // A progress query every second (the next one a second after the previous one was sent, or at once if it took longer),
@@ -379,6 +389,10 @@ try {
   const slowQueryLog: Array<{ at: number; ms: number }> = [];
   const queryFailures = new Map<string, number>();
   let last: Progress | undefined;
+  /** When the sampler first saw the upgrade past its pre-check (inventory, pre-check and, with --node-probes, the probes). */
+  let precheckDoneAt = 0;
+  /** When the sampler first saw the upgrade past its prepare phase (the cloud workers, with --pre-phases). */
+  let prepareDoneAt = 0;
   let done = false;
   let lastLogged = -1;
   const sampler = (async () => {
@@ -389,6 +403,8 @@ try {
         statusMs.push(Date.now() - t);
         if (reading.source === 'memo') fromMemo++;
         last = await reading.query;
+        if (!precheckDoneAt && last.phase !== 'precheck') precheckDoneAt = Date.now();
+        if (!prepareDoneAt && last.phase !== 'precheck' && last.phase !== 'prepare') prepareDoneAt = Date.now();
         queryMs.push(Date.now() - t);
         if (Date.now() - t > 1000) slowQueryLog.push({ at: t, ms: Date.now() - t });
         if (last.state !== 'running') done = true;
@@ -564,6 +580,11 @@ try {
   out.push(`  result: ${final?.state ?? 'unknown'}; ${upgraded} upgrade pods ran to Ready; lastError ${lastError}`);
   out.push('');
   row('wall time (start → workflow result)', sec(wallMs));
+  row(
+    `pre-check (start → past precheck, ±1 s)${nodeProbes ? ', node probes included' : ', no node probes'}`,
+    sec(precheckDoneAt - started),
+  );
+  row(`prepare phase (${nodeProbes ? `${WORKERS - edge} cloud workers` : 'off'}, ±1 s)`, sec(prepareDoneAt - precheckDoneAt));
   row(`ideal critical path (${sizes.length} batches${MASTERS ? ` + ${MASTERS} masters` : ''} × ${UPGRADE_S} s)`, `${critical} s`);
   row('ratio wall / critical path', (wallMs / 1000 / critical).toFixed(1));
   row(

@@ -18,8 +18,11 @@ import { REMOVED, isNodeOffline, isNodeRemoved, offlineError, stepError, type No
 import { Patch } from './upgrade-plan.js';
 import type { UpgradeRun } from './upgrade-run.js';
 
-/** Most cloud nodes prepared at once: they are few, and each pulls packages and images from the same mirrors. */
-export const PREPARE_CONCURRENCY = 3;
+/**
+ * Most cloud nodes prepared at once. Each pulls packages and images from the same mirrors, so not
+ * all at once; but a fleet may have a hundred cloud workers, and three at a time took minutes there.
+ */
+export const PREPARE_CONCURRENCY = 10;
 
 /** What the runner's safe point decided: go on, or end cancelled. */
 type Next = 'go' | CancelReason;
