@@ -274,7 +274,7 @@ describe('deprecated APIs', () => {
     [
       'v1.37.0',
       'error',
-      /v1.37.0 no longer serves: networking.k8s.io\/v1beta1 servicecidrs \(removed in 1.37\), networking.k8s.io\/v1beta1 servicecidrs\/status/,
+      /v1.37.0 no longer serves: networking.k8s.io\/v1beta1 servicecidrs \(removed in 1.37\), \S+ servicecidrs\/status \(removed in 1.37\)/,
     ],
     [
       'v1.36.2',
