@@ -28,6 +28,11 @@ export interface ControlPlaneOptions {
    * server's default is 'privileged'), as many clusters configure it.
    */
   podSecurityDefault?: 'baseline' | 'restricted';
+  /**
+   * Further kube-apiserver flags, appended after the defaults (a later flag wins), e.g.
+   * `--runtime-config=networking.k8s.io/v1beta1=true` to serve a deprecated API version. None by default.
+   */
+  extraApiServerArgs?: readonly string[];
 }
 
 /** A running control plane. Stop it with `stop()`. */
@@ -187,6 +192,7 @@ async function startApiServer(
       '--kubelet-preferred-address-types=InternalIP',
       '--profiling=false',
       '--v=0',
+      ...(opts.extraApiServerArgs ?? []),
     ],
     join(dir, 'kube-apiserver.log'),
   );

@@ -20,6 +20,8 @@ export async function startCluster(
   opts: {
     nodeMonitorGracePeriodSeconds?: number;
     podSecurityDefault?: 'baseline' | 'restricted';
+    /** Further kube-apiserver flags, e.g. a --runtime-config serving a deprecated API version. */
+    extraApiServerArgs?: readonly string[];
     simulator?: Partial<SimulatorOptions>;
   } = {},
 ): Promise<TestCluster> {
@@ -28,6 +30,7 @@ export async function startCluster(
     etcdBinary: etcdBinary(),
     nodeMonitorGracePeriodSeconds: opts.nodeMonitorGracePeriodSeconds,
     podSecurityDefault: opts.podSecurityDefault,
+    extraApiServerArgs: opts.extraApiServerArgs,
     keepDir: process.env.EDGE_UPGRADE_KEEP_TEST_DIRS === '1',
   });
   const kubeConfig = controlPlane.kubeConfig();

@@ -42,6 +42,8 @@ export interface HarnessOptions {
   simulator?: Partial<SimulatorOptions>;
   /** The version every node starts at. Default {@link START}. */
   version?: string;
+  /** Further kube-apiserver flags (LocalControlPlane extraApiServerArgs). */
+  extraApiServerArgs?: readonly string[];
 }
 
 /** Starts control plane, simulator, `shape` nodes at START, the dev server and a worker. */
@@ -50,6 +52,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const [cluster, env] = await Promise.all([
     startCluster({
       nodeMonitorGracePeriodSeconds: 12,
+      extraApiServerArgs: opts.extraApiServerArgs,
       simulator: { leaseDurationSeconds: 8, upgradeSeconds: opts.upgradeSeconds ?? 1, ...opts.simulator },
     }),
     startDevServer(),

@@ -251,29 +251,46 @@ describe('node probe items', () => {
 });
 
 /**
- * Metrics text in the format kube-apiserver serves on /metrics (other metrics around the one we
- * read). The v1.34 test control plane serves no API with a removal date, so these samples are
- * written by hand in its format; see test/integration/node-probes.test.ts for the real server.
+ * An excerpt of /metrics captured from the real v1.34.4 kube-apiserver of the local control plane
+ * after clients used deprecated APIs (how: the fixture's header; test/integration/deprecated-apis.test.ts
+ * makes the same kind of run), with other metrics around the one we read.
  */
 const METRICS = readFileSync(fileURLToPath(new URL('../fixtures/apiserver-deprecated-apis.metrics.txt', import.meta.url)), 'utf8');
 
 describe('deprecated APIs', () => {
   it('parses apiserver_requested_deprecated_apis samples set to 1', () => {
     expect(parseDeprecatedApis(METRICS)).toEqual([
-      { group: 'flowcontrol.apiserver.k8s.io', version: 'v1beta3', resource: 'flowschemas', subresource: '', removedRelease: '1.32' },
-      { group: 'resource.k8s.io', version: 'v1beta1', resource: 'resourceclaims', subresource: 'status', removedRelease: '1.37' },
       { group: '', version: 'v1', resource: 'componentstatuses', subresource: '', removedRelease: '' },
+      { group: 'networking.k8s.io', version: 'v1beta1', resource: 'servicecidrs', subresource: '', removedRelease: '1.37' },
+      { group: 'networking.k8s.io', version: 'v1beta1', resource: 'servicecidrs', subresource: 'status', removedRelease: '1.37' },
     ]);
     expect(parseDeprecatedApis('# nothing here\n')).toEqual([]);
+    const zero =
+      'apiserver_requested_deprecated_apis{group="batch",removed_release="1.25",resource="cronjobs",subresource="",version="v1beta1"} 0';
+    expect(parseDeprecatedApis(zero)).toEqual([]);
   });
 
   it.each([
-    ['v1.34.4', 'error', /v1.34.4 no longer serves: flowcontrol.apiserver.k8s.io\/v1beta3 flowschemas \(removed in 1.32\)/],
-    ['v1.31.2', 'normal', /no requested API is removed by v1.31.2; deprecated APIs in use, removed later: flowcontrol/],
+    [
+      'v1.37.0',
+      'error',
+      /v1.37.0 no longer serves: networking.k8s.io\/v1beta1 servicecidrs \(removed in 1.37\), \S+ servicecidrs\/status \(removed in 1.37\)/,
+    ],
+    [
+      'v1.36.2',
+      'normal',
+      /no requested API is removed by v1.36.2; deprecated APIs in use, removed later: v1 componentstatuses \(removed in a future/,
+    ],
   ])('target %s: %s', (target, level, message) => {
     const item = deprecatedApisItem(target, parseDeprecatedApis(METRICS));
     expect(item.result).toBe(level);
     expect(item.message).toMatch(message);
+  });
+
+  it('an API without a removal release is never an error', () => {
+    const item = deprecatedApisItem('v1.40.0', parseDeprecatedApis(METRICS));
+    expect(item.result).toBe('error');
+    expect(item.message).not.toContain('componentstatuses');
   });
 
   it('a removal in exactly the target minor is an error; the next minor is not', () => {
