@@ -10,6 +10,7 @@ import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { cancelUpgrade, getProgress, pauseUpgrade, resumeUpgrade, startUpgrade, type UpgradeHandle } from '../../src/api.js';
 import type { ClusterNode, Progress, UpgradeRequest } from '../../src/planning/types.js';
 import { Patch } from '../../src/workflows/upgrade-plan.js';
+import { PREPARE_CONCURRENCY } from '../../src/workflows/upgrade-prepare.js';
 import { makeNodes, type FakeCluster } from '../helpers/fake-activities.js';
 import { FROM, TO, useFakeFleet } from '../helpers/fleet-env.js';
 import { eventually } from '../helpers/poll.js';
@@ -104,24 +105,31 @@ test('a prepare failure pauses (step prepare, log tail), touching no node; resum
 });
 
 test('a pause during prepare lets the group finish, keeps the prepare progress, and resume prepares the rest first', async () => {
-  const c = f.cluster('prepare-pause', nodes(4));
+  // One more cloud worker than a group holds: the first group is in flight when the pause comes.
+  const n = PREPARE_CONCURRENCY + 1;
+  const cloud = Array.from({ length: n }, (_, i) => `cloud-${i + 1}`);
+  const c = f.cluster('prepare-pause', nodes(n));
   c.hold = true;
   const handle = await start(c);
-  await eventually('the first group in flight', () => c.held.length === 3);
-  expect((await progress(c)).prepare).toEqual({ total: 4, done: 0, current: ['cloud-1', 'cloud-2', 'cloud-3'] });
+  await eventually('the first group in flight', () => c.held.length === PREPARE_CONCURRENCY);
+  expect((await progress(c)).prepare).toEqual({ total: n, done: 0, current: cloud.slice(0, PREPARE_CONCURRENCY) });
   await pauseUpgrade(f.client, c.clusterId);
   c.release();
   const paused = await eventually('paused with the group done', async () => {
     const p = await progress(c);
-    return p.state === 'paused' && p.prepare?.done === 3 ? p : undefined;
+    return p.state === 'paused' && p.prepare?.done === PREPARE_CONCURRENCY ? p : undefined;
   });
-  expect(paused).toMatchObject({ phase: 'prepare', pause: { reason: 'user' }, prepare: { total: 4, done: 3, current: [] } });
-  expect(c.callsOf('runPreparePod')).toHaveLength(3);
+  expect(paused).toMatchObject({
+    phase: 'prepare',
+    pause: { reason: 'user' },
+    prepare: { total: n, done: PREPARE_CONCURRENCY, current: [] },
+  });
+  expect(c.callsOf('runPreparePod')).toHaveLength(PREPARE_CONCURRENCY);
   c.hold = false;
   await resumeUpgrade(f.client, c.clusterId);
   const result = await handle.result();
-  expect(c.callsOf('runPreparePod').map((x) => x.node)[3]).toBe('cloud-4');
-  expect(result).toMatchObject({ state: 'succeeded', prepare: { total: 4, done: 4 }, workers: { upgraded: 7 } });
+  expect(c.callsOf('runPreparePod').map((x) => x.node)[PREPARE_CONCURRENCY]).toBe(cloud[n - 1]);
+  expect(result).toMatchObject({ state: 'succeeded', prepare: { total: n, done: n }, workers: { upgraded: n + 3 } });
 });
 
 test('cancel while paused in prepare: cleanup runs, nothing was cordoned, the upgrade ends cancelled', async () => {
