@@ -109,6 +109,14 @@ export function evaluateProbes(input: ProbeInput): PrecheckItem[] {
   ];
 }
 
+/**
+ * The start-to-close timeout of a `probeNodes` activity over `nodeCount` nodes: every round of
+ * `concurrency` probes at its `timeoutMs`, one round more for listing and cleaning up, plus `marginMs`.
+ */
+export function probeActivityTimeoutMs(nodeCount: number, concurrency: number, timeoutMs: number, marginMs: number): number {
+  return (Math.ceil(nodeCount / concurrency) + 1) * timeoutMs + marginMs;
+}
+
 /** The item of a disabled probe run (request `nodeProbes: false`): one normal item that says so. */
 export function probesDisabledItem(): PrecheckItem {
   return item('node-probes', 'normal', 'node probes are disabled for this upgrade (nodeProbes: false); node-level checks were skipped');

@@ -7,6 +7,7 @@ import type { UpgradeActivities } from '../activities/types.js';
 import { ErrorType } from '../planning/errors.js';
 import { needsHops, planHops } from '../planning/hops.js';
 import { precheckVerdict } from '../planning/precheck.js';
+import { probeActivityTimeoutMs } from '../planning/probe-items.js';
 import { parseVersion } from '../planning/versions.js';
 import type { ClusterInventory, PrecheckReport } from '../planning/types.js';
 import { workflowIdFor } from './definitions.js';
@@ -43,12 +44,11 @@ export async function inspectCluster(args: InspectArgs): Promise<ClusterInspecti
   const items = await precheck({ ...ref, ...hopsFor(inv, args.targetVersion, args.via) });
   if (args.nodeProbes) {
     const { concurrency, timeoutMs } = args.nodeProbes;
-    const rounds = Math.ceil(inv.nodes.length / concurrency) + 1;
     items.push(
       ...(await probeNodes.executeWithOptions(
         {
           summary: `probe nodes of ${args.clusterId} (read-only)`,
-          startToCloseTimeout: rounds * timeoutMs + 60_000,
+          startToCloseTimeout: probeActivityTimeoutMs(inv.nodes.length, concurrency, timeoutMs, 60_000),
           heartbeatTimeout: 60_000,
         },
         [{ ...ref, ...args.nodeProbes }],

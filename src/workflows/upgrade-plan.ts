@@ -7,7 +7,7 @@ import { ErrorType, isInvalidUpgradeRequest } from '../planning/errors.js';
 import { needsHops, planHops, type HopStep } from '../planning/hops.js';
 import { planNodes } from '../planning/plan.js';
 import { precheckBlocker, precheckVerdict } from '../planning/precheck.js';
-import { probesDisabledItem } from '../planning/probe-items.js';
+import { probeActivityTimeoutMs, probesDisabledItem } from '../planning/probe-items.js';
 import type { ClusterInventory, PrecheckItem } from '../planning/types.js';
 import { checkNoNodeDowngrade, checkTargetVersion, checkVersionSkew, parseVersion, type KubeVersion } from '../planning/versions.js';
 import { failInvalid, type UpgradeRun } from './upgrade-run.js';
@@ -88,13 +88,11 @@ async function probeNodes(run: UpgradeRun, nodeCount: number): Promise<PrecheckI
   const { request, ref, activities } = run;
   const probes = request.nodeProbes;
   if (!probes.enabled) return [probesDisabledItem()];
-  // Enough for every node's probe in turn at the given concurrency, plus listing and cleaning up.
-  const rounds = Math.ceil(nodeCount / probes.concurrency) + 1;
   try {
     return await activities.within5Minutes.probeNodes.executeWithOptions(
       {
         summary: `probe nodes of ${ref.clusterId} (read-only)`,
-        startToCloseTimeout: rounds * probes.timeoutMs + 5 * 60_000,
+        startToCloseTimeout: probeActivityTimeoutMs(nodeCount, probes.concurrency, probes.timeoutMs, 5 * 60_000),
         heartbeatTimeout: 60_000,
         retry: { maximumAttempts: 2 },
       },
