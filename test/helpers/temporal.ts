@@ -69,6 +69,9 @@ export async function startWorkerEnv(
     taskQueue: TASK_QUEUE,
     workflowBundle: await workflowBundle(),
     activities,
+    // A failed test can leave fake activities held forever: stop the worker anyway, so afterAll
+    // still stops the dev server and jest can exit instead of hanging CI.
+    shutdownForceTime: '10 seconds',
     ...(opts.maxConcurrentActivityTaskExecutions ? { maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions } : {}),
   });
   const running = worker.run();
@@ -77,8 +80,11 @@ export async function startWorkerEnv(
     client: env.client,
     async stop() {
       worker.shutdown();
-      await running;
-      await env.teardown();
+      try {
+        await running;
+      } finally {
+        await env.teardown();
+      }
     },
   };
 }
