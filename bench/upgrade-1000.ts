@@ -75,12 +75,12 @@ const log = (line: string) => console.log(`[${((Date.now() - t0) / 1000).toFixed
 
 // ---------- /proc readings ----------
 const CLK_TCK = 100;
-/** user+sys CPU seconds of a process, or NaN when it is gone. */
-function cpuSeconds(pid: number): number {
+/** user+sys (or only sys: time in the kernel, e.g. mmap and page faults) CPU seconds of a process, or NaN when it is gone. */
+function cpuSeconds(pid: number, only?: 'sys'): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / CLK_TCK; // fields 14 and 15 (utime, stime)
+    return ((only ? 0 : Number(f[11])) + Number(f[12])) / CLK_TCK; // fields 14 and 15 (utime, stime)
   } catch {
     return NaN;
   }
@@ -366,6 +366,7 @@ try {
   const before = new Map([...descendants(process.pid)].map(([pid, comm]) => [pid, { comm, cpu: cpuSeconds(pid) }]));
   const selfCpu0 = process.cpuUsage();
   const workerCpu0 = cpuSeconds(workerPid);
+  const workerSys0 = cpuSeconds(workerPid, 'sys');
   const simCpu0 = cpuSeconds(simPid);
   const workerRss0 = memMb(workerPid, 'VmRSS');
   const simRss0 = memMb(simPid, 'VmRSS');
@@ -443,6 +444,7 @@ try {
   await sampler;
   // Figures at the end of the upgrade, before anything else runs.
   const workerCpu = cpuSeconds(workerPid) - workerCpu0;
+  const workerSys = cpuSeconds(workerPid, 'sys') - workerSys0;
   const simCpu = cpuSeconds(simPid) - simCpu0;
   const selfCpu = process.cpuUsage(selfCpu0);
   const workerHwm = memMb(workerPid, 'VmHWM');
@@ -623,7 +625,7 @@ try {
   const cpuUse = (pid: number, cpu: number) =>
     `pid ${pid}: ${cpu.toFixed(1)} s (${((cpu / (wallMs / 1000)) * 100).toFixed(0)}% of a core), ` +
     `${((cpu * 1000) / Math.max(1, upgraded)).toFixed(1)} ms per upgraded node`;
-  row('worker process CPU during the upgrade', cpuUse(workerPid, workerCpu));
+  row('worker process CPU during the upgrade', `${cpuUse(workerPid, workerCpu)}; in the kernel ${workerSys.toFixed(1)} s`);
   row(
     'worker RSS at start / peak sampled 1 s / VmHWM',
     `${workerRss0.toFixed(0)} / ${workerRssPeak.toFixed(0)} / ${workerHwm.toFixed(0)} MB`,
