@@ -2,7 +2,9 @@
  * Benchmark (not a test): a 10,000-worker upgrade (plus 3 masters) on a real Temporal dev server,
  * with in-memory fake activities. Prints wall time, the number of runs, and the largest event count
  * of any run, which must stay ≤ 10,240 (Temporal's history warning); exits non-zero otherwise.
- * BENCH_WORKERS overrides the worker count.
+ * BENCH_WORKERS overrides the worker count; BENCH_UPGRADE_MS makes each fake upgrade pod take that
+ * long (default 0), and the per-batch overhead (batch wall − BENCH_UPGRADE_MS) is then the cost of
+ * the workflow, the worker and Temporal alone, with no Kubernetes API server or simulator.
  * Run: scripts/bench.sh workflow-10k   (or: npx tsx bench/workflow-10k.ts)
  */
 import type { WorkflowHandle } from '@temporalio/client';
@@ -19,6 +21,11 @@ type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
 
 const LIMIT = 10_240;
 const workers = Number(process.env.BENCH_WORKERS ?? 10_000);
+const upgradeMs = Number(process.env.BENCH_UPGRADE_MS ?? 0);
+
+/** The q-quantile of `values` (nearest rank). */
+const quantile = (values: number[], q: number): number =>
+  [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.ceil(q * values.length) - 1)] ?? NaN;
 
 // Before startDevServer, which would install the test runtime without the Core filter (a second install throws).
 installTestRuntime({ telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } } });
@@ -39,6 +46,7 @@ try {
     clusterId: 'bench',
     controlPlaneVersion: 'v1.33.5',
     nodes: makeNodes({ masters: 3, cloud: 100, edge: workers - 100, version: 'v1.33.5' }),
+    upgradeMs,
   });
   const t0 = Date.now();
   const handle = await startUpgrade(env.client, { clusterId: c.clusterId, gate: NO_GATE, targetVersion: 'v1.34.4' });
@@ -65,6 +73,17 @@ try {
       `largest run: ${largest} events (limit ${LIMIT})`,
   );
   console.log(`batch sizes seen by the cluster: ${c.observedBatchSizes().join(' ')}`);
+  const overheads = c.observedBatchWalls().map((b) => (b.wallMs - upgradeMs) / 1000);
+  console.log(
+    `per-batch overhead (batch wall − ${upgradeMs} ms upgrade) p50 / p95 / max: ` +
+      [0.5, 0.95, 1].map((q) => `${quantile(overheads, q).toFixed(2)} s`).join(' / '),
+  );
+  console.log(
+    `per-batch wall: ${c
+      .observedBatchWalls()
+      .map((b) => `${b.size}:${(b.wallMs / 1000).toFixed(1)}`)
+      .join(' ')}`,
+  );
   if (result.state !== 'succeeded' || largest > LIMIT) exitCode = 1;
 } finally {
   worker.shutdown();

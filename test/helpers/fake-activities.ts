@@ -39,6 +39,9 @@ interface Attempt {
   node: string;
   start: number;
   end: number | null;
+  /** Wall-clock times of start and end (Date.now()), for the benchmark's per-batch overhead. */
+  startMs: number;
+  endMs: number | null;
 }
 
 /** A node of a fake cluster, with what the upgrade did to it. */
@@ -157,6 +160,22 @@ export class FakeCluster {
     return batches.map((b) => b.sort(compareNodeNames));
   }
 
+  /**
+   * Wall time of each observed batch (see {@link observedBatches}): from the end of the batch before
+   * (or the first start) to the end of its last attempt, in ms.
+   */
+  observedBatchWalls(kind: ClusterNode['kind'] = 'worker'): { size: number; wallMs: number }[] {
+    const at = new Map(this.attempts.map((a) => [a.node, a]));
+    let previousEnd: number | undefined;
+    return this.observedBatches(kind).map((nodes) => {
+      const attempts = nodes.map((n) => at.get(n)!);
+      const end = Math.max(...attempts.map((a) => a.endMs ?? Date.now()));
+      const from = previousEnd ?? Math.min(...attempts.map((a) => a.startMs));
+      previousEnd = end;
+      return { size: nodes.length, wallMs: end - from };
+    });
+  }
+
   /** Most attempts of `kind` ever in flight at once. */
   maxConcurrent(kind: ClusterNode['kind']): number {
     const points = this.attempts
@@ -198,12 +217,15 @@ export class FakeCluster {
   }
 
   begin(node: string): void {
-    this.attempts.push({ node, start: tick(), end: null });
+    this.attempts.push({ node, start: tick(), end: null, startMs: Date.now(), endMs: null });
   }
 
   end(node: string): void {
     const a = [...this.attempts].reverse().find((x) => x.node === node && x.end === null);
-    if (a) a.end = tick();
+    if (a) {
+      a.end = tick();
+      a.endMs = Date.now();
+    }
   }
 
   async upgradePod(args: NodeStepArgs): Promise<{ pod: string }> {
