@@ -73,17 +73,13 @@ try {
       `largest run: ${largest} events (limit ${LIMIT})`,
   );
   console.log(`batch sizes seen by the cluster: ${c.observedBatchSizes().join(' ')}`);
-  const overheads = c.observedBatchWalls().map((b) => (b.wallMs - upgradeMs) / 1000);
+  const walls = c.observedBatchWalls();
+  const overheads = walls.map((b) => (b.wallMs - upgradeMs) / 1000);
   console.log(
     `per-batch overhead (batch wall − ${upgradeMs} ms upgrade) p50 / p95 / max: ` +
       [0.5, 0.95, 1].map((q) => `${quantile(overheads, q).toFixed(2)} s`).join(' / '),
   );
-  console.log(
-    `per-batch wall: ${c
-      .observedBatchWalls()
-      .map((b) => `${b.size}:${(b.wallMs / 1000).toFixed(1)}`)
-      .join(' ')}`,
-  );
+  console.log(`per-batch wall: ${walls.map((b) => `${b.size}:${(b.wallMs / 1000).toFixed(1)}`).join(' ')}`);
   if (result.state !== 'succeeded' || largest > LIMIT) exitCode = 1;
 } finally {
   worker.shutdown();
