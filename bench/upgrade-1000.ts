@@ -156,14 +156,18 @@ const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) 
 
 /** Reads every run of the continue-as-new chain: events per run, and each node's activity times. */
 async function readHistories(client: Client, firstRunId: string) {
-  const runs: Array<{ runId: string; events: number; startedAt: number }> = [];
+  const runs: Array<{ runId: string; events: number; startedAt: number; failedTasks: number }> = [];
   const nodes = new Map<string, NodeHistory>();
   const scheduleToStart: number[] = [];
   let runId: string | undefined = firstRunId;
   while (runId) {
     const history = await client.workflow.getHandle(workflowIdFor(CLUSTER), runId).fetchHistory();
     const events = history.events ?? [];
-    runs.push({ runId, events: events.length, startedAt: ms(events[0]?.eventTime as never) });
+    // Workflow tasks failed or timed out, e.g. failed by the server (FORCE_CLOSE_COMMAND) when more than
+    // history.maximumBufferedEventsBatch (100) events arrived while the task was on the worker; each one
+    // costs the worker a replay of the run so far.
+    const failedTasks = events.filter((e) => e.workflowTaskFailedEventAttributes || e.workflowTaskTimedOutEventAttributes).length;
+    runs.push({ runId, events: events.length, startedAt: ms(events[0]?.eventTime as never), failedTasks });
     const byScheduledId = new Map<string, { node: string; activity: Activity }>();
     let next: string | undefined;
     for (const e of events) {
@@ -651,6 +655,10 @@ try {
   for (const [k, v] of [...requests].sort((a, b) => b[1] - a[1])) row(`  ${k}`, `${perNode(v).toFixed(2)} (${v})`);
   out.push('');
   row('history events per run', runs.map((r) => r.events).join(', ') + ` (${runs.length} runs)`);
+  row(
+    'workflow tasks failed or timed out',
+    `${runs.reduce((a, r) => a + r.failedTasks, 0)} (per run: ${runs.map((r) => r.failedTasks).join(', ')})`,
+  );
   const failedQueries = [...queryFailures.values()].reduce((a, b) => a + b, 0);
   const slowQueries = queryMs.filter((q) => q > 1000).length;
   row(
