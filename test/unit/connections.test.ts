@@ -8,13 +8,14 @@ const dispatcher = (name: string) => {
 type D = Parameters<ConnectionPool['take']>[0];
 
 describe('ConnectionPool', () => {
-  it('keeps the first dispatcher and releases the fresh ones of later requests', () => {
+  it('keeps the first dispatcher and leaves the unused fresh ones of later requests to the garbage collector', () => {
     const pool = new ConnectionPool(() => 0);
     const first = dispatcher('first');
     const second = dispatcher('second');
     expect(pool.take(first as unknown as D)).toBe(first);
     expect(pool.take(second as unknown as D)).toBe(first);
-    expect(second.closed).toBe(true);
+    // Closing an unused undici dispatcher only builds an error object with a stack trace.
+    expect(second.closed).toBe(false);
     expect(first.closed).toBe(false);
     expect(pool.kept).toBe(1);
   });
