@@ -10,6 +10,7 @@
  *   scripts/bench.sh upgrade-1000 [--workers 1000] [--upgrade-seconds 1] [--masters 0]
  *                                 [--lease-seconds 120] [--status-seconds 300] [--worker-node-options '...']
  *                                 [--worker-env K=V,…] [--mem-profile] [--plain-node] [--pre-phases]
+ *                                 [--server-config KEY=VALUE,…]
  *
  * Measures only; nothing is asserted.
  */
@@ -46,6 +47,8 @@ const { values: opt } = parseArgs({
     'worker-node-options': { type: 'string', default: '' },
     /** Extra environment for the worker process only, e.g. 'MALLOC_ARENA_MAX=2' (comma-separated K=V). */
     'worker-env': { type: 'string', default: '' },
+    /** Dynamic config of the Temporal dev server (comma-separated KEY=VALUE), e.g. 'history.maximumBufferedEventsBatch=1000'. */
+    'server-config': { type: 'string', default: '' },
     /** Samples the worker's memory every second (bench/mem-sampler.cjs) and prints where it is at the peak. */
     'mem-profile': { type: 'boolean', default: false },
     /** Starts the worker as `node bin/edge-upgrade.js worker`, without the settings of the bin's #! line (for comparison). */
@@ -286,7 +289,12 @@ const dir = mkdtempSync(join(tmpdir(), 'edge-upgrade-bench-'));
 buildOnce();
 log(`starting the control plane (node-monitor-grace-period ${LEASE_S} s), the Temporal dev server, the simulator and the worker`);
 const cp = await LocalControlPlane.start({ k8sBinDir: k8sBinDir(), etcdBinary: etcdBinary(), nodeMonitorGracePeriodSeconds: LEASE_S });
-const server = await startDevServer({ temporalCli: temporalCli(), dir, ui: false });
+const server = await startDevServer({
+  temporalCli: temporalCli(),
+  dir,
+  ui: false,
+  dynamicConfig: opt['server-config'].split(',').filter(Boolean),
+});
 const timelinePath = join(dir, 'simulator-timeline.jsonl');
 const simLog = createWriteStream(join(dir, 'simulator.log'));
 const edge = Math.round(WORKERS * 0.9);

@@ -19,8 +19,17 @@ export interface DevServer {
   kill(): Promise<void>;
 }
 
-/** Starts the dev server; `dir` holds its SQLite file and log. `port` defaults to a free one. */
-export async function startDevServer(opts: { temporalCli: string; dir: string; ui?: boolean; port?: number }): Promise<DevServer> {
+/**
+ * Starts the dev server; `dir` holds its SQLite file and log. `port` defaults to a free one.
+ * `dynamicConfig` entries are `KEY=VALUE` dynamic-config settings, e.g. `history.maximumBufferedEventsBatch=1000`.
+ */
+export async function startDevServer(opts: {
+  temporalCli: string;
+  dir: string;
+  ui?: boolean;
+  port?: number;
+  dynamicConfig?: string[];
+}): Promise<DevServer> {
   if (!existsSync(opts.temporalCli)) throw new Error(`Temporal CLI not found at ${opts.temporalCli}: run scripts/ensure-temporal.sh`);
   const port = opts.port ?? (await freePort());
   const uiPort = await freePort();
@@ -41,6 +50,7 @@ export async function startDevServer(opts: { temporalCli: string; dir: string; u
   if (opts.ui === false) args.push('--headless');
   else args.push('--ui-port', String(uiPort));
   for (const key of searchAttributeDefinitions) args.push('--search-attribute', `${key.name}=Keyword`);
+  for (const kv of opts.dynamicConfig ?? []) args.push('--dynamic-config-value', kv);
   const proc: Managed = startProcess('temporal', opts.temporalCli, args, join(opts.dir, 'temporal.log'));
   const address = `127.0.0.1:${port}`;
   await waitUntil(
