@@ -480,9 +480,28 @@ export function activityContext(): Context | undefined {
   }
 }
 
-/** Heartbeats `details` when inside an activity. */
+/**
+ * Shortest gap between two heartbeats with the same details from one activity, in ms. A waiting
+ * upgrade pod wakes on every change of its pod or node; each heartbeat is a call into the Temporal
+ * runtime, which sends at most one per throttle interval (seconds) anyway.
+ */
+export const SAME_HEARTBEAT_GAP_MS = 1_000;
+
+const lastHeartbeat = new WeakMap<Context, { at: number; details: string }>();
+
+/**
+ * Heartbeats `details` when inside an activity; skips a heartbeat whose details equal the last one
+ * this activity sent less than {@link SAME_HEARTBEAT_GAP_MS} ago.
+ */
 export function heartbeat(details?: unknown): void {
-  activityContext()?.heartbeat(details);
+  const ctx = activityContext();
+  if (!ctx) return;
+  const now = Date.now();
+  const json = JSON.stringify(details ?? null);
+  const last = lastHeartbeat.get(ctx);
+  if (last && last.details === json && now - last.at < SAME_HEARTBEAT_GAP_MS) return;
+  lastHeartbeat.set(ctx, { at: now, details: json });
+  ctx.heartbeat(details);
 }
 
 /** The last heartbeat details of a previous attempt, when inside an activity. */
