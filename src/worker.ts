@@ -16,6 +16,7 @@ import {
   versionsFor,
   type WorkerConfig,
 } from './config.js';
+import { RequestTally } from './request-tally.js';
 import { TASK_QUEUE } from './workflows/definitions.js';
 
 /** Options of {@link createWorker}. */
@@ -52,7 +53,8 @@ export const MAX_HEARTBEAT_THROTTLE = '3 seconds';
  * Name of the counter of Kubernetes API requests the worker sends, with labels cluster, verb and
  * resource (e.g. verb="create", resource="pods/eviction"). The runtime's Prometheus endpoint shows
  * it under this name (no `temporal_` prefix, no `_total` suffix), e.g.
- * `edge_upgrade_kube_requests{cluster="shop-17",verb="get",resource="nodes"} 42`.
+ * `edge_upgrade_kube_requests{cluster="shop-17",verb="get",resource="nodes"} 42`. Requests reach it within a
+ * second ({@link RequestTally}).
  */
 export const KUBE_REQUESTS_METRIC = 'edge_upgrade_kube_requests';
 
@@ -78,10 +80,12 @@ export const WORKFLOW_BUNDLE = 'workflow-bundle.js';
 export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
   const { config } = opts;
   const clusters = new ClusterRegistry(config.clusters);
-  const kubeRequests = Runtime.instance().metricMeter.createCounter(
-    KUBE_REQUESTS_METRIC,
-    'requests',
-    'Kubernetes API requests sent by the worker, by cluster, verb and resource',
+  const kubeRequests = new RequestTally(
+    Runtime.instance().metricMeter.createCounter(
+      KUBE_REQUESTS_METRIC,
+      'requests',
+      'Kubernetes API requests sent by the worker, by cluster, verb and resource',
+    ),
   );
   const bundle = prebuiltWorkflowBundle();
   return Worker.create({
@@ -95,7 +99,7 @@ export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
       healthChecks: (clusterId) => healthChecksFor(config, clusterId),
       cloudNodeLabel: (clusterId) => cloudNodeLabelFor(config, clusterId),
       versions: (clusterId) => versionsFor(config, clusterId),
-      onKubeRequest: (cluster, verb, resource) => kubeRequests.add(1, { cluster, verb, resource }),
+      onKubeRequest: (cluster, verb, resource) => kubeRequests.add(cluster, verb, resource),
     }),
     interceptors: { activity: [activityInterceptors((id) => clusters.kubeConfig(id).getCurrentCluster()?.server)] },
     // Activities mostly wait on the API server; many can run at once without much CPU.
