@@ -5,14 +5,22 @@
  * the API server's. {@link ConnectionPool.middleware} swaps each request's fresh dispatcher for one
  * kept per cluster, so requests share keep-alive connections. The kept one is replaced every
  * {@link POOL_RENEW_MS} by a fresh one (closing the old gracefully), so rotated client
- * certificates in the kubeconfig's files are still picked up.
+ * certificates in the kubeconfig's files are still picked up. {@link ConnectionPool.authentication}
+ * skips building the fresh dispatcher while the kept one serves.
  */
-import type { Middleware, RequestContext } from '@kubernetes/client-node';
+import type { KubeConfig, Middleware, RequestContext } from '@kubernetes/client-node';
+import type { RequestOptions } from 'node:https';
 
 /** How long one dispatcher (and its connections) serves a cluster before a fresh one replaces it, in ms. */
 export const POOL_RENEW_MS = 5 * 60_000;
 
 type Dispatcher = NonNullable<ReturnType<RequestContext['getDispatcher']>>;
+
+/** client-node's SecurityAuthentication (not exported by the package). */
+export interface Authentication {
+  getName(): string;
+  applySecurityAuthentication(ctx: RequestContext): Promise<void>;
+}
 
 /** The dispatcher requests to one cluster share. */
 export class ConnectionPool {
@@ -33,9 +41,36 @@ export class ConnectionPool {
     post: async (res) => res,
   };
 
+  /**
+   * The authentication of `kc`'s requests. KubeConfig.applySecurityAuthentication decodes the TLS
+   * options and builds a new undici dispatcher for every request; while the kept dispatcher serves,
+   * this sets only `kc`'s headers (bearer token, exec or auth-provider plugin, basic auth,
+   * impersonation), taken from its public `applyToHTTPSOptions`, and the kept dispatcher.
+   */
+  authentication(kc: KubeConfig): Authentication {
+    return {
+      getName: () => kc.getName(),
+      applySecurityAuthentication: async (ctx) => {
+        const kept = this.serving();
+        if (!kept) return kc.applySecurityAuthentication(ctx);
+        const opts: RequestOptions = {};
+        await kc.applyToHTTPSOptions(opts);
+        // The same order as client-node: basic auth first, so a token header wins.
+        if (opts.auth) ctx.setHeaderParam('Authorization', `Basic ${Buffer.from(opts.auth).toString('base64')}`);
+        for (const [key, value] of Object.entries(opts.headers ?? {})) ctx.setHeaderParam(key, `${value}`);
+        ctx.setDispatcher(kept);
+      },
+    };
+  }
+
+  /** The kept dispatcher while it is not due for renewal. */
+  private serving(): Dispatcher | undefined {
+    return this.dispatcher && this.now() - this.since < POOL_RENEW_MS ? this.dispatcher : undefined;
+  }
+
   /** The shared dispatcher; `fresh` becomes it when there is none yet or the current one is due for renewal. */
   take(fresh: Dispatcher): Dispatcher {
-    if (this.dispatcher && this.now() - this.since < POOL_RENEW_MS) {
+    if (this.dispatcher && (fresh === this.dispatcher || this.serving())) {
       // `fresh` was never used, so it holds no connection, timer or socket: the garbage collector
       // takes it. Closing it would cost more than building it: undici builds an error object, stack
       // trace included, for each dispatcher it destroys (about 1 s of CPU per 1,000 upgraded nodes).

@@ -163,7 +163,7 @@ export function makeClient<T>(
   return new type(
     createConfiguration({
       baseServer: new ServerConfiguration(cluster.server, {}),
-      authMethods: { default: kc },
+      authMethods: { default: pool ? pool.authentication(kc) : kc },
       promiseMiddleware: [requestTimeout, ...(count ? [counting] : []), ...(pool ? [pool.middleware] : [])],
     }),
   );

@@ -1,3 +1,5 @@
+import { KubeConfig, RequestContext } from '@kubernetes/client-node';
+import { jest } from '@jest/globals';
 import { ConnectionPool, POOL_RENEW_MS } from '../../src/activities/connections.js';
 
 /** A stand-in for an undici dispatcher: only close() is used. */
@@ -30,5 +32,61 @@ describe('ConnectionPool', () => {
     expect(pool.take(renewed as unknown as D)).toBe(renewed);
     expect(first.closed).toBe(true);
     expect(pool.kept).toBe(2);
+  });
+
+  describe('authentication', () => {
+    /** A kubeconfig whose requests get a TLS dispatcher (skip-TLS-verify) and the given user's credentials. */
+    const kubeConfig = (user: Record<string, string>): KubeConfig => {
+      const kc = new KubeConfig();
+      kc.loadFromOptions({
+        clusters: [{ name: 'c', server: 'https://127.0.0.1:6443', skipTLSVerify: true }],
+        users: [{ name: 'u', ...user }],
+        contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+        currentContext: 'x',
+      });
+      return kc;
+    };
+    /** One request through the pool's authentication and middleware, as client-node sends it. */
+    const send = async (pool: ConnectionPool, kc: KubeConfig) => {
+      const ctx = new RequestContext('https://127.0.0.1:6443/api/v1/nodes/edge-001', 'GET' as never);
+      await pool.authentication(kc).applySecurityAuthentication(ctx);
+      await pool.middleware.pre(ctx);
+      return ctx;
+    };
+
+    it('builds a dispatcher for the first request only; later ones carry the same credentials and the kept dispatcher', async () => {
+      let now = 0;
+      const pool = new ConnectionPool(() => now);
+      const kc = kubeConfig({ token: 'secret-token' });
+      const full = jest.spyOn(kc, 'applySecurityAuthentication');
+      const first = await send(pool, kc);
+      const kept = first.getDispatcher();
+      expect(kept).toBeDefined();
+      expect(first.getHeaders()['Authorization']).toBe('Bearer secret-token');
+      const second = await send(pool, kc);
+      expect(second.getDispatcher()).toBe(kept);
+      expect(second.getHeaders()['Authorization']).toBe('Bearer secret-token');
+      expect(full).toHaveBeenCalledTimes(1);
+      // Due for renewal: a fresh dispatcher again.
+      now = POOL_RENEW_MS;
+      const renewed = await send(pool, kc);
+      expect(full).toHaveBeenCalledTimes(2);
+      expect(renewed.getDispatcher()).not.toBe(kept);
+      expect(pool.kept).toBe(2);
+      await pool.close();
+    });
+
+    it('sends basic auth and impersonation headers like client-node does', async () => {
+      const pool = new ConnectionPool(() => 0);
+      const kc = kubeConfig({ username: 'ops', password: 'pw', impersonateUser: 'edge-admin' });
+      const first = await send(pool, kc);
+      const second = await send(pool, kc);
+      for (const ctx of [first, second]) {
+        expect(ctx.getHeaders()['Authorization']).toBe(`Basic ${Buffer.from('ops:pw').toString('base64')}`);
+        expect(ctx.getHeaders()['Impersonate-User']).toBe('edge-admin');
+      }
+      expect(second.getDispatcher()).toBe(first.getDispatcher());
+      await pool.close();
+    });
   });
 });
