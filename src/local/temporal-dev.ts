@@ -20,8 +20,29 @@ export interface DevServer {
 }
 
 /**
+ * Dynamic config of every dev server started here, the embedded default's. While a workflow task
+ * is on the worker, the server buffers the run's new events; above
+ * `history.maximumBufferedEventsBatch` (default 100) it fails the task (FORCE_CLOSE_COMMAND),
+ * which clears the queries it holds and makes the worker replay the run. A batch of 100 nodes
+ * finishing one step together brings about 200 events (activity started + completed).
+ */
+export const DEV_SERVER_DYNAMIC_CONFIG: readonly string[] = ['history.maximumBufferedEventsBatch=1000'];
+
+/** {@link DEV_SERVER_DYNAMIC_CONFIG} with `overrides` (`KEY=VALUE`) applied: a key given again takes the new value. */
+export function devServerDynamicConfig(overrides: readonly string[] = []): string[] {
+  const byKey = new Map<string, string>();
+  for (const kv of [...DEV_SERVER_DYNAMIC_CONFIG, ...overrides]) {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw new Error(`dynamic config must be KEY=VALUE, got "${kv}"`);
+    byKey.set(kv.slice(0, eq), kv);
+  }
+  return [...byKey.values()];
+}
+
+/**
  * Starts the dev server; `dir` holds its SQLite file and log. `port` defaults to a free one.
- * `dynamicConfig` entries are `KEY=VALUE` dynamic-config settings, e.g. `history.maximumBufferedEventsBatch=1000`.
+ * `dynamicConfig` entries are `KEY=VALUE` dynamic-config settings, applied over
+ * {@link DEV_SERVER_DYNAMIC_CONFIG}, e.g. `history.maximumBufferedEventsBatch=100` (the server's own default).
  */
 export async function startDevServer(opts: {
   temporalCli: string;
@@ -50,7 +71,7 @@ export async function startDevServer(opts: {
   if (opts.ui === false) args.push('--headless');
   else args.push('--ui-port', String(uiPort));
   for (const key of searchAttributeDefinitions) args.push('--search-attribute', `${key.name}=Keyword`);
-  for (const kv of opts.dynamicConfig ?? []) args.push('--dynamic-config-value', kv);
+  for (const kv of devServerDynamicConfig(opts.dynamicConfig)) args.push('--dynamic-config-value', kv);
   const proc: Managed = startProcess('temporal', opts.temporalCli, args, join(opts.dir, 'temporal.log'));
   const address = `127.0.0.1:${port}`;
   await waitUntil(
