@@ -26,7 +26,8 @@ import { Client, Connection } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { getProgress, readProgress, startUpgrade, STATUS_PATIENCE_MS } from '../src/api.js';
 import { LocalControlPlane } from '../src/local/control-plane.js';
-import { startDevServer } from '../src/local/temporal-dev.js';
+import { devServerDynamicConfig, startDevServer } from '../src/local/temporal-dev.js';
+import { TALLY_FLUSH_MS } from '../src/request-tally.js';
 import { batchPlan, DEFAULT_MAX_BATCH_PERCENT } from '../src/planning/batches.js';
 import { nodeReady } from '../src/planning/cluster.js';
 import type { Progress } from '../src/planning/types.js';
@@ -88,6 +89,82 @@ function cpuSeconds(pid: number, only?: 'sys'): number {
     return NaN;
   }
 }
+/** CPU seconds (user + kernel, and kernel alone) of each thread of `pid`, by thread id, with its name. */
+function threadCpu(pid: number): Map<string, { name: string; cpu: number; sys: number }> {
+  const out = new Map<string, { name: string; cpu: number; sys: number }>();
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(tid, { name, cpu: (Number(f[11]) + Number(f[12])) / CLK_TCK, sys: Number(f[12]) / CLK_TCK });
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return out;
+}
+
+/** What each thread name used between two {@link threadCpu} readings (threads that ended are missing), most first. */
+function threadCpuByName(
+  before: Map<string, { name: string; cpu: number; sys: number }>,
+  after: Map<string, { name: string; cpu: number; sys: number }>,
+): Array<{ name: string; threads: number; cpu: number; sys: number }> {
+  const byName = new Map<string, { name: string; threads: number; cpu: number; sys: number }>();
+  for (const [tid, a] of after) {
+    const b = before.get(tid);
+    const e = byName.get(a.name) ?? { name: a.name, threads: 0, cpu: 0, sys: 0 };
+    e.threads++;
+    e.cpu += a.cpu - (b?.cpu ?? 0);
+    e.sys += a.sys - (b?.sys ?? 0);
+    byName.set(a.name, e);
+  }
+  return [...byName.values()].sort((x, y) => y.cpu - x.cpu);
+}
+
+/** CPU seconds at time `t`, interpolated between the two samples around it. */
+function cpuAt(samples: Array<{ t: number; cpu: number }>, t: number): number {
+  const after = samples.findIndex((s) => s.t >= t);
+  if (after <= 0) return samples[after === 0 ? 0 : samples.length - 1]?.cpu ?? NaN;
+  const a = samples[after - 1]!;
+  const b = samples[after]!;
+  return a.cpu + ((b.cpu - a.cpu) * (t - a.t)) / Math.max(1, b.t - a.t);
+}
+
+/**
+ * Least-squares fit of the worker's CPU per batch as `perNode × nodes + perSecond × wall seconds`
+ * (no intercept): what each upgraded node costs, apart from what the worker spends per second
+ * whatever it does. Undefined with fewer than three batches.
+ */
+function cpuFit(
+  batches: Array<{ size: number; wall: number; cpu: number }>,
+): { perNode: number; perSecond: number; r2: number } | undefined {
+  const rows = batches.filter((b) => Number.isFinite(b.cpu)).map((b) => ({ n: b.size, w: b.wall / 1000, y: b.cpu }));
+  if (rows.length < 3) return undefined;
+  const sum = (f: (r: (typeof rows)[number]) => number) => rows.reduce((a, r) => a + f(r), 0);
+  const [nn, nw, ww, ny, wy] = [
+    sum((r) => r.n * r.n),
+    sum((r) => r.n * r.w),
+    sum((r) => r.w * r.w),
+    sum((r) => r.n * r.y),
+    sum((r) => r.w * r.y),
+  ];
+  const det = nn * ww - nw * nw;
+  if (det === 0) return undefined;
+  const perNode = (ny * ww - wy * nw) / det;
+  const perSecond = (wy * nn - ny * nw) / det;
+  const mean = sum((r) => r.y) / rows.length;
+  const residual = sum((r) => (r.y - perNode * r.n - perSecond * r.w) ** 2);
+  const total = sum((r) => (r.y - mean) ** 2);
+  return { perNode, perSecond, r2: total > 0 ? 1 - residual / total : 1 };
+}
+
 /** A /proc/<pid>/status field in MB (VmHWM, VmRSS). */
 function memMb(pid: number, field: 'VmHWM' | 'VmRSS'): number {
   try {
@@ -289,11 +366,12 @@ const dir = mkdtempSync(join(tmpdir(), 'edge-upgrade-bench-'));
 buildOnce();
 log(`starting the control plane (node-monitor-grace-period ${LEASE_S} s), the Temporal dev server, the simulator and the worker`);
 const cp = await LocalControlPlane.start({ k8sBinDir: k8sBinDir(), etcdBinary: etcdBinary(), nodeMonitorGracePeriodSeconds: LEASE_S });
+const serverConfig = opt['server-config'].split(',').filter(Boolean);
 const server = await startDevServer({
   temporalCli: temporalCli(),
   dir,
   ui: false,
-  dynamicConfig: opt['server-config'].split(',').filter(Boolean),
+  dynamicConfig: serverConfig,
 });
 const timelinePath = join(dir, 'simulator-timeline.jsonl');
 const simLog = createWriteStream(join(dir, 'simulator.log'));
@@ -378,11 +456,14 @@ try {
   const before = new Map([...descendants(process.pid)].map(([pid, comm]) => [pid, { comm, cpu: cpuSeconds(pid) }]));
   const selfCpu0 = process.cpuUsage();
   const workerCpu0 = cpuSeconds(workerPid);
+  const workerThreads0 = threadCpu(workerPid);
   const workerSys0 = cpuSeconds(workerPid, 'sys');
   const simCpu0 = cpuSeconds(simPid);
   const workerRss0 = memMb(workerPid, 'VmRSS');
   const simRss0 = memMb(simPid, 'VmRSS');
   let workerRssPeak = workerRss0;
+  /** The worker's CPU seconds, read every second: what each batch cost it. */
+  const workerCpuSamples: Array<{ t: number; cpu: number }> = [];
   let simRssPeak = simRss0;
 
   connection = await Connection.connect({ address: server.address });
@@ -427,6 +508,7 @@ try {
         queryMs.push(Date.now() - t);
       }
       workerRssPeak = Math.max(workerRssPeak, memMb(workerPid, 'VmRSS') || 0);
+      workerCpuSamples.push({ t: Date.now(), cpu: cpuSeconds(workerPid) });
       simRssPeak = Math.max(simRssPeak, memMb(simPid, 'VmRSS') || 0);
       const upgraded = last ? last.masters.upgraded + last.workers.upgraded : 0;
       if (last && Math.floor(upgraded / 100) !== lastLogged) {
@@ -456,6 +538,7 @@ try {
   await sampler;
   // Figures at the end of the upgrade, before anything else runs.
   const workerCpu = cpuSeconds(workerPid) - workerCpu0;
+  const workerThreads = threadCpuByName(workerThreads0, threadCpu(workerPid));
   const workerSys = cpuSeconds(workerPid, 'sys') - workerSys0;
   const simCpu = cpuSeconds(simPid) - simCpu0;
   const selfCpu = process.cpuUsage(selfCpu0);
@@ -467,7 +550,8 @@ try {
   const final = await getProgress(client, CLUSTER).catch(() => last);
   log(`upgrade ended: ${final?.state ?? 'unknown'} (${result instanceof Error ? result.message : 'result received'})`);
 
-  // The worker's own count of API requests.
+  // The worker's own count of API requests, which reaches its counter within TALLY_FLUSH_MS.
+  await new Promise((r) => setTimeout(r, TALLY_FLUSH_MS + 500));
   const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
   const requests = new Map<string, number>();
   let metricName = '';
@@ -549,7 +633,15 @@ try {
   const ordered = workerNodes
     .filter(([, h]) => h.steps.cordonNode && h.steps.uncordonNode?.completed !== undefined)
     .sort((a, b) => a[1].steps.cordonNode!.scheduled - b[1].steps.cordonNode!.scheduled);
-  const batches: Array<{ size: number; wall: number; slowest: number; overhead: number; worst: Record<string, number> }> = [];
+  const batches: Array<{
+    size: number;
+    wall: number;
+    slowest: number;
+    overhead: number;
+    worst: Record<string, number>;
+    /** The worker's CPU seconds from the previous batch's end to this one's. */
+    cpu: number;
+  }> = [];
   let overlap = false;
   if (ordered.length === WORKERS) {
     let at = 0;
@@ -564,7 +656,8 @@ try {
       // The worst of each step in the batch, and how late its first cordon started.
       const worst: Record<string, number> = { start: firstStart - prevEnd };
       for (const [n, h] of members) for (const [k, v] of Object.entries(nodeLatencies(n, h))) worst[k] = Math.max(worst[k] ?? -Infinity, v);
-      batches.push({ size, wall: end - prevEnd, slowest, overhead: end - prevEnd - slowest, worst });
+      const cpu = cpuAt(workerCpuSamples, end) - cpuAt(workerCpuSamples, prevEnd);
+      batches.push({ size, wall: end - prevEnd, slowest, overhead: end - prevEnd - slowest, worst, cpu });
       prevEnd = end;
     }
   }
@@ -585,6 +678,7 @@ try {
     `  test bed: one machine, ${cores} cores; etcd + kube-apiserver + controller manager + scheduler, ` +
       'Temporal dev server (SQLite), simulator process, worker process',
   );
+  out.push(`  Temporal dev server dynamic config: ${devServerDynamicConfig(serverConfig).join(', ')}`);
   out.push(
     `  simulator: upgrade pod ${UPGRADE_S} s, node lease ${LEASE_S} s (renewed every ${LEASE_S / 4} s), ` +
       `status re-posted every ${STATUS_S} s, ` +
@@ -610,6 +704,18 @@ try {
     row('per-batch overhead p50 / p95 / max', `${sec(pct(overheads, 50))} / ${sec(pct(overheads, 95))} / ${sec(Math.max(...overheads))}`);
     out.push('    (batch wall: previous batch done → last uncordon done; minus the slowest simulator run, pod seen → node Ready)');
     row('per-batch wall', batches.map((b) => `${b.size}:${(b.wall / 1000).toFixed(1)}`).join(' '));
+    row('worker CPU per batch (s)', batches.map((b) => `${b.size}:${b.cpu.toFixed(1)}`).join(' '));
+    const fit = cpuFit(batches);
+    if (fit) {
+      row(
+        'worker CPU fit over batches: per node + per second',
+        `${(fit.perNode * 1000).toFixed(1)} ms per node + ${(fit.perSecond * 1000).toFixed(0)} ms per second of wall ` +
+          `(least squares, R² ${fit.r2.toFixed(2)})`,
+      );
+      out.push(
+        '    (the per-second part runs whatever the batch size: watches, heartbeats, polls, queries; a slower test bed makes more of it)',
+      );
+    }
     if (overlap) row('WARNING', 'batches overlap in time: the cordon-order grouping is approximate');
     const worstBatch = batches.reduce((a, b) => (b.overhead > a.overhead ? b : a));
     row(
@@ -638,6 +744,13 @@ try {
     `pid ${pid}: ${cpu.toFixed(1)} s (${((cpu / (wallMs / 1000)) * 100).toFixed(0)}% of a core), ` +
     `${((cpu * 1000) / Math.max(1, upgraded)).toFixed(1)} ms per upgraded node`;
   row('worker process CPU during the upgrade', `${cpuUse(workerPid, workerCpu)}; in the kernel ${workerSys.toFixed(1)} s`);
+  row(
+    '  by thread (name: CPU s, of it in the kernel)',
+    workerThreads
+      .filter((t) => t.cpu >= 0.05)
+      .map((t) => `${t.name}${t.threads > 1 ? ` ×${t.threads}` : ''}: ${t.cpu.toFixed(1)} (${t.sys.toFixed(1)})`)
+      .join(', '),
+  );
   row(
     'worker RSS at start / peak sampled 1 s / VmHWM',
     `${workerRss0.toFixed(0)} / ${workerRssPeak.toFixed(0)} / ${workerHwm.toFixed(0)} MB`,
