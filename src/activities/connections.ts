@@ -8,8 +8,17 @@
  * certificates in the kubeconfig's files are still picked up. {@link ConnectionPool.authentication}
  * skips building the fresh dispatcher while the kept one serves.
  */
-import type { KubeConfig, Middleware, RequestContext } from '@kubernetes/client-node';
+import {
+  IsomorphicFetchHttpLibrary,
+  Observable,
+  ResponseContext,
+  type HttpLibrary,
+  type KubeConfig,
+  type Middleware,
+  type RequestContext,
+} from '@kubernetes/client-node';
 import type { RequestOptions } from 'node:https';
+import { Readable } from 'node:stream';
 
 /** How long one dispatcher (and its connections) serves a cluster before a fresh one replaces it, in ms. */
 export const POOL_RENEW_MS = 5 * 60_000;
@@ -91,4 +100,43 @@ export class ConnectionPool {
     this.dispatcher = undefined;
     await d?.close().catch(() => undefined);
   }
+}
+
+/**
+ * client-node's HTTP library on undici's `Dispatcher.request` instead of WHATWG `fetch`: the same
+ * dispatcher (the pool's), the same headers, body, timeout signal and errors (undici's, with their
+ * codes), at a fraction of the CPU per request; fetch builds Request, Response, Headers and web
+ * streams for each. A request without a dispatcher (a plain-HTTP cluster) goes through fetch.
+ */
+export class DispatcherHttpLibrary implements HttpLibrary {
+  private readonly viaFetch = new IsomorphicFetchHttpLibrary();
+
+  send(request: RequestContext): Observable<ResponseContext> {
+    const dispatcher = request.getDispatcher();
+    if (!dispatcher) return this.viaFetch.send(request);
+    return new Observable(sendWith(dispatcher, request));
+  }
+}
+
+async function sendWith(dispatcher: Dispatcher, request: RequestContext): Promise<ResponseContext> {
+  const url = new URL(request.getUrl());
+  const body = request.getBody();
+  if (body !== undefined && typeof body !== 'string') throw new Error(`unsupported request body for ${request.getUrl()}`);
+  const res = await dispatcher.request({
+    origin: url.origin,
+    path: url.pathname + url.search,
+    method: request.getHttpMethod() as Parameters<Dispatcher['request']>[0]['method'],
+    headers: request.getHeaders(),
+    body,
+    signal: request.getSignal(),
+  });
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(res.headers)) {
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return new ResponseContext(res.statusCode, headers, {
+    text: () => res.body.text(),
+    binary: async () => Buffer.from(await res.body.arrayBuffer()),
+    stream: () => Readable.toWeb(res.body) as ReadableStream<Uint8Array>,
+  });
 }

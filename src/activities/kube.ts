@@ -33,7 +33,7 @@ import { ConfigError, type ClusterRegistry } from '../config.js';
 import { ErrorType } from '../planning/errors.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, UPGRADE_NAMESPACE } from '../planning/labels.js';
 import type { NodeStep } from '../planning/types.js';
-import { ConnectionPool } from './connections.js';
+import { ConnectionPool, DispatcherHttpLibrary } from './connections.js';
 import { SharedWatch } from './shared-watch.js';
 import type { NodeStepFailureDetails } from './types.js';
 
@@ -164,6 +164,7 @@ export function makeClient<T>(
     createConfiguration({
       baseServer: new ServerConfiguration(cluster.server, {}),
       authMethods: { default: pool ? pool.authentication(kc) : kc },
+      ...(pool ? { httpApi: new DispatcherHttpLibrary() } : {}),
       promiseMiddleware: [requestTimeout, ...(count ? [counting] : []), ...(pool ? [pool.middleware] : [])],
     }),
   );

@@ -1,6 +1,6 @@
 import { KubeConfig, RequestContext } from '@kubernetes/client-node';
 import { jest } from '@jest/globals';
-import { ConnectionPool, POOL_RENEW_MS } from '../../src/activities/connections.js';
+import { ConnectionPool, DispatcherHttpLibrary, POOL_RENEW_MS } from '../../src/activities/connections.js';
 
 /** A stand-in for an undici dispatcher: only close() is used. */
 const dispatcher = (name: string) => {
@@ -88,5 +88,58 @@ describe('ConnectionPool', () => {
       expect(second.getDispatcher()).toBe(first.getDispatcher());
       await pool.close();
     });
+  });
+});
+
+describe('DispatcherHttpLibrary', () => {
+  /** A stand-in dispatcher that records the request and answers with `status` and `text`. */
+  const answering = (status: number, text: string, fail?: Error) => {
+    const seen: Array<Record<string, unknown>> = [];
+    const d = {
+      seen,
+      request: async (opts: Record<string, unknown>) => {
+        seen.push(opts);
+        if (fail) throw fail;
+        return {
+          statusCode: status,
+          headers: { 'content-type': 'application/json', 'set-cookie': ['a=1', 'b=2'] },
+          body: { text: async () => text, arrayBuffer: async () => new TextEncoder().encode(text).buffer },
+        };
+      },
+    };
+    return d;
+  };
+
+  it("sends the request's method, path, headers, body and signal through its dispatcher; hands back status, headers, body", async () => {
+    const d = answering(201, '{"kind":"Event"}');
+    const ctx = new RequestContext('https://10.0.0.1:6443/api/v1/namespaces/default/events?dryRun=All', 'POST' as never);
+    ctx.setHeaderParam('Content-Type', 'application/json');
+    ctx.setHeaderParam('Authorization', 'Bearer t');
+    ctx.setBody('{"reason":"UpgradeCordoned"}');
+    const signal = AbortSignal.timeout(60_000);
+    ctx.setSignal(signal);
+    ctx.setDispatcher(d as never);
+    const res = await new DispatcherHttpLibrary().send(ctx).toPromise();
+    expect(d.seen).toEqual([
+      {
+        origin: 'https://10.0.0.1:6443',
+        path: '/api/v1/namespaces/default/events?dryRun=All',
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: 'Bearer t' },
+        body: '{"reason":"UpgradeCordoned"}',
+        signal,
+      },
+    ]);
+    expect(res.httpStatusCode).toBe(201);
+    expect(res.headers['content-type']).toBe('application/json');
+    expect(res.headers['set-cookie']).toBe('a=1, b=2');
+    expect(await res.body.text()).toBe('{"kind":"Event"}');
+  });
+
+  it("rejects with the dispatcher's own error (its code is what classifies a fault)", async () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:6443'), { code: 'ECONNREFUSED' });
+    const ctx = new RequestContext('https://10.0.0.1:6443/api/v1/nodes/edge-001', 'GET' as never);
+    ctx.setDispatcher(answering(200, '', refused) as never);
+    await expect(new DispatcherHttpLibrary().send(ctx).toPromise()).rejects.toBe(refused);
   });
 });
