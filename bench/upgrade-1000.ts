@@ -79,15 +79,25 @@ const log = (line: string) => console.log(`[${((Date.now() - t0) / 1000).toFixed
 
 // ---------- /proc readings ----------
 const CLK_TCK = 100;
-/** user+sys (or only sys: time in the kernel, e.g. mmap and page faults) CPU seconds of a process, or NaN when it is gone. */
-function cpuSeconds(pid: number, only?: 'sys'): number {
+/**
+ * A /proc `stat` file (of a process or of one of its threads): its name and its user+sys CPU
+ * seconds, and sys alone (time in the kernel, e.g. mmap and page faults); undefined when it is gone.
+ */
+function statCpu(path: string): { name: string; cpu: number; sys: number } | undefined {
+  let stat: string;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((only ? 0 : Number(f[11])) + Number(f[12])) / CLK_TCK; // fields 14 and 15 (utime, stime)
+    stat = readFileSync(path, 'utf8');
   } catch {
-    return NaN;
+    return undefined;
   }
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const [utime, stime] = [Number(f[11]), Number(f[12])]; // fields 14 and 15
+  return { name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), cpu: (utime + stime) / CLK_TCK, sys: stime / CLK_TCK };
+}
+/** user+sys (or only sys) CPU seconds of a process, or NaN when it is gone. */
+function cpuSeconds(pid: number, only?: 'sys'): number {
+  const s = statCpu(`/proc/${pid}/stat`);
+  return (only ? s?.sys : s?.cpu) ?? NaN;
 }
 /** CPU seconds (user + kernel, and kernel alone) of each thread of `pid`, by thread id, with its name. */
 function threadCpu(pid: number): Map<string, { name: string; cpu: number; sys: number }> {
@@ -99,14 +109,9 @@ function threadCpu(pid: number): Map<string, { name: string; cpu: number; sys: n
     return out;
   }
   for (const tid of tids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(tid, { name, cpu: (Number(f[11]) + Number(f[12])) / CLK_TCK, sys: Number(f[12]) / CLK_TCK });
-    } catch {
-      // the thread ended between the listing and the read
-    }
+    // A thread that ended between the listing and the read is left out.
+    const s = statCpu(`/proc/${pid}/task/${tid}/stat`);
+    if (s) out.set(tid, s);
   }
   return out;
 }

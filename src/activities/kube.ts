@@ -144,6 +144,9 @@ export interface ClientOptions {
   pool?: ConnectionPool;
 }
 
+/** The HTTP library of every pooled client (it holds no state of its own). */
+const DISPATCHER_HTTP = new DispatcherHttpLibrary();
+
 /** Builds an API client of `type` for `kc` whose requests time out after {@link REQUEST_TIMEOUT_MS}. */
 export function makeClient<T>(
   kc: KubeConfig,
@@ -164,7 +167,7 @@ export function makeClient<T>(
     createConfiguration({
       baseServer: new ServerConfiguration(cluster.server, {}),
       authMethods: { default: pool ? pool.authentication(kc) : kc },
-      ...(pool ? { httpApi: new DispatcherHttpLibrary() } : {}),
+      ...(pool ? { httpApi: DISPATCHER_HTTP } : {}),
       promiseMiddleware: [requestTimeout, ...(count ? [counting] : []), ...(pool ? [pool.middleware] : [])],
     }),
   );
