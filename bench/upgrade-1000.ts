@@ -24,6 +24,8 @@ import { parseArgs } from 'node:util';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { Client, Connection } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { getProgress, readProgress, startUpgrade, STATUS_PATIENCE_MS } from '../src/api.js';
 import { LocalControlPlane } from '../src/local/control-plane.js';
 import { devServerDynamicConfig, startDevServer } from '../src/local/temporal-dev.js';
@@ -241,9 +243,13 @@ const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) 
 
 /** Reads every run of the continue-as-new chain: events per run, and each node's activity times. */
 async function readHistories(client: Client, firstRunId: string) {
-  const runs: Array<{ runId: string; events: number; startedAt: number; failedTasks: number }> = [];
+  const runs: Array<{ runId: string; events: number; startedAt: number; failedTasks: number; firstTask: FirstTask }> = [];
   const nodes = new Map<string, NodeHistory>();
   const scheduleToStart: number[] = [];
+  /** Every workflow task's time on the worker (started → completed): a consistent query waits out the one in flight. */
+  const taskOnWorker: number[] = [];
+  /** The run with the most events: a query that reaches a closed run makes the worker replay all of it. */
+  let largest: { events: number; history: unknown } = { events: 0, history: undefined };
   let runId: string | undefined = firstRunId;
   while (runId) {
     const history = await client.workflow.getHandle(workflowIdFor(CLUSTER), runId).fetchHistory();
@@ -252,11 +258,28 @@ async function readHistories(client: Client, firstRunId: string) {
     // history.maximumBufferedEventsBatch (100) events arrived while the task was on the worker; each one
     // costs the worker a replay of the run so far.
     const failedTasks = events.filter((e) => e.workflowTaskFailedEventAttributes || e.workflowTaskTimedOutEventAttributes).length;
-    runs.push({ runId, events: events.length, startedAt: ms(events[0]?.eventTime as never), failedTasks });
+    if (events.length > largest.events) largest = { events: events.length, history };
+    const startedAt = ms(events[0]?.eventTime as never);
+    const input = events[0]?.workflowExecutionStartedEventAttributes?.input?.payloads ?? [];
+    const firstTask: FirstTask = { inputBytes: input.reduce((a, p) => a + (p.data?.length ?? 0), 0), commands: 0 };
+    runs.push({ runId, events: events.length, startedAt, failedTasks, firstTask });
+    let taskStartedAt = NaN;
     const byScheduledId = new Map<string, { node: string; activity: Activity }>();
     let next: string | undefined;
     for (const e of events) {
       const at = ms(e.eventTime as never);
+      if (e.workflowTaskStartedEventAttributes) {
+        taskStartedAt = at;
+        firstTask.started ??= at - startedAt;
+      }
+      if (e.workflowTaskCompletedEventAttributes) {
+        taskOnWorker.push(at - taskStartedAt);
+        firstTask.completed ??= at - startedAt;
+      } else if (firstTask.completed !== undefined && firstTask.commandsDone === undefined) {
+        // The events right after the first task completed are its commands, up to the next task scheduled.
+        if (e.workflowTaskScheduledEventAttributes) firstTask.commandsDone = true;
+        else if (e.activityTaskScheduledEventAttributes) firstTask.commands++;
+      }
       const sched = e.activityTaskScheduledEventAttributes;
       if (sched) {
         const activity = sched.activityType?.name as Activity;
@@ -286,7 +309,33 @@ async function readHistories(client: Client, firstRunId: string) {
     }
     runId = next;
   }
-  return { runs, nodes, scheduleToStart };
+  return { runs, nodes, scheduleToStart, taskOnWorker, largest };
+}
+/** A run's first workflow task, in ms after the run started: a query sent then waits for it. */
+interface FirstTask {
+  inputBytes: number;
+  started?: number;
+  completed?: number;
+  /** Activities the first task scheduled. */
+  commands: number;
+  commandsDone?: boolean;
+}
+
+/**
+ * How long the worker's code takes to replay `history` from its first event, best of three (ms). A
+ * query that reaches a run as it continues as new is answered on the closed run, which the worker
+ * has evicted: it replays the whole run for that one answer (plus the fetch of its history pages).
+ */
+async function timeReplay(history: unknown): Promise<number> {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const codePath = fileURLToPath(new URL('../dist/workflow-bundle.js', import.meta.url));
+  const times: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const t = performance.now();
+    await Worker.runReplayHistory({ workflowBundle: { codePath } }, history as never, `bench-replay-${i}`);
+    times.push(performance.now() - t);
+  }
+  return Math.min(...times);
 }
 
 // ---------- the worker's memory (--mem-profile) ----------
@@ -570,7 +619,8 @@ try {
   }
 
   // Histories and the simulator's timeline (it writes its counters when stopped).
-  const { runs, nodes: hist, scheduleToStart } = await readHistories(client, handle.firstExecutionRunId);
+  const { runs, nodes: hist, scheduleToStart, taskOnWorker, largest } = await readHistories(client, handle.firstExecutionRunId);
+  const replayMs = await timeReplay(largest.history);
   const exited = new Promise((r) => simulator.once('exit', r));
   simulator.kill('SIGTERM');
   await Promise.race([exited, sleep(15_000)]);
@@ -588,7 +638,8 @@ try {
     sim.set(e.node, s);
   }
 
-  // Every node's times, for a closer look (kept with EDGE_UPGRADE_KEEP_BENCH_DIR=1).
+  // Every node's times and the largest run's history, for a closer look (kept with EDGE_UPGRADE_KEEP_BENCH_DIR=1).
+  writeFileSync(join(dir, 'largest-run.json'), historyToJSON(largest.history as never));
   writeFileSync(join(dir, 'nodes.json'), JSON.stringify({ history: Object.fromEntries(hist), simulator: Object.fromEntries(sim) }));
 
   // Per-step latencies, worker nodes only.
@@ -784,6 +835,22 @@ try {
   row(
     'workflow tasks failed or timed out',
     `${runs.reduce((a, r) => a + r.failedTasks, 0)} (per run: ${runs.map((r) => r.failedTasks).join(', ')})`,
+  );
+  row(
+    'workflow task on the worker p50 / p95 / max',
+    `${sec(pct(taskOnWorker, 50))} / ${sec(pct(taskOnWorker, 95))} / ${sec(Math.max(...taskOnWorker))} (${taskOnWorker.length} tasks)`,
+  );
+  row(
+    "  each run's first task: started / completed",
+    runs.map((r) => `${sec(r.firstTask.started ?? NaN)} / ${sec(r.firstTask.completed ?? NaN)}`).join(', ') + ' after the run started',
+  );
+  row(
+    '    its input / activities it scheduled',
+    runs.map((r) => `${(r.firstTask.inputBytes / 1024).toFixed(0)} KiB / ${r.firstTask.commands}`).join(', '),
+  );
+  row(
+    'replay of the largest run, best of 3 (bench process)',
+    `${sec(replayMs)} for ${largest.events} events: what a query that lands on a run as it continues as new waits for`,
   );
   const failedQueries = [...queryFailures.values()].reduce((a, b) => a + b, 0);
   const slowQueries = queryMs.filter((q) => q > 1000).length;
