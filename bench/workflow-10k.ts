@@ -4,12 +4,15 @@
  * of any run, which must stay ≤ 10,240 (Temporal's history warning); exits non-zero otherwise.
  * BENCH_WORKERS overrides the worker count; BENCH_UPGRADE_MS makes each fake upgrade pod take that
  * long (default 0), and the per-batch overhead (batch wall − BENCH_UPGRADE_MS) is then the cost of
- * the workflow, the worker and Temporal alone, with no Kubernetes API server or simulator.
+ * the workflow, the worker and Temporal alone, with no Kubernetes API server or simulator. A `progress`
+ * query is sent every second, as `edge-upgrade status` sends it, and its latency printed. The dev server
+ * runs with the embedded default's dynamic config (DEV_SERVER_DYNAMIC_CONFIG).
  * Run: scripts/bench.sh workflow-10k   (or: npx tsx bench/workflow-10k.ts)
  */
 import type { WorkflowHandle } from '@temporalio/client';
 import { Worker, makeTelemetryFilterString } from '@temporalio/worker';
-import { startUpgrade } from '../src/api.js';
+import { readProgress, startUpgrade, STATUS_PATIENCE_MS } from '../src/api.js';
+import { DEV_SERVER_DYNAMIC_CONFIG } from '../src/local/temporal-dev.js';
 import type { Progress } from '../src/planning/types.js';
 import { TASK_QUEUE } from '../src/workflows/definitions.js';
 import { FakeFleet, makeNodes } from '../test/helpers/fake-activities.js';
@@ -30,7 +33,10 @@ const quantile = (values: number[], q: number): number =>
 // Before startDevServer, which would install the test runtime without the Core filter (a second install throws).
 installTestRuntime({ telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } } });
 
-const env = await startDevServer();
+const dynamicConfig = Object.fromEntries(
+  DEV_SERVER_DYNAMIC_CONFIG.map((kv) => [kv.slice(0, kv.indexOf('=')), JSON.parse(kv.slice(kv.indexOf('=') + 1)) as unknown]),
+);
+const env = await startDevServer({ dynamicConfig });
 const fleet = new FakeFleet();
 const worker = await Worker.create({
   connection: env.nativeConnection,
@@ -50,15 +56,33 @@ try {
   });
   const t0 = Date.now();
   const handle = await startUpgrade(env.client, { clusterId: c.clusterId, gate: NO_GATE, targetVersion: 'v1.34.4' });
+  // A progress query every second (or at once after a slower one), read as `status` reads it.
+  const queries: Array<{ at: number; ms: number; statusMs: number }> = [];
+  let done = false;
+  const sampler = (async () => {
+    while (!done) {
+      const t = Date.now();
+      const reading = await readProgress(env.client, c.clusterId, { patienceMs: STATUS_PATIENCE_MS }).catch(() => undefined);
+      const statusMs = Date.now() - t;
+      if (reading && (await reading.query.then(() => true).catch(() => false))) queries.push({ at: t - t0, ms: Date.now() - t, statusMs });
+      await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (Date.now() - t))));
+    }
+  })();
   const result: Progress = await handle.result();
   const wall = (Date.now() - t0) / 1000;
+  done = true;
+  await sampler;
 
   const sizes: number[] = [];
+  const runStarts: number[] = [];
+  let failedTasks = 0;
   let runId: string | undefined = handle.firstExecutionRunId;
   while (runId) {
     const history: History = await env.client.workflow.getHandle(handle.workflowId, runId).fetchHistory();
     const events = history.events ?? [];
     sizes.push(events.length);
+    runStarts.push(Number(events[0]?.eventTime?.seconds ?? 0) * 1000 + Math.floor((events[0]?.eventTime?.nanos ?? 0) / 1e6) - t0);
+    failedTasks += events.filter((e) => e.workflowTaskFailedEventAttributes || e.workflowTaskTimedOutEventAttributes).length;
     runId = events.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
   }
   const total = sizes.reduce((a, b) => a + b, 0);
@@ -80,6 +104,17 @@ try {
       [0.5, 0.95, 1].map((q) => `${quantile(overheads, q).toFixed(2)} s`).join(' / '),
   );
   console.log(`per-batch wall: ${walls.map((b) => `${b.size}:${(b.wallMs / 1000).toFixed(1)}`).join(' ')}`);
+  console.log(`workflow tasks failed or timed out: ${failedTasks}`);
+  const ms = queries.map((q) => q.ms);
+  const slow = queries.filter((q) => q.ms > 1000);
+  console.log(
+    `progress query latency p50 / max: ${(quantile(ms, 0.5) / 1000).toFixed(2)} s / ${(Math.max(...ms) / 1000).toFixed(2)} s ` +
+      `(${queries.length} answered, ${slow.length} over 1 s); \`status\` max ${(Math.max(...queries.map((q) => q.statusMs)) / 1000).toFixed(2)} s`,
+  );
+  const at = (t: number) => `${(t / 1000).toFixed(1)} s`;
+  if (slow.length)
+    console.log(`  slow queries, sent at (took): ${slow.map((q) => `${at(q.at)} (${(q.ms / 1000).toFixed(2)} s)`).join(', ')}`);
+  if (slow.length) console.log(`  runs started at: ${runStarts.map(at).join(', ')}`);
   if (result.state !== 'succeeded' || largest > LIMIT) exitCode = 1;
 } finally {
   worker.shutdown();
