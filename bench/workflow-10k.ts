@@ -107,9 +107,11 @@ try {
   console.log(`workflow tasks failed or timed out: ${failedTasks}`);
   const ms = queries.map((q) => q.ms);
   const slow = queries.filter((q) => q.ms > 1000);
+  const sec = (t: number) => `${(t / 1000).toFixed(2)} s`;
+  const statusMax = Math.max(...queries.map((q) => q.statusMs));
   console.log(
-    `progress query latency p50 / max: ${(quantile(ms, 0.5) / 1000).toFixed(2)} s / ${(Math.max(...ms) / 1000).toFixed(2)} s ` +
-      `(${queries.length} answered, ${slow.length} over 1 s); \`status\` max ${(Math.max(...queries.map((q) => q.statusMs)) / 1000).toFixed(2)} s`,
+    `progress query latency p50 / max: ${sec(quantile(ms, 0.5))} / ${sec(Math.max(...ms))} ` +
+      `(${queries.length} answered, ${slow.length} over 1 s); \`status\` max ${sec(statusMax)}`,
   );
   const at = (t: number) => `${(t / 1000).toFixed(1)} s`;
   if (slow.length)
