@@ -58,6 +58,7 @@ try {
   const handle = await startUpgrade(env.client, { clusterId: c.clusterId, gate: NO_GATE, targetVersion: 'v1.34.4' });
   // A progress query every second (or at once after a slower one), read as `status` reads it.
   const queries: Array<{ at: number; ms: number; statusMs: number }> = [];
+  let failedQueries = 0;
   let done = false;
   const sampler = (async () => {
     while (!done) {
@@ -65,6 +66,7 @@ try {
       const reading = await readProgress(env.client, c.clusterId, { patienceMs: STATUS_PATIENCE_MS }).catch(() => undefined);
       const statusMs = Date.now() - t;
       if (reading && (await reading.query.then(() => true).catch(() => false))) queries.push({ at: t - t0, ms: Date.now() - t, statusMs });
+      else failedQueries++;
       await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (Date.now() - t))));
     }
   })();
@@ -111,11 +113,10 @@ try {
   const statusMax = Math.max(...queries.map((q) => q.statusMs));
   console.log(
     `progress query latency p50 / max: ${sec(quantile(ms, 0.5))} / ${sec(Math.max(...ms))} ` +
-      `(${queries.length} answered, ${slow.length} over 1 s); \`status\` max ${sec(statusMax)}`,
+      `(${queries.length} answered, ${failedQueries} failed, ${slow.length} over 1 s); \`status\` max ${sec(statusMax)}`,
   );
   const at = (t: number) => `${(t / 1000).toFixed(1)} s`;
-  if (slow.length)
-    console.log(`  slow queries, sent at (took): ${slow.map((q) => `${at(q.at)} (${(q.ms / 1000).toFixed(2)} s)`).join(', ')}`);
+  if (slow.length) console.log(`  slow queries, sent at (took): ${slow.map((q) => `${at(q.at)} (${sec(q.ms)})`).join(', ')}`);
   if (slow.length) console.log(`  runs started at: ${runStarts.map(at).join(', ')}`);
   if (result.state !== 'succeeded' || largest > LIMIT) exitCode = 1;
 } finally {
