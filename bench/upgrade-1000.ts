@@ -36,6 +36,7 @@ import type { Progress } from '../src/planning/types.js';
 import type { UpgradeStep } from '../src/simulator/index.js';
 import { workflowIdFor } from '../src/workflows/definitions.js';
 import { buildOnce, spawnCli, stopCli } from '../test/helpers/cli.js';
+import { eventMs, failedTasks } from './history.js';
 import { etcdBinary, k8sBinDir, temporalCli } from '../test/helpers/tools.js';
 import { NO_GATE } from '../test/helpers/requests.js';
 
@@ -238,8 +239,6 @@ interface NodeHistory {
   role: string;
   steps: Partial<Record<Activity, ActivityTimes>>;
 }
-const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) =>
-  t ? Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6) : NaN;
 
 /** Reads every run of the continue-as-new chain: events per run, and each node's activity times. */
 async function readHistories(client: Client, firstRunId: string) {
@@ -254,20 +253,16 @@ async function readHistories(client: Client, firstRunId: string) {
   while (runId) {
     const history = await client.workflow.getHandle(workflowIdFor(CLUSTER), runId).fetchHistory();
     const events = history.events ?? [];
-    // Workflow tasks failed or timed out, e.g. failed by the server (FORCE_CLOSE_COMMAND) when more than
-    // history.maximumBufferedEventsBatch (100) events arrived while the task was on the worker; each one
-    // costs the worker a replay of the run so far.
-    const failedTasks = events.filter((e) => e.workflowTaskFailedEventAttributes || e.workflowTaskTimedOutEventAttributes).length;
     if (events.length > largest.events) largest = { events: events.length, history };
-    const startedAt = ms(events[0]?.eventTime as never);
+    const startedAt = eventMs(events[0]);
     const input = events[0]?.workflowExecutionStartedEventAttributes?.input?.payloads ?? [];
-    const firstTask: FirstTask = { inputBytes: input.reduce((a, p) => a + (p.data?.length ?? 0), 0), commands: 0 };
-    runs.push({ runId, events: events.length, startedAt, failedTasks, firstTask });
+    const firstTask: FirstTask = { inputBytes: input.reduce((a, p) => a + (p.data?.length ?? 0), 0), activities: 0 };
+    runs.push({ runId, events: events.length, startedAt, failedTasks: failedTasks(events), firstTask });
     let taskStartedAt = NaN;
     const byScheduledId = new Map<string, { node: string; activity: Activity }>();
     let next: string | undefined;
     for (const e of events) {
-      const at = ms(e.eventTime as never);
+      const at = eventMs(e);
       if (e.workflowTaskStartedEventAttributes) {
         taskStartedAt = at;
         firstTask.started ??= at - startedAt;
@@ -275,10 +270,10 @@ async function readHistories(client: Client, firstRunId: string) {
       if (e.workflowTaskCompletedEventAttributes) {
         taskOnWorker.push(at - taskStartedAt);
         firstTask.completed ??= at - startedAt;
-      } else if (firstTask.completed !== undefined && firstTask.commandsDone === undefined) {
+      } else if (firstTask.completed !== undefined && !firstTask.counted) {
         // The events right after the first task completed are its commands, up to the next task scheduled.
-        if (e.workflowTaskScheduledEventAttributes) firstTask.commandsDone = true;
-        else if (e.activityTaskScheduledEventAttributes) firstTask.commands++;
+        if (e.workflowTaskScheduledEventAttributes) firstTask.counted = true;
+        else if (e.activityTaskScheduledEventAttributes) firstTask.activities++;
       }
       const sched = e.activityTaskScheduledEventAttributes;
       if (sched) {
@@ -317,8 +312,9 @@ interface FirstTask {
   started?: number;
   completed?: number;
   /** Activities the first task scheduled. */
-  commands: number;
-  commandsDone?: boolean;
+  activities: number;
+  /** Set once the events after the first task's completion (its commands) have all been counted. */
+  counted?: boolean;
 }
 
 /**
@@ -620,10 +616,11 @@ try {
 
   // Histories and the simulator's timeline (it writes its counters when stopped).
   const { runs, nodes: hist, scheduleToStart, taskOnWorker, largest } = await readHistories(client, handle.firstExecutionRunId);
-  const replayMs = await timeReplay(largest.history);
   const exited = new Promise((r) => simulator.once('exit', r));
   simulator.kill('SIGTERM');
   await Promise.race([exited, sleep(15_000)]);
+  // With the simulator stopped, so that it does not share the cores with the replay.
+  const replayMs = await timeReplay(largest.history);
   const sim = new Map<string, Partial<Record<UpgradeStep, number>>>();
   let simStats: Record<string, number> = {};
   for (const line of readFileSync(timelinePath, 'utf8').split('\n')) {
@@ -846,7 +843,7 @@ try {
   );
   row(
     '    its input / activities it scheduled',
-    runs.map((r) => `${(r.firstTask.inputBytes / 1024).toFixed(0)} KiB / ${r.firstTask.commands}`).join(', '),
+    runs.map((r) => `${(r.firstTask.inputBytes / 1024).toFixed(0)} KiB / ${r.firstTask.activities}`).join(', '),
   );
   row(
     'replay of the largest run, best of 3 (bench process)',

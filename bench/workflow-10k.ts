@@ -19,6 +19,7 @@ import { FakeFleet, makeNodes } from '../test/helpers/fake-activities.js';
 import { installTestRuntime } from '../test/helpers/logs.js';
 import { startDevServer, workflowBundle } from '../test/helpers/temporal.js';
 import { NO_GATE } from '../test/helpers/requests.js';
+import { eventMs, failedTasks } from './history.js';
 
 type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
 
@@ -77,14 +78,14 @@ try {
 
   const sizes: number[] = [];
   const runStarts: number[] = [];
-  let failedTasks = 0;
+  let failed = 0;
   let runId: string | undefined = handle.firstExecutionRunId;
   while (runId) {
     const history: History = await env.client.workflow.getHandle(handle.workflowId, runId).fetchHistory();
     const events = history.events ?? [];
     sizes.push(events.length);
-    runStarts.push(Number(events[0]?.eventTime?.seconds ?? 0) * 1000 + Math.floor((events[0]?.eventTime?.nanos ?? 0) / 1e6) - t0);
-    failedTasks += events.filter((e) => e.workflowTaskFailedEventAttributes || e.workflowTaskTimedOutEventAttributes).length;
+    runStarts.push(eventMs(events[0]) - t0);
+    failed += failedTasks(events);
     runId = events.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
   }
   const total = sizes.reduce((a, b) => a + b, 0);
@@ -106,7 +107,7 @@ try {
       [0.5, 0.95, 1].map((q) => `${quantile(overheads, q).toFixed(2)} s`).join(' / '),
   );
   console.log(`per-batch wall: ${walls.map((b) => `${b.size}:${(b.wallMs / 1000).toFixed(1)}`).join(' ')}`);
-  console.log(`workflow tasks failed or timed out: ${failedTasks}`);
+  console.log(`workflow tasks failed or timed out: ${failed}`);
   const ms = queries.map((q) => q.ms);
   const slow = queries.filter((q) => q.ms > 1000);
   const sec = (t: number) => `${(t / 1000).toFixed(2)} s`;
