@@ -5,14 +5,15 @@
  * BENCH_WORKERS overrides the worker count; BENCH_UPGRADE_MS makes each fake upgrade pod take that
  * long (default 0), and the per-batch overhead (batch wall − BENCH_UPGRADE_MS) is then the cost of
  * the workflow, the worker and Temporal alone, with no Kubernetes API server or simulator. A `progress`
- * query is sent every second, as `edge-upgrade status` sends it, and its latency printed. The dev server
- * runs with the embedded default's dynamic config (DEV_SERVER_DYNAMIC_CONFIG).
+ * query is sent every second, as `edge-upgrade status` sends it, and its latency printed; BENCH_QUERY_MS
+ * sends them more often (e.g. 100), so that some land while a run continues as new. The dev server
+ * runs with the embedded default's dynamic config (DEV_SERVER_DYNAMIC_CONFIG), plus BENCH_SERVER_CONFIG.
  * Run: scripts/bench.sh workflow-10k   (or: npx tsx bench/workflow-10k.ts)
  */
 import type { WorkflowHandle } from '@temporalio/client';
 import { Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import { readProgress, startUpgrade, STATUS_PATIENCE_MS } from '../src/api.js';
-import { DEV_SERVER_DYNAMIC_CONFIG } from '../src/local/temporal-dev.js';
+import { devServerDynamicConfig } from '../src/local/temporal-dev.js';
 import type { Progress } from '../src/planning/types.js';
 import { TASK_QUEUE } from '../src/workflows/definitions.js';
 import { FakeFleet, makeNodes } from '../test/helpers/fake-activities.js';
@@ -26,6 +27,13 @@ type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
 const LIMIT = 10_240;
 const workers = Number(process.env.BENCH_WORKERS ?? 10_000);
 const upgradeMs = Number(process.env.BENCH_UPGRADE_MS ?? 0);
+const queryEveryMs = Number(process.env.BENCH_QUERY_MS ?? 1000);
+for (const [name, value] of Object.entries({ BENCH_WORKERS: workers, BENCH_UPGRADE_MS: upgradeMs, BENCH_QUERY_MS: queryEveryMs })) {
+  if (!Number.isInteger(value) || value < 0) {
+    console.error(`workflow-10k: ${name} must be a whole number ≥ 0, not ${JSON.stringify(process.env[name])}`);
+    process.exit(2);
+  }
+}
 
 /** The q-quantile of `values` (nearest rank). */
 const quantile = (values: number[], q: number): number =>
@@ -34,9 +42,17 @@ const quantile = (values: number[], q: number): number =>
 // Before startDevServer, which would install the test runtime without the Core filter (a second install throws).
 installTestRuntime({ telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } } });
 
-const dynamicConfig = Object.fromEntries(
-  DEV_SERVER_DYNAMIC_CONFIG.map((kv) => [kv.slice(0, kv.indexOf('=')), JSON.parse(kv.slice(kv.indexOf('=') + 1)) as unknown]),
-);
+// BENCH_SERVER_CONFIG adds to it or overrides it (comma-separated KEY=VALUE, as upgrade-1000's --server-config).
+let dynamicConfig: Record<string, unknown>;
+try {
+  const serverConfig = devServerDynamicConfig((process.env.BENCH_SERVER_CONFIG ?? '').split(',').filter(Boolean));
+  dynamicConfig = Object.fromEntries(
+    serverConfig.map((kv) => [kv.slice(0, kv.indexOf('=')), JSON.parse(kv.slice(kv.indexOf('=') + 1)) as unknown]),
+  );
+} catch (err) {
+  console.error(`workflow-10k: BENCH_SERVER_CONFIG: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(2);
+}
 const env = await startDevServer({ dynamicConfig });
 const fleet = new FakeFleet();
 const worker = await Worker.create({
@@ -57,7 +73,7 @@ try {
   });
   const t0 = Date.now();
   const handle = await startUpgrade(env.client, { clusterId: c.clusterId, gate: NO_GATE, targetVersion: 'v1.34.4' });
-  // A progress query every second (or at once after a slower one), read as `status` reads it.
+  // A progress query every queryEveryMs (or at once after a slower one), read as `status` reads it.
   const queries: Array<{ at: number; ms: number; statusMs: number }> = [];
   let failedQueries = 0;
   let done = false;
@@ -68,7 +84,7 @@ try {
       const statusMs = Date.now() - t;
       if (reading && (await reading.query.then(() => true).catch(() => false))) queries.push({ at: t - t0, ms: Date.now() - t, statusMs });
       else failedQueries++;
-      await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (Date.now() - t))));
+      await new Promise((r) => setTimeout(r, Math.max(0, queryEveryMs - (Date.now() - t))));
     }
   })();
   const result: Progress = await handle.result();
@@ -114,7 +130,9 @@ try {
   const statusMax = Math.max(...queries.map((q) => q.statusMs));
   console.log(
     `progress query latency p50 / max: ${sec(quantile(ms, 0.5))} / ${sec(Math.max(...ms))} ` +
-      `(${queries.length} answered, ${failedQueries} failed, ${slow.length} over 1 s); \`status\` max ${sec(statusMax)}`,
+      `(${queries.length} answered, ${queryEveryMs === 0 ? 'back to back' : `one every ${queryEveryMs} ms`}, ` +
+      `${failedQueries} failed, ${slow.length} over 1 s); ` +
+      `\`status\` max ${sec(statusMax)}`,
   );
   const at = (t: number) => `${(t / 1000).toFixed(1)} s`;
   if (slow.length) console.log(`  slow queries, sent at (took): ${slow.map((q) => `${at(q.at)} (${sec(q.ms)})`).join(', ')}`);
