@@ -40,31 +40,50 @@ import { eventMs, failedTasks } from './history.js';
 import { etcdBinary, k8sBinDir, temporalCli } from '../test/helpers/tools.js';
 import { NO_GATE } from '../test/helpers/requests.js';
 
-const { values: opt } = parseArgs({
-  options: {
-    workers: { type: 'string', default: '1000' },
-    'upgrade-seconds': { type: 'string', default: '1' },
-    masters: { type: 'string', default: '0' },
-    'lease-seconds': { type: 'string', default: '120' },
-    'status-seconds': { type: 'string', default: '300' },
-    /** NODE_OPTIONS for the worker process only, e.g. '--max-old-space-size=256'. */
-    'worker-node-options': { type: 'string', default: '' },
-    /** Extra environment for the worker process only, e.g. 'MALLOC_ARENA_MAX=2' (comma-separated K=V). */
-    'worker-env': { type: 'string', default: '' },
-    /** Dynamic config of the Temporal dev server (comma-separated KEY=VALUE), e.g. 'history.maximumBufferedEventsBatch=1000'. */
-    'server-config': { type: 'string', default: '' },
-    /** Samples the worker's memory every second (bench/mem-sampler.cjs) and prints where it is at the peak. */
-    'mem-profile': { type: 'boolean', default: false },
-    /** Starts the worker as `node bin/edge-upgrade.js worker`, without the settings of the bin's #! line (for comparison). */
-    'plain-node': { type: 'boolean', default: false },
-    /**
-     * Runs the phases before the first node is touched as a user gets them: the pre-check's read-only node probes
-     * (one agent --check pod per node) and the prepare phase on the cloud workers. Off by default (no probes, the
-     * worker's cloudNodeLabel set to ''), so the rollout figures compare across versions.
-     */
-    'pre-phases': { type: 'boolean', default: false },
-  },
-});
+/** A bad flag or value: one line and exit 2, before anything is started. */
+function usageError(message: string): never {
+  console.error(`upgrade-1000: ${message}`);
+  process.exit(2);
+}
+
+const { values: opt } = (() => {
+  try {
+    return parseArgs({
+      options: {
+        workers: { type: 'string', default: '1000' },
+        'upgrade-seconds': { type: 'string', default: '1' },
+        masters: { type: 'string', default: '0' },
+        'lease-seconds': { type: 'string', default: '120' },
+        'status-seconds': { type: 'string', default: '300' },
+        /** NODE_OPTIONS for the worker process only, e.g. '--max-old-space-size=256'. */
+        'worker-node-options': { type: 'string', default: '' },
+        /** Extra environment for the worker process only, e.g. 'MALLOC_ARENA_MAX=2' (comma-separated K=V). */
+        'worker-env': { type: 'string', default: '' },
+        /** Dynamic config of the Temporal dev server (comma-separated KEY=VALUE), e.g. 'history.maximumBufferedEventsBatch=1000'. */
+        'server-config': { type: 'string', default: '' },
+        /** Samples the worker's memory every second (bench/mem-sampler.cjs) and prints where it is at the peak. */
+        'mem-profile': { type: 'boolean', default: false },
+        /** Starts the worker as `node bin/edge-upgrade.js worker`, without the settings of the bin's #! line (for comparison). */
+        'plain-node': { type: 'boolean', default: false },
+        /**
+         * Runs the phases before the first node is touched as a user gets them: the pre-check's read-only node probes
+         * (one agent --check pod per node) and the prepare phase on the cloud workers. Off by default (no probes, the
+         * worker's cloudNodeLabel set to ''), so the rollout figures compare across versions.
+         */
+        'pre-phases': { type: 'boolean', default: false },
+      },
+    });
+  } catch (err) {
+    return usageError(err instanceof Error ? err.message.replace(/\s*\n\s*/g, ' ') : String(err));
+  }
+})();
+for (const name of ['workers', 'upgrade-seconds', 'masters', 'lease-seconds', 'status-seconds'] as const) {
+  const value = Number(opt[name]);
+  if (!Number.isFinite(value) || value < 0 || ((name === 'workers' || name === 'masters') && !Number.isInteger(value))) {
+    const kind = name === 'workers' || name === 'masters' ? 'a whole number' : 'a number';
+    usageError(`--${name} must be ${kind} ≥ 0, not "${opt[name]}"`);
+  }
+}
 const WORKERS = Number(opt.workers);
 const MASTERS = Number(opt.masters);
 const UPGRADE_S = Number(opt['upgrade-seconds']);
