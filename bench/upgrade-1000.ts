@@ -79,9 +79,9 @@ const { values: opt } = (() => {
 })();
 for (const name of ['workers', 'upgrade-seconds', 'masters', 'lease-seconds', 'status-seconds'] as const) {
   const value = Number(opt[name]);
-  if (!Number.isFinite(value) || value < 0 || ((name === 'workers' || name === 'masters') && !Number.isInteger(value))) {
-    const kind = name === 'workers' || name === 'masters' ? 'a whole number' : 'a number';
-    usageError(`--${name} must be ${kind} ≥ 0, not "${opt[name]}"`);
+  const whole = name === 'workers' || name === 'masters';
+  if (!Number.isFinite(value) || value < 0 || (whole && !Number.isInteger(value))) {
+    usageError(`--${name} must be ${whole ? 'a whole number' : 'a number'} ≥ 0, not "${opt[name]}"`);
   }
 }
 const WORKERS = Number(opt.workers);
