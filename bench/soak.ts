@@ -16,7 +16,7 @@ import { getProgress, startUpgrade } from '../src/api.js';
 import { startDevServer, type DevServer } from '../src/local/temporal-dev.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, UPGRADE_NAMESPACE } from '../src/planning/labels.js';
 import type { Progress } from '../src/planning/types.js';
-import { buildOnce, spawnCli, stopCli } from '../test/helpers/cli.js';
+import { spawnCli, stopCli } from '../test/helpers/cli.js';
 import { startCluster } from '../test/helpers/cluster.js';
 import { eventually } from '../test/helpers/poll.js';
 import { TcpProxy } from '../test/helpers/tcp-proxy.js';
@@ -53,7 +53,6 @@ const at = () => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
 const log = (line: string) => console.log(`[${at()}] ${line}`);
 
 const dir = mkdtempSync(join(tmpdir(), 'edge-upgrade-soak-'));
-buildOnce();
 const cluster = await startCluster({ simulator: { upgradeSeconds: Number(opt['upgrade-seconds']) } });
 const proxy = await TcpProxy.start({ host: '127.0.0.1', port: Number(new URL(cluster.controlPlane.server).port) });
 const kubeconfig = join(dir, 'kubeconfig-worker');

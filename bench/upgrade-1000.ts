@@ -35,7 +35,7 @@ import { nodeReady } from '../src/planning/cluster.js';
 import type { Progress } from '../src/planning/types.js';
 import type { UpgradeStep } from '../src/simulator/index.js';
 import { workflowIdFor } from '../src/workflows/definitions.js';
-import { buildOnce, spawnCli, stopCli } from '../test/helpers/cli.js';
+import { spawnCli, stopCli } from '../test/helpers/cli.js';
 import { eventMs, failedTasks } from './history.js';
 import { etcdBinary, k8sBinDir, temporalCli } from '../test/helpers/tools.js';
 import { NO_GATE } from '../test/helpers/requests.js';
@@ -432,7 +432,6 @@ function memoryReport(path: string, since: number): string[] {
 // ---------- the run ----------
 const root = fileURLToPath(new URL('../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'edge-upgrade-bench-'));
-buildOnce();
 log(`starting the control plane (node-monitor-grace-period ${LEASE_S} s), the Temporal dev server, the simulator and the worker`);
 const cp = await LocalControlPlane.start({ k8sBinDir: k8sBinDir(), etcdBinary: etcdBinary(), nodeMonitorGracePeriodSeconds: LEASE_S });
 const serverConfig = opt['server-config'].split(',').filter(Boolean);

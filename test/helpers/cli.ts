@@ -1,29 +1,13 @@
 /**
- * Runs the real `edge-upgrade` bin (bin/edge-upgrade.js → dist/) as a child process. `buildOnce()`
- * builds dist/ first (as npm run build) so the bin never runs stale code.
+ * Runs the real `edge-upgrade` bin (bin/edge-upgrade.js → dist/) as a child process. Jest's global
+ * setup (test/global-setup.mjs) brings dist/ up to date first, so the bin never runs stale code.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname } from 'node:path';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const bin = fileURLToPath(new URL('../../bin/edge-upgrade.js', import.meta.url));
-let built = false;
-
-/** Builds dist/ as `npm run build` does (compile, then the workflow bundle), once per test file. */
-export function buildOnce(): void {
-  if (built) return;
-  execFileSync(
-    process.execPath,
-    [fileURLToPath(new URL('../../node_modules/typescript/bin/tsc', import.meta.url)), '-p', 'tsconfig.build.json'],
-    { cwd: root, stdio: 'inherit' },
-  );
-  execFileSync(process.execPath, [fileURLToPath(new URL('../../scripts/bundle-workflows.mjs', import.meta.url))], {
-    cwd: root,
-    stdio: 'inherit',
-  });
-  built = true;
-}
 
 /**
  * The agent image the CLI's workers are configured with (EDGE_UPGRADE_IMAGE) unless a test says

@@ -8,7 +8,7 @@ import { SIM_UPGRADE_SECONDS_LABEL } from '../../src/planning/labels.js';
 import type { Progress } from '../../src/planning/types.js';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
 import { eventually } from '../helpers/poll.js';
-import { buildOnce, expectRefusal, runCli, spawnWorker, type CliResult, type SpawnedWorker } from '../helpers/cli.js';
+import { expectRefusal, runCli, spawnWorker, type CliResult, type SpawnedWorker } from '../helpers/cli.js';
 import { startDevServer } from '../helpers/temporal.js';
 
 /** Most upgrades here are about the commands, not the health gate (30 s after each node by default). */
@@ -25,7 +25,6 @@ const cli = (...args: string[]) => runCli(args, cliEnv);
 const json = <T>(r: CliResult): T => JSON.parse(r.stdout) as T;
 
 beforeAll(async () => {
-  buildOnce();
   env = await startDevServer();
   cluster = await startCluster();
   // Slow nodes so the upgrade is still running while the refusals are tried.

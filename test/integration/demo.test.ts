@@ -3,10 +3,8 @@
  * a control plane, simulated nodes and a worker, upgrades them all, and stops everything it started.
  */
 import { existsSync } from 'node:fs';
-import { buildOnce, runCli } from '../helpers/cli.js';
+import { runCli } from '../helpers/cli.js';
 import { etcdBinary, k8sBinDir, temporalCli } from '../helpers/tools.js';
-
-beforeAll(() => buildOnce(), 60_000);
 
 test('demo upgrades every simulated node, prints the Web UI address and leaves nothing behind', async () => {
   const r = await runCli(

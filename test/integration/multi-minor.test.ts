@@ -10,7 +10,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { pauseUpgrade, resumeUpgrade, startUpgrade } from '../../src/api.js';
 import { KUBE_APISERVER_SELECTOR, KUBE_SYSTEM_NAMESPACE, NODE_NAME_LABEL, TARGET_VERSION_LABEL } from '../../src/planning/labels.js';
 import type { Progress } from '../../src/planning/types.js';
-import { buildOnce, spawnCli, stopCli } from '../helpers/cli.js';
+import { spawnCli, stopCli } from '../helpers/cli.js';
 import { NO_GATE } from '../helpers/requests.js';
 import { CLUSTER_ID, cordonedByUs, nodes, progressUntil, startHarness, upgradePods, type Harness } from './upgrade-harness.js';
 
@@ -96,7 +96,6 @@ describe('--via, the worker process SIGKILLed during hop 3', () => {
   let h: Harness;
   let replacement: ReturnType<typeof spawnCli> | undefined;
   beforeAll(async () => {
-    buildOnce();
     h = await startHarness({ shape: SHAPE, version: FROM, upgradeSeconds: 3 });
     // Workers here are `edge-upgrade worker` processes; the harness's in-process one steps aside.
     h.worker.shutdown();

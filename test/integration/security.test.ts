@@ -18,7 +18,7 @@ import { mergePatch } from '../../src/activities/kube.js';
 import { POD_SECURITY_ENFORCE_LABEL, UPGRADE_NAMESPACE } from '../../src/planning/labels.js';
 import type { Progress } from '../../src/planning/types.js';
 import { expectApplicationFailure } from '../helpers/expect.js';
-import { buildOnce, expectRefusal, runCli, spawnWorker, type SpawnedWorker } from '../helpers/cli.js';
+import { expectRefusal, runCli, spawnWorker, type SpawnedWorker } from '../helpers/cli.js';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
 import { startDevServer } from '../helpers/temporal.js';
 
@@ -58,7 +58,6 @@ async function allHistories(client: Client): Promise<Map<string, string>> {
 }
 
 beforeAll(async () => {
-  buildOnce();
   dir = mkdtempSync(join(tmpdir(), 'edge-upgrade-security-'));
   env = await startDevServer();
   cluster = await startCluster({ podSecurityDefault: 'baseline' });

@@ -5,7 +5,7 @@
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { freePort } from '../../src/local/processes.js';
-import { buildOnce, runCli, spawnCli, stopCli } from '../helpers/cli.js';
+import { runCli, spawnCli, stopCli } from '../helpers/cli.js';
 import { eventually } from '../helpers/poll.js';
 import { startDevServer } from '../helpers/temporal.js';
 
@@ -13,7 +13,6 @@ const NAMES = ['EdgeClusterId', 'EdgeUpgradeTarget', 'EdgeUpgradePhase', 'EdgeUp
 let env: TestWorkflowEnvironment;
 
 beforeAll(async () => {
-  buildOnce();
   env = await startDevServer({ searchAttributes: false });
 }, 120_000);
 

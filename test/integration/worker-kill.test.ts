@@ -4,7 +4,7 @@
  * finishes it; no node is upgraded twice. Workers here are real `edge-upgrade worker` processes.
  */
 import { startUpgrade } from '../../src/api.js';
-import { buildOnce, spawnCli, stopCli } from '../helpers/cli.js';
+import { spawnCli, stopCli } from '../helpers/cli.js';
 import { CLUSTER_ID, nodes, progressUntil, startHarness, upgradePods, upgradePodsRunning, type Harness } from './upgrade-harness.js';
 import { NO_GATE } from '../helpers/requests.js';
 
@@ -13,7 +13,6 @@ let h: Harness;
 let replacement: ReturnType<typeof spawnCli> | undefined;
 
 beforeAll(async () => {
-  buildOnce();
   h = await startHarness({ upgradeSeconds: 3 });
   // This file runs its workers as separate processes; the harness's in-process one steps aside.
   h.worker.shutdown();
