@@ -3,7 +3,7 @@
  * bundle are) up to date with the sources once per jest run, before any test file starts. Test
  * files that run the real bin then neither rebuild it each nor race one another's builds while
  * jest runs files side by side. Up to date: dist/workflow-bundle.js, the build's last output, is
- * newer than every file it is built from.
+ * newer than every file it is built from. The build itself is package.json's `build` script.
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -30,7 +30,5 @@ function builtAt() {
 
 export default function globalSetup() {
   if (builtAt() > Math.max(...INPUTS.map((p) => newest(join(root, p))))) return;
-  const node = (script) => execFileSync(process.execPath, script, { cwd: root, stdio: 'inherit' });
-  node([join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json']);
-  node([join(root, 'scripts/bundle-workflows.mjs')]);
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
 }
