@@ -1,9 +1,9 @@
 /**
  * Jest runs TypeScript as ESM through ts-jest (see package.json "test", which adds --experimental-vm-modules).
- * Four test files run side by side: most of a real-stack test is waiting (leases, outages, pods of
- * a few seconds), and the machine sat three-quarters idle with one at a time (a fifth of it still
- * is with four). `--runInBand` (-i) runs them one at a time again. The global setup builds dist/
- * once, before any file starts.
+ * One test file at a time (`maxWorkers: 1`). Four side by side ran the suite in 15 min instead of 42,
+ * but a file's TCP proxy frees its port during an API server outage and another file's server can
+ * take it (seen once: a TLS "wrong version number" in activity-faults); see test/helpers/tcp-proxy.ts.
+ * `--maxWorkers=4` runs them side by side. The global setup builds dist/ once, before any file starts.
  */
 export default {
   testEnvironment: 'node',
@@ -12,6 +12,6 @@ export default {
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   testTimeout: 120_000,
-  maxWorkers: 4,
+  maxWorkers: 1,
   globalSetup: '<rootDir>/test/global-setup.mjs',
 };
