@@ -1,8 +1,7 @@
 /** Readings from workflow histories shared by the benchmarks. */
-import type { WorkflowHandle } from '@temporalio/client';
+import type { HistoryEvent } from '../test/helpers/histories.js';
 
-/** One event of a fetched history. */
-export type HistoryEvent = NonNullable<Awaited<ReturnType<WorkflowHandle['fetchHistory']>>['events']>[number];
+export type { HistoryEvent };
 
 /** When `event` happened, in ms since the epoch (NaN when it has no time). */
 export function eventMs(event: HistoryEvent | undefined): number {

@@ -36,9 +36,10 @@ import type { Progress } from '../src/planning/types.js';
 import type { UpgradeStep } from '../src/simulator/index.js';
 import { workflowIdFor } from '../src/workflows/definitions.js';
 import { spawnCli, stopCli } from '../test/helpers/cli.js';
-import { eventMs, failedTasks } from './history.js';
+import { eventMs, failedTasks, type HistoryEvent } from './history.js';
 import { etcdBinary, k8sBinDir, temporalCli } from '../test/helpers/tools.js';
 import { NO_GATE } from '../test/helpers/requests.js';
+import { childrenIn, type Execution } from '../test/helpers/histories.js';
 
 /** A bad flag or value: one line and exit 2, before anything is started. */
 function usageError(message: string): never {
@@ -259,24 +260,24 @@ interface NodeHistory {
   steps: Partial<Record<Activity, ActivityTimes>>;
 }
 
-/** Reads every run of the continue-as-new chain: events per run, and each node's activity times. */
+/**
+ * Reads every run of the continue-as-new chain and every batch child workflow they started: events
+ * per run and per child, and each node's activity times (a worker's are in its batch child's history).
+ */
 async function readHistories(client: Client, firstRunId: string) {
   const runs: Array<{ runId: string; events: number; startedAt: number; failedTasks: number; firstTask: FirstTask }> = [];
+  const children: Array<{ workflowId: string; events: number; failedTasks: number }> = [];
   const nodes = new Map<string, NodeHistory>();
   const scheduleToStart: number[] = [];
   /** Every workflow task's time on the worker (started → completed): a consistent query waits out the one in flight. */
   const taskOnWorker: number[] = [];
   /** The run with the most events: a query that reaches a closed run makes the worker replay all of it. */
   let largest: { events: number; history: unknown } = { events: 0, history: undefined };
-  let runId: string | undefined = firstRunId;
-  while (runId) {
-    const history = await client.workflow.getHandle(workflowIdFor(CLUSTER), runId).fetchHistory();
-    const events = history.events ?? [];
-    if (events.length > largest.events) largest = { events: events.length, history };
+  const started: Execution[] = [];
+
+  /** Reads one history's tasks and node steps; returns the run it continued as, if any. */
+  const read = (events: HistoryEvent[], firstTask?: FirstTask): string | undefined => {
     const startedAt = eventMs(events[0]);
-    const input = events[0]?.workflowExecutionStartedEventAttributes?.input?.payloads ?? [];
-    const firstTask: FirstTask = { inputBytes: input.reduce((a, p) => a + (p.data?.length ?? 0), 0), activities: 0 };
-    runs.push({ runId, events: events.length, startedAt, failedTasks: failedTasks(events), firstTask });
     let taskStartedAt = NaN;
     const byScheduledId = new Map<string, { node: string; activity: Activity }>();
     let next: string | undefined;
@@ -284,12 +285,12 @@ async function readHistories(client: Client, firstRunId: string) {
       const at = eventMs(e);
       if (e.workflowTaskStartedEventAttributes) {
         taskStartedAt = at;
-        firstTask.started ??= at - startedAt;
+        if (firstTask) firstTask.started ??= at - startedAt;
       }
       if (e.workflowTaskCompletedEventAttributes) {
         taskOnWorker.push(at - taskStartedAt);
-        firstTask.completed ??= at - startedAt;
-      } else if (firstTask.completed !== undefined && !firstTask.counted) {
+        if (firstTask) firstTask.completed ??= at - startedAt;
+      } else if (firstTask?.completed !== undefined && !firstTask.counted) {
         // The events right after the first task completed are its commands, up to the next task scheduled.
         if (e.workflowTaskScheduledEventAttributes) firstTask.counted = true;
         else if (e.activityTaskScheduledEventAttributes) firstTask.activities++;
@@ -306,14 +307,14 @@ async function readHistories(client: Client, firstRunId: string) {
         byScheduledId.set(String(e.eventId), { node: arg.node, activity });
         continue;
       }
-      const started = e.activityTaskStartedEventAttributes;
+      const actStarted = e.activityTaskStartedEventAttributes;
       const completed = e.activityTaskCompletedEventAttributes;
-      const ref = started?.scheduledEventId ?? completed?.scheduledEventId;
+      const ref = actStarted?.scheduledEventId ?? completed?.scheduledEventId;
       if (ref !== undefined && ref !== null) {
         const hit = byScheduledId.get(String(ref));
         if (!hit) continue;
         const t = nodes.get(hit.node)!.steps[hit.activity]!;
-        if (started) {
+        if (actStarted) {
           t.started = at;
           scheduleToStart.push(at - t.scheduled);
         } else t.completed = at;
@@ -321,9 +322,26 @@ async function readHistories(client: Client, firstRunId: string) {
       const can = e.workflowExecutionContinuedAsNewEventAttributes;
       if (can?.newExecutionRunId) next = can.newExecutionRunId;
     }
-    runId = next;
+    started.push(...childrenIn(events));
+    return next;
+  };
+
+  let runId: string | undefined = firstRunId;
+  while (runId) {
+    const history = await client.workflow.getHandle(workflowIdFor(CLUSTER), runId).fetchHistory();
+    const events = history.events ?? [];
+    if (events.length > largest.events) largest = { events: events.length, history };
+    const input = events[0]?.workflowExecutionStartedEventAttributes?.input?.payloads ?? [];
+    const firstTask: FirstTask = { inputBytes: input.reduce((a, p) => a + (p.data?.length ?? 0), 0), activities: 0 };
+    runs.push({ runId, events: events.length, startedAt: eventMs(events[0]), failedTasks: failedTasks(events), firstTask });
+    runId = read(events, firstTask);
   }
-  return { runs, nodes, scheduleToStart, taskOnWorker, largest };
+  for (const child of started) {
+    const events = (await client.workflow.getHandle(child.workflowId, child.runId).fetchHistory()).events ?? [];
+    children.push({ workflowId: child.workflowId, events: events.length, failedTasks: failedTasks(events) });
+    read(events);
+  }
+  return { runs, children, nodes, scheduleToStart, taskOnWorker, largest };
 }
 /** A run's first workflow task, in ms after the run started: a query sent then waits for it. */
 interface FirstTask {
@@ -633,7 +651,7 @@ try {
   }
 
   // Histories and the simulator's timeline (it writes its counters when stopped).
-  const { runs, nodes: hist, scheduleToStart, taskOnWorker, largest } = await readHistories(client, handle.firstExecutionRunId);
+  const { runs, children, nodes: hist, scheduleToStart, taskOnWorker, largest } = await readHistories(client, handle.firstExecutionRunId);
   const exited = new Promise((r) => simulator.once('exit', r));
   simulator.kill('SIGTERM');
   await Promise.race([exited, sleep(15_000)]);
@@ -847,9 +865,17 @@ try {
   for (const [k, v] of [...requests].sort((a, b) => b[1] - a[1])) row(`  ${k}`, `${perNode(v).toFixed(2)} (${v})`);
   out.push('');
   row('history events per run', runs.map((r) => r.events).join(', ') + ` (${runs.length} runs)`);
+  const childEvents = children.map((c) => c.events);
+  row(
+    '  batch child workflows: events',
+    children.length
+      ? `≤ ${Math.max(...childEvents)} (${children.length} children, ${childEvents.reduce((a, b) => a + b, 0)} in all)`
+      : 'none',
+  );
   row(
     'workflow tasks failed or timed out',
-    `${runs.reduce((a, r) => a + r.failedTasks, 0)} (per run: ${runs.map((r) => r.failedTasks).join(', ')})`,
+    `${runs.reduce((a, r) => a + r.failedTasks, 0)} (per run: ${runs.map((r) => r.failedTasks).join(', ')}); ` +
+      `in batch children: ${children.reduce((a, c) => a + c.failedTasks, 0)}`,
   );
   row(
     'workflow task on the worker p50 / p95 / max',

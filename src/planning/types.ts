@@ -28,6 +28,7 @@ export type NodeRole = 'first-control-plane' | 'control-plane' | 'worker';
  * `offline`: the node was NotReady (or its Lease had expired) when its turn came, so it was not touched.
  * `health-gate`: the checks after a batch (or master) did not hold within `gate.timeout`.
  * `prepare`: the cloud node's prepare pod (repository, packages, images, space) failed.
+ * `batch`: the child workflow upgrading the node's batch ended without a result (terminated, say).
  */
 export type NodeStep =
   | 'cordon'
@@ -40,6 +41,7 @@ export type NodeStep =
   | 'health-gate'
   | 'quarantine'
   | 'prepare'
+  | 'batch'
   /** A multi-minor upgrade's worker pass left workers behind that the next control-plane hop would leave outside the skew. */
   | 'version-skew';
 

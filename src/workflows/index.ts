@@ -2,3 +2,4 @@
 export { upgradeCluster } from './upgrade-cluster.js';
 export { inspectCluster } from './inspect-cluster.js';
 export { scheduledUpgrade } from './scheduled-upgrade.js';
+export { upgradeNodeBatch } from './upgrade-batch.js';

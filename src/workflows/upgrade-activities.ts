@@ -17,8 +17,8 @@ const HEARTBEAT_TIMEOUT = 30_000;
 /** The proxies of one run. */
 export type ActivityProxies = ReturnType<typeof activityProxies>;
 
-/** Activity proxies with timeouts derived from the request (ms). */
-export function activityProxies(request: ValidatedRequest) {
+/** Activity proxies with timeouts derived from the request (ms); a batch child workflow has only the two node limits. */
+export function activityProxies(request: Pick<ValidatedRequest, 'drainTimeoutMs' | 'nodeTimeoutMs'>) {
   const retry: ActivityOptions['retry'] = {
     initialInterval: '1s',
     backoffCoefficient: 2,

@@ -26,7 +26,7 @@ import { failInvalid, publisher, type UpgradeRun } from './upgrade-run.js';
 import { Runner } from './upgrade-runner.js';
 import { UpgradeState, type UpgradeSnapshot } from './upgrade-state.js';
 
-export { EVENTS_PER_NODE, RUN_EVENT_BUDGET } from './upgrade-runner.js';
+export { EVENTS_PER_NODE, RUN_EVENT_BUDGET } from './node-steps.js';
 
 /**
  * Upgrades the cluster in `input`. `carried` is set only by continue-as-new. Returns the final

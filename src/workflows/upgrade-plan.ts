@@ -30,6 +30,8 @@ export const Patch = {
   NodeProbes: 'node-probes',
   /** The progress published in the memo (PROGRESS_MEMO) whenever it changes, and handed on through continue-as-new. */
   ProgressMemo: 'progress-memo',
+  /** Worker batches run as child workflows (`upgradeNodeBatch`), so the node steps' events are not in this history. */
+  BatchChildren: 'batch-children',
 } as const;
 
 /** Inventory, version rules and the pre-check; fixes the node order and roles. Runs once per upgrade, not per run. */

@@ -7,42 +7,31 @@ import {
   ActivityFailure,
   CancellationScope,
   CancelledFailure,
+  ChildWorkflowFailure,
   allHandlersFinished,
   condition,
   continueAsNew,
+  executeChild,
   isCancellation,
   makeContinueAsNewFunc,
   patched,
   sleep,
+  uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { NodeStepArgs } from '../activities/types.js';
 import { maxBatchSize, nextBatchSize } from '../planning/batches.js';
-import type { CancelReason, LastError, NodeRole, NodeStep } from '../planning/types.js';
+import type { CancelReason, LastError } from '../planning/types.js';
 import { isoSeconds, nextOpen } from '../planning/window.js';
 import { failureBudget } from '../planning/request.js';
-import { REMOVED, isNodeOffline, isNodeRemoved, offlineError, stepError, type NodeResult } from './upgrade-activities.js';
+import { REMOVED, stepError, type NodeResult } from './upgrade-activities.js';
+import { upgradeNodeBatch } from './upgrade-batch.js';
+import { EVENTS_PER_NODE, NODES_PER_RUN, RUN_EVENT_BUDGET, upgradeNodes, type NodeLimits, type NodeSteps } from './node-steps.js';
 import type { upgradeCluster } from './upgrade-cluster.js';
 import { PROGRESS_MEMO } from './definitions.js';
 import { runGate } from './upgrade-gate.js';
 import { Patch } from './upgrade-plan.js';
 import { preparePhase } from './upgrade-prepare.js';
 import type { UpgradeRun } from './upgrade-run.js';
-
-/**
- * Events one node's upgrade may add to history in the worst case: four activities of three events
- * each, plus a workflow task (three events) after each completion when nothing else batches them.
- */
-export const EVENTS_PER_NODE = 24;
-
-/**
- * Our own ceiling on a run's history, below the server's 10,240-event warning, leaving room for
- * signals, updates, timers and the continue-as-new itself. No node starts if its worst case would cross it.
- */
-export const RUN_EVENT_BUDGET = 9_000;
-
-/** Most nodes a fresh run can have in flight within {@link RUN_EVENT_BUDGET} (a fresh run starts with a few dozen events). */
-const FRESH_RUN_NODES = Math.floor((RUN_EVENT_BUDGET - 100) / EVENTS_PER_NODE);
 
 /** How the upgrade ended: all nodes done, or cancelled (by the user, or by the pause timeout). */
 export type Outcome = 'done' | CancelReason;
@@ -154,7 +143,7 @@ export class Runner {
     state.startMaster(master);
     publish();
     const owners: string[] = [];
-    const [result] = await this.upgradeNodes([master.name], master.role, owners);
+    const [result] = await upgradeNodes(this.nodeSteps(), [master.name], master.role, owners);
     if (result === REMOVED) {
       state.nodeRemoved(master.name, 'master');
     } else if (result) {
@@ -180,16 +169,36 @@ export class Runner {
     this.run.state.pause('error', new Date().toISOString(), `error on ${err.node} (${err.step})`);
   }
 
-  /** One worker batch (or the part of it this run's history budget allows). */
+  /** The activities and the current hop's upgrade, as one node's steps need them. */
+  private nodeSteps(): NodeSteps {
+    const { activities, request } = this.run;
+    return { activities, ref: this.hopRun().ref, limits: nodeLimits(request) };
+  }
+
+  /**
+   * Whether worker batches run as child workflows (./upgrade-batch.ts). Runs of older code upgraded
+   * every node in their own history: their recorded histories have no child workflows.
+   */
+  private inChildren(): boolean {
+    return patched(Patch.BatchChildren);
+  }
+
+  /**
+   * One worker batch. In child workflows, all of it; otherwise the part of it this run's history
+   * budget allows (the rest is put back for the next run).
+   */
   private async runBatch(): Promise<void> {
     const { state, publish } = this.run;
     const nodes = state.takeBatch();
-    const room = Math.max(1, Math.floor((RUN_EVENT_BUDGET - workflowInfo().historyLength) / EVENTS_PER_NODE));
+    const children = this.inChildren();
+    const room = children ? nodes.length : Math.max(1, Math.floor((RUN_EVENT_BUDGET - workflowInfo().historyLength) / EVENTS_PER_NODE));
     const starting = nodes.slice(0, room);
     state.putBack(nodes.slice(room));
     publish();
     const owners: string[] = [];
-    const results = await this.upgradeNodes(starting, 'worker', owners);
+    const results = children
+      ? await this.upgradeInChildren(starting, owners)
+      : await upgradeNodes(this.nodeSteps(), starting, 'worker', owners);
     const errors: LastError[] = [];
     const upgraded: string[] = [];
     for (const [i, node] of starting.entries()) {
@@ -208,6 +217,42 @@ export class Runner {
     else if (state.state === 'paused') state.closeBatch();
     else if (state.openBatchRemaining === 0) state.batchFinished(nextBatchSize(state.progress.workers.batch?.size ?? 1, this.workerCap));
     publish();
+  }
+
+  /**
+   * Upgrades the batch's workers in child workflows, side by side, each with at most
+   * {@link NODES_PER_RUN} nodes so its history stays within the run budget. Like nodes upgraded
+   * here, they always finish: a Temporal cancel of this workflow does not reach them. A child that
+   * ended without a result (terminated, say) fails each of its nodes, which pauses the upgrade.
+   */
+  private async upgradeInChildren(nodes: string[], owners: string[]): Promise<NodeResult[]> {
+    const { ref, limits } = this.nodeSteps();
+    const batch = this.run.state.progress.workers.batch?.number ?? 0;
+    const parts: string[][] = [];
+    for (let i = 0; i < nodes.length; i += NODES_PER_RUN) parts.push(nodes.slice(i, i + NODES_PER_RUN));
+    const done = await CancellationScope.nonCancellable(() =>
+      Promise.all(
+        parts.map(async (part, i) => {
+          const of = parts.length > 1 ? `, part ${i + 1} of ${parts.length}` : '';
+          const workflowId = `${ref.upgradeId}-batch-${batch}-${uuid4().slice(0, 8)}`;
+          try {
+            return await executeChild(upgradeNodeBatch, {
+              workflowId,
+              args: [{ ref, role: 'worker', nodes: part, limits }],
+              staticSummary: `upgrade ${part.length} worker(s) of ${ref.clusterId} to ${ref.targetVersion}: batch ${batch}${of}`,
+            });
+          } catch (err) {
+            const why = err instanceof ChildWorkflowFailure && err.cause ? err.cause.message : String(err);
+            const message =
+              `the batch workflow ${workflowId} ended without a result (${why}); ` +
+              'the node may be cordoned or half-upgraded: check it, then resume';
+            return { results: part.map((node): LastError => ({ node, step: 'batch', message, at: nowIso() })), owners: [] };
+          }
+        }),
+      ),
+    );
+    for (const d of done) owners.push(...d.owners);
+    return done.flatMap((d) => d.results);
   }
 
   /** Pauses for the batch's failed workers, which go first in the queue (in batch order), so a resume retries them first. */
@@ -382,7 +427,10 @@ export class Runner {
 
   private async continueAsNewIfDue(nextNodes: number): Promise<void> {
     const info = workflowInfo();
-    const needed = Math.min(Math.max(nextNodes, 1), FRESH_RUN_NODES) * EVENTS_PER_NODE;
+    // A batch in child workflows adds a few events per child here; a master (or an older run's batch) its nodes' events.
+    const needed = this.inChildren()
+      ? Math.ceil(Math.max(nextNodes, 1) / NODES_PER_RUN) * EVENTS_PER_NODE
+      : Math.min(Math.max(nextNodes, 1), NODES_PER_RUN) * EVENTS_PER_NODE;
     if (!info.continueAsNewSuggested && info.historyLength + needed <= RUN_EVENT_BUDGET) return;
     // Let update handlers (e.g. a resume waiting for `running`) finish so callers get their answer.
     await condition(allHandlersFinished);
@@ -393,76 +441,12 @@ export class Runner {
     }
     await continueAsNew<typeof upgradeCluster>(this.run.input, snapshot);
   }
+}
 
-  /**
-   * Upgrades the nodes side by side, each cordon → drain → upgrade pod → uncordon. A node's result
-   * is null on success, {@link REMOVED} when the node was deleted from the cluster, or the error to
-   * record. A started node always finishes: a Temporal cancel does not interrupt it (it would leave
-   * the node half-upgraded, and cleanup would then make it schedulable).
-   *
-   * One scope for all the nodes, not one each: the SDK records a stack trace for every promise a
-   * workflow makes, so each promise saved is workflow-thread time saved, and replay time too.
-   */
-  private upgradeNodes(nodes: string[], role: NodeRole, owners: string[]): Promise<NodeResult[]> {
-    return CancellationScope.nonCancellable(() => Promise.all(nodes.map((node) => this.upgradeNodeSteps(node, role, owners))));
-  }
-
-  private async upgradeNodeSteps(node: string, role: NodeRole, owners: string[]): Promise<NodeResult> {
-    const { activities, request } = this.run;
-    const args: NodeStepArgs = { ...this.hopRun().ref, node, role };
-    let step: NodeStep = 'cordon';
-    try {
-      try {
-        await activities.within1Minute.cordonNode.executeWithOptions({ summary: `cordon ${node}` }, [args]);
-      } catch (err) {
-        if (isNodeOffline(err)) return offlineError(err, node);
-        throw err;
-      }
-      step = 'drain';
-      try {
-        const drained = await activities.untilDrainTimeout.drainNode.executeWithOptions({ summary: `drain ${node}` }, [
-          { ...args, drainTimeoutMs: request.drainTimeoutMs },
-        ]);
-        owners.push(...(drained.owners ?? []));
-      } catch (err) {
-        return await this.drainFailed(err, args);
-      }
-      step = 'upgrade-pod';
-      try {
-        await activities.untilNodeTimeout.runUpgradePod.executeWithOptions({ summary: `upgrade pod on ${node} (${role})` }, [
-          { ...args, upgradeImage: request.request.upgradeImage, nodeTimeoutMs: request.nodeTimeoutMs },
-        ]);
-      } catch (err) {
-        if (isCancellation(err)) throw err;
-        if (isNodeRemoved(err)) return REMOVED;
-        const e = stepError(err, node, step);
-        const next = 'the node is left cordoned and may be half-upgraded; fix it and delete the failed pod in kube-upgrade, then resume';
-        return { ...e, message: `${e.message} — ${next}` };
-      }
-      step = 'uncordon';
-      await activities.within1Minute.uncordonNode.executeWithOptions({ summary: `uncordon ${node}` }, [args]);
-      return null;
-    } catch (err) {
-      if (isCancellation(err)) throw err;
-      if (isNodeRemoved(err)) return REMOVED;
-      return stepError(err, node, step);
-    }
-  }
-
-  /** A failed drain changed nothing on the node: uncordon it again, and say whether that worked. */
-  private async drainFailed(err: unknown, args: NodeStepArgs): Promise<NodeResult> {
-    if (isCancellation(err)) throw err;
-    if (isNodeRemoved(err)) return REMOVED;
-    const e = stepError(err, args.node, 'drain');
-    let undo = 'the node was uncordoned; nothing was changed on it';
-    try {
-      await this.run.activities.within1Minute.uncordonNode.executeWithOptions({ summary: `uncordon ${args.node} (drain failed)` }, [args]);
-    } catch (uncordonErr) {
-      if (isCancellation(uncordonErr)) throw uncordonErr;
-      undo = `uncordoning it failed too (${stepError(uncordonErr, args.node, 'uncordon').message}); it stays cordoned`;
-    }
-    return { ...e, message: `${e.message} — ${undo}` };
-  }
+/** What a node's steps need of the request. */
+function nodeLimits(request: UpgradeRun['request']): NodeLimits {
+  const { drainTimeoutMs, nodeTimeoutMs } = request;
+  return { drainTimeoutMs, nodeTimeoutMs, ...(request.request.upgradeImage ? { upgradeImage: request.request.upgradeImage } : {}) };
 }
 
 /** Now, as an ISO string. */

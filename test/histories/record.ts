@@ -1,7 +1,8 @@
 /**
  * Records workflow histories for the replay test (test/workflow/replay.test.ts): runs a few
  * upgrades on a real dev server with the in-memory fake clusters and writes each run's history to
- * test/histories/<label>/<scenario>.json (a run that continued-as-new gets one file per run), where
+ * test/histories/<label>/<scenario>.json (a run that continued-as-new gets one file per run, and the
+ * first batch child workflows get <scenario>.child<N>.json), where
  * <label> is $HISTORY_LABEL or the short commit the code was recorded at.
  *
  *   scripts/record-histories.sh            # all scenarios
@@ -20,6 +21,7 @@ import { FakeFleet, makeNodes, type FakeCluster } from '../helpers/fake-activiti
 import { eventually } from '../helpers/poll.js';
 import { startWorkerEnv } from '../helpers/temporal.js';
 import { temporalCli } from '../helpers/tools.js';
+import { childrenIn, runsOf } from '../helpers/histories.js';
 
 const FROM = 'v1.33.5';
 const TO = 'v1.34.4'; // clusters without masters have a managed control plane, already at TO
@@ -289,27 +291,40 @@ const scenarios: Scenario[] = [
   },
 ];
 
-/** Writes every run of `handle`'s workflow, oldest first: `<name>.json`, or `<name>.run<N>.json` when it continued-as-new. */
+/**
+ * Writes every run of `handle`'s workflow, oldest first: `<name>.json`, or `<name>.run<N>.json` when it
+ * continued-as-new; then the first {@link CHILDREN_KEPT} batch child workflows it started, `<name>.child<N>.json`.
+ */
 async function save(name: string, client: Client, address: string, handle: Handle): Promise<void> {
-  const runs: string[] = [];
-  for (let runId: string | undefined = handle.firstExecutionRunId; runId;) {
-    // The CLI writes the proto3 JSON that the SDK's replayer reads (as `temporal workflow show` does for users).
-    const json = execFileSync(
-      temporalCli(),
-      ['workflow', 'show', '--address', address, '--workflow-id', handle.workflowId, '--run-id', runId, '--output', 'json'],
-      { encoding: 'utf8' },
+  // The CLI writes the proto3 JSON that the SDK's replayer reads (as `temporal workflow show` does for users).
+  const show = (workflowId: string, runId: string) =>
+    JSON.stringify(
+      JSON.parse(
+        execFileSync(
+          temporalCli(),
+          ['workflow', 'show', '--address', address, '--workflow-id', workflowId, '--run-id', runId, '--output', 'json'],
+          { encoding: 'utf8' },
+        ),
+      ),
     );
-    runs.push(JSON.stringify(JSON.parse(json)));
-    const history = await client.workflow.getHandle(handle.workflowId, runId).fetchHistory();
-    const last = history.events?.at(-1);
-    runId = last?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+  const runs = await runsOf(client, handle.workflowId, handle.firstExecutionRunId);
+  const files = runs.map((r, i) => ({
+    file: `${dir}${name}${runs.length > 1 ? `.run${i + 1}` : ''}.json`,
+    json: show(handle.workflowId, r.runId),
+  }));
+  const children = runs.flatMap((r) => childrenIn(r.events));
+  for (const [i, child] of children.slice(0, CHILDREN_KEPT).entries()) {
+    // A child still running (the upgrade was recorded while paused) has an open history; it replays as far as it goes.
+    files.push({ file: `${dir}${name}.child${i + 1}.json`, json: show(child.workflowId, child.runId) });
   }
-  runs.forEach((json, i) => {
-    const file = `${dir}${name}${runs.length > 1 ? `.run${i + 1}` : ''}.json`;
+  for (const { file, json } of files) {
     writeFileSync(file, json + '\n');
     console.log(`recorded ${file}`);
-  });
+  }
 }
+
+/** Batch child workflows kept per scenario: their histories differ only in their nodes. */
+const CHILDREN_KEPT = 2;
 
 const only = process.argv[2];
 for (const s of scenarios.filter((x) => !only || x.name.includes(only))) {

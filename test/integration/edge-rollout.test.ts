@@ -18,6 +18,7 @@ import {
 } from '../../src/planning/labels.js';
 import { nodeReady } from '../../src/planning/cluster.js';
 import { runCli } from '../helpers/cli.js';
+import { childrenIn, type HistoryEvent } from '../helpers/histories.js';
 import { eventually } from '../helpers/poll.js';
 import { NO_GATE } from '../helpers/requests.js';
 import {
@@ -210,8 +211,12 @@ async function gateHistory(): Promise<{
     const checks = decode<Array<{ ok: boolean; message: string }>>(done.result?.payloads);
     return [{ at: ms(e), nodes: args.nodes, failing: checks.filter((c) => !c.ok).map((c) => c.message) }];
   });
+  // The worker batches' node steps are in their child workflows' histories.
+  const childEvents: HistoryEvent[] = [];
+  for (const child of childrenIn(events))
+    childEvents.push(...((await h.env.client.workflow.getHandle(child.workflowId, child.runId).fetchHistory()).events ?? []));
   const scheduled = (activity: string, node: string) => {
-    const e = events.find((x) => {
+    const e = [...events, ...childEvents].find((x) => {
       const a = x.activityTaskScheduledEventAttributes;
       return a?.activityType?.name === activity && decode<{ node: string }>(a.input?.payloads).node === node;
     });

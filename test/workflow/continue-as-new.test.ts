@@ -1,20 +1,21 @@
 /**
  * Bounded history: with the dev server's continue-as-new hint lowered, a 2,000-worker upgrade
  * continues-as-new several times, and progress, signals and Updates keep working across runs.
+ * Worker batches run as child workflows, so the parent's history grows by a few events per batch;
+ * the hint is set low enough that it continues-as-new anyway.
  */
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { getProgress, resumeUpgrade, startUpgrade } from '../../src/api.js';
 import type { Progress } from '../../src/planning/types.js';
 import { PROGRESS_MEMO, pauseSignal } from '../../src/workflows/definitions.js';
 import { FakeFleet, makeNodes } from '../helpers/fake-activities.js';
 import { note } from '../helpers/logs.js';
+import { batchChildrenOf, runsOf } from '../helpers/histories.js';
 import { eventually } from '../helpers/poll.js';
 import { startWorkerEnv, type WorkerEnv } from '../helpers/temporal.js';
 import { NO_GATE } from '../helpers/requests.js';
 
-type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
-
-const SUGGEST_AT = 1000;
+const SUGGEST_AT = 150;
 
 let client: Client;
 let w: WorkerEnv;
@@ -40,7 +41,8 @@ test('a 2,000-worker upgrade continues-as-new, keeping progress, signals and Upd
     controlPlaneVersion: 'v1.33.5',
     nodes: makeNodes({ masters: 3, edge: 2000, version: 'v1.33.5' }),
   });
-  const handle = await startUpgrade(client, { clusterId: c.clusterId, gate: NO_GATE, targetVersion: 'v1.34.4' });
+  // A cap of 400 workers: batches of 400 are more than one batch child takes (370), so each runs as two.
+  const handle = await startUpgrade(client, { clusterId: c.clusterId, gate: NO_GATE, targetVersion: 'v1.34.4', batch: { maxPercent: 20 } });
 
   const second = await eventually(
     'a second run',
@@ -88,20 +90,21 @@ test('a 2,000-worker upgrade continues-as-new, keeping progress, signals and Upd
   const upgrades = c.callsOf('runUpgradePod').map((x) => x.node);
   expect(upgrades).toHaveLength(2003);
   expect(new Set(upgrades).size).toBe(2003); // no node upgraded twice across runs
-  expect(Math.max(...c.observedBatchSizes())).toBe(200);
+  expect(Math.max(...c.observedBatchSizes())).toBe(400);
 
   // Follow the chain of runs and measure each one's history.
-  const sizes: number[] = [];
-  let runId: string | undefined = handle.firstExecutionRunId;
-  while (runId) {
-    const history: History = await client.workflow.getHandle(handle.workflowId, runId).fetchHistory();
-    const events = history.events ?? [];
-    sizes.push(events.length);
-    runId = events.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
-  }
+  const sizes = (await runsOf(client, handle.workflowId, handle.firstExecutionRunId)).map((r) => r.events.length);
   expect(sizes.length).toBeGreaterThan(1);
   expect(Math.max(...sizes)).toBeLessThanOrEqual(10_240);
-  note(`2,000 workers: ${sizes.length} runs, events per run ${sizes.join(', ')}`);
+  // The batches of 400 went in two children each (370 + 30), side by side; every child stays under the limit too.
+  const children = await batchChildrenOf(client, handle);
+  const perChild = children.map(
+    (x) => x.events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'runUpgradePod').length,
+  );
+  expect(Math.max(...perChild)).toBe(370);
+  expect(perChild.reduce((a, b) => a + b, 0)).toBe(2000);
+  expect(Math.max(...children.map((x) => x.events.length))).toBeLessThanOrEqual(10_240);
+  note(`2,000 workers: ${sizes.length} runs, events per run ${sizes.join(', ')}; ${children.length} batch children`);
 }, 300_000);
 
 test('deferred and quarantined workers, and a pending health gate, are carried across continue-as-new', async () => {
@@ -141,7 +144,7 @@ test('deferred and quarantined workers, and a pending health gate, are carried a
 }, 300_000);
 
 test('a multi-minor upgrade continues-as-new mid-hop and keeps its hop: each master once per hop, each worker once', async () => {
-  // 30 masters: one hop of them is most of a run's 1,000-event hint here, so a run ends inside hop 2.
+  // 30 masters: a hop of them is several runs at the 150-event hint here, so runs end inside every hop.
   const c = fleet.add({
     clusterId: 'hops',
     controlPlaneVersion: 'v1.31.5',
@@ -153,9 +156,14 @@ test('a multi-minor upgrade continues-as-new mid-hop and keeps its hop: each mas
     targetVersion: 'v1.34.4',
     via: ['v1.32.9', 'v1.33.5'],
   });
-  await eventually('a second run', async () => (await handle.describe()).runId !== handle.firstExecutionRunId, SLOW_MS);
-  const mid = await getProgress(client, c.clusterId);
-  expect(mid.hop?.number).toBeGreaterThanOrEqual(2);
+  const mid = await eventually(
+    'a later run in hop 2',
+    async () => {
+      const p = await getProgress(client, c.clusterId);
+      return (p.hop?.number ?? 0) >= 2 && (await handle.describe()).runId !== handle.firstExecutionRunId ? p : null;
+    },
+    SLOW_MS,
+  );
   expect(mid.hop).toMatchObject({ of: 3 });
 
   const result = await handle.result();

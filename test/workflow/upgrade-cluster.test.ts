@@ -19,6 +19,7 @@ import {
 } from '../../src/workflows/definitions.js';
 import { makeNodes, type FakeCluster } from '../helpers/fake-activities.js';
 import { expectApplicationFailure, expectRefused } from '../helpers/expect.js';
+import { batchChildrenOf } from '../helpers/histories.js';
 import { eventually } from '../helpers/poll.js';
 import { FROM, TO, useFakeFleet } from '../helpers/fleet-env.js';
 import { NO_GATE } from '../helpers/requests.js';
@@ -134,8 +135,9 @@ describe('upgradeCluster', () => {
     const c = cluster('summary', makeNodes({ masters: 1, edge: 1, version: FROM }));
     const handle = await start(c);
     await handle.result();
-    const history = await handle.fetchHistory();
-    const scheduled = (history.events ?? [])
+    // The master's steps are in the upgrade's history; the worker's in its batch child's.
+    const events = [...((await handle.fetchHistory()).events ?? []), ...(await batchChildrenOf(client, handle)).flatMap((x) => x.events)];
+    const scheduled = events
       .filter((e) => e.activityTaskScheduledEventAttributes)
       .map((e) => [
         e.activityTaskScheduledEventAttributes!.activityType!.name,
