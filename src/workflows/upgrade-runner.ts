@@ -27,7 +27,7 @@ import { REMOVED, stepError, type NodeResult } from './upgrade-activities.js';
 import { upgradeNodeBatch } from './upgrade-batch.js';
 import { EVENTS_PER_NODE, NODES_PER_RUN, RUN_EVENT_BUDGET, upgradeNodes, type NodeLimits, type NodeSteps } from './node-steps.js';
 import type { upgradeCluster } from './upgrade-cluster.js';
-import { PROGRESS_MEMO } from './definitions.js';
+import { PROGRESS_MEMO, workflowIdFor } from './definitions.js';
 import { runGate } from './upgrade-gate.js';
 import { Patch } from './upgrade-plan.js';
 import { preparePhase } from './upgrade-prepare.js';
@@ -234,7 +234,8 @@ export class Runner {
       Promise.all(
         parts.map(async (part, i) => {
           const of = parts.length > 1 ? `, part ${i + 1} of ${parts.length}` : '';
-          const workflowId = `${ref.upgradeId}-batch-${batch}-${uuid4().slice(0, 8)}`;
+          // From the cluster, not this run's workflow ID, so that a replay under another ID (the replay test's) issues the same command.
+          const workflowId = `${workflowIdFor(ref.clusterId)}-batch-${batch}-${uuid4().slice(0, 8)}`;
           try {
             return await executeChild(upgradeNodeBatch, {
               workflowId,
