@@ -26,12 +26,17 @@ const untilProgress = (c: FakeCluster, what: string, ok: (p: Progress) => boolea
     return ok(p) ? p : null;
   });
 
-/** The first batch child of the upgrade's current run, once it has started. */
-async function firstChild(workflowId: string): Promise<Execution> {
-  return eventually('a batch child workflow', async () => {
-    const events = (await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+/** Starts an upgrade of 4 workers whose upgrade pods are held; returns once edge-1's is, with its batch child. */
+async function heldInFirstChild(name: string) {
+  const c = f.cluster(name, makeNodes({ edge: 4, version: FROM }));
+  c.hold = true;
+  const handle = await startUpgrade(client, { clusterId: c.clusterId, gate: NO_GATE, targetVersion: TO });
+  await eventually('edge-1 in flight', () => c.held.includes('edge-1'));
+  const child: Execution = await eventually('a batch child workflow', async () => {
+    const events = (await handle.fetchHistory()).events ?? [];
     return childrenIn(events)[0] ?? null;
   });
+  return { c, handle, child: client.workflow.getHandle(child.workflowId, child.runId) };
 }
 
 test('each worker batch runs in its own child workflow; the upgrade history holds no worker step and stays small', async () => {
@@ -69,12 +74,8 @@ test('each worker batch runs in its own child workflow; the upgrade history hold
 });
 
 test('a batch child terminated mid-batch fails its nodes (step "batch") and pauses; a resume retries them, and it succeeds', async () => {
-  const c = f.cluster('child-terminated', makeNodes({ edge: 4, version: FROM }));
-  c.hold = true;
-  const handle = await startUpgrade(client, { clusterId: c.clusterId, gate: NO_GATE, targetVersion: TO });
-  await eventually('edge-1 in flight', () => c.held.includes('edge-1'));
-  const child = await firstChild(handle.workflowId);
-  await client.workflow.getHandle(child.workflowId, child.runId).terminate('an operator terminated the batch');
+  const { c, handle, child } = await heldInFirstChild('child-terminated');
+  await child.terminate('an operator terminated the batch');
 
   const paused = await untilProgress(c, 'an error pause', (p) => p.state === 'paused');
   expect(paused).toMatchObject({ pause: { reason: 'error' }, lastError: { node: 'edge-1', step: 'batch' }, workers: { upgraded: 0 } });
@@ -92,14 +93,10 @@ test('a batch child terminated mid-batch fails its nodes (step "batch") and paus
 });
 
 test('terminating the upgrade terminates its running batch child, so no node step goes on without it', async () => {
-  const c = f.cluster('parent-terminated', makeNodes({ edge: 4, version: FROM }));
-  c.hold = true;
-  const handle = await startUpgrade(client, { clusterId: c.clusterId, gate: NO_GATE, targetVersion: TO });
-  await eventually('edge-1 in flight', () => c.held.includes('edge-1'));
-  const child = await firstChild(handle.workflowId);
+  const { c, handle, child } = await heldInFirstChild('parent-terminated');
   await handle.terminate('an operator gave up');
   const status = await eventually('the batch child closed', async () => {
-    const d = await client.workflow.getHandle(child.workflowId, child.runId).describe();
+    const d = await child.describe();
     return d.status.name === 'RUNNING' ? null : d.status.name;
   });
   expect(status).toBe('TERMINATED');
@@ -108,16 +105,12 @@ test('terminating the upgrade terminates its running batch child, so no node ste
 });
 
 test('a Temporal cancel of the batch child does not interrupt its started nodes: they finish and count as upgraded', async () => {
-  const c = f.cluster('child-cancelled', makeNodes({ edge: 4, version: FROM }));
-  c.hold = true;
-  const handle = await startUpgrade(client, { clusterId: c.clusterId, gate: NO_GATE, targetVersion: TO });
-  await eventually('edge-1 in flight', () => c.held.includes('edge-1'));
-  const child = await firstChild(handle.workflowId);
-  await client.workflow.getHandle(child.workflowId, child.runId).cancel();
+  const { c, handle, child } = await heldInFirstChild('child-cancelled');
+  await child.cancel();
   c.hold = false;
   c.release();
   const result = await handle.result();
   expect(result).toMatchObject({ state: 'succeeded', lastError: null, workers: { total: 4, upgraded: 4 } });
   expect(c.callsOf('runUpgradePod', 'edge-1')).toHaveLength(1);
-  expect((await client.workflow.getHandle(child.workflowId, child.runId).describe()).status.name).toBe('COMPLETED');
+  expect((await child.describe()).status.name).toBe('COMPLETED');
 });
