@@ -39,7 +39,7 @@ import { spawnCli, stopCli } from '../test/helpers/cli.js';
 import { eventMs, failedTasks, type HistoryEvent } from './history.js';
 import { etcdBinary, k8sBinDir, temporalCli } from '../test/helpers/tools.js';
 import { NO_GATE } from '../test/helpers/requests.js';
-import { childrenIn, type Execution } from '../test/helpers/histories.js';
+import { childHistories, runsOf } from '../test/helpers/histories.js';
 
 /** A bad flag or value: one line and exit 2, before anything is started. */
 function usageError(message: string): never {
@@ -273,14 +273,12 @@ async function readHistories(client: Client, firstRunId: string) {
   const taskOnWorker: number[] = [];
   /** The run with the most events: a query that reaches a closed run makes the worker replay all of it. */
   let largest: { events: number; history: unknown } = { events: 0, history: undefined };
-  const started: Execution[] = [];
 
-  /** Reads one history's tasks and node steps; returns the run it continued as, if any. */
-  const read = (events: HistoryEvent[], firstTask?: FirstTask): string | undefined => {
+  /** Reads one history's workflow tasks and node steps (`firstTask`: a run of the upgrade's). */
+  const read = (events: HistoryEvent[], firstTask?: FirstTask): void => {
     const startedAt = eventMs(events[0]);
     let taskStartedAt = NaN;
     const byScheduledId = new Map<string, { node: string; activity: Activity }>();
-    let next: string | undefined;
     for (const e of events) {
       const at = eventMs(e);
       if (e.workflowTaskStartedEventAttributes) {
@@ -319,27 +317,20 @@ async function readHistories(client: Client, firstRunId: string) {
           scheduleToStart.push(at - t.scheduled);
         } else t.completed = at;
       }
-      const can = e.workflowExecutionContinuedAsNewEventAttributes;
-      if (can?.newExecutionRunId) next = can.newExecutionRunId;
     }
-    started.push(...childrenIn(events));
-    return next;
   };
 
-  let runId: string | undefined = firstRunId;
-  while (runId) {
-    const history = await client.workflow.getHandle(workflowIdFor(CLUSTER), runId).fetchHistory();
-    const events = history.events ?? [];
-    if (events.length > largest.events) largest = { events: events.length, history };
+  const upgradeRuns = await runsOf(client, workflowIdFor(CLUSTER), firstRunId);
+  for (const { runId, events } of upgradeRuns) {
+    if (events.length > largest.events) largest = { events: events.length, history: { events } };
     const input = events[0]?.workflowExecutionStartedEventAttributes?.input?.payloads ?? [];
     const firstTask: FirstTask = { inputBytes: input.reduce((a, p) => a + (p.data?.length ?? 0), 0), activities: 0 };
     runs.push({ runId, events: events.length, startedAt: eventMs(events[0]), failedTasks: failedTasks(events), firstTask });
-    runId = read(events, firstTask);
+    read(events, firstTask);
   }
-  for (const child of started) {
-    const events = (await client.workflow.getHandle(child.workflowId, child.runId).fetchHistory()).events ?? [];
-    children.push({ workflowId: child.workflowId, events: events.length, failedTasks: failedTasks(events) });
-    read(events);
+  for (const child of await childHistories(client, upgradeRuns)) {
+    children.push({ workflowId: child.workflowId, events: child.events.length, failedTasks: failedTasks(child.events) });
+    read(child.events);
   }
   return { runs, children, nodes, scheduleToStart, taskOnWorker, largest };
 }

@@ -19,7 +19,7 @@ import { FakeFleet, makeNodes } from '../test/helpers/fake-activities.js';
 import { installTestRuntime } from '../test/helpers/logs.js';
 import { startDevServer, workflowBundle } from '../test/helpers/temporal.js';
 import { NO_GATE } from '../test/helpers/requests.js';
-import { batchChildrenOf, runsOf } from '../test/helpers/histories.js';
+import { childHistories, runsOf } from '../test/helpers/histories.js';
 import { eventMs, failedTasks } from './history.js';
 
 const LIMIT = 10_240;
@@ -93,14 +93,15 @@ try {
   const sizes: number[] = [];
   const runStarts: number[] = [];
   let failed = 0;
-  for (const run of await runsOf(env.client, handle.workflowId, handle.firstExecutionRunId)) {
+  const runs = await runsOf(env.client, handle.workflowId, handle.firstExecutionRunId);
+  for (const run of runs) {
     sizes.push(run.events.length);
     runStarts.push(eventMs(run.events[0]) - t0);
     failed += failedTasks(run.events);
   }
   // The worker batches' node steps are in their child workflows' histories.
   const childSizes: number[] = [];
-  for (const child of await batchChildrenOf(env.client, handle)) {
+  for (const child of await childHistories(env.client, runs)) {
     childSizes.push(child.events.length);
     failed += failedTasks(child.events);
   }

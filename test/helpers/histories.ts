@@ -36,14 +36,21 @@ export async function runsOf(
   return runs;
 }
 
+/** The batch children that `runs` started, each with its events, in the order they started. */
+export function childHistories(
+  client: Client,
+  runs: Array<{ events: HistoryEvent[] }>,
+): Promise<Array<Execution & { events: HistoryEvent[] }>> {
+  const children = runs.flatMap((r) => childrenIn(r.events));
+  return Promise.all(
+    children.map(async (c) => ({ ...c, events: (await client.workflow.getHandle(c.workflowId, c.runId).fetchHistory()).events ?? [] })),
+  );
+}
+
 /** The batch children the upgrade's runs started, each with its events, in the order they started. */
 export async function batchChildrenOf(
   client: Client,
   handle: { workflowId: string; firstExecutionRunId: string },
 ): Promise<Array<Execution & { events: HistoryEvent[] }>> {
-  const runs = await runsOf(client, handle.workflowId, handle.firstExecutionRunId);
-  const children = runs.flatMap((r) => childrenIn(r.events));
-  return Promise.all(
-    children.map(async (c) => ({ ...c, events: (await client.workflow.getHandle(c.workflowId, c.runId).fetchHistory()).events ?? [] })),
-  );
+  return childHistories(client, await runsOf(client, handle.workflowId, handle.firstExecutionRunId));
 }

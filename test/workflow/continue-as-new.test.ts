@@ -10,7 +10,7 @@ import type { Progress } from '../../src/planning/types.js';
 import { PROGRESS_MEMO, pauseSignal } from '../../src/workflows/definitions.js';
 import { FakeFleet, makeNodes } from '../helpers/fake-activities.js';
 import { note } from '../helpers/logs.js';
-import { batchChildrenOf, runsOf } from '../helpers/histories.js';
+import { childHistories, runsOf } from '../helpers/histories.js';
 import { eventually } from '../helpers/poll.js';
 import { startWorkerEnv, type WorkerEnv } from '../helpers/temporal.js';
 import { NO_GATE } from '../helpers/requests.js';
@@ -93,11 +93,12 @@ test('a 2,000-worker upgrade continues-as-new, keeping progress, signals and Upd
   expect(Math.max(...c.observedBatchSizes())).toBe(400);
 
   // Follow the chain of runs and measure each one's history.
-  const sizes = (await runsOf(client, handle.workflowId, handle.firstExecutionRunId)).map((r) => r.events.length);
+  const runs = await runsOf(client, handle.workflowId, handle.firstExecutionRunId);
+  const sizes = runs.map((r) => r.events.length);
   expect(sizes.length).toBeGreaterThan(1);
   expect(Math.max(...sizes)).toBeLessThanOrEqual(10_240);
   // The batches of 400 went in two children each (370 + 30), side by side; every child stays under the limit too.
-  const children = await batchChildrenOf(client, handle);
+  const children = await childHistories(client, runs);
   const perChild = children.map(
     (x) => x.events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'runUpgradePod').length,
   );
