@@ -16,7 +16,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +27,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { getProgress, readProgress, startUpgrade, STATUS_PATIENCE_MS } from '../src/api.js';
 import { LocalControlPlane } from '../src/local/control-plane.js';
+import { reservePort } from '../src/local/ports.js';
 import { devServerDynamicConfig, startDevServer } from '../src/local/temporal-dev.js';
 import { TALLY_FLUSH_MS } from '../src/request-tally.js';
 import { batchPlan, DEFAULT_MAX_BATCH_PERCENT } from '../src/planning/batches.js';
@@ -237,15 +237,6 @@ function pct(values: number[], p: number): number {
 }
 const sec = (ms: number) => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(2)} s` : '—');
 const p50p95 = (v: number[]) => (v.length ? `${sec(pct(v, 50))} / ${sec(pct(v, 95))}` : '—');
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 // ---------- history ----------
 type Activity = 'cordonNode' | 'drainNode' | 'runUpgradePod' | 'uncordonNode';
@@ -481,7 +472,7 @@ const simulator: ChildProcess = spawn(
 );
 simulator.stdout!.pipe(simLog);
 simulator.stderr!.pipe(simLog);
-const metricsPort = await freePort();
+const metricsPort = await reservePort();
 const memProfilePath = join(dir, 'worker-memory.jsonl');
 const workerNodeOptions = [opt['worker-node-options'], opt['mem-profile'] ? `--require ${join(root, 'bench/mem-sampler.cjs')}` : ''].filter(
   Boolean,

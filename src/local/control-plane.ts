@@ -9,7 +9,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, startProcess, stopProcess, waitUntil, type Managed } from './processes.js';
+import { releasePort, reservePort } from './ports.js';
+import { startProcess, stopProcess, waitUntil, type Managed } from './processes.js';
 
 /** Where the binaries are and how to run them. */
 export interface ControlPlaneOptions {
@@ -45,7 +46,21 @@ export class LocalControlPlane {
     readonly adminToken: string,
     private readonly processes: Managed[],
     private readonly keepDir: boolean,
+    private readonly ports: readonly number[] = [],
   ) {}
+
+  /**
+   * A control plane that another process or test file started and will stop: this object reads and
+   * writes through it, and its `stop()` leaves it running.
+   */
+  static adopt(running: { dir: string; server: string; kubeconfigPath: string; adminToken: string }): LocalControlPlane {
+    return new LocalControlPlane(running.dir, running.server, running.kubeconfigPath, running.adminToken, [], true);
+  }
+
+  /** PIDs of the processes this object started (etcd, kube-apiserver, controller manager, scheduler). */
+  get pids(): number[] {
+    return this.processes.flatMap((p) => (p.child.pid === undefined ? [] : [p.child.pid]));
+  }
 
   /** Starts etcd, the API server, the controller manager and the scheduler, and waits until they serve. */
   static async start(opts: ControlPlaneOptions): Promise<LocalControlPlane> {
@@ -54,7 +69,8 @@ export class LocalControlPlane {
     const bin = (name: string) => join(opts.k8sBinDir, name);
     checkBinaries(opts, bin);
 
-    const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+    const ports = [await reservePort(), await reservePort(), await reservePort()];
+    const [etcdPort, peerPort, apiPort] = ports as [number, number, number];
     const creds = writeCredentials(dir);
     const processes: Managed[] = [];
     try {
@@ -63,13 +79,14 @@ export class LocalControlPlane {
       const kubeconfigPath = writeKubeconfig(dir, server, creds.token);
       const controllerManager = startControllers(processes, dir, bin, { kubeconfigPath, creds, opts });
 
-      const cp = new LocalControlPlane(dir, server, kubeconfigPath, creds.token, processes, opts.keepDir ?? false);
+      const cp = new LocalControlPlane(dir, server, kubeconfigPath, creds.token, processes, opts.keepDir ?? false, ports);
       // Admission refuses pods in a namespace until its `default` ServiceAccount exists (tokens controller).
       const saUrl = `${server}/api/v1/namespaces/default/serviceaccounts/default`;
       await waitUntil('the default ServiceAccount', () => httpsOk(saUrl, creds.token), { timeoutMs: 60_000, process: controllerManager });
       return cp;
     } catch (err) {
       for (const p of [...processes].reverse()) await stopProcess(p);
+      for (const port of ports) releasePort(port);
       throw err;
     }
   }
@@ -89,6 +106,7 @@ export class LocalControlPlane {
   /** Stops every process this control plane started (by PID) and removes its directory. */
   async stop(): Promise<void> {
     for (const p of [...this.processes].reverse()) await stopProcess(p);
+    for (const port of this.ports) releasePort(port);
     if (!this.keepDir) rmSync(this.dir, { recursive: true, force: true });
   }
 }

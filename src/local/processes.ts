@@ -1,24 +1,9 @@
 /**
- * Small process helpers for the local stack (control plane, dev server): free loopback ports,
- * child processes logged to files and stopped by PID, and readiness polling.
+ * Small process helpers for the local stack (control plane, dev server): child processes logged
+ * to files and stopped by PID, and readiness polling. Ports come from ./ports.ts.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-
-/** Returns a port that was free on 127.0.0.1 a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+import { closeSync, openSync, readFileSync } from 'node:fs';
 
 const live = new Set<ChildProcess>();
 let exitHookInstalled = false;
@@ -31,14 +16,18 @@ export interface Managed {
 }
 
 /**
- * Starts `command args` with stdout and stderr appended to `logFile`. If this process exits
- * without stopping it, the child is killed too, so no server outlives its test or script.
+ * Starts `command args` with stdout and stderr appended to `logFile` (the child writes it itself,
+ * so its log does not depend on this process reading a pipe). If this process exits without
+ * stopping it, the child is killed too, so no server outlives its test or script.
  */
 export function startProcess(name: string, command: string, args: string[], logFile: string, env?: NodeJS.ProcessEnv): Managed {
-  const out = createWriteStream(logFile, { flags: 'a' });
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env });
-  child.stdout?.pipe(out);
-  child.stderr?.pipe(out);
+  const fd = openSync(logFile, 'a');
+  let child: ChildProcess;
+  try {
+    child = spawn(command, args, { stdio: ['ignore', fd, fd], env: env ?? process.env });
+  } finally {
+    closeSync(fd);
+  }
   live.add(child);
   child.on('exit', () => live.delete(child));
   if (!exitHookInstalled) {

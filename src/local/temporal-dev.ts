@@ -6,7 +6,8 @@ import { Connection } from '@temporalio/client';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { searchAttributeDefinitions } from '../workflows/definitions.js';
-import { freePort, startProcess, stopProcess, waitUntil, type Managed } from './processes.js';
+import { releasePort, reservePort } from './ports.js';
+import { startProcess, stopProcess, waitUntil, type Managed } from './processes.js';
 
 /** A running dev server. */
 export interface DevServer {
@@ -39,8 +40,19 @@ export function devServerDynamicConfig(overrides: readonly string[] = []): strin
   return [...byKey.values()];
 }
 
+/** The `temporal server start-dev` arguments for {@link startDevServer}. */
+function devServerArgs(o: { dir: string; ui?: boolean; port: number; uiPort: number; dynamicConfig?: string[] }): string[] {
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(o.port), '--namespace', 'default'];
+  args.push('--db-filename', join(o.dir, 'temporal.db'), '--log-level', 'error');
+  if (o.ui === false) args.push('--headless');
+  else args.push('--ui-port', String(o.uiPort));
+  for (const key of searchAttributeDefinitions) args.push('--search-attribute', `${key.name}=Keyword`);
+  for (const kv of devServerDynamicConfig(o.dynamicConfig)) args.push('--dynamic-config-value', kv);
+  return args;
+}
+
 /**
- * Starts the dev server; `dir` holds its SQLite file and log. `port` defaults to a free one.
+ * Starts the dev server; `dir` holds its SQLite file and log. `port` defaults to a reserved one (./ports.ts).
  * `dynamicConfig` entries are `KEY=VALUE` dynamic-config settings, applied over
  * {@link DEV_SERVER_DYNAMIC_CONFIG}, e.g. `history.maximumBufferedEventsBatch=100` (the server's own default).
  */
@@ -52,26 +64,11 @@ export async function startDevServer(opts: {
   dynamicConfig?: string[];
 }): Promise<DevServer> {
   if (!existsSync(opts.temporalCli)) throw new Error(`Temporal CLI not found at ${opts.temporalCli}: run scripts/ensure-temporal.sh`);
-  const port = opts.port ?? (await freePort());
-  const uiPort = await freePort();
-  const args = [
-    'server',
-    'start-dev',
-    '--ip',
-    '127.0.0.1',
-    '--port',
-    String(port),
-    '--namespace',
-    'default',
-    '--db-filename',
-    join(opts.dir, 'temporal.db'),
-    '--log-level',
-    'error',
-  ];
-  if (opts.ui === false) args.push('--headless');
-  else args.push('--ui-port', String(uiPort));
-  for (const key of searchAttributeDefinitions) args.push('--search-attribute', `${key.name}=Keyword`);
-  for (const kv of devServerDynamicConfig(opts.dynamicConfig)) args.push('--dynamic-config-value', kv);
+  // Both ports lie outside the ephemeral range (see ./ports.ts), so a restart on `port` after a
+  // kill finds it still free.
+  const port = opts.port ?? (await reservePort());
+  const uiPort = await reservePort();
+  const args = devServerArgs({ ...opts, port, uiPort });
   const proc: Managed = startProcess('temporal', opts.temporalCli, args, join(opts.dir, 'temporal.log'));
   const address = `127.0.0.1:${port}`;
   await waitUntil(
@@ -91,8 +88,13 @@ export async function startDevServer(opts: {
     address,
     port,
     uiUrl: `http://127.0.0.1:${uiPort}`,
-    stop: () => stopProcess(proc),
+    stop: async () => {
+      await stopProcess(proc);
+      releasePort(port);
+      releasePort(uiPort);
+    },
     kill: async () => {
+      releasePort(uiPort);
       if (proc.child.exitCode !== null || proc.child.signalCode !== null) return;
       const exited = new Promise((r) => proc.child.once('exit', r));
       proc.child.kill('SIGKILL');

@@ -6,7 +6,7 @@
  */
 import { chromium as playwright, type Browser } from 'playwright-core';
 import { startUpgrade, getProgress } from '../../src/api.js';
-import { freePort } from '../../src/local/processes.js';
+import { reservePort } from '../../src/local/ports.js';
 import { summarize } from '../../src/planning/summary.js';
 import { eventually } from '../helpers/poll.js';
 import { FakeFleet, makeNodes } from '../helpers/fake-activities.js';
@@ -25,7 +25,7 @@ const shop = fleet.add({
 });
 
 beforeAll(async () => {
-  uiPort = await freePort();
+  uiPort = await reservePort();
   w = await startWorkerEnv(fleet.activities(), { uiPort });
   browser = await playwright.launch({
     executablePath: chromium(),

@@ -2,9 +2,12 @@
  * A loopback TCP proxy for API server outages: tests point the worker's kubeconfig at it (TLS
  * passes through untouched, and the API server's certificate is for 127.0.0.1, any port) while
  * the simulator keeps talking to the API server directly. `outage(ms)` drops every connection and
- * refuses new ones for that long, as a restarting kube-apiserver or a broken link would.
+ * refuses new ones for that long, as a restarting kube-apiserver or a broken link would. Its port
+ * is reserved outside the ephemeral range (src/local/ports.ts): while it is down, no other file's
+ * `listen(0)` server or outgoing connection can take it, so it comes back on the same port.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { releasePort, reservePort } from '../../src/local/ports.js';
 
 export class TcpProxy {
   private server: Server | undefined;
@@ -22,11 +25,15 @@ export class TcpProxy {
     readonly port: number,
   ) {}
 
-  /** Starts a proxy to `target` on a free loopback port. */
+  /** Starts a proxy to `target` on a reserved loopback port. */
   static async start(target: { host: string; port: number }): Promise<TcpProxy> {
-    const proxy = new TcpProxy(target, 0);
-    const port = await proxy.listen(0);
-    Object.assign(proxy, { port });
+    const proxy = new TcpProxy(target, await reservePort());
+    try {
+      await proxy.listen(proxy.port);
+    } catch (err) {
+      releasePort(proxy.port);
+      throw err;
+    }
     return proxy;
   }
 
@@ -48,9 +55,7 @@ export class TcpProxy {
     await this.closeListener();
     this.reopen = setTimeout(() => {
       this.reopen = undefined;
-      void this.listen(this.port).then(() => {
-        this.outages.at(-1)!.to = Date.now();
-      });
+      void this.relisten();
     }, ms);
   }
 
@@ -64,6 +69,18 @@ export class TcpProxy {
     this.closed = true;
     if (this.reopen) clearTimeout(this.reopen);
     await this.closeListener();
+    releasePort(this.port);
+  }
+
+  /** Listens on the same port again; its reservation keeps others off it, so a failure here is a bug worth seeing. */
+  private async relisten(): Promise<void> {
+    try {
+      await this.listen(this.port);
+      this.outages.at(-1)!.to = Date.now();
+    } catch (err) {
+      console.error(`TcpProxy: could not listen on its reserved port ${this.port} again: ${(err as Error).message}`);
+      this.closed = true;
+    }
   }
 
   private async closeListener(): Promise<void> {

@@ -9,6 +9,7 @@ import type { UpgradeActivities } from '../../src/activities/types.js';
 import { TASK_QUEUE } from '../../src/workflows/definitions.js';
 import { fileURLToPath } from 'node:url';
 import { searchAttributeDefinitions } from '../../src/workflows/definitions.js';
+import { releasePort, reservePort } from '../../src/local/ports.js';
 import { installTestRuntime } from './logs.js';
 import { temporalCli } from './tools.js';
 
@@ -21,22 +22,39 @@ export interface DevServerOptions {
   searchAttributes?: boolean;
 }
 
-/** Starts the dev server on a free loopback port, after installing the quiet test runtime (see ./logs.ts). */
+/**
+ * Starts the dev server on a reserved loopback port (src/local/ports.ts), after installing the quiet
+ * test runtime (see ./logs.ts). `teardown()` gives the port back.
+ */
 export async function startDevServer(opts: DevServerOptions = {}): Promise<TestWorkflowEnvironment> {
   installTestRuntime();
   const extraArgs = ['--log-level', 'error'];
   for (const [key, value] of Object.entries(opts.dynamicConfig ?? {})) {
     extraArgs.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
   }
-  return TestWorkflowEnvironment.createLocal({
+  const port = await reservePort();
+  const env = await TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: temporalCli() },
       ip: '127.0.0.1',
+      port,
       searchAttributes: opts.searchAttributes === false ? [] : searchAttributeDefinitions,
       ...(opts.uiPort ? { ui: true, uiPort: opts.uiPort } : {}),
       extraArgs,
     },
+  }).catch((err: unknown) => {
+    releasePort(port);
+    throw err;
   });
+  const teardown = env.teardown.bind(env);
+  env.teardown = async () => {
+    try {
+      await teardown();
+    } finally {
+      releasePort(port);
+    }
+  };
+  return env;
 }
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;

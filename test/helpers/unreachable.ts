@@ -1,14 +1,12 @@
-/** A kubeconfig for an API server that refuses connections: a loopback port that was free a moment ago. */
+/**
+ * A kubeconfig for an API server that refuses connections: a loopback port reserved for this test
+ * process (src/local/ports.ts) and never listened on, so no other server can answer there.
+ */
 import { KubeConfig } from '@kubernetes/client-node';
-import { createServer } from 'node:net';
+import { reservePort } from '../../src/local/ports.js';
 
 export async function unreachableKubeConfig(): Promise<KubeConfig> {
-  const port = await new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
+  const port = await reservePort();
   const kc = new KubeConfig();
   kc.loadFromOptions({
     clusters: [{ name: 'c', server: `https://127.0.0.1:${port}`, skipTLSVerify: true }],

@@ -4,7 +4,7 @@
  * SIGTERM. A bad configuration is refused with one line.
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { freePort } from '../../src/local/processes.js';
+import { reservePort } from '../../src/local/ports.js';
 import { runCli, spawnCli, stopCli } from '../helpers/cli.js';
 import { eventually } from '../helpers/poll.js';
 import { startDevServer } from '../helpers/temporal.js';
@@ -25,7 +25,7 @@ const customAttributes = async () =>
 
 test('the worker registers missing search attributes and serves Prometheus metrics', async () => {
   expect(Object.keys(await customAttributes())).not.toContain('EdgeClusterId');
-  const metricsAddress = `127.0.0.1:${await freePort()}`;
+  const metricsAddress = `127.0.0.1:${await reservePort()}`;
   const worker = spawnCli(['worker'], {
     TEMPORAL_ADDRESS: env.address,
     EDGE_UPGRADE_CLUSTERS: 'shop=/nonexistent/kubeconfig',
