@@ -1,14 +1,19 @@
 /**
- * Jest's global setup: brings dist/ (what bin/edge-upgrade.js and the worker's prebuilt workflow
- * bundle are) up to date with the sources once per jest run, before any test file starts. Test
- * files that run the real bin then neither rebuild it each nor race one another's builds while
- * jest runs files side by side. Up to date: dist/workflow-bundle.js, the build's last output, is
- * newer than every file it is built from. The build itself is package.json's `build` script.
+ * Jest's global setup, once per jest run before any test file starts:
+ * - brings dist/ (what bin/edge-upgrade.js and the worker's prebuilt workflow bundle are) up to
+ *   date with the sources, so test files that run the real bin neither rebuild it each nor race one
+ *   another's builds. Up to date: dist/workflow-bundle.js, the build's last output, is newer than
+ *   every file it is built from. The build itself is package.json's `build` script;
+ * - makes the run folder where each jest worker keeps its shared control plane
+ *   (test/helpers/shared-control-plane.ts), named in EDGE_UPGRADE_TEST_RUN for the workers, and
+ *   stops what an earlier run that died left in its folder (test/run-folders.mjs).
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { RUN_FOLDER_PREFIX, sweepDeadRuns } from './run-folders.mjs';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const INPUTS = ['src', 'tsconfig.json', 'tsconfig.build.json', 'package-lock.json', 'scripts/bundle-workflows.mjs'];
@@ -28,7 +33,12 @@ function builtAt() {
   }
 }
 
-export default function globalSetup() {
-  if (builtAt() > Math.max(...INPUTS.map((p) => newest(join(root, p))))) return;
-  execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
+export default async function globalSetup() {
+  if (builtAt() <= Math.max(...INPUTS.map((p) => newest(join(root, p))))) {
+    execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
+  }
+  await sweepDeadRuns();
+  const run = mkdtempSync(join(tmpdir(), RUN_FOLDER_PREFIX));
+  writeFileSync(join(run, 'owner'), String(process.pid));
+  process.env.EDGE_UPGRADE_TEST_RUN = run;
 }

@@ -1,10 +1,14 @@
 /**
  * Gives an integration test file a real control plane (etcd, kube-apiserver, controller manager,
  * scheduler) and the edge node simulator. Call `startCluster()` in beforeAll and `stop()` in afterAll.
+ * A file gets its jest worker's shared control plane, emptied for it (./shared-control-plane.ts),
+ * unless it asks for a control plane of its own: other API server flags, a Pod Security default, a
+ * node-monitor grace period other than the shared one, or `private: true`.
  */
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { LocalControlPlane } from '../../src/local/control-plane.js';
 import { EdgeSimulator, type SimulatorOptions } from '../../src/simulator/index.js';
+import { SHARED_NODE_MONITOR_GRACE_SECONDS, sharedControlPlane } from './shared-control-plane.js';
 import { etcdBinary, k8sBinDir } from './tools.js';
 
 export interface TestCluster {
@@ -23,16 +27,26 @@ export async function startCluster(
     /** Further kube-apiserver flags, e.g. a --runtime-config serving a deprecated API version. */
     extraApiServerArgs?: readonly string[];
     simulator?: Partial<SimulatorOptions>;
+    /** A control plane of this file's own, even when the shared one would do. */
+    private?: boolean;
   } = {},
 ): Promise<TestCluster> {
-  const controlPlane = await LocalControlPlane.start({
-    k8sBinDir: k8sBinDir(),
-    etcdBinary: etcdBinary(),
-    nodeMonitorGracePeriodSeconds: opts.nodeMonitorGracePeriodSeconds,
-    podSecurityDefault: opts.podSecurityDefault,
-    extraApiServerArgs: opts.extraApiServerArgs,
-    keepDir: process.env.EDGE_UPGRADE_KEEP_TEST_DIRS === '1',
-  });
+  const grace = opts.nodeMonitorGracePeriodSeconds;
+  const sharable =
+    !opts.private &&
+    !opts.podSecurityDefault &&
+    !opts.extraApiServerArgs?.length &&
+    (grace ?? SHARED_NODE_MONITOR_GRACE_SECONDS) === SHARED_NODE_MONITOR_GRACE_SECONDS;
+  const controlPlane =
+    (sharable ? await sharedControlPlane() : undefined) ??
+    (await LocalControlPlane.start({
+      k8sBinDir: k8sBinDir(),
+      etcdBinary: etcdBinary(),
+      nodeMonitorGracePeriodSeconds: grace,
+      podSecurityDefault: opts.podSecurityDefault,
+      extraApiServerArgs: opts.extraApiServerArgs,
+      keepDir: process.env.EDGE_UPGRADE_KEEP_TEST_DIRS === '1',
+    }));
   const kubeConfig = controlPlane.kubeConfig();
   let simulator: EdgeSimulator;
   try {

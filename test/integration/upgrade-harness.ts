@@ -10,6 +10,7 @@ import { mergePatch } from '../../src/activities/kube.js';
 import { getProgress } from '../../src/api.js';
 import type { WorkerConfig } from '../../src/config.js';
 import { nodeReady } from '../../src/planning/cluster.js';
+import { upgradePodName } from '../../src/planning/names.js';
 import { CORDONED_BY_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE, UPGRADE_NAMESPACE } from '../../src/planning/labels.js';
 import type { Progress } from '../../src/planning/types.js';
 import type { SimulatorOptions } from '../../src/simulator/index.js';
@@ -44,6 +45,8 @@ export interface HarnessOptions {
   version?: string;
   /** Further kube-apiserver flags (LocalControlPlane extraApiServerArgs). */
   extraApiServerArgs?: readonly string[];
+  /** A control plane of the file's own instead of the jest worker's shared one (see ../helpers/cluster.ts). */
+  privateControlPlane?: boolean;
 }
 
 /** Starts control plane, simulator, `shape` nodes at START, the dev server and a worker. */
@@ -53,6 +56,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     startCluster({
       nodeMonitorGracePeriodSeconds: 12,
       extraApiServerArgs: opts.extraApiServerArgs,
+      private: opts.privateControlPlane,
       simulator: { leaseDurationSeconds: 8, upgradeSeconds: opts.upgradeSeconds ?? 1, ...opts.simulator },
     }),
     startDevServer(),
@@ -117,6 +121,15 @@ export async function nodes(h: Harness): Promise<Map<string, V1Node>> {
 /** Pods in kube-upgrade (none when the namespace does not exist). */
 export async function upgradePods(h: Harness): Promise<V1Pod[]> {
   return (await h.cluster.core.listNamespacedPod({ namespace: UPGRADE_NAMESPACE })).items;
+}
+
+/** The phase of each upgrade pod to `target`, by node. */
+export async function podsOf(h: Harness, target: string): Promise<Map<string, string>> {
+  return new Map(
+    (await upgradePods(h))
+      .filter((p) => p.metadata!.name === upgradePodName(p.spec!.nodeName!, target))
+      .map((p) => [p.spec!.nodeName!, p.status?.phase ?? '']),
+  );
 }
 
 /** Waits (up to a minute) until some upgrade pods are Running; returns their nodes. */
