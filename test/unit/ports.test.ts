@@ -10,7 +10,8 @@ const portsModule = fileURLToPath(new URL('../../src/local/ports.ts', import.met
 
 /** Starts another Node process that reserves a port in `range`, prints it and waits to be killed. */
 async function holder(range: [number, number]): Promise<{ port: number; kill(): Promise<void> }> {
-  const code = `import(${JSON.stringify(portsModule)}).then(async (m) => { console.log(await m.reservePort(${JSON.stringify(range)})); setInterval(() => {}, 1e6); });`;
+  const reserve = `const m = await import(${JSON.stringify(portsModule)}); console.log(await m.reservePort(${JSON.stringify(range)}));`;
+  const code = `${reserve} setInterval(() => {}, 1e6);`;
   const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
