@@ -1,5 +1,5 @@
 /**
- * Bounded history: with the dev server's continue-as-new hint lowered, a 2,000-worker upgrade
+ * Bounded history: with the dev server's continue-as-new hint lowered, a 1,000-worker upgrade
  * continues-as-new several times, and progress, signals and Updates keep working across runs.
  * Worker batches run as child workflows, so the parent's history grows by a few events per batch;
  * the hint is set low enough that it continues-as-new anyway.
@@ -20,7 +20,7 @@ const SUGGEST_AT = 150;
 let client: Client;
 let w: WorkerEnv;
 const fleet = new FakeFleet();
-/** A 2000-node fleet takes a while to reach continue-as-new, in ms. */
+/** A 1000-node fleet takes a while to reach continue-as-new, in ms. */
 const SLOW_MS = 120_000;
 
 beforeAll(async () => {
@@ -35,14 +35,14 @@ afterAll(async () => {
   await w?.stop();
 });
 
-test('a 2,000-worker upgrade continues-as-new, keeping progress, signals and Updates working', async () => {
+test('a 1,000-worker upgrade continues-as-new, keeping progress, signals and Updates working', async () => {
   const c = fleet.add({
     clusterId: 'big',
     controlPlaneVersion: 'v1.33.5',
-    nodes: makeNodes({ masters: 3, edge: 2000, version: 'v1.33.5' }),
+    nodes: makeNodes({ masters: 3, edge: 1000, version: 'v1.33.5' }),
   });
-  // A cap of 400 workers: batches of 400 are more than one batch child takes (370), so each runs as two.
-  const handle = await startUpgrade(client, { clusterId: c.clusterId, gate: NO_GATE, targetVersion: 'v1.34.4', batch: { maxPercent: 20 } });
+  // A cap of 400 workers (40%): batches 1, 2, … 256, then 400, more than one batch child takes (370), so it runs as two.
+  const handle = await startUpgrade(client, { clusterId: c.clusterId, gate: NO_GATE, targetVersion: 'v1.34.4', batch: { maxPercent: 40 } });
 
   const second = await eventually(
     'a second run',
@@ -53,14 +53,14 @@ test('a 2,000-worker upgrade continues-as-new, keeping progress, signals and Upd
     SLOW_MS,
   );
   // The new run starts with the progress memo (what `status` shows while a query is slow), before its first task.
-  expect(second.memo?.[PROGRESS_MEMO]).toMatchObject({ clusterId: 'big', state: 'running', workers: { total: 2000 } });
+  expect(second.memo?.[PROGRESS_MEMO]).toMatchObject({ clusterId: 'big', state: 'running', workers: { total: 1000 } });
   const mid = await getProgress(client, c.clusterId);
   expect(mid).toMatchObject({
     clusterId: 'big',
     targetVersion: 'v1.34.4',
     state: 'running',
     masters: { total: 3, upgraded: 3 },
-    workers: { total: 2000 },
+    workers: { total: 1000 },
   });
   const upgradedNow = [...c.nodes.values()].filter((n) => n.kind === 'worker' && n.kubeletVersion === 'v1.34.4').length;
   expect(mid.workers.upgraded).toBeGreaterThan(0);
@@ -85,11 +85,11 @@ test('a 2,000-worker upgrade continues-as-new, keeping progress, signals and Upd
     phase: 'done',
     state: 'succeeded',
     masters: { total: 3, upgraded: 3 },
-    workers: { total: 2000, upgraded: 2000 },
+    workers: { total: 1000, upgraded: 1000 },
   });
   const upgrades = c.callsOf('runUpgradePod').map((x) => x.node);
-  expect(upgrades).toHaveLength(2003);
-  expect(new Set(upgrades).size).toBe(2003); // no node upgraded twice across runs
+  expect(upgrades).toHaveLength(1003);
+  expect(new Set(upgrades).size).toBe(1003); // no node upgraded twice across runs
   expect(Math.max(...c.observedBatchSizes())).toBe(400);
 
   // Follow the chain of runs and measure each one's history.
@@ -97,15 +97,15 @@ test('a 2,000-worker upgrade continues-as-new, keeping progress, signals and Upd
   const sizes = runs.map((r) => r.events.length);
   expect(sizes.length).toBeGreaterThan(1);
   expect(Math.max(...sizes)).toBeLessThanOrEqual(10_240);
-  // The batches of 400 went in two children each (370 + 30), side by side; every child stays under the limit too.
+  // The batch of 400 went in two children (370 + 30), side by side; every child stays under the limit too.
   const children = await childHistories(client, runs);
   const perChild = children.map(
     (x) => x.events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'runUpgradePod').length,
   );
   expect(Math.max(...perChild)).toBe(370);
-  expect(perChild.reduce((a, b) => a + b, 0)).toBe(2000);
+  expect(perChild.reduce((a, b) => a + b, 0)).toBe(1000);
   expect(Math.max(...children.map((x) => x.events.length))).toBeLessThanOrEqual(10_240);
-  note(`2,000 workers: ${sizes.length} runs, events per run ${sizes.join(', ')}; ${children.length} batch children`);
+  note(`1,000 workers: ${sizes.length} runs, events per run ${sizes.join(', ')}; ${children.length} batch children`);
 }, 300_000);
 
 test('deferred and quarantined workers, and a pending health gate, are carried across continue-as-new', async () => {
@@ -145,11 +145,11 @@ test('deferred and quarantined workers, and a pending health gate, are carried a
 }, 300_000);
 
 test('a multi-minor upgrade continues-as-new mid-hop and keeps its hop: each master once per hop, each worker once', async () => {
-  // 30 masters: a hop of them is several runs at the 150-event hint here, so runs end inside every hop.
+  // 12 masters (about 24 events each): a hop of them is more than one run at the 150-event hint here, so runs end inside every hop.
   const c = fleet.add({
     clusterId: 'hops',
     controlPlaneVersion: 'v1.31.5',
-    nodes: makeNodes({ masters: 30, edge: 5, version: 'v1.31.5' }),
+    nodes: makeNodes({ masters: 12, edge: 5, version: 'v1.31.5' }),
   });
   const handle = await startUpgrade(client, {
     clusterId: c.clusterId,
@@ -168,10 +168,10 @@ test('a multi-minor upgrade continues-as-new mid-hop and keeps its hop: each mas
   expect(mid.hop).toMatchObject({ of: 3 });
 
   const result = await handle.result();
-  expect(result).toMatchObject({ state: 'succeeded', hop: { number: 3, of: 3, version: 'v1.34.4' }, masters: { total: 30, upgraded: 30 } });
+  expect(result).toMatchObject({ state: 'succeeded', hop: { number: 3, of: 3, version: 'v1.34.4' }, masters: { total: 12, upgraded: 12 } });
   const pods = c.callsOf('runUpgradePod').map((x) => `${x.node}@${x.args.targetVersion}`);
   expect(new Set(pods).size).toBe(pods.length);
   for (const v of ['v1.32.9', 'v1.33.5', 'v1.34.4'])
-    expect(pods.filter((p) => p.startsWith('cp-') && p.endsWith(`@${v}`))).toHaveLength(30);
+    expect(pods.filter((p) => p.startsWith('cp-') && p.endsWith(`@${v}`))).toHaveLength(12);
   expect(pods.filter((p) => p.startsWith('edge-'))).toEqual(Array.from({ length: 5 }, (_, i) => `edge-${i + 1}@v1.34.4`));
 }, 300_000);
