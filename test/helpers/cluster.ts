@@ -42,7 +42,7 @@ export async function startCluster(
     (await LocalControlPlane.start({
       k8sBinDir: k8sBinDir(),
       etcdBinary: etcdBinary(),
-      nodeMonitorGracePeriodSeconds: grace,
+      nodeMonitorGracePeriodSeconds: grace ?? SHARED_NODE_MONITOR_GRACE_SECONDS,
       podSecurityDefault: opts.podSecurityDefault,
       extraApiServerArgs: opts.extraApiServerArgs,
       keepDir: process.env.EDGE_UPGRADE_KEEP_TEST_DIRS === '1',

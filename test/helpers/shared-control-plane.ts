@@ -16,11 +16,13 @@ import { etcdBinary, k8sBinDir } from './tools.js';
 /** The environment variable naming the run folder (set by test/global-setup.mjs). */
 export const TEST_RUN_ENV = 'EDGE_UPGRADE_TEST_RUN';
 /**
- * The shared control plane's node-monitor grace period (seconds): the harness's figure, so a node
- * whose simulated kubelet stops is NotReady 12 s later. A file that needs another one gets a
- * private control plane.
+ * The node-monitor grace period (seconds) of the shared control plane, and of a private one unless a
+ * file sets another: a node whose simulated kubelet stops is NotReady 20 s later. Long enough that
+ * a busy machine never reads as offline: simulated kubelets renew their Leases every quarter of
+ * the Lease duration (16 s in the harness, so five renewals must all be late), short enough that a
+ * test of an offline node waits 20 s. A file that needs another figure gets a private control plane.
  */
-export const SHARED_NODE_MONITOR_GRACE_SECONDS = 12;
+export const SHARED_NODE_MONITOR_GRACE_SECONDS = 20;
 
 /** What a state file records: where the control plane is, and the PIDs that globalTeardown stops. */
 interface SharedState {

@@ -16,7 +16,12 @@ import { CLUSTER_ID, cordonedByUs, nodes, podsOf, progressUntil, setNodeLabel, s
 let h: Harness;
 
 beforeAll(async () => {
-  h = await startHarness({ shape: { controlPlanes: 1, cloudWorkers: 0, edgeWorkers: 30 }, upgradeSeconds: 1 });
+  // 8 s Leases (renewed every 2 s), not the harness's 16 s: the upgrade notices an offline worker when its Lease expires.
+  h = await startHarness({
+    shape: { controlPlanes: 1, cloudWorkers: 0, edgeWorkers: 30 },
+    upgradeSeconds: 1,
+    simulator: { leaseDurationSeconds: 8 },
+  });
 }, 180_000);
 
 afterAll(async () => {

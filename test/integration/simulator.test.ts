@@ -29,8 +29,9 @@ const TARGET = 'v1.34.4';
 let cluster: TestCluster;
 
 beforeAll(async () => {
-  // A short grace period so the offline test does not wait 40 s for the node lifecycle controller.
-  cluster = await startCluster({ nodeMonitorGracePeriodSeconds: 12, simulator: { leaseDurationSeconds: 8 } });
+  // The shared control plane's 20 s grace period, so the offline test does not wait 40 s for the node lifecycle
+  // controller; 8 s Leases, renewed every 2 s, which the hung-kubelet test counts on.
+  cluster = await startCluster({ simulator: { leaseDurationSeconds: 8 } });
   await cluster.simulator.createCluster({ controlPlanes: 3, cloudWorkers: 2, edgeWorkers: 18, version: START });
   await cluster.core.createNamespace({ body: { metadata: { name: UPGRADE_NAMESPACE } } });
 }, 180_000);

@@ -39,7 +39,7 @@ export interface HarnessOptions {
   upgradeSeconds?: number;
   /** The kubeconfig the worker uses; defaults to the admin one. */
   kubeconfig?: (cluster: TestCluster) => Promise<string>;
-  /** Extra simulator options, e.g. an onUpgradeStart hook. */
+  /** Extra simulator options, e.g. an onUpgradeStart hook or a shorter Lease (leaseDurationSeconds, 16 by default). */
   simulator?: Partial<SimulatorOptions>;
   /** The version every node starts at. Default {@link START}. */
   version?: string;
@@ -53,11 +53,12 @@ export interface HarnessOptions {
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const shape = opts.shape ?? { controlPlanes: 3, cloudWorkers: 2, edgeWorkers: 18 };
   const [cluster, env] = await Promise.all([
+    // The shared control plane's grace period (20 s) and 16 s Leases, renewed every 4 s: a busy machine
+    // does not read as offline. A file that needs offline noticed sooner sets a shorter Lease.
     startCluster({
-      nodeMonitorGracePeriodSeconds: 12,
       extraApiServerArgs: opts.extraApiServerArgs,
       private: opts.privateControlPlane,
-      simulator: { leaseDurationSeconds: 8, upgradeSeconds: opts.upgradeSeconds ?? 1, ...opts.simulator },
+      simulator: { leaseDurationSeconds: 16, upgradeSeconds: opts.upgradeSeconds ?? 1, ...opts.simulator },
     }),
     startDevServer(),
   ]);
