@@ -1,9 +1,11 @@
 /**
  * Jest runs TypeScript as ESM through ts-jest (see package.json "test", which adds --experimental-vm-modules).
- * One test file at a time (`maxWorkers: 1`). Four side by side ran the suite in 15 min instead of 42,
- * but a file's TCP proxy frees its port during an API server outage and another file's server can
- * take it (seen once: a TLS "wrong version number" in activity-faults); see test/helpers/tcp-proxy.ts.
- * `--maxWorkers=4` runs them side by side. The global setup builds dist/ once, before any file starts.
+ * Four test files run side by side (`maxWorkers: 4`: a real-stack file mostly waits on leases, pods and
+ * outages, so two per core keep both cores busy), the longest first (test/sequencer.mjs). Each jest worker
+ * shares one control plane among the files it runs (test/helpers/shared-control-plane.ts); servers
+ * that come back on the same port take it outside the ephemeral range (src/local/ports.ts). The global
+ * setup builds dist/ once and makes the run folder; the teardown stops the shared control planes.
+ * After each run the slowest files are listed with their seconds (test/slowest-files-reporter.mjs).
  */
 export default {
   testEnvironment: 'node',
@@ -12,6 +14,9 @@ export default {
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   testTimeout: 120_000,
-  maxWorkers: 1,
+  maxWorkers: 4,
+  testSequencer: '<rootDir>/test/sequencer.mjs',
   globalSetup: '<rootDir>/test/global-setup.mjs',
+  globalTeardown: '<rootDir>/test/global-teardown.mjs',
+  reporters: ['default', '<rootDir>/test/slowest-files-reporter.mjs'],
 };
