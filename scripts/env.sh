@@ -16,7 +16,13 @@ if [ ! -f node_modules/.edge-upgrade-lock ] || [ "$(cat node_modules/.edge-upgra
 fi
 npm run --silent build >&2
 TEMPORAL_CLI=$(bash "$_here/ensure-temporal.sh")
-EDGE_UPGRADE_ETCD=$(bash "$_here/ensure-etcd.sh")
-EDGE_UPGRADE_K8S_BIN=$(bash "$_here/ensure-k8s.sh")
-export TEMPORAL_CLI EDGE_UPGRADE_ETCD EDGE_UPGRADE_K8S_BIN
-log "node $(node --version), temporal $TEMPORAL_CLI, kubernetes $EDGE_UPGRADE_K8S_BIN, etcd $EDGE_UPGRADE_ETCD"
+export TEMPORAL_CLI
+# EDGE_UPGRADE_NO_CLUSTER=1 (scripts/test.sh --quick): no control plane is needed, so Kubernetes and etcd are not built.
+if [ "${EDGE_UPGRADE_NO_CLUSTER:-0}" = 1 ]; then
+  log "node $(node --version), temporal $TEMPORAL_CLI (no Kubernetes: EDGE_UPGRADE_NO_CLUSTER=1)"
+else
+  EDGE_UPGRADE_ETCD=$(bash "$_here/ensure-etcd.sh")
+  EDGE_UPGRADE_K8S_BIN=$(bash "$_here/ensure-k8s.sh")
+  export EDGE_UPGRADE_ETCD EDGE_UPGRADE_K8S_BIN
+  log "node $(node --version), temporal $TEMPORAL_CLI, kubernetes $EDGE_UPGRADE_K8S_BIN, etcd $EDGE_UPGRADE_ETCD"
+fi
