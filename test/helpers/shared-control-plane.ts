@@ -19,7 +19,7 @@ export const TEST_RUN_ENV = 'EDGE_UPGRADE_TEST_RUN';
  * The node-monitor grace period (seconds) of the shared control plane, and of a private one unless a
  * file sets another: a node whose simulated kubelet stops is NotReady 20 s later. Long enough that
  * a busy machine never reads as offline: simulated kubelets renew their Leases every quarter of
- * the Lease duration (16 s in the harness, so five renewals must all be late), short enough that a
+ * the Lease duration (8 s in the harness, so ten renewals must all be late), short enough that a
  * test of an offline node waits 20 s. A file that needs another figure gets a private control plane.
  */
 export const SHARED_NODE_MONITOR_GRACE_SECONDS = 20;

@@ -16,12 +16,7 @@ import { CLUSTER_ID, cordonedByUs, nodes, podsOf, progressUntil, setNodeLabel, s
 let h: Harness;
 
 beforeAll(async () => {
-  // 8 s Leases (renewed every 2 s), not the harness's 16 s: the upgrade notices an offline worker when its Lease expires.
-  h = await startHarness({
-    shape: { controlPlanes: 1, cloudWorkers: 0, edgeWorkers: 30 },
-    upgradeSeconds: 1,
-    simulator: { leaseDurationSeconds: 8 },
-  });
+  h = await startHarness({ shape: { controlPlanes: 1, cloudWorkers: 0, edgeWorkers: 30 }, upgradeSeconds: 1 });
 }, 180_000);
 
 afterAll(async () => {

@@ -17,7 +17,7 @@ import type { SimulatorOptions } from '../../src/simulator/index.js';
 import { createWorker } from '../../src/worker.js';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
 import { eventually } from '../helpers/poll.js';
-import { startDevServer } from '../helpers/temporal.js';
+import { DIST_WORKFLOW_BUNDLE, startDevServer } from '../helpers/temporal.js';
 
 export const START = 'v1.33.7';
 export const CLUSTER_ID = 'edge-test';
@@ -39,7 +39,7 @@ export interface HarnessOptions {
   upgradeSeconds?: number;
   /** The kubeconfig the worker uses; defaults to the admin one. */
   kubeconfig?: (cluster: TestCluster) => Promise<string>;
-  /** Extra simulator options, e.g. an onUpgradeStart hook or a shorter Lease (leaseDurationSeconds, 16 by default). */
+  /** Extra simulator options, e.g. an onUpgradeStart hook or another Lease (leaseDurationSeconds, 8 by default). */
   simulator?: Partial<SimulatorOptions>;
   /** The version every node starts at. Default {@link START}. */
   version?: string;
@@ -53,12 +53,12 @@ export interface HarnessOptions {
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const shape = opts.shape ?? { controlPlanes: 3, cloudWorkers: 2, edgeWorkers: 18 };
   const [cluster, env] = await Promise.all([
-    // The shared control plane's grace period (20 s) and 16 s Leases, renewed every 4 s: a busy machine
-    // does not read as offline. A file that needs offline noticed sooner sets a shorter Lease.
+    // 8 s Leases, renewed every 2 s: a node's kubelet restart after its upgrade is seen within 2 s. The
+    // control plane's 20 s grace period means ten renewals must all be late before a node reads NotReady.
     startCluster({
       extraApiServerArgs: opts.extraApiServerArgs,
       private: opts.privateControlPlane,
-      simulator: { leaseDurationSeconds: 16, upgradeSeconds: opts.upgradeSeconds ?? 1, ...opts.simulator },
+      simulator: { leaseDurationSeconds: 8, upgradeSeconds: opts.upgradeSeconds ?? 1, ...opts.simulator },
     }),
     startDevServer(),
   ]);
@@ -69,7 +69,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     return nodes.length === total && nodes.every(nodeReady);
   });
   const config = workerConfig(opts.kubeconfig ? await opts.kubeconfig(cluster) : cluster.controlPlane.kubeconfigPath, env);
-  const worker = await createWorker({ connection: env.nativeConnection, config });
+  const worker = await createWorker({ connection: env.nativeConnection, config, workflowBundlePath: DIST_WORKFLOW_BUNDLE });
   const running = worker.run();
   return {
     cluster,
