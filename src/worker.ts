@@ -27,6 +27,11 @@ export interface CreateWorkerOptions {
   config: WorkerConfig;
   /** Defaults to the contract's `edge-upgrade`. */
   taskQueue?: string;
+  /**
+   * A prebuilt workflow bundle to load (tests pass dist/workflow-bundle.js, which jest's global
+   * setup keeps up to date); by default the one next to this module ({@link prebuiltWorkflowBundle}).
+   */
+  workflowBundlePath?: string;
 }
 
 /**
@@ -87,7 +92,7 @@ export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
       'Kubernetes API requests sent by the worker, by cluster, verb and resource',
     ),
   );
-  const bundle = prebuiltWorkflowBundle();
+  const bundle = opts.workflowBundlePath ?? prebuiltWorkflowBundle();
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace ?? config.temporal.namespace,

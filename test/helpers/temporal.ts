@@ -4,9 +4,10 @@
  */
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Client } from '@temporalio/client';
-import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import type { UpgradeActivities } from '../../src/activities/types.js';
 import { TASK_QUEUE } from '../../src/workflows/definitions.js';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { searchAttributeDefinitions } from '../../src/workflows/definitions.js';
 import { releasePort, reservePort } from '../../src/local/ports.js';
@@ -57,15 +58,17 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<TestW
   return env;
 }
 
-let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+/** dist/workflow-bundle.js: src/workflows bundled by `npm run build`, which jest's global setup runs when it is older than src/. */
+export const DIST_WORKFLOW_BUNDLE = fileURLToPath(new URL('../../dist/workflow-bundle.js', import.meta.url));
 
-/** Bundles src/workflows once per test file (bundling takes seconds). */
-export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({
-    workflowsPath: fileURLToPath(new URL('../../src/workflows/index.ts', import.meta.url)),
-    logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error },
-  });
-  return bundle;
+/**
+ * The workflows as the worker runs them: the bundle the global setup built once for the whole run,
+ * instead of bundling them again in every file and worker (seconds of CPU each).
+ */
+export async function workflowBundle(): Promise<{ codePath: string }> {
+  if (!existsSync(DIST_WORKFLOW_BUNDLE))
+    throw new Error(`${DIST_WORKFLOW_BUNDLE} is missing: run npm run build (jest's global setup does)`);
+  return { codePath: DIST_WORKFLOW_BUNDLE };
 }
 
 /** A dev server plus a real Worker on the contract's task queue, running the project's workflows with `activities`. */

@@ -5,6 +5,7 @@
 import { startUpgrade } from '../../src/api.js';
 import { createWorker } from '../../src/worker.js';
 import { note } from '../helpers/logs.js';
+import { DIST_WORKFLOW_BUNDLE } from '../helpers/temporal.js';
 import { CLUSTER_ID, nodes, progressUntil, startHarness, upgradePods, upgradePodsRunning, type Harness } from './upgrade-harness.js';
 import { NO_GATE } from '../helpers/requests.js';
 
@@ -33,7 +34,7 @@ test('a worker stopped mid-batch is replaced; the upgrade completes with one upg
   h.worker.shutdown();
   await h.running;
 
-  const worker = await createWorker({ connection: h.env.nativeConnection, config: h.config });
+  const worker = await createWorker({ connection: h.env.nativeConnection, config: h.config, workflowBundlePath: DIST_WORKFLOW_BUNDLE });
   second = worker;
   secondRun = worker.run();
   const done = await progressUntil(h, 'the upgrade to finish', (p) => p.state !== 'running', 300_000);
