@@ -2,7 +2,7 @@
 # The test command: provisions everything (first run builds the tools, see README), then runs the
 # type check, the linter, the format check (Prettier), the shape check and every test: unit, workflow
 # (real Temporal dev server), integration (real Temporal + real kube-apiserver with simulated nodes)
-# and the browser test, three files side by side (jest.config.js). Ends with the slowest files' seconds.
+# and the browser test, four files side by side (jest.config.js). Ends with the slowest files' seconds.
 #   scripts/test.sh --quick   the inner loop: the same checks, then only the unit and workflow tests
 #                             (no control plane, no browser; Kubernetes and etcd are not built)
 # Other arguments go to jest, e.g. scripts/test.sh test/integration/cli.test.ts
@@ -19,17 +19,33 @@ if [ "$quick" = 0 ]; then
   EDGE_UPGRADE_CHROMIUM=$(bash "$SCRIPTS_DIR/ensure-chromium.sh")
   export EDGE_UPGRADE_CHROMIUM
 fi
-log "type check"
-npm run --silent typecheck
-log "lint"
-npm run --silent lint
-log "format check"
-npm run --silent format:check
-log "shape check (functions ≤ 60 lines, lines ≤ 140 characters)"
-npm run --silent shape:check
+checks() {
+  log "type check"
+  npm run --silent typecheck
+  log "lint"
+  npm run --silent lint
+  log "format check"
+  npm run --silent format:check
+  log "shape check (functions ≤ 60 lines, lines ≤ 140 characters)"
+  npm run --silent shape:check
+}
 if [ "$quick" = 1 ]; then
+  checks
   log "tests: unit and workflow"
   exec npm test -- test/unit/ test/workflow/ "$@"
 fi
-log "tests"
-npm test -- "$@"
+# The full run starts the tests at once and runs the checks beside them (a minute of CPU while the
+# first files start their servers); their output follows the tests', and either failing fails the run.
+checks_log=$(mktemp)
+checks >"$checks_log" 2>&1 &
+checks_pid=$!
+log "tests (the checks run beside them)"
+tests_status=0
+npm test -- "$@" || tests_status=$?
+checks_status=0
+wait "$checks_pid" || checks_status=$?
+cat "$checks_log" >&2
+rm -f "$checks_log"
+if [ "$checks_status" != 0 ]; then log "the checks failed (above)"; fi
+if [ "$tests_status" != 0 ]; then log "the tests failed"; fi
+[ "$checks_status" = 0 ] && [ "$tests_status" = 0 ]
