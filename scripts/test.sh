@@ -3,7 +3,7 @@
 # type check, the linter, the format check (Prettier), the shape check and every test: unit, workflow
 # (real Temporal dev server), integration (real Temporal + real kube-apiserver with simulated nodes)
 # and the browser test, four files side by side (jest.config.js). Ends with the slowest files' seconds.
-#   scripts/test.sh --quick   the inner loop: the same checks, then only the unit and workflow tests
+#   scripts/test.sh --quick   the inner loop: the same checks, and only the unit and workflow tests
 #                             (no control plane, no browser; Kubernetes and etcd are not built)
 # Other arguments go to jest, e.g. scripts/test.sh test/integration/cli.test.ts
 quick=0
@@ -29,19 +29,16 @@ checks() {
   log "shape check (functions ≤ 60 lines, lines ≤ 140 characters)"
   npm run --silent shape:check
 }
-if [ "$quick" = 1 ]; then
-  checks
-  log "tests: unit and workflow"
-  exec npm test -- test/unit/ test/workflow/ "$@"
-fi
-# The full run starts the tests at once and runs the checks beside them (a minute of CPU while the
-# first files start their servers); their output follows the tests', and either failing fails the run.
+# The tests start at once and the checks run beside them (a minute of CPU while the first files
+# start their servers); their output follows the tests', and either failing fails the run.
+tests=()
+if [ "$quick" = 1 ]; then tests=(test/unit/ test/workflow/); fi
 checks_log=$(mktemp)
 checks >"$checks_log" 2>&1 &
 checks_pid=$!
 log "tests (the checks run beside them)"
 tests_status=0
-npm test -- "$@" || tests_status=$?
+npm test -- "${tests[@]}" "$@" || tests_status=$?
 checks_status=0
 wait "$checks_pid" || checks_status=$?
 cat "$checks_log" >&2
