@@ -91,6 +91,11 @@ export class LocalControlPlane {
     }
   }
 
+  /** True when the API server answers /readyz (within 5 s). */
+  ready(): Promise<boolean> {
+    return httpsOk(`${this.server}/readyz`, this.adminToken);
+  }
+
   /** A KubeConfig for @kubernetes/client-node, authenticated as the admin user. */
   kubeConfig(): KubeConfig {
     const kc = new KubeConfig();

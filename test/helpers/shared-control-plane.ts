@@ -7,7 +7,6 @@
  * files when the run ends. Outside a jest run (benchmarks) there is no run folder and no sharing.
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { join } from 'node:path';
 import { LocalControlPlane } from '../../src/local/control-plane.js';
 import { resetCluster } from './reset-cluster.js';
@@ -42,7 +41,7 @@ export async function sharedControlPlane(): Promise<LocalControlPlane | undefine
   if (existsSync(stateFile)) {
     const state = JSON.parse(readFileSync(stateFile, 'utf8')) as SharedState;
     const adopted = LocalControlPlane.adopt(state);
-    if (await ready(state)) {
+    if (await adopted.ready()) {
       await resetCluster(adopted.kubeConfig());
       return adopted;
     }
@@ -71,21 +70,4 @@ function killIfOurs(pid: number, dir: string): void {
   } catch {
     // Already gone.
   }
-}
-
-/** True when the API server answers /readyz within 5 s. */
-function ready(state: SharedState): Promise<boolean> {
-  return new Promise((resolve) => {
-    const req = request(
-      `${state.server}/readyz`,
-      { headers: { Authorization: `Bearer ${state.adminToken}` }, rejectUnauthorized: false, timeout: 5000 },
-      (res) => {
-        res.resume();
-        resolve(res.statusCode === 200);
-      },
-    );
-    req.on('error', () => resolve(false));
-    req.on('timeout', () => req.destroy());
-    req.end();
-  });
 }
