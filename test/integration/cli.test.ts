@@ -112,7 +112,11 @@ test('an unknown cluster and a downgrade are refused with one line', async () =>
 test('cancel while paused: the started node finishes, nothing new starts, nothing stays cordoned', async () => {
   expect((await cli('start', '--cluster', 'shop', '--to', TO, ...NO_GATE_ARGS)).code).toBe(0);
   expect((await cli('pause', '--cluster', 'shop', '--reason', 'change freeze')).code).toBe(0);
-  await eventually('state paused', async () => json<Progress>(await cli('--json', 'status', '--cluster', 'shop')).state === 'paused');
+  let atPause: Progress | undefined;
+  await eventually('state paused', async () => {
+    atPause = json<Progress>(await cli('--json', 'status', '--cluster', 'shop'));
+    return atPause.state === 'paused';
+  });
   const cancelled = await cli('cancel', '--cluster', 'shop', '--wait');
   expect(cancelled.code).toBe(0);
   expect(cancelled.stdout).toMatch(/^cancelled: edge-upgrade-shop: .*cancelled \(user\)/);
@@ -121,10 +125,13 @@ test('cancel while paused: the started node finishes, nothing new starts, nothin
   expect(p.cancelReason).toBe('user');
   const nodes = (await cluster.core.listNode()).items;
   expect(nodes.filter((n) => n.spec?.unschedulable)).toEqual([]);
-  // The pause came during the masters phase: only masters may have been upgraded, no worker was touched.
+  // Every node at the target is one the upgrade counts; on a busy machine the pause may land after the
+  // masters, but a pause in the masters phase means no worker was touched.
   const upgraded = nodes.filter((n) => n.status?.nodeInfo?.kubeletVersion === TO).map((n) => n.metadata!.name!);
-  expect(upgraded.every((n) => n.startsWith('cp-'))).toBe(true);
-  expect(p.masters.upgraded).toBe(upgraded.length);
+  expect(p.masters.upgraded + p.workers.upgraded).toBe(upgraded.length);
+  expect(upgraded.filter((n) => n.startsWith('cp-'))).toHaveLength(p.masters.upgraded);
+  if (atPause!.phase === 'masters') expect(upgraded.every((n) => n.startsWith('cp-'))).toBe(true);
+  expect(upgraded.length).toBeLessThan(nodes.length);
   await new Promise((r) => setTimeout(r, 3000));
   const later = (await cluster.core.listNode()).items.filter((n) => n.status?.nodeInfo?.kubeletVersion === TO);
   expect(later).toHaveLength(upgraded.length);
