@@ -1,6 +1,7 @@
 /**
- * Worker configuration: the cluster registry (clusterId → kubeconfig, the only place credentials
- * live), the Temporal connection and defaults, from a YAML file plus the environment.
+ * Worker configuration: the clusters (clusterId → kubeconfig, the only place credentials live; loaded
+ * by ./cluster-registry.ts), the Temporal connection and defaults, from a YAML file plus the environment.
+ * Nothing here loads @kubernetes/client-node, so CLI commands that only talk to Temporal start quickly.
  *
  * File (EDGE_UPGRADE_CONFIG or --config):
  *   temporal: { address: 127.0.0.1:7233, namespace: default, tls: { caFile, certFile, keyFile, serverName }, apiKeyFile }
@@ -30,11 +31,9 @@
  * EDGE_UPGRADE_ALLOW_TAGGED_IMAGES=true, EDGE_UPGRADE_METRICS_ADDRESS, EDGE_UPGRADE_CLOUD_NODE_LABEL and
  * EDGE_UPGRADE_CLUSTERS="id=/path/kubeconfig[#context],id2=..." (added to, and overriding, the file's clusters).
  */
-import type { KubeConfig } from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { KubeconfigError, loadKubeconfig } from './kubeconfig.js';
 import { formatCloudNodeLabel, parseCloudNodeLabel } from './planning/cloud-nodes.js';
 import { BUILTIN_GATE_CHECKS } from './planning/health.js';
 import { allowListProblem, type ImagePolicy } from './planning/images.js';
@@ -344,45 +343,4 @@ export function temporalConnectionOptions(t: WorkerConfig['temporal']): {
       : {}),
     ...(t.apiKey ? { apiKey: t.apiKey } : {}),
   };
-}
-
-/** Resolves clusterIds to KubeConfigs, loading each kubeconfig file once. */
-export class ClusterRegistry {
-  private readonly cache = new Map<string, KubeConfig>();
-  constructor(private readonly clusters: Map<string, ClusterEntry>) {}
-
-  /** The configured cluster IDs, sorted. */
-  ids(): string[] {
-    return [...this.clusters.keys()].sort();
-  }
-
-  /** True when `clusterId` is configured. */
-  has(clusterId: string): boolean {
-    return this.clusters.has(clusterId);
-  }
-
-  /** The KubeConfig of `clusterId`; throws ConfigError naming the known IDs when it is unknown. */
-  kubeConfig(clusterId: string): KubeConfig {
-    const hit = this.cache.get(clusterId);
-    if (hit) return hit;
-    const entry = this.clusters.get(clusterId);
-    if (!entry) {
-      const known = this.ids();
-      throw new ConfigError(
-        `unknown cluster "${clusterId}": this worker knows ${known.length ? known.join(', ') : 'no clusters'}` +
-          ' (configure it in EDGE_UPGRADE_CLUSTERS or the config file)',
-      );
-    }
-    let kc: KubeConfig;
-    try {
-      kc = loadKubeconfig(entry.kubeconfig, entry.context);
-    } catch (err) {
-      // Never the error of a YAML parser: it would quote the file, tokens and keys included.
-      throw new ConfigError(
-        `cluster "${clusterId}": ${err instanceof KubeconfigError ? err.message : `cannot load kubeconfig ${entry.kubeconfig}`}`,
-      );
-    }
-    this.cache.set(clusterId, kc);
-    return kc;
-  }
 }

@@ -7,15 +7,8 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createActivities } from './activities/index.js';
 import { activityInterceptors } from './activities/interceptors.js';
-import {
-  ClusterRegistry,
-  cloudNodeLabelFor,
-  healthChecksFor,
-  imagePolicyFor,
-  temporalConnectionOptions,
-  versionsFor,
-  type WorkerConfig,
-} from './config.js';
+import { ClusterRegistry } from './cluster-registry.js';
+import { cloudNodeLabelFor, healthChecksFor, imagePolicyFor, temporalConnectionOptions, versionsFor, type WorkerConfig } from './config.js';
 import { RequestTally } from './request-tally.js';
 import { TASK_QUEUE } from './workflows/definitions.js';
 

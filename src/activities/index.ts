@@ -4,7 +4,8 @@
  * plane). One file per concern: inventory/precheck, cordon, drain, upgrade pod, cleanup.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import type { ClusterRegistry, HealthChecks } from '../config.js';
+import type { ClusterRegistry } from '../cluster-registry.js';
+import type { HealthChecks } from '../config.js';
 import { ErrorType, isInvalidUpgradeRequest } from '../planning/errors.js';
 import { parseCloudNodeLabel } from '../planning/cloud-nodes.js';
 import { unknownGateChecks } from '../planning/health.js';

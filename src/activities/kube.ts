@@ -29,7 +29,8 @@ import {
   type V1Node,
   type V1Pod,
 } from '@kubernetes/client-node';
-import { ConfigError, type ClusterRegistry } from '../config.js';
+import type { ClusterRegistry } from '../cluster-registry.js';
+import { ConfigError } from '../config.js';
 import { ErrorType } from '../planning/errors.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, UPGRADE_NAMESPACE } from '../planning/labels.js';
 import type { NodeStep } from '../planning/types.js';

@@ -14,7 +14,7 @@ import { drainNode } from '../../src/activities/drain.js';
 import { KubeClients, mergePatch } from '../../src/activities/kube.js';
 import type { NodeStepArgs } from '../../src/activities/types.js';
 import { runUpgradePod } from '../../src/activities/upgrade-pod.js';
-import { ClusterRegistry } from '../../src/config.js';
+import { ClusterRegistry } from '../../src/cluster-registry.js';
 import { ErrorType } from '../../src/planning/errors.js';
 import {
   CORDONED_BY_ANNOTATION,

@@ -11,7 +11,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { HealthChecks } from '../../src/config.js';
-import { ClusterRegistry } from '../../src/config.js';
+import { ClusterRegistry } from '../../src/cluster-registry.js';
 import { createActivities } from '../../src/activities/index.js';
 import { cordonNode, uncordonNode } from '../../src/activities/cordon.js';
 import { drainNode } from '../../src/activities/drain.js';

@@ -6,7 +6,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ClusterRegistry, ConfigError } from '../../src/config.js';
+import { ClusterRegistry } from '../../src/cluster-registry.js';
+import { ConfigError } from '../../src/config.js';
 import { KubeconfigError, loadKubeconfig, TOKEN_FILE_TTL_MS, tokenFileAuthenticator } from '../../src/kubeconfig.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'edge-upgrade-kubeconfig-'));
