@@ -23,7 +23,8 @@ import {
 } from '@kubernetes/client-node';
 import type { Server } from 'node:https';
 import pLimit, { type LimitFunction } from 'p-limit';
-import { mergePatch, statusOf } from '../activities/kube.js';
+import { ConnectionPool } from '../activities/connections.js';
+import { makeClient, mergePatch, statusOf } from '../activities/kube.js';
 import { nodeReady } from '../planning/cluster.js';
 import {
   CONTROL_PLANE_LABEL,
@@ -138,6 +139,8 @@ const jsonPatch = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
 export class EdgeSimulator {
   private readonly core: CoreV1Api;
   private readonly coord: CoordinationV1Api;
+  /** One set of keep-alive connections for every request (client-node alone opens one per request). */
+  private readonly pool = new ConnectionPool();
   private readonly limit: LimitFunction;
   private readonly nodes = new Map<string, SimNode>();
   private readonly logs: LogStore = new Map();
@@ -172,8 +175,8 @@ export class EdgeSimulator {
     private readonly opts: SimulatorOptions,
     private kubeletPort = 0,
   ) {
-    this.core = opts.kubeConfig.makeApiClient(CoreV1Api);
-    this.coord = opts.kubeConfig.makeApiClient(CoordinationV1Api);
+    this.core = makeClient(opts.kubeConfig, CoreV1Api, { pool: this.pool });
+    this.coord = makeClient(opts.kubeConfig, CoordinationV1Api, { pool: this.pool });
     this.limit = pLimit(opts.concurrency ?? 32);
     this.leaseSeconds = opts.leaseDurationSeconds ?? 40;
     this.statusSeconds = opts.statusIntervalSeconds ?? 60;
@@ -285,6 +288,7 @@ export class EdgeSimulator {
     await this.podInformer?.stop();
     await new Promise<void>((r) => (this.kubelet ? this.kubelet.close(() => r()) : r()));
     this.kubelet?.closeAllConnections();
+    await this.pool.close();
   }
 
   private async startInformers(): Promise<void> {

@@ -6,6 +6,8 @@
  * node-monitor grace period other than the shared one, or `private: true`.
  */
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { ConnectionPool } from '../../src/activities/connections.js';
+import { makeClient } from '../../src/activities/kube.js';
 import { LocalControlPlane } from '../../src/local/control-plane.js';
 import { EdgeSimulator, type SimulatorOptions } from '../../src/simulator/index.js';
 import { SHARED_NODE_MONITOR_GRACE_SECONDS, sharedControlPlane } from './shared-control-plane.js';
@@ -55,12 +57,15 @@ export async function startCluster(
     await controlPlane.stop();
     throw err;
   }
+  // Tests poll through `core` many times a second: keep-alive connections, not a TLS handshake each.
+  const pool = new ConnectionPool();
   return {
     controlPlane,
     simulator,
     kubeConfig,
-    core: kubeConfig.makeApiClient(CoreV1Api),
+    core: makeClient(kubeConfig, CoreV1Api, { pool }),
     async stop() {
+      await pool.close();
       await simulator.stop();
       await controlPlane.stop();
     },
