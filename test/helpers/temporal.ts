@@ -102,10 +102,20 @@ export async function startWorkerEnv(
     async stop() {
       worker.shutdown();
       try {
-        await running;
+        await running.catch(ignoreFinalizeRace);
       } finally {
         await env.teardown();
       }
     },
   };
+}
+
+/**
+ * The SDK's core can still hold a second reference to a worker that has stopped polling when the
+ * worker finalizes its shutdown on a busy machine ("Worker still in use: Expected 1 reference, but
+ * got 2"); the worker has stopped all the same. Any other error of `run()` is the test's to see.
+ */
+function ignoreFinalizeRace(err: unknown): void {
+  if (err instanceof Error && err.name === 'IllegalStateError' && /Worker still in use/.test(err.message)) return;
+  throw err;
 }
