@@ -73,6 +73,16 @@ export function upgradeHandle(client: Client, clusterId: string): UpgradeHandle 
   return client.workflow.getHandle<typeof upgradeCluster>(workflowIdFor(clusterId));
 }
 
+/**
+ * How a cluster's upgrade workflow closed when it closed without reaching a final state of its own
+ * ('terminated', 'timed out'), or null while it runs. A run that ended completed, failed or cancelled
+ * answers its own final state to the progress query; the handle follows continue-as-new to the latest run.
+ */
+export async function upgradeClosedAs(client: Client, clusterId: string): Promise<string | null> {
+  const status = (await upgradeHandle(client, clusterId).describe()).status.name;
+  return status === 'RUNNING' || status === 'CONTINUED_AS_NEW' ? null : status.toLowerCase().replace(/_/g, ' ');
+}
+
 /** Options of {@link getProgress}. */
 export interface GetProgressOptions {
   /**

@@ -9,7 +9,7 @@ import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getProgress, startUpgrade, STATUS_PATIENCE_MS } from '../api.js';
+import { getProgress, startUpgrade, STATUS_PATIENCE_MS, upgradeClosedAs } from '../api.js';
 import { DEFAULT_UPGRADE_IMAGE, type WorkerConfig } from '../config.js';
 import { LocalControlPlane } from '../local/control-plane.js';
 import { startDevServer, type DevServer } from '../local/temporal-dev.js';
@@ -181,7 +181,9 @@ async function upgradeAndWatch(
   say(`Temporal Web UI: ${temporal.uiUrl}/namespaces/default/workflows/${wf}`);
   say(`kubectl:         ${join(tools.k8sBinDir, 'kubectl')} --kubeconfig ${cp.kubeconfigPath} get nodes`);
   say(`try, in another terminal: TEMPORAL_ADDRESS=${temporal.address} node ${process.argv[1]} pause --cluster ${clusterId}`);
-  const final = await watchProgress(() => getProgress(client, clusterId, { patienceMs: STATUS_PATIENCE_MS }));
+  const final = await watchProgress(() => getProgress(client, clusterId, { patienceMs: STATUS_PATIENCE_MS }), {
+    closedAs: () => upgradeClosedAs(client, clusterId),
+  });
   const { masters, workers } = final;
   say(`upgrade ${final.state}: masters ${masters.upgraded}/${masters.total}, workers ${workers.upgraded}/${workers.total}`);
   return final;

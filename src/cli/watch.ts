@@ -26,31 +26,83 @@ export function patient<T>(read: () => Promise<T>, forMs = 60_000, stepMs = 1000
   };
 }
 
+/** Options of {@link watchProgress}. */
+export interface WatchOptions {
+  intervalMs?: number;
+  tty?: boolean;
+  out?: NodeJS.WritableStream;
+  /**
+   * How the workflow closed without a final state of its own (terminated, timed out), null while it
+   * runs: see api.ts upgradeClosedAs. Without it, a terminated upgrade would be watched forever.
+   */
+  closedAs?: () => Promise<string | null>;
+}
+
+/** Where a watch stops: the final progress, and a line to say when the workflow closed without one. */
+interface Stop {
+  progress: Progress;
+  note?: string;
+}
+
+/** A Stop when `p` is final or the workflow has closed without a final state; undefined while it runs. */
+async function stopAt(p: Progress, read: () => Promise<Progress>, closedAs: WatchOptions['closedAs']): Promise<Stop | undefined> {
+  if (isFinal(p.state)) return { progress: p };
+  const closed = closedAs ? await closedAs() : null;
+  if (!closed) return undefined;
+  // It may have just finished between the two reads: its own final state wins.
+  const last = await read();
+  if (isFinal(last.state)) return { progress: last };
+  return { progress: last, note: `the upgrade's workflow ended ${closed} before the upgrade did: ${summarize(last)}\n` };
+}
+
 /**
- * Polls `read` every `intervalMs` (default 1000) until the upgrade reaches a final state; draws
- * bars on a TTY, else prints each changed line. The first read fails at once (no such upgrade, no
- * server); later ones are {@link patient}.
+ * Polls `read` every `intervalMs` (default 1000) until the upgrade reaches a final state, or its
+ * workflow closed without one (`closedAs`: terminated, timed out; then a line says so); draws bars
+ * on a TTY, else prints each changed line. The first read fails at once (no such upgrade, no
+ * server); later ones are {@link patient}. Callers treat a progress that is not final as a failure.
  */
-export async function watchProgress(
-  read: () => Promise<Progress>,
-  opts: { intervalMs?: number; tty?: boolean; out?: NodeJS.WritableStream } = {},
-): Promise<Progress> {
+export async function watchProgress(read: () => Promise<Progress>, opts: WatchOptions = {}): Promise<Progress> {
   const out = opts.out ?? process.stdout;
   const tty = opts.tty ?? Boolean((out as NodeJS.WriteStream).isTTY);
-  const interval = opts.intervalMs ?? 1000;
-  let p = await read();
-  read = patient(read);
-  if (!tty) {
-    let last = '';
-    for (;;) {
-      const line = [summarize(p), ...renderDetails(p)].join('\n');
-      if (line !== last) out.write(`${new Date().toISOString()} ${line}\n`);
-      last = line;
-      if (isFinal(p.state)) return p;
-      await new Promise((r) => setTimeout(r, interval));
-      p = await read();
+  const first = await read();
+  const loop: WatchLoop = {
+    read: patient(read),
+    closedAs: opts.closedAs && patient(opts.closedAs),
+    interval: opts.intervalMs ?? 1000,
+    out,
+  };
+  return tty ? watchBars(first, loop) : watchLines(first, loop);
+}
+
+/** What both ways of watching poll with. */
+interface WatchLoop {
+  read: () => Promise<Progress>;
+  closedAs: WatchOptions['closedAs'];
+  interval: number;
+  out: NodeJS.WritableStream;
+}
+
+/** One line per change (logs, CI), stamped with the time. */
+async function watchLines(first: Progress, { read, closedAs, interval, out }: WatchLoop): Promise<Progress> {
+  let p = first;
+  let last = '';
+  for (;;) {
+    const line = [summarize(p), ...renderDetails(p)].join('\n');
+    if (line !== last) out.write(`${new Date().toISOString()} ${line}\n`);
+    last = line;
+    const stop = await stopAt(p, read, closedAs);
+    if (stop) {
+      if (stop.note) out.write(stop.note);
+      return stop.progress;
     }
+    await new Promise((r) => setTimeout(r, interval));
+    p = await read();
   }
+}
+
+/** Progress bars for masters and workers, and a status line, on a terminal. */
+async function watchBars(first: Progress, { read, closedAs, interval, out }: WatchLoop): Promise<Progress> {
+  let p = first;
   const bars = new cliProgress.MultiBar(
     {
       clearOnComplete: false,
@@ -64,6 +116,7 @@ export async function watchProgress(
   const masters = bars.create(Math.max(p.masters.total, 1), p.masters.upgraded, { label: 'Masters', info: '' });
   const workers = bars.create(Math.max(p.workers.total, 1), p.workers.upgraded, { label: 'Workers', info: '' });
   const status = bars.create(1, 0, { label: '', info: '' }, { format: '{info}' });
+  let note: string | undefined;
   try {
     for (;;) {
       masters.setTotal(Math.max(p.masters.total, 1));
@@ -82,12 +135,17 @@ export async function watchProgress(
         info: batch ? `batch ${batch.number} (${batch.size}): ${batch.nodes.slice(0, 4).join(', ')}${more}` : '',
       });
       status.update(0, { info: [summarize(p), ...renderDetails(p)].join(' | ') });
-      if (isFinal(p.state)) return p;
+      const stop = await stopAt(p, read, closedAs);
+      if (stop) {
+        note = stop.note;
+        return stop.progress;
+      }
       await new Promise((r) => setTimeout(r, interval));
       p = await read();
     }
   } finally {
     bars.stop();
+    if (note) out.write(note);
   }
 }
 

@@ -5,7 +5,8 @@
  * way (terminated), with the documented exit codes.
  */
 import { pauseUpgrade, startUpgrade, type UpgradeHandle } from '../../src/api.js';
-import { cancelUpdate } from '../../src/workflows/definitions.js';
+import { cancelUpdate, TASK_QUEUE, WORKFLOW_TYPE, workflowIdFor } from '../../src/workflows/definitions.js';
+import type { upgradeCluster } from '../../src/workflows/upgrade-cluster.js';
 import { makeNodes, type FakeCluster } from '../helpers/fake-activities.js';
 import { FROM, TO, useFakeFleet } from '../helpers/fleet-env.js';
 import { eventually } from '../helpers/poll.js';
@@ -75,4 +76,50 @@ test('cancel --wait, then the upgrade is terminated: "cancel accepted, but the u
   expect(r.stderr).toBe('');
   expect(r.stdout).toMatch(new RegExp(`^cancel accepted, but the upgrade ended terminated: ${handle.workflowId}: `));
   expect(r.stdout.trimEnd().split('\n')).toHaveLength(1);
+});
+
+describe('every waiting command ends when the workflow closes without a final state (#25)', () => {
+  test('status --watch on an upgrade that is then terminated: says it ended terminated, exit 1', async () => {
+    const { c, handle } = await pausedDuringLastBatch('watch-terminated');
+    const run = cli('status', '--cluster', c.clusterId, '--watch');
+    await handle.terminate('an operator gave up on it');
+    const r = await run;
+    c.hold = false;
+    c.release();
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trimEnd().split('\n').at(-1)).toMatch(/^the upgrade's workflow ended terminated before the upgrade did: .*paused/);
+  });
+
+  test('status --watch on an upgrade whose workflow times out: say it ended timed out, exit 1', async () => {
+    const c = f.cluster('watch-timed-out', makeNodes({ edge: 2, version: FROM }));
+    c.hold = true;
+    // An execution timeout: set by whoever started the workflow (here the test, as a scheduler or a script could).
+    const handle = await f.client.workflow.start<typeof upgradeCluster>(WORKFLOW_TYPE, {
+      taskQueue: TASK_QUEUE,
+      workflowId: workflowIdFor(c.clusterId),
+      args: [{ clusterId: c.clusterId, gate: NO_GATE, targetVersion: TO }],
+      workflowExecutionTimeout: '8s',
+    });
+    await eventually('edge-1 in flight', () => c.held.includes('edge-1'));
+    const r = await cli('status', '--cluster', c.clusterId, '--watch');
+    c.hold = false;
+    c.release();
+    expect((await handle.describe()).status.name).toBe('TIMED_OUT');
+    expect(r.code).toBe(1);
+    expect(r.stdout.trimEnd().split('\n').at(-1)).toMatch(/^the upgrade's workflow ended timed out before the upgrade did: /);
+  });
+
+  test('start --wait on an upgrade that is then terminated: the same line, exit 1', async () => {
+    const c = f.cluster('start-wait-terminated', makeNodes({ edge: 2, version: FROM }));
+    c.hold = true;
+    const run = cli('start', '--cluster', c.clusterId, '--to', TO, '--gate-stable-for', '0', '--wait');
+    await eventually('edge-1 in flight', () => c.held.includes('edge-1'));
+    await f.client.workflow.getHandle(workflowIdFor(c.clusterId)).terminate('an operator gave up on it');
+    const r = await run;
+    c.hold = false;
+    c.release();
+    expect(r.code).toBe(1);
+    expect(r.stdout.trimEnd().split('\n').at(-1)).toMatch(/^the upgrade's workflow ended terminated before the upgrade did: /);
+  });
 });

@@ -1,6 +1,6 @@
 /** `edge-upgrade cancel`: only while paused; started nodes finish, this upgrade's cordons are removed. */
 import { Command } from 'commander';
-import { cancelUpgrade, getProgress, upgradeHandle } from '../../api.js';
+import { cancelUpgrade, getProgress, upgradeClosedAs, upgradeHandle } from '../../api.js';
 import { summarize } from '../../planning/summary.js';
 import { EXIT_FAILED, print, type CliContext } from '../context.js';
 import { clusterOption } from '../options.js';
@@ -22,10 +22,7 @@ export function cancelCommand(ctx: CliContext): Command {
         return print(ctx, p, `cancel: ${workflowId}: ${summarize(p)}\ncancel accepted: ${next}`);
       }
       // A workflow terminated (or timed out) after the cancel was accepted never reaches a final state: say so rather than wait forever.
-      const closedAs = async () => {
-        const status = (await handle.describe()).status.name;
-        return status === 'RUNNING' || status === 'CONTINUED_AS_NEW' ? null : status.toLowerCase().replace(/_/g, ' ');
-      };
+      const closedAs = () => upgradeClosedAs(client, o.cluster);
       const { progress: final, as } = await waitUntilEnded(() => getProgress(client, o.cluster), closedAs);
       const ended = as === 'cancelled' ? 'cancelled' : `cancel accepted, but the upgrade ended ${as}`;
       print(ctx, final, `${ended}: ${workflowId}: ${summarize(final)}`);

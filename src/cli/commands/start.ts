@@ -1,7 +1,7 @@
 /** `edge-upgrade start`: starts an upgrade and stays until the pre-check has decided (or, with --wait, to the end). */
 import type { Client } from '@temporalio/client';
 import { Command, Option } from 'commander';
-import { getProgress, startUpgrade, STATUS_PATIENCE_MS } from '../../api.js';
+import { getProgress, startUpgrade, STATUS_PATIENCE_MS, upgradeClosedAs } from '../../api.js';
 import { summarize } from '../../planning/summary.js';
 import type { UpgradeRequest } from '../../planning/types.js';
 import { EXIT_FAILED, print, type CliContext } from '../context.js';
@@ -38,7 +38,11 @@ async function startAndConfirm(ctx: CliContext, client: Client, req: UpgradeRequ
 async function startAndWatch(ctx: CliContext, client: Client, req: UpgradeRequest): Promise<void> {
   await startUpgrade(client, req);
   const json = ctx.globals.json ?? false;
-  const watch = { tty: json ? false : undefined, out: json ? ctx.stderr : ctx.stdout };
+  const watch = {
+    tty: json ? false : undefined,
+    out: json ? ctx.stderr : ctx.stdout,
+    closedAs: () => upgradeClosedAs(client, req.clusterId),
+  };
   // Patient from the first read: the run was just started.
   const final = await watchProgress(
     patient(() => getProgress(client, req.clusterId, { patienceMs: STATUS_PATIENCE_MS })),
