@@ -10,7 +10,7 @@ import { nodesToUpgrade, evaluatePrecheck, type PrecheckInput } from '../plannin
 import { KUBE_APISERVER_SELECTOR, KUBE_SYSTEM_NAMESPACE, UPGRADE_NAMESPACE } from '../planning/labels.js';
 import type { ClusterInventory, PrecheckItem } from '../planning/types.js';
 import { apiMessage, listAll, makeClient, statusOf, withApiRetry, type Kube, type KubeClients } from './kube.js';
-import type { UpgradeRef } from './types.js';
+import type { PrecheckArgs } from './types.js';
 
 /** How long inventory and precheck retry transient API errors within one attempt, in ms (their start-to-close timeout is 5 minutes). */
 export const READ_RETRY_MS = 120_000;
@@ -55,15 +55,12 @@ export async function inventory(
 }
 
 /** Implements `precheck`: one read of nodes, pods, PDBs and kube-upgrade, then {@link evaluatePrecheck}. */
-export async function precheck(
-  clients: KubeClients,
-  ref: UpgradeRef & { deferOffline?: boolean; hops?: string[] },
-): Promise<PrecheckItem[]> {
+export async function precheck(clients: KubeClients, ref: PrecheckArgs): Promise<PrecheckItem[]> {
   const kube = clients.for(ref.clusterId);
   return withApiRetry(kube, () => precheckOnce(kube, ref), { forMs: READ_RETRY_MS });
 }
 
-async function precheckOnce(kube: Kube, ref: UpgradeRef & { deferOffline?: boolean; hops?: string[] }): Promise<PrecheckItem[]> {
+async function precheckOnce(kube: Kube, ref: PrecheckArgs): Promise<PrecheckItem[]> {
   let apiServer: PrecheckInput['apiServer'];
   try {
     kube.clientOptions.count?.('GET', '/readyz');
@@ -97,5 +94,6 @@ async function precheckOnce(kube: Kube, ref: UpgradeRef & { deferOffline?: boole
     namespace,
     deferOffline: ref.deferOffline ?? false,
     ...(ref.hops ? { hops: ref.hops } : {}),
+    ...(ref.drainTimeoutMs !== undefined ? { drainTimeoutMs: ref.drainTimeoutMs } : {}),
   });
 }

@@ -18,6 +18,16 @@ export interface UpgradeRef {
 }
 
 /** Arguments of `probeNodes`. */
+/** What `precheck` checks besides the cluster itself. */
+export interface PrecheckArgs extends UpgradeRef {
+  /** Offline workers are no error: they will be deferred. */
+  deferOffline?: boolean;
+  /** A multi-minor upgrade's control-plane versions; the version rules then apply to the first hop. */
+  hops?: string[];
+  /** The drain timeout pods' grace periods are held against, in ms (absent: no grace-period item). */
+  drainTimeoutMs?: number;
+}
+
 export interface ProbeArgs extends UpgradeRef {
   /** Offline workers will be deferred (request offline 'defer'): the item says so instead of warning. */
   deferOffline?: boolean;
@@ -51,11 +61,8 @@ export interface UpgradeActivities {
    * non-retryable 'InvalidUpgradeRequest' when the image is not allowed or a check is not configured.
    */
   inventory(clusterId: string, upgrade?: { upgradeImage?: string; gateChecks?: string[] }): Promise<ClusterInventory>;
-  /**
-   * Runs the pre-check items against the cluster; with `deferOffline`, offline workers are no error (they will be deferred);
-   * `hops` are a multi-minor upgrade's control-plane versions (the version rules then apply to the first hop).
-   */
-  precheck(args: UpgradeRef & { deferOffline?: boolean; hops?: string[] }): Promise<PrecheckItem[]>;
+  /** Runs the pre-check items against the cluster (see {@link PrecheckArgs}). */
+  precheck(args: PrecheckArgs): Promise<PrecheckItem[]>;
   /**
    * The node-level pre-check items: runs the agent's read-only check (`--check`) as a short-lived pod
    * on each Ready node still to upgrade, `concurrency` at a time, each given `timeoutMs`; deletes

@@ -15,13 +15,23 @@ export async function inspect(
   runPrecheck: boolean,
   via?: string[],
   nodeProbes?: InspectArgs['nodeProbes'],
+  drainTimeoutMs?: number,
 ): Promise<ClusterInspection> {
   const client = await ctx.client();
   try {
     return await client.workflow.execute<typeof inspectCluster>(INSPECT_WORKFLOW_TYPE, {
       taskQueue: TASK_QUEUE,
       workflowId: inspectWorkflowIdFor(clusterId, Date.now()),
-      args: [{ clusterId, targetVersion, runPrecheck, ...(via?.length ? { via } : {}), ...(nodeProbes ? { nodeProbes } : {}) }],
+      args: [
+        {
+          clusterId,
+          targetVersion,
+          runPrecheck,
+          ...(via?.length ? { via } : {}),
+          ...(nodeProbes ? { nodeProbes } : {}),
+          ...(drainTimeoutMs !== undefined ? { drainTimeoutMs } : {}),
+        },
+      ],
       // The node probes of a large cluster take their time (nodes ÷ concurrency × timeout at worst).
       workflowExecutionTimeout: nodeProbes ? '2 hours' : '5 minutes',
     });

@@ -46,13 +46,18 @@ export function viaOption(): Option {
   );
 }
 
+/** `--drain-timeout <duration>`: `start` and `schedule create` set it; `precheck` checks grace periods against it. */
+export function drainTimeoutOption(): Option {
+  return new Option('--drain-timeout <duration>', "fail a node's drain after this long (default '10m')");
+}
+
 /** Everything an upgrade request may set besides cluster and target: `start` and `schedule create` take the same. */
 export function requestOptions(): Option[] {
   return [
     new Option('--accept-warnings', 'proceed although the pre-check has warnings'),
     maxPercentOption(),
     new Option('--pause-timeout <duration>', "auto-cancel a pause after this long (default '15 days')"),
-    new Option('--drain-timeout <duration>', "fail a node's drain after this long (default '10m')"),
+    drainTimeoutOption(),
     new Option('--node-timeout <duration>', "fail a node's upgrade after this long (default '30m')"),
     new Option('--image <image>', 'node upgrade agent image (default from the worker configuration)'),
     new Option('--window <spec>', 'maintenance window, e.g. "sat,sun 02:00-05:00 UTC"'),

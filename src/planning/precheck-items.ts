@@ -33,6 +33,8 @@ export interface PrecheckInput {
   deferOffline?: boolean;
   /** A multi-minor upgrade's control-plane hops (planning/hops.ts), the last being the target; absent for one minor. */
   hops?: string[];
+  /** The request's drain timeout, in ms; absent from upgrades started before the grace-period item existed. */
+  drainTimeoutMs?: number;
 }
 
 const list = (xs: readonly string[], n = 10) => (xs.length > n ? `${xs.slice(0, n).join(', ')} and ${xs.length - n} more` : xs.join(', '));
@@ -67,7 +69,33 @@ export function evaluatePrecheck(input: PrecheckInput): PrecheckItem[] {
     upgradePodsItem(input),
     pdbItem(input),
     barePodsItem(input),
+    ...(input.drainTimeoutMs !== undefined ? [gracePeriodItem(input, input.drainTimeoutMs)] : []),
   ];
+}
+
+/** Kubernetes' default terminationGracePeriodSeconds. */
+const DEFAULT_GRACE_SECONDS = 30;
+
+/**
+ * Pods to evict whose grace period is longer than the drain timeout: after a granted eviction the
+ * drain waits for the pod to end, which takes up to its grace period, so such a drain can only time out.
+ */
+export function gracePeriodItem({ pods }: PrecheckInput, drainTimeoutMs: number): PrecheckItem {
+  const limit = drainTimeoutMs / 1000;
+  const long = podsToEvict(pods).filter((p) => (p.spec?.terminationGracePeriodSeconds ?? DEFAULT_GRACE_SECONDS) > limit);
+  if (long.length === 0) {
+    return item('grace-periods', 'normal', `every pod to evict ends within the drain timeout (${limit} s) of its grace period`);
+  }
+  const named = long.map(
+    (p) => `${podKey(p)} on ${p.spec?.nodeName ?? '?'} (${p.spec?.terminationGracePeriodSeconds ?? DEFAULT_GRACE_SECONDS} s)`,
+  );
+  return item(
+    'grace-periods',
+    'warning',
+    `pods with a grace period longer than the drain timeout (${limit} s) make their node's drain time out after a granted ` +
+      `eviction: ${list(named)}; raise --drain-timeout above the longest grace period`,
+    [...new Set(long.map((p) => p.spec?.nodeName ?? ''))].sort(),
+  );
 }
 
 function apiServerItem({ apiServer }: PrecheckInput): PrecheckItem {

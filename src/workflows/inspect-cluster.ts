@@ -30,6 +30,8 @@ export interface InspectArgs {
   via?: string[];
   /** With the pre-check: run the node probes too (the CLI sends it unless --no-node-probes; older CLIs never do). */
   nodeProbes?: { concurrency: number; timeoutMs: number; upgradeImage?: string };
+  /** The drain timeout the pre-check holds pods' grace periods against, in ms (older CLIs never send it). */
+  drainTimeoutMs?: number;
 }
 
 /**
@@ -41,7 +43,8 @@ export async function inspectCluster(args: InspectArgs): Promise<ClusterInspecti
   const inv = await inventory(args.clusterId);
   if (!args.runPrecheck) return { inventory: inv, precheck: null };
   const ref = { clusterId: args.clusterId, targetVersion: args.targetVersion, upgradeId: workflowIdFor(args.clusterId) };
-  const items = await precheck({ ...ref, ...hopsFor(inv, args.targetVersion, args.via) });
+  const drain = args.drainTimeoutMs !== undefined ? { drainTimeoutMs: args.drainTimeoutMs } : {};
+  const items = await precheck({ ...ref, ...hopsFor(inv, args.targetVersion, args.via), ...drain });
   if (args.nodeProbes) {
     const { concurrency, timeoutMs } = args.nodeProbes;
     items.push(

@@ -67,7 +67,12 @@ export async function planUpgrade(run: UpgradeRun): Promise<void> {
   publish();
 
   const deferOffline = request.offline === 'defer';
-  const args = { ...ref, ...(deferOffline ? { deferOffline } : {}), ...(hops ? { hops: hops.map((h) => h.version) } : {}) };
+  const args = {
+    ...ref,
+    ...(deferOffline ? { deferOffline } : {}),
+    ...(hops ? { hops: hops.map((h) => h.version) } : {}),
+    drainTimeoutMs: request.drainTimeoutMs,
+  };
   const items = await activities.within5Minutes.precheck.executeWithOptions(
     { summary: `precheck ${ref.clusterId} → ${ref.targetVersion}` },
     [args],

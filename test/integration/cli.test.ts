@@ -3,6 +3,7 @@
  * plane with simulated nodes, and a worker started with `edge-upgrade worker`. Covers each
  * subcommand's happy path, each refusal (one line, non-zero exit, no stack trace) and `--json`.
  */
+import { AppsV1Api } from '@kubernetes/client-node';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { SIM_UPGRADE_SECONDS_LABEL } from '../../src/planning/labels.js';
 import type { Progress } from '../../src/planning/types.js';
@@ -69,6 +70,43 @@ test('precheck prints a table and --json gives the contract report', async () =>
     expect(Array.isArray(item.nodes)).toBe(true);
   }
 }, 60_000);
+
+test("precheck --drain-timeout shorter than a pod's grace period warns, naming the pod and both figures (#25)", async () => {
+  const apps = cluster.kubeConfig.makeApiClient(AppsV1Api);
+  const app = 'pos-grace';
+  await apps.createNamespacedDeployment({
+    namespace: 'default',
+    body: {
+      metadata: { name: app },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app } },
+        // No terminationGracePeriodSeconds: Kubernetes' default, 30 s.
+        template: {
+          metadata: { labels: { app } },
+          spec: { nodeSelector: { 'kubernetes.io/hostname': 'edge-03' }, containers: [{ name: app, image: `example.invalid/${app}:1` }] },
+        },
+      },
+    },
+  });
+  try {
+    await eventually('the pos-grace pod bound', async () => {
+      const pods = (await cluster.core.listNamespacedPod({ namespace: 'default', labelSelector: `app=${app}` })).items;
+      return pods.some((p) => p.spec?.nodeName === 'edge-03');
+    });
+    type Report = { items: Array<{ id: string; result: string; message: string; nodes: string[] }> };
+    const short = json<Report>(await cli('--json', 'precheck', '--cluster', 'shop', '--to', TO, '--drain-timeout', '20s'));
+    const item = short.items.find((i) => i.id === 'grace-periods');
+    expect(item).toMatchObject({ result: 'warning', nodes: ['edge-03'] });
+    expect(item!.message).toMatch(/longer than the drain timeout \(20 s\).*default\/pos-grace-[a-z0-9-]+ on edge-03 \(30 s\)/);
+    const long = json<Report>(await cli('--json', 'precheck', '--cluster', 'shop', '--to', TO, '--drain-timeout', '1m'));
+    expect(long.items.find((i) => i.id === 'grace-periods')).toMatchObject({ result: 'normal' });
+  } finally {
+    // Gone at once, so the later upgrades' drains have nothing to wait for.
+    await apps.deleteNamespacedDeployment({ name: app, namespace: 'default', gracePeriodSeconds: 0 });
+    await cluster.core.deleteCollectionNamespacedPod({ namespace: 'default', labelSelector: `app=${app}`, gracePeriodSeconds: 0 });
+  }
+}, 120_000);
 
 test('plan shows masters one at a time and doubling worker batches, touching nothing', async () => {
   const text = await cli('plan', '--cluster', 'shop', '--to', TO);

@@ -228,6 +228,14 @@ describe('evaluatePrecheck', () => {
     expect(evaluatePrecheck(base()).filter((i) => i.result !== 'normal')).toEqual([]);
   });
 
+  it('the grace-period item only with a drain timeout (upgrades started before it have none); DaemonSet pods are not evicted', () => {
+    expect(evaluatePrecheck(base()).find((i) => i.id === 'grace-periods')).toBeUndefined();
+    const daemon = { ...pod({ owner: 'DaemonSet' }), spec: { nodeName: 'edge-001', containers: [], terminationGracePeriodSeconds: 600 } };
+    expect(evaluatePrecheck({ ...base(), drainTimeoutMs: 10_000, pods: [daemon] }).find((i) => i.id === 'grace-periods')).toMatchObject({
+      result: 'normal',
+    });
+  });
+
   it.each<[string, (i: PrecheckInput) => PrecheckInput, string, PrecheckItem['result'], string[], string]>([
     ['API server not ready', (i) => ({ ...i, apiServer: { ready: false } }), 'api-server', 'error', [], '/readyz'],
     [
@@ -329,6 +337,22 @@ describe('evaluatePrecheck', () => {
       'more than one',
     ],
     ['a bare pod', (i) => ({ ...i, pods: [pod({ name: 'debug' })] }), 'unmanaged-pods', 'warning', ['edge-001'], 'default/debug'],
+    [
+      'a pod whose grace period (the default 30 s) is longer than the drain timeout',
+      (i) => ({ ...i, drainTimeoutMs: 20_000, pods: [pod({ name: 'pos', owner: 'ReplicaSet', node: 'edge-002' })] }),
+      'grace-periods',
+      'warning',
+      ['edge-002'],
+      "longer than the drain timeout (20 s) make their node's drain time out after a granted eviction: default/pos on edge-002 (30 s)",
+    ],
+    [
+      'grace periods within the drain timeout',
+      (i) => ({ ...i, drainTimeoutMs: 30_000, pods: [pod({ name: 'pos', owner: 'ReplicaSet' })] }),
+      'grace-periods',
+      'normal',
+      [],
+      'within the drain timeout (30 s)',
+    ],
   ])('%s', (_what, mutate, id, result, nodes, text) => {
     const got = evaluatePrecheck(mutate(base())).find((i) => i.id === id)!;
     expect(got.result).toBe(result);
