@@ -6,12 +6,15 @@
  * always deleted.
  *
  * A cancel never makes a half-upgraded node schedulable: a node whose upgrade pod (of this upgrade
- * and target) Failed or has not finished stays cordoned, its pod and Events stay (even on the
+ * and target) Failed or has not finished, or Succeeded while the node is not Ready at the pod's
+ * target (kubelet older, or not Ready), stays cordoned, its pod and Events stay (even on the
  * pause-timeout cancel), a Warning Event on the node says why, and the node is returned in `kept`.
  * Agent pods in another mode (prepare pods of the prepare phase on cloud nodes, labelled
  * edge-upgrade.io/agent-mode) changed nothing a cancel must keep: every cancel deletes them.
  */
-import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
+import type { CoreV1Event, V1Node, V1Pod } from '@kubernetes/client-node';
+import semver from 'semver';
+import { nodeReady } from '../planning/cluster.js';
 import { AGENT_MODE_LABEL, NODE_EVENT_NAMESPACE, NODE_NAME_LABEL, TARGET_VERSION_LABEL, UPGRADE_NAMESPACE } from '../planning/labels.js';
 import { labelValue } from '../planning/names.js';
 import { upgradeSelector } from '../planning/upgrade-pod.js';
@@ -86,19 +89,40 @@ function podNode(p: V1Pod): string | undefined {
 }
 
 /**
- * Nodes among `cordoned` (under this upgrade's cordon) whose upgrade pod in `pods` did not succeed
- * (Failed, or still Pending/Running), with the reason they stay cordoned.
+ * Why a Succeeded upgrade pod leaves `node` half-upgraded: it is not Ready at the pod's target (its
+ * kubelet older, or not Ready); undefined when it is (a later hop's version counts too).
  */
-function halfUpgraded(cordoned: string[], pods: V1Pod[]): Map<string, { pod: V1Pod; reason: string }> {
-  const mine = new Set(cordoned);
+function notReadyAtTarget(node: V1Node, pod: V1Pod): string | undefined {
+  const target = pod.metadata?.labels?.[TARGET_VERSION_LABEL] ?? '';
+  const kubelet = node.status?.nodeInfo?.kubeletVersion ?? '';
+  const [want, have] = [semver.coerce(target), semver.coerce(kubelet)];
+  const atTarget = want !== null && have !== null && semver.gte(have, want);
+  if (atTarget && nodeReady(node)) return undefined;
+  return atTarget
+    ? `it is not Ready`
+    : `its kubelet is ${kubelet || 'unknown'}, not ${target}${nodeReady(node) ? '' : ', and it is not Ready'}`;
+}
+
+/**
+ * Nodes among `cordoned` (under this upgrade's cordon) whose upgrade pod in `pods` did not succeed
+ * (Failed, or still Pending/Running), or succeeded without the node becoming Ready at its target,
+ * with the reason they stay cordoned.
+ */
+function halfUpgraded(cordoned: V1Node[], pods: V1Pod[]): Map<string, { pod: V1Pod; reason: string }> {
+  const mine = new Map(cordoned.map((n) => [n.metadata!.name!, n]));
   const found = new Map<string, { pod: V1Pod; reason: string }>();
   for (const p of pods) {
-    const node = podNode(p);
+    const node = mine.get(podNode(p) ?? '');
+    if (!node) continue;
     const phase = p.status?.phase ?? 'Pending';
-    if (!node || !mine.has(node) || phase === 'Succeeded') continue;
     const name = `${UPGRADE_NAMESPACE}/${p.metadata?.name}`;
-    const why = phase === 'Failed' ? `its upgrade pod ${name} failed` : `its upgrade pod ${name} has not finished (${phase})`;
-    found.set(node, { pod: p, reason: `${why}; the node may be half-upgraded` });
+    let why: string;
+    if (phase === 'Succeeded') {
+      const notReady = notReadyAtTarget(node, p);
+      if (!notReady) continue;
+      why = `its upgrade pod ${name} succeeded, but ${notReady}`;
+    } else why = phase === 'Failed' ? `its upgrade pod ${name} failed` : `its upgrade pod ${name} has not finished (${phase})`;
+    found.set(node.metadata!.name!, { pod: p, reason: `${why}; the node may be half-upgraded` });
   }
   return found;
 }
@@ -136,7 +160,7 @@ export async function cleanupUpgrade(
   );
   // Only nodes still under our own cordon can be kept; stale records go through uncordonIfOurs, which drops them.
   const keep = halfUpgraded(
-    recorded.filter((n) => cordonedBy(n, args.upgradeId)).map((n) => n.metadata!.name!),
+    recorded.filter((n) => cordonedBy(n, args.upgradeId)),
     pods,
   );
   const uncordoned: string[] = [];

@@ -63,6 +63,12 @@ export const SIM_UPGRADE_SECONDS_LABEL = 'sim.edge-upgrade.io/upgrade-seconds';
  * controller notices. Removing the label revives it.
  */
 export const SIM_KUBELET_HANGS_LABEL = 'sim.edge-upgrade.io/kubelet-hangs-after-upgrade';
+/**
+ * `true`: the upgrade pod succeeds, but the new kubelet never starts: the node keeps its old
+ * version and posts nothing more (no Lease, no status), so it goes NotReady once the node lifecycle
+ * controller notices. Removing the label brings the old kubelet back.
+ */
+export const SIM_KUBELET_DOWN_LABEL = 'sim.edge-upgrade.io/kubelet-down-after-upgrade';
 /** `<n>`: the node's Ready condition flaps: n seconds True, n seconds False, and so on (Leases keep renewing). */
 export const SIM_READY_FLAP_LABEL = 'sim.edge-upgrade.io/ready-flap-seconds';
 /**

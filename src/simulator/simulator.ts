@@ -32,6 +32,7 @@ import {
   ENV_TARGET_VERSION,
   KUBE_SYSTEM_NAMESPACE,
   SIM_FAIL_UPGRADE_LABEL,
+  SIM_KUBELET_DOWN_LABEL,
   SIM_KUBELET_HANGS_LABEL,
   SIM_NODE_LABEL,
   SIM_OFFLINE_LABEL,
@@ -357,7 +358,7 @@ export class EdgeSimulator {
     const wasUnready = workloadsUnready(sim);
     sim.labels = { ...(node.metadata?.labels ?? {}) };
     if (wasUnready !== workloadsUnready(sim)) this.syncReadiness(sim);
-    if (sim.hung && sim.labels[SIM_KUBELET_HANGS_LABEL] !== 'true') sim.hung = false;
+    if (sim.hung && sim.labels[SIM_KUBELET_HANGS_LABEL] !== 'true' && sim.labels[SIM_KUBELET_DOWN_LABEL] !== 'true') sim.hung = false;
     if (wasSilent && !isSilent(sim)) {
       this.log(`simulator: ${name} is back online`);
       sim.nextRenewAt = now;
@@ -624,7 +625,12 @@ export class EdgeSimulator {
   private async reportUpgrade(run: UpgradeRun, fail: boolean): Promise<void> {
     const { pod, sim, name, namespace } = run;
     const hangs = !fail && sim.labels[SIM_KUBELET_HANGS_LABEL] === 'true';
-    if (!fail) {
+    const down = !fail && sim.labels[SIM_KUBELET_DOWN_LABEL] === 'true';
+    if (down) {
+      // The agent reports success, but the new kubelet never starts: the old version, and silence.
+      sim.hung = true;
+      this.log(`simulator: the kubelet on ${sim.name} does not come back after its upgrade (${SIM_KUBELET_DOWN_LABEL}=true)`);
+    } else if (!fail) {
       sim.version = run.target;
       sim.upgraded = true;
       if (CONTROL_PLANE_LABEL in sim.labels) await this.bumpApiServerPod(sim.name, run.target);
@@ -645,7 +651,7 @@ export class EdgeSimulator {
     if (fail) this.counters.upgradesFailed++;
     else this.counters.upgradesSucceeded++;
     run.step(fail ? 'failed' : 'succeeded');
-    if (!fail && !hangs) {
+    if (!fail && !hangs && !down) {
       const ready = () => this.limit(() => this.postStatus(sim)).then(() => run.step('ready'));
       this.later(2_000, () => void ready().catch(() => this.counters.apiErrors++));
     }

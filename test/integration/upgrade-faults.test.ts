@@ -10,8 +10,10 @@ import { cancelUpgrade, pauseUpgrade, resumeUpgrade, startUpgrade } from '../../
 import { mergePatch } from '../../src/activities/kube.js';
 import { nodeReady } from '../../src/planning/cluster.js';
 import {
+  CORDONED_BY_ANNOTATION,
   NODE_EVENT_NAMESPACE,
   SIM_FAIL_UPGRADE_LABEL,
+  SIM_KUBELET_DOWN_LABEL,
   SIM_OFFLINE_LABEL,
   TARGET_VERSION_LABEL,
   UPGRADE_NAMESPACE,
@@ -189,3 +191,43 @@ test('cancel after a node failed: that node stays cordoned with its failed pod, 
   expect(why?.message).toContain(`${FAILING} stays cordoned: ${reason}`);
   expect(await cleanupResult()).toMatchObject({ kept: [{ node: FAILING, reason }] });
 }, 300_000);
+
+test('cancel after a node whose pod Succeeded never became Ready at the target: it stays cordoned like a failed one (#25)', async () => {
+  const TARGET = 'v1.34.8';
+  const DOWN = 'edge-012';
+  // The operator's repair of the scenario before: cloud-002 fixed, uncordoned, its failed pod deleted.
+  await setNodeLabel(h, 'cloud-002', SIM_FAIL_UPGRADE_LABEL, null);
+  const repaired = { metadata: { annotations: { [CORDONED_BY_ANNOTATION]: null } }, spec: { unschedulable: false } };
+  await h.cluster.core.patchNode({ name: 'cloud-002', body: repaired }, mergePatch);
+  for (const p of (await upgradePods(h)).filter((x) => x.status?.phase === 'Failed'))
+    await h.cluster.core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: UPGRADE_NAMESPACE, gracePeriodSeconds: 0 });
+  const before = (await nodes(h)).get(DOWN)!.status!.nodeInfo!.kubeletVersion;
+  await setNodeLabel(h, DOWN, SIM_KUBELET_DOWN_LABEL, 'true');
+  await startUpgrade(h.env.client, {
+    clusterId: CLUSTER_ID,
+    gate: NO_GATE,
+    targetVersion: TARGET,
+    acceptWarnings: true,
+    nodeTimeout: '40s',
+  });
+  const paused = await progressUntil(h, 'an auto-pause', (p) => p.state !== 'running', 240_000);
+  expect(paused).toMatchObject({ state: 'paused', pause: { reason: 'error' }, lastError: { node: DOWN } });
+  const pod = await h.cluster.core.readNamespacedPod({ name: upgradePodName(DOWN, TARGET), namespace: UPGRADE_NAMESPACE });
+  expect(pod.status?.phase).toBe('Succeeded');
+  await cancelUpgrade(h.env.client, CLUSTER_ID);
+  const cancelled = await progressUntil(h, 'cancelled', (p) => p.state === 'cancelled');
+
+  // Not Ready at the target, whatever its pod said: it stays cordoned, with the same Event and lastError as a failed node.
+  const all = await nodes(h);
+  expect(all.get(DOWN)?.spec?.unschedulable).toBe(true);
+  expect(cordonedByUs(all)).toEqual([DOWN]);
+  const podRef = `${UPGRADE_NAMESPACE}/${upgradePodName(DOWN, TARGET)}`;
+  const reason = `its upgrade pod ${podRef} succeeded, but its kubelet is ${before}, not ${TARGET}`;
+  const events = await ourEvents(h, NODE_EVENT_NAMESPACE, `,${TARGET_VERSION_LABEL}=${TARGET}`);
+  const why = events.find((e) => e.reason === 'UpgradeCancelledNodeKept' && e.involvedObject.name === DOWN);
+  expect(why?.type).toBe('Warning');
+  expect(why?.message).toContain(`${DOWN} stays cordoned: ${reason}`);
+  expect(cancelled.lastError).toMatchObject({ node: DOWN, step: 'cleanup' });
+  expect(cancelled.lastError!.message).toContain(reason);
+  await setNodeLabel(h, DOWN, SIM_KUBELET_DOWN_LABEL, null);
+}, 360_000);
