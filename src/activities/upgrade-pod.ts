@@ -8,11 +8,12 @@
  * stops as soon as it is cancelled (its workflow cancelled, terminated or gone).
  */
 import type { V1Lease, V1Node, V1Pod } from '@kubernetes/client-node';
-import { nodeReady } from '../planning/cluster.js';
+import { nodeReady, offlineReason } from '../planning/cluster.js';
 import { UPGRADE_CONTAINER, UPGRADE_NAMESPACE } from '../planning/labels.js';
 import { upgradePodName } from '../planning/names.js';
 import { buildUpgradePod } from '../planning/upgrade-pod.js';
 import { parseVersion, sameVersion } from '../planning/versions.js';
+import { offlineNow } from './cordon.js';
 import { EventRecorder } from './events.js';
 import { ensureUpgradeNamespace } from './namespace.js';
 import { Deliveries, type Subscription } from './shared-watch.js';
@@ -49,6 +50,9 @@ export const LOG_TAIL_LINES = 20;
 
 /** Re-check interval once only a fresh kubelet heartbeat is missing (Leases are not watched), in ms. */
 const HEARTBEAT_RECHECK_MS = 1_000;
+
+/** While the pod has not finished, the node's Lease is read at most this often (in ms): Leases are not watched. */
+const LEASE_RECHECK_MS = 10_000;
 
 /** Heartbeat details: a retried attempt keeps the deadline and knows the pod existed. */
 interface WaitProgress {
@@ -257,6 +261,7 @@ class UpgradePodStep {
   private readonly events: EventRecorder;
   private readonly kubelet: KubeletHeartbeat;
   private succeededSeenAt: number | undefined;
+  private leaseReadAt = 0;
 
   constructor(
     private readonly kube: Kube,
@@ -382,12 +387,39 @@ class UpgradePodStep {
     if (phase === 'Failed') throw await failed(this.kube, this.args, pod);
     // Deleted mid-run: its kubelet is killing the agent, so it will never succeed.
     if (pod.metadata?.deletionTimestamp && phase !== 'Succeeded') throw this.vanished(uid);
-    if (phase !== 'Succeeded') return 'waiting';
+    if (phase !== 'Succeeded') {
+      await this.failIfOffline(node);
+      return 'waiting';
+    }
     this.succeededSeenAt ??= Date.now();
     if (!node || !nodeAtTarget(node, this.args.targetVersion) || !nodeReady(node)) return 'waiting';
     const end = finishedAt(pod);
     const finished = end !== undefined ? { at: end, wholeSeconds: true } : { at: this.succeededSeenAt, wholeSeconds: false };
     return (await this.kubelet.since(node, finished)) ? 'done' : 'heartbeat';
+  }
+
+  /**
+   * Fails the step (step 'offline') when the node stopped reporting while its pod has not finished:
+   * a kubelet that stops between the offline check and the pod would otherwise hold the step for the
+   * whole nodeTimeout. Offline is Ready Unknown (the node lifecycle controller's verdict) or a Lease
+   * expired past its duration; Ready False from a kubelet that still reports (one restarting during
+   * the upgrade) is not. The pod stays: resume retries the node and finds it, a cancel keeps the node cordoned.
+   */
+  private async failIfOffline(node: V1Node | undefined): Promise<void> {
+    if (!node) return;
+    const ready = node.status?.conditions?.find((c) => c.type === 'Ready');
+    let reason: string | null = null;
+    if (ready?.status === 'Unknown') reason = offlineReason(node, undefined, Date.now());
+    else if (ready?.status === 'True' && Date.now() - this.leaseReadAt >= LEASE_RECHECK_MS) {
+      this.leaseReadAt = Date.now();
+      reason = await offlineNow(this.kube, node);
+    }
+    if (reason === null) return;
+    const message =
+      `${this.args.node} went offline (${reason}) before its upgrade pod ${UPGRADE_NAMESPACE}/${this.name} finished; ` +
+      'the pod stays: resume retries the node once it is back, a cancel keeps it cordoned';
+    await this.events.warning('UpgradeNodeOffline', message);
+    throw nodeStepFailed({ node: this.args.node, step: 'offline', message });
   }
 
   private async succeeded(pod: V1Pod, created: boolean): Promise<{ pod: string }> {

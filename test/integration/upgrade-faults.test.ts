@@ -15,6 +15,7 @@ import {
   SIM_FAIL_UPGRADE_LABEL,
   SIM_KUBELET_DOWN_LABEL,
   SIM_OFFLINE_LABEL,
+  SIM_UPGRADE_SECONDS_LABEL,
   TARGET_VERSION_LABEL,
   UPGRADE_NAMESPACE,
 } from '../../src/planning/labels.js';
@@ -28,6 +29,7 @@ import {
   nodes,
   operatorCordon,
   ourEvents,
+  podsOf,
   progressUntil,
   setNodeLabel,
   startHarness,
@@ -231,3 +233,32 @@ test('cancel after a node whose pod Succeeded never became Ready at the target: 
   expect(cancelled.lastError!.message).toContain(reason);
   await setNodeLabel(h, DOWN, SIM_KUBELET_DOWN_LABEL, null);
 }, 360_000);
+
+test('a kubelet that stops while its upgrade pod runs fails the step promptly with step offline, not after nodeTimeout (#25)', async () => {
+  const TARGET = 'v1.34.9';
+  const GONE = 'edge-015';
+  // edge-012's kubelet came back at the end of the scenario before: wait for every node to be Ready again.
+  await eventually('every node Ready', async () => [...(await nodes(h)).values()].every((n) => ready(n)), 90_000, 1000);
+  // Its upgrade takes a while, so the kubelet can stop in the middle of it.
+  await setNodeLabel(h, GONE, SIM_UPGRADE_SECONDS_LABEL, '600');
+  await startUpgrade(h.env.client, {
+    clusterId: CLUSTER_ID,
+    gate: NO_GATE,
+    targetVersion: TARGET,
+    acceptWarnings: true,
+    nodeTimeout: '10m',
+  });
+  await eventually('its upgrade pod Running', async () => (await podsOf(h, TARGET)).get(GONE) === 'Running', 240_000, 500);
+  await setNodeLabel(h, GONE, SIM_OFFLINE_LABEL, 'true');
+  // Old code waited the whole nodeTimeout (10 min) here, then failed with step 'wait'.
+  const paused = await progressUntil(h, 'a pause naming the offline node', (p) => p.state !== 'running', 150_000);
+  expect(paused).toMatchObject({ state: 'paused', pause: { reason: 'error' }, lastError: { node: GONE, step: 'offline' } });
+  expect(paused.lastError!.message).toMatch(new RegExp(`^${GONE} went offline \\(.*\\) before its upgrade pod ${UPGRADE_NAMESPACE}/`));
+  // The pod stays for the node's return; a cancel keeps the node cordoned (its pod has not finished).
+  expect((await podsOf(h, TARGET)).get(GONE)).toBe('Running');
+  await cancelUpgrade(h.env.client, CLUSTER_ID);
+  await progressUntil(h, 'cancelled', (p) => p.state === 'cancelled');
+  expect(cordonedByUs(await nodes(h))).toContain(GONE);
+  await setNodeLabel(h, GONE, SIM_OFFLINE_LABEL, null);
+  await setNodeLabel(h, GONE, SIM_UPGRADE_SECONDS_LABEL, null);
+}, 420_000);
