@@ -404,9 +404,11 @@ class UpgradePodStep {
    * whole nodeTimeout. Offline is Ready Unknown (the node lifecycle controller's verdict) or a Lease
    * expired past its duration; Ready False from a kubelet that still reports (one restarting during
    * the upgrade) is not. The pod stays: resume retries the node and finds it, a cancel keeps the node cordoned.
+   * Workers only: a master's `kubeadm upgrade` restarts the API server, which holds back every kubelet's
+   * Lease renewals for a while; a master keeps the whole nodeTimeout.
    */
   private async failIfOffline(node: V1Node | undefined): Promise<void> {
-    if (!node) return;
+    if (!node || this.args.role !== 'worker') return;
     const ready = node.status?.conditions?.find((c) => c.type === 'Ready');
     let reason: string | null = null;
     if (ready?.status === 'Unknown') reason = offlineReason(node, undefined, Date.now());
