@@ -11,6 +11,7 @@ import { startCluster, type TestCluster } from '../helpers/cluster.js';
 import { eventually } from '../helpers/poll.js';
 import { expectRefusal, runCli, spawnWorker, type CliResult, type SpawnedWorker } from '../helpers/cli.js';
 import { startDevServer } from '../helpers/temporal.js';
+import { deployment } from '../helpers/workloads.js';
 
 /** Most upgrades here are about the commands, not the health gate (30 s after each node by default). */
 const NO_GATE_ARGS = ['--gate-stable-for', '0'];
@@ -74,21 +75,8 @@ test('precheck prints a table and --json gives the contract report', async () =>
 test("precheck --drain-timeout shorter than a pod's grace period warns, naming the pod and both figures (#25)", async () => {
   const apps = cluster.kubeConfig.makeApiClient(AppsV1Api);
   const app = 'pos-grace';
-  await apps.createNamespacedDeployment({
-    namespace: 'default',
-    body: {
-      metadata: { name: app },
-      spec: {
-        replicas: 1,
-        selector: { matchLabels: { app } },
-        // No terminationGracePeriodSeconds: Kubernetes' default, 30 s.
-        template: {
-          metadata: { labels: { app } },
-          spec: { nodeSelector: { 'kubernetes.io/hostname': 'edge-03' }, containers: [{ name: app, image: `example.invalid/${app}:1` }] },
-        },
-      },
-    },
-  });
+  // No grace period set: Kubernetes' default, 30 s.
+  await apps.createNamespacedDeployment({ namespace: 'default', body: deployment(app, { node: 'edge-03' }) });
   try {
     await eventually('the pos-grace pod bound', async () => {
       const pods = (await cluster.core.listNamespacedPod({ namespace: 'default', labelSelector: `app=${app}` })).items;

@@ -18,6 +18,7 @@ import {
 import { childrenIn, type HistoryEvent } from '../helpers/histories.js';
 import { eventually } from '../helpers/poll.js';
 import { NO_GATE } from '../helpers/requests.js';
+import { deployment } from '../helpers/workloads.js';
 import { CLUSTER_ID, nodes, podsOf, progressUntil, setNodeLabel, startHarness, upgradePods, type Harness } from './upgrade-harness.js';
 
 let h: Harness;
@@ -35,24 +36,7 @@ test('health gate: Deployment pods unready after the upgrade pause it naming bot
   const apps = h.cluster.kubeConfig.makeApiClient(AppsV1Api);
   await h.cluster.core.createNamespace({ body: { metadata: { name: 'shop' } } });
   const app = 'pos-api';
-  await apps.createNamespacedDeployment({
-    namespace: 'shop',
-    body: {
-      metadata: { name: app },
-      spec: {
-        replicas: 1,
-        selector: { matchLabels: { app } },
-        template: {
-          metadata: { labels: { app } },
-          spec: {
-            nodeSelector: { 'kubernetes.io/hostname': 'edge-001' },
-            terminationGracePeriodSeconds: 1,
-            containers: [{ name: app, image: `example.invalid/${app}:1` }],
-          },
-        },
-      },
-    },
-  });
+  await apps.createNamespacedDeployment({ namespace: 'shop', body: deployment(app, { node: 'edge-001', graceSeconds: 1 }) });
   await eventually(
     'pos-api available',
     async () => (await apps.readNamespacedDeployment({ name: app, namespace: 'shop' })).status?.availableReplicas === 1,
