@@ -42,7 +42,10 @@ test('the worker registers missing search attributes and serves Prometheus metri
     );
     // 2 is INDEXED_VALUE_TYPE_KEYWORD.
     for (const n of NAMES) expect(attrs[n]).toBe(2);
-    expect(worker.output()).toContain('registered search attributes EdgeClusterId, EdgeUpgradeTarget, EdgeUpgradePhase, EdgeUpgradeState');
+    // The worker logs the registration once the server has answered: on a busy machine that line can come a moment later.
+    const registered = 'registered search attributes EdgeClusterId, EdgeUpgradeTarget, EdgeUpgradePhase, EdgeUpgradeState';
+    await eventually('the registration logged', () => worker.output().includes(registered), 30_000);
+    expect(worker.output()).toContain(registered);
 
     // Once the worker polls, its metrics are labelled with the contract's task queue.
     const metrics = await eventually(
