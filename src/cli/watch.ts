@@ -39,20 +39,22 @@ export interface WatchOptions {
 }
 
 /** Where a watch stops: the final progress, and a line to say when the workflow closed without one. */
-interface Stop {
-  progress: Progress;
+interface Stop extends Ended {
   note?: string;
 }
 
-/** A Stop when `p` is final or the workflow has closed without a final state; undefined while it runs. */
+/**
+ * A Stop when `p` is final or the workflow has closed without a final state (`as` then says how,
+ * and `note` says it in a line); undefined while it runs.
+ */
 async function stopAt(p: Progress, read: () => Promise<Progress>, closedAs: WatchOptions['closedAs']): Promise<Stop | undefined> {
-  if (isFinal(p.state)) return { progress: p };
+  if (isFinal(p.state)) return { progress: p, as: p.state };
   const closed = closedAs ? await closedAs() : null;
   if (!closed) return undefined;
   // It may have just finished between the two reads: its own final state wins.
   const last = await read();
-  if (isFinal(last.state)) return { progress: last };
-  return { progress: last, note: `the upgrade's workflow ended ${closed} before the upgrade did: ${summarize(last)}\n` };
+  if (isFinal(last.state)) return { progress: last, as: last.state };
+  return { progress: last, as: closed, note: `the upgrade's workflow ended ${closed} before the upgrade did: ${summarize(last)}\n` };
 }
 
 /**
@@ -173,14 +175,8 @@ export interface Ended {
  */
 export async function waitUntilEnded(read: () => Promise<Progress>, closedAs: () => Promise<string | null>): Promise<Ended> {
   for (;;) {
-    const p = await read();
-    if (isFinal(p.state)) return { progress: p, as: p.state };
-    const closed = await closedAs();
-    if (closed) {
-      // It may have just finished between the two reads: its own final state wins.
-      const last = await read();
-      return { progress: last, as: isFinal(last.state) ? last.state : closed };
-    }
+    const stop = await stopAt(await read(), read, closedAs);
+    if (stop) return { progress: stop.progress, as: stop.as };
     await new Promise((r) => setTimeout(r, 500));
   }
 }
