@@ -32,6 +32,8 @@ export const Patch = {
   ProgressMemo: 'progress-memo',
   /** Worker batches run as child workflows (`upgradeNodeBatch`), so the node steps' events are not in this history. */
   BatchChildren: 'batch-children',
+  /** An error pause after the last worker batch (over the failure budget) is waited out instead of ending `succeeded`. */
+  PauseAfterLastBatch: 'pause-after-last-batch',
 } as const;
 
 /** Inventory, version rules and the pre-check; fixes the node order and roles. Runs once per upgrade, not per run. */

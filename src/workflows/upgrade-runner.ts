@@ -117,7 +117,7 @@ export class Runner {
     const { state } = this.run;
     if (state.phase !== 'workers') return null;
     for (;;) {
-      while (state.todoWorkers.length > 0 || state.pendingGate || state.retryQuarantinedRequested) {
+      while (state.todoWorkers.length > 0 || state.pendingGate || state.retryQuarantinedRequested || this.pausedWithNothingLeft()) {
         const next = await this.safePoint(() => (state.openBatchRemaining > 0 ? state.openBatchRemaining : state.nextBatchSize));
         if (next !== 'go') return next;
         if (state.pendingGate) await runGate(this.hopRun());
@@ -128,6 +128,16 @@ export class Runner {
       if (next !== 'go') return next;
       await waitForDeferred(this.run);
     }
+  }
+
+  /**
+   * An error pause with no worker left to start: failures over the budget in the last batch, whose
+   * workers stay quarantined rather than queued. It is waited out at the safe point like any other
+   * pause (a resume retries them first); older code ended the upgrade `succeeded` here.
+   */
+  private pausedWithNothingLeft(): boolean {
+    const { state } = this.run;
+    return state.state === 'paused' && state.progress.pause?.reason === 'error' && patched(Patch.PauseAfterLastBatch);
   }
 
   /** The run as a node step sees it: in a multi-minor upgrade, the target is the current hop's version. */

@@ -167,6 +167,21 @@ describe('failure budget (maxFailures)', () => {
     expect(c.nodes.get('edge-5')!.quarantined).toBeUndefined();
   });
 
+  test('failures over the budget in the last batch pause too, instead of ending succeeded; resume retries them', async () => {
+    // 10 workers in batches of 1, 2, 4, 3: all three failures are in the last batch.
+    const c = cluster('budget-last', makeNodes({ edge: 10, version: FROM }));
+    for (const n of ['edge-8', 'edge-9', 'edge-10']) c.failUpgrade.add(n);
+    const handle = await start(c, { maxFailures: 2, batch: { maxPercent: 50 } });
+    const paused = await until(c, 'paused or ended', (p) => p.state !== 'running');
+    expect(paused).toMatchObject({ state: 'paused', pause: { reason: 'error' }, workers: { upgraded: 7 } });
+    expect(paused.lastError!.message).toMatch(/^3 workers failed, over the failure budget of 2: /);
+    for (const n of ['edge-8', 'edge-9', 'edge-10']) expect(paused.lastError!.message).toContain(`${n} (upgrade-pod)`);
+    c.failUpgrade.clear();
+    await resumeUpgrade(client, c.clusterId);
+    expect(await handle.result()).toMatchObject({ state: 'succeeded', workers: { upgraded: 10, quarantined: [] } });
+    expect(upgraded(c).slice(-3).sort()).toEqual(['edge-10', 'edge-8', 'edge-9']);
+  });
+
   test('retryQuarantined retries quarantined workers while the upgrade runs', async () => {
     const c = cluster('budget-retry', makeNodes({ edge: 10, version: FROM }), 300);
     c.failUpgrade.add('edge-1');
