@@ -91,7 +91,21 @@ test('a worker offline past --defer-timeout is left out: the CLI exits 1 naming 
   await offline('edge-015');
   await eventually('edge-015 NotReady', async () => !nodeReady((await nodes(h)).get('edge-015')!), 60_000);
   const r = await runCli(
-    ['start', '--cluster', CLUSTER_ID, '--to', TARGET, '--defer-offline', '--defer-timeout', '20s', '--gate-stable-for', '0', '--wait'],
+    [
+      'start',
+      '--cluster',
+      CLUSTER_ID,
+      '--to',
+      TARGET,
+      '--defer-offline',
+      '--defer-timeout',
+      '20s',
+      '--gate-stable-for',
+      '0',
+      '--max-percent',
+      '50',
+      '--wait',
+    ],
     { TEMPORAL_ADDRESS: h.env.address },
     400_000,
   );

@@ -95,7 +95,7 @@ export function workerConfig(kubeconfig: string, env: TestWorkflowEnvironment, c
   };
 }
 
-/** Polls progress until `pred` holds; returns that progress. */
+/** Polls progress until `pred` holds (every 500 ms: a query costs CPU, see ../helpers/poll.ts); returns that progress. */
 export function progressUntil(
   h: Harness,
   what: string,
@@ -110,7 +110,7 @@ export function progressUntil(
       return pred(p) ? p : undefined;
     },
     timeoutMs,
-    300,
+    500,
   );
 }
 
