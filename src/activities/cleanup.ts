@@ -2,8 +2,8 @@
  * Cleanup: delete failed upgrade pods before a resume, and restore what an upgrade changed when
  * it is cancelled (uncordon the nodes it cordoned; on the pause-timeout auto-cancel also delete its
  * pods and Events: those labelled with its upgrade ID and target, so earlier upgrades' records
- * stay). Successful pods otherwise stay: they are the upgrade's record. Probe pods (agent --check) are
- * always deleted.
+ * stay). Successful pods otherwise stay: they are the upgrade's record. The upgrade's probe pods (agent --check)
+ * are always deleted; those a `precheck` command made (labelled made-by its own workflow) never are.
  *
  * A cancel never makes a half-upgraded node schedulable: a node whose upgrade pod (of this upgrade
  * and target) Failed or has not finished, or Succeeded while the node is not Ready at the pod's
@@ -15,7 +15,14 @@
 import type { CoreV1Event, V1Node, V1Pod } from '@kubernetes/client-node';
 import semver from 'semver';
 import { nodeReady } from '../planning/cluster.js';
-import { AGENT_MODE_LABEL, NODE_EVENT_NAMESPACE, NODE_NAME_LABEL, TARGET_VERSION_LABEL, UPGRADE_NAMESPACE } from '../planning/labels.js';
+import {
+  AGENT_MODE_LABEL,
+  MADE_BY_LABEL,
+  NODE_EVENT_NAMESPACE,
+  NODE_NAME_LABEL,
+  TARGET_VERSION_LABEL,
+  UPGRADE_NAMESPACE,
+} from '../planning/labels.js';
 import { labelValue } from '../planning/names.js';
 import { upgradeSelector } from '../planning/upgrade-pod.js';
 import { cordonedBy, recordedBy, uncordonIfOurs } from './cordon.js';
@@ -24,12 +31,16 @@ import { listNodes } from './inventory.js';
 import { heartbeat, ignoreNotFound, listAll, type Kube, type KubeClients } from './kube.js';
 import type { CleanupResult, UpgradeRef } from './types.js';
 
-/** Upgrade pods of `upgradeId`; with `targetVersion`, only those of that target. */
-function listUpgradePods(kube: Kube, upgradeId: string, targetVersion?: string): Promise<V1Pod[]> {
+/**
+ * Upgrade pods of `upgradeId`; with `targetVersion`, only those of that target. Probe pods a `precheck` command
+ * made for the same upgrade ID (made-by another workflow) are not this upgrade's: they are left to their maker.
+ */
+async function listUpgradePods(kube: Kube, upgradeId: string, targetVersion?: string): Promise<V1Pod[]> {
   const selector = upgradeSelector(upgradeId) + (targetVersion ? `,${TARGET_VERSION_LABEL}=${labelValue(targetVersion)}` : '');
-  return listAll((cont) =>
+  const pods = await listAll<V1Pod>((cont) =>
     kube.core.listNamespacedPod({ namespace: UPGRADE_NAMESPACE, labelSelector: selector, limit: 500, _continue: cont }),
   );
+  return pods.filter((p) => (p.metadata?.labels?.[MADE_BY_LABEL] ?? labelValue(upgradeId)) === labelValue(upgradeId));
 }
 
 async function deletePods(kube: Kube, pods: V1Pod[]): Promise<number> {

@@ -1,7 +1,8 @@
 /**
  * The `probeNodes` activity: the node-level pre-check items. On each Ready node still to upgrade it
  * runs the agent in its read-only check mode (`upgrade-node.sh --check`, a short-lived pod in
- * kube-upgrade labelled agent-mode=check, at most `concurrency` at a time), reads the JSON result
+ * kube-upgrade labelled agent-mode=check, at most `concurrency` at a time; named and labelled for the workflow that
+ * made it, so a `precheck` and the upgrade probing the same node never share one), reads the JSON result
  * from the pod's termination message (or the last line of its log), and deletes the pod: none is
  * left after the activity, whatever happens (finished, timed out, failed, cancelled). It also reads
  * kube-apiserver's /metrics for deprecated APIs in use. The rules are in planning/probe-items.ts;
@@ -13,7 +14,7 @@ import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import pLimit from 'p-limit';
 import { nodeReady, toClusterNode } from '../planning/cluster.js';
 import { UPGRADE_CONTAINER, UPGRADE_NAMESPACE } from '../planning/labels.js';
-import { upgradePodName } from '../planning/names.js';
+import { probePodName } from '../planning/names.js';
 import { nodesToUpgrade } from '../planning/precheck-items.js';
 import {
   deprecatedApisItem,
@@ -27,6 +28,7 @@ import type { NodeRole, PrecheckItem } from '../planning/types.js';
 import { buildUpgradePod } from '../planning/upgrade-pod.js';
 import { listNodes } from './inventory.js';
 import {
+  activityContext,
   apiMessage,
   heartbeat,
   ignoreNotFound,
@@ -78,6 +80,15 @@ export async function probeNodes(clients: KubeClients, image: string, args: Prob
   ];
 }
 
+/**
+ * Who makes the probe pods: the ID of the workflow whose activity this is (the upgrade's, or a `precheck`
+ * command's own inspectCluster run, which probes for the same upgrade ID); outside Temporal, the upgrade ID.
+ * Stable across the activity's retries, so a retry finds its own pods and never another maker's.
+ */
+function probeMaker(args: ProbeArgs): string {
+  return activityContext()?.info.workflowExecution?.workflowId ?? args.upgradeId;
+}
+
 function roleOf(node: V1Node): NodeRole {
   return toClusterNode(node).kind === 'control-plane' ? 'control-plane' : 'worker';
 }
@@ -85,7 +96,8 @@ function roleOf(node: V1Node): NodeRole {
 /** Runs one node's check pod to its end (or the timeout), reads its result, and deletes it. Never throws but for cancellation. */
 async function probeNode(kube: Kube, image: string, args: ProbeArgs, node: V1Node): Promise<NodeProbe> {
   const name = node.metadata!.name!;
-  const podName = upgradePodName(name, args.targetVersion, 'check');
+  const madeBy = probeMaker(args);
+  const podName = probePodName(name, args.targetVersion, madeBy);
   const body = buildUpgradePod({
     node: name,
     role: roleOf(node),
@@ -94,10 +106,11 @@ async function probeNode(kube: Kube, image: string, args: ProbeArgs, node: V1Nod
     image,
     nodeTimeoutMs: args.timeoutMs,
     mode: 'check',
+    madeBy,
   });
   const sub = kube.watches.pods.subscribe(podName);
   try {
-    // A pod of that name left by an earlier attempt may be from another run: start afresh.
+    // A pod of that name is this maker's, left by an earlier attempt: start afresh.
     await deletePod(kube, podName);
     const created = await createPod(kube, body);
     const pod = await waitFinished(kube, created, sub, Date.now() + args.timeoutMs);

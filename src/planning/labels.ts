@@ -114,6 +114,14 @@ export const NODE_NAME_LABEL = 'edge-upgrade.io/node';
 export const TARGET_VERSION_LABEL = 'edge-upgrade.io/target-version';
 /** Annotation on upgrade pods: the full upgrade ID (the label may be shortened). */
 export const UPGRADE_ID_ANNOTATION = 'edge-upgrade.io/upgrade-id';
+/**
+ * Label on node probe pods (agent-mode check): who made the pod, the ID of the workflow that probes (the
+ * upgrade's, or a `precheck` command's own inspectCluster run), made a valid label value. The pod's name ends
+ * in a hash of it. A probe pod made by another workflow than the upgrade is never that upgrade's to delete.
+ */
+export const MADE_BY_LABEL = 'edge-upgrade.io/made-by';
+/** Annotation on node probe pods: the full ID of the workflow that made it (the label may be shortened). */
+export const MADE_BY_ANNOTATION = 'edge-upgrade.io/made-by';
 /** Name of the upgrade pod's only container; its log is the agent's log. */
 export const UPGRADE_CONTAINER = 'upgrade';
 /** Mirror (static) pods carry this annotation; drain leaves them alone. */

@@ -40,13 +40,30 @@ function fit(base: string, original: string, max: number, separator: string, tri
 /**
  * The upgrade pod's name for (node, target): `upgrade-<node>-<v1-34-4>`, a DNS-1123 label of at
  * most 63 characters. A name that had to be shortened ends in a hash of the full name. Agent pods
- * in another mode take the mode as `prefix` instead (`prepare-<node>-<v1-34-4>`, `check-…`).
+ * in another mode take the mode as `prefix` instead (`prepare-<node>-<v1-34-4>`); probe pods are
+ * named by {@link probePodName}.
  */
 export function upgradePodName(node: string, targetVersion: string, prefix = 'upgrade'): string {
+  return podName(node, targetVersion, prefix, MAX_NAME_LENGTH);
+}
+
+/**
+ * The node probe pod's name for (node, target) made by `madeBy` (the ID of the workflow that probes:
+ * the upgrade, or a `precheck` command's own inspectCluster run): `check-<node>-<v1-34-4>-<token>`,
+ * where the token is {@link shortHash} of `madeBy`. So a `precheck` probing while the upgrade of the
+ * same cluster probes never finds, replaces or deletes the other's pod, while a retried activity of
+ * the same maker finds its own. A DNS-1123 label of at most 63 characters; the token is always kept.
+ */
+export function probePodName(node: string, targetVersion: string, madeBy: string): string {
+  const token = shortHash(madeBy);
+  return `${podName(node, targetVersion, 'check', MAX_NAME_LENGTH - token.length - 1)}-${token}`;
+}
+
+function podName(node: string, targetVersion: string, prefix: string, max: number): string {
   // The version's dots become dashes without ambiguity; the node name is kept only when it already is a DNS-1123 label.
   const plain = `${prefix}-${node}-${dnsSafe(targetVersion)}`;
   const nodeIsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(node);
-  return fit(dnsSafe(plain), nodeIsLabel ? plain : `${plain}#`, MAX_NAME_LENGTH, '-', /-+$/);
+  return fit(dnsSafe(plain), nodeIsLabel ? plain : `${plain}#`, max, '-', /-+$/);
 }
 
 /**

@@ -12,6 +12,8 @@ import {
   ENV_NODE_NAME,
   ENV_NODE_ROLE,
   ENV_TARGET_VERSION,
+  MADE_BY_ANNOTATION,
+  MADE_BY_LABEL,
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
   NODE_NAME_LABEL,
@@ -24,7 +26,7 @@ import {
   UPGRADE_NAMESPACE,
   UPGRADE_PRIORITY_CLASS,
 } from './labels.js';
-import { labelValue, upgradePodName } from './names.js';
+import { labelValue, probePodName, upgradePodName } from './names.js';
 
 /** What an upgrade pod is built from. */
 export interface UpgradePodInput {
@@ -42,6 +44,11 @@ export interface UpgradePodInput {
    * mode may disturb the node's workloads). Default: the upgrade pod, unchanged.
    */
   mode?: 'check' | 'prepare';
+  /**
+   * With mode 'check': the ID of the workflow that probes (see MADE_BY_LABEL). The pod is then named by
+   * {@link probePodName} and labelled with it, so probes of the same node by different workflows never collide.
+   */
+  madeBy?: string;
 }
 
 /**
@@ -67,7 +74,10 @@ export function upgradeSelector(upgradeId: string): string {
   return `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE},${UPGRADE_ID_LABEL}=${labelValue(upgradeId)}`;
 }
 
-/** The upgrade pod for `input.node` (or its agent pod in `input.mode`), named by {@link upgradePodName}. */
+/**
+ * The upgrade pod for `input.node` (or its agent pod in `input.mode`), named by {@link upgradePodName}; a probe pod
+ * with `madeBy` is named by {@link probePodName}.
+ */
 export function buildUpgradePod(input: UpgradePodInput): V1Pod {
   const pod = upgradePod(input);
   const { mode } = input;
@@ -77,6 +87,11 @@ export function buildUpgradePod(input: UpgradePodInput): V1Pod {
   container.args = [`--${mode}`];
   container.env!.push({ name: ENV_AGENT_MODE, value: mode });
   delete pod.spec!.priorityClassName;
+  if (mode === 'check' && input.madeBy !== undefined) {
+    pod.metadata!.name = probePodName(input.node, input.targetVersion, input.madeBy);
+    pod.metadata!.labels![MADE_BY_LABEL] = labelValue(input.madeBy);
+    pod.metadata!.annotations![MADE_BY_ANNOTATION] = input.madeBy;
+  }
   return pod;
 }
 

@@ -12,19 +12,23 @@ import { cleanupUpgrade } from '../../src/activities/cleanup.js';
 import { cordonNode, uncordonNode } from '../../src/activities/cordon.js';
 import { drainNode } from '../../src/activities/drain.js';
 import { KubeClients, mergePatch } from '../../src/activities/kube.js';
+import { ensureUpgradeNamespace } from '../../src/activities/namespace.js';
 import type { NodeStepArgs } from '../../src/activities/types.js';
 import { runUpgradePod } from '../../src/activities/upgrade-pod.js';
 import { ClusterRegistry } from '../../src/cluster-registry.js';
 import { ErrorType } from '../../src/planning/errors.js';
 import {
+  AGENT_MODE_LABEL,
   CORDONED_BY_ANNOTATION,
+  MADE_BY_LABEL,
   NODE_EVENT_NAMESPACE,
   SIM_KUBELET_HANGS_LABEL,
   SIM_UPGRADE_SECONDS_LABEL,
   TARGET_VERSION_LABEL,
   UPGRADE_NAMESPACE,
 } from '../../src/planning/labels.js';
-import { upgradePodName } from '../../src/planning/names.js';
+import { probePodName, upgradePodName } from '../../src/planning/names.js';
+import { buildUpgradePod } from '../../src/planning/upgrade-pod.js';
 import { nodeReady } from '../../src/planning/cluster.js';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
 import { eventually } from '../helpers/poll.js';
@@ -253,6 +257,31 @@ test('a cancel leaves a node whose upgrade pod is still running cordoned, with i
     await setLabel(busy, SIM_UPGRADE_SECONDS_LABEL, null);
   }
 }, 120_000);
+
+test("a cancel's cleanup deletes the upgrade's own probe pods, never those a precheck made for the same upgrade ID", async () => {
+  const ref = { clusterId: 'direct', upgradeId: 'edge-upgrade-cleanup-probes', targetVersion: 'v1.34.6' };
+  const precheckId = 'edge-upgrade-inspect-cleanup-probes-1765000000000';
+  const probe = (madeBy: string) =>
+    buildUpgradePod({ ...ref, node: 'edge-003', role: 'worker', image: IMAGE, nodeTimeoutMs: 60_000, mode: 'check', madeBy });
+  await ensureUpgradeNamespace(direct.for('direct'));
+  for (const madeBy of [ref.upgradeId, precheckId]) {
+    // A namespace just created has no default ServiceAccount for a moment: admission refuses pods until it does.
+    await eventually(`the probe pod made by ${madeBy}`, () =>
+      cluster.core.createNamespacedPod({ namespace: UPGRADE_NAMESPACE, body: probe(madeBy) }).then(
+        () => true,
+        () => false,
+      ),
+    );
+  }
+
+  expect(await cleanupUpgrade(direct, { ...ref, deleteRecords: true })).toMatchObject({ deletedPods: 1 });
+  const left = await cluster.core.listNamespacedPod({ namespace: UPGRADE_NAMESPACE, labelSelector: `${AGENT_MODE_LABEL}=check` });
+  const live = left.items.filter((p) => !p.metadata?.deletionTimestamp);
+  expect(live.map((p) => [p.metadata?.name, p.metadata?.labels?.[MADE_BY_LABEL]])).toEqual([
+    [probePodName('edge-003', ref.targetVersion, precheckId), precheckId],
+  ]);
+  await cluster.core.deleteNamespacedPod({ name: live[0]!.metadata!.name!, namespace: UPGRADE_NAMESPACE, gracePeriodSeconds: 0 });
+}, 60_000);
 
 test('cordon, drain and the upgrade wait ride out a 20-30 s API server outage', async () => {
   const node = 'edge-007';

@@ -7,11 +7,12 @@
  */
 import { Watch, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import { startUpgrade } from '../../src/api.js';
-import { INSPECT_WORKFLOW_TYPE, TASK_QUEUE, inspectWorkflowIdFor } from '../../src/workflows/definitions.js';
+import { INSPECT_WORKFLOW_TYPE, TASK_QUEUE, inspectWorkflowIdFor, workflowIdFor } from '../../src/workflows/definitions.js';
 import type { ClusterInspection } from '../../src/workflows/inspect-cluster.js';
 import {
   AGENT_MODE_LABEL,
   CORDONED_BY_ANNOTATION,
+  MADE_BY_LABEL,
   SIM_CERT_DAYS_LABEL,
   SIM_CLOCK_SKEW_LABEL,
   SIM_DISK_FREE_MB_LABEL,
@@ -216,3 +217,34 @@ test("the precheck command's inspectCluster runs the probes too, and only when a
   expect(plain['nodes-ready']).toBeDefined();
   expect(created.length).toBe(podsBefore);
 }, 120_000);
+
+test("a precheck probing while the upgrade of the same cluster probes: each runs its own pods, neither deletes the other's", async () => {
+  // edge-003's probes never finish, so the upgrade's probe pod there is still running when the precheck probes the node.
+  await labels('edge-003', { [SIM_PROBE_HANGS_LABEL]: 'true' });
+  const podsBefore = created.length;
+  const checkPods = async () =>
+    (await upgradePods(h)).filter((p) => p.spec?.nodeName === 'edge-003' && p.metadata?.labels?.[AGENT_MODE_LABEL] === 'check');
+  const upgrade = precheckOnly({ offline: 'defer', nodeProbes: { timeout: '40s' } });
+  await eventually('the upgrade probes edge-003', async () => (await checkPods()).some((p) => p.status?.phase === 'Running'), 60_000);
+
+  // The precheck command's inspectCluster probes the same nodes for the same upgrade ID and target, with its own ID.
+  const precheckId = inspectWorkflowIdFor(CLUSTER_ID, Date.now());
+  const inspection = await h.env.client.workflow.execute<(a: unknown) => Promise<ClusterInspection>>(INSPECT_WORKFLOW_TYPE, {
+    taskQueue: TASK_QUEUE,
+    workflowId: precheckId,
+    args: [{ clusterId: CLUSTER_ID, targetVersion: TARGET, runPrecheck: true, nodeProbes: { concurrency: 8, timeoutMs: 10_000 } }],
+  });
+  const precheck = Object.fromEntries(inspection.precheck!.items.map((i) => [i.id, i]));
+  const upgraded = await upgrade;
+
+  // Both timed out on edge-003 with their own pod; neither saw its pod deleted or replaced by the other.
+  for (const r of [precheck, upgraded]) {
+    expect(r['node-probes']!.message).toContain('probes did not finish in time on edge-003');
+    expect(r['node-probes']!.message).not.toContain('probes failed');
+    expect(r['node-probes']!.nodes).toContain('edge-003');
+  }
+  const onNode = created.slice(podsBefore).filter((p) => p.spec?.nodeName === 'edge-003');
+  expect(onNode.map((p) => p.metadata?.labels?.[MADE_BY_LABEL]).sort()).toEqual([precheckId, workflowIdFor(CLUSTER_ID)].sort());
+  expect(new Set(onNode.map((p) => p.metadata?.name)).size).toBe(2);
+  expect(await upgradePods(h)).toEqual([]);
+}, 240_000);

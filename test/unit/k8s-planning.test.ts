@@ -8,9 +8,11 @@ import {
   EDGE_WORKER_LABEL,
   ENV_NODE_ROLE,
   ENV_TARGET_VERSION,
+  MADE_BY_ANNOTATION,
+  MADE_BY_LABEL,
   UPGRADE_NAMESPACE,
 } from '../../src/planning/labels.js';
-import { labelValue, upgradePodName } from '../../src/planning/names.js';
+import { labelValue, probePodName, shortHash, upgradePodName } from '../../src/planning/names.js';
 import { evaluatePrecheck, type PrecheckInput } from '../../src/planning/precheck-items.js';
 import type { ClusterNode, PrecheckItem } from '../../src/planning/types.js';
 import { buildUpgradeNamespace, buildUpgradePod } from '../../src/planning/upgrade-pod.js';
@@ -40,6 +42,42 @@ describe('upgradePodName', () => {
     const a = upgradePodName('a'.repeat(70) + '-1', 'v1.34.4');
     const b = upgradePodName('a'.repeat(70) + '-2', 'v1.34.4');
     expect(a).not.toBe(b);
+  });
+});
+
+describe('probePodName', () => {
+  const UPGRADE = 'edge-upgrade-shop-17';
+  const PRECHECK = 'edge-upgrade-inspect-shop-17-1765000000000';
+
+  it.each([
+    ['edge-001', 'v1.34.4', UPGRADE, 'check-edge-001-v1-34-4-19khmzz'],
+    ['edge-001', 'v1.34.4', PRECHECK, 'check-edge-001-v1-34-4-0de1hgw'],
+  ])('%s → %s made by %s is %s', (node, target, madeBy, name) => {
+    expect(probePodName(node, target, madeBy)).toBe(name);
+  });
+
+  it("the upgrade's and a precheck's probe pods of the same node and target differ; the same maker gets the same name", () => {
+    expect(probePodName('edge-001', 'v1.34.4', UPGRADE)).not.toBe(probePodName('edge-001', 'v1.34.4', PRECHECK));
+    expect(probePodName('edge-001', 'v1.34.4', PRECHECK)).toBe(probePodName('edge-001', 'v1.34.4', PRECHECK));
+    // Two precheck commands of the same cluster, started a millisecond apart.
+    expect(probePodName('edge-001', 'v1.34.4', `${PRECHECK}0`)).not.toBe(probePodName('edge-001', 'v1.34.4', `${PRECHECK}1`));
+    // Never the upgrade pod's name.
+    expect(probePodName('edge-001', 'v1.34.4', UPGRADE)).not.toBe(upgradePodName('edge-001', 'v1.34.4', 'check'));
+  });
+
+  it.each([
+    ['a'.repeat(80) + '.example.com', 'v1.34.4'],
+    ['Node_With.Dots.And.CAPS', 'v1.34.4+k3s1'],
+    ['x'.repeat(253), 'v1.34.4'],
+    ['n'.repeat(50), 'v1.34.4'],
+  ])('%s is made a DNS-1123 label of at most 63 characters that still ends in the maker token', (node, target) => {
+    for (const madeBy of [UPGRADE, PRECHECK]) {
+      const name = probePodName(node, target, madeBy);
+      expect(name.length).toBeLessThanOrEqual(63);
+      expect(name).toMatch(dns1123);
+      expect(name.endsWith(`-${shortHash(madeBy)}`)).toBe(true);
+    }
+    expect(probePodName(node, target, UPGRADE)).not.toBe(probePodName(node, target, PRECHECK));
   });
 });
 
@@ -419,6 +457,34 @@ describe('buildUpgradePod', () => {
       buildUpgradePod({ node: 'n', role: 'worker', targetVersion: 'v1.34.4', upgradeId: 'u', image: 'i', nodeTimeoutMs: ms }).spec!
         .activeDeadlineSeconds,
     ).toBe(seconds);
+  });
+});
+
+describe('buildUpgradePod in mode check', () => {
+  const input = {
+    node: 'edge-001',
+    role: 'worker',
+    targetVersion: 'v1.34.4',
+    upgradeId: 'edge-upgrade-x',
+    image: 'i',
+    nodeTimeoutMs: 60_000,
+  } as const;
+
+  it('is named and labelled for the workflow that made it', () => {
+    const p = buildUpgradePod({ ...input, mode: 'check', madeBy: 'edge-upgrade-inspect-x-1' });
+    expect(p.metadata?.name).toBe(probePodName('edge-001', 'v1.34.4', 'edge-upgrade-inspect-x-1'));
+    expect(p.metadata?.labels).toMatchObject({
+      [MADE_BY_LABEL]: 'edge-upgrade-inspect-x-1',
+      'edge-upgrade.io/upgrade-id': 'edge-upgrade-x',
+    });
+    expect(p.metadata?.annotations?.[MADE_BY_ANNOTATION]).toBe('edge-upgrade-inspect-x-1');
+  });
+
+  it('a maker ID that is no valid label value is shortened in the label, in full in the annotation', () => {
+    const madeBy = `edge-upgrade-inspect-${'y'.repeat(80)}-1`;
+    const p = buildUpgradePod({ ...input, mode: 'check', madeBy });
+    expect(p.metadata?.labels?.[MADE_BY_LABEL]).toBe(labelValue(madeBy));
+    expect(p.metadata?.annotations?.[MADE_BY_ANNOTATION]).toBe(madeBy);
   });
 });
 
