@@ -7,7 +7,9 @@
  * (sim.edge-upgrade.io/*, see planning/labels.ts), so tests and operators trigger them with kubectl.
  *
  * It manages every Node labelled sim.edge-upgrade.io/simulated=true, so a restarted simulator
- * picks up the nodes an earlier one created.
+ * picks up the nodes an earlier one created, and, as a restarted kubelet does, adopts the pods bound
+ * to them: it finalizes the ones deleted meanwhile, starts the Pending ones, re-runs unfinished
+ * upgrade pods, and reports the Running ones Ready again once their node is Ready.
  */
 import {
   CoordinationV1Api,
@@ -307,6 +309,8 @@ export class EdgeSimulator {
     await this.nodeInformer.start();
 
     this.podInformer = makeInformer(kc, '/api/v1/pods', () => this.core.listPodForAllNamespaces());
+    // The initial list adds every pod, after the nodes: a restarted simulator adopts the pods already bound
+    // to its nodes, terminating ones included. Their readiness is reported once the node posts Ready (postStatus).
     this.podInformer.on('add', (p) => this.onPod(p));
     this.podInformer.on('update', (p) => this.onPod(p));
     this.restartOnError(this.podInformer, 'pods');
@@ -452,9 +456,10 @@ export class EdgeSimulator {
     const wasReady = sim.postedReady;
     sim.postedReady = message === undefined;
     this.counters.statusUpdates++;
-    // Ready again (after an upgrade's kubelet restart or a flap): report the pods' readiness again, as a
-    // kubelet's status manager does, since the node lifecycle controller may have marked them not Ready meanwhile.
-    if (sim.postedReady && wasReady === false) this.syncReadiness(sim);
+    // Ready again (after an upgrade's kubelet restart or a flap), or Ready for the first time since this
+    // simulator started: report the pods' readiness again, as a (restarted) kubelet's status manager does,
+    // since the node lifecycle controller may have marked them not Ready meanwhile.
+    if (sim.postedReady && wasReady !== true) this.syncReadiness(sim);
     sim.nextStatusAt = Date.now() + this.statusSeconds * 1000;
   }
 
