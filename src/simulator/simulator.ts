@@ -156,6 +156,8 @@ export class EdgeSimulator {
   private podInformer?: Informer<V1Pod> & ObjectCache<V1Pod>;
   private kubelet?: Server;
   private tick?: NodeJS.Timeout;
+  /** The pod informer's initial list is done: a node seen from now on has its pods synced when it appears. */
+  private podsListed = false;
   private stopped = false;
   private readonly counters: SimulatorStats = {
     nodes: 0,
@@ -315,6 +317,7 @@ export class EdgeSimulator {
     this.podInformer.on('update', (p) => this.onPod(p));
     this.restartOnError(this.podInformer, 'pods');
     await this.podInformer.start();
+    this.podsListed = true;
   }
 
   // Informers do not restart themselves after an error; this does, with a short backoff.
@@ -339,6 +342,7 @@ export class EdgeSimulator {
     if (!name || node.metadata?.labels?.[SIM_NODE_LABEL] !== 'true') return;
     const now = Date.now();
     let sim = this.nodes.get(name);
+    const isNew = !sim;
     if (!sim) {
       const interval = (this.leaseSeconds / 4) * 1000;
       sim = {
@@ -367,13 +371,25 @@ export class EdgeSimulator {
       this.log(`simulator: ${name} is back online`);
       sim.nextRenewAt = now;
       sim.nextStatusAt = now;
-      // As a kubelet does on reconnect: sync the pods bound to this node (start the Pending ones, finalize deleted ones).
-      for (const pod of this.podInformer?.list() ?? []) if (pod.spec?.nodeName === name) this.onPod(pod);
+      // As a kubelet does on reconnect: sync the pods bound to this node…
+      this.syncPods(sim);
       // …and reports its pods' readiness again (the node lifecycle controller marked them not Ready meanwhile).
       this.syncReadiness(sim);
+    } else if (isNew && this.podsListed) {
+      // A node that appears after the pods were listed (its watch came back late, or it was re-created or
+      // labelled under a name pods are still bound to) may have pods already: adopt them too.
+      this.syncPods(sim);
     }
     // Someone (kube-controller-manager) marked it not Ready while we are online: report our status again.
     if (!isSilent(sim) && node.status?.conditions && !nodeReady(node) && flapReady(sim) !== false) sim.nextStatusAt = now;
+  }
+
+  /**
+   * As a kubelet does when it starts or reconnects: syncs every pod bound to the node (starts the
+   * Pending ones, finalizes the deleted ones, runs upgrade pods).
+   */
+  private syncPods(sim: SimNode): void {
+    for (const pod of this.podInformer?.list() ?? []) if (pod.spec?.nodeName === sim.name) this.onPod(pod);
   }
 
   private heartbeat(): void {

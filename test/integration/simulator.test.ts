@@ -16,6 +16,7 @@ import {
   ENV_TARGET_VERSION,
   SIM_FAIL_UPGRADE_LABEL,
   SIM_KUBELET_HANGS_LABEL,
+  SIM_NODE_LABEL,
   SIM_OFFLINE_LABEL,
   SIM_READY_FLAP_LABEL,
   UPGRADE_NAMESPACE,
@@ -335,4 +336,19 @@ describe('the simulator behaves like a kubelet', () => {
       expect(p.spec?.nodeName).toBe('edge-017');
     }
   }, 150_000);
+
+  test('a node the simulator takes on after listing the pods has its pods adopted too, as when its node watch came back late', async () => {
+    // Not simulated for a while: its pods wait, one Pending, one deleted (Terminating, 1 s grace).
+    await setLabel('edge-018', SIM_NODE_LABEL, null);
+    await new Promise((r) => setTimeout(r, 1_000));
+    await cluster.core.createNamespacedPod({ namespace: 'default', body: pod('late-pending', 'edge-018') });
+    await cluster.core.createNamespacedPod({ namespace: 'default', body: pod('late-deleted', 'edge-018', {}, 1) });
+    await cluster.core.deleteNamespacedPod({ name: 'late-deleted', namespace: 'default' });
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(await gone('late-deleted')).toBe(false);
+    expect(await phaseOf('late-pending')).toBe('Pending');
+    await setLabel('edge-018', SIM_NODE_LABEL, 'true');
+    await eventually('late-deleted finalized', () => gone('late-deleted'), 10_000);
+    await eventually('late-pending Running', async () => (await phaseOf('late-pending')) === 'Running', 10_000);
+  }, 60_000);
 });
