@@ -392,6 +392,12 @@ export class EdgeSimulator {
     for (const pod of this.podInformer?.list() ?? []) if (pod.spec?.nodeName === sim.name) this.onPod(pod);
   }
 
+  /** Handles the pod again as the informer has it now, unless it is gone or was replaced (another UID). */
+  private resync(name: string, namespace: string, uid: string): void {
+    const now = this.podInformer?.get(name, namespace);
+    if (now?.metadata?.uid === uid) this.onPod(now);
+  }
+
   private heartbeat(): void {
     if (this.stopped) return;
     const now = Date.now();
@@ -517,15 +523,17 @@ export class EdgeSimulator {
   // A pod being deleted: as a kubelet, after its grace period (finalizers permitting), delete it for good.
   private onPodDeleting(pod: V1Pod, uid: string): void {
     // The kubelet gives the containers their grace period (the API server set deletionTimestamp
-    // to its end), then deletes with grace 0; finalizers keep the object until they are removed.
+    // to its end; a pod found past it, e.g. by a restarted simulator, goes at once), then deletes
+    // with grace 0; finalizers keep the object until they are removed.
+    const name = pod.metadata!.name!;
+    const namespace = pod.metadata!.namespace!;
     const left = new Date(pod.metadata!.deletionTimestamp!).getTime() - Date.now();
     if (left > 0) {
       if (!this.terminating.has(uid)) {
         this.terminating.add(uid);
         this.later(left, () => {
           this.terminating.delete(uid);
-          const now = this.podInformer?.get(pod.metadata!.name!, pod.metadata!.namespace);
-          if (now?.metadata?.uid === uid) this.onPod(now);
+          this.resync(name, namespace, uid);
         });
       }
       return;
@@ -534,14 +542,17 @@ export class EdgeSimulator {
     this.once(`delete/${uid}`, async () => {
       try {
         await this.core.deleteNamespacedPod({
-          name: pod.metadata!.name!,
-          namespace: pod.metadata!.namespace!,
+          name,
+          namespace,
           gracePeriodSeconds: 0,
           body: { gracePeriodSeconds: 0, preconditions: { uid } },
         });
         this.counters.podsFinalized++;
       } catch (err) {
-        if (statusOf(err) !== 404 && statusOf(err) !== 409) throw err;
+        if (statusOf(err) === 404 || statusOf(err) === 409) return;
+        // A pod that only waits to be finalized may see no further event to retry on: look again shortly.
+        this.later(2_000, () => this.resync(name, namespace, uid));
+        throw err;
       }
     });
   }
