@@ -7,7 +7,9 @@
  * (sim.edge-upgrade.io/*, see planning/labels.ts), so tests and operators trigger them with kubectl.
  *
  * It manages every Node labelled sim.edge-upgrade.io/simulated=true, so a restarted simulator
- * picks up the nodes an earlier one created.
+ * picks up the nodes an earlier one created, and, as a restarted kubelet does, adopts the pods bound
+ * to them: it finalizes the ones deleted meanwhile, starts the Pending ones, re-runs unfinished
+ * upgrade pods, and reports the Running ones Ready again once their node is Ready.
  */
 import {
   CoordinationV1Api,
@@ -154,6 +156,8 @@ export class EdgeSimulator {
   private podInformer?: Informer<V1Pod> & ObjectCache<V1Pod>;
   private kubelet?: Server;
   private tick?: NodeJS.Timeout;
+  /** The pod informer's initial list is done: a node seen from now on has its pods synced when it appears. */
+  private podsListed = false;
   private stopped = false;
   private readonly counters: SimulatorStats = {
     nodes: 0,
@@ -307,10 +311,13 @@ export class EdgeSimulator {
     await this.nodeInformer.start();
 
     this.podInformer = makeInformer(kc, '/api/v1/pods', () => this.core.listPodForAllNamespaces());
+    // The initial list adds every pod, after the nodes: a restarted simulator adopts the pods already bound
+    // to its nodes, terminating ones included. Their readiness is reported once the node posts Ready (postStatus).
     this.podInformer.on('add', (p) => this.onPod(p));
     this.podInformer.on('update', (p) => this.onPod(p));
     this.restartOnError(this.podInformer, 'pods');
     await this.podInformer.start();
+    this.podsListed = true;
   }
 
   // Informers do not restart themselves after an error; this does, with a short backoff.
@@ -335,6 +342,7 @@ export class EdgeSimulator {
     if (!name || node.metadata?.labels?.[SIM_NODE_LABEL] !== 'true') return;
     const now = Date.now();
     let sim = this.nodes.get(name);
+    const isNew = !sim;
     if (!sim) {
       const interval = (this.leaseSeconds / 4) * 1000;
       sim = {
@@ -363,13 +371,31 @@ export class EdgeSimulator {
       this.log(`simulator: ${name} is back online`);
       sim.nextRenewAt = now;
       sim.nextStatusAt = now;
-      // As a kubelet does on reconnect: sync the pods bound to this node (start the Pending ones, finalize deleted ones).
-      for (const pod of this.podInformer?.list() ?? []) if (pod.spec?.nodeName === name) this.onPod(pod);
+      // As a kubelet does on reconnect: sync the pods bound to this node…
+      this.syncPods(sim);
       // …and reports its pods' readiness again (the node lifecycle controller marked them not Ready meanwhile).
       this.syncReadiness(sim);
+    } else if (isNew && this.podsListed) {
+      // A node that appears after the pods were listed (its watch came back late, or it was re-created or
+      // labelled under a name pods are still bound to) may have pods already: adopt them too.
+      this.syncPods(sim);
     }
     // Someone (kube-controller-manager) marked it not Ready while we are online: report our status again.
     if (!isSilent(sim) && node.status?.conditions && !nodeReady(node) && flapReady(sim) !== false) sim.nextStatusAt = now;
+  }
+
+  /**
+   * As a kubelet does when it starts or reconnects: syncs every pod bound to the node (starts the
+   * Pending ones, finalizes the deleted ones, runs upgrade pods).
+   */
+  private syncPods(sim: SimNode): void {
+    for (const pod of this.podInformer?.list() ?? []) if (pod.spec?.nodeName === sim.name) this.onPod(pod);
+  }
+
+  /** Handles the pod again as the informer has it now, unless it is gone or was replaced (another UID). */
+  private resync(name: string, namespace: string, uid: string): void {
+    const now = this.podInformer?.get(name, namespace);
+    if (now?.metadata?.uid === uid) this.onPod(now);
   }
 
   private heartbeat(): void {
@@ -452,9 +478,10 @@ export class EdgeSimulator {
     const wasReady = sim.postedReady;
     sim.postedReady = message === undefined;
     this.counters.statusUpdates++;
-    // Ready again (after an upgrade's kubelet restart or a flap): report the pods' readiness again, as a
-    // kubelet's status manager does, since the node lifecycle controller may have marked them not Ready meanwhile.
-    if (sim.postedReady && wasReady === false) this.syncReadiness(sim);
+    // Ready again (after an upgrade's kubelet restart or a flap), or Ready for the first time since this
+    // simulator started: report the pods' readiness again, as a (restarted) kubelet's status manager does,
+    // since the node lifecycle controller may have marked them not Ready meanwhile.
+    if (sim.postedReady && wasReady !== true) this.syncReadiness(sim);
     sim.nextStatusAt = Date.now() + this.statusSeconds * 1000;
   }
 
@@ -496,15 +523,17 @@ export class EdgeSimulator {
   // A pod being deleted: as a kubelet, after its grace period (finalizers permitting), delete it for good.
   private onPodDeleting(pod: V1Pod, uid: string): void {
     // The kubelet gives the containers their grace period (the API server set deletionTimestamp
-    // to its end), then deletes with grace 0; finalizers keep the object until they are removed.
+    // to its end; a pod found past it, e.g. by a restarted simulator, goes at once), then deletes
+    // with grace 0; finalizers keep the object until they are removed.
+    const name = pod.metadata!.name!;
+    const namespace = pod.metadata!.namespace!;
     const left = new Date(pod.metadata!.deletionTimestamp!).getTime() - Date.now();
     if (left > 0) {
       if (!this.terminating.has(uid)) {
         this.terminating.add(uid);
         this.later(left, () => {
           this.terminating.delete(uid);
-          const now = this.podInformer?.get(pod.metadata!.name!, pod.metadata!.namespace);
-          if (now?.metadata?.uid === uid) this.onPod(now);
+          this.resync(name, namespace, uid);
         });
       }
       return;
@@ -513,14 +542,17 @@ export class EdgeSimulator {
     this.once(`delete/${uid}`, async () => {
       try {
         await this.core.deleteNamespacedPod({
-          name: pod.metadata!.name!,
-          namespace: pod.metadata!.namespace!,
+          name,
+          namespace,
           gracePeriodSeconds: 0,
           body: { gracePeriodSeconds: 0, preconditions: { uid } },
         });
         this.counters.podsFinalized++;
       } catch (err) {
-        if (statusOf(err) !== 404 && statusOf(err) !== 409) throw err;
+        if (statusOf(err) === 404 || statusOf(err) === 409) return;
+        // A pod that only waits to be finalized may see no further event to retry on: look again shortly.
+        this.later(2_000, () => this.resync(name, namespace, uid));
+        throw err;
       }
     });
   }

@@ -15,6 +15,7 @@ import { etcdBinary, k8sBinDir } from './tools.js';
 
 export interface TestCluster {
   controlPlane: LocalControlPlane;
+  /** The simulator; a test that restarts it replaces it here, so `stop()` stops the one running. */
   simulator: EdgeSimulator;
   kubeConfig: KubeConfig;
   core: CoreV1Api;
@@ -59,15 +60,17 @@ export async function startCluster(
   }
   // Tests poll through `core` many times a second: keep-alive connections, not a TLS handshake each.
   const pool = new ConnectionPool();
-  return {
+  const cluster: TestCluster = {
     controlPlane,
     simulator,
     kubeConfig,
     core: makeClient(kubeConfig, CoreV1Api, { pool }),
     async stop() {
       await pool.close();
-      await simulator.stop();
+      // The simulator in place now: a test that restarts it puts the new one here.
+      await cluster.simulator.stop();
       await controlPlane.stop();
     },
   };
+  return cluster;
 }

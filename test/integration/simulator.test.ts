@@ -16,13 +16,16 @@ import {
   ENV_TARGET_VERSION,
   SIM_FAIL_UPGRADE_LABEL,
   SIM_KUBELET_HANGS_LABEL,
+  SIM_NODE_LABEL,
   SIM_OFFLINE_LABEL,
   SIM_READY_FLAP_LABEL,
   UPGRADE_NAMESPACE,
 } from '../../src/planning/labels.js';
+import { EdgeSimulator } from '../../src/simulator/index.js';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
 import { eventually } from '../helpers/poll.js';
 import { k8sBinDir } from '../helpers/tools.js';
+import { deployment } from '../helpers/workloads.js';
 
 const START = 'v1.33.7';
 const TARGET = 'v1.34.4';
@@ -281,5 +284,71 @@ describe('the simulator behaves like a kubelet', () => {
     await setLabel('edge-015', SIM_READY_FLAP_LABEL, null);
     expect([...seen].sort()).toEqual(['False/KubeletNotReady', 'True/KubeletReady']);
     await eventually('Ready again', async () => nodeReady(await nodeByName('edge-015')), 15_000);
+  }, 60_000);
+
+  test('a restarted simulator adopts the pods bound to its nodes: the terminating ones go, the others are Running and Ready', async () => {
+    const apps = cluster.kubeConfig.makeApiClient(AppsV1Api);
+    const isReady = (p: V1Pod) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+    const shopPods = async () => (await cluster.core.listNamespacedPod({ namespace: 'default', labelSelector: 'app=restart-shop' })).items;
+    await apps.createNamespacedDeployment({ namespace: 'default', body: deployment('restart-shop', { replicas: 2, node: 'edge-016' }) });
+    await cluster.core.createNamespacedPod({ namespace: 'default', body: pod('kept-running', 'edge-017') });
+    await cluster.core.createNamespacedPod({ namespace: 'default', body: pod('past-its-grace', 'edge-016') });
+    await eventually('2 Ready restart-shop pods, kept-running and past-its-grace Running', async () => {
+      const shop = (await shopPods()).filter(isReady);
+      return shop.length === 2 && (await phaseOf('kept-running')) === 'Running' && (await phaseOf('past-its-grace')) === 'Running';
+    });
+
+    // The simulator process stops: nothing finalizes or starts pods on its nodes meanwhile.
+    await cluster.simulator.stop();
+    await apps.deleteNamespacedDeployment({ name: 'restart-shop', namespace: 'default', propagationPolicy: 'Background' });
+    // Its 3 s grace period is over long before the new simulator starts.
+    await cluster.core.deleteNamespacedPod({ name: 'past-its-grace', namespace: 'default' });
+    const terminating = await eventually('both restart-shop pods Terminating', async () => {
+      const list = await shopPods();
+      return list.length === 2 && list.every((p) => p.metadata?.deletionTimestamp) ? list : undefined;
+    });
+    await cluster.core.createNamespacedPod({ namespace: 'default', body: pod('born-while-down', 'edge-017') });
+    // Down past the node monitor grace period: the node lifecycle controller marks edge-017 NotReady and its pods not Ready.
+    await eventually(
+      'kept-running marked not Ready by the node lifecycle controller',
+      async () => !isReady(await cluster.core.readNamespacedPod({ name: 'kept-running', namespace: 'default' })),
+      60_000,
+      500,
+    );
+    expect((await shopPods()).map((p) => p.metadata?.uid).sort()).toEqual(terminating.map((p) => p.metadata?.uid).sort());
+
+    // A new simulator over the same API server and nodes, as after a process restart.
+    const restartedAt = Date.now();
+    cluster.simulator = await EdgeSimulator.start({ kubeConfig: cluster.kubeConfig, leaseDurationSeconds: 8 });
+    await eventually('past-its-grace finalized at once', () => gone('past-its-grace'), 5_000);
+    // The Deployment's pods (30 s grace) go when their grace period ends, or at once if it already has; 10 s of slack.
+    const graceEnds = Math.max(...terminating.map((p) => new Date(p.metadata!.deletionTimestamp!).getTime()));
+    await eventually(
+      'the terminating restart-shop pods finalized',
+      async () => (await shopPods()).length === 0,
+      graceEnds - restartedAt + 10_000,
+    );
+    for (const name of ['born-while-down', 'kept-running']) {
+      const p = await eventually(`${name} Running and Ready`, async () => {
+        const found = await cluster.core.readNamespacedPod({ name, namespace: 'default' });
+        return found.status?.phase === 'Running' && isReady(found) ? found : undefined;
+      });
+      expect(p.spec?.nodeName).toBe('edge-017');
+    }
+  }, 150_000);
+
+  test('a node the simulator takes on after listing the pods has its pods adopted too, as when its node watch came back late', async () => {
+    // Not simulated for a while: its pods wait, one Pending, one deleted (Terminating, 1 s grace).
+    await setLabel('edge-018', SIM_NODE_LABEL, null);
+    await new Promise((r) => setTimeout(r, 1_000));
+    await cluster.core.createNamespacedPod({ namespace: 'default', body: pod('late-pending', 'edge-018') });
+    await cluster.core.createNamespacedPod({ namespace: 'default', body: pod('late-deleted', 'edge-018', {}, 1) });
+    await cluster.core.deleteNamespacedPod({ name: 'late-deleted', namespace: 'default' });
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(await gone('late-deleted')).toBe(false);
+    expect(await phaseOf('late-pending')).toBe('Pending');
+    await setLabel('edge-018', SIM_NODE_LABEL, 'true');
+    await eventually('late-deleted finalized', () => gone('late-deleted'), 10_000);
+    await eventually('late-pending Running', async () => (await phaseOf('late-pending')) === 'Running', 10_000);
   }, 60_000);
 });
