@@ -15,7 +15,10 @@ import {
   UPGRADE_ID_LABEL,
   UPGRADE_NAMESPACE,
 } from '../planning/labels.js';
+import { batchCancelIgnoredMessage } from '../planning/batches.js';
 import { labelValue } from '../planning/names.js';
+import type { KubeClients } from './kube.js';
+import type { UpgradeRef } from './types.js';
 
 /** Normal or Warning, as Kubernetes Events are. */
 export type EventType = 'Normal' | 'Warning';
@@ -109,4 +112,14 @@ export class EventRecorder {
   private async create(body: CoreV1Event): Promise<void> {
     await this.core.createNamespacedEvent({ namespace: body.metadata!.namespace!, body }).catch(() => undefined);
   }
+}
+
+/** Implements `recordBatchCancelIgnored`: a Warning Event on each node of the batch. */
+export async function recordBatchCancelIgnored(
+  clients: KubeClients,
+  args: UpgradeRef & { nodes: string[]; workflowId: string; at: string },
+): Promise<void> {
+  const core = clients.for(args.clusterId).core;
+  const message = `edge-upgrade ${args.upgradeId}: ${batchCancelIgnoredMessage(args.workflowId, args.upgradeId)} (cancelled at ${args.at})`;
+  await Promise.all(args.nodes.map((node) => new EventRecorder(core, { ...args, node }).warning('UpgradeBatchCancelIgnored', message)));
 }

@@ -13,6 +13,7 @@ import { resolveUpgradeImage, type ImagePolicy } from '../planning/images.js';
 import { cleanupUpgrade, deleteFailedUpgradePods } from './cleanup.js';
 import { cordonNode, uncordonNode } from './cordon.js';
 import { drainNode } from './drain.js';
+import { recordBatchCancelIgnored } from './events.js';
 import { evaluateHealth } from './health.js';
 import { inventory, precheck } from './inventory.js';
 import { probeNodes } from './node-probes.js';
@@ -98,6 +99,7 @@ export function createActivities(deps: ActivityDeps): UpgradeActivities {
     cleanupUpgrade: (args) => cleanupUpgrade(clients, args),
     waitForNodesOnline: (args) => waitForNodesOnline(clients, args),
     quarantineNode: (args) => quarantineNode(clients, args),
+    recordBatchCancelIgnored: (args) => recordBatchCancelIgnored(clients, args),
     evaluateHealth: (args) => evaluateHealth(clients, checksOf(args.clusterId), args),
   };
 }

@@ -101,6 +101,12 @@ export interface UpgradeActivities {
   /** Labels and annotates a failed worker as quarantined (failure budget); it stays cordoned, its pod kept. */
   quarantineNode(args: NodeStepArgs & { message: string }): Promise<void>;
   /**
+   * A batch child workflow (`workflowId`) was cancelled by hand, and the cancel is ignored: its nodes
+   * finish. Records a Warning Event `UpgradeBatchCancelIgnored` on each of its `nodes`, labelled with
+   * the upgrade like its other Events. Best effort: never fails.
+   */
+  recordBatchCancelIgnored(args: UpgradeRef & { nodes: string[]; workflowId: string; at: string }): Promise<void>;
+  /**
    * Restores what the upgrade changed: uncordons every node this upgrade cordoned. With
    * `deleteRecords` it also deletes the upgrade pods and Events in kube-upgrade and the Events it
    * wrote on nodes (the pause-timeout auto-cancel). A node whose upgrade pod failed or has not

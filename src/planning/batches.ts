@@ -49,3 +49,14 @@ export function batchSizes(count: number, cap: number): number[] {
   }
   return sizes;
 }
+
+/**
+ * Why a batch child workflow's cancel is ignored, and what to do instead: the message of its
+ * `UpgradeBatchCancelIgnored` Events and of the refusal in progress.
+ */
+export function batchCancelIgnoredMessage(workflowId: string, upgradeId: string): string {
+  return (
+    `the batch workflow ${workflowId} was cancelled by hand; the cancel is ignored and its nodes finish their steps ` +
+    `(a node stopped mid-step would be left cordoned or half-upgraded): to stop the upgrade, pause or cancel ${upgradeId}`
+  );
+}

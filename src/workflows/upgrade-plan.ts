@@ -34,6 +34,8 @@ export const Patch = {
   BatchChildren: 'batch-children',
   /** An error pause after the last worker batch (over the failure budget) is waited out instead of ending `succeeded`. */
   PauseAfterLastBatch: 'pause-after-last-batch',
+  /** A batch child cancelled by hand says it ignored the cancel (a log line, Warning Events: a new activity in the child). */
+  BatchCancelIgnored: 'batch-cancel-ignored',
 } as const;
 
 /** Inventory, version rules and the pre-check; fixes the node order and roles. Runs once per upgrade, not per run. */

@@ -19,7 +19,7 @@ import {
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
-import { maxBatchSize, nextBatchSize } from '../planning/batches.js';
+import { batchCancelIgnoredMessage, maxBatchSize, nextBatchSize } from '../planning/batches.js';
 import type { CancelReason, LastError } from '../planning/types.js';
 import { isoSeconds, nextOpen } from '../planning/window.js';
 import { failureBudget } from '../planning/request.js';
@@ -232,8 +232,9 @@ export class Runner {
   /**
    * Upgrades the batch's workers in child workflows, side by side, each with at most
    * {@link NODES_PER_RUN} nodes so its history stays within the run budget. Like nodes upgraded
-   * here, they always finish: a Temporal cancel of this workflow does not reach them. A child that
-   * ended without a result (terminated, say) fails each of its nodes, which pauses the upgrade.
+   * here, they always finish: a Temporal cancel of this workflow does not reach them, and a child
+   * cancelled by hand finishes too (its refusal is recorded here). A child that ended without a
+   * result (terminated, say) fails each of its nodes, which pauses the upgrade.
    */
   private async upgradeInChildren(nodes: string[], owners: string[]): Promise<NodeResult[]> {
     const { ref, limits } = this.nodeSteps();
@@ -247,11 +248,14 @@ export class Runner {
           // From the cluster, not this run's workflow ID, so that a replay under another ID (the replay test's) issues the same command.
           const workflowId = `${workflowIdFor(ref.clusterId)}-batch-${batch}-${uuid4().slice(0, 8)}`;
           try {
-            return await executeChild(upgradeNodeBatch, {
+            const result = await executeChild(upgradeNodeBatch, {
               workflowId,
               args: [{ ref, role: 'worker', nodes: part, limits }],
               staticSummary: `upgrade ${part.length} worker(s) of ${ref.clusterId} to ${ref.targetVersion}: batch ${batch}${of}`,
             });
+            if (result.cancelIgnoredAt)
+              this.run.state.refuse('cancel', batchCancelIgnoredMessage(workflowId, ref.upgradeId), result.cancelIgnoredAt);
+            return result;
           } catch (err) {
             const why = err instanceof ChildWorkflowFailure && err.cause ? err.cause.message : String(err);
             const message =

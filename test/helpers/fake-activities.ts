@@ -425,6 +425,9 @@ export class FakeFleet {
         const c = on('quarantineNode', args);
         c.node(args.node).quarantined = args.message;
       },
+      recordBatchCancelIgnored: async (args) => {
+        on('recordBatchCancelIgnored', args);
+      },
       evaluateHealth: async (args) => {
         const c = on('evaluateHealth', args);
         return c.health(args);

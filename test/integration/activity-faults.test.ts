@@ -11,11 +11,13 @@ import { join } from 'node:path';
 import { cleanupUpgrade } from '../../src/activities/cleanup.js';
 import { cordonNode, uncordonNode } from '../../src/activities/cordon.js';
 import { drainNode } from '../../src/activities/drain.js';
+import { recordBatchCancelIgnored } from '../../src/activities/events.js';
 import { KubeClients, mergePatch } from '../../src/activities/kube.js';
 import { ensureUpgradeNamespace } from '../../src/activities/namespace.js';
 import type { NodeStepArgs } from '../../src/activities/types.js';
 import { runUpgradePod } from '../../src/activities/upgrade-pod.js';
 import { ClusterRegistry } from '../../src/cluster-registry.js';
+import { batchCancelIgnoredMessage } from '../../src/planning/batches.js';
 import { ErrorType } from '../../src/planning/errors.js';
 import {
   AGENT_MODE_LABEL,
@@ -257,6 +259,25 @@ test('a cancel leaves a node whose upgrade pod is still running cordoned, with i
     await setLabel(busy, SIM_UPGRADE_SECONDS_LABEL, null);
   }
 }, 120_000);
+
+test('a batch child cancelled by hand: a Warning Event UpgradeBatchCancelIgnored on each of its nodes (#25)', async () => {
+  const upgradeId = 'edge-upgrade-activity-faults';
+  const workflowId = `${upgradeId}-batch-3-0a1b2c3d`;
+  const nodes = ['edge-004', 'edge-005'];
+  const at = new Date().toISOString();
+  await recordBatchCancelIgnored(direct, { clusterId: 'direct', upgradeId, targetVersion: 'v1.34.6', nodes, workflowId, at });
+  for (const node of nodes) {
+    const events = await cluster.core.listNamespacedEvent({
+      namespace: NODE_EVENT_NAMESPACE,
+      fieldSelector: `involvedObject.name=${node}`,
+    });
+    const told = events.items.filter((e) => e.reason === 'UpgradeBatchCancelIgnored');
+    expect(told).toHaveLength(1);
+    expect(told[0]).toMatchObject({ type: 'Warning', involvedObject: { kind: 'Node', name: node } });
+    expect(told[0]!.metadata?.labels?.[TARGET_VERSION_LABEL]).toBe('v1.34.6');
+    expect(told[0]!.message).toBe(`edge-upgrade ${upgradeId}: ${batchCancelIgnoredMessage(workflowId, upgradeId)} (cancelled at ${at})`);
+  }
+});
 
 test("a cancel's cleanup deletes the upgrade's own probe pods, never those a precheck made for the same upgrade ID", async () => {
   const ref = { clusterId: 'direct', upgradeId: 'edge-upgrade-cleanup-probes', targetVersion: 'v1.34.6' };

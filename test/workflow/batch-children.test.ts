@@ -5,10 +5,12 @@
  */
 import type { Client } from '@temporalio/client';
 import { getProgress, resumeUpgrade, startUpgrade } from '../../src/api.js';
+import { batchCancelIgnoredMessage } from '../../src/planning/batches.js';
 import type { Progress } from '../../src/planning/types.js';
 import { makeNodes, type FakeCluster } from '../helpers/fake-activities.js';
 import { FROM, TO, useFakeFleet } from '../helpers/fleet-env.js';
 import { batchChildrenOf, childrenIn, type Execution } from '../helpers/histories.js';
+import { workerLogLines } from '../helpers/logs.js';
 import { eventually } from '../helpers/poll.js';
 import { NO_GATE } from '../helpers/requests.js';
 
@@ -113,4 +115,19 @@ test('a Temporal cancel of the batch child does not interrupt its started nodes:
   expect(result).toMatchObject({ state: 'succeeded', lastError: null, workers: { total: 4, upgraded: 4 } });
   expect(c.callsOf('runUpgradePod', 'edge-1')).toHaveLength(1);
   expect((await child.describe()).status.name).toBe('COMPLETED');
+});
+
+test('a batch child cancelled by hand says the cancel was ignored: log warning, Warning Events, a refusal (#25)', async () => {
+  const { c, handle, child } = await heldInFirstChild('child-cancel-told');
+  await child.cancel();
+  // Told at once, while its node is still held: the Events do not wait for the batch to end.
+  const call = await eventually('the Warning Events recorded', () => c.callsOf('recordBatchCancelIgnored')[0]);
+  expect(call.args).toMatchObject({ nodes: ['edge-1'], workflowId: child.workflowId, upgradeId: handle.workflowId });
+  const why = batchCancelIgnoredMessage(child.workflowId, handle.workflowId);
+  expect(workerLogLines().find((l) => l.includes(why))).toMatch(/WARN/);
+  c.hold = false;
+  c.release();
+  const result = await handle.result();
+  expect(result).toMatchObject({ state: 'succeeded', lastError: null, workers: { total: 4, upgraded: 4 } });
+  expect(result.refusals).toEqual([{ command: 'cancel', reason: why, at: call.args.at }]);
 });
