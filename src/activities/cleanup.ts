@@ -95,6 +95,11 @@ function agentMode(p: V1Pod): string | undefined {
 export type KeptNode = CleanupResult['kept'][number];
 
 /** The node an upgrade pod is pinned to. */
+/** A pod no kubelet has taken: Pending without a start time (the kubelet sets one when it accepts the pod). */
+function neverStarted(p: V1Pod): boolean {
+  return (p.status?.phase ?? 'Pending') === 'Pending' && !p.status?.startTime;
+}
+
 function podNode(p: V1Pod): string | undefined {
   return p.spec?.nodeName ?? p.metadata?.labels?.[NODE_NAME_LABEL];
 }
@@ -138,37 +143,77 @@ function halfUpgraded(cordoned: V1Node[], pods: V1Pod[]): Map<string, { pod: V1P
   return found;
 }
 
-/** Records on each kept node (and its pod) why the cancel left it cordoned. */
-async function recordKept(kube: Kube, ref: UpgradeRef, kept: Map<string, { pod: V1Pod; reason: string }>): Promise<KeptNode[]> {
+/** Why cleanup runs: the upgrade was cancelled, or deferred workers were left out (their deferral expired). */
+type CleanupCause = 'cancelled' | 'deferral-expired';
+
+const CAUSES: Record<CleanupCause, { uncordon: string; kept: (node: string) => string; event: string }> = {
+  cancelled: {
+    uncordon: 'the upgrade was cancelled',
+    kept: (node) => `the upgrade was cancelled, but ${node} stays cordoned`,
+    event: 'UpgradeCancelledNodeKept',
+  },
+  'deferral-expired': {
+    uncordon: 'it was left out: offline past the defer timeout',
+    kept: (node) => `${node} was left out (offline past the defer timeout), but stays cordoned`,
+    event: 'UpgradeDeferredNodeKept',
+  },
+};
+
+/** Records on each kept node (and its pod) why the cleanup left it cordoned. */
+async function recordKept(
+  kube: Kube,
+  ref: UpgradeRef,
+  kept: Map<string, { pod: V1Pod; reason: string }>,
+  cause: CleanupCause,
+): Promise<KeptNode[]> {
   const out: KeptNode[] = [];
   for (const [node, { pod, reason }] of kept) {
     const message =
-      `edge-upgrade ${ref.upgradeId}: the upgrade was cancelled, but ${node} stays cordoned: ${reason}. ` +
+      `edge-upgrade ${ref.upgradeId}: ${CAUSES[cause].kept(node)}: ${reason}. ` +
       `Check the node and the pod's log, then delete the pod and uncordon the node (kubectl uncordon ${node})`;
-    await new EventRecorder(kube.core, { ...ref, node }).withPod(pod).warning('UpgradeCancelledNodeKept', message);
+    await new EventRecorder(kube.core, { ...ref, node }).withPod(pod).warning(CAUSES[cause].event, message);
     out.push({ node, reason });
   }
   return out;
 }
 
 /** Implements `cleanupUpgrade`. */
-export async function cleanupUpgrade(
+export function cleanupUpgrade(
   clients: KubeClients,
   args: UpgradeRef & { deleteRecords: boolean; versions?: string[] },
 ): Promise<CleanupResult> {
+  return cleanUpNodes(clients, args, 'cancelled');
+}
+
+/** Implements `releaseExpiredDeferred`: the cancel's rules, for `nodes` only, nothing deleted. */
+export function releaseExpiredDeferred(
+  clients: KubeClients,
+  args: UpgradeRef & { nodes: string[]; versions?: string[] },
+): Promise<CleanupResult> {
+  return cleanUpNodes(clients, { ...args, deleteRecords: false }, 'deferral-expired');
+}
+
+async function cleanUpNodes(
+  clients: KubeClients,
+  args: UpgradeRef & { deleteRecords: boolean; versions?: string[]; nodes?: string[] },
+  cause: CleanupCause,
+): Promise<CleanupResult> {
   const kube = clients.for(args.clusterId);
+  const only = args.nodes ? new Set(args.nodes) : undefined;
   // Every node our record names, including stale records: uncordonIfOurs lifts only our own cordons and drops the stale records.
-  const recorded = (await listNodes(kube)).filter((n) => recordedBy(n, args.upgradeId));
+  const recorded = (await listNodes(kube)).filter((n) => recordedBy(n, args.upgradeId) && (!only || only.has(n.metadata!.name!)));
   const ours = recorded.map((n) => n.metadata!.name!);
   // A multi-minor upgrade labels each hop's pods and Events with that hop's version.
   const versions = args.versions?.length ? args.versions : [args.targetVersion];
-  const all = (await Promise.all(versions.map((v) => listUpgradePods(kube, args.upgradeId, v)))).flat();
-  const pods = all.filter((p) => agentMode(p) === undefined);
+  const all = (await Promise.all(versions.map((v) => listUpgradePods(kube, args.upgradeId, v))))
+    .flat()
+    .filter((p) => !only || only.has(podNode(p) ?? ''));
+  let pods = all.filter((p) => agentMode(p) === undefined);
+  // A worker left out: an upgrade pod its kubelet never took (Pending, no start time) started nothing; it goes.
+  const unstarted = cause === 'deferral-expired' ? pods.filter(neverStarted) : [];
+  pods = pods.filter((p) => !unstarted.includes(p));
   // Prepare pods first: a cancel while paused in the prepare phase leaves none behind.
-  const deletedAgentPods = await deletePods(
-    kube,
-    all.filter((p) => agentMode(p) !== undefined),
-  );
+  const deletedAgentPods = await deletePods(kube, [...all.filter((p) => agentMode(p) !== undefined), ...unstarted]);
   // Only nodes still under our own cordon can be kept; stale records go through uncordonIfOurs, which drops them.
   const keep = halfUpgraded(
     recorded.filter((n) => cordonedBy(n, args.upgradeId)),
@@ -179,16 +224,8 @@ export async function cleanupUpgrade(
     // Progress for Temporal: a cleanup on a slow link is alive while it works through the nodes.
     heartbeat({ uncordoned: uncordoned.length, of: ours.length });
     if (keep.has(node)) continue;
-    if (
-      await uncordonIfOurs(clients, {
-        clusterId: args.clusterId,
-        upgradeId: args.upgradeId,
-        targetVersion: args.targetVersion,
-        node,
-        reason: 'the upgrade was cancelled',
-      })
-    )
-      uncordoned.push(node);
+    const { clusterId, upgradeId, targetVersion } = args;
+    if (await uncordonIfOurs(clients, { clusterId, upgradeId, targetVersion, node, reason: CAUSES[cause].uncordon })) uncordoned.push(node);
   }
   let deletedPods = deletedAgentPods;
   let deletedEvents = 0;
@@ -206,6 +243,6 @@ export async function cleanupUpgrade(
     }
   }
   // Last, so the pause-timeout's deletion of Events cannot remove it (a retried attempt writes it again).
-  const kept = await recordKept(kube, args, keep);
+  const kept = await recordKept(kube, args, keep, cause);
   return { uncordoned, kept, deletedPods, deletedEvents };
 }

@@ -10,7 +10,7 @@ import { ErrorType, isInvalidUpgradeRequest } from '../planning/errors.js';
 import { parseCloudNodeLabel } from '../planning/cloud-nodes.js';
 import { unknownGateChecks } from '../planning/health.js';
 import { resolveUpgradeImage, type ImagePolicy } from '../planning/images.js';
-import { cleanupUpgrade, deleteFailedUpgradePods } from './cleanup.js';
+import { cleanupUpgrade, deleteFailedUpgradePods, releaseExpiredDeferred } from './cleanup.js';
 import { cordonNode, uncordonNode } from './cordon.js';
 import { drainNode } from './drain.js';
 import { recordBatchCancelIgnored } from './events.js';
@@ -97,6 +97,7 @@ export function createActivities(deps: ActivityDeps): UpgradeActivities {
     uncordonNode: (args) => uncordonNode(clients, args),
     deleteFailedUpgradePods: (args) => deleteFailedUpgradePods(clients, args),
     cleanupUpgrade: (args) => cleanupUpgrade(clients, args),
+    releaseExpiredDeferred: (args) => releaseExpiredDeferred(clients, args),
     waitForNodesOnline: (args) => waitForNodesOnline(clients, args),
     quarantineNode: (args) => quarantineNode(clients, args),
     recordBatchCancelIgnored: (args) => recordBatchCancelIgnored(clients, args),

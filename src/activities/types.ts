@@ -115,6 +115,12 @@ export interface UpgradeActivities {
    */
   cleanupUpgrade(args: UpgradeRef & { deleteRecords: boolean; versions?: string[] }): Promise<CleanupResult>;
   /**
+   * Deferred workers left out (offline past `deferTimeout`): the cancel's cleanup rules for `nodes`
+   * only, deleting nothing. A node this upgrade cordoned is uncordoned unless its upgrade pod failed or
+   * has not finished; then it stays cordoned, in `kept`, with a Warning Event `UpgradeDeferredNodeKept`.
+   */
+  releaseExpiredDeferred(args: UpgradeRef & { nodes: string[]; versions?: string[] }): Promise<CleanupResult>;
+  /**
    * One read-only evaluation of the health gate for `nodes` (the workflow calls it every few
    * seconds and judges flapping, stableFor and timeout itself): the built-in checks 'nodes',
    * 'daemonsets', 'workloads', 'restarts', in that order, then one per name in `checks`. Transient

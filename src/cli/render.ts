@@ -225,7 +225,8 @@ function resilienceDetails(p: Progress): string[] {
     for (const c of gate.checks) out.push(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.message}`);
   }
   for (const d of p.workers.deferred ?? []) {
-    out.push(`Deferred${d.expired ? ' (left out: offline past the defer timeout)' : ''}: ${d.node} since ${d.since}: ${d.reason}`);
+    const kept = d.kept ? `; kept cordoned: ${d.kept}` : '';
+    out.push(`Deferred${d.expired ? ' (left out: offline past the defer timeout)' : ''}: ${d.node} since ${d.since}: ${d.reason}${kept}`);
   }
   if (p.workers.waiting === 'deferred') out.push('Waiting for deferred workers to come back online');
   for (const q of p.workers.quarantined ?? []) out.push(`Quarantined: ${q.node} (${q.step}) at ${q.at}: ${q.message}`);

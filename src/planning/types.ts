@@ -157,6 +157,8 @@ export interface DeferredNode {
   since: string;
   reason: string;
   expired?: boolean;
+  /** Left out (expired) but still cordoned by the upgrade: why (its upgrade pod failed or has not finished). */
+  kept?: string;
 }
 
 /** A worker that failed under a failure budget: cordoned, labelled, its pod and log kept. */

@@ -36,6 +36,8 @@ export const Patch = {
   PauseAfterLastBatch: 'pause-after-last-batch',
   /** A batch child cancelled by hand says it ignored the cancel (a log line, Warning Events: a new activity in the child). */
   BatchCancelIgnored: 'batch-cancel-ignored',
+  /** Deferred workers left out are uncordoned (or reported kept) at once (a new activity, releaseExpiredDeferred). */
+  ReleaseExpiredDeferred: 'release-expired-deferred',
 } as const;
 
 /** Inventory, version rules and the pre-check; fixes the node order and roles. Runs once per upgrade, not per run. */

@@ -479,7 +479,10 @@ async function waitForDeferred(run: UpgradeRun): Promise<void> {
   const now = Date.now();
   const deadlineOf = (node: string) =>
     Date.parse(state.progress.workers.deferred!.find((d) => d.node === node)!.since) + request.deferTimeoutMs;
-  for (const node of state.waitingDeferred) if (deadlineOf(node) <= now) state.deferExpired(node);
+  const expired = state.waitingDeferred.filter((node) => deadlineOf(node) <= now);
+  for (const node of expired) state.deferExpired(node);
+  // Older runs left a deferred worker we had cordoned cordoned for good; their histories have no release.
+  if (expired.length > 0 && patched(Patch.ReleaseExpiredDeferred)) await releaseExpired(run, expired);
   const waiting = state.waitingDeferred;
   state.setWaiting(waiting.length > 0 ? 'deferred' : null);
   publish();
@@ -499,6 +502,29 @@ async function waitForDeferred(run: UpgradeRun): Promise<void> {
   if (!back) return;
   for (const node of back.removed) state.deferredRemoved(node);
   if (back.online.length > 0) state.deferredBack(back.online);
+  publish();
+}
+
+/**
+ * Deferred workers just left out: lifts this upgrade's cordon from each (the worker may have died
+ * between its cordon and the node going offline), unless its upgrade pod failed or has not finished.
+ * Those stay cordoned, named in their `deferred` entry and in lastError, with a Warning Event.
+ */
+async function releaseExpired(run: UpgradeRun, nodes: string[]): Promise<void> {
+  const { state, activities, ref, publish } = run;
+  const summary = `uncordon ${nodes.length} deferred worker(s) left out`;
+  try {
+    const args = { ...ref, targetVersion: state.hopVersion ?? ref.targetVersion, nodes };
+    const done = await activities.untilDone.releaseExpiredDeferred.executeWithOptions({ summary }, [args]);
+    for (const k of done.kept) {
+      state.deferKept(k.node, k.reason);
+      const message = `${k.node} was left out (offline past the defer timeout), but stays cordoned: ${k.reason}; fix it, then uncordon it`;
+      state.recordError({ node: k.node, step: 'cleanup', message, at: nowIso() });
+    }
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    state.recordError(stepError(err, nodes[0]!, 'cleanup'));
+  }
   publish();
 }
 

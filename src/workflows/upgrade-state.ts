@@ -520,6 +520,12 @@ export class UpgradeState {
     if (d) d.expired = true;
   }
 
+  /** A deferred worker left out stays cordoned by this upgrade: its upgrade pod failed or has not finished. */
+  deferKept(node: string, reason: string): void {
+    const d = (this.s.progress.workers.deferred ?? []).find((x) => x.node === node);
+    if (d) d.kept = reason;
+  }
+
   /** A deferred worker was deleted from the cluster while it waited. */
   deferredRemoved(node: string): void {
     const w = this.s.progress.workers;

@@ -83,6 +83,8 @@ export class FakeCluster {
   readonly failPrepare = new Set<string>();
   /** Nodes whose drain fails (until removed from the set). */
   readonly failDrain = new Set<string>();
+  /** Nodes that go offline right after we cordon them: their upgrade pod step then fails 'NodeOffline' before any pod. */
+  readonly offlineAfterCordon = new Set<string>();
   /** While true, upgrade pods wait in {@link held} until {@link release}. */
   hold = false;
   /** The worker configuration's `versions` for this cluster (multi-minor hops); none when empty. */
@@ -230,6 +232,13 @@ export class FakeCluster {
 
   async upgradePod(args: NodeStepArgs): Promise<{ pod: string }> {
     const pod = `upgrade-${args.node}`;
+    // As the real step: a node that went offline before its pod started fails with step 'offline'.
+    if (this.offlineAfterCordon.has(args.node) && !this.node(args.node).ready)
+      throw stepFailed(
+        args.node,
+        'offline',
+        `${args.node} went offline (Ready Unknown) before its upgrade pod kube-upgrade/${pod} started`,
+      );
     if (this.hold) await new Promise<void>((resolve) => this.waiting.set(args.node, resolve));
     if (this.upgradeMs > 0) await new Promise((r) => setTimeout(r, this.upgradeMs));
     if (this.failUpgrade.has(args.node)) {
@@ -391,6 +400,7 @@ export class FakeFleet {
         if (n.unschedulable) return { cordonedByUs: false };
         n.unschedulable = true;
         n.cordonedByUs = true;
+        if (c.offlineAfterCordon.has(args.node)) n.ready = false;
         return { cordonedByUs: true };
       },
       drainNode: async (args) => {
@@ -453,6 +463,22 @@ export class FakeFleet {
           uncordoned.push(n.name);
         }
         // The fake records only failed pods, and those are all kept.
+        return { uncordoned, kept, deletedPods: 0, deletedEvents: 0 };
+      },
+      releaseExpiredDeferred: async (args) => {
+        const c = on('releaseExpiredDeferred', args);
+        const uncordoned: string[] = [];
+        const kept: Array<{ node: string; reason: string }> = [];
+        for (const name of args.nodes) {
+          const n = c.nodes.get(name);
+          if (!n?.cordonedByUs) continue;
+          if (c.hasFailedPod(name)) kept.push({ node: name, reason: `its upgrade pod kube-upgrade/upgrade-${name} failed` });
+          else {
+            n.unschedulable = false;
+            n.cordonedByUs = false;
+            uncordoned.push(name);
+          }
+        }
         return { uncordoned, kept, deletedPods: 0, deletedEvents: 0 };
       },
     };

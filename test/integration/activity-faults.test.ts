@@ -8,7 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cleanupUpgrade } from '../../src/activities/cleanup.js';
+import { cleanupUpgrade, releaseExpiredDeferred } from '../../src/activities/cleanup.js';
 import { cordonNode, uncordonNode } from '../../src/activities/cordon.js';
 import { drainNode } from '../../src/activities/drain.js';
 import { recordBatchCancelIgnored } from '../../src/activities/events.js';
@@ -25,6 +25,7 @@ import {
   MADE_BY_LABEL,
   NODE_EVENT_NAMESPACE,
   SIM_KUBELET_HANGS_LABEL,
+  SIM_OFFLINE_LABEL,
   SIM_UPGRADE_SECONDS_LABEL,
   TARGET_VERSION_LABEL,
   UPGRADE_NAMESPACE,
@@ -278,6 +279,54 @@ test('a batch child cancelled by hand: a Warning Event UpgradeBatchCancelIgnored
     expect(told[0]!.message).toBe(`edge-upgrade ${upgradeId}: ${batchCancelIgnoredMessage(workflowId, upgradeId)} (cancelled at ${at})`);
   }
 });
+
+test('deferred workers left out: ours uncordoned, a pod no kubelet took deleted, one whose pod runs kept with an Event (#25)', async () => {
+  const ref = { clusterId: 'direct', upgradeId: 'edge-upgrade-deferred', targetVersion: 'v1.34.7' };
+  const args = (node: string): NodeStepArgs => ({ ...ref, node, role: 'worker' });
+  // edge-004: cordoned, then its kubelet stopped before taking its pod; edge-005: its pod runs; edge-006: cordoned, no pod.
+  const [unstarted, busy, bare] = ['edge-004', 'edge-005', 'edge-006'];
+  await setLabel(busy, SIM_UPGRADE_SECONDS_LABEL, '8');
+  try {
+    for (const n of [unstarted, busy, bare]) expect(await cordonNode(direct, args(n))).toEqual({ cordonedByUs: true });
+    await setLabel(unstarted, SIM_OFFLINE_LABEL, 'true');
+    await ensureUpgradeNamespace(direct.for('direct'));
+    const pending = buildUpgradePod({ ...ref, node: unstarted, role: 'worker', image: IMAGE, nodeTimeoutMs: 60_000 });
+    await cluster.core.createNamespacedPod({ namespace: UPGRADE_NAMESPACE, body: pending });
+    const upgrading = runUpgradePod(direct, IMAGE, { ...args(busy), nodeTimeoutMs: 60_000 });
+    const busyPod = upgradePodName(busy, ref.targetVersion);
+    await eventually('the upgrade pod Running', async () => {
+      const p = await cluster.core.readNamespacedPod({ name: busyPod, namespace: UPGRADE_NAMESPACE }).catch(() => undefined);
+      return p?.status?.phase === 'Running';
+    });
+    expect((await cluster.core.readNamespacedPod({ name: pending.metadata!.name!, namespace: UPGRADE_NAMESPACE })).status?.phase).toBe(
+      'Pending',
+    );
+
+    const released = await releaseExpiredDeferred(direct, { ...ref, nodes: [unstarted, busy, bare] });
+    expect(released.uncordoned.sort()).toEqual([unstarted, bare]);
+    expect(released.kept).toEqual([
+      { node: busy, reason: expect.stringContaining(`its upgrade pod ${UPGRADE_NAMESPACE}/${busyPod} has not finished`) },
+    ]);
+    const nodes = new Map((await cluster.core.listNode()).items.map((n) => [n.metadata!.name!, n]));
+    expect([unstarted, bare].map((n) => nodes.get(n)!.spec?.unschedulable ?? false)).toEqual([false, false]);
+    expect(nodes.get(busy)!.spec?.unschedulable).toBe(true);
+    const left = (await cluster.core.listNamespacedPod({ namespace: UPGRADE_NAMESPACE, labelSelector: `${TARGET_VERSION_LABEL}=v1.34.7` }))
+      .items;
+    expect(left.map((p) => p.metadata!.name)).toEqual([busyPod]);
+    const events = await cluster.core.listNamespacedEvent({
+      namespace: NODE_EVENT_NAMESPACE,
+      fieldSelector: `involvedObject.name=${busy}`,
+    });
+    const why = events.items.find((e) => e.reason === 'UpgradeDeferredNodeKept');
+    expect(why?.type).toBe('Warning');
+    expect(why?.message).toContain(`${busy} was left out (offline past the defer timeout), but stays cordoned: its upgrade pod`);
+    await upgrading;
+  } finally {
+    await setLabel(unstarted, SIM_OFFLINE_LABEL, null);
+    await setLabel(busy, SIM_UPGRADE_SECONDS_LABEL, null);
+    await uncordonNode(direct, args(busy));
+  }
+}, 120_000);
 
 test("a cancel's cleanup deletes the upgrade's own probe pods, never those a precheck made for the same upgrade ID", async () => {
   const ref = { clusterId: 'direct', upgradeId: 'edge-upgrade-cleanup-probes', targetVersion: 'v1.34.6' };

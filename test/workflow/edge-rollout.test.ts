@@ -112,6 +112,18 @@ describe("offline: 'defer'", () => {
     expect(c.callsOf('runUpgradePod', 'edge-3')).toHaveLength(0);
   });
 
+  test('a worker that went offline after we cordoned it and stays away past deferTimeout ends uncordoned (#25)', async () => {
+    const c = cluster('defer-cordoned', makeNodes({ edge: 4, version: FROM }));
+    c.offlineAfterCordon.add('edge-3');
+    const result = await (await start(c, { offline: 'defer', deferTimeout: '3s' })).result();
+    expect(result).toMatchObject({ state: 'succeeded', partial: true, workers: { upgraded: 3 } });
+    expect(result.workers.deferred).toEqual([expect.objectContaining({ node: 'edge-3', expired: true })]);
+    expect(result.workers.deferred![0]!.kept).toBeUndefined();
+    expect(c.callsOf('cordonNode', 'edge-3')).toHaveLength(1);
+    expect(c.callsOf('releaseExpiredDeferred').map((x) => x.args.nodes)).toEqual([['edge-3']]);
+    expect(c.nodes.get('edge-3')).toMatchObject({ unschedulable: false, cordonedByUs: false });
+  });
+
   test('a pause while waiting for deferred workers stops the wait; after resume the wait goes on', async () => {
     const c = cluster('defer-pause', makeNodes({ edge: 3, version: FROM }));
     c.nodes.get('edge-2')!.ready = false;
