@@ -393,6 +393,17 @@ describe('check pods and the request', () => {
     expect(upgrade.spec!.priorityClassName).toBe('system-node-critical');
   });
 
+  it.each<[string, 'control-plane' | 'first-control-plane' | 'worker', 'check' | undefined, string[] | undefined, string | undefined]>([
+    ['a master probe in a multi-minor upgrade', 'control-plane', 'check', ['v1.32.9', 'v1.33.5', 'v1.34.4'], 'v1.32.9,v1.33.5'],
+    ['the first master too', 'first-control-plane', 'check', ['v1.33.5', 'v1.34.4'], 'v1.33.5'],
+    ['a worker (upgraded once, to the target)', 'worker', 'check', ['v1.32.9', 'v1.33.5', 'v1.34.4'], undefined],
+    ['a single-minor upgrade', 'control-plane', 'check', undefined, undefined],
+    ['an upgrade pod (not a probe)', 'control-plane', undefined, ['v1.33.5', 'v1.34.4'], undefined],
+  ])('HOP_VERSIONS: %s', (_case, role, mode, hops, expected) => {
+    const pod = buildUpgradePod({ ...input, role, ...(mode ? { mode } : {}), ...(hops ? { hops } : {}) });
+    expect(pod.spec!.containers[0]!.env!.find((e) => e.name === 'HOP_VERSIONS')?.value).toBe(expected);
+  });
+
   it.each([
     [{}, { enabled: true, concurrency: 20, timeoutMs: 120_000 }],
     [{ nodeProbes: false }, { enabled: false, concurrency: 20, timeoutMs: 120_000 }],
