@@ -10,6 +10,9 @@
 #   repo      the pkgs.k8s.io-style repository for the target minor: HTTP HEAD of its Release
 #             (apt) or repodata/repomd.xml (dnf, yum), then the kubeadm versions it holds for that
 #             minor; without such a repository, the versions in the host's package cache
+#   hopRepos  the same for each version in HOP_VERSIONS (comma-separated, e.g. v1.32.9,v1.33.5: the
+#             hops a master's control plane passes through before the target), each with its `version`;
+#             [] without HOP_VERSIONS
 #   certs     kubeadm certs check-expiration (control-plane nodes only): each certificate's residual time
 #   runtime   crictl version: the container runtime's name and version
 #   time      the node's clock (UTC), compared with the API server's by the workflow
@@ -142,6 +145,23 @@ check_repo() {
   printf '{"kind":"pkgs.k8s.io","url":%s,"reachable":true,"versions":%s}' "$(json_str "$index")" "$versions"
 }
 
+# check_repo for each version in HOP_VERSIONS (at most 5; invalid ones are skipped with a log line), as a
+# JSON array of its objects with a "version" field first. `minor` is rebound for check_repo's helpers.
+check_hop_repos() {
+  local hop hops=() items=() repo minor
+  IFS=, read -r -a hops <<< "${HOP_VERSIONS:-}"
+  for hop in "${hops[@]:0:5}"; do
+    if [[ ! "$hop" =~ ^v?([0-9]+)\.([0-9]+)\.[0-9]+$ ]]; then
+      [[ -n "$hop" ]] && log "HOP_VERSIONS: '$hop' is not a Kubernetes version like v1.33.5; skipped" >&2
+      continue
+    fi
+    minor="${BASH_REMATCH[1]}.${BASH_REMATCH[2]}"
+    repo=$(check_repo)
+    items+=("{\"version\":$(json_str "v${hop#v}"),${repo#\{}")
+  done
+  json_array "${items[@]}"
+}
+
 check_certs() {
   local out line certs=()
   [[ "$NODE_ROLE" == worker ]] && {
@@ -180,9 +200,9 @@ check_runtime() {
 check_node() {
   local now result
   TZ=UTC printf -v now '%(%Y-%m-%dT%H:%M:%SZ)T' -1
-  result=$(printf '{"v":1,"node":%s,"role":"%s","target":"%s","time":"%s","pm":"%s","swap":%s,"disk":%s,"repo":%s,"certs":%s,"runtime":%s}' \
+  result=$(printf '{"v":1,"node":%s,"role":"%s","target":"%s","time":"%s","pm":"%s","swap":%s,"disk":%s,"repo":%s,"hopRepos":%s,"certs":%s,"runtime":%s}' \
     "$(json_str "$NODE_NAME")" "$NODE_ROLE" "v$version" "$now" "$pm" \
-    "$(check_swap)" "$(check_disk)" "$(check_repo)" "$(check_certs)" "$(check_runtime)")
+    "$(check_swap)" "$(check_disk)" "$(check_repo)" "$(check_hop_repos)" "$(check_certs)" "$(check_runtime)")
   printf '%s' "$result" > "${AGENT_TERMINATION_LOG:-/dev/termination-log}" 2> /dev/null || log "cannot write the termination message"
   log "check of $NODE_NAME done"
   printf '%s\n' "$result"

@@ -16,7 +16,8 @@
 # it only prepares the node, see prepare-node.sh next to this script; with --check it only reads the
 # host and reports a JSON probe result (agent/check-node.sh); without either, it upgrades.
 #
-# Environment: TARGET_VERSION (v1.34.4), NODE_NAME, NODE_ROLE. AGENT_HOST_EXEC overrides the
+# Environment: TARGET_VERSION (v1.34.4), NODE_NAME, NODE_ROLE; with --check, HOP_VERSIONS (optional, e.g.
+# v1.32.9,v1.33.5: the hops whose repositories a master also needs). AGENT_HOST_EXEC overrides the
 # command prefix that reaches the host (default "nsenter -t 1 -m -u -i -n -p --"; set it empty to
 # run on the current host, as the tests do). AGENT_APT_SOURCES_DIR and AGENT_YUM_REPOS_DIR override
 # where the host's repository files are (default /etc/apt/sources.list.d, /etc/yum.repos.d).

@@ -107,6 +107,7 @@ async function probeNode(kube: Kube, image: string, args: ProbeArgs, node: V1Nod
     nodeTimeoutMs: args.timeoutMs,
     mode: 'check',
     madeBy,
+    ...(args.hops ? { hops: args.hops } : {}),
   });
   const sub = kube.watches.pods.subscribe(podName);
   try {

@@ -37,6 +37,8 @@ export interface ProbeArgs extends UpgradeRef {
   concurrency: number;
   /** How long one node's probe may take, in ms. */
   timeoutMs: number;
+  /** A multi-minor upgrade's hop versions (the target last): masters' probes check each hop's repository too. */
+  hops?: string[];
 }
 
 /** Arguments of every per-node step. */

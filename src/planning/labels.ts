@@ -44,6 +44,11 @@ export const ENV_AGENT_MODE = 'AGENT_MODE';
 export const ENV_TARGET_VERSION = 'TARGET_VERSION';
 export const ENV_NODE_NAME = 'NODE_NAME';
 export const ENV_NODE_ROLE = 'NODE_ROLE';
+/**
+ * Env var of a control-plane node's check pod in a multi-minor upgrade: the hops before the target, comma-separated
+ * (e.g. 'v1.32.9,v1.33.5'), whose package repositories the agent checks too. Unset otherwise.
+ */
+export const ENV_HOP_VERSIONS = 'HOP_VERSIONS';
 
 /** Simulator fault labels (set on a Node). */
 /** `true`: the node's upgrade pod fails and writes a log line. */
@@ -89,6 +94,8 @@ export const SIM_SWAP_LABEL = 'sim.edge-upgrade.io/swap';
 export const SIM_DISK_FREE_MB_LABEL = 'sim.edge-upgrade.io/disk-free-mb';
 /** `true`: the package repository of the target minor cannot be reached from the node. */
 export const SIM_REPO_UNREACHABLE_LABEL = 'sim.edge-upgrade.io/repo-unreachable';
+/** `<minor>` (e.g. `1.33`): the package repository of that minor does not exist (HTTP 404), for a hop's or the target's. */
+export const SIM_REPO_MISSING_MINOR_LABEL = 'sim.edge-upgrade.io/repo-missing-minor';
 /** `<n>`: on a control-plane node, the kubeadm certificates expire in n days (`0`: they have expired). */
 export const SIM_CERT_DAYS_LABEL = 'sim.edge-upgrade.io/cert-days';
 /** `true`: the container runtime does not answer (crictl version fails). */

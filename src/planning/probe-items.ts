@@ -31,6 +31,15 @@ export const PROBE_ITEM_IDS = [
 ] as const;
 
 const str = z.string().max(300);
+/** One package repository as the agent reports it: the per-minor pkgs.k8s.io one, a frozen legacy one, or another (package cache). */
+const repoSchema = z.object({
+  kind: z.enum(['pkgs.k8s.io', 'legacy', 'other']),
+  url: str.optional(),
+  reachable: z.boolean().optional(),
+  error: str.optional(),
+  versions: z.array(str).max(50).nullable().optional(),
+});
+
 /** The JSON the agent writes in check mode (version 1); unknown fields are ignored. */
 export const probeResultSchema = z.object({
   v: z.literal(1),
@@ -39,13 +48,15 @@ export const probeResultSchema = z.object({
   pm: str.optional(),
   swap: z.object({ enabled: z.boolean(), devices: z.array(str).max(20), kubeletAllows: z.boolean() }),
   disk: z.array(z.object({ path: str, freeMb: z.number().nonnegative().optional(), error: str.optional() })).max(10),
-  repo: z.object({
-    kind: z.enum(['pkgs.k8s.io', 'legacy', 'other']),
-    url: str.optional(),
-    reachable: z.boolean().optional(),
-    error: str.optional(),
-    versions: z.array(str).max(50).nullable().optional(),
-  }),
+  repo: repoSchema,
+  /**
+   * The repository of each hop's minor (multi-minor upgrades, control-plane nodes: the pod's HOP_VERSIONS), with
+   * the hop's version ('v1.33.5'). Absent from agents older than the field; [] when no hop was asked for.
+   */
+  hopRepos: z
+    .array(repoSchema.extend({ version: str }))
+    .max(10)
+    .optional(),
   certs: z
     .object({
       checked: z.boolean(),
@@ -152,39 +163,66 @@ function coverageItem({ probes, offline, deferred }: ProbeInput): PrecheckItem {
 /** The upstream version (e.g. '1.34.4') of a package version such as '1.34.4-1.1' or '1.34.4-150500.1.1'. */
 const upstream = (v: string) => v.replace(/^\d+:/, '').split('-')[0]!;
 
+type Repo = ProbeResult['repo'];
+type RepoVerdict = { result: 'error' | 'warning'; text: string } | undefined;
+
+/**
+ * How one node's repository `r` serves kubeadm `version` ('1.34.4'): an error, a warning, or undefined when it does.
+ * `hop` (e.g. 'v1.33.5'), for a hop's repository, is named in the text.
+ */
+function judgeRepo(node: string, r: Repo, version: string, hop?: string): RepoVerdict {
+  const of = hop ? `hop ${hop}: ` : '';
+  const versions = r.versions ?? [];
+  if (r.kind === 'legacy')
+    return { result: 'error', text: `${node} (${of}legacy apt/yum.kubernetes.io repository, frozen since 2023: move it to pkgs.k8s.io)` };
+  if (r.kind === 'pkgs.k8s.io' && !r.reachable)
+    return { result: 'error', text: `${node} (${of}${r.url ?? 'repository'} unreachable: ${r.error ?? 'unknown error'})` };
+  if (r.versions && !versions.some((v) => upstream(v) === version)) {
+    const has = versions.length ? `has ${list(versions.map(upstream).slice(-3))}` : `has no kubeadm v${version.replace(/\.\d+$/, '')}.x`;
+    return r.kind === 'other'
+      ? { result: 'warning', text: `${node} (${of}its package cache ${has}; the upgrade refreshes it first)` }
+      : { result: 'error', text: `${node} (${of}repository ${has}, not ${version})` };
+  }
+  if (!r.versions) return { result: 'warning', text: `${node} (${of}repository reachable, but its package index could not be read)` };
+  return undefined;
+}
+
+/**
+ * The package-repository item: every probed node's repository must serve the target's kubeadm, and a master's
+ * the kubeadm of every hop it passes through (`hopRepos`; only per-minor pkgs.k8s.io repositories, as a legacy
+ * or other repository is the same source for every minor and already judged for the target).
+ */
 function repositoryItem(ok: ReturnType<typeof done>, targetVersion: string): PrecheckItem {
   const target = targetVersion.replace(/^v/, '');
-  const errors: string[] = [];
-  const warnings: string[] = [];
-  const bad: string[] = [];
-  const shaky: string[] = [];
+  const found = { error: [] as string[], warning: [] as string[] };
+  const names = { error: [] as string[], warning: [] as string[] };
   const available = new Set<string>();
+  const hops = new Set<string>();
+  let hopFailed = false;
   for (const { node, result } of ok) {
-    const r = result.repo;
-    const versions = r.versions ?? [];
-    versions.forEach((v) => available.add(upstream(v)));
-    if (r.kind === 'legacy') {
-      errors.push(`${node} (legacy apt/yum.kubernetes.io repository, frozen since 2023: move it to pkgs.k8s.io)`);
-      bad.push(node);
-    } else if (r.kind === 'pkgs.k8s.io' && !r.reachable) {
-      errors.push(`${node} (${r.url ?? 'repository'} unreachable: ${r.error ?? 'unknown error'})`);
-      bad.push(node);
-    } else if (r.versions && !versions.some((v) => upstream(v) === target)) {
-      const latest = versions.length
-        ? `has ${list(versions.map(upstream).slice(-3))}`
-        : `has no kubeadm ${targetVersion.replace(/\.\d+$/, '')}.x`;
-      if (r.kind === 'other') warnings.push(`${node} (its package cache ${latest}; the upgrade refreshes it first)`);
-      else errors.push(`${node} (repository ${latest}, not ${target})`);
-      (r.kind === 'other' ? shaky : bad).push(node);
-    } else if (!r.versions) {
-      warnings.push(`${node} (repository reachable, but its package index could not be read)`);
-      shaky.push(node);
+    (result.repo.versions ?? []).forEach((v) => available.add(upstream(v)));
+    const verdicts = [judgeRepo(node, result.repo, target)];
+    for (const h of result.hopRepos ?? []) {
+      hops.add(h.version);
+      if (h.kind !== 'pkgs.k8s.io') continue;
+      const v = judgeRepo(node, h, h.version.replace(/^v/, ''), h.version);
+      if (v?.result === 'error') hopFailed = true;
+      verdicts.push(v);
+    }
+    for (const v of verdicts) {
+      if (!v) continue;
+      found[v.result].push(v.text);
+      names[v.result].push(node);
     }
   }
-  if (errors.length) return item('package-repository', 'error', `the target's packages cannot be downloaded on: ${list(errors, 5)}`, bad);
-  if (warnings.length) return item('package-repository', 'warning', `cannot confirm kubeadm ${target} for: ${list(warnings, 5)}`, shaky);
-  const found = available.has(target) ? `; kubeadm ${target} available` : '';
-  return item('package-repository', 'normal', `every probed node reaches its package repository for ${targetVersion}${found}`);
+  const what = hopFailed ? 'packages of the target or of a hop' : "target's packages";
+  if (found.error.length)
+    return item('package-repository', 'error', `the ${what} cannot be downloaded on: ${list(found.error, 5)}`, names.error);
+  if (found.warning.length)
+    return item('package-repository', 'warning', `cannot confirm kubeadm ${target} for: ${list(found.warning, 5)}`, names.warning);
+  const has = available.has(target) ? `; kubeadm ${target} available` : '';
+  const via = hops.size ? `, and masters theirs for the hops ${[...hops].sort().join(', ')}` : '';
+  return item('package-repository', 'normal', `every probed node reaches its package repository for ${targetVersion}${via}${has}`);
 }
 
 function swapItem(ok: ReturnType<typeof done>): PrecheckItem {

@@ -9,6 +9,7 @@ import type { NodeRole } from './types.js';
 import {
   AGENT_MODE_LABEL,
   ENV_AGENT_MODE,
+  ENV_HOP_VERSIONS,
   ENV_NODE_NAME,
   ENV_NODE_ROLE,
   ENV_TARGET_VERSION,
@@ -49,6 +50,12 @@ export interface UpgradePodInput {
    * {@link probePodName} and labelled with it, so probes of the same node by different workflows never collide.
    */
   madeBy?: string;
+  /**
+   * With mode 'check' on a control-plane node: the multi-minor upgrade's hop versions (e.g. ['v1.32.9', 'v1.33.5',
+   * 'v1.34.4']); those before the target go to the agent as HOP_VERSIONS, so it checks their repositories too.
+   * Workers are upgraded once, to the target, and never get it.
+   */
+  hops?: readonly string[];
 }
 
 /**
@@ -87,6 +94,9 @@ export function buildUpgradePod(input: UpgradePodInput): V1Pod {
   container.args = [`--${mode}`];
   container.env!.push({ name: ENV_AGENT_MODE, value: mode });
   delete pod.spec!.priorityClassName;
+  const hops = (input.hops ?? []).filter((h) => h !== input.targetVersion);
+  if (mode === 'check' && input.role !== 'worker' && hops.length > 0)
+    container.env!.push({ name: ENV_HOP_VERSIONS, value: hops.join(',') });
   if (mode === 'check' && input.madeBy !== undefined) {
     pod.metadata!.name = probePodName(input.node, input.targetVersion, input.madeBy);
     pod.metadata!.labels![MADE_BY_LABEL] = labelValue(input.madeBy);

@@ -1,7 +1,7 @@
 /**
  * How the simulator answers a node's check pod (the agent's read-only `--check` mode): at once,
  * with the JSON result the agent would write, built from the node's probe fault labels
- * (sim.edge-upgrade.io/swap, disk-free-mb, repo-unreachable, cert-days, runtime-down,
+ * (sim.edge-upgrade.io/swap, disk-free-mb, repo-unreachable, repo-missing-minor, cert-days, runtime-down,
  * clock-skew-seconds, probe-hangs; see planning/labels.ts). Without them the node is healthy. A
  * check pod never changes the simulated node: its version and status stay as they are.
  */
@@ -9,12 +9,14 @@ import type { CoreV1Api, V1Pod } from '@kubernetes/client-node';
 import { mergePatch } from '../activities/kube.js';
 import {
   AGENT_MODE_LABEL,
+  ENV_HOP_VERSIONS,
   ENV_NODE_ROLE,
   ENV_TARGET_VERSION,
   SIM_CERT_DAYS_LABEL,
   SIM_CLOCK_SKEW_LABEL,
   SIM_DISK_FREE_MB_LABEL,
   SIM_PROBE_HANGS_LABEL,
+  SIM_REPO_MISSING_MINOR_LABEL,
   SIM_REPO_UNREACHABLE_LABEL,
   SIM_RUNTIME_DOWN_LABEL,
   SIM_SWAP_LABEL,
@@ -27,14 +29,33 @@ export function isCheckPod(pod: V1Pod): boolean {
   return pod.metadata?.namespace === UPGRADE_NAMESPACE && pod.metadata?.labels?.[AGENT_MODE_LABEL] === 'check';
 }
 
-/** The agent's check result for a node with `labels`, as agent/check-node.sh would report it, at `now`. */
-export function simulatedProbeResult(node: string, labels: Record<string, string>, role: string, target: string, now: Date): object {
+/** The repository of `target`'s minor as agent/check-node.sh reports it for a node with `labels`. */
+function simulatedRepo(labels: Record<string, string>, target: string): object {
   const minor = target.replace(/^v/, '').split('.').slice(0, 2).join('.');
+  const version = target.replace(/^v/, '');
+  const url = `https://pkgs.k8s.io/core:/stable:/v${minor}/deb/Release`;
+  if (labels[SIM_REPO_UNREACHABLE_LABEL] === 'true')
+    return { kind: 'pkgs.k8s.io', url, reachable: false, error: 'curl: (28) Connection timed out after 15001 milliseconds (simulated)' };
+  if (labels[SIM_REPO_MISSING_MINOR_LABEL] === minor) return { kind: 'pkgs.k8s.io', url, reachable: false, error: 'HTTP 404' };
+  return { kind: 'pkgs.k8s.io', url, reachable: true, versions: [`${version}-1.1`] };
+}
+
+/**
+ * The agent's check result for a node with `labels`, as agent/check-node.sh would report it, at `now`; `hops` are the
+ * pod's HOP_VERSIONS (the versions before the target whose repositories a master checks too).
+ */
+export function simulatedProbeResult(
+  node: string,
+  labels: Record<string, string>,
+  role: string,
+  target: string,
+  now: Date,
+  hops: readonly string[] = [],
+): object {
   const version = target.replace(/^v/, '');
   const skewLabel = labels[SIM_CLOCK_SKEW_LABEL] ?? '0';
   const skew = (skewLabel.startsWith('behind-') ? -1 : 1) * (Number(skewLabel.replace(/^behind-/, '')) || 0);
   const freeMb = Number(labels[SIM_DISK_FREE_MB_LABEL] ?? 51200);
-  const url = `https://pkgs.k8s.io/core:/stable:/v${minor}/deb/Release`;
   const days = Number(labels[SIM_CERT_DAYS_LABEL] ?? 365);
   const residual = days <= 0 ? '<invalid>' : `${Math.floor(days)}d`;
   return {
@@ -49,10 +70,8 @@ export function simulatedProbeResult(node: string, labels: Record<string, string
         ? { enabled: true, devices: ['/swap.img'], kubeletAllows: false }
         : { enabled: false, devices: [], kubeletAllows: false },
     disk: ['/var/lib', '/usr'].map((path) => ({ path, freeMb: Number.isFinite(freeMb) ? Math.max(0, Math.floor(freeMb)) : 51200 })),
-    repo:
-      labels[SIM_REPO_UNREACHABLE_LABEL] === 'true'
-        ? { kind: 'pkgs.k8s.io', url, reachable: false, error: 'curl: (28) Connection timed out after 15001 milliseconds (simulated)' }
-        : { kind: 'pkgs.k8s.io', url, reachable: true, versions: [`${version}-1.1`] },
+    repo: simulatedRepo(labels, target),
+    hopRepos: hops.map((h) => ({ version: `v${h.replace(/^v/, '')}`, ...simulatedRepo(labels, h) })),
     certs:
       role === 'worker'
         ? null
@@ -95,7 +114,9 @@ export function answerCheckPod(ctx: ProbeContext, pod: V1Pod, node: string, labe
   }
   ctx.once(`check/${pod.metadata!.uid!}`, async () => {
     const role = podEnv(pod, ENV_NODE_ROLE) ?? 'worker';
-    const result = JSON.stringify(simulatedProbeResult(node, labels, role, podEnv(pod, ENV_TARGET_VERSION) ?? '', new Date()));
+    const target = podEnv(pod, ENV_TARGET_VERSION) ?? '';
+    const hops = (podEnv(pod, ENV_HOP_VERSIONS) ?? '').split(',').filter(Boolean);
+    const result = JSON.stringify(simulatedProbeResult(node, labels, role, target, new Date(), hops));
     ctx.setLog(pod, [`edge-upgrade agent [${node}]: check of ${node} done (simulated)`, result]);
     await ctx.core.patchNamespacedPodStatus({ name, namespace, body: terminatedPodStatus(pod, new Date(), true, result) }, mergePatch);
   });

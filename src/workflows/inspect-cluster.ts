@@ -2,7 +2,7 @@
  * `inspectCluster`: a short workflow the CLI's `precheck` and `plan` use to read a cluster through
  * the worker, which alone holds the cluster's credentials. It touches nothing.
  */
-import { proxyActivities } from '@temporalio/workflow';
+import { patched, proxyActivities } from '@temporalio/workflow';
 import type { UpgradeActivities } from '../activities/types.js';
 import { ErrorType } from '../planning/errors.js';
 import { needsHops, planHops } from '../planning/hops.js';
@@ -11,6 +11,7 @@ import { probeActivityTimeoutMs } from '../planning/probe-items.js';
 import { parseVersion } from '../planning/versions.js';
 import type { ClusterInventory, PrecheckReport } from '../planning/types.js';
 import { workflowIdFor } from './definitions.js';
+import { Patch } from './upgrade-plan.js';
 
 const retry = { maximumAttempts: 3, nonRetryableErrorTypes: [ErrorType.UnknownCluster, ErrorType.InvalidUpgradeRequest] };
 const { inventory, precheck, probeNodes } = proxyActivities<UpgradeActivities>({ startToCloseTimeout: '2 minutes', retry });
@@ -44,7 +45,8 @@ export async function inspectCluster(args: InspectArgs): Promise<ClusterInspecti
   if (!args.runPrecheck) return { inventory: inv, precheck: null };
   const ref = { clusterId: args.clusterId, targetVersion: args.targetVersion, upgradeId: workflowIdFor(args.clusterId) };
   const drain = args.drainTimeoutMs !== undefined ? { drainTimeoutMs: args.drainTimeoutMs } : {};
-  const items = await precheck({ ...ref, ...hopsFor(inv, args.targetVersion, args.via), ...drain });
+  const hops = hopsFor(inv, args.targetVersion, args.via);
+  const items = await precheck({ ...ref, ...hops, ...drain });
   if (args.nodeProbes) {
     const { concurrency, timeoutMs } = args.nodeProbes;
     items.push(
@@ -54,7 +56,7 @@ export async function inspectCluster(args: InspectArgs): Promise<ClusterInspecti
           startToCloseTimeout: probeActivityTimeoutMs(inv.nodes.length, concurrency, timeoutMs, 60_000),
           heartbeatTimeout: 60_000,
         },
-        [{ ...ref, ...args.nodeProbes }],
+        [{ ...ref, ...args.nodeProbes, ...(hops.hops && patched(Patch.ProbeHops) ? hops : {}) }],
       )),
     );
   }

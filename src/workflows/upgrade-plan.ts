@@ -38,6 +38,8 @@ export const Patch = {
   BatchCancelIgnored: 'batch-cancel-ignored',
   /** Deferred workers left out are uncordoned (or reported kept) at once (a new activity, releaseExpiredDeferred). */
   ReleaseExpiredDeferred: 'release-expired-deferred',
+  /** The node probes of a multi-minor upgrade get its hops, so masters' probes check every hop's repository (asked only with hops). */
+  ProbeHops: 'probe-hops',
 } as const;
 
 /** Inventory, version rules and the pre-check; fixes the node order and roles. Runs once per upgrade, not per run. */
@@ -84,7 +86,7 @@ export async function planUpgrade(run: UpgradeRun): Promise<void> {
     [args],
   );
   // Added after upgrades had started with the older code: those replay without the probes.
-  if (patched(Patch.NodeProbes)) items.push(...(await probeNodes(run, inv.nodes.length)));
+  if (patched(Patch.NodeProbes)) items.push(...(await probeNodes(run, inv.nodes.length, hops)));
   const report = { status: precheckVerdict(items), items };
   state.setPrecheck(report);
   const blocker = precheckBlocker(report, request.request.acceptWarnings ?? false);
@@ -97,7 +99,7 @@ export async function planUpgrade(run: UpgradeRun): Promise<void> {
  * The node-level pre-check items (`probeNodes`), or one item saying they were skipped: disabled by
  * the request, or the activity could not run (a warning naming why, not a failed upgrade).
  */
-async function probeNodes(run: UpgradeRun, nodeCount: number): Promise<PrecheckItem[]> {
+async function probeNodes(run: UpgradeRun, nodeCount: number, hops: HopStep[] | null): Promise<PrecheckItem[]> {
   const { request, ref, activities } = run;
   const probes = request.nodeProbes;
   if (!probes.enabled) return [probesDisabledItem()];
@@ -116,6 +118,8 @@ async function probeNodes(run: UpgradeRun, nodeCount: number): Promise<PrecheckI
           ...(request.request.upgradeImage ? { upgradeImage: request.request.upgradeImage } : {}),
           concurrency: probes.concurrency,
           timeoutMs: probes.timeoutMs,
+          // Older code did not pass them: its histories replay without the marker.
+          ...(hops && patched(Patch.ProbeHops) ? { hops: hops.map((h) => h.version) } : {}),
         },
       ],
     );

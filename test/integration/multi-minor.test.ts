@@ -9,11 +9,26 @@
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import { pauseUpgrade, resumeUpgrade, startUpgrade } from '../../src/api.js';
-import { KUBE_APISERVER_SELECTOR, KUBE_SYSTEM_NAMESPACE, NODE_NAME_LABEL, TARGET_VERSION_LABEL } from '../../src/planning/labels.js';
+import {
+  KUBE_APISERVER_SELECTOR,
+  KUBE_SYSTEM_NAMESPACE,
+  NODE_NAME_LABEL,
+  SIM_REPO_MISSING_MINOR_LABEL,
+  TARGET_VERSION_LABEL,
+} from '../../src/planning/labels.js';
 import type { Progress } from '../../src/planning/types.js';
 import { spawnCli, stopCli } from '../helpers/cli.js';
 import { NO_GATE } from '../helpers/requests.js';
-import { CLUSTER_ID, cordonedByUs, nodes, progressUntil, startHarness, upgradePods, type Harness } from './upgrade-harness.js';
+import {
+  CLUSTER_ID,
+  cordonedByUs,
+  nodes,
+  progressUntil,
+  setNodeLabel,
+  startHarness,
+  upgradePods,
+  type Harness,
+} from './upgrade-harness.js';
 
 const FROM = 'v1.31.9';
 const TARGET = 'v1.34.4';
@@ -140,4 +155,32 @@ describe('--via, the worker process SIGKILLed during hop 3', () => {
     );
     expect(pod?.status?.phase).toBe('Succeeded');
   }, 600_000);
+});
+
+describe("node probes: a master's repository lacks a hop's minor", () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ shape: { controlPlanes: 2, cloudWorkers: 0, edgeWorkers: 1 }, version: FROM, upgradeSeconds: 1 });
+    h.config.versions = ['v1.32.9', 'v1.33.5'];
+  }, 180_000);
+  afterAll(async () => {
+    await h?.stop();
+  }, 60_000);
+
+  test('the pre-check names the master and the hop whose packages it cannot download; a worker (target only) is not named', async () => {
+    // No v1.33 repository on cp-2 and edge-001: cp-2 needs kubeadm 1.33.5 for hop 2; edge-001 goes to v1.34.4 once.
+    await setNodeLabel(h, 'cp-2', SIM_REPO_MISSING_MINOR_LABEL, '1.33');
+    await setNodeLabel(h, 'edge-001', SIM_REPO_MISSING_MINOR_LABEL, '1.33');
+    const handle = await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, targetVersion: TARGET, gate: NO_GATE });
+    await handle.result().catch(() => undefined);
+    const p = await handle.query<Progress>('progress');
+    expect(p).toMatchObject({ phase: 'precheck', state: 'failed' });
+    const repo = p.precheck.items.find((i) => i.id === 'package-repository');
+    expect(repo).toMatchObject({ result: 'error', nodes: ['cp-2'] });
+    expect(repo!.message).toContain('cp-2 (hop v1.33.5: https://pkgs.k8s.io/core:/stable:/v1.33/deb/Release unreachable: HTTP 404)');
+    expect(repo!.message).not.toContain('edge-001');
+    // Nothing was upgraded; the masters were only probed.
+    expect(await upgradePods(h)).toEqual([]);
+    expect([...(await nodes(h)).values()].every((n) => n.status?.nodeInfo?.kubeletVersion === FROM)).toBe(true);
+  }, 180_000);
 });

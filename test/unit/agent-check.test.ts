@@ -25,6 +25,7 @@ interface ProbeJson {
   swap: { enabled: boolean; devices: string[]; kubeletAllows: boolean };
   disk: Array<{ path: string; freeMb?: number; error?: string }>;
   repo: { kind: string; url?: string; reachable?: boolean; error?: string; versions?: string[] | null };
+  hopRepos: Array<{ version: string; kind: string; url?: string; reachable?: boolean; error?: string; versions?: string[] | null }>;
   certs: null | { checked: boolean; error?: string; certs?: Array<{ name: string; residual: string }> };
   runtime: { reachable: boolean | null; name?: string; version?: string; error?: string };
 }
@@ -37,6 +38,8 @@ interface Host {
   yum?: Record<string, string>;
   /** The kubelet's configuration file, when the host has one. */
   kubeletConfig?: string;
+  /** More environment for the agent (e.g. HOP_VERSIONS). */
+  env?: Record<string, string>;
 }
 
 interface CheckRun {
@@ -78,6 +81,7 @@ function runCheck(role: string, host: Host): CheckRun {
         TARGET_VERSION: 'v1.34.4',
         NODE_NAME: 'cp-1',
         NODE_ROLE: role,
+        ...host.env,
       },
       encoding: 'utf8',
     });
@@ -266,6 +270,50 @@ describe('agent/upgrade-node.sh --check', () => {
   it('reports an HTTP error of the repository (no Release for the target minor)', () => {
     const r = runCheck('worker', { tools: tools('apt-get', { curl: 'printf 404' }), apt: { 'kubernetes.list': APT_LIST } });
     expect(r.result.repo).toMatchObject({ reachable: false, error: 'HTTP 404' });
+  });
+
+  it('with HOP_VERSIONS, checks each hop minor repository too (hopRepos); without it, hopRepos is empty', () => {
+    // v1.32 serves kubeadm 1.32.9; v1.33 has no Release (HTTP 404); v1.34 is the usual target repository.
+    const curl = [
+      'for a in "$@"; do url=$a; done',
+      'case "$*" in *-sSI*v1.33/*) printf 404; exit 0 ;; *-sSI*) printf 200; exit 0 ;; esac',
+      'case "$url" in',
+      `  *v1.32/deb/Packages) printf '%s\\n' 'Package: kubeadm' 'Version: 1.32.8-1.1' '' 'Package: kubeadm' 'Version: 1.32.9-1.1' ;;`,
+      `  *Packages) printf '%s\\n' '${PACKAGES.replaceAll('\n', "' '")}' ;;`,
+      '  *) exit 22 ;;',
+      'esac',
+    ].join('\n');
+    const apt = { 'kubernetes.list': APT_LIST };
+    const r = runCheck('control-plane', { tools: tools('apt-get', { curl }), apt, env: { HOP_VERSIONS: 'v1.32.9,1.33.5' } });
+    expect(r.stderr).toBe('');
+    expect(r.result.repo).toMatchObject({
+      url: 'https://pkgs.k8s.io/core:/stable:/v1.34/deb/Release',
+      versions: ['1.34.3-1.1', '1.34.4-1.1'],
+    });
+    expect(r.result.hopRepos).toEqual([
+      {
+        version: 'v1.32.9',
+        kind: 'pkgs.k8s.io',
+        url: 'https://pkgs.k8s.io/core:/stable:/v1.32/deb/Release',
+        reachable: true,
+        versions: ['1.32.8-1.1', '1.32.9-1.1'],
+      },
+      {
+        version: 'v1.33.5',
+        kind: 'pkgs.k8s.io',
+        url: 'https://pkgs.k8s.io/core:/stable:/v1.33/deb/Release',
+        reachable: false,
+        error: 'HTTP 404',
+      },
+    ]);
+    expect(r.calls.filter((c) => CHANGING.test(c))).toEqual([]);
+    expect(r.files['kubernetes.list']).toBe(APT_LIST);
+    const plain = runCheck('control-plane', { tools: tools('apt-get'), apt });
+    expect(plain.result.hopRepos).toEqual([]);
+    const bad = runCheck('control-plane', { tools: tools('apt-get'), apt, env: { HOP_VERSIONS: 'v1.33,$(reboot)' } });
+    expect(bad.status).toBe(0);
+    expect(bad.result.hopRepos).toEqual([]);
+    expect(bad.stderr).toContain("HOP_VERSIONS: 'v1.33' is not a Kubernetes version");
   });
 
   it('legacy repository, low disk, unreachable runtime and failing kubeadm are reported, not fatal', () => {

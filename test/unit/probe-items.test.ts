@@ -157,6 +157,63 @@ describe('node probe items', () => {
     for (const other of Object.values(out)) if (other.id !== id) expect(other.result).toBe('normal');
   });
 
+  const hopRepo = (version: string, over: Partial<NonNullable<ProbeResult['hopRepos']>[number]> = {}) => ({
+    version,
+    kind: 'pkgs.k8s.io' as const,
+    url: `https://pkgs.k8s.io/core:/stable:/${version.replace(/\.\d+$/, '')}/deb/Release`,
+    reachable: true,
+    versions: [`${version.slice(1)}-1.1`],
+    ...over,
+  });
+  const HOPS_OK = [hopRepo('v1.32.9'), hopRepo('v1.33.5')];
+
+  it.each<[string, NonNullable<ProbeResult['hopRepos']>, 'normal' | 'warning' | 'error', RegExp]>([
+    [
+      'every hop served',
+      HOPS_OK,
+      'normal',
+      /for v1\.34\.4, and masters theirs for the hops v1\.32\.9, v1\.33\.5; kubeadm 1\.34\.4 available/,
+    ],
+    [
+      "a hop minor's repository unreachable",
+      [hopRepo('v1.32.9'), hopRepo('v1.33.5', { reachable: false, versions: undefined, error: 'HTTP 404' })],
+      'error',
+      new RegExp(
+        '^the packages of the target or of a hop cannot be downloaded on: ' +
+          'cp-2 \\(hop v1\\.33\\.5: https://pkgs\\.k8s\\.io/core:/stable:/v1\\.33/deb/Release unreachable: HTTP 404\\)$',
+      ),
+    ],
+    [
+      "a hop's patch missing",
+      [hopRepo('v1.32.9', { versions: ['1.32.7-1.1', '1.32.8-1.1'] }), hopRepo('v1.33.5')],
+      'error',
+      /cp-2 \(hop v1\.32\.9: repository has 1\.32\.7, 1\.32\.8, not 1\.32\.9\)/,
+    ],
+    [
+      "a hop's index unreadable",
+      [hopRepo('v1.32.9', { versions: null }), hopRepo('v1.33.5')],
+      'warning',
+      /cp-2 \(hop v1\.32\.9: repository reachable, but its package index could not be read\)/,
+    ],
+  ])('package-repository with hops: %s', (_case, hopRepos, level, message) => {
+    const out = items([done('cp-1', { hopRepos: HOPS_OK }), done('cp-2', { hopRepos }), done('edge-1', { hopRepos: [] })]);
+    expect(out['package-repository']).toMatchObject({ result: level, nodes: level === 'normal' ? [] : ['cp-2'] });
+    expect(out['package-repository']!.message).toMatch(message);
+  });
+
+  it('package-repository: a result without hopRepos (an older agent) is judged by its target repository only', () => {
+    const out = items([done('cp-1'), done('edge-1')]);
+    expect(out['package-repository']).toMatchObject({ result: 'normal' });
+    expect(out['package-repository']!.message).not.toMatch(/hops/);
+  });
+
+  it('package-repository: a legacy repository is one error per node, not one per hop', () => {
+    const out = items([done('cp-1', { repo: { kind: 'legacy' }, hopRepos: [{ version: 'v1.33.5', kind: 'legacy' }] })]);
+    expect(out['package-repository']).toMatchObject({ result: 'error', nodes: ['cp-1'] });
+    expect(out['package-repository']!.message.match(/legacy/g)).toHaveLength(1);
+    expect(out['package-repository']!.message).toMatch(/^the target's packages cannot be downloaded on: cp-1 \(legacy/);
+  });
+
   it('swap on with a kubelet configured for it is normal, and says so', () => {
     const out = items([done('edge-1', { swap: { enabled: true, devices: ['/swapfile'], kubeletAllows: true } })]);
     expect(out.swap).toMatchObject({ result: 'normal', message: 'swap is on but the kubelet allows it (failSwapOn: false): edge-1' });
@@ -334,6 +391,17 @@ describe('check pods and the request', () => {
     expect(upgrade.metadata!.name).toBe('upgrade-edge-1-v1-34-4');
     expect(upgrade.spec!.containers[0]!.args).toBeUndefined();
     expect(upgrade.spec!.priorityClassName).toBe('system-node-critical');
+  });
+
+  it.each<[string, 'control-plane' | 'first-control-plane' | 'worker', 'check' | undefined, string[] | undefined, string | undefined]>([
+    ['a master probe in a multi-minor upgrade', 'control-plane', 'check', ['v1.32.9', 'v1.33.5', 'v1.34.4'], 'v1.32.9,v1.33.5'],
+    ['the first master too', 'first-control-plane', 'check', ['v1.33.5', 'v1.34.4'], 'v1.33.5'],
+    ['a worker (upgraded once, to the target)', 'worker', 'check', ['v1.32.9', 'v1.33.5', 'v1.34.4'], undefined],
+    ['a single-minor upgrade', 'control-plane', 'check', undefined, undefined],
+    ['an upgrade pod (not a probe)', 'control-plane', undefined, ['v1.33.5', 'v1.34.4'], undefined],
+  ])('HOP_VERSIONS: %s', (_case, role, mode, hops, expected) => {
+    const pod = buildUpgradePod({ ...input, role, ...(mode ? { mode } : {}), ...(hops ? { hops } : {}) });
+    expect(pod.spec!.containers[0]!.env!.find((e) => e.name === 'HOP_VERSIONS')?.value).toBe(expected);
   });
 
   it.each([

@@ -43,6 +43,8 @@ test('v1.31 → v1.34 with --via: the masters hop 1.32 → 1.33 → 1.34, the wo
   const handle = await start(c, { via: VIA });
 
   await eventually('hop 1, cp-1 in flight', () => c.held.includes('cp-1'));
+  // The node probes get the hops, so masters' probe pods check every hop minor's repository (HOP_VERSIONS).
+  expect(c.callsOf('probeNodes')[0]!.args).toMatchObject({ hops: ['v1.32.9', 'v1.33.5', 'v1.34.4'] });
   expect(await getProgress(client, c.clusterId)).toMatchObject({
     phase: 'masters',
     hop: { number: 1, of: 3, version: 'v1.32.9' },
