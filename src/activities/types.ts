@@ -98,8 +98,11 @@ export interface UpgradeActivities {
    * `timeoutMs`; returns those online then (empty on timeout) and those deleted from the cluster.
    */
   waitForNodesOnline(args: UpgradeRef & { nodes: string[]; timeoutMs: number }): Promise<{ online: string[]; removed: string[] }>;
-  /** Labels and annotates a failed worker as quarantined (failure budget); it stays cordoned, its pod kept. */
-  quarantineNode(args: NodeStepArgs & { message: string }): Promise<void>;
+  /**
+   * Labels and annotates a failed worker as quarantined (failure budget); it stays cordoned, its pod kept.
+   * `step: 'prepare'`: a cloud worker whose prepare failed (never cordoned).
+   */
+  quarantineNode(args: NodeStepArgs & { message: string; step?: 'prepare' }): Promise<void>;
   /**
    * Restores what the upgrade changed: uncordons every node this upgrade cordoned. With
    * `deleteRecords` it also deletes the upgrade pods and Events in kube-upgrade and the Events it

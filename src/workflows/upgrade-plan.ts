@@ -34,6 +34,8 @@ export const Patch = {
   BatchChildren: 'batch-children',
   /** An error pause after the last worker batch (over the failure budget) is waited out instead of ending `succeeded`. */
   PauseAfterLastBatch: 'pause-after-last-batch',
+  /** A cloud worker whose prepare fails under a failure budget is quarantined (`quarantineNode`) instead of pausing the upgrade. */
+  PrepareQuarantine: 'prepare-quarantine',
 } as const;
 
 /** Inventory, version rules and the pre-check; fixes the node order and roles. Runs once per upgrade, not per run. */

@@ -30,7 +30,13 @@ export async function quarantineWithinBudget(run: UpgradeRun, errors: LastError[
   await Promise.all(
     failed.map(async (e) => {
       try {
-        const args = { ...ref, node: e.node, role: 'worker' as const, message: e.message };
+        const args = {
+          ...ref,
+          node: e.node,
+          role: 'worker' as const,
+          message: e.message,
+          ...(e.step === 'prepare' ? { step: 'prepare' as const } : {}),
+        };
         await activities.within1Minute.quarantineNode.executeWithOptions({ summary: `quarantine ${e.node}` }, [args]);
         state.quarantine(e);
       } catch (err) {

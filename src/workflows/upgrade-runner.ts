@@ -29,7 +29,7 @@ import type { upgradeCluster } from './upgrade-cluster.js';
 import { PROGRESS_MEMO, workflowIdFor } from './definitions.js';
 import { runGate } from './upgrade-gate.js';
 import { Patch } from './upgrade-plan.js';
-import { preparePhase } from './upgrade-prepare.js';
+import { prepareGroup, preparePhase } from './upgrade-prepare.js';
 import { quarantineWithinBudget } from './upgrade-quarantine.js';
 import type { UpgradeRun } from './upgrade-run.js';
 
@@ -121,6 +121,8 @@ export class Runner {
         const next = await this.safePoint(() => (state.openBatchRemaining > 0 ? state.openBatchRemaining : state.nextBatchSize));
         if (next !== 'go') return next;
         if (state.pendingGate) await runGate(this.hopRun());
+        // Quarantined cloud workers whose prepare failed, queued again by a resume: prepared before their upgrade.
+        else if (state.todoPrepare.length > 0) await prepareGroup(this.run);
         else if (state.todoWorkers.length > 0) await this.runBatch();
       }
       if (state.waitingDeferred.length === 0) return null;
