@@ -63,9 +63,10 @@ export async function waitForNodesOnline(
 
 /**
  * Implements `quarantineNode`: labels the failed worker {@link QUARANTINED_LABEL} (the upgrade) and
- * annotates it with the error; it stays cordoned and its upgrade pod is kept. A Warning Event says so.
+ * annotates it with the error; it stays cordoned and its upgrade pod is kept (a cloud worker whose prepare
+ * failed was never cordoned; its prepare pod is kept). A Warning Event says so.
  */
-export async function quarantineNode(clients: KubeClients, args: NodeStepArgs & { message: string }): Promise<void> {
+export async function quarantineNode(clients: KubeClients, args: NodeStepArgs & { message: string; step?: 'prepare' }): Promise<void> {
   const kube = clients.for(args.clusterId);
   const reason = args.message.length > MAX_REASON ? `${args.message.slice(0, MAX_REASON - 1)}…` : args.message;
   await withApiRetry(
@@ -85,6 +86,7 @@ export async function quarantineNode(clients: KubeClients, args: NodeStepArgs & 
       ),
     { forMs: 45_000 },
   );
-  const message = `edge-upgrade ${args.upgradeId}: quarantined ${args.node} (its upgrade failed; it stays cordoned): ${reason}`;
+  const what = args.step === 'prepare' ? 'its prepare failed; it was not cordoned' : 'its upgrade failed; it stays cordoned';
+  const message = `edge-upgrade ${args.upgradeId}: quarantined ${args.node} (${what}): ${reason}`;
   await new EventRecorder(kube.core, args).warning('UpgradeQuarantined', message);
 }

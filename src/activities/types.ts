@@ -100,8 +100,11 @@ export interface UpgradeActivities {
    * `timeoutMs`; returns those online then (empty on timeout) and those deleted from the cluster.
    */
   waitForNodesOnline(args: UpgradeRef & { nodes: string[]; timeoutMs: number }): Promise<{ online: string[]; removed: string[] }>;
-  /** Labels and annotates a failed worker as quarantined (failure budget); it stays cordoned, its pod kept. */
-  quarantineNode(args: NodeStepArgs & { message: string }): Promise<void>;
+  /**
+   * Labels and annotates a failed worker as quarantined (failure budget); it stays cordoned, its pod kept.
+   * `step: 'prepare'`: a cloud worker whose prepare failed (never cordoned).
+   */
+  quarantineNode(args: NodeStepArgs & { message: string; step?: 'prepare' }): Promise<void>;
   /**
    * A batch child workflow (`workflowId`) was cancelled by hand, and the cancel is ignored: its nodes
    * finish. Records a Warning Event `UpgradeBatchCancelIgnored` on each of its `nodes`, labelled with

@@ -40,6 +40,8 @@ export const Patch = {
   ReleaseExpiredDeferred: 'release-expired-deferred',
   /** The node probes of a multi-minor upgrade get its hops, so masters' probes check every hop's repository (asked only with hops). */
   ProbeHops: 'probe-hops',
+  /** A cloud worker whose prepare fails under a failure budget is quarantined (`quarantineNode`) instead of pausing the upgrade. */
+  PrepareQuarantine: 'prepare-quarantine',
 } as const;
 
 /** Inventory, version rules and the pre-check; fixes the node order and roles. Runs once per upgrade, not per run. */

@@ -8,14 +8,17 @@
  * At most {@link PREPARE_CONCURRENCY} nodes are prepared at once, with a safe point (pause, resume,
  * cancel, continue-as-new) between groups. A failed node pauses the upgrade like any node failure
  * (step 'prepare', with the pod's log tail) and is retried first after the resume, which deletes the
- * failed prepare pod. An offline node pauses the upgrade (step 'offline'), or with offline 'defer'
- * is skipped: its own upgrade later follows the offline rules. Without cloud workers the phase is
+ * failed prepare pod. Under a failure budget it is quarantined instead, like a failed worker, and
+ * its upgrade skipped; a resume or `retryQuarantined` prepares it again before its upgrade. An
+ * offline node pauses the upgrade (step 'offline'), or with offline 'defer' is skipped: its own
+ * upgrade later follows the offline rules. Without cloud workers the phase is
  * skipped and issues no command, so such upgrades' histories are what they were before.
  */
 import { isCancellation, patched } from '@temporalio/workflow';
 import type { CancelReason, LastError } from '../planning/types.js';
 import { REMOVED, isNodeOffline, isNodeRemoved, offlineError, stepError, type NodeResult } from './upgrade-activities.js';
 import { Patch } from './upgrade-plan.js';
+import { budgetOf, quarantineWithinBudget } from './upgrade-quarantine.js';
 import type { UpgradeRun } from './upgrade-run.js';
 
 /**
@@ -40,16 +43,30 @@ export async function preparePhase(run: UpgradeRun, safePoint: (nextNodes: () =>
     state.setPhase('prepare');
     publish();
   }
-  while (state.phase === 'prepare' && state.todoPrepare.length > 0) {
+  while (state.phase === 'prepare' && (state.todoPrepare.length > 0 || pausedOnQuarantined(run))) {
     const next = await safePoint(() => Math.min(PREPARE_CONCURRENCY, state.todoPrepare.length));
     if (next !== 'go') return next;
-    await prepareGroup(run);
+    if (state.todoPrepare.length > 0) await prepareGroup(run);
   }
   return 'go';
 }
 
-/** Prepares the next group of cloud nodes; pauses when one failed (after the others finished). */
-async function prepareGroup(run: UpgradeRun): Promise<void> {
+/**
+ * Paused over the failure budget with every failed node quarantined, none queued: the phase waits
+ * for the resume, which queues them to be prepared again (before the masters).
+ */
+function pausedOnQuarantined(run: UpgradeRun): boolean {
+  const { state } = run;
+  return state.state === 'paused' && state.progress.pause?.reason === 'error' && state.quarantined.length > 0;
+}
+
+/**
+ * Prepares the next group of cloud nodes. A failed node pauses the upgrade (after the others
+ * finished), unless a failure budget quarantines it: then its upgrade is skipped too, and the
+ * upgrade goes on until more workers are quarantined than the budget allows. The runner also calls
+ * this in the workers phase, for quarantined cloud workers a resume or `retryQuarantined` queued again.
+ */
+export async function prepareGroup(run: UpgradeRun): Promise<void> {
   const { state, request, publish } = run;
   const nodes = state.takePrepare(PREPARE_CONCURRENCY);
   publish();
@@ -61,21 +78,31 @@ async function prepareGroup(run: UpgradeRun): Promise<void> {
     else if (result.step === 'offline' && request.offline === 'defer') state.prepareEnded(node, { skipped: result.message });
     else errors.push(result);
   }
+  const unbudgeted = quarantines(run, errors) ? await quarantineWithinBudget(run, errors) : errors;
+  for (const e of errors) if (state.quarantined.includes(e.node)) state.prepareEnded(e.node, 'quarantined');
   // Failed nodes go first in the queue, in group order, so a resume retries them first.
-  for (const e of [...errors].reverse()) state.prepareEnded(e.node, 'failed');
-  if (errors.length > 0) {
-    const first = errors[0]!;
-    const others =
-      errors.length > 1
-        ? ` (${errors.length - 1} more cloud node(s) failed too: ${errors
-            .slice(1)
-            .map((e) => e.node)
-            .join(', ')})`
-        : '';
-    state.recordError({ ...first, message: first.message + others });
-    state.pause('error', new Date().toISOString(), `error on ${first.node} (${first.step})`);
-  }
+  for (const e of [...unbudgeted].reverse()) if (!state.quarantined.includes(e.node)) state.prepareEnded(e.node, 'failed');
+  if (unbudgeted.length > 0) pauseForPrepareErrors(run, unbudgeted);
   publish();
+}
+
+/** Whether a failure budget quarantines these failed nodes: with a budget, and a failure other than offline among them. */
+function quarantines(run: UpgradeRun, errors: LastError[]): boolean {
+  if (budgetOf(run) === 0 || !errors.some((e) => e.step !== 'offline')) return false;
+  // Older code paused on every prepare failure: their recorded histories have no quarantineNode here.
+  return patched(Patch.PrepareQuarantine);
+}
+
+/** Pauses on the first error, naming the other failed nodes. */
+function pauseForPrepareErrors(run: UpgradeRun, errors: LastError[]): void {
+  const first = errors[0]!;
+  const names = errors
+    .slice(1)
+    .map((e) => e.node)
+    .join(', ');
+  const others = errors.length > 1 ? ` (${errors.length - 1} more cloud node(s) failed too: ${names})` : '';
+  run.state.recordError({ ...first, message: first.message + others });
+  run.state.pause('error', new Date().toISOString(), `error on ${first.node} (${first.step})`);
 }
 
 /** Runs one node's prepare pod; null when it is prepared, else why not. */

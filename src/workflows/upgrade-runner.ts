@@ -22,7 +22,6 @@ import {
 import { batchCancelIgnoredMessage, maxBatchSize, nextBatchSize } from '../planning/batches.js';
 import type { CancelReason, LastError } from '../planning/types.js';
 import { isoSeconds, nextOpen } from '../planning/window.js';
-import { failureBudget } from '../planning/request.js';
 import { REMOVED, stepError, type NodeResult } from './upgrade-activities.js';
 import { upgradeNodeBatch } from './upgrade-batch.js';
 import { EVENTS_PER_NODE, NODES_PER_RUN, RUN_EVENT_BUDGET, upgradeNodes, type NodeLimits, type NodeSteps } from './node-steps.js';
@@ -30,7 +29,8 @@ import type { upgradeCluster } from './upgrade-cluster.js';
 import { PROGRESS_MEMO, workflowIdFor } from './definitions.js';
 import { runGate } from './upgrade-gate.js';
 import { Patch } from './upgrade-plan.js';
-import { preparePhase } from './upgrade-prepare.js';
+import { prepareGroup, preparePhase } from './upgrade-prepare.js';
+import { quarantineWithinBudget } from './upgrade-quarantine.js';
 import type { UpgradeRun } from './upgrade-run.js';
 
 /** How the upgrade ended: all nodes done, or cancelled (by the user, or by the pause timeout). */
@@ -121,6 +121,8 @@ export class Runner {
         const next = await this.safePoint(() => (state.openBatchRemaining > 0 ? state.openBatchRemaining : state.nextBatchSize));
         if (next !== 'go') return next;
         if (state.pendingGate) await runGate(this.hopRun());
+        // Quarantined cloud workers whose prepare failed, queued again by a resume: prepared before their upgrade.
+        else if (state.todoPrepare.length > 0) await prepareGroup(this.run);
         else if (state.todoWorkers.length > 0) await this.runBatch();
       }
       if (state.waitingDeferred.length === 0) return null;
@@ -222,7 +224,7 @@ export class Runner {
       }
     }
     this.gateNext('workers', upgraded, owners);
-    const unbudgeted = await this.quarantineWithinBudget(errors);
+    const unbudgeted = await quarantineWithinBudget(this.hopRun(), errors);
     if (unbudgeted.length > 0) this.pauseForBatchErrors(unbudgeted);
     else if (state.state === 'paused') state.closeBatch();
     else if (state.openBatchRemaining === 0) state.batchFinished(nextBatchSize(state.progress.workers.batch?.size ?? 1, this.workerCap));
@@ -283,41 +285,6 @@ export class Runner {
     state.recordError({ ...first, message: first.message + others });
     state.closeBatch();
     this.pauseForError(first);
-  }
-
-  /**
-   * Under a failure budget (`maxFailures`), failed workers are quarantined and the upgrade goes on;
-   * returns the errors that must pause it: all of them without a budget, an offline worker's (it was
-   * never touched, so there is nothing to quarantine), or every quarantined worker's once there are
-   * more than the budget allows.
-   */
-  private async quarantineWithinBudget(errors: LastError[]): Promise<LastError[]> {
-    const { state, request, activities, ref } = this.hopRun();
-    const budget = failureBudget(request.maxFailures, state.progress.workers.total);
-    const offline = errors.filter((e) => e.step === 'offline');
-    const failed = errors.filter((e) => e.step !== 'offline');
-    if (budget === 0 || failed.length === 0) return errors;
-    const notQuarantined: LastError[] = [];
-    await Promise.all(
-      failed.map(async (e) => {
-        try {
-          const args = { ...ref, node: e.node, role: 'worker' as const, message: e.message };
-          await activities.within1Minute.quarantineNode.executeWithOptions({ summary: `quarantine ${e.node}` }, [args]);
-          state.quarantine(e);
-        } catch (err) {
-          if (isCancellation(err)) throw err;
-          const q = stepError(err, e.node, 'quarantine');
-          notQuarantined.push({ ...e, message: `${e.message}; quarantining it failed: ${q.message}` });
-        }
-      }),
-    );
-    const over = state.quarantined.length > budget;
-    if (failed.length > 0) state.recordError(failed[failed.length - 1]!);
-    if (!over) return [...offline, ...notQuarantined];
-    const all = state.progress.workers.quarantined ?? [];
-    const names = all.map((q) => `${q.node} (${q.step})`).join(', ');
-    const message = `${all.length} workers failed, over the failure budget of ${budget}: ${names}`;
-    return [...offline, ...notQuarantined, { ...failed[0]!, message }];
   }
 
   /**

@@ -564,10 +564,18 @@ export class UpgradeState {
     this.s.retryQuarantinedRequested = false;
   }
 
-  /** The quarantined workers go to the front of the queue (retried first); the list empties. */
+  /**
+   * The quarantined workers go to the front of the queue (retried first); the list empties. Those
+   * whose prepare failed also go to the front of the prepare queue: they are prepared again first.
+   */
   requeueQuarantined(): void {
     const nodes = this.quarantined.filter((n) => !this.s.todoWorkers.includes(n));
     this.s.todoWorkers.unshift(...nodes);
+    const unprepared = (this.s.progress.workers.quarantined ?? []).filter((q) => q.step === 'prepare').map((q) => q.node);
+    if (unprepared.length > 0) {
+      const todo = (this.s.todoPrepare ??= []);
+      todo.unshift(...unprepared.filter((n) => !todo.includes(n)));
+    }
     this.s.progress.workers.quarantined = [];
     this.s.retryQuarantinedRequested = false;
   }
@@ -594,12 +602,16 @@ export class UpgradeState {
     return nodes;
   }
 
-  /** How one node's preparation ended: prepared, skipped (offline with 'defer', or removed) with why, or failed (queued first again). */
-  prepareEnded(node: string, outcome: 'prepared' | 'failed' | { skipped: string }): void {
+  /**
+   * How one node's preparation ended: prepared, skipped (offline with 'defer', or removed) with why,
+   * failed (queued first again), or quarantined under a failure budget (its upgrade is skipped too).
+   */
+  prepareEnded(node: string, outcome: 'prepared' | 'failed' | 'quarantined' | { skipped: string }): void {
     const p = this.s.progress.prepare!;
     p.current = p.current.filter((n) => n !== node);
     if (outcome === 'prepared') p.done++;
     else if (outcome === 'failed') (this.s.todoPrepare ??= []).unshift(node);
+    else if (outcome === 'quarantined') this.s.todoWorkers = this.s.todoWorkers.filter((n) => n !== node);
     else (p.skipped ??= []).push({ node, reason: outcome.skipped });
   }
 

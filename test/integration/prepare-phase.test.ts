@@ -5,10 +5,18 @@
  * runs on exactly the 2 cloud nodes, before the first master's upgrade pod, and leaves no prepare
  * pod behind. Then a prepare failure (sim.edge-upgrade.io/fail-prepare) pauses the upgrade
  * touching no node; a cancel deletes the failed prepare pod; a second try pauses again and a
- * resume deletes the failed pod, prepares the node again and completes.
+ * resume deletes the failed pod, prepares the node again and completes. With a failure budget, a
+ * prepare failure quarantines the cloud node instead: labelled, never cordoned nor upgraded, partial.
  */
 import { cancelUpgrade, resumeUpgrade, startUpgrade } from '../../src/api.js';
-import { AGENT_MODE_LABEL, NODE_EVENT_NAMESPACE, SIM_FAIL_PREPARE_LABEL, UPGRADE_NAMESPACE } from '../../src/planning/labels.js';
+import {
+  AGENT_MODE_LABEL,
+  NODE_EVENT_NAMESPACE,
+  QUARANTINE_REASON_ANNOTATION,
+  QUARANTINED_LABEL,
+  SIM_FAIL_PREPARE_LABEL,
+  UPGRADE_NAMESPACE,
+} from '../../src/planning/labels.js';
 import { upgradePodName } from '../../src/planning/names.js';
 import type { UpgradeRequest } from '../../src/planning/types.js';
 import { eventually } from '../helpers/poll.js';
@@ -129,3 +137,27 @@ test('a prepare failure pauses, touching no node; cancel removes its pod; again,
     true,
   );
 }, 600_000);
+
+test('with a failure budget a prepare failure quarantines the cloud node: labelled, not upgraded, the upgrade ends partial', async () => {
+  const TARGET = 'v1.36.0';
+  await setNodeLabel(h, 'cloud-001', SIM_FAIL_PREPARE_LABEL, 'true');
+  const before = seen.length;
+  await startUpgrade(h.env.client, { ...request(TARGET), maxFailures: 1 });
+  const done = await progressUntil(h, 'the upgrade to end (or pause)', (p) => p.state !== 'running', 300_000);
+  expect(done).toMatchObject({
+    state: 'succeeded',
+    partial: true,
+    prepare: { total: 2, done: 1 },
+    workers: { total: 10, upgraded: 9, quarantined: [{ node: 'cloud-001', step: 'prepare' }] },
+  });
+  const node = (await nodes(h)).get('cloud-001')!;
+  expect(node.metadata?.labels?.[QUARANTINED_LABEL]).toBeDefined();
+  expect(node.metadata?.annotations?.[QUARANTINE_REASON_ANNOTATION]).toContain('cloud-001');
+  expect(node.spec?.unschedulable).toBeFalsy();
+  expect(node.status?.nodeInfo?.kubeletVersion).not.toBe(TARGET);
+  expect(seen.slice(before).some((s) => s.kind === 'upgrade' && s.node === 'cloud-001')).toBe(false);
+  // Its failed prepare pod stays, as a failed worker's upgrade pod does.
+  expect((await preparePods()).map((p) => [p.metadata?.name, p.status?.phase])).toEqual([
+    [upgradePodName('cloud-001', TARGET, 'prepare'), 'Failed'],
+  ]);
+}, 420_000);

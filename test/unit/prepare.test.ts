@@ -134,6 +134,25 @@ describe('prepare progress', () => {
     expect(next.progress.prepare).toEqual({ total: 4, done: 1, current: [], skipped: [{ node: 'cloud-3', reason: 'cloud-3 is offline' }] });
   });
 
+  it('a node quarantined in prepare leaves the worker queue; requeued, it is prepared again first and queued first', () => {
+    const s = new UpgradeState(UpgradeState.initial('shop', TO));
+    s.plan({ total: 0, todo: [] }, { total: 4, todo: ['cloud-1', 'cloud-2', 'edge-1', 'edge-2'] });
+    s.planPrepare(['cloud-1', 'cloud-2']);
+    s.takePrepare(2);
+    s.prepareEnded('cloud-1', 'prepared');
+    s.quarantine({ node: 'cloud-2', step: 'prepare', message: 'prepare pod prepare-cloud-2 failed', at: '2026-01-01T00:00:00Z' });
+    s.prepareEnded('cloud-2', 'quarantined');
+    expect(s.todoWorkers).toEqual(['cloud-1', 'edge-1', 'edge-2']);
+    expect(s.todoPrepare).toEqual([]);
+    expect(s.progress.prepare).toEqual({ total: 2, done: 1, current: [] });
+    s.quarantine({ node: 'edge-1', step: 'upgrade-pod', message: 'exit code 1', at: '2026-01-01T00:00:00Z' });
+    s.takeBatch();
+    s.requeueQuarantined();
+    expect(s.todoPrepare).toEqual(['cloud-2']);
+    expect(s.todoWorkers.slice(0, 2).sort()).toEqual(['cloud-2', 'edge-1']);
+    expect(s.quarantined).toEqual([]);
+  });
+
   it('status and the Web UI line show the phase, the nodes in flight and those skipped', () => {
     const s = new UpgradeState(UpgradeState.initial('shop', TO));
     s.planPrepare(['cloud-1', 'cloud-2']);

@@ -102,6 +102,8 @@ test('a prepare failure pauses (step prepare, log tail), touching no node; resum
   expect(after.slice(0, 2)).toEqual(['deleteFailedUpgradePods', 'runPreparePod cloud-2']);
   expect(c.hasFailedPod('prepare-cloud-2')).toBe(false);
   expect(result).toMatchObject({ state: 'succeeded', prepare: { total: 3, done: 3 }, masters: { upgraded: 2 }, workers: { upgraded: 6 } });
+  // Without a failure budget nothing is quarantined: the new path (and its marker) is not taken.
+  expect(await patchesOf(handle)).not.toContain(Patch.PrepareQuarantine);
 });
 
 test('a pause during prepare lets the group finish, keeps the prepare progress, and resume prepares the rest first', async () => {
@@ -163,4 +165,76 @@ test('an offline cloud worker pauses the upgrade (step offline); with offline de
   expect(result.prepare).toMatchObject({ total: 2, done: 1, skipped: [{ node: 'cloud-1', reason: expect.stringContaining('offline') }] });
   expect(result).toMatchObject({ state: 'succeeded', partial: true, workers: { deferred: [{ node: 'cloud-1', expired: true }] } });
   expect(deferring.callsOf('cordonNode', 'cloud-1')).toEqual([]);
+});
+
+test('with a failure budget a failed prepare quarantines the cloud worker (not upgraded, listed, partial), not a pause', async () => {
+  const c = f.cluster('prepare-budget', nodes(3));
+  c.failPrepare.add('cloud-2');
+  const handle = await start(c, { maxFailures: 1 });
+  const ended = await eventually('ended or paused', async () => {
+    const p = await progress(c);
+    return p.state === 'succeeded' || p.state === 'paused' ? p : undefined;
+  });
+  expect(ended).toMatchObject({
+    state: 'succeeded',
+    partial: true,
+    prepare: { total: 3, done: 2 },
+    masters: { upgraded: 2 },
+    workers: { total: 6, upgraded: 5, quarantined: [{ node: 'cloud-2', step: 'prepare' }] },
+  });
+  // Labelled with the reason, its failed prepare pod kept; never cordoned nor upgraded.
+  expect(c.nodes.get('cloud-2')!.quarantined).toMatch(/prepare pod prepare-cloud-2 failed/);
+  expect(c.hasFailedPod('prepare-cloud-2')).toBe(true);
+  expect(c.callsOf('cordonNode', 'cloud-2')).toEqual([]);
+  expect(c.callsOf('runUpgradePod', 'cloud-2')).toEqual([]);
+  expect(c.callsOf('runUpgradePod').map((x) => x.node)).toEqual(expect.arrayContaining(['cloud-1', 'cloud-3']));
+  expect(await patchesOf(handle)).toContain(Patch.PrepareQuarantine);
+});
+
+test('prepare failures over the budget pause naming them all; resume prepares them again before the masters', async () => {
+  const c = f.cluster('prepare-budget-over', nodes(3));
+  c.failPrepare.add('cloud-1');
+  c.failPrepare.add('cloud-3');
+  const handle = await start(c, { maxFailures: 1 });
+  const paused = await eventually('paused', async () => {
+    const p = await progress(c);
+    return p.state !== 'running' ? p : undefined;
+  });
+  expect(paused).toMatchObject({ state: 'paused', phase: 'prepare', pause: { reason: 'error' }, prepare: { done: 1 } });
+  expect(paused.lastError!.message).toMatch(/^2 workers failed, over the failure budget of 1: /);
+  for (const n of ['cloud-1', 'cloud-3']) expect(paused.lastError!.message).toContain(`${n} (prepare)`);
+  expect(c.callsOf('cordonNode')).toEqual([]);
+
+  c.failPrepare.clear();
+  const resumedAt = c.calls.length;
+  await resumeUpgrade(f.client, c.clusterId);
+  const result = await handle.result();
+  const after = c.calls.slice(resumedAt).map((x) => `${x.activity}${x.node ? ` ${x.node}` : ''}`);
+  expect(after[0]).toBe('deleteFailedUpgradePods');
+  expect(after.slice(1, 3).sort()).toEqual(['runPreparePod cloud-1', 'runPreparePod cloud-3']);
+  expect(result).toMatchObject({ state: 'succeeded', prepare: { total: 3, done: 3 }, workers: { upgraded: 6, quarantined: [] } });
+  expect(result.partial).toBeUndefined();
+});
+
+test('a cloud worker quarantined in prepare and retried by a later resume is prepared again before its upgrade', async () => {
+  const c = f.cluster('prepare-budget-later', nodes(2));
+  c.failPrepare.add('cloud-1');
+  c.failUpgrade.add('edge-1');
+  c.failUpgrade.add('edge-2');
+  const handle = await start(c, { maxFailures: 1 });
+  const paused = await eventually('paused', async () => {
+    const p = await progress(c);
+    return p.state !== 'running' ? p : undefined;
+  });
+  // cloud-1 (prepare) and the first failed edge worker: over the budget of 1, in the workers phase.
+  expect(paused).toMatchObject({ state: 'paused', phase: 'workers' });
+  expect(paused.lastError!.message).toMatch(/over the failure budget of 1: .*cloud-1 \(prepare\)/);
+  c.failPrepare.clear();
+  c.failUpgrade.clear();
+  await resumeUpgrade(f.client, c.clusterId);
+  const result = await handle.result();
+  expect(result).toMatchObject({ state: 'succeeded', prepare: { total: 2, done: 2 }, workers: { upgraded: 5, quarantined: [] } });
+  const prepares = c.callsOf('runPreparePod', 'cloud-1');
+  expect(prepares).toHaveLength(2);
+  expect(prepares[1]!.seq).toBeLessThan(c.callsOf('runUpgradePod', 'cloud-1')[0]!.seq);
 });
