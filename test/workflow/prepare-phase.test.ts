@@ -28,6 +28,12 @@ function nodes(cloud = 2, labelled = true): ClusterNode[] {
 const start = (c: FakeCluster, extra: Partial<UpgradeRequest> = {}): Promise<UpgradeHandle> =>
   startUpgrade(f.client, { clusterId: c.clusterId, gate: NO_GATE, targetVersion: TO, ...extra });
 const progress = (c: FakeCluster): Promise<Progress> => getProgress(f.client, c.clusterId);
+/** The progress once the upgrade is no longer running (paused, or ended). */
+const stopped = (c: FakeCluster): Promise<Progress> =>
+  eventually('paused or ended', async () => {
+    const p = await progress(c);
+    return p.state !== 'running' ? p : undefined;
+  });
 
 /** The patch IDs the run recorded (markers of `patched()`). */
 async function patchesOf(handle: UpgradeHandle): Promise<string[]> {
@@ -196,10 +202,7 @@ test('prepare failures over the budget pause naming them all; resume prepares th
   c.failPrepare.add('cloud-1');
   c.failPrepare.add('cloud-3');
   const handle = await start(c, { maxFailures: 1 });
-  const paused = await eventually('paused', async () => {
-    const p = await progress(c);
-    return p.state !== 'running' ? p : undefined;
-  });
+  const paused = await stopped(c);
   expect(paused).toMatchObject({ state: 'paused', phase: 'prepare', pause: { reason: 'error' }, prepare: { done: 1 } });
   expect(paused.lastError!.message).toMatch(/^2 workers failed, over the failure budget of 1: /);
   for (const n of ['cloud-1', 'cloud-3']) expect(paused.lastError!.message).toContain(`${n} (prepare)`);
@@ -222,10 +225,7 @@ test('a cloud worker quarantined in prepare and retried by a later resume is pre
   c.failUpgrade.add('edge-1');
   c.failUpgrade.add('edge-2');
   const handle = await start(c, { maxFailures: 1 });
-  const paused = await eventually('paused', async () => {
-    const p = await progress(c);
-    return p.state !== 'running' ? p : undefined;
-  });
+  const paused = await stopped(c);
   // cloud-1 (prepare) and the first failed edge worker: over the budget of 1, in the workers phase.
   expect(paused).toMatchObject({ state: 'paused', phase: 'workers' });
   expect(paused.lastError!.message).toMatch(/over the failure budget of 1: .*cloud-1 \(prepare\)/);
