@@ -17,6 +17,7 @@ import semver from 'semver';
 import { nodeReady } from '../planning/cluster.js';
 import {
   AGENT_MODE_LABEL,
+  KEPT_REASON_ANNOTATION,
   MADE_BY_LABEL,
   NODE_EVENT_NAMESPACE,
   NODE_NAME_LABEL,
@@ -25,10 +26,11 @@ import {
 } from '../planning/labels.js';
 import { labelValue } from '../planning/names.js';
 import { upgradeSelector } from '../planning/upgrade-pod.js';
-import { cordonedBy, recordedBy, uncordonIfOurs } from './cordon.js';
+import { cordonRecord, recordedBy, recordedByEarlier } from '../planning/cordon-record.js';
+import { cordonedBy, uncordonIfOurs } from './cordon.js';
 import { EventRecorder } from './events.js';
 import { listNodes } from './inventory.js';
-import { heartbeat, ignoreNotFound, listAll, type Kube, type KubeClients } from './kube.js';
+import { FIELD_MANAGER, heartbeat, ignoreNotFound, listAll, mergePatch, type Kube, type KubeClients } from './kube.js';
 import type { CleanupResult, UpgradeRef } from './types.js';
 
 /**
@@ -119,14 +121,19 @@ function notReadyAtTarget(node: V1Node, pod: V1Pod): string | undefined {
     : `its kubelet is ${kubelet || 'unknown'}, not ${target}${nodeReady(node) ? '' : ', and it is not Ready'}`;
 }
 
+/** A node a cleanup keeps cordoned: the upgrade pod that says why (none for a cordon taken over and not upgraded yet), and the reason. */
+type Keep = { pod?: V1Pod; reason: string };
+
 /**
  * Nodes among `cordoned` (under this upgrade's cordon) whose upgrade pod in `pods` did not succeed
  * (Failed, or still Pending/Running), or succeeded without the node becoming Ready at its target,
- * with the reason they stay cordoned.
+ * with the reason they stay cordoned. A cordon this upgrade took over from an earlier one (it carries the
+ * earlier reason) stays too, unless this upgrade's pod there succeeded with the node Ready at the target.
  */
-function halfUpgraded(cordoned: V1Node[], pods: V1Pod[]): Map<string, { pod: V1Pod; reason: string }> {
+function halfUpgraded(cordoned: V1Node[], pods: V1Pod[]): Map<string, Keep> {
   const mine = new Map(cordoned.map((n) => [n.metadata!.name!, n]));
-  const found = new Map<string, { pod: V1Pod; reason: string }>();
+  const found = new Map<string, Keep>();
+  const done = new Set<string>();
   for (const p of pods) {
     const node = mine.get(podNode(p) ?? '');
     if (!node) continue;
@@ -135,10 +142,18 @@ function halfUpgraded(cordoned: V1Node[], pods: V1Pod[]): Map<string, { pod: V1P
     let why: string;
     if (phase === 'Succeeded') {
       const notReady = notReadyAtTarget(node, p);
-      if (!notReady) continue;
+      if (!notReady) {
+        done.add(node.metadata!.name!);
+        continue;
+      }
       why = `its upgrade pod ${name} succeeded, but ${notReady}`;
     } else why = phase === 'Failed' ? `its upgrade pod ${name} failed` : `its upgrade pod ${name} has not finished (${phase})`;
     found.set(node.metadata!.name!, { pod: p, reason: `${why}; the node may be half-upgraded` });
+  }
+  for (const [name, node] of mine) {
+    const earlier = cordonRecord(node).keptReason;
+    if (earlier === undefined || found.has(name) || done.has(name)) continue;
+    found.set(name, { reason: `it was kept cordoned before this upgrade took it over (${earlier}), and this upgrade has not upgraded it` });
   }
   return found;
 }
@@ -146,32 +161,35 @@ function halfUpgraded(cordoned: V1Node[], pods: V1Pod[]): Map<string, { pod: V1P
 /** Why cleanup runs: the upgrade was cancelled, or deferred workers were left out (their deferral expired). */
 type CleanupCause = 'cancelled' | 'deferral-expired';
 
-const CAUSES: Record<CleanupCause, { uncordon: string; kept: (node: string) => string; event: string }> = {
+const CAUSES: Record<CleanupCause, { uncordon: string; kept: (node: string) => string; keptShort: string; event: string }> = {
   cancelled: {
     uncordon: 'the upgrade was cancelled',
     kept: (node) => `the upgrade was cancelled, but ${node} stays cordoned`,
+    keptShort: 'kept at the cancel',
     event: 'UpgradeCancelledNodeKept',
   },
   'deferral-expired': {
     uncordon: 'it was left out: offline past the defer timeout',
     kept: (node) => `${node} was left out (offline past the defer timeout), but stays cordoned`,
+    keptShort: 'kept when its deferral expired',
     event: 'UpgradeDeferredNodeKept',
   },
 };
 
-/** Records on each kept node (and its pod) why the cleanup left it cordoned. */
-async function recordKept(
-  kube: Kube,
-  ref: UpgradeRef,
-  kept: Map<string, { pod: V1Pod; reason: string }>,
-  cause: CleanupCause,
-): Promise<KeptNode[]> {
+/**
+ * Records on each kept node (and its pod) why the cleanup left it cordoned: a Warning Event, and the reason
+ * in the node's cordon record ({@link KEPT_REASON_ANNOTATION}), which the next upgrade's pre-check reports.
+ */
+async function recordKept(kube: Kube, ref: UpgradeRef, kept: Map<string, Keep>, cause: CleanupCause): Promise<KeptNode[]> {
   const out: KeptNode[] = [];
   for (const [node, { pod, reason }] of kept) {
+    const check = pod ? `Check the node and the pod's log, then delete the pod` : 'Check the node, then';
     const message =
-      `edge-upgrade ${ref.upgradeId}: ${CAUSES[cause].kept(node)}: ${reason}. ` +
-      `Check the node and the pod's log, then delete the pod and uncordon the node (kubectl uncordon ${node})`;
-    await new EventRecorder(kube.core, { ...ref, node }).withPod(pod).warning(CAUSES[cause].event, message);
+      `edge-upgrade ${ref.upgradeId}: ${CAUSES[cause].kept(node)}: ${reason}. ` + `${check} uncordon it (kubectl uncordon ${node})`;
+    const events = new EventRecorder(kube.core, { ...ref, node });
+    await (pod ? events.withPod(pod) : events).warning(CAUSES[cause].event, message);
+    const body = { metadata: { annotations: { [KEPT_REASON_ANNOTATION]: `${CAUSES[cause].keptShort}: ${reason}` } } };
+    await ignoreNotFound(() => kube.core.patchNode({ name: node, fieldManager: FIELD_MANAGER, body }, mergePatch));
     out.push({ node, reason });
   }
   return out;
@@ -201,7 +219,10 @@ async function cleanUpNodes(
   const kube = clients.for(args.clusterId);
   const only = args.nodes ? new Set(args.nodes) : undefined;
   // Every node our record names, including stale records: uncordonIfOurs lifts only our own cordons and drops the stale records.
-  const recorded = (await listNodes(kube)).filter((n) => recordedBy(n, args.upgradeId) && (!only || only.has(n.metadata!.name!)));
+  const nodes = await listNodes(kube);
+  const recorded = nodes.filter((n) => recordedBy(n, args) && (!only || only.has(n.metadata!.name!)));
+  // Nodes an earlier upgrade of the same ID keeps cordoned: their pods and Events are that upgrade's record.
+  const earlier = nodes.filter((n) => recordedByEarlier(n, args)).map((n) => n.metadata!.name!);
   const ours = recorded.map((n) => n.metadata!.name!);
   // A multi-minor upgrade labels each hop's pods and Events with that hop's version.
   const versions = args.versions?.length ? args.versions : [args.targetVersion];
@@ -216,7 +237,7 @@ async function cleanUpNodes(
   const deletedAgentPods = await deletePods(kube, [...all.filter((p) => agentMode(p) !== undefined), ...unstarted]);
   // Only nodes still under our own cordon can be kept; stale records go through uncordonIfOurs, which drops them.
   const keep = halfUpgraded(
-    recorded.filter((n) => cordonedBy(n, args.upgradeId)),
+    recorded.filter((n) => cordonedBy(n, args)),
     pods,
   );
   const uncordoned: string[] = [];
@@ -224,18 +245,19 @@ async function cleanUpNodes(
     // Progress for Temporal: a cleanup on a slow link is alive while it works through the nodes.
     heartbeat({ uncordoned: uncordoned.length, of: ours.length });
     if (keep.has(node)) continue;
-    const { clusterId, upgradeId, targetVersion } = args;
-    if (await uncordonIfOurs(clients, { clusterId, upgradeId, targetVersion, node, reason: CAUSES[cause].uncordon })) uncordoned.push(node);
+    const { clusterId, upgradeId, runChain, targetVersion } = args;
+    const owner = { clusterId, upgradeId, ...(runChain ? { runChain } : {}), targetVersion, node };
+    if (await uncordonIfOurs(clients, { ...owner, reason: CAUSES[cause].uncordon })) uncordoned.push(node);
   }
   let deletedPods = deletedAgentPods;
   let deletedEvents = 0;
   if (args.deleteRecords) {
     deletedPods += await deletePods(
       kube,
-      pods.filter((p) => !keep.has(podNode(p) ?? '')),
+      pods.filter((p) => !keep.has(podNode(p) ?? '') && !earlier.includes(podNode(p) ?? '')),
     );
     // After the pods, so the Events written while deleting them are deleted too; the kept nodes' Events stay.
-    const keptNodes = new Set(keep.keys());
+    const keptNodes = new Set([...keep.keys(), ...earlier]);
     for (const targetVersion of versions) {
       const ref = { ...args, targetVersion };
       deletedEvents +=

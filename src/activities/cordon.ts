@@ -2,17 +2,48 @@
  * Cordon and uncordon, idempotent as in kubectl: read, compare, act only if needed. "Cordoned by
  * us" is recorded on the Node itself (annotation {@link CORDONED_BY_ANNOTATION}) and checked
  * against managedFields: if anyone else wrote `spec.unschedulable` after us (an operator's
- * `kubectl uncordon` then `kubectl cordon`), the cordon is theirs and we never lift it. Transient
+ * `kubectl uncordon` then `kubectl cordon`), the cordon is theirs and we never lift it. The record also
+ * names the upgrade's run chain (src/planning/cordon-record.ts): an upgrade lifts only its own cordons,
+ * never one an earlier upgrade of the same cluster kept, which it takes over when it reaches the node. Transient
  * API errors and 409 conflicts are retried inside the activity (re-read, re-apply) for
  * {@link CORDON_RETRY_MS}; Temporal's retry policy covers longer outages.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import type { CoreV1Api, V1Lease, V1Node } from '@kubernetes/client-node';
+import type { CoreV1Api, V1Lease, V1Node, V1Pod } from '@kubernetes/client-node';
 import { offlineReason } from '../planning/cluster.js';
+import {
+  cordonAnnotations,
+  cordonRecord,
+  earlierUpgrade,
+  keptBecause,
+  NO_CORDON_RECORD,
+  recordedBy,
+  recordedByEarlier,
+  type CordonOwner,
+} from '../planning/cordon-record.js';
 import { ErrorType } from '../planning/errors.js';
-import { CORDONED_BY_ANNOTATION, QUARANTINE_REASON_ANNOTATION, QUARANTINED_LABEL } from '../planning/labels.js';
+import {
+  AGENT_MODE_LABEL,
+  CORDONED_BY_ANNOTATION,
+  NODE_NAME_LABEL,
+  QUARANTINE_REASON_ANNOTATION,
+  QUARANTINED_LABEL,
+  UPGRADE_NAMESPACE,
+} from '../planning/labels.js';
+import { labelValue } from '../planning/names.js';
+import { upgradeSelector } from '../planning/upgrade-pod.js';
 import { EventRecorder } from './events.js';
-import { FIELD_MANAGER, mergePatch, rethrowInvalid, statusOf, withApiRetry, type Kube, type KubeClients } from './kube.js';
+import {
+  FIELD_MANAGER,
+  ignoreNotFound,
+  mergePatch,
+  nodeStepFailed,
+  rethrowInvalid,
+  statusOf,
+  withApiRetry,
+  type Kube,
+  type KubeClients,
+} from './kube.js';
 import type { NodeStepArgs } from './types.js';
 
 /**
@@ -37,14 +68,14 @@ export function unschedulableWriter(node: V1Node): 'us' | 'other' | 'unknown' {
   return writer;
 }
 
-/** True if our annotation on `node` names `upgradeId`, whether or not the cordon is still ours (see {@link cordonedBy}). */
-export function recordedBy(node: V1Node, upgradeId: string): boolean {
-  return node.metadata?.annotations?.[CORDONED_BY_ANNOTATION] === upgradeId;
+/** True if `node` is cordoned, our record on it is `owner`'s (see {@link recordedBy}), and nobody else has set the cordon since. */
+export function cordonedBy(node: V1Node, owner: CordonOwner): boolean {
+  return node.spec?.unschedulable === true && recordedBy(node, owner) && unschedulableWriter(node) !== 'other';
 }
 
-/** True if `node` is cordoned, our annotation names `upgradeId`, and nobody else has set the cordon since. */
-export function cordonedBy(node: V1Node, upgradeId: string): boolean {
-  return node.spec?.unschedulable === true && recordedBy(node, upgradeId) && unschedulableWriter(node) !== 'other';
+/** True if `node` is cordoned under the record of an earlier upgrade of the same ID (another run chain), and nobody has re-set it since. */
+function cordonedByEarlier(node: V1Node, owner: CordonOwner): boolean {
+  return node.spec?.unschedulable === true && recordedByEarlier(node, owner) && unschedulableWriter(node) !== 'other';
 }
 
 /** True if the node carries our annotation although the cordon is not ours (any more). */
@@ -120,56 +151,107 @@ export async function refuseIfOffline(kube: Kube, node: V1Node, args: NodeStepAr
   });
 }
 
+/** What cordonNode found and did. */
+type CordonOutcome =
+  { kind: 'cordoned' | 'ours-already' | 'theirs' } | { kind: 'taken-over'; earlier: string; reason: string; deleted: string[] };
+
 /**
  * Implements `cordonNode`. A node deleted from the cluster fails non-retryable 'NodeRemoved': the
  * workflow skips it. An offline node (NotReady, or its Lease expired) fails non-retryable
- * 'NodeOffline' before anything is changed on it.
+ * 'NodeOffline' before anything is changed on it. A node kept cordoned by an earlier upgrade of the
+ * same ID is taken over (see {@link takeOver}).
  */
 export async function cordonNode(clients: KubeClients, args: NodeStepArgs): Promise<{ cordonedByUs: boolean }> {
   const kube = clients.for(args.clusterId);
-  const result = await withApiRetry(
-    kube,
-    async () => {
-      const node = await readNodeIfExists(kube.core, args.node);
-      if (!node)
-        throw ApplicationFailure.nonRetryable(
-          `node ${args.node} no longer exists in cluster ${args.clusterId}; it is skipped`,
-          ErrorType.NodeRemoved,
-        );
-      await refuseIfOffline(kube, node, args);
-      // Retrying a quarantined node: it is no longer quarantined once its upgrade starts again.
-      const quarantined = node.metadata?.labels?.[QUARANTINED_LABEL] !== undefined;
-      const unquarantine: Record<string, null> = quarantined ? { [QUARANTINE_REASON_ANNOTATION]: null } : {};
-      const labels = quarantined ? { labels: { [QUARANTINED_LABEL]: null } } : {};
-      if (node.spec?.unschedulable) {
-        if (cordonedBy(node, args.upgradeId)) {
-          if (quarantined) await patchNode(kube, node, { annotations: unquarantine, ...labels });
-          return 'ours-already' as const;
-        }
-        // Someone else's cordon: leave it, and drop any record of ours it carries.
-        if (staleRecord(node) || quarantined) {
-          await patchNode(kube, node, { annotations: { [CORDONED_BY_ANNOTATION]: null, ...unquarantine }, ...labels });
-        }
-        return 'theirs' as const;
-      }
-      try {
-        await patchNode(kube, node, {
-          annotations: { [CORDONED_BY_ANNOTATION]: args.upgradeId, ...unquarantine },
-          ...labels,
-          unschedulable: true,
-        });
-      } catch (err) {
-        rethrowInvalid(err, args.node, 'cordon', 'cordoning');
-      }
-      return 'cordoned' as const;
-    },
-    { forMs: CORDON_RETRY_MS },
-  );
-  if (result === 'cordoned') {
-    const message = `edge-upgrade ${args.upgradeId}: cordoned ${args.node} before upgrading it to ${args.targetVersion}`;
-    await new EventRecorder(kube.core, args).normal('UpgradeCordoned', message);
+  const result = await withApiRetry(kube, () => cordonOnce(kube, args), { forMs: CORDON_RETRY_MS });
+  const events = new EventRecorder(kube.core, args);
+  if (result.kind === 'cordoned')
+    await events.normal(
+      'UpgradeCordoned',
+      `edge-upgrade ${args.upgradeId}: cordoned ${args.node} before upgrading it to ${args.targetVersion}`,
+    );
+  if (result.kind === 'taken-over') {
+    const deleted = result.deleted.length ? ` (its pods ${result.deleted.join(', ')} were deleted)` : '';
+    const message =
+      `edge-upgrade ${args.upgradeId}: ${args.node} was kept cordoned by an earlier upgrade (${result.earlier})${deleted}: ` +
+      `${result.reason}. ` +
+      `This upgrade takes the cordon over and upgrades the node to ${args.targetVersion}; it is uncordoned only when that succeeds`;
+    await events.warning('UpgradeCordonTakenOver', message);
   }
-  return { cordonedByUs: result !== 'theirs' };
+  return { cordonedByUs: result.kind !== 'theirs' };
+}
+
+async function cordonOnce(kube: Kube, args: NodeStepArgs): Promise<CordonOutcome> {
+  const node = await readNodeIfExists(kube.core, args.node);
+  if (!node)
+    throw ApplicationFailure.nonRetryable(
+      `node ${args.node} no longer exists in cluster ${args.clusterId}; it is skipped`,
+      ErrorType.NodeRemoved,
+    );
+  await refuseIfOffline(kube, node, args);
+  // Retrying a quarantined node: it is no longer quarantined once its upgrade starts again.
+  const quarantined = node.metadata?.labels?.[QUARANTINED_LABEL] !== undefined;
+  const unquarantine: Record<string, null> = quarantined ? { [QUARANTINE_REASON_ANNOTATION]: null } : {};
+  const labels = quarantined ? { labels: { [QUARANTINED_LABEL]: null } } : {};
+  if (node.spec?.unschedulable) {
+    if (cordonedBy(node, args)) {
+      if (quarantined) await patchNode(kube, node, { annotations: unquarantine, ...labels });
+      return { kind: 'ours-already' };
+    }
+    if (cordonedByEarlier(node, args)) return takeOver(kube, node, args, { annotations: unquarantine, ...labels });
+    // Someone else's cordon: leave it, and drop any record of ours it carries.
+    if (staleRecord(node) || quarantined) await patchNode(kube, node, { annotations: { ...NO_CORDON_RECORD, ...unquarantine }, ...labels });
+    return { kind: 'theirs' };
+  }
+  try {
+    const annotations = { ...cordonAnnotations(args, args.targetVersion), ...unquarantine };
+    await patchNode(kube, node, { annotations, ...labels, unschedulable: true });
+  } catch (err) {
+    rethrowInvalid(err, args.node, 'cordon', 'cordoning');
+  }
+  return { kind: 'cordoned' };
+}
+
+/**
+ * A node kept cordoned by an earlier upgrade of the same ID (its cancel found it half-upgraded, or it was
+ * quarantined, or that upgrade ended without a cleanup) is taken over when this upgrade reaches it: the
+ * earlier upgrade's finished (or never started) upgrade pods on it are deleted, so this upgrade's pod is
+ * made afresh, and the record becomes this upgrade's, keeping the earlier reason
+ * ({@link KEPT_REASON_ANNOTATION}) until this upgrade has upgraded the node: a cleanup before that keeps it
+ * cordoned. An earlier upgrade pod still running there fails the step: two upgrades never run on one node.
+ */
+async function takeOver(
+  kube: Kube,
+  node: V1Node,
+  args: NodeStepArgs,
+  extra: { annotations: Record<string, null>; labels?: Record<string, null> },
+): Promise<CordonOutcome> {
+  const record = cordonRecord(node);
+  const [earlier, reason] = [earlierUpgrade(record), keptBecause(record)];
+  const selector = `${upgradeSelector(args.upgradeId)},${NODE_NAME_LABEL}=${labelValue(args.node)}`;
+  const { items } = await kube.core.listNamespacedPod({ namespace: UPGRADE_NAMESPACE, labelSelector: selector });
+  const pods = items.filter((p) => p.metadata?.labels?.[AGENT_MODE_LABEL] === undefined);
+  const running = pods.find((p) => !finishedOrUnstarted(p));
+  if (running) {
+    const message =
+      `${args.node} is kept cordoned by an earlier upgrade (${earlier}), ` +
+      `whose upgrade pod ${UPGRADE_NAMESPACE}/${running.metadata?.name} ` +
+      `is still ${running.status?.phase ?? 'Pending'}; wait until it ends (or delete it), then resume`;
+    throw nodeStepFailed({ node: args.node, step: 'cordon', message });
+  }
+  for (const p of pods)
+    await ignoreNotFound(() =>
+      kube.core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: UPGRADE_NAMESPACE, gracePeriodSeconds: 0 }),
+    );
+  const annotations = { ...cordonAnnotations(args, args.targetVersion, reason), ...extra.annotations };
+  await patchNode(kube, node, { annotations, ...(extra.labels ? { labels: extra.labels } : {}) });
+  return { kind: 'taken-over', earlier, reason, deleted: pods.map((p) => `${UPGRADE_NAMESPACE}/${p.metadata?.name}`) };
+}
+
+/** Succeeded, Failed, or Pending without a start time (no kubelet took it). */
+function finishedOrUnstarted(p: V1Pod): boolean {
+  const phase = p.status?.phase ?? 'Pending';
+  return phase === 'Succeeded' || phase === 'Failed' || (phase === 'Pending' && !p.status?.startTime);
 }
 
 /**
@@ -179,7 +261,7 @@ export async function cordonNode(clients: KubeClients, args: NodeStepArgs): Prom
  */
 export async function uncordonIfOurs(
   clients: KubeClients,
-  args: { clusterId: string; upgradeId: string; targetVersion: string; node: string; reason: string },
+  args: CordonOwner & { clusterId: string; targetVersion: string; node: string; reason: string },
 ): Promise<boolean> {
   const kube = clients.for(args.clusterId);
   const done = await withApiRetry(
@@ -187,14 +269,12 @@ export async function uncordonIfOurs(
     async () => {
       const node = await readNodeIfExists(kube.core, args.node);
       if (!node) return false; // deleted: nothing left to uncordon
-      if (!cordonedBy(node, args.upgradeId)) {
-        if (recordedBy(node, args.upgradeId) && staleRecord(node)) {
-          await patchNode(kube, node, { annotations: { [CORDONED_BY_ANNOTATION]: null } });
-        }
+      if (!cordonedBy(node, args)) {
+        if (recordedBy(node, args) && staleRecord(node)) await patchNode(kube, node, { annotations: NO_CORDON_RECORD });
         return false;
       }
       try {
-        await patchNode(kube, node, { annotations: { [CORDONED_BY_ANNOTATION]: null }, unschedulable: false });
+        await patchNode(kube, node, { annotations: NO_CORDON_RECORD, unschedulable: false });
       } catch (err) {
         rethrowInvalid(err, args.node, 'uncordon', 'uncordoning');
       }

@@ -95,5 +95,6 @@ async function precheckOnce(kube: Kube, ref: PrecheckArgs): Promise<PrecheckItem
     deferOffline: ref.deferOffline ?? false,
     ...(ref.hops ? { hops: ref.hops } : {}),
     ...(ref.drainTimeoutMs !== undefined ? { drainTimeoutMs: ref.drainTimeoutMs } : {}),
+    ...(ref.runChain ? { runChain: ref.runChain } : {}),
   });
 }

@@ -15,6 +15,11 @@ export interface UpgradeRef {
   targetVersion: string;
   /** The workflow ID, e.g. 'edge-upgrade-shop-17'. */
   upgradeId: string;
+  /**
+   * The first run ID of the upgrade's chain of runs (continue-as-new keeps it): successive upgrades of a
+   * cluster share `upgradeId`, and this tells their cordons apart. Absent from upgrades started before it existed.
+   */
+  runChain?: string;
 }
 
 /** Arguments of `probeNodes`. */

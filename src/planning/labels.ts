@@ -109,6 +109,15 @@ export const SIM_NODE_LABEL = 'sim.edge-upgrade.io/simulated';
 
 /** Annotation on a Node that this upgrade cordoned; its value is the upgrade ID (workflow ID). Uncordon only when it matches. */
 export const CORDONED_BY_ANNOTATION = 'edge-upgrade.io/cordoned-by';
+/**
+ * Annotation beside {@link CORDONED_BY_ANNOTATION}: the first run ID of the upgrade's chain of runs. Successive
+ * upgrades of a cluster share the workflow ID; this tells one upgrade's cordons from an earlier one's.
+ */
+export const CORDONED_BY_RUN_ANNOTATION = 'edge-upgrade.io/cordoned-by-run';
+/** Annotation beside {@link CORDONED_BY_ANNOTATION}: the version the node was cordoned to be upgraded to. */
+export const CORDONED_FOR_ANNOTATION = 'edge-upgrade.io/cordoned-for';
+/** Annotation on a node a cleanup kept cordoned (it may be half-upgraded): why, for the next upgrade's pre-check. */
+export const KEPT_REASON_ANNOTATION = 'edge-upgrade.io/kept-reason';
 /** Label on a worker quarantined under a failure budget: the upgrade ID (as a label value). It stays cordoned. */
 export const QUARANTINED_LABEL = 'edge-upgrade.io/quarantined';
 /** Annotation on a quarantined worker: the error that quarantined it. */

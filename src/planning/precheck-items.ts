@@ -6,6 +6,7 @@
 import type { V1Node, V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import semver from 'semver';
 import { nodeReady, toClusterNode } from './cluster.js';
+import { cordonRecord, earlierUpgrade, keptBecause, recordedByEarlier } from './cordon-record.js';
 import { isBarePod, pdbNeverAllows, pdbsForPod, podKey, podsToEvict } from './drain.js';
 import { AGENT_MODE_LABEL, CORDONED_BY_ANNOTATION, UPGRADE_NAMESPACE } from './labels.js';
 import type { PrecheckItem } from './types.js';
@@ -35,6 +36,8 @@ export interface PrecheckInput {
   hops?: string[];
   /** The request's drain timeout, in ms; absent from upgrades started before the grace-period item existed. */
   drainTimeoutMs?: number;
+  /** The upgrade's run chain (UpgradeRef.runChain): absent for a `precheck` command, and in upgrades started before it existed. */
+  runChain?: string;
 }
 
 const list = (xs: readonly string[], n = 10) => (xs.length > n ? `${xs.slice(0, n).join(', ')} and ${xs.length - n} more` : xs.join(', '));
@@ -205,18 +208,42 @@ function pressureItem({ nodes }: PrecheckInput): PrecheckItem {
     : item('node-pressure', 'normal', 'no node reports memory, disk or PID pressure');
 }
 
-function cordonedItem({ nodes, upgradeId }: PrecheckInput): PrecheckItem {
-  const others = nodes
-    .filter((n) => n.spec?.unschedulable && n.metadata?.annotations?.[CORDONED_BY_ANNOTATION] !== upgradeId)
+/**
+ * Nodes an earlier upgrade of the same ID keeps cordoned. The upgrade's own pre-check knows its run chain: every
+ * cordon of another chain. A `precheck` command (no chain) names those whose record says why they were kept.
+ */
+function keptByEarlier({ nodes, upgradeId, runChain }: PrecheckInput): V1Node[] {
+  return nodes.filter((n) => {
+    if (!n.spec?.unschedulable) return false;
+    const r = cordonRecord(n);
+    if (runChain) return recordedByEarlier(n, { upgradeId, runChain });
+    return r.upgradeId === upgradeId && (r.keptReason !== undefined || r.quarantineReason !== undefined);
+  });
+}
+
+function cordonedItem(input: PrecheckInput): PrecheckItem {
+  const others = input.nodes
+    .filter((n) => n.spec?.unschedulable && n.metadata?.annotations?.[CORDONED_BY_ANNOTATION] !== input.upgradeId)
     .map((n) => n.metadata?.name ?? '');
-  return others.length
-    ? item(
-        'cordoned-nodes',
-        'warning',
-        `${others.length} node(s) were cordoned by someone else: ${list(others)}. ` +
-          'They are upgraded but stay cordoned afterwards; run kubectl uncordon if that is not intended',
-        others,
-      )
+  const kept = keptByEarlier(input);
+  const parts: string[] = [];
+  if (kept.length) {
+    const named = kept.map((n) => `${n.metadata?.name} (${earlierUpgrade(cordonRecord(n))}: ${keptBecause(cordonRecord(n))})`);
+    parts.push(
+      `${kept.length} node(s) are kept cordoned by an earlier upgrade of this cluster: ${list(named, 5)}. ` +
+        'This upgrade takes each one over when it reaches it: it upgrades the node again and uncordons it only if that ' +
+        'succeeds. Check them first (kubectl describe node)',
+    );
+  }
+  if (others.length) {
+    parts.push(
+      `${others.length} node(s) were cordoned by someone else: ${list(others)}. ` +
+        'They are upgraded but stay cordoned afterwards; run kubectl uncordon if that is not intended',
+    );
+  }
+  const names = [...kept.map((n) => n.metadata?.name ?? ''), ...others];
+  return parts.length
+    ? item('cordoned-nodes', 'warning', parts.join('. '), names)
     : item('cordoned-nodes', 'normal', 'no node is cordoned');
 }
 

@@ -13,6 +13,7 @@ import {
   allHandlersFinished,
   condition,
   isCancellation,
+  patched,
   workflowInfo,
 } from '@temporalio/workflow';
 import { DEFAULT_PAUSE_TIMEOUT, parseDuration } from '../planning/durations.js';
@@ -21,7 +22,7 @@ import { validateUpgradeRequest, type ValidatedRequest } from '../planning/reque
 import type { CancelReason, Progress, UpgradeRequest } from '../planning/types.js';
 import { activityProxies, cleanUp } from './upgrade-activities.js';
 import { registerHandlers } from './upgrade-handlers.js';
-import { planUpgrade } from './upgrade-plan.js';
+import { Patch, planUpgrade } from './upgrade-plan.js';
 import { failInvalid, publisher, type UpgradeRun } from './upgrade-run.js';
 import { Runner } from './upgrade-runner.js';
 import { UpgradeState, type UpgradeSnapshot } from './upgrade-state.js';
@@ -55,7 +56,7 @@ export async function upgradeCluster(input: UpgradeRequest, carried?: UpgradeSna
     state,
     request,
     input,
-    ref: { clusterId: request.request.clusterId, targetVersion: request.targetVersion, upgradeId: workflowInfo().workflowId },
+    ref: upgradeRef(request),
     activities: activityProxies(request),
     publish,
   };
@@ -90,6 +91,16 @@ export async function upgradeCluster(input: UpgradeRequest, carried?: UpgradeSna
 }
 
 /** Cancels: cleanup first (it never gives up, and a Temporal cancel cannot interrupt it), then the final state. */
+/**
+ * The upgrade as activities see it: the cluster, the target, the workflow ID, and the first run ID of this
+ * chain of runs (the same after continue-as-new), which tells this upgrade's cordons from an earlier one's.
+ */
+function upgradeRef(request: ValidatedRequest): UpgradeRun['ref'] {
+  const { workflowId, firstExecutionRunId } = workflowInfo();
+  const ref = { clusterId: request.request.clusterId, targetVersion: request.targetVersion, upgradeId: workflowId };
+  return patched(Patch.CordonOwner) ? { ...ref, runChain: firstExecutionRunId } : ref;
+}
+
 async function cancel(run: UpgradeRun, reason: CancelReason): Promise<void> {
   const { state, publish } = run;
   state.beginCancel(reason);

@@ -42,6 +42,8 @@ export const Patch = {
   ProbeHops: 'probe-hops',
   /** A cloud worker whose prepare fails under a failure budget is quarantined (`quarantineNode`) instead of pausing the upgrade. */
   PrepareQuarantine: 'prepare-quarantine',
+  /** Cordon records name the upgrade's run chain (UpgradeRef.runChain), so an upgrade lifts only its own cordons. */
+  CordonOwner: 'cordon-owner',
 } as const;
 
 /** Inventory, version rules and the pre-check; fixes the node order and roles. Runs once per upgrade, not per run. */

@@ -13,6 +13,7 @@ import { cordonNode, uncordonNode } from '../../src/activities/cordon.js';
 import { drainNode } from '../../src/activities/drain.js';
 import { recordBatchCancelIgnored } from '../../src/activities/events.js';
 import { KubeClients, mergePatch } from '../../src/activities/kube.js';
+import { precheck } from '../../src/activities/inventory.js';
 import { ensureUpgradeNamespace } from '../../src/activities/namespace.js';
 import type { NodeStepArgs } from '../../src/activities/types.js';
 import { runUpgradePod } from '../../src/activities/upgrade-pod.js';
@@ -22,8 +23,11 @@ import { ErrorType } from '../../src/planning/errors.js';
 import {
   AGENT_MODE_LABEL,
   CORDONED_BY_ANNOTATION,
+  CORDONED_BY_RUN_ANNOTATION,
+  KEPT_REASON_ANNOTATION,
   MADE_BY_LABEL,
   NODE_EVENT_NAMESPACE,
+  SIM_FAIL_UPGRADE_LABEL,
   SIM_KUBELET_HANGS_LABEL,
   SIM_OFFLINE_LABEL,
   SIM_UPGRADE_SECONDS_LABEL,
@@ -352,6 +356,78 @@ test("a cancel's cleanup deletes the upgrade's own probe pods, never those a pre
   ]);
   await cluster.core.deleteNamespacedPod({ name: live[0]!.metadata!.name!, namespace: UPGRADE_NAMESPACE, gracePeriodSeconds: 0 });
 }, 60_000);
+
+test('a cordon an earlier upgrade of one ID kept: a later cancel leaves it, the pre-check names it, the next takes it over', async () => {
+  // Three upgrades of one cluster share the workflow ID; their run chains differ.
+  const a = { clusterId: 'direct', upgradeId: 'edge-upgrade-chain', targetVersion: 'v1.34.8', runChain: 'run-a' };
+  const b = { ...a, targetVersion: 'v1.34.9', runChain: 'run-b' };
+  const c = { ...b, runChain: 'run-c' };
+  const [kept, own] = ['edge-006', 'edge-003'];
+  const aPod = `${UPGRADE_NAMESPACE}/${upgradePodName(kept, a.targetVersion)}`;
+  const annotations = async () => (await cluster.core.readNode({ name: kept })).metadata?.annotations ?? {};
+  await setLabel(kept, SIM_FAIL_UPGRADE_LABEL, 'true');
+  await setLabel(kept, SIM_UPGRADE_SECONDS_LABEL, '6');
+  try {
+    // A: its upgrade pod on `kept` runs when A is cancelled, so the node stays cordoned, and the pod then fails.
+    expect(await cordonNode(direct, { ...a, node: kept, role: 'worker' })).toEqual({ cordonedByUs: true });
+    const failing = failureOf(runUpgradePod(direct, IMAGE, { ...a, node: kept, role: 'worker', nodeTimeoutMs: 60_000 }));
+    await eventually('the upgrade pod Running', async () => {
+      const p = await cluster.core.readNamespacedPod({ name: aPod.split('/')[1]!, namespace: UPGRADE_NAMESPACE }).catch(() => undefined);
+      return p?.status?.phase === 'Running';
+    });
+    expect((await cleanupUpgrade(direct, { ...a, deleteRecords: false })).kept.map((k) => k.node)).toEqual([kept]);
+    expect(await annotations()).toMatchObject({
+      [CORDONED_BY_ANNOTATION]: a.upgradeId,
+      [CORDONED_BY_RUN_ANNOTATION]: 'run-a',
+      [KEPT_REASON_ANNOTATION]: `kept at the cancel: its upgrade pod ${aPod} has not finished (Running); the node may be half-upgraded`,
+    });
+
+    // B never reaches it: its pre-check names it and why, its cancel lifts only its own cordon.
+    const items = await precheck(direct, b);
+    const cordoned = items.find((i) => i.id === 'cordoned-nodes')!;
+    expect(cordoned.result).toBe('warning');
+    expect(cordoned.nodes).toContain(kept);
+    expect(cordoned.message).toContain(`${kept} (run run-a (to v1.34.8): kept at the cancel: its upgrade pod ${aPod} has not finished`);
+    // The `precheck` command knows no run chain: it names the node by the reason it was kept.
+    expect((await precheck(direct, { ...b, runChain: undefined })).find((i) => i.id === 'cordoned-nodes')?.nodes).toContain(kept);
+    expect(await cordonNode(direct, { ...b, node: own, role: 'worker' })).toEqual({ cordonedByUs: true });
+    expect(await cleanupUpgrade(direct, { ...b, deleteRecords: true })).toMatchObject({ uncordoned: [own], kept: [] });
+    expect((await cluster.core.readNode({ name: kept })).spec?.unschedulable).toBe(true);
+    expect((await annotations())[CORDONED_BY_RUN_ANNOTATION]).toBe('run-a');
+
+    // C reaches it while A's pod still runs: no second upgrade on the node; the step fails and says why.
+    const refused = await failureOf(cordonNode(direct, { ...c, node: kept, role: 'worker' }));
+    expect(refused.message).toContain(
+      `is kept cordoned by an earlier upgrade (run run-a (to v1.34.8)), whose upgrade pod ${aPod} is still`,
+    );
+    expect((await failing).details?.[0]).toMatchObject({ step: 'upgrade-pod' });
+    // Once it has ended, C takes the cordon over: A's pod goes, the reason stays until C has upgraded the node.
+    await setLabel(kept, SIM_FAIL_UPGRADE_LABEL, null);
+    expect(await cordonNode(direct, { ...c, node: kept, role: 'worker' })).toEqual({ cordonedByUs: true });
+    expect(await annotations()).toMatchObject({ [CORDONED_BY_RUN_ANNOTATION]: 'run-c', [KEPT_REASON_ANNOTATION]: expect.any(String) });
+    const events = await cluster.core.listNamespacedEvent({
+      namespace: NODE_EVENT_NAMESPACE,
+      fieldSelector: `involvedObject.name=${kept}`,
+    });
+    expect(events.items.find((e) => e.reason === 'UpgradeCordonTakenOver')?.message).toContain(
+      `${kept} was kept cordoned by an earlier upgrade (run run-a (to v1.34.8)) (its pods ${aPod} were deleted): kept at the cancel`,
+    );
+    await expect(cluster.core.readNamespacedPod({ name: aPod.split('/')[1]!, namespace: UPGRADE_NAMESPACE })).rejects.toThrow();
+    // A cancel of C before it upgraded the node keeps it cordoned; once C has upgraded it, it is uncordoned, record and all.
+    expect((await cleanupUpgrade(direct, { ...c, deleteRecords: false })).kept).toEqual([
+      { node: kept, reason: expect.stringContaining('it was kept cordoned before this upgrade took it over (kept at the cancel: ') },
+    ]);
+    await runUpgradePod(direct, IMAGE, { ...c, node: kept, role: 'worker', nodeTimeoutMs: 60_000 });
+    expect(await uncordonNode(direct, { ...c, node: kept, role: 'worker' })).toEqual({ uncordoned: true });
+    const after = await cluster.core.readNode({ name: kept });
+    expect(after.spec?.unschedulable).toBeFalsy();
+    expect(Object.keys(after.metadata?.annotations ?? {}).filter((k) => k.startsWith('edge-upgrade.io/'))).toEqual([]);
+  } finally {
+    await setLabel(kept, SIM_FAIL_UPGRADE_LABEL, null);
+    await setLabel(kept, SIM_UPGRADE_SECONDS_LABEL, null);
+    await cluster.core.patchNode({ name: kept, body: { spec: { unschedulable: null } } }, mergePatch);
+  }
+}, 120_000);
 
 test('cordon, drain and the upgrade wait ride out a 20-30 s API server outage', async () => {
   const node = 'edge-007';

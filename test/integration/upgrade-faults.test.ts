@@ -8,7 +8,7 @@
  * not ten batches of the default 10 %.
  */
 import type { V1Node } from '@kubernetes/client-node';
-import { cancelUpgrade, pauseUpgrade, resumeUpgrade, startUpgrade } from '../../src/api.js';
+import { cancelUpgrade, getProgress, pauseUpgrade, resumeUpgrade, startUpgrade } from '../../src/api.js';
 import { mergePatch } from '../../src/activities/kube.js';
 import { nodeReady } from '../../src/planning/cluster.js';
 import {
@@ -254,6 +254,10 @@ test('a kubelet that stops while its upgrade pod runs fails the step promptly wi
     nodeTimeout: '10m',
   });
   await eventually('its upgrade pod Running', async () => (await podsOf(h, TARGET)).get(GONE) === 'Running', 240_000, 500);
+  // The scenario before kept edge-012 cordoned under the same workflow ID: this upgrade's pre-check names it and why.
+  const cordoned = (await getProgress(h.env.client, CLUSTER_ID)).precheck.items.find((i) => i.id === 'cordoned-nodes');
+  expect(cordoned).toMatchObject({ result: 'warning', nodes: ['edge-012'] });
+  expect(cordoned!.message).toContain('(to v1.34.8): kept at the cancel: its upgrade pod kube-upgrade/upgrade-edge-012-v1-34-8 succeeded');
   await setNodeLabel(h, GONE, SIM_OFFLINE_LABEL, 'true');
   // Old code waited the whole nodeTimeout (10 min) here, then failed with step 'wait'.
   const paused = await progressUntil(h, 'a pause naming the offline node', (p) => p.state !== 'running', 150_000);
@@ -263,7 +267,11 @@ test('a kubelet that stops while its upgrade pod runs fails the step promptly wi
   expect((await podsOf(h, TARGET)).get(GONE)).toBe('Running');
   await cancelUpgrade(h.env.client, CLUSTER_ID);
   await progressUntil(h, 'cancelled', (p) => p.state === 'cancelled');
-  expect(cordonedByUs(await nodes(h))).toContain(GONE);
+  const after = await nodes(h);
+  expect(cordonedByUs(after)).toContain(GONE);
+  // edge-012 is never made schedulable unless this upgrade took it over and upgraded it.
+  const kept = after.get('edge-012')!;
+  if (kept.status?.nodeInfo?.kubeletVersion !== TARGET) expect(kept.spec?.unschedulable).toBe(true);
   await setNodeLabel(h, GONE, SIM_OFFLINE_LABEL, null);
   await setNodeLabel(h, GONE, SIM_UPGRADE_SECONDS_LABEL, null);
 }, 420_000);

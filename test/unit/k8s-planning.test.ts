@@ -5,11 +5,15 @@ import { drainBlockedMessage, drainVerdict, pdbNeverAllows, pdbsForPod, selector
 import {
   CONTROL_PLANE_LABEL,
   CORDONED_BY_ANNOTATION,
+  CORDONED_BY_RUN_ANNOTATION,
+  CORDONED_FOR_ANNOTATION,
   EDGE_WORKER_LABEL,
   ENV_NODE_ROLE,
   ENV_TARGET_VERSION,
   MADE_BY_ANNOTATION,
+  KEPT_REASON_ANNOTATION,
   MADE_BY_LABEL,
+  QUARANTINE_REASON_ANNOTATION,
   UPGRADE_NAMESPACE,
 } from '../../src/planning/labels.js';
 import { labelValue, probePodName, shortHash, upgradePodName } from '../../src/planning/names.js';
@@ -223,13 +227,15 @@ const node = (
     ready?: boolean;
     unschedulable?: boolean;
     cordonedBy?: string;
+    /** Extra annotations: a cordon record's run chain, target and kept reason. */
+    annotations?: Record<string, string>;
     pressure?: string;
   } = {},
 ): V1Node => ({
   metadata: {
     name,
     labels: o.cp ? { [CONTROL_PLANE_LABEL]: '' } : { [EDGE_WORKER_LABEL]: o.edge ? 'true' : 'false' },
-    annotations: o.cordonedBy ? { [CORDONED_BY_ANNOTATION]: o.cordonedBy } : undefined,
+    annotations: o.cordonedBy ? { [CORDONED_BY_ANNOTATION]: o.cordonedBy, ...o.annotations } : undefined,
   },
   spec: { unschedulable: o.unschedulable },
   status: {
@@ -325,6 +331,74 @@ describe('evaluatePrecheck', () => {
       'normal',
       [],
       '',
+    ],
+    [
+      'cordoned by this upgrade, in its own run chain (a later run)',
+      (i) => ({
+        ...i,
+        runChain: 'run-b',
+        nodes: [
+          node('edge-006', { unschedulable: true, cordonedBy: 'edge-upgrade-x', annotations: { [CORDONED_BY_RUN_ANNOTATION]: 'run-b' } }),
+        ],
+      }),
+      'cordoned-nodes',
+      'normal',
+      [],
+      '',
+    ],
+    [
+      'kept cordoned by an earlier upgrade of the same ID (another run chain): named with its run, target and reason',
+      (i) => ({
+        ...i,
+        runChain: 'run-b',
+        nodes: [
+          node('edge-006', {
+            unschedulable: true,
+            cordonedBy: 'edge-upgrade-x',
+            annotations: {
+              [CORDONED_BY_RUN_ANNOTATION]: 'run-a',
+              [CORDONED_FOR_ANNOTATION]: 'v1.34.8',
+              [KEPT_REASON_ANNOTATION]: 'kept at the cancel: its upgrade pod failed',
+            },
+          }),
+          node('edge-007', { unschedulable: true }),
+        ],
+      }),
+      'cordoned-nodes',
+      'warning',
+      ['edge-006', 'edge-007'],
+      'edge-006 (run run-a (to v1.34.8): kept at the cancel: its upgrade pod failed). This upgrade takes each one over',
+    ],
+    [
+      'an earlier upgrade that ended without a cleanup: its cordon is named as such',
+      (i) => ({
+        ...i,
+        runChain: 'run-b',
+        nodes: [
+          node('edge-006', { unschedulable: true, cordonedBy: 'edge-upgrade-x', annotations: { [CORDONED_BY_RUN_ANNOTATION]: 'run-a' } }),
+        ],
+      }),
+      'cordoned-nodes',
+      'warning',
+      ['edge-006'],
+      'edge-006 (run run-a: that upgrade ended without releasing it',
+    ],
+    [
+      'the precheck command (no run chain): a node whose record says why it was kept',
+      (i) => ({
+        ...i,
+        nodes: [
+          node('edge-006', {
+            unschedulable: true,
+            cordonedBy: 'edge-upgrade-x',
+            annotations: { [CORDONED_BY_RUN_ANNOTATION]: 'run-a', [QUARANTINE_REASON_ANNOTATION]: 'upgrade pod failed' },
+          }),
+        ],
+      }),
+      'cordoned-nodes',
+      'warning',
+      ['edge-006'],
+      'it was quarantined: upgrade pod failed',
     ],
     [
       'a failed upgrade pod',

@@ -90,6 +90,8 @@ test('a 1,000-worker upgrade continues-as-new, keeping progress, signals and Upd
   const upgrades = c.callsOf('runUpgradePod').map((x) => x.node);
   expect(upgrades).toHaveLength(1003);
   expect(new Set(upgrades).size).toBe(1003); // no node upgraded twice across runs
+  // Every run, and every batch child, records its cordons under the chain's first run ID: one owner across continue-as-new.
+  expect(new Set(c.callsOf('cordonNode').map((x) => x.args.runChain))).toEqual(new Set([handle.firstExecutionRunId]));
   expect(Math.max(...c.observedBatchSizes())).toBe(400);
 
   // Follow the chain of runs and measure each one's history.

@@ -26,6 +26,7 @@ describe('node probes in the pre-check', () => {
       clusterId: c.clusterId,
       targetVersion: TO,
       upgradeId: handle.workflowId,
+      runChain: handle.firstExecutionRunId,
       deferOffline: true,
       concurrency: 7,
       timeoutMs: 45_000,

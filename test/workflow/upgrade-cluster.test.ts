@@ -342,7 +342,7 @@ describe('upgradeCluster', () => {
     expect((await handle.result()).state).toBe('cancelled');
   });
 
-  test('a second start for the same cluster is refused and names the running upgrade', async () => {
+  test('a second start for the same cluster is refused, naming the running upgrade; the next one owns its cordons anew', async () => {
     const c = cluster('twice', makeNodes({ edge: 2, version: FROM }));
     c.hold = true;
     const first = await start(c);
@@ -355,6 +355,14 @@ describe('upgradeCluster', () => {
     c.hold = false;
     c.release();
     expect((await first.result()).state).toBe('cancelled');
+
+    // The next upgrade shares the workflow ID, not the run chain its pre-check and cordons are recorded under.
+    const second = await start(c);
+    expect((await second.result()).state).toBe('succeeded');
+    expect(second.firstExecutionRunId).not.toBe(first.firstExecutionRunId);
+    expect(c.callsOf('precheck').map((x) => x.args.runChain)).toEqual([first.firstExecutionRunId, second.firstExecutionRunId]);
+    const chains = c.callsOf('cordonNode').map((x) => x.args.runChain);
+    expect([chains[0], chains.at(-1)]).toEqual([first.firstExecutionRunId, second.firstExecutionRunId]);
   });
 
   test.each([
