@@ -11,7 +11,9 @@ cd "$ROOT_DIR"
 _lock_sum=$(sha256sum package-lock.json | cut -c1-16)
 if [ ! -f node_modules/.edge-upgrade-lock ] || [ "$(cat node_modules/.edge-upgrade-lock)" != "$_lock_sum" ]; then
   log "installing npm dependencies (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error >&2
+  # --prefer-offline: packages and their metadata come from npm's own cache when it has them (the lockfile pins
+  # versions and integrity hashes either way), without asking the registry whether they changed.
+  npm ci --no-audit --no-fund --prefer-offline --loglevel=error >&2
   echo "$_lock_sum" > node_modules/.edge-upgrade-lock
 fi
 npm run --silent build >&2
