@@ -241,27 +241,28 @@ async function cleanUpNodes(
     pods,
   );
   const uncordoned: string[] = [];
+  const { clusterId, upgradeId, runChain, targetVersion } = args;
   for (const node of ours) {
     // Progress for Temporal: a cleanup on a slow link is alive while it works through the nodes.
     heartbeat({ uncordoned: uncordoned.length, of: ours.length });
     if (keep.has(node)) continue;
-    const { clusterId, upgradeId, runChain, targetVersion } = args;
-    const owner = { clusterId, upgradeId, ...(runChain ? { runChain } : {}), targetVersion, node };
-    if (await uncordonIfOurs(clients, { ...owner, reason: CAUSES[cause].uncordon })) uncordoned.push(node);
+    const reason = CAUSES[cause].uncordon;
+    if (await uncordonIfOurs(clients, { clusterId, upgradeId, runChain, targetVersion, node, reason })) uncordoned.push(node);
   }
   let deletedPods = deletedAgentPods;
   let deletedEvents = 0;
   if (args.deleteRecords) {
+    // The kept nodes' records stay, and those of nodes an earlier upgrade keeps.
+    const spared = new Set([...keep.keys(), ...earlier]);
     deletedPods += await deletePods(
       kube,
-      pods.filter((p) => !keep.has(podNode(p) ?? '') && !earlier.includes(podNode(p) ?? '')),
+      pods.filter((p) => !spared.has(podNode(p) ?? '')),
     );
-    // After the pods, so the Events written while deleting them are deleted too; the kept nodes' Events stay.
-    const keptNodes = new Set([...keep.keys(), ...earlier]);
-    for (const targetVersion of versions) {
-      const ref = { ...args, targetVersion };
+    // After the pods, so the Events written while deleting them are deleted too.
+    for (const version of versions) {
+      const ref = { ...args, targetVersion: version };
       deletedEvents +=
-        (await deleteEvents(kube, UPGRADE_NAMESPACE, ref, keptNodes)) + (await deleteEvents(kube, NODE_EVENT_NAMESPACE, ref, keptNodes));
+        (await deleteEvents(kube, UPGRADE_NAMESPACE, ref, spared)) + (await deleteEvents(kube, NODE_EVENT_NAMESPACE, ref, spared));
     }
   }
   // Last, so the pause-timeout's deletion of Events cannot remove it (a retried attempt writes it again).
