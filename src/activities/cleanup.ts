@@ -27,7 +27,7 @@ import {
 import { labelValue } from '../planning/names.js';
 import { upgradeSelector } from '../planning/upgrade-pod.js';
 import { cordonRecord, recordedBy, recordedByEarlier } from '../planning/cordon-record.js';
-import { cordonedBy, uncordonIfOurs } from './cordon.js';
+import { cordonedBy, neverStarted, uncordonIfOurs } from './cordon.js';
 import { EventRecorder } from './events.js';
 import { listNodes } from './inventory.js';
 import { FIELD_MANAGER, heartbeat, ignoreNotFound, listAll, mergePatch, type Kube, type KubeClients } from './kube.js';
@@ -97,11 +97,6 @@ function agentMode(p: V1Pod): string | undefined {
 export type KeptNode = CleanupResult['kept'][number];
 
 /** The node an upgrade pod is pinned to. */
-/** A pod no kubelet has taken: Pending without a start time (the kubelet sets one when it accepts the pod). */
-function neverStarted(p: V1Pod): boolean {
-  return (p.status?.phase ?? 'Pending') === 'Pending' && !p.status?.startTime;
-}
-
 function podNode(p: V1Pod): string | undefined {
   return p.spec?.nodeName ?? p.metadata?.labels?.[NODE_NAME_LABEL];
 }

@@ -248,10 +248,14 @@ async function takeOver(
   return { kind: 'taken-over', earlier, reason, deleted: pods.map((p) => `${UPGRADE_NAMESPACE}/${p.metadata?.name}`) };
 }
 
-/** Succeeded, Failed, or Pending without a start time (no kubelet took it). */
+/** A pod no kubelet has taken: Pending without a start time (the kubelet sets one when it accepts the pod). */
+export function neverStarted(p: V1Pod): boolean {
+  return (p.status?.phase ?? 'Pending') === 'Pending' && !p.status?.startTime;
+}
+
+/** Succeeded, Failed, or never started ({@link neverStarted}). */
 function finishedOrUnstarted(p: V1Pod): boolean {
-  const phase = p.status?.phase ?? 'Pending';
-  return phase === 'Succeeded' || phase === 'Failed' || (phase === 'Pending' && !p.status?.startTime);
+  return p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed' || neverStarted(p);
 }
 
 /**

@@ -228,7 +228,10 @@ function cordonedItem(input: PrecheckInput): PrecheckItem {
   const kept = keptByEarlier(input);
   const parts: string[] = [];
   if (kept.length) {
-    const named = kept.map((n) => `${n.metadata?.name} (${earlierUpgrade(cordonRecord(n))}: ${keptBecause(cordonRecord(n))})`);
+    const named = kept.map((n) => {
+      const r = cordonRecord(n);
+      return `${n.metadata?.name} (${earlierUpgrade(r)}: ${keptBecause(r)})`;
+    });
     parts.push(
       `${kept.length} node(s) are kept cordoned by an earlier upgrade of this cluster: ${list(named, 5)}. ` +
         'This upgrade takes each one over when it reaches it: it upgrades the node again and uncordons it only if that ' +
