@@ -17,14 +17,21 @@ export interface Managed {
 
 /**
  * Starts `command args` with stdout and stderr appended to `logFile` (the child writes it itself,
- * so its log does not depend on this process reading a pipe). If this process exits without
+ * so its log does not depend on this process reading a pipe), as `user` when given. If this process exits without
  * stopping it, the child is killed too, so no server outlives its test or script.
  */
-export function startProcess(name: string, command: string, args: string[], logFile: string, env?: NodeJS.ProcessEnv): Managed {
+export function startProcess(
+  name: string,
+  command: string,
+  args: string[],
+  logFile: string,
+  env?: NodeJS.ProcessEnv,
+  user?: { uid: number; gid: number },
+): Managed {
   const fd = openSync(logFile, 'a');
   let child: ChildProcess;
   try {
-    child = spawn(command, args, { stdio: ['ignore', fd, fd], env: env ?? process.env });
+    child = spawn(command, args, { stdio: ['ignore', fd, fd], env: env ?? process.env, ...user });
   } finally {
     closeSync(fd);
   }
@@ -39,12 +46,12 @@ export function startProcess(name: string, command: string, args: string[], logF
   return { name, child, logFile };
 }
 
-/** Stops a managed process by its PID: SIGTERM, then SIGKILL after `graceMs`. */
-export async function stopProcess(p: Managed, graceMs = 10_000): Promise<void> {
+/** Stops a managed process by its PID: `signal` (SIGTERM by default), then SIGKILL after `graceMs`. */
+export async function stopProcess(p: Managed, graceMs = 10_000, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   const { child } = p;
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
+  child.kill(signal);
   const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
   await exited;
   clearTimeout(timer);
