@@ -1,6 +1,7 @@
 /** Connects the CLI to Temporal with the same settings as the worker (config file + environment). */
 import { Client, Connection } from '@temporalio/client';
 import { loadWorkerConfig, temporalConnectionOptions, type WorkerConfig } from '../config.js';
+import { diagnoseTls } from './tls-diagnosis.js';
 
 /** Global CLI options that affect the connection. */
 export interface ConnectOptions {
@@ -21,6 +22,9 @@ export async function connectTemporal(temporal: WorkerConfig['temporal']): Promi
   try {
     connection = await Connection.connect({ ...temporalConnectionOptions(temporal), connectTimeout: 5000 });
   } catch (err) {
+    // With TLS configured, a handshake of our own says whether a certificate was the problem.
+    const tls = temporal.tls && (await diagnoseTls(temporal.address, temporal.tls));
+    if (tls) throw new Error(`cannot reach Temporal at ${temporal.address}: ${tls}`);
     throw new Error(`cannot reach Temporal at ${temporal.address} (${(err as Error).message}); set TEMPORAL_ADDRESS or --address`);
   }
   return new Client({ connection, namespace: temporal.namespace });
