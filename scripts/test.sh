@@ -13,11 +13,14 @@ if [ "${1:-}" = "--quick" ]; then
   export EDGE_UPGRADE_NO_CLUSTER=1
 fi
 . "$(dirname "$0")/env.sh"
-# Test-only tools from Debian's packages: shellcheck (agent script) and chromium (Web UI test).
+# Test-only tools from Debian's packages: shellcheck (agent script), chromium (Web UI test) and postgresql.
 bash "$SCRIPTS_DIR/ensure-shellcheck.sh" >/dev/null
 if [ "$quick" = 0 ]; then
   EDGE_UPGRADE_CHROMIUM=$(bash "$SCRIPTS_DIR/ensure-chromium.sh")
-  export EDGE_UPGRADE_CHROMIUM
+  # The production lane: Temporal Server (built from the Go module proxy, cached) on Debian's PostgreSQL.
+  EDGE_UPGRADE_TEMPORAL_SERVER_DIR=$(bash "$SCRIPTS_DIR/ensure-temporal-server.sh")
+  EDGE_UPGRADE_PG_BIN=$(bash "$SCRIPTS_DIR/ensure-postgresql.sh")
+  export EDGE_UPGRADE_CHROMIUM EDGE_UPGRADE_TEMPORAL_SERVER_DIR EDGE_UPGRADE_PG_BIN
 fi
 checks() {
   log "type check"

@@ -31,3 +31,7 @@ export const k8sBinDir = (): string => ensure('ensure-k8s.sh', 'EDGE_UPGRADE_K8S
 export const etcdBinary = (): string => ensure('ensure-etcd.sh', 'EDGE_UPGRADE_ETCD');
 /** Path of a Chromium for the browser test (Debian's package). */
 export const chromium = (): string => ensure('ensure-chromium.sh', 'EDGE_UPGRADE_CHROMIUM');
+/** Folder with temporal-server and temporal-sql-tool (the production lane). */
+export const temporalServerDir = (): string => ensure('ensure-temporal-server.sh', 'EDGE_UPGRADE_TEMPORAL_SERVER_DIR');
+/** Folder of PostgreSQL's programs (Debian's package). */
+export const pgBinDir = (): string => ensure('ensure-postgresql.sh', 'EDGE_UPGRADE_PG_BIN');
