@@ -5,7 +5,8 @@
 . "$(dirname "$0")/lib.sh"
 if [ -n "${EDGE_UPGRADE_TEMPORAL_SERVER_DIR:-}" ]; then
   for b in temporal-server temporal-sql-tool; do
-    [ -x "$EDGE_UPGRADE_TEMPORAL_SERVER_DIR/$b" ] || die "EDGE_UPGRADE_TEMPORAL_SERVER_DIR=$EDGE_UPGRADE_TEMPORAL_SERVER_DIR has no executable $b"
+    [ -x "$EDGE_UPGRADE_TEMPORAL_SERVER_DIR/$b" ] ||
+      die "EDGE_UPGRADE_TEMPORAL_SERVER_DIR=$EDGE_UPGRADE_TEMPORAL_SERVER_DIR has no executable $b"
   done
   echo "$EDGE_UPGRADE_TEMPORAL_SERVER_DIR"; exit 0
 fi

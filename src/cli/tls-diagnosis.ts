@@ -52,6 +52,9 @@ export function diagnoseTls(address: string, tls: TlsSettings, timeoutMs = 5_000
   });
 }
 
+const CLIENT_CERT_SETTINGS = 'TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY (temporal.tls.certFile, keyFile)';
+const SERVER_CERT_SETTINGS = 'TEMPORAL_TLS_CA and TEMPORAL_TLS_SERVER_NAME (temporal.tls.caFile, serverName)';
+
 /** The words for a TLS error: which side's certificate, and the library's reason. */
 function describe(err: NodeJS.ErrnoException, handshaken: boolean, tls: TlsSettings): string {
   const reason =
@@ -63,8 +66,8 @@ function describe(err: NodeJS.ErrnoException, handshaken: boolean, tls: TlsSetti
     'TLS error';
   if (handshaken || /ALERT_(CERTIFICATE_REQUIRED|UNKNOWN_CA|BAD_CERTIFICATE|HANDSHAKE_FAILURE)/.test(err.code ?? '')) {
     return tls.cert
-      ? `TLS: the server refused our client certificate (${reason}); check TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY (temporal.tls.certFile, keyFile)`
-      : `TLS: the server requires a client certificate (${reason}); set TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY (temporal.tls.certFile, keyFile)`;
+      ? `TLS: the server refused our client certificate (${reason}); check ${CLIENT_CERT_SETTINGS}`
+      : `TLS: the server requires a client certificate (${reason}); set ${CLIENT_CERT_SETTINGS}`;
   }
-  return `TLS: the server's certificate was not accepted (${reason}); check TEMPORAL_TLS_CA and TEMPORAL_TLS_SERVER_NAME (temporal.tls.caFile, serverName)`;
+  return `TLS: the server's certificate was not accepted (${reason}); check ${SERVER_CERT_SETTINGS}`;
 }

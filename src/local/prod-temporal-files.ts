@@ -52,20 +52,6 @@ export function makeCertificates(dir: string): void {
  * mTLS on the frontend (client certificates from the CA required), plain TCP between the services.
  */
 export function writeServerConfig(dir: string, ports: ProdPorts): void {
-  const certs = join(dir, 'certs');
-  const sql = (databaseName: string, maxConns: number) => ({
-    sql: {
-      pluginName: 'postgres12',
-      databaseName,
-      connectAddr: `127.0.0.1:${ports.pg}`,
-      connectProtocol: 'tcp',
-      user: 'postgres',
-      password: '',
-      maxConns,
-      maxIdleConns: maxConns,
-      maxConnLifetime: '1h',
-    },
-  });
   const rpc = (grpcPort: number, membershipPort: number) => ({ rpc: { grpcPort, membershipPort, bindOnIP: '127.0.0.1' } });
   const [fm, hm, mm, wm] = ports.membership;
   const config = {
@@ -74,27 +60,9 @@ export function writeServerConfig(dir: string, ports: ProdPorts): void {
       defaultStore: 'postgres',
       visibilityStore: 'postgres-visibility',
       numHistoryShards: 4,
-      datastores: { postgres: sql('temporal', 10), 'postgres-visibility': sql('temporal_visibility', 5) },
+      datastores: { postgres: datastore(ports.pg, 'temporal', 10), 'postgres-visibility': datastore(ports.pg, 'temporal_visibility', 5) },
     },
-    global: {
-      membership: { maxJoinDuration: '30s', broadcastAddress: '127.0.0.1' },
-      tls: {
-        frontend: {
-          server: {
-            certFile: join(certs, 'server.pem'),
-            keyFile: join(certs, 'server.key'),
-            requireClientAuth: true,
-            clientCaFiles: [join(certs, 'ca.pem')],
-          },
-        },
-        // The server's own calls to its frontend (system workflows, search attributes) present this certificate.
-        systemWorker: {
-          certFile: join(certs, 'system.pem'),
-          keyFile: join(certs, 'system.key'),
-          client: { serverName: 'localhost', rootCaFiles: [join(certs, 'ca.pem')] },
-        },
-      },
-    },
+    global: { membership: { maxJoinDuration: '30s', broadcastAddress: '127.0.0.1' }, tls: frontendTls(join(dir, 'certs')) },
     services: {
       frontend: rpc(ports.frontend, fm),
       history: rpc(ports.history, hm),
@@ -117,4 +85,40 @@ export function writeServerConfig(dir: string, ports: ProdPorts): void {
   writeFileSync(join(dir, 'config', 'prod.yaml'), stringify(config));
   // The dev server's visibility rate (the default, 10 per second, is for a cluster of many namespaces).
   writeFileSync(join(dir, 'dynamicconfig.yaml'), stringify({ 'frontend.namespaceRPS.visibility': [{ value: 100 }] }));
+}
+
+/** A PostgreSQL datastore on 127.0.0.1:pgPort, as the postgres user, with at most `maxConns` connections per service. */
+function datastore(pgPort: number, databaseName: string, maxConns: number) {
+  return {
+    sql: {
+      pluginName: 'postgres12',
+      databaseName,
+      connectAddr: `127.0.0.1:${pgPort}`,
+      connectProtocol: 'tcp',
+      user: 'postgres',
+      password: '',
+      maxConns,
+      maxIdleConns: maxConns,
+      maxConnLifetime: '1h',
+    },
+  };
+}
+
+/** mTLS on the frontend (client certificates from the CA required); the server's own calls to it present system.pem. */
+function frontendTls(certs: string) {
+  return {
+    frontend: {
+      server: {
+        certFile: join(certs, 'server.pem'),
+        keyFile: join(certs, 'server.key'),
+        requireClientAuth: true,
+        clientCaFiles: [join(certs, 'ca.pem')],
+      },
+    },
+    systemWorker: {
+      certFile: join(certs, 'system.pem'),
+      keyFile: join(certs, 'system.key'),
+      client: { serverName: 'localhost', rootCaFiles: [join(certs, 'ca.pem')] },
+    },
+  };
 }

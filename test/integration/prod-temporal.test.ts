@@ -126,7 +126,7 @@ async function activityWorkers(): Promise<Set<string>> {
 const start = (targetVersion: string) => startUpgrade(client, { clusterId: CLUSTER_ID, gate: NO_GATE, batch: BATCH, targetVersion });
 const midBatch = () => progressUntil('a worker batch under way', (p) => p.workers.upgraded >= 1 || p.state !== 'running');
 
-test('the frontend refuses a plain-TCP client and a client without a certificate, and a worker with an untrusted one exits naming TLS', async () => {
+test('the frontend refuses a plain-TCP client and one without a certificate; a worker with an untrusted one exits naming TLS', async () => {
   const [host, port] = stack.client.address.split(':');
   // Plain TCP: the frontend speaks TLS only, so a plaintext gRPC call fails.
   const plain = await promisify(execFile)(temporalCli(), ['operator', 'cluster', 'health', '--address', stack.client.address]).then(
@@ -220,7 +220,7 @@ test('one of the two workers killed with SIGKILL mid-batch: the other carries on
   workers.push(spawnCli(['worker'], temporalEnv(stack.client)));
 }, 360_000);
 
-test('pause and resume through the CLI and `temporal workflow signal`, then cancel while paused through the CLI, all over mTLS', async () => {
+test('pause and resume with the CLI and `temporal workflow signal`, then cancel while paused with the CLI, over mTLS', async () => {
   const env = temporalEnv(stack.client);
   const started = await runCli(['start', '--cluster', CLUSTER_ID, '--to', 'v1.34.8', '--max-percent', '50', '--gate-stable-for', '0'], env);
   expect(started.code).toBe(0);
