@@ -9,10 +9,5 @@ fi
 for c in chromium chromium-browser; do
   if command -v "$c" >/dev/null 2>&1; then command -v "$c"; exit 0; fi
 done
-command -v apt-get >/dev/null || die "no chromium found and no apt-get to install it; set EDGE_UPGRADE_CHROMIUM"
-sudo=()
-[ "$(id -u)" -eq 0 ] || sudo=(sudo)
-log "installing Debian's chromium for the browser test"
-"${sudo[@]}" apt-get update -qq >&2
-"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >&2
+apt_install "no chromium found for the browser test (or set EDGE_UPGRADE_CHROMIUM)" chromium
 command -v chromium

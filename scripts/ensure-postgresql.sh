@@ -8,12 +8,7 @@ if [ -n "${EDGE_UPGRADE_PG_BIN:-}" ]; then
 fi
 newest() { find /usr/lib/postgresql -mindepth 3 -maxdepth 3 -path '*/bin/postgres' 2>/dev/null | sort -V | tail -1; }
 if [ -z "$(newest)" ]; then
-  command -v apt-get >/dev/null || die "no PostgreSQL under /usr/lib/postgresql and no apt-get to install it; set EDGE_UPGRADE_PG_BIN"
-  sudo=()
-  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-  log "installing Debian's postgresql for the production lane"
-  "${sudo[@]}" apt-get update -qq >&2
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >&2
+  apt_install "no PostgreSQL under /usr/lib/postgresql for the production lane (or set EDGE_UPGRADE_PG_BIN)" postgresql
 fi
 pg=$(newest)
 [ -n "$pg" ] || die "installing postgresql gave no /usr/lib/postgresql/*/bin/postgres"

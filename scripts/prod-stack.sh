@@ -26,13 +26,7 @@ case "$cmd" in
     die "the stack did not become ready in 120 s; see $dir/stack.log"
     ;;
   down)
-    [ -f "$dir/pid" ] || die "$dir/pid not found: was the stack started with scripts/prod-stack.sh up $dir?"
-    pid=$(cat "$dir/pid")
-    if kill -0 "$pid" 2>/dev/null; then
-      kill -TERM "$pid"
-      for _ in $(seq 1 90); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-    fi
-    kill -0 "$pid" 2>/dev/null && die "the stack (pid $pid) did not stop"
+    stop_recorded "$dir" stack "scripts/prod-stack.sh up" 90
     rm -rf "$dir"
     log "Temporal Server and PostgreSQL stopped; $dir removed"
     ;;

@@ -192,31 +192,31 @@ test('3 masters and 50 workers are upgraded over mTLS by two workers, each takin
   expect((await activityWorkers()).size).toBe(2);
 }, 300_000);
 
-test('the Temporal Server killed with SIGKILL mid-batch and restarted on its database: the upgrade completes', async () => {
-  await start('v1.34.5');
+/** Upgrades to `target`, applies `fault` once a worker batch is under way, and expects the upgrade to end as if nothing happened. */
+async function survives(target: string, fault: () => Promise<void>, timeoutMs = 240_000): Promise<void> {
+  await start(target);
   expect((await midBatch()).state).toBe('running');
-  await stack.killAndRestartServer();
-  const done = await progressUntil('the upgrade to finish', (p) => p.state !== 'running');
-  await expectUpgradedOnce('v1.34.5', done);
+  await fault();
+  const done = await progressUntil('the upgrade to finish', (p) => p.state !== 'running', timeoutMs);
+  await expectUpgradedOnce(target, done);
+}
+
+test('the Temporal Server killed with SIGKILL mid-batch and restarted on its database: the upgrade completes', async () => {
+  await survives('v1.34.5', () => stack.killAndRestartServer());
 }, 300_000);
 
 test('PostgreSQL restarted (fast shutdown) mid-batch: the upgrade completes', async () => {
-  await start('v1.34.6');
-  expect((await midBatch()).state).toBe('running');
-  await stack.restartPostgres();
-  const done = await progressUntil('the upgrade to finish', (p) => p.state !== 'running');
-  await expectUpgradedOnce('v1.34.6', done);
+  await survives('v1.34.6', () => stack.restartPostgres());
 }, 300_000);
 
 test('one of the two workers killed with SIGKILL mid-batch: the other carries on and the upgrade completes', async () => {
-  await start('v1.34.7');
-  expect((await midBatch()).state).toBe('running');
   const victim = workers.shift()!;
-  const exited = new Promise((r) => victim.child.once('exit', r));
-  victim.child.kill('SIGKILL');
-  await exited;
-  const done = await progressUntil('the upgrade to finish', (p) => p.state !== 'running', 300_000);
-  await expectUpgradedOnce('v1.34.7', done);
+  const kill = async () => {
+    const exited = new Promise((r) => victim.child.once('exit', r));
+    victim.child.kill('SIGKILL');
+    await exited;
+  };
+  await survives('v1.34.7', kill, 300_000);
   workers.push(spawnCli(['worker'], temporalEnv(stack.client)));
 }, 360_000);
 
