@@ -7,7 +7,7 @@
 import { Command } from 'commander';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PROD_NAMESPACE, ProdTemporal } from './prod-temporal.js';
+import { ProdTemporal } from './prod-temporal.js';
 
 const program = new Command('edge-upgrade-prod-temporal')
   .requiredOption('--dir <path>', 'directory for the database, the certificates and the logs')
@@ -20,14 +20,7 @@ async function main(): Promise<void> {
   const o = program.parse().opts<{ dir: string; serverDir: string; temporalCli: string; pgBin: string }>();
   const stack = await ProdTemporal.start({ dir: o.dir, serverDir: o.serverDir, temporalCli: o.temporalCli, pgBinDir: o.pgBin });
   const c = stack.client;
-  const env = {
-    TEMPORAL_ADDRESS: c.address,
-    TEMPORAL_NAMESPACE: PROD_NAMESPACE,
-    TEMPORAL_TLS_CA: c.caFile,
-    TEMPORAL_TLS_CERT: c.certFile,
-    TEMPORAL_TLS_KEY: c.keyFile,
-    TEMPORAL_TLS_SERVER_NAME: c.serverName,
-  };
+  const env = stack.env();
   writeFileSync(
     join(o.dir, 'env'),
     Object.entries(env)

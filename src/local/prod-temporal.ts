@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { searchAttributeDefinitions } from '../workflows/definitions.js';
 import { releasePort, reservePort } from './ports.js';
 import { makeCertificates, writeServerConfig, type ProdPorts as Ports } from './prod-temporal-files.js';
-import { startProcess, stopProcess, tailFile, waitUntil, type Managed } from './processes.js';
+import { startProcess, stopProcess, waitUntil, type Managed } from './processes.js';
 
 const run = promisify(execFile);
 
@@ -51,29 +51,19 @@ export class ProdTemporal {
     private readonly ports: Ports,
     private postgres: Managed,
     private server: Managed,
+    /** Every port reserved for the stack, given back by stop(). */
+    private readonly reserved: readonly number[],
   ) {}
 
   /** The client settings for a worker, the CLI or a test: a certificate the frontend trusts. */
   get client(): ProdTemporalClient {
-    const certs = join(this.dir, 'certs');
-    return {
-      address: `127.0.0.1:${this.ports.frontend}`,
-      caFile: join(certs, 'ca.pem'),
-      certFile: join(certs, 'client.pem'),
-      keyFile: join(certs, 'client.key'),
-      serverName: PROD_SERVER_NAME,
-    };
+    return clientOf(this.dir, this.ports.frontend);
   }
 
   /** A client certificate from another CA, which the frontend must refuse. */
   get untrustedClient(): ProdTemporalClient {
     const certs = join(this.dir, 'certs');
     return { ...this.client, certFile: join(certs, 'other-client.pem'), keyFile: join(certs, 'other-client.key') };
-  }
-
-  /** PIDs of the PostgreSQL postmaster and the Temporal Server. */
-  get pids(): { postgres?: number; server?: number } {
-    return { postgres: this.postgres.child.pid, server: this.server.child.pid };
   }
 
   static async start(options: ProdTemporalOptions): Promise<ProdTemporal> {
@@ -116,7 +106,7 @@ export class ProdTemporal {
       await createSchemas(opts.serverDir, ports.pg);
       writeServerConfig(dir, ports);
       server = await startServer(dir, opts.serverDir, opts.temporalCli, ports.frontend);
-      const stack = new ProdTemporal(dir, opts, ports, postgres, server);
+      const stack = new ProdTemporal(dir, opts, ports, postgres, server, reserved);
       await stack.createNamespace();
       return stack;
     } catch (err) {
@@ -130,18 +120,19 @@ export class ProdTemporal {
 
   /** The Temporal CLI's connection flags for this stack (mTLS). */
   cliFlags(client: ProdTemporalClient = this.client): string[] {
-    return [
-      '--address',
-      client.address,
-      '--tls-ca-path',
-      client.caFile,
-      '--tls-cert-path',
-      client.certFile,
-      '--tls-key-path',
-      client.keyFile,
-      '--tls-server-name',
-      client.serverName,
-    ];
+    return cliFlagsOf(client);
+  }
+
+  /** The worker's and the CLI's environment for `client` (TEMPORAL_ADDRESS, TEMPORAL_TLS_*, the namespace). */
+  env(client: ProdTemporalClient = this.client): Record<string, string> {
+    return {
+      TEMPORAL_ADDRESS: client.address,
+      TEMPORAL_NAMESPACE: PROD_NAMESPACE,
+      TEMPORAL_TLS_CA: client.caFile,
+      TEMPORAL_TLS_CERT: client.certFile,
+      TEMPORAL_TLS_KEY: client.keyFile,
+      TEMPORAL_TLS_SERVER_NAME: client.serverName,
+    };
   }
 
   /** SIGKILLs the Temporal Server and starts it again on the same ports and database. */
@@ -160,16 +151,7 @@ export class ProdTemporal {
   async stop(opts: { keepDir?: boolean } = {}): Promise<void> {
     await stopProcess(this.server);
     await stopProcess(this.postgres, 30_000, 'SIGINT');
-    for (const p of [
-      this.ports.pg,
-      this.ports.frontend,
-      this.ports.history,
-      this.ports.matching,
-      this.ports.worker,
-      ...this.ports.membership,
-    ]) {
-      releasePort(p);
-    }
+    for (const p of this.reserved) releasePort(p);
     if (!opts.keepDir) rmSync(this.dir, { recursive: true, force: true });
   }
 
@@ -246,16 +228,7 @@ async function startServer(dir: string, serverDir: string, temporalCli: string, 
     ['--root', dir, '--config', 'config', '--env', 'prod', '--allow-no-auth', 'start'],
     join(dir, 'temporal-server.log'),
   );
-  const certs = join(dir, 'certs');
-  const flags = ['--address', `127.0.0.1:${frontendPort}`, '--tls-ca-path', join(certs, 'ca.pem')];
-  flags.push(
-    '--tls-cert-path',
-    join(certs, 'client.pem'),
-    '--tls-key-path',
-    join(certs, 'client.key'),
-    '--tls-server-name',
-    PROD_SERVER_NAME,
-  );
+  const flags = cliFlagsOf(clientOf(dir, frontendPort));
   await waitUntil(
     'the Temporal Server frontend serving',
     async () => {
@@ -263,8 +236,35 @@ async function startServer(dir: string, serverDir: string, temporalCli: string, 
       return stdout.includes('SERVING');
     },
     { timeoutMs: 120_000, intervalMs: 500, process: server },
-  ).catch((err: unknown) => {
-    throw new Error(`${err instanceof Error ? err.message : String(err)}\n${tailFile(server.logFile)}`);
-  });
+  );
   return server;
+}
+
+/** The trusted client certificate of the stack in `dir`, for its frontend on `frontendPort`. */
+function clientOf(dir: string, frontendPort: number): ProdTemporalClient {
+  const certs = join(dir, 'certs');
+  return {
+    address: `127.0.0.1:${frontendPort}`,
+    caFile: join(certs, 'ca.pem'),
+    certFile: join(certs, 'client.pem'),
+    keyFile: join(certs, 'client.key'),
+    serverName: PROD_SERVER_NAME,
+  };
+}
+
+/** The Temporal CLI's flags for `client` (mTLS). */
+function cliFlagsOf(client: ProdTemporalClient): string[] {
+  const { address, caFile, certFile, keyFile, serverName } = client;
+  return [
+    '--address',
+    address,
+    '--tls-ca-path',
+    caFile,
+    '--tls-cert-path',
+    certFile,
+    '--tls-key-path',
+    keyFile,
+    '--tls-server-name',
+    serverName,
+  ];
 }

@@ -34,17 +34,9 @@ let client: Client;
 let connection: Connection;
 const workers: Array<ReturnType<typeof spawnCli>> = [];
 
-/** The environment of a worker or the CLI that connects to the stack with `tls`'s certificate. */
+/** The environment of a worker or the CLI that connects to the stack with `tls`'s certificate and serves the cluster. */
 function temporalEnv(tls: ProdTemporalClient): Record<string, string> {
-  return {
-    TEMPORAL_ADDRESS: tls.address,
-    TEMPORAL_NAMESPACE: PROD_NAMESPACE,
-    TEMPORAL_TLS_CA: tls.caFile,
-    TEMPORAL_TLS_CERT: tls.certFile,
-    TEMPORAL_TLS_KEY: tls.keyFile,
-    TEMPORAL_TLS_SERVER_NAME: tls.serverName,
-    EDGE_UPGRADE_CLUSTERS: `${CLUSTER_ID}=${cluster.controlPlane.kubeconfigPath}`,
-  };
+  return { ...stack.env(tls), EDGE_UPGRADE_CLUSTERS: `${CLUSTER_ID}=${cluster.controlPlane.kubeconfigPath}` };
 }
 
 beforeAll(async () => {
