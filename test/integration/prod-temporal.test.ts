@@ -2,11 +2,15 @@
  * The production lane (#26): the upgrade on the parts users run. A Temporal Server built from
  * go.temporal.io/server on a private PostgreSQL, mTLS on its frontend (src/local/prod-temporal.ts),
  * two `edge-upgrade worker` processes on the task queue, and the jest worker's control plane with
- * 3 masters and 50 simulated workers. Each upgrade goes to the next patch version, in batches of up
- * to half the workers; faults of the server, the database and a worker must leave it `succeeded`,
- * with one upgrade pod per node and none cordoned.
+ * 3 masters and 50 simulated workers for the full upgrade. Each upgrade goes to the next patch
+ * version, in batches of up to half the workers; faults of the server, the database and a worker must
+ * leave it `succeeded`, with one upgrade pod per node and none cordoned. The fault tests and the CLI
+ * test run on the 3 masters and the first 10 workers (the other 40 Nodes deleted after the full
+ * upgrade): a fault mid-batch is the same fault with 10 workers, at a fraction of the CPU that the
+ * files running beside this one need.
  */
 import { Client, Connection } from '@temporalio/client';
+import proto from '@temporalio/proto';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -25,7 +29,10 @@ import { cordonedByUs } from './upgrade-harness.js';
 
 const CLUSTER_ID = 'shop-prod';
 const SHAPE = { controlPlanes: 3, cloudWorkers: 0, edgeWorkers: 50 };
-const NODES = SHAPE.controlPlanes + SHAPE.edgeWorkers;
+/** The workers the fault tests keep (edge-001…edge-010). */
+const FAULT_WORKERS = 10;
+/** The workers in the cluster now: all 50 until the fault tests shrink it. */
+let edgeWorkers = SHAPE.edgeWorkers;
 const BATCH = { maxPercent: 50 };
 
 let stack: ProdTemporal;
@@ -84,14 +91,14 @@ async function expectUpgradedOnce(target: string, done: Progress): Promise<void>
     state: 'succeeded',
     lastError: null,
     masters: { total: SHAPE.controlPlanes, upgraded: SHAPE.controlPlanes },
-    workers: { total: SHAPE.edgeWorkers, upgraded: SHAPE.edgeWorkers },
+    workers: { total: edgeWorkers, upgraded: edgeWorkers },
   });
   const pods = (await cluster.core.listNamespacedPod({ namespace: UPGRADE_NAMESPACE })).items.filter(
     (p) => p.metadata?.labels?.[TARGET_VERSION_LABEL] === target,
   );
   const perNode = new Map<string, number>();
   for (const p of pods) perNode.set(p.metadata!.labels![NODE_NAME_LABEL]!, (perNode.get(p.metadata!.labels![NODE_NAME_LABEL]!) ?? 0) + 1);
-  expect(perNode.size).toBe(NODES);
+  expect(perNode.size).toBe(SHAPE.controlPlanes + edgeWorkers);
   expect([...perNode.values()].every((n) => n === 1)).toBe(true);
   expect(pods.every((p) => p.status?.phase === 'Succeeded')).toBe(true);
   const nodes = (await cluster.core.listNode()).items;
@@ -184,8 +191,22 @@ test('3 masters and 50 workers are upgraded over mTLS by two workers, each takin
   expect((await activityWorkers()).size).toBe(2);
 }, 300_000);
 
+/** Deletes the Nodes after edge-010 (once) and waits until the API server lists only the others. */
+async function shrinkToFaultCluster(): Promise<void> {
+  if (edgeWorkers === FAULT_WORKERS) return;
+  const gone = (await cluster.core.listNode()).items
+    .map((n) => n.metadata!.name!)
+    .filter((n) => /^edge-\d+$/.test(n) && Number(n.slice(5)) > FAULT_WORKERS);
+  expect(gone).toHaveLength(SHAPE.edgeWorkers - FAULT_WORKERS);
+  await Promise.all(gone.map((name) => cluster.core.deleteNode({ name })));
+  const left = SHAPE.controlPlanes + FAULT_WORKERS;
+  await eventually(`${left} nodes`, async () => (await cluster.core.listNode()).items.length === left);
+  edgeWorkers = FAULT_WORKERS;
+}
+
 /** Upgrades to `target`, applies `fault` once a worker batch is under way, and expects the upgrade to end as if nothing happened. */
 async function survives(target: string, fault: () => Promise<void>, timeoutMs = 240_000): Promise<void> {
+  await shrinkToFaultCluster();
   await start(target);
   expect((await midBatch()).state).toBe('running');
   await fault();
@@ -201,9 +222,32 @@ test('PostgreSQL restarted (fast shutdown) mid-batch: the upgrade completes', as
   await survives('v1.34.6', () => stack.restartPostgres());
 }, 300_000);
 
+/** Waits until the worker process `pid` (identity `pid@host`) has started a node step that is still in flight. */
+function nodeStepRunningOn(pid: number): Promise<string> {
+  return eventually(
+    `worker ${pid} running a node step`,
+    async () => {
+      for await (const wf of client.workflow.list({ query: 'ExecutionStatus = "Running"' })) {
+        const d = await client.workflow.getHandle(wf.workflowId, wf.runId).describe();
+        const mine = d.raw.pendingActivities?.find(
+          (a) =>
+            a.lastWorkerIdentity?.startsWith(`${pid}@`) &&
+            a.state === proto.temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED,
+        );
+        if (mine) return `${mine.activityType?.name} in ${wf.workflowId}`;
+      }
+      return undefined;
+    },
+    120_000,
+    250,
+  );
+}
+
 test('one of the two workers killed with SIGKILL mid-batch: the other carries on and the upgrade completes', async () => {
   const victim = workers.shift()!;
   const kill = async () => {
+    // Killed while it runs a node step, so the step is lost with it and must be retried by the other worker.
+    await nodeStepRunningOn(victim.child.pid!);
     const exited = new Promise((r) => victim.child.once('exit', r));
     victim.child.kill('SIGKILL');
     await exited;
@@ -213,6 +257,7 @@ test('one of the two workers killed with SIGKILL mid-batch: the other carries on
 }, 360_000);
 
 test('pause and resume with the CLI and `temporal workflow signal`, then cancel while paused with the CLI, over mTLS', async () => {
+  await shrinkToFaultCluster();
   const env = temporalEnv(stack.client);
   const started = await runCli(['start', '--cluster', CLUSTER_ID, '--to', 'v1.34.8', '--max-percent', '50', '--gate-stable-for', '0'], env);
   expect(started.code).toBe(0);
