@@ -5,6 +5,7 @@
  */
 import { AppsV1Api } from '@kubernetes/client-node';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { getProgress } from '../../src/api.js';
 import { SIM_UPGRADE_SECONDS_LABEL } from '../../src/planning/labels.js';
 import type { Progress } from '../../src/planning/types.js';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
@@ -135,14 +136,20 @@ test('an unknown cluster and a downgrade are refused with one line', async () =>
   expectRefusal(await cli('start', '--cluster', 'shop', '--to', 'v1.32.0'), /downgrade|lower|older/i);
 }, 120_000);
 
+/**
+ * Waits until the upgrade of `shop` is paused, polling through the Temporal client: a CLI run is a
+ * Node start (most of a CPU-second) that the files beside this one need. `status` is read once after.
+ */
+function pausedNow(): Promise<true> {
+  return eventually('state paused', async () => (await getProgress(env.client, 'shop')).state === 'paused' || undefined);
+}
+
 test('cancel while paused: the started node finishes, nothing new starts, nothing stays cordoned', async () => {
   expect((await cli('start', '--cluster', 'shop', '--to', TO, ...NO_GATE_ARGS)).code).toBe(0);
   expect((await cli('pause', '--cluster', 'shop', '--reason', 'change freeze')).code).toBe(0);
-  let atPause: Progress | undefined;
-  await eventually('state paused', async () => {
-    atPause = json<Progress>(await cli('--json', 'status', '--cluster', 'shop'));
-    return atPause.state === 'paused';
-  });
+  await pausedNow();
+  const atPause = json<Progress>(await cli('--json', 'status', '--cluster', 'shop'));
+  expect(atPause.state).toBe('paused');
   const cancelled = await cli('cancel', '--cluster', 'shop', '--wait');
   expect(cancelled.code).toBe(0);
   expect(cancelled.stdout).toMatch(/^cancelled: edge-upgrade-shop: .*cancelled \(user\)/);
@@ -156,7 +163,7 @@ test('cancel while paused: the started node finishes, nothing new starts, nothin
   const upgraded = nodes.filter((n) => n.status?.nodeInfo?.kubeletVersion === TO).map((n) => n.metadata!.name!);
   expect(p.masters.upgraded + p.workers.upgraded).toBe(upgraded.length);
   expect(upgraded.filter((n) => n.startsWith('cp-'))).toHaveLength(p.masters.upgraded);
-  if (atPause!.phase === 'masters') expect(upgraded.every((n) => n.startsWith('cp-'))).toBe(true);
+  if (atPause.phase === 'masters') expect(upgraded.every((n) => n.startsWith('cp-'))).toBe(true);
   expect(upgraded.length).toBeLessThan(nodes.length);
   await new Promise((r) => setTimeout(r, 3000));
   const later = (await cluster.core.listNode()).items.filter((n) => n.status?.nodeInfo?.kubeletVersion === TO);
@@ -181,10 +188,9 @@ test('start, status --json, refusals while running, pause, resume, and status --
   const paused = await cli('pause', '--cluster', 'shop', '--reason', 'lunch rush');
   expect(paused.code).toBe(0);
   expect(paused.stdout).toMatch(/^pause: edge-upgrade-shop: /);
-  const p = await eventually('state paused', async () => {
-    const s = json<Progress>(await cli('--json', 'status', '--cluster', 'shop'));
-    return s.state === 'paused' ? s : undefined;
-  });
+  await pausedNow();
+  const p = json<Progress>(await cli('--json', 'status', '--cluster', 'shop'));
+  expect(p.state).toBe('paused');
   expect(p.pause).toMatchObject({ reason: 'user' });
   expect(Date.parse(p.pause!.autoCancelAt!) - Date.parse(p.pause!.since)).toBe(15 * 24 * 3600 * 1000);
   const text = await cli('status', '--cluster', 'shop');
