@@ -11,12 +11,26 @@ import { nodeReady } from '../../src/planning/cluster.js';
 import { runCli } from '../helpers/cli.js';
 import { eventually } from '../helpers/poll.js';
 import { NO_GATE } from '../helpers/requests.js';
-import { CLUSTER_ID, cordonedByUs, nodes, podsOf, progressUntil, setNodeLabel, startHarness, type Harness } from './upgrade-harness.js';
+import {
+  CLUSTER_ID,
+  cordonedByUs,
+  nodes,
+  podsOf,
+  progressUntil,
+  setNodeLabel,
+  OFFLINE_LEASE_SECONDS,
+  startHarness,
+  type Harness,
+} from './upgrade-harness.js';
 
 let h: Harness;
 
 beforeAll(async () => {
-  h = await startHarness({ shape: { controlPlanes: 1, cloudWorkers: 0, edgeWorkers: 30 }, upgradeSeconds: 1 });
+  h = await startHarness({
+    shape: { controlPlanes: 1, cloudWorkers: 0, edgeWorkers: 30 },
+    upgradeSeconds: 1,
+    simulator: { leaseDurationSeconds: OFFLINE_LEASE_SECONDS },
+  });
 }, 180_000);
 
 afterAll(async () => {

@@ -29,7 +29,16 @@ import { parseDeprecatedApis } from '../../src/planning/probe-items.js';
 import type { PrecheckItem, Progress } from '../../src/planning/types.js';
 import { eventually } from '../helpers/poll.js';
 import { NO_GATE } from '../helpers/requests.js';
-import { CLUSTER_ID, START, nodes, setNodeLabel, startHarness, upgradePods, type Harness } from './upgrade-harness.js';
+import {
+  CLUSTER_ID,
+  START,
+  nodes,
+  setNodeLabel,
+  OFFLINE_LEASE_SECONDS,
+  startHarness,
+  upgradePods,
+  type Harness,
+} from './upgrade-harness.js';
 
 const TARGET = 'v1.34.4';
 let h: Harness;
@@ -40,7 +49,11 @@ let stopWatch: (() => void) | undefined;
 beforeAll(async () => {
   // A control plane of its own: the deprecated-API item reads the API server's request counters since
   // it started, and emptying a shared one deletes namespaces, whose controller requests v1 Endpoints.
-  h = await startHarness({ shape: { controlPlanes: 1, cloudWorkers: 1, edgeWorkers: 6 }, privateControlPlane: true });
+  h = await startHarness({
+    shape: { controlPlanes: 1, cloudWorkers: 1, edgeWorkers: 6 },
+    privateControlPlane: true,
+    simulator: { leaseDurationSeconds: OFFLINE_LEASE_SECONDS },
+  });
   const req = await new Watch(h.cluster.kubeConfig).watch(
     `/api/v1/namespaces/${UPGRADE_NAMESPACE}/pods`,
     {},

@@ -34,6 +34,7 @@ import {
   podsOf,
   progressUntil,
   setNodeLabel,
+  OFFLINE_LEASE_SECONDS,
   startHarness,
   upgradePods,
   type Harness,
@@ -43,7 +44,7 @@ import { NO_GATE } from '../helpers/requests.js';
 let h: Harness;
 
 beforeAll(async () => {
-  h = await startHarness();
+  h = await startHarness({ simulator: { leaseDurationSeconds: OFFLINE_LEASE_SECONDS } });
 }, 180_000);
 
 afterAll(async () => {

@@ -22,6 +22,19 @@ import { DIST_WORKFLOW_BUNDLE, startDevServer } from '../helpers/temporal.js';
 export const START = 'v1.33.7';
 export const CLUSTER_ID = 'edge-test';
 
+/**
+ * The harness's Lease duration: renewed every 5 s, so under the control plane's 20 s grace period a
+ * renewal must be 15 s late before a node reads NotReady, however busy the machine. A renewal costs
+ * about 6 ms of CPU (API server, etcd, controller manager, simulator): 30 nodes renewing every 2 s
+ * instead take 4 CPU-seconds a minute from the files running beside this one.
+ */
+export const HARNESS_LEASE_SECONDS = 20;
+/**
+ * For files whose nodes go offline or hang (SIM_OFFLINE_LABEL, SIM_KUBELET_DOWN_LABEL): renewed every
+ * 2 s, so a silent node's Lease expires within 8 s and the upgrade sees it offline at once.
+ */
+export const OFFLINE_LEASE_SECONDS = 8;
+
 /** One test file's world. */
 export interface Harness {
   cluster: TestCluster;
@@ -39,7 +52,10 @@ export interface HarnessOptions {
   upgradeSeconds?: number;
   /** The kubeconfig the worker uses; defaults to the admin one. */
   kubeconfig?: (cluster: TestCluster) => Promise<string>;
-  /** Extra simulator options, e.g. an onUpgradeStart hook or another Lease (leaseDurationSeconds, 8 by default). */
+  /**
+   * Extra simulator options, e.g. an onUpgradeStart hook or another Lease (leaseDurationSeconds:
+   * {@link HARNESS_LEASE_SECONDS} by default, {@link OFFLINE_LEASE_SECONDS} where nodes go offline).
+   */
   simulator?: Partial<SimulatorOptions>;
   /** The version every node starts at. Default {@link START}. */
   version?: string;
@@ -53,12 +69,10 @@ export interface HarnessOptions {
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const shape = opts.shape ?? { controlPlanes: 3, cloudWorkers: 2, edgeWorkers: 18 };
   const [cluster, env] = await Promise.all([
-    // 8 s Leases, renewed every 2 s: a node's kubelet restart after its upgrade is seen within 2 s. The
-    // control plane's 20 s grace period means ten renewals must all be late before a node reads NotReady.
     startCluster({
       extraApiServerArgs: opts.extraApiServerArgs,
       private: opts.privateControlPlane,
-      simulator: { leaseDurationSeconds: 8, upgradeSeconds: opts.upgradeSeconds ?? 1, ...opts.simulator },
+      simulator: { leaseDurationSeconds: HARNESS_LEASE_SECONDS, upgradeSeconds: opts.upgradeSeconds ?? 1, ...opts.simulator },
     }),
     startDevServer(),
   ]);
