@@ -5,7 +5,7 @@
  * unless it asks for a control plane of its own: other API server flags, a Pod Security default, a
  * node-monitor grace period other than the shared one, or `private: true`.
  */
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { ConnectionPool } from '../../src/activities/connections.js';
 import { makeClient } from '../../src/activities/kube.js';
 import { LocalControlPlane } from '../../src/local/control-plane.js';
@@ -19,6 +19,8 @@ export interface TestCluster {
   simulator: EdgeSimulator;
   kubeConfig: KubeConfig;
   core: CoreV1Api;
+  /** Leases (kube-node-lease): what says a kubelet is alive, beside its Ready condition. */
+  coordination: CoordinationV1Api;
   stop(): Promise<void>;
 }
 
@@ -65,6 +67,7 @@ export async function startCluster(
     simulator,
     kubeConfig,
     core: makeClient(kubeConfig, CoreV1Api, { pool }),
+    coordination: makeClient(kubeConfig, CoordinationV1Api, { pool }),
     async stop() {
       await pool.close();
       // The simulator in place now: a test that restarts it puts the new one here.

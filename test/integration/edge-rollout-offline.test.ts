@@ -20,6 +20,7 @@ import {
   setNodeLabel,
   OFFLINE_LEASE_SECONDS,
   startHarness,
+  waitOnline,
   type Harness,
 } from './upgrade-harness.js';
 
@@ -39,11 +40,6 @@ afterAll(async () => {
 
 const offline = (node: string) => setNodeLabel(h, node, SIM_OFFLINE_LABEL, 'true');
 const online = (node: string) => setNodeLabel(h, node, SIM_OFFLINE_LABEL, null);
-const waitReady = (names: string[]) =>
-  eventually(`${names.join(', ')} Ready`, async () => {
-    const all = await nodes(h);
-    return names.every((n) => nodeReady(all.get(n)!));
-  });
 test('without deferral, a worker offline at its turn is not touched: pause at once; back and resumed, it goes first', async () => {
   const TARGET = 'v1.34.4';
   await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, gate: NO_GATE, targetVersion: TARGET });
@@ -64,7 +60,7 @@ test('without deferral, a worker offline at its turn is not touched: pause at on
   const before = paused.workers.upgraded;
 
   await online('edge-012');
-  await waitReady(['edge-012']);
+  await waitOnline(h, ['edge-012']);
   await resumeUpgrade(h.env.client, CLUSTER_ID);
   await progressUntil(h, 'edge-012 upgraded first', (p) => p.workers.upgraded > before, 60_000);
   expect((await podsOf(h, TARGET)).get('edge-012')).toBe('Succeeded');
@@ -129,5 +125,5 @@ test('a worker offline past --defer-timeout is left out: the CLI exits 1 naming 
   expect(r.stdout).toMatch(/Deferred \(left out: offline past the defer timeout\): edge-015/);
   expect((await podsOf(h, TARGET)).has('edge-015')).toBe(false);
   await online('edge-015');
-  await waitReady(['edge-015']);
+  await waitOnline(h, ['edge-015']);
 }, 600_000);

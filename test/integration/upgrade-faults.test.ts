@@ -37,6 +37,7 @@ import {
   OFFLINE_LEASE_SECONDS,
   startHarness,
   upgradePods,
+  waitOnline,
   type Harness,
 } from './upgrade-harness.js';
 import { NO_GATE } from '../helpers/requests.js';
@@ -71,7 +72,7 @@ test('an offline edge node fails the pre-check, naming it, and no node is touche
   expect([...all.values()].every((n) => n.status?.nodeInfo?.kubeletVersion === START)).toBe(true);
 
   await setNodeLabel(h, 'edge-007', SIM_OFFLINE_LABEL, null);
-  await eventually('edge-007 Ready again', async () => ready((await nodes(h)).get('edge-007')), 60_000, 1000);
+  await waitOnline(h, ['edge-007']);
 }, 180_000);
 
 test('a failing upgrade auto-pauses with the pod log; after a fix, resume deletes the failed pod and completes', async () => {

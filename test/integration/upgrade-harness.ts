@@ -9,7 +9,7 @@ import type { Worker } from '@temporalio/worker';
 import { mergePatch } from '../../src/activities/kube.js';
 import { getProgress } from '../../src/api.js';
 import type { WorkerConfig } from '../../src/config.js';
-import { nodeReady } from '../../src/planning/cluster.js';
+import { nodeReady, offlineReason } from '../../src/planning/cluster.js';
 import { upgradePodName } from '../../src/planning/names.js';
 import { CORDONED_BY_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE, UPGRADE_NAMESPACE } from '../../src/planning/labels.js';
 import type { Progress } from '../../src/planning/types.js';
@@ -109,19 +109,56 @@ export function workerConfig(kubeconfig: string, env: TestWorkflowEnvironment, c
   };
 }
 
-/** Polls progress until `pred` holds (every 500 ms: a query costs CPU, see ../helpers/poll.ts); returns that progress. */
-export function progressUntil(
+/**
+ * Polls progress until `pred` holds (every 500 ms: a query costs CPU, see ../helpers/poll.ts); returns that
+ * progress. On a timeout the error says what the progress last was (state, pause, counts, lastError).
+ */
+export async function progressUntil(
   h: Harness,
   what: string,
   pred: (p: Progress) => boolean,
   timeoutMs = 180_000,
   clusterId = CLUSTER_ID,
 ): Promise<Progress> {
-  return eventually(
-    what,
+  let last: Progress | undefined;
+  try {
+    return await eventually(
+      what,
+      async () => {
+        last = await getProgress(h.env.client, clusterId);
+        return pred(last) ? last : undefined;
+      },
+      timeoutMs,
+      500,
+    );
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; the progress last was ${progressSummary(last)}`);
+  }
+}
+
+/** The parts of a progress that say where an upgrade stands, for a failure message. */
+function progressSummary(p: Progress | undefined): string {
+  if (!p) return 'never read';
+  const { state, phase, pause, masters, workers, lastError } = p;
+  return JSON.stringify({ state, phase, pause, masters, workers, lastError });
+}
+
+/**
+ * Waits until the nodes are back as the upgrade sees them (src/planning/cluster.ts offlineReason): Ready,
+ * and a Lease renewal or status post within the Lease duration. Ready alone is not enough: a node set
+ * online before the controller's grace period ran out never stopped reading Ready, and a resume in that
+ * moment found its Lease still stale and paused again ("offline").
+ */
+export async function waitOnline(h: Harness, names: string[], timeoutMs = 60_000): Promise<void> {
+  await eventually(
+    `${names.join(', ')} back online`,
     async () => {
-      const p = await getProgress(h.env.client, clusterId);
-      return pred(p) ? p : undefined;
+      const all = await nodes(h);
+      for (const n of names) {
+        const lease = await h.cluster.coordination.readNamespacedLease({ name: n, namespace: 'kube-node-lease' });
+        if (offlineReason(all.get(n)!, lease.spec, Date.now()) !== null) return false;
+      }
+      return true;
     },
     timeoutMs,
     500,
