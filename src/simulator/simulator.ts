@@ -69,6 +69,11 @@ export interface SimulatorOptions {
   statusIntervalSeconds?: number;
   /** How long an upgrade pod runs unless the node's upgrade-seconds label says otherwise. Default 2. */
   upgradeSeconds?: number;
+  /**
+   * How long a kubelet restarted by an upgrade reports NotReady before it posts Ready (its runtime
+   * checks). Default 2.
+   */
+  kubeletRestartSeconds?: number;
   /** Most API requests in flight at once. Default 32. */
   concurrency?: number;
   /** Where to write one-line progress messages; silent by default. */
@@ -173,6 +178,7 @@ export class EdgeSimulator {
   private readonly leaseSeconds: number;
   private readonly statusSeconds: number;
   private readonly upgradeSeconds: number;
+  private readonly restartSeconds: number;
   private readonly log: (m: string) => void;
   private readonly prepares: PrepareRunner;
 
@@ -186,6 +192,7 @@ export class EdgeSimulator {
     this.leaseSeconds = opts.leaseDurationSeconds ?? 40;
     this.statusSeconds = opts.statusIntervalSeconds ?? 60;
     this.upgradeSeconds = opts.upgradeSeconds ?? 2;
+    this.restartSeconds = opts.kubeletRestartSeconds ?? 2;
     this.log = opts.log ?? (() => {});
     this.prepares = new PrepareRunner({
       core: this.core,
@@ -685,7 +692,7 @@ export class EdgeSimulator {
     run.step(fail ? 'failed' : 'succeeded');
     if (!fail && !hangs && !down) {
       const ready = () => this.limit(() => this.postStatus(sim)).then(() => run.step('ready'));
-      this.later(2_000, () => void ready().catch(() => this.counters.apiErrors++));
+      this.later(this.restartSeconds * 1000, () => void ready().catch(() => this.counters.apiErrors++));
     }
     this.log(`simulator: upgrade pod ${name} on ${sim.name} ${fail ? 'failed' : 'succeeded'}`);
   }

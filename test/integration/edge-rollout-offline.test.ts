@@ -30,7 +30,8 @@ beforeAll(async () => {
   h = await startHarness({
     shape: { controlPlanes: 1, cloudWorkers: 0, edgeWorkers: 30 },
     upgradeSeconds: 1,
-    simulator: { leaseDurationSeconds: OFFLINE_LEASE_SECONDS },
+    // The first test's timing leans on batches of at least 3 s: a 1 s upgrade pod, then a 2 s kubelet restart.
+    simulator: { leaseDurationSeconds: OFFLINE_LEASE_SECONDS, kubeletRestartSeconds: 2 },
   });
 }, 180_000);
 

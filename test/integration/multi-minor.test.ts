@@ -81,7 +81,8 @@ async function expectHoppedOnce(h: Harness, done: Progress): Promise<void> {
 describe('versions: in the worker configuration, a pause during hop 2', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({ shape: SHAPE, version: FROM, upgradeSeconds: 1 });
+    // 2 s pods: a hop-2 master takes about 3 s, as long as the pause needs to land before the third one starts.
+    h = await startHarness({ shape: SHAPE, version: FROM, upgradeSeconds: 2 });
     h.config.versions = ['v1.32.1', 'v1.32.9', 'v1.33.5'];
   }, 180_000);
   afterAll(async () => {
