@@ -163,7 +163,7 @@ type CordonOutcome =
  */
 export async function cordonNode(clients: KubeClients, args: NodeStepArgs): Promise<{ cordonedByUs: boolean }> {
   const kube = clients.for(args.clusterId);
-  const result = await withApiRetry(kube, () => cordonOnce(kube, args), { forMs: CORDON_RETRY_MS });
+  const result = await withApiRetry(kube, () => cordonOnce(kube, args), { forMs: kube.stepRetryMs ?? CORDON_RETRY_MS });
   const events = new EventRecorder(kube.core, args);
   if (result.kind === 'cordoned')
     await events.normal(
@@ -284,7 +284,7 @@ export async function uncordonIfOurs(
       }
       return true;
     },
-    { forMs: CORDON_RETRY_MS },
+    { forMs: kube.stepRetryMs ?? CORDON_RETRY_MS },
   );
   if (done) {
     const message = `edge-upgrade ${args.upgradeId}: uncordoned ${args.node} (${args.reason})`;

@@ -57,6 +57,11 @@ export interface Kube {
    * VersionApi), and `count` for requests sent outside them (watches, /readyz).
    */
   clientOptions: ClientOptions;
+  /**
+   * How long a cordon or uncordon attempt keeps retrying transient API errors (ms): CORDON_RETRY_MS
+   * (cordon.ts), unless the KubeClients were made with another (a test of the give-up message).
+   */
+  stepRetryMs?: number;
 }
 
 /** Counts one API request the worker sends to a cluster, by verb and resource (see {@link classifyKubeRequest}). */
@@ -181,6 +186,8 @@ export class KubeClients {
   constructor(
     private readonly clusters: ClusterRegistry,
     private readonly onRequest?: KubeRequestCounter,
+    /** Overrides of the retry budgets, see {@link Kube.stepRetryMs}. */
+    private readonly retry: { stepRetryMs?: number } = {},
   ) {}
 
   /** Clients for `clusterId`; throws non-retryable 'UnknownCluster' (naming the known clusters) when it is not configured. */
@@ -211,6 +218,7 @@ export class KubeClients {
       apps: makeClient(kc, AppsV1Api, opts),
       clientOptions: opts,
       watches: sharedWatches(kc, core, countRequest),
+      ...(this.retry.stepRetryMs ? { stepRetryMs: this.retry.stepRetryMs } : {}),
     };
     this.cache.set(clusterId, kube);
     return kube;
