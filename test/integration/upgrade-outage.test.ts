@@ -125,6 +125,8 @@ test('a pod held by a finalizer blocks the drain until drainTimeout, naming it; 
     targetVersion: TARGET,
     drainTimeout: '8s',
     acceptWarnings: true,
+    // The drain of edge-001 is the point: after the resume the other workers go up to half at a time, not one by one.
+    batch: { maxPercent: 50 },
   });
   const paused = await progressUntil(h, 'an auto-pause', (p) => p.state !== 'running');
   expect(paused).toMatchObject({ state: 'paused', pause: { reason: 'error' }, lastError: { node: 'edge-001', step: 'drain' } });
