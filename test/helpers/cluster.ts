@@ -13,6 +13,14 @@ import { EdgeSimulator, type SimulatorOptions } from '../../src/simulator/index.
 import { SHARED_NODE_MONITOR_GRACE_SECONDS, sharedControlPlane } from './shared-control-plane.js';
 import { etcdBinary, k8sBinDir } from './tools.js';
 
+/**
+ * How long a kubelet restarted by an upgrade stays NotReady in the tests (the simulator's default is 2 s):
+ * every master and every batch waits it out once, and 1 s is enough for an upgrade to see the restart (its
+ * Ready heartbeat still comes a whole second after the pod finished). A file whose timing leans on slower
+ * batches (edge-rollout-offline) passes its own.
+ */
+export const TEST_KUBELET_RESTART_SECONDS = 1;
+
 export interface TestCluster {
   controlPlane: LocalControlPlane;
   /** The simulator; a test that restarts it replaces it here, so `stop()` stops the one running. */
@@ -55,7 +63,7 @@ export async function startCluster(
   const kubeConfig = controlPlane.kubeConfig();
   let simulator: EdgeSimulator;
   try {
-    simulator = await EdgeSimulator.start({ kubeConfig, ...opts.simulator });
+    simulator = await EdgeSimulator.start({ kubeConfig, kubeletRestartSeconds: TEST_KUBELET_RESTART_SECONDS, ...opts.simulator });
   } catch (err) {
     await controlPlane.stop();
     throw err;

@@ -72,7 +72,14 @@ test('without deferral, a worker offline at its turn is not touched: pause at on
 
 test('offline defer: 3 workers offline before their batch wait, the other 27 finish without a pause, the 3 follow', async () => {
   const TARGET = 'v1.34.5';
-  await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, gate: NO_GATE, targetVersion: TARGET, offline: 'defer' });
+  // Up to half at a time (1, 2, 4, 8, 15): the three go in the last batch, four batches after the master.
+  await startUpgrade(h.env.client, {
+    clusterId: CLUSTER_ID,
+    gate: NO_GATE,
+    targetVersion: TARGET,
+    offline: 'defer',
+    batch: { maxPercent: 50 },
+  });
   await progressUntil(h, 'the master upgrading', (p) => p.masters.current !== null, 60_000);
   const gone = ['edge-028', 'edge-029', 'edge-030'];
   for (const n of gone) await offline(n);

@@ -25,7 +25,7 @@ import { startCluster, type TestCluster } from '../helpers/cluster.js';
 import { eventually } from '../helpers/poll.js';
 import { NO_GATE } from '../helpers/requests.js';
 import { pgBinDir, temporalCli, temporalServerDir } from '../helpers/tools.js';
-import { HARNESS_RESTART_SECONDS, cordonedByUs } from './upgrade-harness.js';
+import { cordonedByUs } from './upgrade-harness.js';
 
 const CLUSTER_ID = 'shop-prod';
 const SHAPE = { controlPlanes: 3, cloudWorkers: 0, edgeWorkers: 50 };
@@ -49,7 +49,7 @@ function temporalEnv(tls: ProdTemporalClient): Record<string, string> {
 beforeAll(async () => {
   [stack, cluster] = await Promise.all([
     ProdTemporal.start({ serverDir: temporalServerDir(), temporalCli: temporalCli(), pgBinDir: pgBinDir() }),
-    startCluster({ simulator: { upgradeSeconds: 1, kubeletRestartSeconds: HARNESS_RESTART_SECONDS } }),
+    startCluster({ simulator: { upgradeSeconds: 1 } }),
   ]);
   await cluster.simulator.createCluster({ ...SHAPE, version: 'v1.33.7' });
   const tls = stack.client;

@@ -35,13 +35,6 @@ export const HARNESS_LEASE_SECONDS = 20;
  */
 export const OFFLINE_LEASE_SECONDS = 8;
 
-/**
- * How long a kubelet restarted by an upgrade stays NotReady here (the simulator's default is 2 s): every
- * master and every batch waits it out once, and 1 s is enough for the upgrade to see the restart. A file
- * whose timing leans on a slower batch (edge-rollout-offline) passes its own.
- */
-export const HARNESS_RESTART_SECONDS = 1;
-
 /** One test file's world. */
 export interface Harness {
   cluster: TestCluster;
@@ -55,7 +48,7 @@ export interface Harness {
 /** How a test file wants its world. */
 export interface HarnessOptions {
   shape?: { controlPlanes: number; cloudWorkers: number; edgeWorkers: number };
-  /** Seconds each simulated upgrade pod runs. Default 1 (and the kubelet restart {@link HARNESS_RESTART_SECONDS}). */
+  /** Seconds each simulated upgrade pod runs. Default 1 (the kubelet's restart: TEST_KUBELET_RESTART_SECONDS, ../helpers/cluster.ts). */
   upgradeSeconds?: number;
   /** The kubeconfig the worker uses; defaults to the admin one. */
   kubeconfig?: (cluster: TestCluster) => Promise<string>;
@@ -82,7 +75,6 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       simulator: {
         leaseDurationSeconds: HARNESS_LEASE_SECONDS,
         upgradeSeconds: opts.upgradeSeconds ?? 1,
-        kubeletRestartSeconds: HARNESS_RESTART_SECONDS,
         ...opts.simulator,
       },
     }),
