@@ -218,7 +218,7 @@ export class KubeClients {
       apps: makeClient(kc, AppsV1Api, opts),
       clientOptions: opts,
       watches: sharedWatches(kc, core, countRequest),
-      ...(this.retry.stepRetryMs ? { stepRetryMs: this.retry.stepRetryMs } : {}),
+      stepRetryMs: this.retry.stepRetryMs,
     };
     this.cache.set(clusterId, kube);
     return kube;

@@ -72,11 +72,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     startCluster({
       extraApiServerArgs: opts.extraApiServerArgs,
       private: opts.privateControlPlane,
-      simulator: {
-        leaseDurationSeconds: HARNESS_LEASE_SECONDS,
-        upgradeSeconds: opts.upgradeSeconds ?? 1,
-        ...opts.simulator,
-      },
+      simulator: { leaseDurationSeconds: HARNESS_LEASE_SECONDS, upgradeSeconds: opts.upgradeSeconds ?? 1, ...opts.simulator },
     }),
     startDevServer(),
   ]);
