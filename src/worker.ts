@@ -2,6 +2,7 @@
  * The edge-upgrade worker: runs the `upgradeCluster` workflow and the Kubernetes activities on the
  * `edge-upgrade` task queue. Scale out by running more of them against the same Temporal cluster.
  */
+import type { Duration } from '@temporalio/common';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogEntry, type Logger, type LogLevel } from '@temporalio/worker';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +26,8 @@ export interface CreateWorkerOptions {
    * setup keeps up to date); by default the one next to this module ({@link prebuiltWorkflowBundle}).
    */
   workflowBundlePath?: string;
+  /** How long a shutdown may take before the worker gives up on it; default {@link SHUTDOWN_FORCE_TIME}. */
+  shutdownForceTime?: Duration;
 }
 
 /**
@@ -46,6 +49,15 @@ export function workflowsPath(): string {
  * within a few seconds.
  */
 export const MAX_HEARTBEAT_THROTTLE = '3 seconds';
+
+/**
+ * How long a worker's shutdown (SIGTERM, SIGINT) may take before it stops anyway. In-flight activities
+ * are cancelled at once and stop within a few seconds (they resume from their heartbeats on another
+ * worker), so this only bounds a shutdown that hangs inside the SDK, which a busy machine has shown:
+ * the worker then exits with an error instead of waiting for the pod's SIGKILL (deploy/worker.yaml
+ * gives it 60 s).
+ */
+export const SHUTDOWN_FORCE_TIME = '30 seconds';
 
 /**
  * Name of the counter of Kubernetes API requests the worker sends, with labels cluster, verb and
@@ -103,6 +115,7 @@ export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
     // Activities mostly wait on the API server; many can run at once without much CPU.
     maxConcurrentActivityTaskExecutions: 200,
     maxHeartbeatThrottleInterval: MAX_HEARTBEAT_THROTTLE,
+    shutdownForceTime: opts.shutdownForceTime ?? SHUTDOWN_FORCE_TIME,
   });
 }
 

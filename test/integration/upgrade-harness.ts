@@ -83,7 +83,13 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     return nodes.length === total && nodes.every(nodeReady);
   });
   const config = workerConfig(opts.kubeconfig ? await opts.kubeconfig(cluster) : cluster.controlPlane.kubeconfigPath, env);
-  const worker = await createWorker({ connection: env.nativeConnection, config, workflowBundlePath: DIST_WORKFLOW_BUNDLE });
+  // A shutdown that hangs inside the SDK on a busy machine (seen once in CI) must not outlast afterAll.
+  const worker = await createWorker({
+    connection: env.nativeConnection,
+    config,
+    workflowBundlePath: DIST_WORKFLOW_BUNDLE,
+    shutdownForceTime: '10 seconds',
+  });
   const running = worker.run();
   return {
     cluster,
@@ -92,10 +98,22 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     worker,
     running,
     async stop() {
+      // Each step's seconds, said when the whole took long enough to matter for afterAll's 60 s.
+      const took: string[] = [];
+      const step = async (name: string, run: () => Promise<unknown>) => {
+        const t0 = Date.now();
+        await run();
+        took.push(`${name} ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      };
       if (worker.getState() === 'RUNNING') worker.shutdown();
-      await running.catch(() => undefined);
-      await env.teardown();
-      await cluster.stop();
+      await step('worker', () =>
+        running.catch((err: Error) => {
+          if (err.name === 'GracefulShutdownPeriodExpiredError') took.push(err.message);
+        }),
+      );
+      await step('dev server', () => env.teardown());
+      await step('cluster', () => cluster.stop());
+      if (took.length > 3 || took.some((t) => /\d{2,}\.\d s$/.test(t))) process.stderr.write(`harness stop: ${took.join(', ')}\n`);
     },
   };
 }
