@@ -9,8 +9,17 @@
 // Node's compile cache (in the system temp folder; NODE_COMPILE_CACHE names another, NODE_DISABLE_COMPILE_CACHE=1
 // turns it off) keeps the compiled modules between runs: a command starts in about 0.9 s instead of 1.5 s.
 // Where the folder cannot be written, Node runs without it.
-import { enableCompileCache } from 'node:module';
+// Static imports only of what every Node has: an older Node gets one line, not a stack trace.
+import * as nodeModule from 'node:module';
 
-enableCompileCache?.();
+const NEEDED_MAJOR = 24;
+if (Number(process.versions.node.split('.')[0]) < NEEDED_MAJOR) {
+  process.stderr.write(
+    `edge-upgrade: needs Node ${NEEDED_MAJOR} or newer, this is ${process.version}; ` +
+      'in a checkout, scripts/edge-upgrade runs it under the Node that scripts/env.sh installs\n',
+  );
+  process.exit(1);
+}
+nodeModule.enableCompileCache?.();
 const { main } = await import('../dist/client.js');
 process.exit(await main(process.argv));

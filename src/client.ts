@@ -3,10 +3,11 @@
  * commands are in ./cli. Errors print one line (no stack traces) and give a non-zero exit code.
  */
 import { CommanderError } from 'commander';
+import { closest, distance } from 'fastest-levenshtein';
 import type { Client } from '@temporalio/client';
 import { connectClient } from './cli/connect.js';
 import { EXIT_FAILED, EXIT_USAGE, type CliContext } from './cli/context.js';
-import { buildProgram } from './cli/program.js';
+import { buildProgram, READ_ONLY_COMMANDS } from './cli/program.js';
 
 /** Where {@link main} writes; tests pass their own streams. */
 export interface CliIO {
@@ -33,10 +34,11 @@ export async function main(argv: string[], io: CliIO = { stdout: process.stdout,
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
       // Commander puts its suggestion on a second line ("(Did you mean start?)"): keep it, on the same line.
-      const message = err.message
+      let message = err.message
         .replace(/^error: /, '')
         .replace(/\s*\n\s*/g, ' ')
         .trim();
+      if (err.code === 'commander.unknownCommand') message = withSafeSuggestion(message);
       io.stderr.write(`edge-upgrade: ${message} (see edge-upgrade --help)\n`);
       return EXIT_USAGE;
     }
@@ -45,6 +47,21 @@ export async function main(argv: string[], io: CliIO = { stdout: process.stdout,
   } finally {
     await client?.connection.close().catch(() => {});
   }
+}
+
+/**
+ * An unknown command's message with a suggestion that changes nothing: commander suggests the
+ * closest command, and for `stat` that is `start`. Keep its suggestion when it only reads; else
+ * suggest the closest read-only command (within two edits, or one the typed name begins), or none.
+ */
+function withSafeSuggestion(message: string): string {
+  const m = /^unknown command '([^']*)'(?: \(Did you mean ([^?]+)\?\))?/.exec(message);
+  if (!m) return message;
+  const [, typed, suggested] = m;
+  if (suggested && READ_ONLY_COMMANDS.includes(suggested)) return message;
+  const near = READ_ONLY_COMMANDS.filter((c) => (typed!.length >= 2 && c.startsWith(typed!)) || distance(typed!, c) <= 2);
+  const best = near.length ? closest(typed!, near) : undefined;
+  return `unknown command '${typed}'${best ? ` (Did you mean ${best}?)` : ''}`;
 }
 
 /** The first line of `message` (the CLI never prints more than one line per error). */

@@ -2,10 +2,27 @@
 import type { Client } from '@temporalio/client';
 import type { ConnectOptions } from './connect.js';
 
-/** Exit code for a refusal or a failure. */
+/** Exit code for a refusal or a failure (an upgrade failed, cancelled or terminated). */
 export const EXIT_FAILED = 1;
 /** Exit code for bad usage (unknown command or option, a malformed option value). */
 export const EXIT_USAGE = 2;
+/** Exit code of `start --wait` and `status --watch` when the upgrade paused (not for the maintenance window). */
+export const EXIT_PAUSED = 3;
+/** Exit code of `start --wait` and `status --watch` when the upgrade succeeded with workers deferred or quarantined. */
+export const EXIT_PARTIAL = 4;
+/** Exit code of `start --wait` and `status --watch` when their `--timeout` ran out first. */
+export const EXIT_TIMEOUT = 5;
+
+/**
+ * The exit code for where a watch ended (../cli/watch.ts `Ended`): 0 succeeded with every node
+ * upgraded, 3 paused, 4 succeeded partially, 5 timed out, 1 anything else (failed, cancelled, terminated).
+ */
+export function exitCodeFor(ended: { progress: { partial?: boolean }; as: string }): number {
+  if (ended.as === 'succeeded') return ended.progress.partial ? EXIT_PARTIAL : 0;
+  if (ended.as === 'paused') return EXIT_PAUSED;
+  if (ended.as === 'timeout') return EXIT_TIMEOUT;
+  return EXIT_FAILED;
+}
 
 /** The program's own options (before the command name). */
 export interface Globals extends ConnectOptions {

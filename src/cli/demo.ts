@@ -6,9 +6,9 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { getProgress, startUpgrade, STATUS_PATIENCE_MS, upgradeClosedAs } from '../api.js';
 import { DEFAULT_UPGRADE_IMAGE, type WorkerConfig } from '../config.js';
 import { LocalControlPlane } from '../local/control-plane.js';
@@ -180,11 +180,22 @@ async function upgradeAndWatch(
   say(`upgrade started: ${wf}`);
   say(`Temporal Web UI: ${temporal.uiUrl}/namespaces/default/workflows/${wf}`);
   say(`kubectl:         ${join(tools.k8sBinDir, 'kubectl')} --kubeconfig ${cp.kubeconfigPath} get nodes`);
-  say(`try, in another terminal: TEMPORAL_ADDRESS=${temporal.address} node ${process.argv[1]} pause --cluster ${clusterId}`);
-  const final = await watchProgress(() => getProgress(client, clusterId, { patienceMs: STATUS_PATIENCE_MS }), {
+  say(`try, in another terminal: TEMPORAL_ADDRESS=${temporal.address} ${cliCommand()} pause --cluster ${clusterId}`);
+  // The demo invites a pause from another terminal: it waits through it for the resume.
+  const { progress: final } = await watchProgress(() => getProgress(client, clusterId, { patienceMs: STATUS_PATIENCE_MS }), {
     closedAs: () => upgradeClosedAs(client, clusterId),
+    throughPause: true,
   });
   const { masters, workers } = final;
   say(`upgrade ${final.state}: masters ${masters.upgraded}/${masters.total}, workers ${workers.upgraded}/${workers.total}`);
   return final;
+}
+
+/**
+ * How to run this CLI from another terminal: in a checkout, scripts/edge-upgrade (it picks the Node
+ * 24 the scripts installed, where a bare `node` may be older); installed as a package, `edge-upgrade`.
+ */
+function cliCommand(): string {
+  const launcher = join(dirname(process.argv[1] ?? '.'), '..', 'scripts', 'edge-upgrade');
+  return existsSync(launcher) ? launcher : 'edge-upgrade';
 }

@@ -4,6 +4,8 @@
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DEFAULT_MAX_BATCH_PERCENT } from '../planning/batches.js';
+import { parseDuration } from '../planning/durations.js';
+import { InvalidUpgradeRequestError } from '../planning/errors.js';
 import { validateUpgradeRequest } from '../planning/request.js';
 import type { UpgradeRequest } from '../planning/types.js';
 import { parseWindow, WINDOW_SYNTAX } from '../planning/window.js';
@@ -20,6 +22,26 @@ export function percent(value: string): number {
   const n = Number(value);
   if (!(n > 0 && n <= 100)) throw new InvalidArgumentError('expected a percentage above 0 and at most 100');
   return n;
+}
+
+/** Parses a duration ('90s', '10m', '2 hours') into milliseconds, or throws a usage error. */
+export function duration(value: string): number {
+  try {
+    return parseDuration('duration', value, value);
+  } catch {
+    throw new InvalidArgumentError("Expected a duration from 1s to 365 days, e.g. '90s', '10m' or '2 hours'.");
+  }
+}
+
+/**
+ * `--wait-through-pause` and `--timeout <duration>`: how long `start --wait` and `status --watch`
+ * wait. By default they end at a pause (exit 3); a maintenance window's pause is waited through.
+ */
+export function waitOptions(): Option[] {
+  return [
+    new Option('--wait-through-pause', 'keep waiting while the upgrade is paused (by default a pause ends the wait with exit code 3)'),
+    new Option('--timeout <duration>', "stop waiting after this long, with exit code 5, e.g. '2h'").argParser(duration),
+  ];
 }
 
 /** `--cluster <id>`, mandatory. */
@@ -129,6 +151,12 @@ export function requestFrom(o: Record<string, unknown>): UpgradeRequest {
     if (!window) throw new InvalidArgumentError(`--window expects "${WINDOW_SYNTAX}", e.g. "sat,sun 02:00-05:00 Europe/Berlin"`);
     req.window = window;
   }
-  validateUpgradeRequest(req);
+  try {
+    validateUpgradeRequest(req);
+  } catch (err) {
+    // A malformed version, duration or budget is bad usage (exit 2), like a malformed option value.
+    if (err instanceof InvalidUpgradeRequestError) throw new InvalidArgumentError(err.message);
+    throw err;
+  }
   return req;
 }

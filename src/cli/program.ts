@@ -3,6 +3,9 @@
  * `addCommand`. Every command prints one clear line on refusal or error; `--json` output is stable.
  */
 import { Command } from 'commander';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { cancelCommand } from './commands/cancel.js';
 import { demoCommand } from './commands/demo.js';
 import { pauseCommand } from './commands/pause.js';
@@ -15,6 +18,7 @@ import { startCommand } from './commands/start.js';
 import { statusCommand } from './commands/status.js';
 import { workerCommand } from './commands/worker.js';
 import type { CliContext } from './context.js';
+import { examplesText } from './examples.js';
 
 /** The commands in the order `--help` lists them. */
 const COMMANDS = [
@@ -31,6 +35,12 @@ const COMMANDS = [
   demoCommand,
 ];
 
+/**
+ * The commands that change nothing (and `help`): the only ones a mistyped command name is told it
+ * may have meant, so a typo never leads to a command that starts, pauses or cancels an upgrade.
+ */
+export const READ_ONLY_COMMANDS: readonly string[] = ['precheck', 'plan', 'status', 'help'];
+
 /** Builds the program. Usage errors throw a CommanderError (exitOverride) and print nothing themselves. */
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('edge-upgrade')
@@ -39,6 +49,8 @@ export function buildProgram(ctx: CliContext): Command {
     .option('--namespace <ns>', 'Temporal namespace (default $TEMPORAL_NAMESPACE or default)')
     .option('--config <file>', 'configuration file (default $EDGE_UPGRADE_CONFIG)')
     .option('--json', 'machine-readable output')
+    .version(`edge-upgrade ${packageVersion()}`, '--version', 'print the version and exit')
+    .configureHelp({ showGlobalOptions: true })
     .showSuggestionAfterError()
     .exitOverride()
     .configureOutput({ writeOut: (s) => ctx.stdout.write(s), writeErr: (s) => ctx.stderr.write(s), outputError: () => {} });
@@ -50,13 +62,27 @@ export function buildProgram(ctx: CliContext): Command {
   return program;
 }
 
+/** The version in the package.json above this module (src/ or dist/ alike); '0.0.0' when there is none. */
+export function packageVersion(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (!existsSync(file)) continue;
+    const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+    if (pkg.name === 'edge-upgrade') return pkg.version ?? '0.0.0';
+  }
+  return '0.0.0';
+}
+
 /**
  * `addCommand` (unlike `.command()`) does not pass the parent's settings on: give every command in
- * the tree the program's exitOverride, output and suggestion settings.
+ * the tree the program's exitOverride, output, help and suggestion settings, and its examples.
  */
-function inheritSettings(parent: Command): void {
+function inheritSettings(parent: Command, path = ''): void {
   for (const child of parent.commands) {
+    const childPath = path ? `${path} ${child.name()}` : child.name();
     child.copyInheritedSettings(parent);
-    inheritSettings(child);
+    const examples = examplesText(childPath);
+    if (examples) child.addHelpText('after', examples);
+    inheritSettings(child, childPath);
   }
 }

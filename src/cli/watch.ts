@@ -36,6 +36,14 @@ export interface WatchOptions {
    * runs: see api.ts upgradeClosedAs. Without it, a terminated upgrade would be watched forever.
    */
   closedAs?: () => Promise<string | null>;
+  /**
+   * Keep watching while the upgrade is paused by an operator or an error. Without it the watch ends
+   * at such a pause (`as: 'paused'`), so a script or pipeline that waits is not held for days. A
+   * pause for the maintenance window is always waited through: it resumes by itself.
+   */
+  throughPause?: boolean;
+  /** Give up at this time (ms since the epoch): the watch ends with `as: 'timeout'`. */
+  deadline?: number;
 }
 
 /** Where a watch stops: the final progress, and a line to say when the workflow closed without one. */
@@ -43,12 +51,25 @@ interface Stop extends Ended {
   note?: string;
 }
 
+/** When the watch gives up before the upgrade ends: a pause it does not wait through, or the deadline. */
+interface Limits {
+  throughPause: boolean;
+  deadline: number;
+}
+
 /**
- * A Stop when `p` is final or the workflow has closed without a final state (`as` then says how,
- * and `note` says it in a line); undefined while it runs.
+ * A Stop when `p` is final, paused beyond `limits`, past the deadline, or the workflow has closed
+ * without a final state (`as` then says how, and `note` says it in a line); undefined while it runs.
  */
-async function stopAt(p: Progress, read: () => Promise<Progress>, closedAs: WatchOptions['closedAs']): Promise<Stop | undefined> {
+async function stopAt(
+  p: Progress,
+  read: () => Promise<Progress>,
+  closedAs: WatchOptions['closedAs'],
+  limits: Limits = { throughPause: true, deadline: Infinity },
+): Promise<Stop | undefined> {
   if (isFinal(p.state)) return { progress: p, as: p.state };
+  if (p.state === 'paused' && p.pause?.reason !== 'window' && !limits.throughPause) return { progress: p, as: 'paused' };
+  if (Date.now() >= limits.deadline) return { progress: p, as: 'timeout', note: `gave up waiting (--timeout): ${summarize(p)}\n` };
   const closed = closedAs ? await closedAs() : null;
   if (!closed) return undefined;
   // It may have just finished between the two reads: its own final state wins.
@@ -58,12 +79,13 @@ async function stopAt(p: Progress, read: () => Promise<Progress>, closedAs: Watc
 }
 
 /**
- * Polls `read` every `intervalMs` (default 1000) until the upgrade reaches a final state, or its
- * workflow closed without one (`closedAs`: terminated, timed out; then a line says so); draws bars
- * on a TTY, else prints each changed line. The first read fails at once (no such upgrade, no
- * server); later ones are {@link patient}. Callers treat a progress that is not final as a failure.
+ * Polls `read` every `intervalMs` (default 1000) until the upgrade reaches a final state, pauses
+ * (unless `throughPause`), the `deadline` passes (a line says so), or its workflow closed without a
+ * final state (`closedAs`: terminated, timed out; a line says so); draws bars on a TTY, else prints
+ * each changed line. The first read fails at once (no such upgrade, no server); later ones are
+ * {@link patient}. `as` says where it stopped: see {@link exitCodeFor} in ./context.ts.
  */
-export async function watchProgress(read: () => Promise<Progress>, opts: WatchOptions = {}): Promise<Progress> {
+export async function watchProgress(read: () => Promise<Progress>, opts: WatchOptions = {}): Promise<Ended> {
   const out = opts.out ?? process.stdout;
   const tty = opts.tty ?? Boolean((out as NodeJS.WriteStream).isTTY);
   const first = await read();
@@ -72,6 +94,7 @@ export async function watchProgress(read: () => Promise<Progress>, opts: WatchOp
     closedAs: opts.closedAs && patient(opts.closedAs),
     interval: opts.intervalMs ?? 1000,
     out,
+    limits: { throughPause: opts.throughPause ?? false, deadline: opts.deadline ?? Infinity },
   };
   return tty ? watchBars(first, loop) : watchLines(first, loop);
 }
@@ -82,20 +105,21 @@ interface WatchLoop {
   closedAs: WatchOptions['closedAs'];
   interval: number;
   out: NodeJS.WritableStream;
+  limits: Limits;
 }
 
 /** One line per change (logs, CI), stamped with the time. */
-async function watchLines(first: Progress, { read, closedAs, interval, out }: WatchLoop): Promise<Progress> {
+async function watchLines(first: Progress, { read, closedAs, interval, out, limits }: WatchLoop): Promise<Ended> {
   let p = first;
   let last = '';
   for (;;) {
     const line = [summarize(p), ...renderDetails(p)].join('\n');
     if (line !== last) out.write(`${new Date().toISOString()} ${line}\n`);
     last = line;
-    const stop = await stopAt(p, read, closedAs);
+    const stop = await stopAt(p, read, closedAs, limits);
     if (stop) {
       if (stop.note) out.write(stop.note);
-      return stop.progress;
+      return { progress: stop.progress, as: stop.as };
     }
     await new Promise((r) => setTimeout(r, interval));
     p = await read();
@@ -103,7 +127,7 @@ async function watchLines(first: Progress, { read, closedAs, interval, out }: Wa
 }
 
 /** Progress bars for masters and workers, and a status line, on a terminal. */
-async function watchBars(first: Progress, { read, closedAs, interval, out }: WatchLoop): Promise<Progress> {
+async function watchBars(first: Progress, { read, closedAs, interval, out, limits }: WatchLoop): Promise<Ended> {
   let p = first;
   const bars = new cliProgress.MultiBar(
     {
@@ -137,10 +161,10 @@ async function watchBars(first: Progress, { read, closedAs, interval, out }: Wat
         info: batch ? `batch ${batch.number} (${batch.size}): ${batch.nodes.slice(0, 4).join(', ')}${more}` : '',
       });
       status.update(0, { info: [summarize(p), ...renderDetails(p)].join(' | ') });
-      const stop = await stopAt(p, read, closedAs);
+      const stop = await stopAt(p, read, closedAs, limits);
       if (stop) {
         note = stop.note;
-        return stop.progress;
+        return { progress: stop.progress, as: stop.as };
       }
       await new Promise((r) => setTimeout(r, interval));
       p = await read();
@@ -149,6 +173,14 @@ async function watchBars(first: Progress, { read, closedAs, interval, out }: Wat
     bars.stop();
     if (note) out.write(note);
   }
+}
+
+/** The line a wait that ended at a pause prints: what that means and what to do next. */
+export function pausedHint(clusterId: string): string {
+  return (
+    `the upgrade is paused, so the wait ends here (exit code 3; --wait-through-pause waits on): ` +
+    `see docs/operations/paused-upgrades.md, then edge-upgrade resume --cluster ${clusterId}\n`
+  );
 }
 
 /** Polls progress until the pre-check phase is over (or the upgrade ended, or `timeoutMs` passed). */
@@ -164,7 +196,10 @@ export async function waitPastPrecheck(read: () => Promise<Progress>, timeoutMs 
 /** How an upgrade ended: its final progress, and `as`, its final state or how its workflow closed without one. */
 export interface Ended {
   progress: Progress;
-  /** `progress.state` when final; else how the workflow closed, e.g. 'terminated' (progress then stays where it stopped). */
+  /**
+   * `progress.state` when final; 'paused' or 'timeout' when a watch gave up before the end; else how
+   * the workflow closed, e.g. 'terminated' (progress then stays where it stopped).
+   */
   as: string;
 }
 

@@ -6,11 +6,13 @@
 import { AppsV1Api } from '@kubernetes/client-node';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { getProgress } from '../../src/api.js';
+import { workerPolling } from '../../src/cli/worker-check.js';
 import { SIM_UPGRADE_SECONDS_LABEL } from '../../src/planning/labels.js';
 import type { Progress } from '../../src/planning/types.js';
+import { TASK_QUEUE } from '../../src/workflows/definitions.js';
+import { expectRefusal, runCli, spawnWorker, type CliResult, type SpawnedWorker } from '../helpers/cli.js';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
 import { eventually } from '../helpers/poll.js';
-import { expectRefusal, runCli, spawnWorker, type CliResult, type SpawnedWorker } from '../helpers/cli.js';
 import { startDevServer } from '../helpers/temporal.js';
 import { deployment } from '../helpers/workloads.js';
 
@@ -47,6 +49,8 @@ beforeAll(async () => {
     EDGE_UPGRADE_CLUSTERS: `shop=${cluster.controlPlane.kubeconfigPath}`,
   };
   worker = spawnWorker(cliEnv);
+  // `start` and the Updates refuse when no worker polls: begin once this one does.
+  await eventually('the worker polling', () => workerPolling(env.client, TASK_QUEUE, 0), 120_000);
 }, 240_000);
 
 afterAll(async () => {

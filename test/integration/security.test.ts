@@ -13,13 +13,16 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureUpgradeNamespace } from '../../src/activities/namespace.js';
 import { mergePatch } from '../../src/activities/kube.js';
+import { ensureUpgradeNamespace } from '../../src/activities/namespace.js';
+import { workerPolling } from '../../src/cli/worker-check.js';
 import { POD_SECURITY_ENFORCE_LABEL, UPGRADE_NAMESPACE } from '../../src/planning/labels.js';
 import type { Progress } from '../../src/planning/types.js';
-import { expectApplicationFailure } from '../helpers/expect.js';
+import { TASK_QUEUE } from '../../src/workflows/definitions.js';
 import { expectRefusal, runCli, spawnWorker, type SpawnedWorker } from '../helpers/cli.js';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
+import { expectApplicationFailure } from '../helpers/expect.js';
+import { eventually } from '../helpers/poll.js';
 import { startDevServer } from '../helpers/temporal.js';
 
 const FROM = 'v1.33.7';
@@ -98,6 +101,8 @@ beforeAll(async () => {
   // EDGE_UPGRADE_IMAGE blanked: the images come from the config file alone.
   cliEnv = { TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: 'default', EDGE_UPGRADE_CONFIG: config, EDGE_UPGRADE_IMAGE: '' };
   worker = spawnWorker(cliEnv);
+  // `start` and the Updates refuse when no worker polls: begin once this one does.
+  await eventually('the worker polling', () => workerPolling(env.client, TASK_QUEUE, 0), 120_000);
 }, 240_000);
 
 afterAll(async () => {

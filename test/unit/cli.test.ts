@@ -3,6 +3,10 @@
  * refusals of bad input, none of which may touch the network (Temporal points at a closed port here).
  * test/integration/cli.test.ts runs the real bin against a real stack.
  */
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { runInProcess as run } from '../helpers/in-process-cli.js';
 
 /** The long options a command's `--help` lists, e.g. ['--cluster', '--to', …]. */
@@ -35,7 +39,9 @@ test('schedule create takes the same request options as start (window, timeouts,
   const start = await optionsOf('start');
   const create = await optionsOf('schedule', 'create');
   expect(start).toEqual(expect.arrayContaining(['--window', '--pause-timeout', '--drain-timeout', '--node-timeout', '--image']));
-  expect(create).toEqual(expect.arrayContaining(start.filter((o) => o !== '--wait')));
+  // Only how long `start` waits is not the request's (a schedule does not wait).
+  const waiting = ['--wait', '--wait-through-pause', '--timeout'];
+  expect(create).toEqual(expect.arrayContaining(start.filter((o) => !waiting.includes(o))));
 });
 
 describe('bad input is refused with one line and a non-zero exit, before anything is contacted', () => {
@@ -44,14 +50,28 @@ describe('bad input is refused with one line and a non-zero exit, before anythin
     ['unknown option', ['start', '--cluster', 'shop', '--to', 'v1.34.4', '--bogus'], 2, /unknown option '--bogus'/],
     ['missing --cluster', ['start', '--to', 'v1.34.4'], 2, /--cluster/],
     ['unknown command', ['frobnicate'], 2, /unknown command 'frobnicate'/],
-    ['a near miss: the suggestion on the same line', ['stat'], 2, /unknown command 'stat' \(Did you mean start\?\) \(see edge-upgrade/],
+    [
+      'a near miss: the suggestion on the same line',
+      ['stauts'],
+      2,
+      /unknown command 'stauts' \(Did you mean status\?\) \(see edge-upgrade/,
+    ],
+    ['a typo never suggests a command that changes things: stat', ['stat'], 2, /unknown command 'stat' \(Did you mean status\?\) \(see/],
+    ['a typo never suggests a command that changes things: paus', ['paus'], 2, /unknown command 'paus' \(see edge-upgrade --help\)$/],
+    ['a typo never suggests a command that changes things: cancle', ['cancle'], 2, /unknown command 'cancle' \(see edge-upgrade --help\)$/],
+    [
+      'a bad --timeout',
+      ['status', '--cluster', 'shop', '--watch', '--timeout', 'soon'],
+      2,
+      /argument 'soon' is invalid\. Expected a duration/,
+    ],
     ['unknown option of a schedule subcommand', ['schedule', 'list', '--bogus'], 2, /unknown option '--bogus'/],
     ['percentage out of range', ['plan', '--cluster', 'shop', '--to', 'v1.34.4', '--max-percent', '0'], 2, /percentage/],
     ['malformed --window', [...create, '--window', 'nope'], 2, /--window expects "\[days\] HH:MM/],
     ['schedule delete without a schedule', ['schedule', 'delete'], 2, /give --cluster <id> or --id <scheduleId>/],
-    ['malformed version', ['start', '--cluster', 'shop', '--to', 'v1.x'], 1, /targetVersion 'v1\.x' is not a Kubernetes version/],
-    ['bad duration in a schedule', [...create, '--drain-timeout', 'forever'], 1, /drainTimeout 'forever' is not a duration/],
-    ['unknown time zone in a window', [...create, '--window', 'sat 02:00-05:00 Mars/Base'], 1, /unknown time zone 'Mars\/Base'/],
+    ['malformed version', ['start', '--cluster', 'shop', '--to', 'v1.x'], 2, /targetVersion 'v1\.x' is not a Kubernetes version/],
+    ['bad duration in a schedule', [...create, '--drain-timeout', 'forever'], 2, /drainTimeout 'forever' is not a duration/],
+    ['unknown time zone in a window', [...create, '--window', 'sat 02:00-05:00 Mars/Base'], 2, /unknown time zone 'Mars\/Base'/],
   ])('%s', async (_name, args, code, pattern) => {
     const r = await run(...args);
     expect(r.code).toBe(code);
@@ -61,4 +81,36 @@ describe('bad input is refused with one line and a non-zero exit, before anythin
     expect(lines[0]).toMatch(/^edge-upgrade: /);
     expect(lines[0]).toMatch(pattern);
   });
+});
+
+test('--version prints the package version and exits 0', async () => {
+  const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const r = await run('--version');
+  expect(r).toEqual({ code: 0, stdout: `edge-upgrade ${version}\n`, stderr: '' });
+});
+
+test("a command's --help ends with examples of it and lists the global options", async () => {
+  for (const command of [['start'], ['status'], ['schedule', 'create']]) {
+    const r = await run(...command, '--help');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Global Options:\n {2}--address <host:port>/m);
+    const examples = r.stdout.split('\nExamples:\n')[1];
+    expect(examples).toBeDefined();
+    expect(examples).toMatch(new RegExp(`^ {2}edge-upgrade ${command.join(' ')} --cluster `, 'm'));
+  }
+});
+
+test('the bin under a Node older than 24 says which it needs in one line, exit 1', async () => {
+  const bin = fileURLToPath(new URL('../../bin/edge-upgrade.js', import.meta.url));
+  // Node 20's own version numbers, in this Node (the bin must say so before it loads anything that needs 24).
+  const asNode20 =
+    'data:text/javascript,Object.defineProperty(process,"versions",{value:{...process.versions,node:"20.20.2"}});' +
+    'Object.defineProperty(process,"version",{value:"v20.20.2"});';
+  const r = await promisify(execFile)(process.execPath, ['--import', asNode20, bin, 'status', '--cluster', 'x']).then(
+    () => ({ code: 0, stderr: '' }),
+    (err: { code: number; stderr: string }) => err,
+  );
+  expect(r.code).toBe(1);
+  expect(r.stderr).toMatch(/^edge-upgrade: needs Node 24 or newer, this is v20\.20\.2; .*scripts\/edge-upgrade/);
+  expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
 });

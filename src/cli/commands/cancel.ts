@@ -5,6 +5,7 @@ import { summarize } from '../../planning/summary.js';
 import { EXIT_FAILED, print, type CliContext } from '../context.js';
 import { clusterOption } from '../options.js';
 import { waitUntilEnded } from '../watch.js';
+import { requireWorker } from '../worker-check.js';
 
 /** The `cancel` command (an Update: refused unless paused); with --wait, exit 1 unless it ended cancelled. */
 export function cancelCommand(ctx: CliContext): Command {
@@ -14,6 +15,7 @@ export function cancelCommand(ctx: CliContext): Command {
     .option('--wait', 'wait until the upgrade has ended and say how (exit 1 unless cancelled)')
     .action(async (o) => {
       const client = await ctx.client();
+      await requireWorker(client);
       const p = await cancelUpgrade(client, o.cluster);
       const handle = upgradeHandle(client, o.cluster);
       const workflowId = handle.workflowId;

@@ -4,19 +4,27 @@ import { Command, Option } from 'commander';
 import { getProgress, startUpgrade, STATUS_PATIENCE_MS, upgradeClosedAs } from '../../api.js';
 import { summarize } from '../../planning/summary.js';
 import type { UpgradeRequest } from '../../planning/types.js';
-import { EXIT_FAILED, print, type CliContext } from '../context.js';
-import { clusterOption, requestFrom, requestOptions, toOption, withOptions } from '../options.js';
+import { exitCodeFor, print, type CliContext } from '../context.js';
+import { clusterOption, requestFrom, requestOptions, toOption, waitOptions, withOptions } from '../options.js';
 import { renderPrecheck } from '../render.js';
-import { patient, waitPastPrecheck, watchProgress } from '../watch.js';
+import { patient, pausedHint, waitPastPrecheck, watchProgress } from '../watch.js';
+import { requireWorker } from '../worker-check.js';
 
-/** The `start` command; with --wait, exit 1 unless the upgrade succeeded with every node upgraded. */
+/** How long `start --wait` waits: a pause ends it unless `throughPause`; `timeoutMs` bounds it. */
+interface WaitLimits {
+  throughPause: boolean;
+  timeoutMs?: number;
+}
+
+/** The `start` command; with --wait, the exit code says how the upgrade ended (see context.ts exitCodeFor). */
 export function startCommand(ctx: CliContext): Command {
   const cmd = new Command('start').description('start an upgrade (pre-check runs first)').addOption(clusterOption()).addOption(toOption());
   const wait = new Option('--wait', 'wait for the upgrade to finish, showing progress');
-  return withOptions(cmd, [...requestOptions(), wait]).action(async (o) => {
+  return withOptions(cmd, [...requestOptions(), wait, ...waitOptions()]).action(async (o) => {
     const req = requestFrom(o);
     const client = await ctx.client();
-    if (o.wait) await startAndWatch(ctx, client, req);
+    await requireWorker(client);
+    if (o.wait) await startAndWatch(ctx, client, req, { throughPause: Boolean(o.waitThroughPause), timeoutMs: o.timeout });
     else await startAndConfirm(ctx, client, req);
   });
 }
@@ -35,20 +43,23 @@ async function startAndConfirm(ctx: CliContext, client: Client, req: UpgradeRequ
 }
 
 /** Starts and follows to the end: progress on stdout, or on stderr with the final progress as JSON on stdout. */
-async function startAndWatch(ctx: CliContext, client: Client, req: UpgradeRequest): Promise<void> {
+async function startAndWatch(ctx: CliContext, client: Client, req: UpgradeRequest, limits: WaitLimits): Promise<void> {
+  const deadline = limits.timeoutMs === undefined ? undefined : Date.now() + limits.timeoutMs;
   await startUpgrade(client, req);
   const json = ctx.globals.json ?? false;
   const watch = {
     tty: json ? false : undefined,
     out: json ? ctx.stderr : ctx.stdout,
     closedAs: () => upgradeClosedAs(client, req.clusterId),
+    throughPause: limits.throughPause,
+    deadline,
   };
   // Patient from the first read: the run was just started.
-  const final = await watchProgress(
+  const ended = await watchProgress(
     patient(() => getProgress(client, req.clusterId, { patienceMs: STATUS_PATIENCE_MS })),
     watch,
   );
-  if (json) print(ctx, final, '');
-  // A partial success (workers deferred past the defer timeout, or quarantined) is no success for scripts.
-  if (final.state !== 'succeeded' || final.partial) ctx.exitCode = EXIT_FAILED;
+  if (json) print(ctx, ended.progress, '');
+  if (ended.as === 'paused') watch.out.write(pausedHint(req.clusterId));
+  ctx.exitCode = exitCodeFor(ended);
 }

@@ -2,32 +2,37 @@
 import { Command } from 'commander';
 import { getProgress, STATUS_PATIENCE_MS, upgradeClosedAs } from '../../api.js';
 import { summarize } from '../../planning/summary.js';
-import { EXIT_FAILED, print, type CliContext } from '../context.js';
-import { clusterOption } from '../options.js';
+import { exitCodeFor, print, type CliContext } from '../context.js';
+import { clusterOption, waitOptions, withOptions } from '../options.js';
 import { renderDetails } from '../render.js';
-import { watchProgress } from '../watch.js';
+import { pausedHint, watchProgress } from '../watch.js';
+import { explainingNoWorker } from '../worker-check.js';
 
 /**
- * The `status` command; with --watch, exit 1 unless the upgrade succeeded with every node upgraded
- * (a workflow terminated or timed out ends the watch too, saying so).
+ * The `status` command; with --watch, the exit code says how the watch ended (see context.ts
+ * exitCodeFor: a pause, a partial success, a timeout, a workflow terminated or timed out).
  */
 export function statusCommand(ctx: CliContext): Command {
-  return new Command('status')
+  const cmd = new Command('status')
     .description("show an upgrade's progress")
     .addOption(clusterOption())
-    .option('--watch', 'follow live with progress bars until it ends')
-    .action(async (o) => {
-      const client = await ctx.client();
-      // A slow query (the worker busy starting a large batch) gives way to the run's published progress.
-      const read = () => getProgress(client, o.cluster, { patienceMs: STATUS_PATIENCE_MS });
-      if (o.watch && !ctx.globals.json) {
-        const final = await watchProgress(read, { out: ctx.stdout, closedAs: () => upgradeClosedAs(client, o.cluster) });
-        // Terminated or timed out (not final), or a partial success (workers deferred past the defer timeout,
-        // or quarantined) is no success for scripts.
-        if (final.state !== 'succeeded' || final.partial) ctx.exitCode = EXIT_FAILED;
-        return;
-      }
-      const p = await read();
-      print(ctx, p, [summarize(p), ...renderDetails(p)].join('\n'));
-    });
+    .option('--watch', 'follow live with progress bars until it ends');
+  return withOptions(cmd, waitOptions()).action(async (o) => {
+    const client = await ctx.client();
+    // A slow query (the worker busy starting a large batch) gives way to the run's published progress.
+    const read = explainingNoWorker(client, () => getProgress(client, o.cluster, { patienceMs: STATUS_PATIENCE_MS }));
+    if (o.watch && !ctx.globals.json) {
+      const ended = await watchProgress(read, {
+        out: ctx.stdout,
+        closedAs: () => upgradeClosedAs(client, o.cluster),
+        throughPause: Boolean(o.waitThroughPause),
+        deadline: o.timeout === undefined ? undefined : Date.now() + (o.timeout as number),
+      });
+      if (ended.as === 'paused') ctx.stdout.write(pausedHint(o.cluster));
+      ctx.exitCode = exitCodeFor(ended);
+      return;
+    }
+    const p = await read();
+    print(ctx, p, [summarize(p), ...renderDetails(p)].join('\n'));
+  });
 }
