@@ -17,6 +17,10 @@ import type { Progress, UpgradeRequest } from './planning/types.js';
 import {
   TASK_QUEUE,
   WORKFLOW_TYPE,
+  EdgeClusterId,
+  EdgeUpgradePhase,
+  EdgeUpgradeState,
+  EdgeUpgradeTarget,
   cancelUpdate,
   initialSearchAttributes,
   pauseUpdate,
@@ -201,6 +205,48 @@ async function closedOr(handle: UpgradeHandle, err: UpgradeCommandError): Promis
   } catch {
     return err;
   }
+}
+
+/** One upgrade as `edge-upgrade list` shows it: from the search attributes, and the memo's pause. */
+export interface UpgradeListing {
+  clusterId: string;
+  targetVersion: string;
+  phase: string;
+  /** The upgrade's state; for a workflow that closed without one (terminated, timed out), how it closed. */
+  state: string;
+  startedAt: string;
+  /** When the current pause began (null unless paused). */
+  pausedSince: string | null;
+  workflowId: string;
+}
+
+/** The upgrade states `listUpgrades` can filter on. */
+export const LISTABLE_STATES = ['running', 'paused', 'succeeded', 'cancelled', 'failed'] as const;
+
+/**
+ * Every upgrade the namespace's visibility knows of (the current run of each, not the runs it
+ * continued from), newest first; with `state`, only those in it.
+ */
+export async function listUpgrades(client: Client, opts: { state?: (typeof LISTABLE_STATES)[number] } = {}): Promise<UpgradeListing[]> {
+  let query = `WorkflowType = '${WORKFLOW_TYPE}' AND ExecutionStatus != 'ContinuedAsNew'`;
+  if (opts.state) query += ` AND ${EdgeUpgradeState.name} = '${opts.state}'`;
+  const found: UpgradeListing[] = [];
+  for await (const w of client.workflow.list({ query })) {
+    const sa = w.typedSearchAttributes;
+    const progress = w.memo?.[PROGRESS_MEMO] as Partial<Progress> | undefined;
+    const state = sa.get(EdgeUpgradeState) ?? '';
+    const closedWithout = w.status.name !== 'RUNNING' && (state === 'running' || state === 'paused');
+    found.push({
+      clusterId: sa.get(EdgeClusterId) ?? '',
+      targetVersion: sa.get(EdgeUpgradeTarget) ?? '',
+      phase: sa.get(EdgeUpgradePhase) ?? '',
+      state: closedWithout ? w.status.name.toLowerCase().replace(/_/g, ' ') : state,
+      startedAt: w.startTime.toISOString(),
+      pausedSince: !closedWithout && state === 'paused' ? (progress?.pause?.since ?? null) : null,
+      workflowId: w.workflowId,
+    });
+  }
+  return found.sort((a, b) => b.startedAt.localeCompare(a.startedAt));
 }
 
 function commandError(command: string, workflowId: string, clusterId: string, err: unknown): UpgradeCommandError {

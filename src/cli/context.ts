@@ -1,5 +1,6 @@
 /** What every command gets: the global options, where to write, a lazily connected client, and the exit code. */
 import type { Client } from '@temporalio/client';
+import { stringify as stringifyYaml } from 'yaml';
 import type { ConnectOptions } from './connect.js';
 
 /** Exit code for a refusal or a failure (an upgrade failed, cancelled or terminated). */
@@ -24,8 +25,15 @@ export function exitCodeFor(ended: { progress: { partial?: boolean }; as: string
   return EXIT_FAILED;
 }
 
+/** What `-o/--output` takes: text for people, json or yaml for scripts (the same document). */
+export const OUTPUT_FORMATS = ['text', 'json', 'yaml'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
 /** The program's own options (before the command name). */
 export interface Globals extends ConnectOptions {
+  /** `-o/--output`; `--json` is `-o json`. */
+  output?: OutputFormat;
+  /** True for machine output (`-o json` or `-o yaml`): commands then keep stdout for the document alone. */
   json?: boolean;
 }
 
@@ -40,7 +48,8 @@ export interface CliContext {
   exitCode: number;
 }
 
-/** Prints `json` (pretty, stable for scripts) with `--json`, else `text`. */
+/** Prints `json` (the stable document for scripts) as JSON or YAML with `-o json|yaml` (or `--json`), else `text`. */
 export function print(ctx: CliContext, json: unknown, text: string): void {
-  ctx.stdout.write(ctx.globals.json ? JSON.stringify(json, null, 2) + '\n' : text + '\n');
+  const out = ctx.globals.output === 'yaml' ? stringifyYaml(json) : ctx.globals.json ? JSON.stringify(json, null, 2) + '\n' : text + '\n';
+  ctx.stdout.write(out);
 }

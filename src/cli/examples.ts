@@ -16,6 +16,7 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
     'edge-upgrade status --cluster shop-17 --watch --wait-through-pause',
     'edge-upgrade --json status --cluster shop-17',
   ],
+  list: ['edge-upgrade list', 'edge-upgrade list --state paused -o yaml'],
   pause: ['edge-upgrade pause --cluster shop-17 --reason "lunch rush"'],
   resume: ['edge-upgrade resume --cluster shop-17'],
   'retry-quarantined': ['edge-upgrade retry-quarantined --cluster shop-17'],

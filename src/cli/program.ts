@@ -2,12 +2,13 @@
  * The `edge-upgrade` program: global options, then one command per file in ./commands, attached with
  * `addCommand`. Every command prints one clear line on refusal or error; `--json` output is stable.
  */
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cancelCommand } from './commands/cancel.js';
 import { demoCommand } from './commands/demo.js';
+import { listCommand } from './commands/list.js';
 import { pauseCommand } from './commands/pause.js';
 import { planCommand } from './commands/plan.js';
 import { precheckCommand } from './commands/precheck.js';
@@ -17,7 +18,7 @@ import { scheduleCommand } from './commands/schedule.js';
 import { startCommand } from './commands/start.js';
 import { statusCommand } from './commands/status.js';
 import { workerCommand } from './commands/worker.js';
-import type { CliContext } from './context.js';
+import { OUTPUT_FORMATS, type CliContext, type Globals, type OutputFormat } from './context.js';
 import { examplesText } from './examples.js';
 
 /** The commands in the order `--help` lists them. */
@@ -26,6 +27,7 @@ const COMMANDS = [
   planCommand,
   startCommand,
   statusCommand,
+  listCommand,
   pauseCommand,
   resumeCommand,
   retryQuarantinedCommand,
@@ -39,7 +41,7 @@ const COMMANDS = [
  * The commands that change nothing (and `help`): the only ones a mistyped command name is told it
  * may have meant, so a typo never leads to a command that starts, pauses or cancels an upgrade.
  */
-export const READ_ONLY_COMMANDS: readonly string[] = ['precheck', 'plan', 'status', 'help'];
+export const READ_ONLY_COMMANDS: readonly string[] = ['precheck', 'plan', 'status', 'list', 'help'];
 
 /** Builds the program. Usage errors throw a CommanderError (exitOverride) and print nothing themselves. */
 export function buildProgram(ctx: CliContext): Command {
@@ -48,14 +50,17 @@ export function buildProgram(ctx: CliContext): Command {
     .option('--address <host:port>', 'Temporal frontend (default $TEMPORAL_ADDRESS or 127.0.0.1:7233)')
     .option('--namespace <ns>', 'Temporal namespace (default $TEMPORAL_NAMESPACE or default)')
     .option('--config <file>', 'configuration file (default $EDGE_UPGRADE_CONFIG)')
-    .option('--json', 'machine-readable output')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('text'))
+    .option('--json', 'machine-readable output (the same as -o json)')
     .version(`edge-upgrade ${packageVersion()}`, '--version', 'print the version and exit')
     .configureHelp({ showGlobalOptions: true })
     .showSuggestionAfterError()
     .exitOverride()
     .configureOutput({ writeOut: (s) => ctx.stdout.write(s), writeErr: (s) => ctx.stderr.write(s), outputError: () => {} });
   program.hook('preAction', (cmd) => {
-    Object.assign(ctx.globals, cmd.opts());
+    const opts = cmd.opts<Globals>();
+    const output: OutputFormat = opts.json ? 'json' : (opts.output ?? 'text');
+    Object.assign(ctx.globals, opts, { output, json: output !== 'text' });
   });
   for (const command of COMMANDS) program.addCommand(command(ctx));
   inheritSettings(program);

@@ -1,11 +1,12 @@
 /**
  * How `start --wait` and `status --watch` end, in-process (the `main()` bin/edge-upgrade.js calls)
  * against a real dev server running the workflow with in-memory fake clusters: exit 3 at a pause
- * (unless --wait-through-pause), 4 for a partial success, 5 when --timeout runs out; and what
- * `start` and `status` say when no worker polls the task queue.
+ * (unless --wait-through-pause), 4 for a partial success, 5 when --timeout runs out; `list` with
+ * `--state` and `-o yaml`; and what `start` and `status` say when no worker polls the task queue.
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { getProgress, pauseUpgrade, resumeUpgrade, startUpgrade, upgradeHandle } from '../../src/api.js';
+import { parse as parseYaml } from 'yaml';
+import { getProgress, pauseUpgrade, resumeUpgrade, startUpgrade, upgradeHandle, type UpgradeListing } from '../../src/api.js';
 import { makeNodes } from '../helpers/fake-activities.js';
 import { FROM, TO, useFakeFleet } from '../helpers/fleet-env.js';
 import { runInProcess, type CliRun } from '../helpers/in-process-cli.js';
@@ -88,6 +89,49 @@ test('status --watch of a paused upgrade: exit 3 at once; with --wait-through-pa
   const r = await through;
   expect(r).toMatchObject({ code: 0, stderr: '' });
   expect(r.stdout.trimEnd().split('\n').at(-1)).toMatch(/succeeded: all nodes at/);
+});
+
+test('list: every upgrade newest first; --state paused -o yaml gives the paused one with its pause time', async () => {
+  const done = f.cluster('list-done', makeNodes({ edge: 1, version: FROM }));
+  await startUpgrade(f.client, { clusterId: done.clusterId, gate: NO_GATE, targetVersion: TO });
+  await upgradeHandle(f.client, done.clusterId).result();
+  const paused = f.cluster('list-paused', makeNodes({ edge: 2, version: FROM }));
+  paused.hold = true;
+  await startUpgrade(f.client, { clusterId: paused.clusterId, gate: NO_GATE, targetVersion: TO });
+  await eventually('edge-1 in flight', () => paused.held.includes('edge-1'));
+  const pause = await pauseUpgrade(f.client, paused.clusterId, 'inventory');
+
+  // Visibility follows the workflows within a moment.
+  const yaml = await eventually('the paused upgrade listed', async () => {
+    const r = await cli('list', '--state', 'paused', '-o', 'yaml');
+    return r.code === 0 && r.stdout.includes(paused.clusterId) ? r : undefined;
+  });
+  expect(yaml.stderr).toBe('');
+  const listed = parseYaml(yaml.stdout) as UpgradeListing[];
+  expect(listed.every((u) => u.state === 'paused')).toBe(true);
+  expect(listed.find((u) => u.clusterId === paused.clusterId)).toEqual({
+    clusterId: paused.clusterId,
+    targetVersion: TO,
+    phase: 'workers',
+    state: 'paused',
+    startedAt: expect.any(String),
+    pausedSince: pause.pause!.since,
+    workflowId: upgradeHandle(f.client, paused.clusterId).workflowId,
+  });
+
+  const all = await eventually('both listed, the finished one as succeeded', async () => {
+    const r = await cli('list');
+    return r.code === 0 && new RegExp(`^${done.clusterId} .* succeeded`, 'm').test(r.stdout) ? r : undefined;
+  });
+  const rows = all.stdout.trimEnd().split('\n');
+  expect(rows[0]).toMatch(/^CLUSTER +TARGET +PHASE +STATE +STARTED +PAUSED SINCE$/);
+  const at = (id: string) => rows.findIndex((row) => row.startsWith(`${id} `));
+  // Newest first: the paused one started last.
+  expect(at(paused.clusterId)).toBeGreaterThan(0);
+  expect(at(paused.clusterId)).toBeLessThan(at(done.clusterId));
+  paused.hold = false;
+  paused.release();
+  await upgradeHandle(f.client, paused.clusterId).terminate('test over');
 });
 
 describe('no worker polls the task queue', () => {
