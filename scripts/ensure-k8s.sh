@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prints the directory holding kube-apiserver, kube-controller-manager, kube-scheduler and kubectl
 # built from k8s.io/kubernetes (tools/k8s pins the version). $EDGE_UPGRADE_K8S_BIN overrides.
-# The first build takes long (see README); later runs reuse $EDGE_UPGRADE_CACHE/k8s-v<version>.
+# The first build takes long (see CONTRIBUTING.md); later runs reuse $EDGE_UPGRADE_CACHE/k8s-v<version>.
 . "$(dirname "$0")/lib.sh"
 if [ -n "${EDGE_UPGRADE_K8S_BIN:-}" ]; then
   [ -x "$EDGE_UPGRADE_K8S_BIN/kube-apiserver" ] || die "EDGE_UPGRADE_K8S_BIN=$EDGE_UPGRADE_K8S_BIN has no kube-apiserver"

@@ -1,8 +1,8 @@
 /**
- * The worker's memory settings live in the #! line of bin/edge-upgrade.js (README "Scale"). A line
- * the kernel cannot read whole, a flag this Node refuses or a lost variable would quietly bring
- * back V8's and glibc's defaults (about twice the memory), so run the bin as the image does and
- * look at what the process got.
+ * The worker's memory settings live in the #! line of bin/edge-upgrade.js (docs/sizing.md, "The
+ * worker's memory settings"). A line the kernel cannot read whole, a flag this Node refuses or a
+ * lost variable would quietly bring back V8's and glibc's defaults (about twice the memory), so run
+ * the bin as the image does and look at what the process got.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -2,7 +2,7 @@
  * Replay safety: every history recorded under test/histories/<label>/ (by scripts/record-histories.sh,
  * one folder per version of the workflow code) must replay against today's workflow code without a
  * nondeterminism error, so deploying a new worker never breaks an upgrade that is in flight or has
- * been paused for days. See README "Changing workflow code".
+ * been paused for days. See CONTRIBUTING.md, "Changing workflow code".
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
