@@ -25,6 +25,7 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   'schedule list': ['edge-upgrade schedule list'],
   'schedule delete': ['edge-upgrade schedule delete --cluster shop-17'],
   worker: ['EDGE_UPGRADE_CONFIG=/etc/edge-upgrade/config.yaml TEMPORAL_ADDRESS=temporal:7233 edge-upgrade worker'],
+  completion: ['source <(edge-upgrade completion bash)    # in ~/.bashrc', 'edge-upgrade completion zsh > "${fpath[1]}/_edge-upgrade"'],
   demo: ['edge-upgrade demo --edge 20 --upgrade-seconds 1', 'edge-upgrade demo --stay'],
 };
 

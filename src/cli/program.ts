@@ -2,6 +2,7 @@
  * The `edge-upgrade` program: global options, then one command per file in ./commands, attached with
  * `addCommand`. Every command prints one clear line on refusal or error; `--json` output is stable.
  */
+import tab from '@bomb.sh/tab/commander';
 import { Command, Option } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -41,7 +42,7 @@ const COMMANDS = [
  * The commands that change nothing (and `help`): the only ones a mistyped command name is told it
  * may have meant, so a typo never leads to a command that starts, pauses or cancels an upgrade.
  */
-export const READ_ONLY_COMMANDS: readonly string[] = ['precheck', 'plan', 'status', 'list', 'help'];
+export const READ_ONLY_COMMANDS: readonly string[] = ['precheck', 'plan', 'status', 'list', 'completion', 'help'];
 
 /** Builds the program. Usage errors throw a CommanderError (exitOverride) and print nothing themselves. */
 export function buildProgram(ctx: CliContext): Command {
@@ -63,6 +64,9 @@ export function buildProgram(ctx: CliContext): Command {
     Object.assign(ctx.globals, opts, { output, json: output !== 'text' });
   });
   for (const command of COMMANDS) program.addCommand(command(ctx));
+  // `completion bash|zsh|fish|powershell` prints the shell's script; it asks the hidden `complete -- …` for words.
+  tab(program, { completionCommandName: 'completion' });
+  program.commands.find((c) => c.name() === 'completion')?.description('print the shell completion script (bash, zsh, fish, powershell)');
   inheritSettings(program);
   return program;
 }

@@ -4,7 +4,9 @@
  * test/integration/cli.test.ts runs the real bin against a real stack.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { runInProcess as run } from '../helpers/in-process-cli.js';
@@ -113,4 +115,61 @@ test('the bin under a Node older than 24 says which it needs in one line, exit 1
   expect(r.code).toBe(1);
   expect(r.stderr).toMatch(/^edge-upgrade: needs Node 24 or newer, this is v20\.20\.2; .*scripts\/edge-upgrade/);
   expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+});
+
+describe('shell completion', () => {
+  const bin = fileURLToPath(new URL('../../bin/edge-upgrade.js', import.meta.url));
+  const cliOut = async (...args: string[]) => (await promisify(execFile)(process.execPath, [bin, ...args])).stdout;
+
+  test('completion bash prints a script that bash accepts and that completes edge-upgrade', async () => {
+    const script = await cliOut('completion', 'bash');
+    expect(script).toMatch(/^complete -F __edge_upgrade_complete edge-upgrade$/m);
+    expect(script).toContain('edge-upgrade complete -- ');
+    const dir = mkdtempSync(join(tmpdir(), 'completion-'));
+    try {
+      writeFileSync(join(dir, 'edge-upgrade.bash'), script);
+      await promisify(execFile)('bash', ['-n', join(dir, 'edge-upgrade.bash')]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('completion zsh prints a compdef for edge-upgrade', async () => {
+    expect((await cliOut('completion', 'zsh')).split('\n')[0]).toBe('#compdef edge-upgrade');
+  });
+
+  test('the words the scripts ask for: commands, options of a command, the choices of --state', async () => {
+    const words = async (...args: string[]) =>
+      (await cliOut('complete', '--', ...args))
+        .trimEnd()
+        .split('\n')
+        .filter((l) => !l.startsWith(':'))
+        .map((l) => l.split('\t')[0]);
+    expect(await words('st')).toEqual(['start', 'status']);
+    expect(await words('status', '--')).toEqual(expect.arrayContaining(['--cluster', '--watch', '--timeout', '--wait-through-pause']));
+    expect(await words('list', '--state', '')).toEqual(['running', 'paused', 'succeeded', 'cancelled', 'failed']);
+  });
+});
+
+describe('scripts/demo.sh answers --help and a bad flag at once, before it builds anything', () => {
+  const demo = fileURLToPath(new URL('../../scripts/demo.sh', import.meta.url));
+  const sh = (...args: string[]) =>
+    promisify(execFile)('bash', [demo, ...args]).then(
+      (r) => ({ code: 0, ...r }),
+      (err: { code: number; stdout: string; stderr: string }) => err,
+    );
+
+  test('--help lists the same options as `edge-upgrade demo --help`, exit 0', async () => {
+    const r = await sh('--help');
+    expect(r.code).toBe(0);
+    const script = [...r.stdout.matchAll(/^\s+(?:-\w, )?(--[a-z-]+)/gm)].map((m) => m[1]!).sort();
+    const cli = (await optionsOf('demo')).filter((o) => !/^--(address|namespace|config|output|json|version)$/.test(o));
+    expect(script).toEqual([...new Set(cli)].sort());
+  });
+
+  test('a mistyped flag: one line, exit 2', async () => {
+    const r = await sh('--edges', '20');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe("demo.sh: unknown option '--edges' (see scripts/demo.sh --help)\n");
+  });
 });
