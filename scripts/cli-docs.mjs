@@ -43,6 +43,8 @@ does them. This page holds every command's \`--help\`, as the built CLI prints i
   \`dist/\` first when there is none); \`bin/edge-upgrade.js\` runs it after \`npm run build\`. The bin's \`#!\` line
   carries the worker's memory settings ([sizing](sizing.md#the-workers-memory-settings)); \`node
   bin/edge-upgrade.js\` goes without them.
+- **Also as a kubectl plugin:** the package's second bin name, \`kubectl-edge_upgrade\`, on PATH makes
+  \`kubectl edge-upgrade …\` run it. \`edge-upgrade completion <shell>\` prints shell completion.
 - The same operations through the Temporal CLI and the Web UI: [temporal-and-web-ui.md](temporal-and-web-ui.md).
 
 ## Examples
