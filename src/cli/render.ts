@@ -179,7 +179,7 @@ function planSettingLines(view: PlanView): string[] {
 }
 
 /** Extra lines under the summary: pause reason and deadline, last error, refusals. */
-export function renderDetails(p: Progress): string[] {
+export function renderDetails(p: Progress, opts: DetailOptions = {}): string[] {
   const out: string[] = [];
   if (p.pause) {
     const until = p.pause.autoCancelAt
@@ -200,10 +200,16 @@ export function renderDetails(p: Progress): string[] {
       );
   }
   out.push(...prepareDetails(p));
-  out.push(...resilienceDetails(p));
+  out.push(...resilienceDetails(p, opts));
   const refusal = p.refusals?.at(-1);
   if (refusal) out.push(`Refused ${refusal.command} at ${refusal.at}: ${refusal.reason}`);
   return out;
+}
+
+/** Options of {@link renderDetails}. */
+export interface DetailOptions {
+  /** One line per health-gate result instead of a line per check (a log of a watch). */
+  compact?: boolean;
 }
 
 /** Lines for the prepare phase: how many cloud nodes are prepared, and those skipped (offline, deferred). */
@@ -216,13 +222,21 @@ function prepareDetails(p: Progress): string[] {
 }
 
 /** Lines for the health gate, deferred and quarantined workers. */
-function resilienceDetails(p: Progress): string[] {
+function resilienceDetails(p: Progress, opts: DetailOptions): string[] {
   const out: string[] = [];
   const gate = p.masters.gate ?? p.workers.gate;
   if (gate) {
     const holding = gate.stableSince ? `holding since ${gate.stableSince}` : 'not holding yet';
-    out.push(`Health gate on ${gate.nodes.length} node(s) since ${gate.since}: ${holding}`);
-    for (const c of gate.checks) out.push(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.message}`);
+    const head = `Health gate on ${gate.nodes.length} node(s) since ${gate.since}: ${holding}`;
+    if (opts.compact) {
+      // One line per gate result: the failing checks with their messages, the others by name.
+      const ok = gate.checks.filter((c) => c.ok).map((c) => c.name);
+      const failing = gate.checks.filter((c) => !c.ok).map((c) => `FAIL ${c.name}: ${c.message}`);
+      out.push([head, ...failing, ...(ok.length ? [`ok: ${ok.join(', ')}`] : [])].join(' · '));
+    } else {
+      out.push(head);
+      for (const c of gate.checks) out.push(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.message}`);
+    }
   }
   for (const d of p.workers.deferred ?? []) {
     const kept = d.kept ? `; kept cordoned: ${d.kept}` : '';

@@ -108,14 +108,19 @@ interface WatchLoop {
   limits: Limits;
 }
 
-/** One line per change (logs, CI), stamped with the time. */
+/**
+ * For logs and CI: each line of the progress (summary, then details) printed when it is new, stamped
+ * with the time; a detail that stays the same (cloud nodes prepared, a gate check's result) is not
+ * printed again while other lines change.
+ */
 async function watchLines(first: Progress, { read, closedAs, interval, out, limits }: WatchLoop): Promise<Ended> {
   let p = first;
-  let last = '';
+  let last = new Set<string>();
   for (;;) {
-    const line = [summarize(p), ...renderDetails(p)].join('\n');
-    if (line !== last) out.write(`${new Date().toISOString()} ${line}\n`);
-    last = line;
+    const lines = [summarize(p), ...renderDetails(p, { compact: true })];
+    const at = new Date().toISOString();
+    for (const line of lines) if (!last.has(line)) out.write(`${at} ${line}\n`);
+    last = new Set(lines);
     const stop = await stopAt(p, read, closedAs, limits);
     if (stop) {
       if (stop.note) out.write(stop.note);
@@ -160,7 +165,7 @@ async function watchBars(first: Progress, { read, closedAs, interval, out, limit
       workers.update(p.workers.upgraded, {
         info: batch ? `batch ${batch.number} (${batch.size}): ${batch.nodes.slice(0, 4).join(', ')}${more}` : '',
       });
-      status.update(0, { info: [summarize(p), ...renderDetails(p)].join(' | ') });
+      status.update(0, { info: [summarize(p), ...renderDetails(p, { compact: true })].join(' | ') });
       const stop = await stopAt(p, read, closedAs, limits);
       if (stop) {
         note = stop.note;
