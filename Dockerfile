@@ -18,6 +18,6 @@ COPY package.json ./
 COPY bin ./bin
 USER 10001
 EXPOSE 9464
-# Run through the bin's #! line, which carries the worker's memory settings (README "Scale").
+# Run through the bin's #! line, which carries the worker's memory settings (docs/sizing.md).
 ENTRYPOINT ["/app/bin/edge-upgrade.js"]
 CMD ["worker"]

@@ -1,6 +1,6 @@
 #!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_TRIM_THRESHOLD_=131072 MALLOC_MMAP_THRESHOLD_=131072 node --max-semi-space-size=8 --heap-growing-percent=30
 // The package's bin: runs the compiled CLI (npm run build). Kept in JS so it needs no build itself.
-// The #! line holds the worker's memory settings (README "Scale"): a young generation of 2 × 8 MB
+// The #! line holds the worker's memory settings (docs/sizing.md): a young generation of 2 × 8 MB
 // instead of V8's 2 × 64 MB, a full GC once the old generation has grown by 30% (V8 lets it grow
 // up to fourfold), two malloc arenas instead of one per thread, and fixed malloc thresholds, so
 // freed memory goes back to the system (glibc's moving thresholds otherwise keep tens of MB).

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test command: provisions everything (first run builds the tools, see README), then runs the
+# The test command: provisions everything (first run builds the tools, see CONTRIBUTING.md), then runs the
 # type check, the linter, the format check (Prettier), the shape check and every test: unit, workflow
 # (real Temporal dev server), integration (real Temporal + real kube-apiserver with simulated nodes)
 # and the browser test, four files side by side (jest.config.js). Ends with the slowest files' seconds.

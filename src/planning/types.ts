@@ -1,6 +1,6 @@
 /**
  * Types shared by the workflow, the activities, the client and the CLI. Pure data: no I/O here.
- * They are part of the public contract (progress query, CLI `--json`, README); keep the names stable.
+ * They are part of the public contract (progress query, CLI `-o json`, docs/); keep the names stable.
  */
 
 /** Phases of an upgrade, in order. `prepare` (cloud workers only) is skipped when there are none. */

@@ -167,7 +167,7 @@ function checkVersions(run: UpgradeRun, inv: ClusterInventory, target: KubeVersi
     }
     checkTargetVersion(target, controlPlane);
     checkNoNodeDowngrade(inv.nodes, target);
-    // Added after upgrades had started with the older code: those replay without it (see README, "Changing workflow code").
+    // Added after upgrades had started with the older code: those replay without it (see CONTRIBUTING.md, "Changing workflow code").
     if (patched(Patch.VersionSkew)) checkVersionSkew(target, controlPlane, inv.nodes);
     return null;
   } catch (err) {
