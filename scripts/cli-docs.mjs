@@ -33,8 +33,11 @@ does them. This page holds every command's \`--help\`, as the built CLI prints i
   one line.
 - **Temporal** is found through \`TEMPORAL_ADDRESS\` / \`TEMPORAL_NAMESPACE\` (or \`--address\`, \`--namespace\`,
   \`--config\`); the CLI reads the same Temporal settings (TLS, API key) as the worker.
-- **Output.** \`-o json\` or \`-o yaml\` (\`--json\` is \`-o json\`) gives stable machine output; \`status --json\` is
-  the \`progress\` query. Refusals and errors print one line.
+- **Output.** \`-o json\` or \`-o yaml\` (\`--json\` is \`-o json\`) gives stable machine output, the same document in
+  either: \`status\` and \`start --wait\` give the \`progress\` query
+  ([its fields](temporal-and-web-ui.md#the-progress-query)); \`list\` gives an array of \`{ clusterId, targetVersion,
+  phase, state, startedAt, pausedSince, workflowId }\`, newest first (\`state\` is how the workflow closed when it
+  ended without a state of its own, e.g. \`terminated\`). Refusals and errors print one line on stderr.
 - **Exit codes.** 0 done; 1 refused or failed; 2 bad usage (an unknown command or option, a malformed value).
   \`start --wait\` and \`status --watch\` say how the upgrade ended: 0 every node upgraded, 3 paused (a maintenance
   window's pause is waited through; \`--wait-through-pause\` waits through any), 4 succeeded partially (workers
