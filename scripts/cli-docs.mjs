@@ -35,7 +35,9 @@ does them. This page holds every command's \`--help\`, as the built CLI prints i
   \`--config\`); the CLI reads the same Temporal settings (TLS, API key) as the worker.
 - **Output.** \`-o json\` or \`-o yaml\` (\`--json\` is \`-o json\`) gives stable machine output, the same document in
   either: \`status\` and \`start --wait\` give the \`progress\` query
-  ([its fields](temporal-and-web-ui.md#the-progress-query)); \`list\` gives an array of \`{ clusterId, targetVersion,
+  ([its fields](temporal-and-web-ui.md#the-progress-query)), and \`status\` adds \`inFlight\`: for each node step in
+  flight, \`{ node, step, since, attempt, waitingOn }\`, read from the step's heartbeats (a drain's refused evictions
+  and terminating pods, an upgrade pod's phase and the node's state); \`list\` gives an array of \`{ clusterId, targetVersion,
   phase, state, startedAt, pausedSince, workflowId }\`, newest first (\`state\` is how the workflow closed when it
   ended without a state of its own, e.g. \`terminated\`). Refusals and errors print one line on stderr.
 - **Exit codes.** 0 done; 1 refused or failed; 2 bad usage (an unknown command or option, a malformed value).

@@ -33,8 +33,14 @@ const POLL_MS = 1_000;
 /** Heartbeat details: lets a retried attempt keep the original deadline and count. */
 interface DrainProgress {
   startedAt: number;
+  /** The node drained: `edge-upgrade status` names the node of each step in flight from it. */
+  node?: string;
   evicted: number;
   pending: string[];
+  /** Pods whose eviction was refused, with the last refusal (a PodDisruptionBudget names itself there). */
+  refused?: Array<{ pod: string; refusal: string }>;
+  /** Pods evicted (or deleted) and still there, terminating, each with why (finalizers, grace period). */
+  terminating?: string[];
   /** Controllers of the pods to evict, for the health gate ('Deployment/<ns>/<name>', 'StatefulSet/<ns>/<name>'). */
   owners?: string[];
   /** Set while the API server is failing: what and for how long. */
@@ -141,10 +147,14 @@ class Drain {
   }
 
   progress(): DrainProgress {
+    const refused = [...this.toEvict].filter(([, r]) => r.refusal).map(([pod, r]) => ({ pod, refusal: r.refusal! }));
     return {
       startedAt: this.startedAt,
+      node: this.args.node,
       evicted: this.evicted,
       pending: [...this.toEvict.keys(), ...this.waiting.keys()].slice(0, 20),
+      refused: refused.slice(0, 5),
+      terminating: [...this.waiting.values()].slice(0, 10).map(terminatingDetail),
       owners: [...this.owners],
       apiOutage: this.outage.describe(),
     };

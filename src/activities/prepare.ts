@@ -91,7 +91,8 @@ class RideOut {
   /** Heartbeats the step's progress (a retried attempt keeps the deadline). */
   beat(phase?: string): void {
     const apiOutage = this.outage.describe();
-    heartbeat({ startedAt: this.startedAt, pod: this.pod, ...(phase ? { phase } : {}), ...(apiOutage ? { apiOutage } : {}) });
+    const { node } = this.args;
+    heartbeat({ startedAt: this.startedAt, node, pod: this.pod, ...(phase ? { phase } : {}), ...(apiOutage ? { apiOutage } : {}) });
   }
 
   /** Runs `op`, retrying transient API errors every 2 s until the deadline; other errors are thrown at once. */

@@ -57,7 +57,11 @@ const LEASE_RECHECK_MS = 10_000;
 /** Heartbeat details: a retried attempt keeps the deadline and knows the pod existed. */
 interface WaitProgress {
   startedAt: number;
+  /** The node upgraded: `edge-upgrade status` names the node of each step in flight from it. */
+  node?: string;
   pod: string;
+  /** What the step waits on now, e.g. "pod kube-upgrade/upgrade-edge-012 is still Running". */
+  waiting?: string;
   /** UID of the pod this step made or found; a retry that finds no pod fails instead of recreating it. */
   uid?: string;
   phase?: string;
@@ -353,7 +357,7 @@ class UpgradePodStep {
         read = 'both';
       }
       if (Date.now() >= this.deadline) throw await this.timedOut(this.stillWaitingFor(pod, node), pod);
-      heartbeat(this.progress(pod.status?.phase, uid));
+      heartbeat({ ...this.progress(pod.status?.phase, uid), waiting: this.stillWaitingFor(pod, node) });
       if (this.outage.active) {
         await sleep(2_000);
         continue;
@@ -454,6 +458,7 @@ class UpgradePodStep {
   private progress(phase?: string, uid?: string): WaitProgress {
     return {
       startedAt: this.startedAt,
+      node: this.args.node,
       pod: this.name,
       ...(uid ? { uid } : {}),
       ...(phase ? { phase } : {}),

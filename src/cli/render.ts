@@ -2,6 +2,7 @@
 import { batchSizes, maxBatchSize } from '../planning/batches.js';
 import type { HopStep } from '../planning/hops.js';
 import { firstControlPlane, workerBatches, type UpgradePlan } from '../planning/plan.js';
+import type { InFlightNode } from '../in-flight.js';
 import type { PrecheckReport, Progress } from '../planning/types.js';
 
 /** A plain text table with padded columns. */
@@ -204,6 +205,13 @@ export function renderDetails(p: Progress, opts: DetailOptions = {}): string[] {
   const refusal = p.refusals?.at(-1);
   if (refusal) out.push(`Refused ${refusal.command} at ${refusal.at}: ${refusal.reason}`);
   return out;
+}
+
+/** A line per node step in flight: the node, the step, since when, and what it waits on. */
+export function renderInFlight(nodes: readonly InFlightNode[]): string[] {
+  return nodes.map(
+    (n) => `In flight: ${n.node} ${n.step} since ${n.since}${n.attempt > 1 ? ` (attempt ${n.attempt})` : ''}: ${n.waitingOn}`,
+  );
 }
 
 /** Options of {@link renderDetails}. */

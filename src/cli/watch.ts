@@ -5,7 +5,8 @@
 import cliProgress from 'cli-progress';
 import { isFinal, type Progress } from '../planning/types.js';
 import { summarize } from '../planning/summary.js';
-import { renderDetails } from './render.js';
+import type { InFlightNode } from '../in-flight.js';
+import { renderDetails, renderInFlight } from './render.js';
 
 /**
  * `read`, tried again on errors for up to `forMs` (default a minute): a watch that runs for hours
@@ -44,6 +45,8 @@ export interface WatchOptions {
   throughPause?: boolean;
   /** Give up at this time (ms since the epoch): the watch ends with `as: 'timeout'`. */
   deadline?: number;
+  /** The node steps in flight and what each waits on (../in-flight.ts), shown under the progress while it runs. */
+  inFlight?: () => Promise<InFlightNode[]>;
 }
 
 /** Where a watch stops: the final progress, and a line to say when the workflow closed without one. */
@@ -95,6 +98,7 @@ export async function watchProgress(read: () => Promise<Progress>, opts: WatchOp
     interval: opts.intervalMs ?? 1000,
     out,
     limits: { throughPause: opts.throughPause ?? false, deadline: opts.deadline ?? Infinity },
+    lines: linesOf(opts.inFlight),
   };
   return tty ? watchBars(first, loop) : watchLines(first, loop);
 }
@@ -106,6 +110,16 @@ interface WatchLoop {
   interval: number;
   out: NodeJS.WritableStream;
   limits: Limits;
+  /** The lines that show a progress: summary, details, the nodes in flight. */
+  lines: (p: Progress) => Promise<string[]>;
+}
+
+/** The lines of a progress, and of the node steps in flight while it runs (when `inFlight` is given; a failed read shows none). */
+function linesOf(inFlight: WatchOptions['inFlight']): WatchLoop['lines'] {
+  return async (p) => {
+    const nodes = inFlight && !isFinal(p.state) ? await inFlight().catch(() => []) : [];
+    return [summarize(p), ...renderDetails(p, { compact: true }), ...renderInFlight(nodes)];
+  };
 }
 
 /**
@@ -113,11 +127,11 @@ interface WatchLoop {
  * with the time; a detail that stays the same (cloud nodes prepared, a gate check's result) is not
  * printed again while other lines change.
  */
-async function watchLines(first: Progress, { read, closedAs, interval, out, limits }: WatchLoop): Promise<Ended> {
+async function watchLines(first: Progress, { read, closedAs, interval, out, limits, lines: linesFor }: WatchLoop): Promise<Ended> {
   let p = first;
   let last = new Set<string>();
   for (;;) {
-    const lines = [summarize(p), ...renderDetails(p, { compact: true })];
+    const lines = await linesFor(p);
     const at = new Date().toISOString();
     for (const line of lines) if (!last.has(line)) out.write(`${at} ${line}\n`);
     last = new Set(lines);
@@ -132,7 +146,7 @@ async function watchLines(first: Progress, { read, closedAs, interval, out, limi
 }
 
 /** Progress bars for masters and workers, and a status line, on a terminal. */
-async function watchBars(first: Progress, { read, closedAs, interval, out, limits }: WatchLoop): Promise<Ended> {
+async function watchBars(first: Progress, { read, closedAs, interval, out, limits, lines }: WatchLoop): Promise<Ended> {
   let p = first;
   const bars = new cliProgress.MultiBar(
     {
@@ -165,7 +179,7 @@ async function watchBars(first: Progress, { read, closedAs, interval, out, limit
       workers.update(p.workers.upgraded, {
         info: batch ? `batch ${batch.number} (${batch.size}): ${batch.nodes.slice(0, 4).join(', ')}${more}` : '',
       });
-      status.update(0, { info: [summarize(p), ...renderDetails(p, { compact: true })].join(' | ') });
+      status.update(0, { info: (await lines(p)).join(' | ') });
       const stop = await stopAt(p, read, closedAs, limits);
       if (stop) {
         note = stop.note;

@@ -5,8 +5,10 @@
  */
 import { AppsV1Api, PolicyV1Api, type V1Pod } from '@kubernetes/client-node';
 import { cancelUpgrade, startUpgrade } from '../../src/api.js';
+import { readInFlight } from '../../src/in-flight.js';
 import { batchPlan } from '../../src/planning/batches.js';
 import { NODE_EVENT_NAMESPACE, UPGRADE_NAMESPACE } from '../../src/planning/labels.js';
+import { runInProcess } from '../helpers/in-process-cli.js';
 import { note } from '../helpers/logs.js';
 import { eventually } from '../helpers/poll.js';
 import { CLUSTER_ID, cordonedByUs, nodes, progressUntil, startHarness, upgradePods, ourEvents, type Harness } from './upgrade-harness.js';
@@ -125,12 +127,25 @@ test('a PodDisruptionBudget allowing no disruption, added mid-upgrade, auto-paus
   await apps.createNamespacedDeployment({ namespace: 'default', body: deployment('critical', 20) });
   await eventually('20 Ready critical pods', async () => (await readyPods('critical')) === 20, 60_000);
   const NEXT = 'v1.34.5';
-  await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, gate: NO_GATE, targetVersion: NEXT, drainTimeout: '8s', nodeTimeout: '2m' });
+  // A drain timeout long enough to see the blocked drain in flight first.
+  await startUpgrade(h.env.client, { clusterId: CLUSTER_ID, gate: NO_GATE, targetVersion: NEXT, drainTimeout: '20s', nodeTimeout: '2m' });
   await progressUntil(h, 'the masters phase', (p) => p.phase !== 'precheck' || p.state !== 'running');
   await policy.createNamespacedPodDisruptionBudget({
     namespace: 'default',
     body: { metadata: { name: 'critical-pdb' }, spec: { maxUnavailable: 0, selector: { matchLabels: { app: 'critical' } } } },
   });
+  // While the drain waits, status says which node, since when, and the eviction the budget refuses.
+  const blockedDrain = await eventually(
+    'a drain in flight refused by the budget',
+    async () => (await readInFlight(h.env.client, CLUSTER_ID)).find((n) => n.step === 'drain' && /refused/.test(n.waitingOn)),
+    20_000,
+    250,
+  );
+  expect(blockedDrain.waitingOn).toMatch(/^eviction of default\/critical-\S+ refused: .*disruption budget/);
+  expect(Date.parse(blockedDrain.since)).toBeLessThanOrEqual(Date.now());
+  const status = await runInProcess('--address', h.env.address, 'status', '--cluster', CLUSTER_ID);
+  expect(status.code).toBe(0);
+  expect(status.stdout).toMatch(new RegExp(`^In flight: ${blockedDrain.node} drain since \\S+Z: eviction of default/critical-`, 'm'));
   const paused = await progressUntil(h, 'an auto-pause', (p) => p.state !== 'running', 180_000);
   expect(paused.state).toBe('paused');
   expect(paused.pause?.reason).toBe('error');

@@ -2,6 +2,7 @@
 import type { Client } from '@temporalio/client';
 import { Command, Option } from 'commander';
 import { getProgress, startUpgrade, STATUS_PATIENCE_MS, upgradeClosedAs } from '../../api.js';
+import { readInFlight } from '../../in-flight.js';
 import { summarize } from '../../planning/summary.js';
 import type { UpgradeRequest } from '../../planning/types.js';
 import { exitCodeFor, print, type CliContext } from '../context.js';
@@ -53,6 +54,7 @@ async function startAndWatch(ctx: CliContext, client: Client, req: UpgradeReques
     closedAs: () => upgradeClosedAs(client, req.clusterId),
     throughPause: limits.throughPause,
     deadline,
+    inFlight: () => readInFlight(client, req.clusterId),
   };
   // Patient from the first read: the run was just started.
   const ended = await watchProgress(

@@ -1,15 +1,18 @@
 /** `edge-upgrade status`: an upgrade's progress, once or (--watch) live until it ends. */
 import { Command } from 'commander';
 import { getProgress, STATUS_PATIENCE_MS, upgradeClosedAs } from '../../api.js';
+import { readInFlight } from '../../in-flight.js';
 import { summarize } from '../../planning/summary.js';
+import { isFinal } from '../../planning/types.js';
 import { exitCodeFor, print, type CliContext } from '../context.js';
 import { clusterOption, waitOptions, withOptions } from '../options.js';
-import { renderDetails } from '../render.js';
+import { renderDetails, renderInFlight } from '../render.js';
 import { pausedHint, watchProgress } from '../watch.js';
 import { explainingNoWorker } from '../worker-check.js';
 
 /**
- * The `status` command; with --watch, the exit code says how the watch ended (see context.ts
+ * The `status` command: the progress, and each node step in flight with what it waits on (with
+ * `-o json`, the progress query's document plus `inFlight`); with --watch, the exit code says how the watch ended (see context.ts
  * exitCodeFor: a pause, a partial success, a timeout, a workflow terminated or timed out).
  */
 export function statusCommand(ctx: CliContext): Command {
@@ -27,12 +30,15 @@ export function statusCommand(ctx: CliContext): Command {
         closedAs: () => upgradeClosedAs(client, o.cluster),
         throughPause: Boolean(o.waitThroughPause),
         deadline: o.timeout === undefined ? undefined : Date.now() + (o.timeout as number),
+        inFlight: () => readInFlight(client, o.cluster),
       });
       if (ended.as === 'paused') ctx.stdout.write(pausedHint(o.cluster));
       ctx.exitCode = exitCodeFor(ended);
       return;
     }
     const p = await read();
-    print(ctx, p, [summarize(p), ...renderDetails(p)].join('\n'));
+    // What each node in flight waits on, from its step's heartbeats (none once it has ended, or if unreadable).
+    const inFlight = isFinal(p.state) ? [] : await readInFlight(client, o.cluster).catch(() => []);
+    print(ctx, { ...p, inFlight }, [summarize(p), ...renderDetails(p), ...renderInFlight(inFlight)].join('\n'));
   });
 }
