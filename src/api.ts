@@ -230,6 +230,8 @@ export const LISTABLE_STATES = ['running', 'paused', 'succeeded', 'cancelled', '
 export async function listUpgrades(client: Client, opts: { state?: (typeof LISTABLE_STATES)[number] } = {}): Promise<UpgradeListing[]> {
   let query = `WorkflowType = '${WORKFLOW_TYPE}' AND ExecutionStatus != 'ContinuedAsNew'`;
   if (opts.state) query += ` AND ${EdgeUpgradeState.name} = '${opts.state}'`;
+  // A workflow terminated while running or paused keeps that state in its search attributes: it is neither now.
+  if (opts.state === 'running' || opts.state === 'paused') query += ` AND ExecutionStatus = 'Running'`;
   const found: UpgradeListing[] = [];
   for await (const w of client.workflow.list({ query })) {
     const sa = w.typedSearchAttributes;

@@ -49,14 +49,19 @@ export async function requireWorker(client: Client): Promise<void> {
 export function explainingNoWorker<T>(client: Client, read: () => Promise<T>, patienceMs = 2000): () => Promise<T> {
   const noWorker = () => new Error(noWorkerMessage(client.options.namespace));
   return async () => {
-    const reading = read().then(
+    // Aborted when the answer is the no-worker line: a query left waiting would outlive the connection.
+    const abort = new AbortController();
+    const reading = client.withAbortSignal(abort.signal, read).then(
       (value) => ({ value }),
       (error: unknown) => ({ error }),
     );
     const slow = new Promise<'slow'>((r) => setTimeout(() => r('slow'), patienceMs).unref());
     const first = await Promise.race([reading, slow]);
     if (first === 'slow') {
-      if (!(await workerPolling(client, TASK_QUEUE, 0))) throw noWorker();
+      if (!(await workerPolling(client, TASK_QUEUE, 0))) {
+        abort.abort();
+        throw noWorker();
+      }
     } else if ('error' in first) {
       const refused = first.error instanceof Error && / refused: /.test(first.error.message);
       if (!refused && !(await workerPolling(client, TASK_QUEUE, 0))) throw noWorker();

@@ -81,7 +81,8 @@ test('cancel --wait, then the upgrade is terminated: "cancel accepted, but the u
 describe('every waiting command ends when the workflow closes without a final state (#25)', () => {
   test('status --watch on an upgrade that is then terminated: says it ended terminated, exit 1', async () => {
     const { c, handle } = await pausedDuringLastBatch('watch-terminated');
-    const run = cli('status', '--cluster', c.clusterId, '--watch');
+    // Through the pause (without it, the watch ends at the pause: test/workflow/cli-wait.test.ts).
+    const run = cli('status', '--cluster', c.clusterId, '--watch', '--wait-through-pause');
     await handle.terminate('an operator gave up on it');
     const r = await run;
     c.hold = false;
