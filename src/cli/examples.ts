@@ -21,6 +21,7 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   resume: ['edge-upgrade resume --cluster shop-17'],
   'retry-quarantined': ['edge-upgrade retry-quarantined --cluster shop-17'],
   cancel: ['edge-upgrade cancel --cluster shop-17 --wait'],
+  schedule: ['edge-upgrade schedule list', 'edge-upgrade schedule create --help'],
   'schedule create': ['edge-upgrade schedule create --cluster shop-17 --to v1.34.4 --cron "0 2 * * 6" --timezone Europe/Berlin'],
   'schedule list': ['edge-upgrade schedule list'],
   'schedule delete': ['edge-upgrade schedule delete --cluster shop-17'],

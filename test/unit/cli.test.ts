@@ -91,14 +91,26 @@ test('--version prints the package version and exits 0', async () => {
   expect(r).toEqual({ code: 0, stdout: `edge-upgrade ${version}\n`, stderr: '' });
 });
 
-test("a command's --help ends with examples of it and lists the global options", async () => {
-  for (const command of [['start'], ['status'], ['schedule', 'create']]) {
+/** The commands `--help` of `parent` lists (not `help` itself). */
+async function commandsOf(...parent: string[]): Promise<string[]> {
+  const help = ((await run(...parent, '--help')).stdout.split('\nCommands:\n')[1] ?? '').split('\n\n')[0]!;
+  return [...help.matchAll(/^ {2}([a-z-]+)/gm)].map((m) => m[1]!).filter((c) => c !== 'help');
+}
+
+test("every command's --help ends with examples of it and lists the global options", async () => {
+  const top = await commandsOf();
+  expect(top).toEqual(expect.arrayContaining(['start', 'status', 'list', 'schedule', 'completion']));
+  const all = [...top.map((c) => [c]), ...(await commandsOf('schedule')).map((c) => ['schedule', c])];
+  for (const command of all) {
     const r = await run(...command, '--help');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Global Options:\n {2}--address <host:port>/m);
     const examples = r.stdout.split('\nExamples:\n')[1];
-    expect(examples).toBeDefined();
-    expect(examples).toMatch(new RegExp(`^ {2}edge-upgrade ${command.join(' ')} --cluster `, 'm'));
+    expect([command.join(' '), examples]).toEqual([command.join(' '), expect.stringContaining(`edge-upgrade ${command.join(' ')}`)]);
+  }
+  // Those about one upgrade show --cluster in use.
+  for (const command of [['start'], ['status'], ['schedule', 'create']]) {
+    expect((await run(...command, '--help')).stdout).toMatch(new RegExp(`^ {2}edge-upgrade ${command.join(' ')} --cluster `, 'm'));
   }
 });
 
