@@ -94,11 +94,25 @@ export class ConnectionPool {
     return fresh;
   }
 
-  /** Closes the shared dispatcher (worker shutdown, tests). */
-  async close(): Promise<void> {
+  /**
+   * Closes the shared dispatcher (worker shutdown, tests): requests in flight get `graceMs` to finish,
+   * then they are aborted, so a request the API server never answers cannot hold a shutdown.
+   */
+  async close(graceMs = 5_000): Promise<void> {
     const d = this.dispatcher;
     this.dispatcher = undefined;
-    await d?.close().catch(() => undefined);
+    if (!d) return;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), graceMs)));
+    const closed = await Promise.race([
+      d.close().then(
+        () => 'closed' as const,
+        () => 'closed' as const,
+      ),
+      late,
+    ]);
+    clearTimeout(timer);
+    if (closed === 'late') await d.destroy().catch(() => undefined);
   }
 }
 

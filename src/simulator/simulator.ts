@@ -298,8 +298,10 @@ export class EdgeSimulator {
     this.timers.clear();
     await this.nodeInformer?.stop();
     await this.podInformer?.stop();
-    await new Promise<void>((r) => (this.kubelet ? this.kubelet.close(() => r()) : r()));
+    // Connections the API server keeps to the kubelet (logs) are closed now, not when they end by themselves.
+    const closed = new Promise<void>((r) => (this.kubelet ? this.kubelet.close(() => r()) : r()));
     this.kubelet?.closeAllConnections();
+    await closed;
     await this.pool.close();
   }
 

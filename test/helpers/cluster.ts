@@ -77,10 +77,18 @@ export async function startCluster(
     core: makeClient(kubeConfig, CoreV1Api, { pool }),
     coordination: makeClient(kubeConfig, CoordinationV1Api, { pool }),
     async stop() {
-      await pool.close();
+      // Each step's seconds, said when one took 10 s or more (afterAll hooks have 60 s).
+      const took: string[] = [];
+      const step = async (name: string, run: () => Promise<unknown>) => {
+        const t0 = Date.now();
+        await run();
+        took.push(`${name} ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      };
+      await step("the test's connections", () => pool.close());
       // The simulator in place now: a test that restarts it puts the new one here.
-      await cluster.simulator.stop();
-      await controlPlane.stop();
+      await step('the simulator', () => cluster.simulator.stop());
+      await step('the control plane', () => controlPlane.stop());
+      if (took.some((t) => /\d{2,}\.\d s$/.test(t))) process.stderr.write(`cluster stop: ${took.join(', ')}\n`);
     },
   };
   return cluster;
