@@ -7,7 +7,7 @@
  * Failures: a node step that cannot succeed throws ApplicationFailure type 'NodeStepFailed' with
  * details `[NodeStepFailureDetails]`; an unknown cluster throws non-retryable 'UnknownCluster'.
  */
-import type { ClusterInventory, NodeRole, NodeStep, PrecheckItem } from '../planning/types.js';
+import type { ClusterInventory, GateCheckState, NodeRole, NodeStep, PrecheckItem } from '../planning/types.js';
 
 /** Identifies one upgrade; pods and events carry it so cleanup finds exactly what this upgrade made. */
 export interface UpgradeRef {
@@ -148,12 +148,8 @@ export interface CleanupResult {
   deletedEvents: number;
 }
 
-/** One health-gate check's verdict, as shown in progress (`workers.gate.checks`). */
-export interface GateCheck {
-  name: string;
-  ok: boolean;
-  message: string;
-}
+/** One health-gate check's verdict, as shown in progress (`workers.gate.checks`): planning/types.ts's GateCheckState. */
+export type GateCheck = GateCheckState;
 
 export interface HealthArgs extends UpgradeRef {
   /** Nodes just upgraded (the batch, or one master). */

@@ -5,9 +5,9 @@
  * GateCheck whose message names the failing nodes and objects, the first few then "and N more".
  */
 import type { V1LabelSelector, V1Lease, V1Node, V1ObjectMeta, V1OwnerReference, V1Pod } from '@kubernetes/client-node';
-import type { GateCheck } from '../activities/types.js';
 import { nodeReady } from './cluster.js';
 import { MIRROR_POD_ANNOTATION, UPGRADE_NAMESPACE } from './labels.js';
+import type { GateCheckState as GateCheck } from './types.js';
 import { nodeVersion, parseVersion, sameVersion } from './versions.js';
 
 /** Names of the built-in checks, in the order they are evaluated; a configured check may not take one. */

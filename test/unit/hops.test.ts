@@ -4,7 +4,8 @@ import { apiServerPodsVersion, controlPlaneVersion } from '../../src/planning/cl
 import { needsHops, planHops, type HopInput } from '../../src/planning/hops.js';
 import { planNodes } from '../../src/planning/plan.js';
 import { evaluatePrecheck } from '../../src/planning/precheck-items.js';
-import { planView, renderPlan, withHops } from '../../src/cli/render.js';
+import { renderPlan } from '../../src/cli/render.js';
+import { planView, withHops } from '../../src/planning/plan-view.js';
 import { validateUpgradeRequest } from '../../src/planning/request.js';
 import { summarize } from '../../src/planning/summary.js';
 import type { ClusterNode } from '../../src/planning/types.js';

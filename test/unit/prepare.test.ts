@@ -6,7 +6,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { renderDetails, renderPlan, planView } from '../../src/cli/render.js';
+import { renderDetails, renderPlan } from '../../src/cli/render.js';
+import { planView } from '../../src/planning/plan-view.js';
 import { ConfigError, cloudNodeLabelFor, loadWorkerConfig } from '../../src/config.js';
 import { isCloudNode, parseCloudNodeLabel } from '../../src/planning/cloud-nodes.js';
 import { AGENT_MODE_LABEL, ENV_AGENT_MODE, UPGRADE_ID_LABEL } from '../../src/planning/labels.js';

@@ -7,7 +7,8 @@ import { parseVersion } from '../../planning/versions.js';
 import { print, type CliContext } from '../context.js';
 import { inspect } from '../inspect.js';
 import { clusterOption, maxPercentOption, requestFrom, toOption, viaOption } from '../options.js';
-import { planView, renderPlan, withHops } from '../render.js';
+import { planView, withHops } from '../../planning/plan-view.js';
+import { renderPlan } from '../render.js';
 
 /** The `plan` command: reads the cluster through the worker and prints planning/plan.ts's plan for it. */
 export function planCommand(ctx: CliContext): Command {
