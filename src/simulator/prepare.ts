@@ -6,7 +6,7 @@
  * real one would, and a pod deleted before it finished reports nothing.
  */
 import type { CoreV1Api, V1Pod } from '@kubernetes/client-node';
-import { mergePatch } from '../activities/kube.js';
+import { mergePatch } from '../kube/clients.js';
 import { AGENT_MODE_LABEL, ENV_TARGET_VERSION, SIM_FAIL_PREPARE_LABEL } from '../planning/labels.js';
 import { logKey, type LogStore } from './kubelet-server.js';
 import { podEnv, runningPodStatus, terminatedPodStatus } from './objects.js';

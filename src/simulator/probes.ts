@@ -6,7 +6,7 @@
  * check pod never changes the simulated node: its version and status stay as they are.
  */
 import type { CoreV1Api, V1Pod } from '@kubernetes/client-node';
-import { mergePatch } from '../activities/kube.js';
+import { mergePatch } from '../kube/clients.js';
 import {
   AGENT_MODE_LABEL,
   ENV_HOP_VERSIONS,

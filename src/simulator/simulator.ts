@@ -25,8 +25,9 @@ import {
 } from '@kubernetes/client-node';
 import type { Server } from 'node:https';
 import pLimit, { type LimitFunction } from 'p-limit';
-import { ConnectionPool } from '../activities/connections.js';
-import { makeClient, mergePatch, statusOf } from '../activities/kube.js';
+import { makeClient, mergePatch } from '../kube/clients.js';
+import { ConnectionPool } from '../kube/connections.js';
+import { statusOf } from '../kube/errors.js';
 import { nodeReady } from '../planning/cluster.js';
 import {
   CONTROL_PLANE_LABEL,

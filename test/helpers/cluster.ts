@@ -6,8 +6,8 @@
  * node-monitor grace period other than the shared one, or `private: true`.
  */
 import { CoordinationV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { ConnectionPool } from '../../src/activities/connections.js';
-import { makeClient } from '../../src/activities/kube.js';
+import { ConnectionPool } from '../../src/kube/connections.js';
+import { makeClient } from '../../src/kube/clients.js';
 import { LocalControlPlane } from '../../src/local/control-plane.js';
 import { EdgeSimulator, type SimulatorOptions } from '../../src/simulator/index.js';
 import { SHARED_NODE_MONITOR_GRACE_SECONDS, sharedControlPlane } from './shared-control-plane.js';

@@ -1,6 +1,6 @@
 import { KubeConfig, RequestContext } from '@kubernetes/client-node';
 import { jest } from '@jest/globals';
-import { ConnectionPool, DispatcherHttpLibrary, POOL_RENEW_MS } from '../../src/activities/connections.js';
+import { ConnectionPool, DispatcherHttpLibrary, POOL_RENEW_MS } from '../../src/kube/connections.js';
 
 /** A stand-in for an undici dispatcher: only close() is used. */
 const dispatcher = (name: string) => {
