@@ -11,6 +11,7 @@ import { makeClient } from '../../src/kube/clients.js';
 import { LocalControlPlane } from '../../src/local/control-plane.js';
 import { EdgeSimulator, type SimulatorOptions } from '../../src/simulator/index.js';
 import { SHARED_NODE_MONITOR_GRACE_SECONDS, sharedControlPlane } from './shared-control-plane.js';
+import { stopInSteps } from './stop-steps.js';
 import { etcdBinary, k8sBinDir } from './tools.js';
 
 /**
@@ -77,18 +78,12 @@ export async function startCluster(
     core: makeClient(kubeConfig, CoreV1Api, { pool }),
     coordination: makeClient(kubeConfig, CoordinationV1Api, { pool }),
     async stop() {
-      // Each step's seconds, said when one took 10 s or more (afterAll hooks have 60 s).
-      const took: string[] = [];
-      const step = async (name: string, run: () => Promise<unknown>) => {
-        const t0 = Date.now();
-        await run();
-        took.push(`${name} ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-      };
-      await step("the test's connections", () => pool.close());
-      // The simulator in place now: a test that restarts it puts the new one here.
-      await step('the simulator', () => cluster.simulator.stop());
-      await step('the control plane', () => controlPlane.stop());
-      if (took.some((t) => /\d{2,}\.\d s$/.test(t))) process.stderr.write(`cluster stop: ${took.join(', ')}\n`);
+      await stopInSteps('cluster stop', [
+        ["the test's connections", () => pool.close()],
+        // The simulator in place now: a test that restarts it puts the new one here.
+        ['the simulator', () => cluster.simulator.stop()],
+        ['the control plane', () => controlPlane.stop()],
+      ]);
     },
   };
   return cluster;

@@ -17,6 +17,7 @@ import type { SimulatorOptions } from '../../src/simulator/index.js';
 import { createWorker } from '../../src/worker.js';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
 import { eventually } from '../helpers/poll.js';
+import { stopInSteps } from '../helpers/stop-steps.js';
 import { DIST_WORKFLOW_BUNDLE, startDevServer } from '../helpers/temporal.js';
 
 export const START = 'v1.33.7';
@@ -98,22 +99,20 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     worker,
     running,
     async stop() {
-      // Each step's seconds, said when the whole took long enough to matter for afterAll's 60 s.
-      const took: string[] = [];
-      const step = async (name: string, run: () => Promise<unknown>) => {
-        const t0 = Date.now();
-        await run();
-        took.push(`${name} ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-      };
       if (worker.getState() === 'RUNNING') worker.shutdown();
-      await step('worker', () =>
-        running.catch((err: Error) => {
-          if (err.name === 'GracefulShutdownPeriodExpiredError') took.push(err.message);
-        }),
-      );
-      await step('dev server', () => env.teardown());
-      await step('cluster', () => cluster.stop());
-      if (took.length > 3 || took.some((t) => /\d{2,}\.\d s$/.test(t))) process.stderr.write(`harness stop: ${took.join(', ')}\n`);
+      await stopInSteps('harness stop', [
+        // A shutdown the worker gave up on (shutdownForceTime) is said in the line.
+        [
+          'worker',
+          () =>
+            running.then(
+              () => undefined,
+              (err: Error) => (err.name === 'GracefulShutdownPeriodExpiredError' ? err.message : undefined),
+            ),
+        ],
+        ['dev server', () => env.teardown()],
+        ['cluster', () => cluster.stop()],
+      ]);
     },
   };
 }
