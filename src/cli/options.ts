@@ -44,6 +44,17 @@ export function waitOptions(): Option[] {
   ];
 }
 
+/** How long a watch waits, from {@link waitOptions}' values: through pauses or not, and until when (ms since the epoch). */
+export interface WaitLimits {
+  throughPause: boolean;
+  deadline?: number;
+}
+
+/** The {@link WaitLimits} of a command's `--wait-through-pause` and `--timeout`, the deadline counted from now. */
+export function waitLimits(o: { waitThroughPause?: boolean; timeout?: number }): WaitLimits {
+  return { throughPause: Boolean(o.waitThroughPause), deadline: o.timeout === undefined ? undefined : Date.now() + o.timeout };
+}
+
 /** `--cluster <id>`, mandatory. */
 export function clusterOption(): Option {
   return new Option('--cluster <id>', 'cluster ID, as configured in the worker').makeOptionMandatory();

@@ -6,16 +6,10 @@ import { readInFlight } from '../../in-flight.js';
 import { summarize } from '../../planning/summary.js';
 import type { UpgradeRequest } from '../../planning/types.js';
 import { exitCodeFor, print, type CliContext } from '../context.js';
-import { clusterOption, requestFrom, requestOptions, toOption, waitOptions, withOptions } from '../options.js';
+import { clusterOption, requestFrom, requestOptions, toOption, waitLimits, waitOptions, withOptions, type WaitLimits } from '../options.js';
 import { renderPrecheck } from '../render.js';
 import { patient, pausedHint, waitPastPrecheck, watchProgress } from '../watch.js';
 import { requireWorker } from '../worker-check.js';
-
-/** How long `start --wait` waits: a pause ends it unless `throughPause`; `timeoutMs` bounds it. */
-interface WaitLimits {
-  throughPause: boolean;
-  timeoutMs?: number;
-}
 
 /** The `start` command; with --wait, the exit code says how the upgrade ended (see context.ts exitCodeFor). */
 export function startCommand(ctx: CliContext): Command {
@@ -25,7 +19,7 @@ export function startCommand(ctx: CliContext): Command {
     const req = requestFrom(o);
     const client = await ctx.client();
     await requireWorker(client);
-    if (o.wait) await startAndWatch(ctx, client, req, { throughPause: Boolean(o.waitThroughPause), timeoutMs: o.timeout });
+    if (o.wait) await startAndWatch(ctx, client, req, waitLimits(o));
     else await startAndConfirm(ctx, client, req);
   });
 }
@@ -45,15 +39,13 @@ async function startAndConfirm(ctx: CliContext, client: Client, req: UpgradeRequ
 
 /** Starts and follows to the end: progress on stdout, or on stderr with the final progress as JSON on stdout. */
 async function startAndWatch(ctx: CliContext, client: Client, req: UpgradeRequest, limits: WaitLimits): Promise<void> {
-  const deadline = limits.timeoutMs === undefined ? undefined : Date.now() + limits.timeoutMs;
   await startUpgrade(client, req);
   const json = ctx.globals.json ?? false;
   const watch = {
     tty: json ? false : undefined,
     out: json ? ctx.stderr : ctx.stdout,
     closedAs: () => upgradeClosedAs(client, req.clusterId),
-    throughPause: limits.throughPause,
-    deadline,
+    ...limits,
     inFlight: () => readInFlight(client, req.clusterId),
   };
   // Patient from the first read: the run was just started.

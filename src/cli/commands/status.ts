@@ -5,15 +5,16 @@ import { readInFlight } from '../../in-flight.js';
 import { summarize } from '../../planning/summary.js';
 import { isFinal } from '../../planning/types.js';
 import { exitCodeFor, print, type CliContext } from '../context.js';
-import { clusterOption, waitOptions, withOptions } from '../options.js';
+import { clusterOption, waitLimits, waitOptions, withOptions } from '../options.js';
 import { renderDetails, renderInFlight } from '../render.js';
 import { pausedHint, watchProgress } from '../watch.js';
 import { explainingNoWorker } from '../worker-check.js';
 
 /**
  * The `status` command: the progress, and each node step in flight with what it waits on (with
- * `-o json`, the progress query's document plus `inFlight`); with --watch, the exit code says how the watch ended (see context.ts
- * exitCodeFor: a pause, a partial success, a timeout, a workflow terminated or timed out).
+ * `-o json`, the progress query's document plus `inFlight`); with --watch, the exit code says how
+ * the watch ended (see context.ts exitCodeFor: a pause, a partial success, a timeout, a workflow
+ * terminated or timed out).
  */
 export function statusCommand(ctx: CliContext): Command {
   const cmd = new Command('status')
@@ -28,8 +29,7 @@ export function statusCommand(ctx: CliContext): Command {
       const ended = await watchProgress(read, {
         out: ctx.stdout,
         closedAs: () => upgradeClosedAs(client, o.cluster),
-        throughPause: Boolean(o.waitThroughPause),
-        deadline: o.timeout === undefined ? undefined : Date.now() + (o.timeout as number),
+        ...waitLimits(o),
         inFlight: () => readInFlight(client, o.cluster),
       });
       if (ended.as === 'paused') ctx.stdout.write(pausedHint(o.cluster));
