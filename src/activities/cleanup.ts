@@ -30,7 +30,9 @@ import { cordonRecord, recordedBy, recordedByEarlier } from '../planning/cordon-
 import { cordonedBy, neverStarted, uncordonIfOurs } from './cordon.js';
 import { EventRecorder } from './events.js';
 import { listNodes } from './inventory.js';
-import { FIELD_MANAGER, heartbeat, ignoreNotFound, listAll, mergePatch, type Kube, type KubeClients } from './kube.js';
+import { FIELD_MANAGER, listAll, mergePatch } from '../kube/clients.js';
+import { ignoreNotFound } from '../kube/errors.js';
+import { heartbeat, type Kube, type KubeClients } from './kube.js';
 import type { CleanupResult, UpgradeRef } from './types.js';
 
 /**

@@ -33,17 +33,9 @@ import {
 import { labelValue } from '../planning/names.js';
 import { upgradeSelector } from '../planning/upgrade-pod.js';
 import { EventRecorder } from './events.js';
-import {
-  FIELD_MANAGER,
-  ignoreNotFound,
-  mergePatch,
-  nodeStepFailed,
-  rethrowInvalid,
-  statusOf,
-  withApiRetry,
-  type Kube,
-  type KubeClients,
-} from './kube.js';
+import { FIELD_MANAGER, mergePatch } from '../kube/clients.js';
+import { ignoreNotFound, statusOf } from '../kube/errors.js';
+import { nodeStepFailed, rethrowInvalid, withApiRetry, type Kube, type KubeClients } from './kube.js';
 import type { NodeStepArgs } from './types.js';
 
 /**

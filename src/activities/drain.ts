@@ -11,19 +11,9 @@ import type { V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import { drainBlockedMessage, pdbsForPod, podKey, podsToAwait, podsToEvict, terminatingDetail } from '../planning/drain.js';
 import { EventRecorder } from './events.js';
 import { podControllers } from './owners.js';
-import {
-  ApiOutage,
-  apiMessage,
-  heartbeat,
-  listAll,
-  nodeStepFailed,
-  previousHeartbeat,
-  sleep,
-  statusOf,
-  throwIfCancelled,
-  type Kube,
-  type KubeClients,
-} from './kube.js';
+import { listAll } from '../kube/clients.js';
+import { apiMessage, statusOf } from '../kube/errors.js';
+import { ApiOutage, heartbeat, nodeStepFailed, previousHeartbeat, sleep, throwIfCancelled, type Kube, type KubeClients } from './kube.js';
 import type { NodeStepArgs } from './types.js';
 
 /** How often refused evictions are retried and pods checked, in ms (kubectl uses 5 s for 429). */

@@ -25,7 +25,9 @@ import {
   type GateNode,
   type ReplicaSetOwners,
 } from '../planning/health.js';
-import { activityErrorMessage, listAll, statusOf, withApiRetry, type Kube, type KubeClients } from './kube.js';
+import { listAll } from '../kube/clients.js';
+import { statusOf } from '../kube/errors.js';
+import { activityErrorMessage, withApiRetry, type Kube, type KubeClients } from './kube.js';
 import { resolveReplicaSets } from './owners.js';
 import { runHealthProbe } from './probes.js';
 import type { GateCheck, HealthArgs } from './types.js';

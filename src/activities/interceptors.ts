@@ -10,7 +10,8 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { ActivityInterceptors } from '@temporalio/worker';
 import { ErrorType } from '../planning/errors.js';
 import type { NodeStep } from '../planning/types.js';
-import { activityErrorMessage, classifyKubeError } from './kube.js';
+import { classifyKubeError } from '../kube/errors.js';
+import { activityErrorMessage } from './kube.js';
 
 /** The node step each per-node activity performs. */
 export const ACTIVITY_STEPS: Readonly<Record<string, NodeStep>> = {

@@ -9,7 +9,9 @@ import { controlPlaneVersion, toClusterNode } from '../planning/cluster.js';
 import { nodesToUpgrade, evaluatePrecheck, type PrecheckInput } from '../planning/precheck-items.js';
 import { KUBE_APISERVER_SELECTOR, KUBE_SYSTEM_NAMESPACE, UPGRADE_NAMESPACE } from '../planning/labels.js';
 import type { ClusterInventory, PrecheckItem } from '../planning/types.js';
-import { apiMessage, listAll, makeClient, statusOf, withApiRetry, type Kube, type KubeClients } from './kube.js';
+import { listAll, makeClient } from '../kube/clients.js';
+import { apiMessage, statusOf } from '../kube/errors.js';
+import { withApiRetry, type Kube, type KubeClients } from './kube.js';
 import type { PrecheckArgs } from './types.js';
 
 /** How long inventory and precheck retry transient API errors within one attempt, in ms (their start-to-close timeout is 5 minutes). */

@@ -4,7 +4,9 @@
  */
 import { POD_SECURITY_ENFORCE_LABEL, POD_SECURITY_ENFORCE_VALUE, UPGRADE_NAMESPACE } from '../planning/labels.js';
 import { buildUpgradeNamespace } from '../planning/upgrade-pod.js';
-import { mergePatch, statusOf, type Kube } from './kube.js';
+import { mergePatch } from '../kube/clients.js';
+import { statusOf } from '../kube/errors.js';
+import type { Kube } from './kube.js';
 
 /**
  * Creates kube-upgrade if missing (labelled managed-by and Pod Security 'privileged'); on an existing

@@ -27,18 +27,8 @@ import {
 import type { NodeRole, PrecheckItem } from '../planning/types.js';
 import { buildUpgradePod } from '../planning/upgrade-pod.js';
 import { listNodes } from './inventory.js';
-import {
-  activityContext,
-  apiMessage,
-  heartbeat,
-  ignoreNotFound,
-  sleep,
-  statusOf,
-  throwIfCancelled,
-  withApiRetry,
-  type Kube,
-  type KubeClients,
-} from './kube.js';
+import { apiMessage, ignoreNotFound, statusOf } from '../kube/errors.js';
+import { activityContext, heartbeat, sleep, throwIfCancelled, withApiRetry, type Kube, type KubeClients } from './kube.js';
 import { ensureUpgradeNamespace } from './namespace.js';
 import type { ProbeArgs } from './types.js';
 

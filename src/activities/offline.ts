@@ -7,7 +7,8 @@ import { QUARANTINE_REASON_ANNOTATION, QUARANTINED_LABEL } from '../planning/lab
 import { labelValue } from '../planning/names.js';
 import { EventRecorder } from './events.js';
 import { offlineNow } from './cordon.js';
-import { cancelled, heartbeat, mergePatch, withApiRetry, type Kube, type KubeClients } from './kube.js';
+import { mergePatch } from '../kube/clients.js';
+import { cancelled, heartbeat, withApiRetry, type Kube, type KubeClients } from './kube.js';
 import type { NodeStepArgs, UpgradeRef } from './types.js';
 import type { Subscription } from './shared-watch.js';
 

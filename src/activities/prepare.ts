@@ -19,11 +19,11 @@ import { upgradePodName } from '../planning/names.js';
 import { buildUpgradePod } from '../planning/upgrade-pod.js';
 import { readNodeIfExists, refuseIfOffline } from './cordon.js';
 import { EventRecorder } from './events.js';
+import { ignoreNotFound } from '../kube/errors.js';
 import {
   ApiOutage,
   cancelled,
   heartbeat,
-  ignoreNotFound,
   nodeStepFailed,
   previousHeartbeat,
   sleep,

@@ -15,7 +15,7 @@ import {
   RbacAuthorizationV1Api,
   type KubeConfig,
 } from '@kubernetes/client-node';
-import { mergePatch } from '../../src/activities/kube.js';
+import { mergePatch } from '../../src/kube/clients.js';
 import { eventually } from './poll.js';
 
 const SYSTEM_NAMESPACES = new Set(['default', 'kube-system', 'kube-public', 'kube-node-lease']);

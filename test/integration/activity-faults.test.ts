@@ -12,7 +12,8 @@ import { cleanupUpgrade, releaseExpiredDeferred } from '../../src/activities/cle
 import { cordonNode, uncordonNode } from '../../src/activities/cordon.js';
 import { drainNode } from '../../src/activities/drain.js';
 import { recordBatchCancelIgnored } from '../../src/activities/events.js';
-import { KubeClients, mergePatch } from '../../src/activities/kube.js';
+import { mergePatch } from '../../src/kube/clients.js';
+import { KubeClients } from '../../src/activities/kube.js';
 import { precheck } from '../../src/activities/inventory.js';
 import { ensureUpgradeNamespace } from '../../src/activities/namespace.js';
 import type { NodeStepArgs } from '../../src/activities/types.js';

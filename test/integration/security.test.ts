@@ -13,7 +13,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { mergePatch } from '../../src/activities/kube.js';
+import { mergePatch } from '../../src/kube/clients.js';
 import { ensureUpgradeNamespace } from '../../src/activities/namespace.js';
 import { workerPolling } from '../../src/cli/worker-check.js';
 import { POD_SECURITY_ENFORCE_LABEL, UPGRADE_NAMESPACE } from '../../src/planning/labels.js';

@@ -7,7 +7,7 @@
 import { CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { mergePatch } from '../../src/activities/kube.js';
+import { mergePatch } from '../../src/kube/clients.js';
 import { SharedWatch, type Subscription } from '../../src/activities/shared-watch.js';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
 import { eventually } from '../helpers/poll.js';

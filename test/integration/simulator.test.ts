@@ -8,7 +8,7 @@
 import { ApiException, AppsV1Api, CoordinationV1Api, PolicyV1Api, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { mergePatch } from '../../src/activities/kube.js';
+import { mergePatch } from '../../src/kube/clients.js';
 import { nodeReady } from '../../src/planning/cluster.js';
 import {
   ENV_NODE_NAME,

@@ -9,7 +9,7 @@
  */
 import type { V1Node } from '@kubernetes/client-node';
 import { cancelUpgrade, getProgress, pauseUpgrade, resumeUpgrade, startUpgrade } from '../../src/api.js';
-import { mergePatch } from '../../src/activities/kube.js';
+import { mergePatch } from '../../src/kube/clients.js';
 import { nodeReady } from '../../src/planning/cluster.js';
 import {
   CORDONED_BY_ANNOTATION,

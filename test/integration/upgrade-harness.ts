@@ -6,7 +6,7 @@
 import type { CoreV1Event, V1Node, V1Pod } from '@kubernetes/client-node';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
-import { mergePatch } from '../../src/activities/kube.js';
+import { mergePatch } from '../../src/kube/clients.js';
 import { getProgress } from '../../src/api.js';
 import type { WorkerConfig } from '../../src/config.js';
 import { nodeReady, offlineReason } from '../../src/planning/cluster.js';

@@ -6,7 +6,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { mergePatch } from '../../src/activities/kube.js';
+import { mergePatch } from '../../src/kube/clients.js';
 import { getProgress, resumeUpgrade, startUpgrade, upgradeHandle } from '../../src/api.js';
 import { SIM_UPGRADE_SECONDS_LABEL, TARGET_VERSION_LABEL, UPGRADE_NAMESPACE } from '../../src/planning/labels.js';
 import { upgradePodName } from '../../src/planning/names.js';

@@ -5,7 +5,9 @@
 import { ApiException, CoreV1Api } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { ErrorType } from '../../src/planning/errors.js';
-import { ApiOutage, activityErrorMessage, classifyKubeError, makeClient, outageMessage, withApiRetry } from '../../src/activities/kube.js';
+import { makeClient } from '../../src/kube/clients.js';
+import { classifyKubeError, outageMessage } from '../../src/kube/errors.js';
+import { ApiOutage, activityErrorMessage, withApiRetry } from '../../src/activities/kube.js';
 import { unreachableKubeConfig } from '../helpers/unreachable.js';
 
 const api = (code: number, message = 'boom') => new ApiException(code, 'x', JSON.stringify({ kind: 'Status', message }), {});

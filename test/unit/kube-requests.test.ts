@@ -1,6 +1,7 @@
 /** classifyKubeRequest: the verb and resource the worker's request counter labels each Kubernetes API request with. */
 import { CoreV1Api } from '@kubernetes/client-node';
-import { classifyKubeRequest, makeClient } from '../../src/activities/kube.js';
+import { makeClient } from '../../src/kube/clients.js';
+import { classifyKubeRequest } from '../../src/kube/requests.js';
 import { unreachableKubeConfig } from '../helpers/unreachable.js';
 
 const S = 'https://127.0.0.1:6443';
