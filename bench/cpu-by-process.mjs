@@ -11,16 +11,9 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 
 const TICKS_PER_SECOND = 100;
-const at = process.argv.indexOf('--');
-const command = at < 0 ? [] : process.argv.slice(at + 1);
-if (command.length === 0) {
-  console.error('usage: node bench/cpu-by-process.mjs -- <command> [args...]');
-  process.exit(2);
-}
 
-/** Clock ticks since boot at which this tool started: only processes started later are counted. */
+/** Clock ticks since boot now. */
 const bootTicksNow = () => Math.floor(Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * TICKS_PER_SECOND);
-const since = bootTicksNow();
 
 /** Node processes (named `node`, or `MainThread` by Node 24) are told apart by their command line, the others by their name. */
 const NODE_KINDS = [
@@ -48,10 +41,11 @@ function kindOf(comm, cmdline) {
   return comm;
 }
 
-/** pid → { kind, ticks }, the ticks at the last sample. */
-const seen = new Map();
-
-function sample() {
+/**
+ * Reads every process started at or after `since` (clock ticks since boot) into `seen`: `pid/start` → { kind, ticks },
+ * the ticks at this sample.
+ */
+function sample(since, seen) {
   for (const pid of readdirSync('/proc')) {
     if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
     try {
@@ -73,28 +67,44 @@ function sample() {
   }
 }
 
-const started = Date.now();
-const child = spawn(command[0], command.slice(1), { stdio: 'inherit' });
-const timer = setInterval(sample, 1000);
-const code = await new Promise((resolve) => child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
-clearInterval(timer);
-const wall = (Date.now() - started) / 1000;
+/** Runs the command after `--`, sampling every second; prints where the CPU went and returns the command's exit code. */
+async function main() {
+  const at = process.argv.indexOf('--');
+  const command = at < 0 ? [] : process.argv.slice(at + 1);
+  if (command.length === 0) {
+    console.error('usage: node bench/cpu-by-process.mjs -- <command> [args...]');
+    return 2;
+  }
+  // Only processes started after this tool are counted.
+  const since = bootTicksNow();
+  const seen = new Map();
+  const started = Date.now();
+  const child = spawn(command[0], command.slice(1), { stdio: 'inherit' });
+  const timer = setInterval(() => sample(since, seen), 1000);
+  const code = await new Promise((resolve) => child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
+  clearInterval(timer);
+  printByKind(seen, (Date.now() - started) / 1000);
+  return code;
+}
 
-const byKind = new Map();
-for (const { kind, ticks } of seen.values()) {
-  const k = byKind.get(kind) ?? { seconds: 0, count: 0 };
-  k.seconds += ticks / TICKS_PER_SECOND;
-  k.count += 1;
-  byKind.set(kind, k);
+/** The CPU seconds and count of the processes in `seen` by kind, most first, then the total over `wall` seconds. */
+function printByKind(seen, wall) {
+  const byKind = new Map();
+  for (const { kind, ticks } of seen.values()) {
+    const k = byKind.get(kind) ?? { seconds: 0, count: 0 };
+    k.seconds += ticks / TICKS_PER_SECOND;
+    k.count += 1;
+    byKind.set(kind, k);
+  }
+  const rows = [...byKind].sort((a, b) => b[1].seconds - a[1].seconds);
+  const total = rows.reduce((sum, [, k]) => sum + k.seconds, 0);
+  console.error('\nCPU by kind of process (seconds, processes):');
+  for (const [kind, k] of rows.filter(([, k]) => k.seconds >= 0.5)) {
+    console.error(`${k.seconds.toFixed(1).padStart(9)} ${String(k.count).padStart(4)}  ${kind}`);
+  }
+  const cores = cpus().length;
+  const use = ((100 * total) / (wall * cores)).toFixed(0);
+  console.error(`${total.toFixed(1).padStart(9)}       in all, over ${wall.toFixed(0)} s of wall time: ${use} % of ${cores} cores`);
 }
-const rows = [...byKind].sort((a, b) => b[1].seconds - a[1].seconds);
-const total = rows.reduce((sum, [, k]) => sum + k.seconds, 0);
-console.error('\nCPU by kind of process (seconds, processes):');
-for (const [kind, k] of rows.filter(([, k]) => k.seconds >= 0.5)) {
-  console.error(`${k.seconds.toFixed(1).padStart(9)} ${String(k.count).padStart(4)}  ${kind}`);
-}
-const cores = cpus().length;
-console.error(
-  `${total.toFixed(1).padStart(9)}       in all, over ${wall.toFixed(0)} s of wall time: ${((100 * total) / (wall * cores)).toFixed(0)} % of ${cores} cores`,
-);
-process.exit(code);
+
+process.exit(await main());

@@ -13,23 +13,42 @@ import { EdgeSimulator } from '../src/simulator/index.js';
 
 const sh = (script: string) =>
   execFileSync('bash', [new URL(`../scripts/${script}`, import.meta.url).pathname], { encoding: 'utf8' }).trim();
-const nodes = Number(process.env.BENCH_NODES ?? 1000);
-const seconds = Number(process.env.BENCH_SECONDS ?? 120);
 
-const cp = await LocalControlPlane.start({
-  k8sBinDir: process.env.EDGE_UPGRADE_K8S_BIN ?? sh('ensure-k8s.sh'),
-  etcdBinary: process.env.EDGE_UPGRADE_ETCD ?? sh('ensure-etcd.sh'),
-});
-const kubeConfig = cp.kubeConfig();
-const sim = await EdgeSimulator.start({ kubeConfig });
-try {
-  const t0 = Date.now();
-  await sim.createCluster({ controlPlanes: 3, edgeWorkers: nodes - 3, version: 'v1.33.7' });
-  const created = (Date.now() - t0) / 1000;
-  console.log(`created ${nodes} nodes with leases and status in ${created.toFixed(1)} s`);
-  sim.resetLag();
-  const before = sim.stats();
-  const core = kubeConfig.makeApiClient(CoreV1Api);
+async function main(): Promise<void> {
+  const nodes = Number(process.env.BENCH_NODES ?? 1000);
+  const seconds = Number(process.env.BENCH_SECONDS ?? 120);
+  const cp = await LocalControlPlane.start({
+    k8sBinDir: process.env.EDGE_UPGRADE_K8S_BIN ?? sh('ensure-k8s.sh'),
+    etcdBinary: process.env.EDGE_UPGRADE_ETCD ?? sh('ensure-etcd.sh'),
+  });
+  const kubeConfig = cp.kubeConfig();
+  const sim = await EdgeSimulator.start({ kubeConfig });
+  try {
+    const t0 = Date.now();
+    await sim.createCluster({ controlPlanes: 3, edgeWorkers: nodes - 3, version: 'v1.33.7' });
+    const created = (Date.now() - t0) / 1000;
+    console.log(`created ${nodes} nodes with leases and status in ${created.toFixed(1)} s`);
+    sim.resetLag();
+    const before = sim.stats();
+    const worstNotReady = await mostNotReady(kubeConfig.makeApiClient(CoreV1Api), seconds);
+    const after = sim.stats();
+    const renewals = after.leaseRenewals - before.leaseRenewals;
+    console.log(
+      `over ${seconds} s: ${renewals} lease renewals (${(renewals / seconds).toFixed(1)}/s, needed ${(nodes / 10).toFixed(0)}/s)`,
+    );
+    console.log(
+      `worst renewal lag ${Math.round(after.maxRenewLagMs)} ms (lease 40 s, controller grace 40 s); ` +
+        `status updates ${after.statusUpdates - before.statusUpdates}; API errors ${after.apiErrors}`,
+    );
+    console.log(`most nodes seen not Ready at once: ${worstNotReady}`);
+  } finally {
+    await sim.stop();
+    await cp.stop();
+  }
+}
+
+/** The most nodes seen not Ready at once, listing them every 10 s for `seconds`. */
+async function mostNotReady(core: CoreV1Api, seconds: number): Promise<number> {
   let worstNotReady = 0;
   const end = Date.now() + seconds * 1000;
   while (Date.now() < end) {
@@ -37,15 +56,7 @@ try {
     const list = (await core.listNode()).items;
     worstNotReady = Math.max(worstNotReady, list.filter((n) => !nodeReady(n)).length);
   }
-  const after = sim.stats();
-  const renewals = after.leaseRenewals - before.leaseRenewals;
-  console.log(`over ${seconds} s: ${renewals} lease renewals (${(renewals / seconds).toFixed(1)}/s, needed ${(nodes / 10).toFixed(0)}/s)`);
-  console.log(
-    `worst renewal lag ${Math.round(after.maxRenewLagMs)} ms (lease 40 s, controller grace 40 s); ` +
-      `status updates ${after.statusUpdates - before.statusUpdates}; API errors ${after.apiErrors}`,
-  );
-  console.log(`most nodes seen not Ready at once: ${worstNotReady}`);
-} finally {
-  await sim.stop();
-  await cp.stop();
+  return worstNotReady;
 }
+
+await main();

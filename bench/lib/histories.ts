@@ -1,5 +1,5 @@
 /** Readings from workflow histories shared by the benchmarks. */
-import type { HistoryEvent } from '../test/helpers/histories.js';
+import type { HistoryEvent } from '../../test/helpers/histories.js';
 
 export type { HistoryEvent };
 
