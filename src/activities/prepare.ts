@@ -17,6 +17,7 @@ import { ErrorType } from '../planning/errors.js';
 import { UPGRADE_NAMESPACE } from '../planning/labels.js';
 import { upgradePodName } from '../planning/names.js';
 import { buildUpgradePod } from '../planning/upgrade-pod.js';
+import { createAgentPod, logTail, readPod } from './agent-pod.js';
 import { readNodeIfExists, refuseIfOffline } from './cordon.js';
 import { EventRecorder } from './events.js';
 import { ignoreNotFound } from '../kube/errors.js';
@@ -31,7 +32,6 @@ import {
   type Kube,
   type KubeClients,
 } from './kube.js';
-import { createAgentPod, logTail, readPod } from './upgrade-pod.js';
 import type { NodeStepArgs } from './types.js';
 
 /** How often the wait re-reads the pod when the shared watch delivers nothing, in ms. */

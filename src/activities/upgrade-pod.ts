@@ -7,31 +7,28 @@
  * a resume, to decide). API server outages mean "keep waiting" until nodeTimeout; the activity
  * stops as soon as it is cancelled (its workflow cancelled, terminated or gone).
  */
-import type { V1Lease, V1Node, V1Pod } from '@kubernetes/client-node';
+import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { nodeReady, offlineReason } from '../planning/cluster.js';
 import { UPGRADE_CONTAINER, UPGRADE_NAMESPACE } from '../planning/labels.js';
 import { upgradePodName } from '../planning/names.js';
 import { buildUpgradePod } from '../planning/upgrade-pod.js';
 import { parseVersion, sameVersion } from '../planning/versions.js';
+import { createAgentPod, logTail, readPod } from './agent-pod.js';
 import { offlineNow } from './cordon.js';
 import { EventRecorder } from './events.js';
-import { ensureUpgradeNamespace } from './namespace.js';
+import { KubeletHeartbeat } from './kubelet-heartbeat.js';
 import { Deliveries, type Subscription } from './shared-watch.js';
 import {
   ApiOutage,
-  apiMessage,
   cancelled,
   heartbeat,
   nodeStepFailed,
   previousHeartbeat,
-  rethrowInvalid,
   sleep,
-  statusOf,
   throwIfCancelled,
   type Kube,
   type KubeClients,
 } from './kube.js';
-import type { NodeStep } from '../planning/types.js';
 import type { NodeStepArgs } from './types.js';
 
 /**
@@ -45,8 +42,6 @@ export const UPGRADE_RECHECK_MS = 5_000;
  * upgrade then costs no re-reads at all, instead of two every 5 s.
  */
 export const WATCHED_REREAD_MS = 600_000;
-/** Lines of the pod's log kept in the failure. */
-export const LOG_TAIL_LINES = 20;
 
 /** Re-check interval once only a fresh kubelet heartbeat is missing (Leases are not watched), in ms. */
 const HEARTBEAT_RECHECK_MS = 1_000;
@@ -76,23 +71,6 @@ function nodeAtTarget(node: V1Node, target: string): boolean {
   }
 }
 
-/** The last lines of the pod's log, or the container's termination message when the log cannot be read. */
-export async function logTail(kube: Kube, pod: V1Pod): Promise<string> {
-  try {
-    const log = await kube.core.readNamespacedPodLog({
-      name: pod.metadata!.name!,
-      namespace: UPGRADE_NAMESPACE,
-      container: UPGRADE_CONTAINER,
-      tailLines: LOG_TAIL_LINES,
-    });
-    if (typeof log === 'string' && log.trim()) return log.trimEnd().split('\n').slice(-LOG_TAIL_LINES).join('\n');
-  } catch {
-    // Offline kubelet or log rotated away: fall back to the termination message.
-  }
-  const terminated = pod.status?.containerStatuses?.find((c) => c.name === UPGRADE_CONTAINER)?.state?.terminated;
-  return terminated?.message?.trimEnd() ?? terminated?.reason ?? '';
-}
-
 async function failed(kube: Kube, args: NodeStepArgs, pod: V1Pod): Promise<Error> {
   const tail = await logTail(kube, pod);
   const lastLine = tail.split('\n').filter(Boolean).pop();
@@ -104,9 +82,6 @@ async function failed(kube: Kube, args: NodeStepArgs, pod: V1Pod): Promise<Error
   return nodeStepFailed({ node: args.node, step: 'upgrade-pod', message, ...(tail ? { logTail: tail } : {}) });
 }
 
-/** How long a kube-upgrade namespace found admissible is trusted before pods are created in it unchecked, in ms. */
-const NAMESPACE_RECHECK_MS = 5 * 60_000;
-
 type CreateArgs = NodeStepArgs & { image: string; nodeTimeoutMs: number };
 
 /** Creates the pod, or reads it when it exists already (a 409: an earlier attempt, or a racing one, made it). */
@@ -114,23 +89,6 @@ async function findOrCreate(kube: Kube, args: CreateArgs): Promise<{ pod: V1Pod 
   const created = await createPod(kube, args);
   if (created) return { pod: created, created: true };
   return { pod: await readPod(kube, upgradePodName(args.node, args.targetVersion)), created: false };
-}
-
-/** The pod `name` in kube-upgrade, or undefined when there is none. */
-export async function readPod(kube: Kube, name: string): Promise<V1Pod | undefined> {
-  try {
-    return await kube.core.readNamespacedPod({ name, namespace: UPGRADE_NAMESPACE });
-  } catch (err) {
-    if (statusOf(err) === 404) return undefined;
-    throw err;
-  }
-}
-
-/** Makes sure kube-upgrade is admissible, at most every {@link NAMESPACE_RECHECK_MS} (or at once with `force`). */
-async function ensureNamespace(kube: Kube, force = false): Promise<void> {
-  if (!force && kube.namespaceCheckedAt !== undefined && Date.now() - kube.namespaceCheckedAt < NAMESPACE_RECHECK_MS) return;
-  await ensureUpgradeNamespace(kube);
-  kube.namespaceCheckedAt = Date.now();
 }
 
 /** The new pod, or undefined when one of that name exists already. */
@@ -146,89 +104,11 @@ function createPod(kube: Kube, args: CreateArgs): Promise<V1Pod | undefined> {
   return createAgentPod(kube, body, args.node, 'upgrade-pod');
 }
 
-/**
- * Creates the agent pod `body` in kube-upgrade (making the namespace admissible first); returns
- * undefined when a pod of that name exists already. Refusals fail the node's `step` non-retryably.
- */
-export async function createAgentPod(kube: Kube, body: V1Pod, node: string, step: NodeStep): Promise<V1Pod | undefined> {
-  const name = body.metadata!.name!;
-  await ensureNamespace(kube);
-  for (let attempt = 0; ; attempt++) {
-    throwIfCancelled();
-    try {
-      return await kube.core.createNamespacedPod({ namespace: UPGRADE_NAMESPACE, body });
-    } catch (err) {
-      if (statusOf(err) === 409) return undefined;
-      // The namespace went away since it was checked: make it again.
-      if (statusOf(err) === 404 && attempt === 0) {
-        await ensureNamespace(kube, true);
-        continue;
-      }
-      // A namespace we just created has no default ServiceAccount for a moment; admission refuses pods until it does.
-      if (statusOf(err) === 403 && /serviceaccount/i.test(apiMessage(err)) && attempt < 60) {
-        await sleep(500);
-        continue;
-      }
-      const what = step === 'upgrade-pod' ? 'upgrade' : step;
-      rethrowInvalid(err, node, step, `creating ${what} pod ${UPGRADE_NAMESPACE}/${name}`);
-    }
-  }
-}
-
 /** When the pod's upgrade container finished (ms), if it says. */
 function finishedAt(pod: V1Pod): number | undefined {
   const t = pod.status?.containerStatuses?.find((c) => c.name === UPGRADE_CONTAINER)?.state?.terminated?.finishedAt;
   const ms = t ? new Date(t).getTime() : NaN;
   return Number.isFinite(ms) ? ms : undefined;
-}
-
-/** The node's Ready condition heartbeat (ms), if any. */
-function readyHeartbeat(node: V1Node): number | undefined {
-  const t = node.status?.conditions?.find((c) => c.type === 'Ready')?.lastHeartbeatTime;
-  const ms = t ? new Date(t).getTime() : NaN;
-  return Number.isFinite(ms) ? ms : undefined;
-}
-
-/**
- * Tells whether the node's kubelet has reported since a given time: the Ready condition's
- * heartbeat, or a renewal of its Lease in kube-node-lease (the kubelet renews it every 10 s; node
- * status may be re-posted only every 5 minutes). Without permission to read Leases it relies on
- * the Ready heartbeat alone.
- */
-class KubeletHeartbeat {
-  private leaseReadable = true;
-  /** The newest heartbeat seen (ms), for messages. */
-  last: number | undefined;
-
-  constructor(
-    private readonly kube: Kube,
-    private readonly node: string,
-  ) {}
-
-  /**
-   * True once a heartbeat is surely later than `finished` (ms). Pod and condition times have whole
-   * seconds (a later whole second is enough); a Lease renewal has microseconds, so it must come a
-   * full second after a truncated `finished`.
-   */
-  async since(node: V1Node, finished: { at: number; wholeSeconds: boolean }): Promise<boolean> {
-    const ready = readyHeartbeat(node);
-    this.last = Math.max(this.last ?? 0, ready ?? 0) || undefined;
-    if (ready !== undefined && ready > finished.at) return true;
-    const after = finished.at + (finished.wholeSeconds ? 1_000 : 0);
-    if (!this.leaseReadable) return false;
-    let lease: V1Lease;
-    try {
-      lease = await this.kube.coordination.readNamespacedLease({ name: this.node, namespace: 'kube-node-lease' });
-    } catch (err) {
-      const code = statusOf(err);
-      if (code === 403) this.leaseReadable = false;
-      if (code === 403 || code === 404) return false;
-      throw err;
-    }
-    const renewed = lease.spec?.renewTime ? new Date(lease.spec.renewTime as unknown as string).getTime() : NaN;
-    if (Number.isFinite(renewed)) this.last = Math.max(this.last ?? 0, renewed);
-    return Number.isFinite(renewed) && renewed >= after;
-  }
 }
 
 const clock = (ms: number | undefined) => (ms === undefined ? 'never' : new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z'));
