@@ -5,8 +5,8 @@
  * made it, so a `precheck` and the upgrade probing the same node never share one), reads the JSON result
  * from the pod's termination message (or the last line of its log), and deletes the pod: none is
  * left after the activity, whatever happens (finished, timed out, failed, cancelled). It also reads
- * kube-apiserver's /metrics for deprecated APIs in use. The rules are in planning/probe-items.ts;
- * only the judged items leave the activity, so history holds a few aggregated items.
+ * kube-apiserver's /metrics for deprecated APIs in use. The rules are in planning/probe-items.ts and
+ * planning/deprecated-apis.ts; only the judged items leave the activity, so history holds a few aggregated items.
  */
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
@@ -16,14 +16,9 @@ import { nodeReady, toClusterNode } from '../planning/cluster.js';
 import { UPGRADE_CONTAINER, UPGRADE_NAMESPACE } from '../planning/labels.js';
 import { probePodName } from '../planning/names.js';
 import { nodesToUpgrade } from '../planning/precheck-items.js';
-import {
-  deprecatedApisItem,
-  evaluateProbes,
-  parseDeprecatedApis,
-  probeResultSchema,
-  type DeprecatedApi,
-  type NodeProbe,
-} from '../planning/probe-items.js';
+import { deprecatedApisItem, parseDeprecatedApis, type DeprecatedApi } from '../planning/deprecated-apis.js';
+import { evaluateProbes } from '../planning/probe-items.js';
+import { probeResultSchema, type NodeProbe } from '../planning/probe-result.js';
 import type { NodeRole, PrecheckItem } from '../planning/types.js';
 import { buildUpgradePod } from '../planning/upgrade-pod.js';
 import { listNodes } from './inventory.js';

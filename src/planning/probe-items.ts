@@ -1,11 +1,12 @@
 /**
  * The node-level pre-check items, judged from the read-only probes the agent ran on each node
- * (`upgrade-node.sh --check`, see agent/check-node.sh), and the deprecated-API item, judged from
- * kube-apiserver's `apiserver_requested_deprecated_apis` metric. Pure: the `probeNodes` activity
- * gathers, these rules judge; every rule is table-tested. Items aggregate over nodes (one item per
- * concern, the nodes concerned listed), so a 10,000-node cluster adds a handful of items to history.
+ * (`upgrade-node.sh --check`, see agent/check-node.sh; what it reports is in probe-result.ts). The
+ * deprecated-API item is in deprecated-apis.ts. Pure: the `probeNodes` activity gathers, these rules
+ * judge; every rule is table-tested. Items aggregate over nodes (one item per concern, the nodes
+ * concerned listed), so a 10,000-node cluster adds a handful of items to history.
  */
-import { z } from 'zod';
+import { item, list } from './items.js';
+import type { NodeProbe, ProbeResult } from './probe-result.js';
 import type { PrecheckItem } from './types.js';
 
 /** Free space (MiB) on /var/lib or /usr below which the node is a warning: packages and images may not fit. */
@@ -30,64 +31,6 @@ export const PROBE_ITEM_IDS = [
   'clock-skew',
 ] as const;
 
-const str = z.string().max(300);
-/** One package repository as the agent reports it: the per-minor pkgs.k8s.io one, a frozen legacy one, or another (package cache). */
-const repoSchema = z.object({
-  kind: z.enum(['pkgs.k8s.io', 'legacy', 'other']),
-  url: str.optional(),
-  reachable: z.boolean().optional(),
-  error: str.optional(),
-  versions: z.array(str).max(50).nullable().optional(),
-});
-
-/** The JSON the agent writes in check mode (version 1); unknown fields are ignored. */
-export const probeResultSchema = z.object({
-  v: z.literal(1),
-  node: str,
-  time: z.string().regex(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
-  pm: str.optional(),
-  swap: z.object({ enabled: z.boolean(), devices: z.array(str).max(20), kubeletAllows: z.boolean() }),
-  disk: z.array(z.object({ path: str, freeMb: z.number().nonnegative().optional(), error: str.optional() })).max(10),
-  repo: repoSchema,
-  /**
-   * The repository of each hop's minor (multi-minor upgrades, control-plane nodes: the pod's HOP_VERSIONS), with
-   * the hop's version ('v1.33.5'). Absent from agents older than the field; [] when no hop was asked for.
-   */
-  hopRepos: z
-    .array(repoSchema.extend({ version: str }))
-    .max(10)
-    .optional(),
-  certs: z
-    .object({
-      checked: z.boolean(),
-      error: str.optional(),
-      certs: z
-        .array(z.object({ name: str, residual: str }))
-        .max(50)
-        .optional(),
-    })
-    .nullable(),
-  runtime: z.object({ reachable: z.boolean().nullable(), name: str.optional(), version: str.optional(), error: str.optional() }),
-});
-
-/** One node's probe result, as the agent reports it. */
-export type ProbeResult = z.infer<typeof probeResultSchema>;
-
-/** What became of one node's probe. */
-export type NodeProbe =
-  | {
-      node: string;
-      outcome: 'done';
-      result: ProbeResult;
-      /**
-       * When the probe ran, by the API server's clock: the pod's creation and its final status
-       * write (ISO). The node's clock reading must fall inside, or it is skewed.
-       */
-      window: { from: string; to: string };
-    }
-  /** 'failed': the pod failed or its result was unreadable; 'timeout': it did not finish in time. */
-  | { node: string; outcome: 'failed' | 'timeout'; message: string };
-
 /** What the node items are judged from. */
 export interface ProbeInput {
   targetVersion: string;
@@ -97,13 +40,6 @@ export interface ProbeInput {
   deferred: readonly string[];
 }
 
-const list = (xs: readonly string[], n = 10) => (xs.length > n ? `${xs.slice(0, n).join(', ')} and ${xs.length - n} more` : xs.join(', '));
-const item = (id: string, result: PrecheckItem['result'], message: string, nodes: string[] = []): PrecheckItem => ({
-  id,
-  result,
-  message,
-  nodes: [...new Set(nodes)].sort(),
-});
 const done = (probes: readonly NodeProbe[]) => probes.filter((p): p is Extract<NodeProbe, { outcome: 'done' }> => p.outcome === 'done');
 
 /** Evaluates the node probe items, in {@link PROBE_ITEM_IDS} order. */
@@ -383,88 +319,4 @@ function clockItem(ok: ReturnType<typeof done>): PrecheckItem {
       off.map((x) => x.node),
     );
   return item('clock-skew', 'normal', `every probed node's clock is within ${CLOCK_SKEW_WARNING_SECONDS} s of the API server's`);
-}
-
-/** One deprecated API that clients requested, from `apiserver_requested_deprecated_apis`. */
-export interface DeprecatedApi {
-  group: string;
-  version: string;
-  resource: string;
-  subresource: string;
-  /** The minor it is removed in, e.g. '1.35'; '' when not announced. */
-  removedRelease: string;
-}
-
-/**
- * Parses the Prometheus text exposition of kube-apiserver's /metrics for
- * `apiserver_requested_deprecated_apis{group,version,resource,subresource,removed_release}` samples
- * with value 1 (the gauge is set when a deprecated API is requested, since the API server started).
- */
-export function parseDeprecatedApis(metrics: string): DeprecatedApi[] {
-  const out = new Map<string, DeprecatedApi>();
-  for (const line of metrics.split('\n')) {
-    const m = /^apiserver_requested_deprecated_apis\{(.*)\}\s+(\S+)/.exec(line.trim());
-    if (!m || Number(m[2]) <= 0) continue;
-    const labels: Record<string, string> = {};
-    for (const l of m[1]!.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!.replace(/\\(.)/g, '$1');
-    const api: DeprecatedApi = {
-      group: labels.group ?? '',
-      version: labels.version ?? '',
-      resource: labels.resource ?? '',
-      subresource: labels.subresource ?? '',
-      removedRelease: labels.removed_release ?? '',
-    };
-    out.set(`${apiName(api)}|${api.removedRelease}`, api);
-  }
-  return [...out.values()];
-}
-
-const apiName = (a: DeprecatedApi) =>
-  `${a.group ? `${a.group}/` : ''}${a.version} ${a.resource}${a.subresource ? `/${a.subresource}` : ''}`;
-
-/** Minor of 'v1.34.4' or '1.35' as [major, minor]. */
-const minorOf = (v: string): [number, number] | undefined => {
-  const m = /^v?(\d+)\.(\d+)/.exec(v);
-  return m ? [Number(m[1]), Number(m[2])] : undefined;
-};
-
-/**
- * The deprecated-API item: an error for each requested API removed at or before the target minor
- * (clients still use it and break after the upgrade), normal otherwise (later removals are named).
- * `apis` undefined: the metrics could not be read (`error` says why), a warning.
- */
-export function deprecatedApisItem(targetVersion: string, apis: readonly DeprecatedApi[] | undefined, error?: string): PrecheckItem {
-  if (!apis)
-    return item(
-      'deprecated-apis',
-      'warning',
-      `could not read the API server's metrics to find deprecated APIs in use (${error ?? 'unknown error'}); ` +
-        'the worker needs get on the non-resource URL /metrics (deploy/rbac.yaml)',
-    );
-  const target = minorOf(targetVersion)!;
-  const removed = apis.filter((a) => {
-    const r = minorOf(a.removedRelease);
-    return r !== undefined && (r[0] < target[0] || (r[0] === target[0] && r[1] <= target[1]));
-  });
-  const later = apis.filter((a) => !removed.includes(a));
-  const describe = (xs: readonly DeprecatedApi[]) =>
-    list(
-      xs.map((a) => `${apiName(a)} (removed in ${a.removedRelease || 'a future release'})`),
-      8,
-    );
-  if (removed.length)
-    return item(
-      'deprecated-apis',
-      'error',
-      `clients requested APIs that ${targetVersion} no longer serves: ${describe(removed)}; ` +
-        'move them to the replacement API first (kubectl get --raw /metrics | grep apiserver_requested_deprecated_apis, ' +
-        'and the audit log, show who)',
-    );
-  return item(
-    'deprecated-apis',
-    'normal',
-    later.length
-      ? `no requested API is removed by ${targetVersion}; deprecated APIs in use, removed later: ${describe(later)}`
-      : `no deprecated API was requested since the API server started (apiserver_requested_deprecated_apis)`,
-  );
 }

@@ -9,7 +9,7 @@
  */
 import { KubernetesObjectApi } from '@kubernetes/client-node';
 import { getRaw } from '../../src/activities/node-probes.js';
-import { parseDeprecatedApis } from '../../src/planning/probe-items.js';
+import { parseDeprecatedApis } from '../../src/planning/deprecated-apis.js';
 import type { PrecheckItem } from '../../src/planning/types.js';
 import { INSPECT_WORKFLOW_TYPE, TASK_QUEUE, inspectWorkflowIdFor } from '../../src/workflows/definitions.js';
 import type { ClusterInspection } from '../../src/workflows/inspect-cluster.js';

@@ -25,7 +25,7 @@ import {
 } from '../../src/planning/labels.js';
 import { nodeReady } from '../../src/planning/cluster.js';
 import { getRaw } from '../../src/activities/node-probes.js';
-import { parseDeprecatedApis } from '../../src/planning/probe-items.js';
+import { parseDeprecatedApis } from '../../src/planning/deprecated-apis.js';
 import type { PrecheckItem, Progress } from '../../src/planning/types.js';
 import { eventually } from '../helpers/poll.js';
 import { NO_GATE } from '../helpers/requests.js';

@@ -1,20 +1,13 @@
 /**
- * The node probe items (planning/probe-items.ts): each rule table-tested on probe results as the
- * agent reports them, and the deprecated-API item on kube-apiserver metrics text.
+ * The node probe items (planning/probe-items.ts, probe-result.ts, deprecated-apis.ts): each rule
+ * table-tested on probe results as the agent reports them, and the deprecated-API item on
+ * kube-apiserver metrics text.
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import {
-  clockSkewSeconds,
-  deprecatedApisItem,
-  evaluateProbes,
-  parseDeprecatedApis,
-  probeResultSchema,
-  probesDisabledItem,
-  residualDays,
-  type NodeProbe,
-  type ProbeResult,
-} from '../../src/planning/probe-items.js';
+import { deprecatedApisItem, parseDeprecatedApis } from '../../src/planning/deprecated-apis.js';
+import { clockSkewSeconds, evaluateProbes, probesDisabledItem, residualDays } from '../../src/planning/probe-items.js';
+import { probeResultSchema, type NodeProbe, type ProbeResult } from '../../src/planning/probe-result.js';
 import { buildUpgradePod } from '../../src/planning/upgrade-pod.js';
 import { validateUpgradeRequest } from '../../src/planning/request.js';
 import type { PrecheckItem } from '../../src/planning/types.js';
