@@ -7,7 +7,8 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { UPGRADE_CONTAINER, UPGRADE_NAMESPACE } from '../planning/labels.js';
 import type { NodeStep } from '../planning/types.js';
 import { ensureUpgradeNamespace } from './namespace.js';
-import { apiMessage, rethrowInvalid, sleep, statusOf, throwIfCancelled, type Kube } from './kube.js';
+import { apiMessage, statusOf } from '../kube/errors.js';
+import { rethrowInvalid, sleep, throwIfCancelled, type Kube } from './kube.js';
 
 /** Lines of the pod's log kept in the failure. */
 export const LOG_TAIL_LINES = 20;

@@ -4,7 +4,8 @@
  * node whose status is stale (the new kubelet not running) is not taken for upgraded.
  */
 import type { V1Lease, V1Node } from '@kubernetes/client-node';
-import { statusOf, type Kube } from './kube.js';
+import { statusOf } from '../kube/errors.js';
+import type { Kube } from './kube.js';
 
 /** The node's Ready condition heartbeat (ms), if any. */
 function readyHeartbeat(node: V1Node): number | undefined {
