@@ -60,7 +60,8 @@ export function upgradeReport(input: ReportInput): Report {
 function header(r: Report, { opt, edge, m }: ReportInput, { upgraded }: Derived): void {
   r.line('');
   r.line(
-    `upgrade-1000 benchmark: ${opt.masters} masters + ${opt.workers} workers (${opt.workers - edge} cloud, ${edge} edge), ${START} → ${TARGET}`,
+    `upgrade-1000 benchmark: ${opt.masters} masters + ${opt.workers} workers ` +
+      `(${opt.workers - edge} cloud, ${edge} edge), ${START} → ${TARGET}`,
   );
   const cores = readFileSync('/proc/cpuinfo', 'utf8').match(/^processor/gm)?.length ?? '?';
   r.line(
@@ -71,7 +72,8 @@ function header(r: Report, { opt, edge, m }: ReportInput, { upgraded }: Derived)
   r.line(
     `  simulator: upgrade pod ${opt.upgradeS} s, node lease ${opt.leaseS} s (renewed every ${opt.leaseS / 4} s), ` +
       `status re-posted every ${opt.statusS} s, ` +
-      `controller node-monitor-grace-period ${opt.leaseS} s; a restarted kubelet posts Ready ${SIM_READY_DELAY_S} s after its pod Succeeded`,
+      `controller node-monitor-grace-period ${opt.leaseS} s; ` +
+      `a restarted kubelet posts Ready ${SIM_READY_DELAY_S} s after its pod Succeeded`,
   );
   const lastError = m.final?.lastError ? JSON.stringify(m.final.lastError) : 'none';
   r.line(`  result: ${m.final?.state ?? 'unknown'}; ${upgraded} upgrade pods ran to Ready; lastError ${lastError}`);
