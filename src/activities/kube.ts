@@ -26,10 +26,6 @@ import { classifyKubeRequest, type KubeRequestCounter } from '../kube/requests.j
 import { SharedWatch } from './shared-watch.js';
 import type { NodeStepFailureDetails } from './types.js';
 
-// Only for upgrade-pod.ts, which is being split (#28) and still imports these two from here: once it imports
-// them from ../kube/errors.js, delete this line.
-export { apiMessage, statusOf } from '../kube/errors.js';
-
 /** The clients of one cluster. */
 export interface Kube {
   kc: KubeConfig;
