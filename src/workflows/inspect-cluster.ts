@@ -11,7 +11,7 @@ import { probeActivityTimeoutMs } from '../planning/probe-items.js';
 import { parseVersion } from '../planning/versions.js';
 import type { ClusterInventory, PrecheckReport } from '../planning/types.js';
 import { workflowIdFor } from './definitions.js';
-import { Patch } from './upgrade-plan.js';
+import { Patch } from './patches.js';
 
 const retry = { maximumAttempts: 3, nonRetryableErrorTypes: [ErrorType.UnknownCluster, ErrorType.InvalidUpgradeRequest] };
 const { inventory, precheck, probeNodes } = proxyActivities<UpgradeActivities>({ startToCloseTimeout: '2 minutes', retry });

@@ -15,7 +15,7 @@ import { batchCancelIgnoredMessage } from '../planning/batches.js';
 import type { NodeRole } from '../planning/types.js';
 import { activityProxies, type NodeResult } from './upgrade-activities.js';
 import { upgradeNodes, type NodeLimits } from './node-steps.js';
-import { Patch } from './upgrade-plan.js';
+import { Patch } from './patches.js';
 
 /** The input of one batch child workflow. Like the parent's, it carries no credentials: the worker maps `clusterId` to them. */
 export interface NodeBatch {

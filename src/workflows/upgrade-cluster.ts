@@ -22,7 +22,8 @@ import { validateUpgradeRequest, type ValidatedRequest } from '../planning/reque
 import type { CancelReason, Progress, UpgradeRequest } from '../planning/types.js';
 import { activityProxies, cleanUp } from './upgrade-activities.js';
 import { registerHandlers } from './upgrade-handlers.js';
-import { Patch, planUpgrade } from './upgrade-plan.js';
+import { Patch } from './patches.js';
+import { planUpgrade } from './upgrade-plan.js';
 import { failInvalid, publisher, type UpgradeRun } from './upgrade-run.js';
 import { Runner } from './upgrade-runner.js';
 import { UpgradeState, type UpgradeSnapshot } from './upgrade-state.js';

@@ -2,7 +2,7 @@
  * The planning step of `upgradeCluster`, once per upgrade (not per run): inventory, version rules,
  * the node plan (order, serials, who runs `kubeadm upgrade apply`) and the pre-check.
  */
-import { ActivityFailure, ApplicationFailure, isCancellation, patched } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, deprecatePatch, isCancellation, patched } from '@temporalio/workflow';
 import { ErrorType, isInvalidUpgradeRequest } from '../planning/errors.js';
 import { needsHops, planHops, type HopStep } from '../planning/hops.js';
 import { planNodes } from '../planning/plan.js';
@@ -10,41 +10,8 @@ import { precheckBlocker, precheckVerdict } from '../planning/precheck.js';
 import { probeActivityTimeoutMs, probesDisabledItem } from '../planning/probe-items.js';
 import type { ClusterInventory, PrecheckItem } from '../planning/types.js';
 import { checkNoNodeDowngrade, checkTargetVersion, checkVersionSkew, parseVersion, type KubeVersion } from '../planning/versions.js';
+import { Patch } from './patches.js';
 import { failInvalid, type UpgradeRun } from './upgrade-run.js';
-
-/**
- * Patch IDs for `patched()`: each guards a change that would make a recorded history of older code
- * take a different path (a new command, or a command no longer issued). Keep them until no upgrade
- * started before the change can still be running, then remove the check with `deprecatePatch()`.
- */
-export const Patch = {
-  /** checkVersionSkew: a managed control plane's kubelets may not pass kube-apiserver; no kubelet over three minors behind. */
-  VersionSkew: 'version-skew-check',
-  /** The health gate after each master and worker batch (a new activity between nodes). */
-  HealthGate: 'health-gate',
-  /** The prepare phase on cloud workers between the pre-check and the masters (new activities; only with cloud workers). */
-  PreparePhase: 'prepare-phase',
-  /** Multi-minor upgrades: the control plane hops one minor at a time through configured versions (planning/hops.ts). */
-  MultiMinorHops: 'multi-minor-hops',
-  /** The node probes after the pre-check (a new activity, `probeNodes`, and new pre-check items). */
-  NodeProbes: 'node-probes',
-  /** The progress published in the memo (PROGRESS_MEMO) whenever it changes, and handed on through continue-as-new. */
-  ProgressMemo: 'progress-memo',
-  /** Worker batches run as child workflows (`upgradeNodeBatch`), so the node steps' events are not in this history. */
-  BatchChildren: 'batch-children',
-  /** An error pause after the last worker batch (over the failure budget) is waited out instead of ending `succeeded`. */
-  PauseAfterLastBatch: 'pause-after-last-batch',
-  /** A batch child cancelled by hand says it ignored the cancel (a log line, Warning Events: a new activity in the child). */
-  BatchCancelIgnored: 'batch-cancel-ignored',
-  /** Deferred workers left out are uncordoned (or reported kept) at once (a new activity, releaseExpiredDeferred). */
-  ReleaseExpiredDeferred: 'release-expired-deferred',
-  /** The node probes of a multi-minor upgrade get its hops, so masters' probes check every hop's repository (asked only with hops). */
-  ProbeHops: 'probe-hops',
-  /** A cloud worker whose prepare fails under a failure budget is quarantined (`quarantineNode`) instead of pausing the upgrade. */
-  PrepareQuarantine: 'prepare-quarantine',
-  /** Cordon records name the upgrade's run chain (UpgradeRef.runChain), so an upgrade lifts only its own cordons. */
-  CordonOwner: 'cordon-owner',
-} as const;
 
 /** Inventory, version rules and the pre-check; fixes the node order and roles. Runs once per upgrade, not per run. */
 export async function planUpgrade(run: UpgradeRun): Promise<void> {
@@ -89,8 +56,8 @@ export async function planUpgrade(run: UpgradeRun): Promise<void> {
     { summary: `precheck ${ref.clusterId} → ${ref.targetVersion}` },
     [args],
   );
-  // Added after upgrades had started with the older code: those replay without the probes.
-  if (patched(Patch.NodeProbes)) items.push(...(await probeNodes(run, inv.nodes.length, hops)));
+  deprecatePatch(Patch.NodeProbes);
+  items.push(...(await probeNodes(run, inv.nodes.length, hops)));
   const report = { status: precheckVerdict(items), items };
   state.setPrecheck(report);
   const blocker = precheckBlocker(report, request.request.acceptWarnings ?? false);
@@ -154,8 +121,9 @@ function checkVersions(run: UpgradeRun, inv: ClusterInventory, target: KubeVersi
   const { state, request, publish } = run;
   try {
     const controlPlane = parseVersion(inv.controlPlaneVersion, 'controlPlaneVersion');
-    // Only a multi-minor target asks for the patch: every other upgrade's history stays as it was.
-    if (needsHops(target, controlPlane) && patched(Patch.MultiMinorHops)) {
+    if (needsHops(target, controlPlane)) {
+      // Only a multi-minor target marks the patch: every other upgrade's history stays as it was.
+      deprecatePatch(Patch.MultiMinorHops);
       const { via } = request.request;
       return planHops({
         controlPlane: inv.controlPlaneVersion,
@@ -167,8 +135,8 @@ function checkVersions(run: UpgradeRun, inv: ClusterInventory, target: KubeVersi
     }
     checkTargetVersion(target, controlPlane);
     checkNoNodeDowngrade(inv.nodes, target);
-    // Added after upgrades had started with the older code: those replay without it (see CONTRIBUTING.md, "Changing workflow code").
-    if (patched(Patch.VersionSkew)) checkVersionSkew(target, controlPlane, inv.nodes);
+    deprecatePatch(Patch.VersionSkew);
+    checkVersionSkew(target, controlPlane, inv.nodes);
     return null;
   } catch (err) {
     if (isInvalidUpgradeRequest(err)) throw failInvalid(state, publish, err);

@@ -14,10 +14,10 @@
  * upgrade later follows the offline rules. Without cloud workers the phase is
  * skipped and issues no command, so such upgrades' histories are what they were before.
  */
-import { isCancellation, patched } from '@temporalio/workflow';
+import { deprecatePatch, isCancellation, patched } from '@temporalio/workflow';
 import type { CancelReason, LastError } from '../planning/types.js';
 import { REMOVED, isNodeOffline, isNodeRemoved, offlineError, stepError, type NodeResult } from './upgrade-activities.js';
-import { Patch } from './upgrade-plan.js';
+import { Patch } from './patches.js';
 import { budgetOf, quarantineWithinBudget } from './upgrade-quarantine.js';
 import type { UpgradeRun } from './upgrade-run.js';
 
@@ -38,8 +38,9 @@ type Next = 'go' | CancelReason;
 export async function preparePhase(run: UpgradeRun, safePoint: (nextNodes: () => number) => Promise<Next>): Promise<Next> {
   const { state, publish } = run;
   if (state.phase === 'precheck') {
-    // No cloud workers: no new command. Older histories (before the phase) replay without it.
-    if (state.todoPrepare.length === 0 || !patched(Patch.PreparePhase)) return 'go';
+    // No cloud workers: no new command, no marker.
+    if (state.todoPrepare.length === 0) return 'go';
+    deprecatePatch(Patch.PreparePhase);
     state.setPhase('prepare');
     publish();
   }

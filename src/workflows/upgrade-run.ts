@@ -2,7 +2,7 @@
  * The run context of one `upgradeCluster` run: its state, the validated request, the activity
  * proxies and the publisher, passed as one object to the planning step and the runner.
  */
-import { ApplicationFailure, patched, setCurrentDetails, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
+import { ApplicationFailure, deprecatePatch, setCurrentDetails, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
 import type { UpgradeRef } from '../activities/types.js';
 import { ErrorType } from '../planning/errors.js';
 import type { ValidatedRequest } from '../planning/request.js';
@@ -10,7 +10,7 @@ import { summarize } from '../planning/summary.js';
 import type { UpgradeRequest } from '../planning/types.js';
 import { EdgeClusterId, EdgeUpgradePhase, EdgeUpgradeState, EdgeUpgradeTarget, PROGRESS_MEMO } from './definitions.js';
 import type { ActivityProxies } from './upgrade-activities.js';
-import { Patch } from './upgrade-plan.js';
+import { Patch } from './patches.js';
 import type { UpgradeState } from './upgrade-state.js';
 
 /** Everything one run works with. */
@@ -44,9 +44,9 @@ export function publisher(state: UpgradeState): () => void {
       ]);
       published = { phase: p.phase, state: p.state };
     }
-    // Runs of older code published no memo: their recorded histories have no such command.
     const json = JSON.stringify(p);
-    if (json !== memo && patched(Patch.ProgressMemo)) {
+    if (json !== memo) {
+      deprecatePatch(Patch.ProgressMemo);
       upsertMemo({ [PROGRESS_MEMO]: p });
       memo = json;
     }

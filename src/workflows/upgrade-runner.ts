@@ -10,7 +10,7 @@ import {
   ChildWorkflowFailure,
   allHandlersFinished,
   condition,
-  continueAsNew,
+  deprecatePatch,
   executeChild,
   isCancellation,
   makeContinueAsNewFunc,
@@ -28,7 +28,7 @@ import { EVENTS_PER_NODE, NODES_PER_RUN, RUN_EVENT_BUDGET, upgradeNodes, type No
 import type { upgradeCluster } from './upgrade-cluster.js';
 import { PROGRESS_MEMO, workflowIdFor } from './definitions.js';
 import { runGate } from './upgrade-gate.js';
-import { Patch } from './upgrade-plan.js';
+import { Patch } from './patches.js';
 import { prepareGroup, preparePhase } from './upgrade-prepare.js';
 import { quarantineWithinBudget } from './upgrade-quarantine.js';
 import type { UpgradeRun } from './upgrade-run.js';
@@ -118,7 +118,7 @@ export class Runner {
     if (state.phase !== 'workers') return null;
     for (;;) {
       while (state.todoWorkers.length > 0 || state.pendingGate || state.retryQuarantinedRequested || this.pausedWithNothingLeft()) {
-        const next = await this.safePoint(() => (state.openBatchRemaining > 0 ? state.openBatchRemaining : state.nextBatchSize));
+        const next = await this.safePoint(() => state.nextBatchSize);
         if (next !== 'go') return next;
         if (state.pendingGate) await runGate(this.hopRun());
         // Quarantined cloud workers whose prepare failed, queued again by a resume: prepared before their upgrade.
@@ -171,8 +171,7 @@ export class Runner {
   /** Sets the health gate that must pass before the next node starts, when the request has one. */
   private gateNext(kind: 'masters' | 'workers', nodes: string[], owners: string[]): void {
     if (nodes.length === 0 || this.run.request.gate.stableForMs === 0) return;
-    // Older runs had no gate: their recorded histories go straight to the next node.
-    if (!patched(Patch.HealthGate)) return;
+    deprecatePatch(Patch.HealthGate);
     this.run.state.setPendingGate({ kind, nodes, owners: [...new Set(owners)] });
   }
 
@@ -187,33 +186,18 @@ export class Runner {
     return { activities, ref: this.hopRun().ref, limits: nodeLimits(request) };
   }
 
-  /**
-   * Whether worker batches run as child workflows (./upgrade-batch.ts). Runs of older code upgraded
-   * every node in their own history: their recorded histories have no child workflows.
-   */
-  private inChildren(): boolean {
-    return patched(Patch.BatchChildren);
-  }
-
-  /**
-   * One worker batch. In child workflows, all of it; otherwise the part of it this run's history
-   * budget allows (the rest is put back for the next run).
-   */
+  /** One worker batch, in child workflows (./upgrade-batch.ts). */
   private async runBatch(): Promise<void> {
     const { state, publish } = this.run;
     const nodes = state.takeBatch();
-    const children = this.inChildren();
-    const room = children ? nodes.length : Math.max(1, Math.floor((RUN_EVENT_BUDGET - workflowInfo().historyLength) / EVENTS_PER_NODE));
-    const starting = nodes.slice(0, room);
-    state.putBack(nodes.slice(room));
+    // Runs of code before the support window (src/workflows/patches.ts) upgraded workers in their own history.
+    deprecatePatch(Patch.BatchChildren);
     publish();
     const owners: string[] = [];
-    const results = children
-      ? await this.upgradeInChildren(starting, owners)
-      : await upgradeNodes(this.nodeSteps(), starting, 'worker', owners);
+    const results = await this.upgradeInChildren(nodes, owners);
     const errors: LastError[] = [];
     const upgraded: string[] = [];
-    for (const [i, node] of starting.entries()) {
+    for (const [i, node] of nodes.entries()) {
       const result = results[i];
       if (result === REMOVED) state.nodeRemoved(node, 'worker');
       else if (result?.step === 'offline' && this.run.request.offline === 'defer') state.defer(node, result.at ?? nowIso(), result.message);
@@ -227,7 +211,7 @@ export class Runner {
     const unbudgeted = await quarantineWithinBudget(this.hopRun(), errors);
     if (unbudgeted.length > 0) this.pauseForBatchErrors(unbudgeted);
     else if (state.state === 'paused') state.closeBatch();
-    else if (state.openBatchRemaining === 0) state.batchFinished(nextBatchSize(state.progress.workers.batch?.size ?? 1, this.workerCap));
+    else state.batchFinished(nextBatchSize(state.progress.workers.batch?.size ?? 1, this.workerCap));
     publish();
   }
 
@@ -409,19 +393,16 @@ export class Runner {
 
   private async continueAsNewIfDue(nextNodes: number): Promise<void> {
     const info = workflowInfo();
-    // A batch in child workflows adds a few events per child here; a master (or an older run's batch) its nodes' events.
-    const needed = this.inChildren()
-      ? Math.ceil(Math.max(nextNodes, 1) / NODES_PER_RUN) * EVENTS_PER_NODE
-      : Math.min(Math.max(nextNodes, 1), NODES_PER_RUN) * EVENTS_PER_NODE;
+    // A batch in child workflows adds a few events per child here (a master fewer than a node's worst case).
+    deprecatePatch(Patch.BatchChildren);
+    const needed = Math.ceil(Math.max(nextNodes, 1) / NODES_PER_RUN) * EVENTS_PER_NODE;
     if (!info.continueAsNewSuggested && info.historyLength + needed <= RUN_EVENT_BUDGET) return;
     // Let update handlers (e.g. a resume waiting for `running`) finish so callers get their answer.
     await condition(allHandlersFinished);
     const snapshot = this.run.state.snapshot();
     // The new run starts with the progress memo, so it is there before the new run's first task completes.
-    if (patched(Patch.ProgressMemo)) {
-      await makeContinueAsNewFunc<typeof upgradeCluster>({ memo: { [PROGRESS_MEMO]: snapshot.progress } })(this.run.input, snapshot);
-    }
-    await continueAsNew<typeof upgradeCluster>(this.run.input, snapshot);
+    deprecatePatch(Patch.ProgressMemo);
+    await makeContinueAsNewFunc<typeof upgradeCluster>({ memo: { [PROGRESS_MEMO]: snapshot.progress } })(this.run.input, snapshot);
   }
 }
 

@@ -35,11 +35,6 @@ export interface UpgradeSnapshot {
   todoWorkers: string[];
   /** Size of the next worker batch. */
   nextBatchSize: number;
-  /**
-   * How many names at the front of `todoWorkers` belong to the batch in `progress.workers.batch`
-   * that is still open (split across runs to bound history); 0 when no batch is open.
-   */
-  openBatchRemaining: number;
   resumeRequested: boolean;
   cancelRequested: boolean;
   /** Set once the upgrade is being cancelled (cleanup running): every command is refused from then on. */
@@ -93,7 +88,6 @@ export class UpgradeState {
       todoMasters: [],
       todoWorkers: [],
       nextBatchSize: firstBatchSize(),
-      openBatchRemaining: 0,
       resumeRequested: false,
       cancelRequested: false,
       cancelling: null,
@@ -127,9 +121,6 @@ export class UpgradeState {
   }
   get nextBatchSize(): number {
     return this.s.nextBatchSize;
-  }
-  get openBatchRemaining(): number {
-    return this.s.openBatchRemaining;
   }
   get resumeRequested(): boolean {
     return this.s.resumeRequested;
@@ -289,7 +280,6 @@ export class UpgradeState {
     if (step.workers) p.workers.upgraded = p.workers.total - step.workers.length;
     p.workers.batch = null;
     p.workers.deferred = (p.workers.deferred ?? []).filter((d) => !this.s.todoWorkers.includes(d.node));
-    this.s.openBatchRemaining = 0;
     this.s.nextBatchSize = firstBatchSize();
   }
 
@@ -413,24 +403,14 @@ export class UpgradeState {
   }
 
   /**
-   * Takes the next worker batch's nodes off the queue: the rest of an open batch if there is
-   * one, else a new batch of `nextBatchSize` nodes. Returns the batch's nodes still to start.
+   * Takes the next worker batch's nodes off the queue: `nextBatchSize` of them, as the batch in
+   * progress. Returns its nodes.
    */
   takeBatch(): string[] {
     const w = this.s.progress.workers;
-    if (this.s.openBatchRemaining > 0 && w.batch) {
-      return this.s.todoWorkers.splice(0, this.s.openBatchRemaining);
-    }
     const nodes = this.s.todoWorkers.splice(0, this.s.nextBatchSize);
     w.batch = { number: (w.batch?.number ?? 0) + 1, size: nodes.length, nodes };
-    this.s.openBatchRemaining = nodes.length;
     return [...nodes];
-  }
-
-  /** Puts nodes that were taken but not started back at the front of the queue; they stay in the open batch. */
-  putBack(unstarted: string[]): void {
-    this.s.todoWorkers.unshift(...unstarted);
-    this.s.openBatchRemaining = unstarted.length;
   }
 
   workerDone(): void {
@@ -442,15 +422,13 @@ export class UpgradeState {
     this.s.todoWorkers.unshift(node);
   }
 
-  /** The open batch finished; the next one doubles up to `cap`. */
+  /** The batch finished; the next one doubles up to `cap`. */
   batchFinished(nextSize: number): void {
-    this.s.openBatchRemaining = 0;
     this.s.nextBatchSize = nextSize;
   }
 
-  /** The open batch is abandoned (pause or error); its unstarted nodes stay queued, the next batch starts at 1. */
+  /** The batch ended in a pause or an error: the next batch starts at 1. */
   closeBatch(): void {
-    this.s.openBatchRemaining = 0;
     this.s.nextBatchSize = firstBatchSize();
   }
 

@@ -9,7 +9,7 @@
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { cancelUpgrade, getProgress, pauseUpgrade, resumeUpgrade, startUpgrade, type UpgradeHandle } from '../../src/api.js';
 import type { ClusterNode, Progress, UpgradeRequest } from '../../src/planning/types.js';
-import { Patch } from '../../src/workflows/upgrade-plan.js';
+import { Patch } from '../../src/workflows/patches.js';
 import { PREPARE_CONCURRENCY } from '../../src/workflows/upgrade-prepare.js';
 import { makeNodes, type FakeCluster } from '../helpers/fake-activities.js';
 import { FROM, TO, useFakeFleet } from '../helpers/fleet-env.js';
