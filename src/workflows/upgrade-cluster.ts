@@ -12,7 +12,9 @@ import {
   ContinueAsNew,
   allHandlersFinished,
   condition,
+  deprecatePatch,
   isCancellation,
+  makeContinueAsNewFunc,
   patched,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -20,12 +22,14 @@ import { DEFAULT_PAUSE_TIMEOUT, parseDuration } from '../planning/durations.js';
 import { ErrorType } from '../planning/errors.js';
 import { validateUpgradeRequest, type ValidatedRequest } from '../planning/request.js';
 import type { CancelReason, Progress, UpgradeRequest } from '../planning/types.js';
+import { PROGRESS_MEMO } from './definitions.js';
 import { activityProxies, cleanUp } from './upgrade-activities.js';
 import { registerHandlers } from './upgrade-handlers.js';
 import { Patch } from './patches.js';
 import { planUpgrade } from './upgrade-plan.js';
 import { failInvalid, publisher, type UpgradeRun } from './upgrade-run.js';
 import { Runner } from './upgrade-runner.js';
+import { CONTINUE_AS_NEW } from './safe-point.js';
 import { UpgradeState, type UpgradeSnapshot } from './upgrade-state.js';
 
 export { EVENTS_PER_NODE, RUN_EVENT_BUDGET } from './node-steps.js';
@@ -68,6 +72,7 @@ export async function upgradeCluster(input: UpgradeRequest, carried?: UpgradeSna
         throw ApplicationFailure.nonRetryable(state.progress.failure ?? 'pre-check failed', ErrorType.PrecheckFailed);
     }
     const outcome = await new Runner(run).upgrade();
+    if (outcome === CONTINUE_AS_NEW) return await continueAsNewFrom(run);
     if (outcome === 'done') {
       state.succeeded();
       publish();
@@ -91,7 +96,18 @@ export async function upgradeCluster(input: UpgradeRequest, carried?: UpgradeSna
   }
 }
 
-/** Cancels: cleanup first (it never gives up, and a Temporal cancel cannot interrupt it), then the final state. */
+/**
+ * The one continue-as-new of `upgradeCluster`, when the runner says the run is due: once update
+ * handlers finished (a resume waiting for `running` gets its answer), the next run starts from the
+ * state's snapshot, with the progress memo there before its first task completes.
+ */
+async function continueAsNewFrom(run: UpgradeRun): Promise<never> {
+  await condition(allHandlersFinished);
+  const snapshot = run.state.snapshot();
+  deprecatePatch(Patch.ProgressMemo);
+  return makeContinueAsNewFunc<typeof upgradeCluster>({ memo: { [PROGRESS_MEMO]: snapshot.progress } })(run.input, snapshot);
+}
+
 /**
  * The upgrade as activities see it: the cluster, the target, the workflow ID, and the first run ID of this
  * chain of runs (the same after continue-as-new), which tells this upgrade's cordons from an earlier one's.
@@ -102,6 +118,7 @@ function upgradeRef(request: ValidatedRequest): UpgradeRun['ref'] {
   return patched(Patch.CordonOwner) ? { ...ref, runChain: firstExecutionRunId } : ref;
 }
 
+/** Cancels: cleanup first (it never gives up, and a Temporal cancel cannot interrupt it), then the final state. */
 async function cancel(run: UpgradeRun, reason: CancelReason): Promise<void> {
   const { state, publish } = run;
   state.beginCancel(reason);

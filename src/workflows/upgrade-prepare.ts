@@ -15,20 +15,18 @@
  * skipped and issues no command, so such upgrades' histories are what they were before.
  */
 import { deprecatePatch, isCancellation, patched } from '@temporalio/workflow';
-import type { CancelReason, LastError } from '../planning/types.js';
+import type { LastError } from '../planning/types.js';
 import { REMOVED, isNodeOffline, isNodeRemoved, offlineError, stepError, type NodeResult } from './upgrade-activities.js';
 import { Patch } from './patches.js';
 import { budgetOf, quarantineWithinBudget } from './upgrade-quarantine.js';
 import type { UpgradeRun } from './upgrade-run.js';
+import type { Next } from './safe-point.js';
 
 /**
  * Most cloud nodes prepared at once. Each pulls packages and images from the same mirrors, so not
  * all at once; but a fleet may have a hundred cloud workers, and three at a time took minutes there.
  */
 export const PREPARE_CONCURRENCY = 10;
-
-/** What the runner's safe point decided: go on, or end cancelled. */
-type Next = 'go' | CancelReason;
 
 /**
  * Runs the prepare phase when it is due (entering it from the pre-check, or still in it after a
