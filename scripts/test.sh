@@ -29,7 +29,7 @@ checks() {
   npm run --silent lint
   log "format check"
   npm run --silent format:check
-  log "shape check (functions ≤ 60 lines, lines ≤ 140 characters)"
+  log "shape check (lines ≤ 140 characters, functions ≤ 60 lines, src files ≤ 400 lines)"
   npm run --silent shape:check
 }
 # The tests start at once and the checks run beside them (a minute of CPU while the first files
