@@ -30,7 +30,8 @@ import { planUpgrade } from './upgrade-plan.js';
 import { failInvalid, publisher, type UpgradeRun } from './upgrade-run.js';
 import { Runner } from './upgrade-runner.js';
 import { CONTINUE_AS_NEW } from './safe-point.js';
-import { UpgradeState, type UpgradeSnapshot } from './upgrade-state.js';
+import { UpgradeState } from './upgrade-state.js';
+import type { StoredSnapshot } from './upgrade-snapshot.js';
 
 export { EVENTS_PER_NODE, RUN_EVENT_BUDGET } from './node-steps.js';
 
@@ -39,7 +40,7 @@ export { EVENTS_PER_NODE, RUN_EVENT_BUDGET } from './node-steps.js';
  * progress when the upgrade succeeded or was cancelled; fails with 'InvalidUpgradeRequest' or
  * 'PrecheckFailed' before any node is touched.
  */
-export async function upgradeCluster(input: UpgradeRequest, carried?: UpgradeSnapshot): Promise<Progress> {
+export async function upgradeCluster(input: UpgradeRequest, carried?: StoredSnapshot): Promise<Progress> {
   const state = new UpgradeState(carried ?? UpgradeState.initial(String(input?.clusterId ?? ''), String(input?.targetVersion ?? '')));
   const publish = publisher(state);
   // Validate before any handler is set: signals and Updates that reached the run before its first

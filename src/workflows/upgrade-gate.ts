@@ -10,7 +10,7 @@ import { isCancellation, sleep, workflowInfo } from '@temporalio/workflow';
 import type { GateCheckState, LastError } from '../planning/types.js';
 import { stepError } from './upgrade-activities.js';
 import type { UpgradeRun } from './upgrade-run.js';
-import type { PendingGate } from './upgrade-state.js';
+import type { PendingGate } from './upgrade-snapshot.js';
 
 /** Events one evaluation may add (activity, timer, workflow task); the gate hands over to continue-as-new before the budget. */
 const EVENTS_PER_EVALUATION = 10;

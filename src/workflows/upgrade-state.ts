@@ -16,82 +16,25 @@ import {
   type Progress,
   type UpgradeStatus,
 } from '../planning/types.js';
-
-/** A health gate still to pass before the next node starts: the nodes it covers and the controllers their drains evicted. */
-export interface PendingGate {
-  kind: 'masters' | 'workers';
-  nodes: string[];
-  owners: string[];
-}
-
-/** Everything a run hands to the next one through continue-as-new. */
-export interface UpgradeSnapshot {
-  progress: Progress;
-  /** True once inventory, version checks and the pre-check have passed. */
-  planned: boolean;
-  /** Masters still to upgrade, in order; a failed master stays first. */
-  todoMasters: PlannedMaster[];
-  /** Workers still to upgrade, in order; failed workers are put back at the front (retried first). */
-  todoWorkers: string[];
-  /** Size of the next worker batch. */
-  nextBatchSize: number;
-  resumeRequested: boolean;
-  cancelRequested: boolean;
-  /** Set once the upgrade is being cancelled (cleanup running): every command is refused from then on. */
-  cancelling?: CancelReason | null;
-  /** How long a user or error pause may last before it cancels the upgrade (ms); absent in snapshots of older runs. */
-  pauseTimeoutMs?: number;
-  /** The health gate to pass before the next node starts (it survives pauses and continue-as-new). */
-  pendingGate?: PendingGate | null;
-  /** A `retryQuarantined` Update was accepted: retry the quarantined workers at the next safe point. */
-  retryQuarantinedRequested?: boolean;
-  /** Cloud workers still to prepare (prepare phase), in order; failed ones are put back first. Absent without cloud workers. */
-  todoPrepare?: string[];
-  /** A multi-minor upgrade's hops and the index of the current one; absent for a single-minor upgrade. */
-  hops?: { steps: HopStep[]; index: number } | null;
-}
+import { initialSnapshot, migrateSnapshot, type PendingGate, type StoredSnapshot, type UpgradeSnapshot } from './upgrade-snapshot.js';
 
 /** Commands an operator can send; used in refusals. */
 export type Command = 'pause' | 'resume' | 'cancel' | 'retryQuarantined';
 
 const MAX_REFUSALS = 10;
 
-/** The default pause timeout, 15 days (ms), for snapshots that predate `pauseTimeoutMs`. */
-const DEFAULT_PAUSE_TIMEOUT_MS = 15 * 24 * 3600_000;
-
 /** Holds and changes the upgrade's state. Methods never throw; `refusal()` says whether a command applies. */
 export class UpgradeState {
   private s: UpgradeSnapshot;
 
-  constructor(snapshot: UpgradeSnapshot) {
-    this.s = snapshot;
+  /** Starts from a snapshot of any version in the support window (./upgrade-snapshot.ts). */
+  constructor(snapshot: StoredSnapshot) {
+    this.s = migrateSnapshot(snapshot);
   }
 
   /** The state of a fresh upgrade, before validation. */
   static initial(clusterId: string, targetVersion: string): UpgradeSnapshot {
-    return {
-      progress: {
-        clusterId,
-        targetVersion,
-        phase: 'precheck',
-        state: 'running',
-        pause: null,
-        precheck: { status: 'pending', items: [] },
-        masters: { total: 0, upgraded: 0, current: null },
-        workers: { total: 0, upgraded: 0, batch: null },
-        lastError: null,
-        cancelReason: null,
-        refusals: [],
-        failure: null,
-      },
-      planned: false,
-      todoMasters: [],
-      todoWorkers: [],
-      nextBatchSize: firstBatchSize(),
-      resumeRequested: false,
-      cancelRequested: false,
-      cancelling: null,
-    };
+    return initialSnapshot(clusterId, targetVersion);
   }
 
   /** The `progress` query's answer (the live object; Temporal serialises it). */
@@ -322,7 +265,7 @@ export class UpgradeState {
       }
       return;
     }
-    const timeout = this.s.pauseTimeoutMs ?? DEFAULT_PAUSE_TIMEOUT_MS;
+    const timeout = this.s.pauseTimeoutMs;
     p.state = 'paused';
     p.pause = { reason, since: now, autoCancelAt: new Date(Date.parse(now) + timeout).toISOString(), ...(message ? { message } : {}) };
   }
@@ -433,7 +376,7 @@ export class UpgradeState {
   }
 
   get pendingGate(): PendingGate | null {
-    return this.s.pendingGate ?? null;
+    return this.s.pendingGate;
   }
 
   /** A health gate is due before the next node starts (or none). */
@@ -530,7 +473,7 @@ export class UpgradeState {
   }
 
   get retryQuarantinedRequested(): boolean {
-    return this.s.retryQuarantinedRequested ?? false;
+    return this.s.retryQuarantinedRequested;
   }
 
   requestRetryQuarantined(): void {
@@ -551,7 +494,7 @@ export class UpgradeState {
     this.s.todoWorkers.unshift(...nodes);
     const unprepared = (this.s.progress.workers.quarantined ?? []).filter((q) => q.step === 'prepare').map((q) => q.node);
     if (unprepared.length > 0) {
-      const todo = (this.s.todoPrepare ??= []);
+      const todo = this.s.todoPrepare;
       todo.unshift(...unprepared.filter((n) => !todo.includes(n)));
     }
     this.s.progress.workers.quarantined = [];
@@ -570,12 +513,12 @@ export class UpgradeState {
   }
 
   get todoPrepare(): readonly string[] {
-    return this.s.todoPrepare ?? [];
+    return this.s.todoPrepare;
   }
 
   /** Takes up to `n` nodes to prepare now, shown in `prepare.current`. */
   takePrepare(n: number): string[] {
-    const nodes = (this.s.todoPrepare ?? []).splice(0, n);
+    const nodes = this.s.todoPrepare.splice(0, n);
     this.s.progress.prepare!.current = [...nodes];
     return nodes;
   }
@@ -588,7 +531,7 @@ export class UpgradeState {
     const p = this.s.progress.prepare!;
     p.current = p.current.filter((n) => n !== node);
     if (outcome === 'prepared') p.done++;
-    else if (outcome === 'failed') (this.s.todoPrepare ??= []).unshift(node);
+    else if (outcome === 'failed') this.s.todoPrepare.unshift(node);
     else if (outcome === 'quarantined') this.s.todoWorkers = this.s.todoWorkers.filter((n) => n !== node);
     else (p.skipped ??= []).push({ node, reason: outcome.skipped });
   }
