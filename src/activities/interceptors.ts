@@ -3,7 +3,8 @@
  * failure. It tags the SDK's own activity log lines with the node and step, and turns errors that
  * are not ApplicationFailures (a client-node "fetch failed", a multi-line ApiException) into a
  * retryable ApplicationFailure whose message says what failed and why (see kube.ts), keeping the
- * original error as its cause for debugging.
+ * original error as its cause for debugging. It also keeps each attempt's heartbeat going while the
+ * activity waits (kube.ts, keepHeartbeating), so a heartbeat timeout means a dead worker.
  */
 import type { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
@@ -11,7 +12,7 @@ import type { ActivityInterceptors } from '@temporalio/worker';
 import { ErrorType } from '../planning/errors.js';
 import type { NodeStep } from '../planning/types.js';
 import { classifyKubeError } from '../kube/errors.js';
-import { activityErrorMessage } from './kube.js';
+import { activityErrorMessage, keepHeartbeating } from './kube.js';
 
 /** The node step each per-node activity performs. */
 export const ACTIVITY_STEPS: Readonly<Record<string, NodeStep>> = {
@@ -35,6 +36,7 @@ export function activityInterceptors(serverOf: (clusterId: string) => string | u
             ...(typeof arg.node === 'string' ? { node: arg.node } : {}),
             ...(step ? { step } : {}),
           };
+          const stopHeartbeating = keepHeartbeating(ctx);
           try {
             return await next(input);
           } catch (err) {
@@ -52,6 +54,8 @@ export function activityInterceptors(serverOf: (clusterId: string) => string | u
               type: fault.kind === 'permanent' ? 'KubeApiError' : ErrorType.KubeApiUnavailable,
               cause: err instanceof Error ? err : undefined,
             });
+          } finally {
+            stopHeartbeating();
           }
         },
       },

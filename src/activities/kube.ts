@@ -249,7 +249,13 @@ export function activityContext(): Context | undefined {
  */
 export const SAME_HEARTBEAT_GAP_MS = 1_000;
 
-const lastHeartbeat = new WeakMap<Context, { at: number; details: string }>();
+/**
+ * How long a running activity with a heartbeat timeout may go without a heartbeat before one is sent
+ * for it with its last details (ms): see {@link keepHeartbeating}.
+ */
+export const KEEPALIVE_HEARTBEAT_MS = 2_500;
+
+const lastHeartbeat = new WeakMap<Context, { at: number; details: string; raw: unknown }>();
 
 /**
  * Heartbeats `details` when inside an activity; skips a heartbeat whose details equal the last one
@@ -262,8 +268,29 @@ export function heartbeat(details?: unknown): void {
   const json = JSON.stringify(details ?? null);
   const last = lastHeartbeat.get(ctx);
   if (last && last.details === json && now - last.at < SAME_HEARTBEAT_GAP_MS) return;
-  lastHeartbeat.set(ctx, { at: now, details: json });
+  lastHeartbeat.set(ctx, { at: now, details: json, raw: details });
   ctx.heartbeat(details);
+}
+
+/**
+ * Keeps the heartbeat of the activity in `ctx` going while it waits on anything (an API call takes up
+ * to REQUEST_TIMEOUT_MS, longer than the node steps' heartbeat timeout): after
+ * {@link KEEPALIVE_HEARTBEAT_MS} without one, sends its last details again, or before its first the
+ * previous attempt's, so what a retry resumes from is never lost. The heartbeat timeout then measures
+ * one thing, whether the worker process still runs. Activities without a heartbeat timeout are left
+ * alone. Returns what stops it (the interceptor calls it when the attempt ends).
+ */
+export function keepHeartbeating(ctx: Context): () => void {
+  if (!ctx.info.heartbeatTimeoutMs) return () => undefined;
+  const timer = setInterval(() => {
+    const now = Date.now();
+    const last = lastHeartbeat.get(ctx);
+    if (last && now - last.at < KEEPALIVE_HEARTBEAT_MS) return;
+    const raw: unknown = last ? last.raw : ctx.info.heartbeatDetails;
+    lastHeartbeat.set(ctx, { at: now, details: last?.details ?? JSON.stringify(raw ?? null), raw });
+    ctx.heartbeat(raw);
+  }, KEEPALIVE_HEARTBEAT_MS);
+  return () => clearInterval(timer);
 }
 
 /** The last heartbeat details of a previous attempt, when inside an activity. */

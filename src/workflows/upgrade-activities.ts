@@ -11,8 +11,13 @@ import type { LastError, NodeStep } from '../planning/types.js';
 
 const MINUTE = 60_000;
 
-/** How long a long-running activity may go without a heartbeat before Temporal retries it elsewhere (ms). */
-const HEARTBEAT_TIMEOUT = 30_000;
+/**
+ * How long a long-running activity may go without a heartbeat before Temporal retries it elsewhere
+ * (ms). The worker heartbeats for an activity that waits (src/activities/kube.ts, keepHeartbeating,
+ * every 2.5 s), so this is how long a dead worker holds a node's step. Activity options issue the
+ * same commands: recorded histories replay whatever it is.
+ */
+const HEARTBEAT_TIMEOUT = 10_000;
 
 /** The proxies of one run. */
 export type ActivityProxies = ReturnType<typeof activityProxies>;
@@ -32,7 +37,7 @@ export function activityProxies(request: Pick<ValidatedRequest, 'drainTimeoutMs'
     within5Minutes: proxyActivities<UpgradeActivities>({ startToCloseTimeout: 5 * MINUTE, retry }),
     /** Cordon and uncordon, a read and a patch: a worker that dies during one is replaced within a minute. */
     within1Minute: proxyActivities<UpgradeActivities>({ startToCloseTimeout: MINUTE, retry }),
-    // The long activities heartbeat every second or so; a worker that dies mid-node is noticed
+    // The long activities heartbeat at least every few seconds; a worker that dies mid-node is noticed
     // after HEARTBEAT_TIMEOUT and the node's step retries on another worker, finding its own pod.
     /** The drain, bounded by the request's drainTimeout. */
     untilDrainTimeout: proxyActivities<UpgradeActivities>({
