@@ -268,6 +268,11 @@ export function heartbeat(details?: unknown): void {
   const json = JSON.stringify(details ?? null);
   const last = lastHeartbeat.get(ctx);
   if (last && last.details === json && now - last.at < SAME_HEARTBEAT_GAP_MS) return;
+  send(ctx, details, json, now);
+}
+
+/** Sends `details` as the heartbeat of the activity in `ctx`, and records it as its last. */
+function send(ctx: Context, details: unknown, json: string, now: number): void {
   lastHeartbeat.set(ctx, { at: now, details: json, raw: details });
   ctx.heartbeat(details);
 }
@@ -286,9 +291,8 @@ export function keepHeartbeating(ctx: Context): () => void {
     const now = Date.now();
     const last = lastHeartbeat.get(ctx);
     if (last && now - last.at < KEEPALIVE_HEARTBEAT_MS) return;
-    const raw: unknown = last ? last.raw : ctx.info.heartbeatDetails;
-    lastHeartbeat.set(ctx, { at: now, details: last?.details ?? JSON.stringify(raw ?? null), raw });
-    ctx.heartbeat(raw);
+    if (last) send(ctx, last.raw, last.details, now);
+    else send(ctx, ctx.info.heartbeatDetails, JSON.stringify(ctx.info.heartbeatDetails ?? null), now);
   }, KEEPALIVE_HEARTBEAT_MS);
   return () => clearInterval(timer);
 }

@@ -162,6 +162,8 @@ export class SafePoint {
  */
 function dueToContinueAsNew(nextNodes: number): boolean {
   const info = workflowInfo();
+  // Runs of code before the support window (./patches.ts) upgraded workers in their own history. Every run
+  // reaches a safe point before its first batch, so the patch is marked here, once per run.
   deprecatePatch(Patch.BatchChildren);
   const needed = Math.ceil(Math.max(nextNodes, 1) / NODES_PER_RUN) * EVENTS_PER_NODE;
   return info.continueAsNewSuggested || info.historyLength + needed > RUN_EVENT_BUDGET;

@@ -8,7 +8,6 @@ import {
   CancellationScope,
   ChildWorkflowFailure,
   condition,
-  deprecatePatch,
   executeChild,
   isCancellation,
   patched,
@@ -77,8 +76,6 @@ function pausedWithNothingLeft(run: UpgradeRun): boolean {
 async function runBatch(pass: PassContext): Promise<void> {
   const { state, publish } = pass.run;
   const nodes = state.takeBatch();
-  // Runs of code before the support window (src/workflows/patches.ts) upgraded workers in their own history.
-  deprecatePatch(Patch.BatchChildren);
   publish();
   const owners: string[] = [];
   const results = await upgradeInChildren(pass, nodes, owners);
