@@ -20,7 +20,7 @@ export const LIMITS = { functionLines: 60, topLevelLines: 60, lineChars: 140, sr
  * only shrinks: a file that is no longer over the limit fails the check until it is removed from here, and no file
  * is added (split it instead).
  */
-export const LONG_FILES_ALLOWED = ['src/workflows/upgrade-state.ts'];
+export const LONG_FILES_ALLOWED = [];
 
 const excused = (lines, i) => i > 0 && /shape:/.test(lines[i - 1]);
 const lineOf = (source, pos) => source.getLineAndCharacterOfPosition(pos).line;

@@ -107,7 +107,7 @@ function deferOfflineWorkers(run: UpgradeRun, inv: ClusterInventory): void {
   const now = new Date().toISOString();
   for (const n of inv.nodes) {
     if (n.kind === 'worker' && !n.ready && run.state.todoWorkers.includes(n.name)) {
-      run.state.defer(n.name, now, `${n.name} was offline at pre-check time (NotReady)`);
+      run.state.workers.defer(n.name, now, `${n.name} was offline at pre-check time (NotReady)`);
     }
   }
 }

@@ -11,7 +11,7 @@ import type { UpgradeRun } from './upgrade-run.js';
 
 /** How many workers may be quarantined before the upgrade pauses; 0 without a budget. */
 export function budgetOf(run: UpgradeRun): number {
-  return failureBudget(run.request.maxFailures, run.state.progress.workers.total);
+  return failureBudget(run.request.maxFailures, run.state.workers.view.total);
 }
 
 /**
@@ -38,7 +38,7 @@ export async function quarantineWithinBudget(run: UpgradeRun, errors: LastError[
           ...(e.step === 'prepare' ? { step: 'prepare' as const } : {}),
         };
         await activities.within1Minute.quarantineNode.executeWithOptions({ summary: `quarantine ${e.node}` }, [args]);
-        state.quarantine(e);
+        state.workers.quarantine(e);
       } catch (err) {
         if (isCancellation(err)) throw err;
         const q = stepError(err, e.node, 'quarantine');
@@ -49,7 +49,7 @@ export async function quarantineWithinBudget(run: UpgradeRun, errors: LastError[
   const over = state.quarantined.length > budget;
   state.recordError(failed[failed.length - 1]!);
   if (!over) return [...offline, ...notQuarantined];
-  const all = state.progress.workers.quarantined ?? [];
+  const all = state.workers.view.quarantined ?? [];
   const names = all.map((q) => `${q.node} (${q.step})`).join(', ');
   const message = `${all.length} workers failed, over the failure budget of ${budget}: ${names}`;
   return [...offline, ...notQuarantined, { ...failed[0]!, message }];

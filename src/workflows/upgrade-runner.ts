@@ -26,7 +26,7 @@ export class Runner implements PassContext {
   private readonly safe: SafePoint;
 
   constructor(readonly run: UpgradeRun) {
-    this.workerCap = maxBatchSize(run.state.progress.workers.total, run.request.maxBatchPercent);
+    this.workerCap = maxBatchSize(run.state.workers.view.total, run.request.maxBatchPercent);
     this.safe = new SafePoint(run);
   }
 
@@ -110,7 +110,7 @@ export class Runner implements PassContext {
   private async upgradeMaster(): Promise<void> {
     const { state, publish } = this.run;
     const master = state.todoMasters[0]!;
-    state.startMaster(master);
+    state.masters.start(master);
     publish();
     const owners: string[] = [];
     const [result] = await upgradeNodes(this.nodeSteps(), [master.name], master.role, owners);
@@ -120,7 +120,7 @@ export class Runner implements PassContext {
       state.recordError(result);
       this.pauseForError(result);
     } else {
-      state.masterDone();
+      state.masters.done();
       this.gateNext('masters', [master.name], owners);
     }
     publish();

@@ -1,35 +1,62 @@
 /**
- * The upgrade's state: one small class whose `snapshot()` feeds both the `progress` query and
- * continue-as-new (samples-typescript message-passing/safe-message-handlers style). It is pure:
- * no Temporal APIs and no clock (callers pass `now` as an ISO string), so it is unit-tested directly.
+ * The upgrade's state: one small class whose `snapshot()` feeds continue-as-new and whose `progress`
+ * answers the `progress` query (samples-typescript message-passing/safe-message-handlers style). It
+ * composes one part per concern, each owning its data and its slice of `progress`:
+ * - control (./state/control.ts): state, phase, pause, the rule book for commands;
+ * - the master queue and the worker queue (./state/master-queue.ts, ./state/worker-queue.ts);
+ * - the prepare queue (./state/prepare-queue.ts) and the hops (./state/hops.ts).
+ * `progress` is built from them on each read. This class holds what spans parts (a hop loads both
+ * queues; a resume reopens batches). It is pure: no Temporal APIs and no clock (callers pass `now`
+ * as an ISO string), so it is unit-tested directly.
  */
-import { firstBatchSize } from '../planning/batches.js';
 import type { HopStep } from '../planning/hops.js';
 import type { PlannedMaster } from '../planning/plan.js';
+import type { CancelReason, GateCheckState, GateState, LastError, Phase, Progress, UpgradeStatus } from '../planning/types.js';
+import { Control, type Command } from './state/control.js';
+import { Hops } from './state/hops.js';
+import { MasterQueue } from './state/master-queue.js';
+import { PrepareQueue, type PrepareOutcome } from './state/prepare-queue.js';
+import { WorkerQueue } from './state/worker-queue.js';
 import {
-  isFinal,
-  type CancelReason,
-  type GateCheckState,
-  type GateState,
-  type LastError,
-  type Phase,
-  type Progress,
-  type UpgradeStatus,
-} from '../planning/types.js';
-import { initialSnapshot, migrateSnapshot, type PendingGate, type StoredSnapshot, type UpgradeSnapshot } from './upgrade-snapshot.js';
+  initialSnapshot,
+  migrateSnapshot,
+  SNAPSHOT_VERSION,
+  type PendingGate,
+  type StoredSnapshot,
+  type UpgradeSnapshot,
+} from './upgrade-snapshot.js';
 
-/** Commands an operator can send; used in refusals. */
-export type Command = 'pause' | 'resume' | 'cancel' | 'retryQuarantined';
-
-const MAX_REFUSALS = 10;
+export type { Command };
 
 /** Holds and changes the upgrade's state. Methods never throw; `refusal()` says whether a command applies. */
 export class UpgradeState {
-  private s: UpgradeSnapshot;
+  private readonly control: Control;
+  /** The masters still to upgrade and `progress.masters`. */
+  readonly masters: MasterQueue;
+  /** The workers still to upgrade, the batch, deferred and quarantined workers, and `progress.workers`. */
+  readonly workers: WorkerQueue;
+  private readonly preparing: PrepareQueue;
+  private readonly hops: Hops;
+  private isPlanned: boolean;
+  private gate: PendingGate | null;
 
   /** Starts from a snapshot of any version in the support window (./upgrade-snapshot.ts). */
-  constructor(snapshot: StoredSnapshot) {
-    this.s = migrateSnapshot(snapshot);
+  constructor(stored: StoredSnapshot) {
+    const s = migrateSnapshot(stored);
+    const { masters, workers, prepare, hop: _builtFromHops, ...control } = s.progress;
+    this.control = new Control(control, {
+      resumeRequested: s.resumeRequested,
+      cancelRequested: s.cancelRequested,
+      cancelling: s.cancelling,
+      pauseTimeoutMs: s.pauseTimeoutMs,
+      retryQuarantinedRequested: s.retryQuarantinedRequested,
+    });
+    this.masters = new MasterQueue(masters, s.todoMasters);
+    this.workers = new WorkerQueue(workers, s.todoWorkers, s.nextBatchSize);
+    this.preparing = new PrepareQueue(prepare, s.todoPrepare);
+    this.hops = new Hops(s.hops);
+    this.isPlanned = s.planned;
+    this.gate = s.pendingGate;
   }
 
   /** The state of a fresh upgrade, before validation. */
@@ -37,107 +64,91 @@ export class UpgradeState {
     return initialSnapshot(clusterId, targetVersion);
   }
 
-  /** The `progress` query's answer (the live object; Temporal serialises it). */
+  /** The `progress` query's answer, built from the parts (Temporal serialises it; callers only read it). */
   get progress(): Progress {
-    return this.s.progress;
+    const { clusterId, targetVersion, phase, state, pause, precheck, partial, ...rest } = this.control.view;
+    const prepare = this.preparing.view;
+    const hop = this.hops.view;
+    return {
+      ...{ clusterId, targetVersion, phase, state, pause, precheck },
+      ...{ masters: this.masters.view, workers: this.workers.view },
+      ...rest,
+      ...(prepare ? { prepare } : {}),
+      ...(hop ? { hop } : {}),
+      ...(partial !== undefined ? { partial } : {}),
+    };
   }
 
   /** A deep copy of everything, for continue-as-new. */
   snapshot(): UpgradeSnapshot {
-    return JSON.parse(JSON.stringify(this.s)) as UpgradeSnapshot;
+    const f = this.control.flags;
+    const snapshot: UpgradeSnapshot = {
+      version: SNAPSHOT_VERSION,
+      progress: this.progress,
+      planned: this.isPlanned,
+      todoMasters: [...this.masters.todo],
+      todoWorkers: [...this.workers.todo],
+      nextBatchSize: this.workers.nextBatchSize,
+      resumeRequested: f.resumeRequested,
+      cancelRequested: f.cancelRequested,
+      cancelling: f.cancelling,
+      pauseTimeoutMs: f.pauseTimeoutMs,
+      pendingGate: this.gate,
+      retryQuarantinedRequested: f.retryQuarantinedRequested,
+      todoPrepare: [...this.preparing.todo],
+      hops: this.hops.record,
+    };
+    return JSON.parse(JSON.stringify(snapshot)) as UpgradeSnapshot;
   }
 
   get phase(): Phase {
-    return this.s.progress.phase;
+    return this.control.phase;
   }
   get state(): UpgradeStatus {
-    return this.s.progress.state;
+    return this.control.state;
   }
   get planned(): boolean {
-    return this.s.planned;
+    return this.isPlanned;
   }
   get todoMasters(): readonly PlannedMaster[] {
-    return this.s.todoMasters;
+    return this.masters.todo;
   }
   get todoWorkers(): readonly string[] {
-    return this.s.todoWorkers;
+    return this.workers.todo;
   }
   get nextBatchSize(): number {
-    return this.s.nextBatchSize;
+    return this.workers.nextBatchSize;
   }
   get resumeRequested(): boolean {
-    return this.s.resumeRequested;
+    return this.control.flags.resumeRequested;
   }
   get cancelRequested(): boolean {
-    return this.s.cancelRequested;
+    return this.control.flags.cancelRequested;
   }
   /** True while paused only because the maintenance window is closed. */
   get waitingForWindow(): boolean {
-    return this.state === 'paused' && this.s.progress.pause?.reason === 'window';
+    return this.control.waitingForWindow;
   }
   /** True in 'succeeded', 'cancelled' and 'failed'. */
   get finished(): boolean {
-    return isFinal(this.state);
+    return this.control.finished;
   }
 
-  /**
-   * Why `command` does not apply now, or null when it does. Used by signal handlers and Update validators alike.
-   *
-   * During a window pause: `pause` is accepted and turns it into a user pause (with its own
-   * timeout; a later resume outside the window goes back to waiting for the window); `resume` is
-   * refused, because the window is the policy the upgrade was started with and it resumes by itself
-   * when the window opens; `cancel` is accepted (the upgrade is paused).
-   */
+  /** Why `command` does not apply now, or null when it does (./state/control.ts). Used by signal handlers and Update validators alike. */
   refusal(command: Command): string | null {
-    if (this.finished) {
-      const ended = this.state === 'succeeded' ? 'succeeded' : `been ${this.state === 'failed' ? 'marked failed' : 'cancelled'}`;
-      return `the upgrade has already ${ended}`;
-    }
-    if (this.s.cancelling) {
-      const why = this.s.cancelling === 'pause-timeout' ? 'the pause timeout was reached' : 'a cancel was accepted';
-      const again = command === 'cancel' ? 'cancelled again' : `${command}d`;
-      return `the upgrade is being cancelled (${why}); cordons are being restored and it cannot be ${again}`;
-    }
-    switch (command) {
-      case 'pause':
-        // A pause while a resume is still being carried out wins: the upgrade stays paused.
-        return this.state === 'paused' && !this.waitingForWindow && !this.s.resumeRequested ? 'the upgrade is already paused' : null;
-      case 'resume':
-        if (this.state !== 'paused') return 'the upgrade is running, not paused; there is nothing to resume';
-        if (this.waitingForWindow) {
-          return (
-            `the upgrade is waiting for its maintenance window, which opens at ${this.s.progress.pause?.opensAt ?? 'its next start'}; ` +
-            'it resumes by itself then. To upgrade outside the window, cancel it and start again without a window'
-          );
-        }
-        if (this.s.cancelRequested) return 'a cancel was already accepted; the upgrade cannot be resumed';
-        return null;
-      case 'cancel':
-        if (this.state !== 'paused') return 'cancel is accepted only while the upgrade is paused; pause it first';
-        if (this.s.resumeRequested) return 'a resume was already accepted; pause again before cancelling';
-        return null;
-      case 'retryQuarantined':
-        if ((this.s.progress.workers.quarantined ?? []).length === 0) return 'no worker is quarantined';
-        if (this.state === 'paused') return 'the upgrade is paused; resume retries the quarantined workers first';
-        if (this.s.retryQuarantinedRequested) return 'a retry of the quarantined workers was already accepted';
-        return null;
-    }
+    return this.control.refusal(command, this.workers.quarantined.length);
   }
 
   /** Records a refused command (newest last, at most a few). */
   refuse(command: Command, reason: string, now: string): void {
-    const list = (this.s.progress.refusals ??= []);
-    list.push({ command, reason, at: now });
-    if (list.length > MAX_REFUSALS) list.splice(0, list.length - MAX_REFUSALS);
+    this.control.refuse(command, reason, now);
   }
 
-  /** Sets the fixed plan once inventory and checks have passed. `doneMasters`/`doneWorkers` were already at the target. */
+  /** Sets the fixed plan once inventory and checks have passed. Masters and workers not in `todo` were already at the target. */
   plan(masters: { total: number; todo: PlannedMaster[] }, workers: { total: number; todo: string[] }): void {
-    this.s.planned = true;
-    this.s.todoMasters = masters.todo;
-    this.s.todoWorkers = workers.todo;
-    this.s.progress.masters = { total: masters.total, upgraded: masters.total - masters.todo.length, current: null };
-    this.s.progress.workers = { total: workers.total, upgraded: workers.total - workers.todo.length, batch: null };
+    this.isPlanned = true;
+    this.masters.plan(masters.total, masters.todo);
+    this.workers.plan(workers.total, workers.todo);
   }
 
   /**
@@ -145,32 +156,30 @@ export class UpgradeState {
    * are the totals, counting every master and worker of the cluster.
    */
   planHops(steps: HopStep[], masters: number, workers: number): void {
-    this.s.hops = { steps, index: 0 };
+    this.hops.plan(steps);
     this.plan({ total: masters, todo: [] }, { total: workers, todo: [] });
     this.loadHop();
   }
 
   /** The current hop's version, or null for a single-minor upgrade (nodes go to the target). */
   get hopVersion(): string | null {
-    const h = this.s.hops;
-    return h ? h.steps[h.index]!.version : null;
+    return this.hops.step?.version ?? null;
   }
 
   /** Every hop's version (the versions this upgrade's pods and Events are labelled with); empty for a single-minor upgrade. */
   get hopVersions(): string[] {
-    return this.s.hops?.steps.map((h) => h.version) ?? [];
+    return this.hops.versions;
   }
 
   /** True unless this is a multi-minor upgrade whose current hop has no worker pass (workers go later). */
   get hopHasWorkers(): boolean {
-    const h = this.s.hops;
-    return !h || h.steps[h.index]!.workers !== undefined;
+    const step = this.hops.step;
+    return !step || step.workers !== undefined;
   }
 
   /** True when a multi-minor upgrade has another hop after the current one. */
   get hasNextHop(): boolean {
-    const h = this.s.hops;
-    return !!h && h.index < h.steps.length - 1;
+    return this.hops.hasNext;
   }
 
   /**
@@ -179,9 +188,8 @@ export class UpgradeState {
    * retries them); deferred workers get a new chance in this hop's worker pass.
    */
   nextHop(): void {
-    if (!this.s.hops || !this.hasNextHop) return;
-    this.s.hops.index++;
-    this.s.progress.phase = 'masters';
+    if (!this.hops.next()) return;
+    this.control.setPhase('masters');
     this.loadHop();
   }
 
@@ -191,83 +199,41 @@ export class UpgradeState {
    * the pass exists to keep their kubelets within the skew of the next hop.
    */
   get leftBehind(): string[] {
-    const h = this.s.hops;
-    if (!h || !this.hasNextHop || !this.hopHasWorkers) return [];
-    const pass = new Set(h.steps[h.index]!.workers);
-    const w = this.s.progress.workers;
-    const expired = (w.deferred ?? []).filter((d) => d.expired).map((d) => d.node);
-    return [...this.quarantined, ...expired].filter((n) => pass.has(n));
+    const step = this.hops.step;
+    if (!step?.workers || !this.hops.hasNext) return [];
+    const pass = new Set(step.workers);
+    return [...this.workers.quarantined, ...this.workers.expired].filter((n) => pass.has(n));
   }
 
   /** Left-behind deferred workers go back to the front of the queue (a resume retries them; quarantined ones are requeued by it). */
   requeueLeftBehind(): void {
-    const w = this.s.progress.workers;
-    const expired = (w.deferred ?? []).filter((d) => d.expired).map((d) => d.node);
-    w.deferred = (w.deferred ?? []).filter((d) => !d.expired);
-    this.s.todoWorkers.unshift(...expired.filter((n) => !this.s.todoWorkers.includes(n)));
+    this.workers.requeueExpired();
   }
 
+  /** Queues the current hop's nodes, leaving out removed and quarantined ones. */
   private loadHop(): void {
-    const h = this.s.hops!;
-    const step = h.steps[h.index]!;
-    const p = this.s.progress;
-    const gone = new Set([...(p.masters.removed ?? []), ...(p.workers.removed ?? []), ...this.quarantined]);
-    this.s.todoMasters = step.masters.filter((m) => !gone.has(m.name)).map((m) => ({ ...m }));
-    // A removed first master hands `kubeadm upgrade apply` over, as in nodeRemoved.
-    if (step.masters[0]?.role === 'first-control-plane' && this.s.todoMasters[0]) this.s.todoMasters[0].role = 'first-control-plane';
-    this.s.todoWorkers = (step.workers ?? []).filter((n) => !gone.has(n));
-    p.hop = { number: h.index + 1, of: h.steps.length, version: step.version };
-    // As in plan(): nodes already at the hop's version count as upgraded; removed ones stay listed under `removed`.
-    p.masters.upgraded = p.masters.total - step.masters.length;
-    p.masters.current = null;
-    if (step.workers) p.workers.upgraded = p.workers.total - step.workers.length;
-    p.workers.batch = null;
-    p.workers.deferred = (p.workers.deferred ?? []).filter((d) => !this.s.todoWorkers.includes(d.node));
-    this.s.nextBatchSize = firstBatchSize();
+    const step = this.hops.step!;
+    const gone = new Set([...(this.masters.view.removed ?? []), ...(this.workers.view.removed ?? []), ...this.workers.quarantined]);
+    this.masters.loadHop(step.masters, gone);
+    this.workers.loadHop(step.workers, gone);
   }
 
   setPhase(phase: Phase): void {
-    this.s.progress.phase = phase;
+    this.control.setPhase(phase);
   }
 
   setPrecheck(report: Progress['precheck']): void {
-    this.s.progress.precheck = report;
+    this.control.setPrecheck(report);
   }
 
   /** Sets how long a user or error pause may last before the upgrade is cancelled (ms); known once the request is validated. */
   setPauseTimeout(ms: number): void {
-    this.s.pauseTimeoutMs = ms;
+    this.control.flags.pauseTimeoutMs = ms;
   }
 
-  /**
-   * Pauses now (user or error); it auto-cancels `pauseTimeoutMs` after `now`. Rules, in order:
-   * - a pause that arrives while a resume is still being carried out wins: the resume is dropped
-   *   (recorded as refused, so a waiting resume Update fails) and the pause starts afresh;
-   * - an error while already paused keeps the timer running from the first pause, shows the error,
-   *   and drops a pending resume (which fails with the error), so the evidence stays until the next resume;
-   * - a user or error pause replaces a window pause (with its own timeout from `now`).
-   */
+  /** Pauses now (user or error); it auto-cancels `pauseTimeoutMs` after `now`. The rules: ./state/control.ts. */
   pause(reason: 'user' | 'error', now: string, message?: string): void {
-    const p = this.s.progress;
-    const pendingResume = this.s.resumeRequested;
-    if (pendingResume) {
-      this.s.resumeRequested = false;
-      const why =
-        reason === 'error'
-          ? `the upgrade paused on an error before the resume took effect: ${message ?? 'node failed'}`
-          : 'a pause arrived before the resume took effect';
-      this.refuse('resume', `${why}; still paused, resume again`, now);
-    }
-    if (p.state === 'paused' && p.pause && p.pause.reason !== 'window' && !(pendingResume && reason === 'user')) {
-      if (reason === 'error') {
-        p.pause.reason = 'error';
-        if (message) p.pause.message = message;
-      }
-      return;
-    }
-    const timeout = this.s.pauseTimeoutMs;
-    p.state = 'paused';
-    p.pause = { reason, since: now, autoCancelAt: new Date(Date.parse(now) + timeout).toISOString(), ...(message ? { message } : {}) };
+    this.control.pause(reason, now, message);
   }
 
   /**
@@ -275,16 +241,7 @@ export class UpgradeState {
    * auto-cancels. Keeps `since` when already waiting for the window.
    */
   windowPause(now: string, opensAt: string): void {
-    const p = this.s.progress;
-    const since = this.waitingForWindow && p.pause ? p.pause.since : now;
-    p.state = 'paused';
-    p.pause = {
-      reason: 'window',
-      since,
-      autoCancelAt: null,
-      opensAt,
-      message: 'outside the maintenance window; no new node starts until it opens',
-    };
+    this.control.windowPause(now, opensAt);
   }
 
   /** The maintenance window opened: back to running, like a resume (the next worker batch starts at 1 again). */
@@ -293,196 +250,85 @@ export class UpgradeState {
   }
 
   requestResume(): void {
-    this.s.resumeRequested = true;
+    this.control.flags.resumeRequested = true;
   }
 
   requestCancel(): void {
-    this.s.cancelRequested = true;
+    this.control.flags.cancelRequested = true;
   }
 
   /** Cleanup for a cancel starts: from now on every command is refused with this reason. */
   beginCancel(reason: CancelReason): void {
-    this.s.cancelling = reason;
+    this.control.flags.cancelling = reason;
   }
 
   /** The node is gone from the cluster (deleted mid-upgrade): it is skipped and listed as removed. */
   nodeRemoved(node: string, kind: 'master' | 'worker'): void {
-    const part = kind === 'master' ? this.s.progress.masters : this.s.progress.workers;
-    (part.removed ??= []).push(node);
-    if (kind === 'master') {
-      const i = this.s.todoMasters.findIndex((m) => m.name === node);
-      const [gone] = i >= 0 ? this.s.todoMasters.splice(i, 1) : [];
-      // `kubeadm upgrade apply` still has to run once: the next master takes it over.
-      if (gone?.role === 'first-control-plane' && this.s.todoMasters[0]) this.s.todoMasters[0].role = 'first-control-plane';
-      this.s.progress.masters.current = null;
-    }
+    if (kind === 'master') this.masters.removed(node);
+    else this.workers.removed(node);
   }
 
   /** Back to running after a resume; the next worker batch starts at 1 again. */
   resumed(): void {
-    const p = this.s.progress;
-    p.state = 'running';
-    p.pause = null;
-    this.s.resumeRequested = false;
-    this.s.nextBatchSize = firstBatchSize();
-    this.closeBatch();
+    this.control.resumed();
+    this.workers.closeBatch();
   }
 
   /** A resume could not be carried out: still paused, the reason recorded as a refusal. */
   resumeFailed(reason: string, now: string): void {
-    this.s.resumeRequested = false;
-    this.refuse('resume', reason, now);
-  }
-
-  startMaster(m: PlannedMaster): void {
-    this.s.progress.masters.current = { serial: m.serial, node: m.name };
-  }
-
-  /** The first master in the queue is done. */
-  masterDone(): void {
-    this.s.todoMasters.shift();
-    this.s.progress.masters.upgraded++;
-    this.s.progress.masters.current = null;
-  }
-
-  /**
-   * Takes the next worker batch's nodes off the queue: `nextBatchSize` of them, as the batch in
-   * progress. Returns its nodes.
-   */
-  takeBatch(): string[] {
-    const w = this.s.progress.workers;
-    const nodes = this.s.todoWorkers.splice(0, this.s.nextBatchSize);
-    w.batch = { number: (w.batch?.number ?? 0) + 1, size: nodes.length, nodes };
-    return [...nodes];
-  }
-
-  workerDone(): void {
-    this.s.progress.workers.upgraded++;
-  }
-
-  /** A worker failed: it goes back to the front of the queue, so a resume retries it first. */
-  workerFailed(node: string): void {
-    this.s.todoWorkers.unshift(node);
-  }
-
-  /** The batch finished; the next one doubles up to `cap`. */
-  batchFinished(nextSize: number): void {
-    this.s.nextBatchSize = nextSize;
+    this.control.resumeFailed(reason, now);
   }
 
   /** The batch ended in a pause or an error: the next batch starts at 1. */
   closeBatch(): void {
-    this.s.nextBatchSize = firstBatchSize();
+    this.workers.closeBatch();
   }
 
   get pendingGate(): PendingGate | null {
-    return this.s.pendingGate;
+    return this.gate;
   }
 
   /** A health gate is due before the next node starts (or none). */
   setPendingGate(gate: PendingGate | null): void {
-    this.s.pendingGate = gate;
+    this.gate = gate;
     if (!gate) {
-      this.s.progress.masters.gate = null;
-      this.s.progress.workers.gate = null;
+      this.masters.view.gate = null;
+      this.workers.view.gate = null;
     }
   }
 
   /** Shows the running gate's state in progress (under masters or workers). */
   showGate(kind: 'masters' | 'workers', gate: GateState): void {
-    this.s.progress[kind].gate = gate;
+    this.viewOf(kind).gate = gate;
   }
 
   /** Records the latest verdicts of the running gate; `stableSince` is null while a check fails. */
   gateChecked(kind: 'masters' | 'workers', checks: GateCheckState[], stableSince: string | null): void {
-    const g = this.s.progress[kind].gate;
+    const g = this.viewOf(kind).gate;
     if (!g) return;
     g.checks = checks;
     g.stableSince = stableSince;
   }
 
-  /** Deferred workers still waiting to come back (not expired). */
-  get waitingDeferred(): string[] {
-    return (this.s.progress.workers.deferred ?? []).filter((d) => !d.expired).map((d) => d.node);
-  }
-
-  /**
-   * Defers an offline worker: it leaves the open batch (not counted in it) and waits in
-   * `workers.deferred`. A node deferred before keeps its first `since`, so `deferTimeout` bounds it.
-   */
-  defer(node: string, now: string, reason: string): void {
-    const w = this.s.progress.workers;
-    const list = (w.deferred ??= []);
-    const known = list.find((d) => d.node === node);
-    if (known) {
-      known.reason = reason;
-      delete known.expired;
-    } else {
-      list.push({ node, since: now, reason });
-    }
-    this.s.todoWorkers = this.s.todoWorkers.filter((n) => n !== node);
-    if (w.batch?.nodes.includes(node)) {
-      w.batch.nodes = w.batch.nodes.filter((n) => n !== node);
-      w.batch.size = w.batch.nodes.length;
-    }
-  }
-
-  /** Deferred workers that are online again go to the front of the queue, in the order given. */
-  deferredBack(nodes: string[]): void {
-    const w = this.s.progress.workers;
-    w.deferred = (w.deferred ?? []).filter((d) => !nodes.includes(d.node));
-    this.s.todoWorkers.unshift(...nodes);
-    w.waiting = null;
-  }
-
-  /** A deferred worker stayed offline past `deferTimeout`: it is left out, and the upgrade ends partial. */
-  deferExpired(node: string): void {
-    const d = (this.s.progress.workers.deferred ?? []).find((x) => x.node === node);
-    if (d) d.expired = true;
-  }
-
-  /** A deferred worker left out stays cordoned by this upgrade: its upgrade pod failed or has not finished. */
-  deferKept(node: string, reason: string): void {
-    const d = (this.s.progress.workers.deferred ?? []).find((x) => x.node === node);
-    if (d) d.kept = reason;
-  }
-
-  /** A deferred worker was deleted from the cluster while it waited. */
-  deferredRemoved(node: string): void {
-    const w = this.s.progress.workers;
-    w.deferred = (w.deferred ?? []).filter((d) => d.node !== node);
-    (w.removed ??= []).push(node);
-  }
-
-  /** Shows that every other worker is done and the upgrade waits for deferred workers (or no longer does). */
-  setWaiting(waiting: 'deferred' | null): void {
-    this.s.progress.workers.waiting = waiting;
-  }
-
-  /** A worker failed under a failure budget: quarantined, not queued again until a resume or `retryQuarantined`. */
-  quarantine(err: LastError): void {
-    const list = (this.s.progress.workers.quarantined ??= []);
-    const entry = { node: err.node, step: err.step, message: err.message, at: err.at ?? '' };
-    const i = list.findIndex((q) => q.node === err.node);
-    if (i >= 0) list[i] = entry;
-    else list.push(entry);
+  private viewOf(kind: 'masters' | 'workers'): Progress['masters'] | Progress['workers'] {
+    return kind === 'masters' ? this.masters.view : this.workers.view;
   }
 
   get quarantined(): readonly string[] {
-    return (this.s.progress.workers.quarantined ?? []).map((q) => q.node);
+    return this.workers.quarantined;
   }
 
   get retryQuarantinedRequested(): boolean {
-    return this.s.retryQuarantinedRequested;
+    return this.control.flags.retryQuarantinedRequested;
   }
 
   requestRetryQuarantined(): void {
-    this.s.retryQuarantinedRequested = true;
+    this.control.flags.retryQuarantinedRequested = true;
   }
 
   /** A `retryQuarantined` could not be carried out (recorded as a refusal). */
   dropRetryQuarantined(): void {
-    this.s.retryQuarantinedRequested = false;
+    this.control.flags.retryQuarantinedRequested = false;
   }
 
   /**
@@ -490,76 +336,52 @@ export class UpgradeState {
    * whose prepare failed also go to the front of the prepare queue: they are prepared again first.
    */
   requeueQuarantined(): void {
-    const nodes = this.quarantined.filter((n) => !this.s.todoWorkers.includes(n));
-    this.s.todoWorkers.unshift(...nodes);
-    const unprepared = (this.s.progress.workers.quarantined ?? []).filter((q) => q.step === 'prepare').map((q) => q.node);
-    if (unprepared.length > 0) {
-      const todo = this.s.todoPrepare;
-      todo.unshift(...unprepared.filter((n) => !todo.includes(n)));
-    }
-    this.s.progress.workers.quarantined = [];
-    this.s.retryQuarantinedRequested = false;
+    const unprepared = this.workers.requeueQuarantined();
+    if (unprepared.length > 0) this.preparing.requeue(unprepared);
+    this.control.flags.retryQuarantinedRequested = false;
   }
 
   recordError(err: LastError): void {
-    this.s.progress.lastError = err;
+    this.control.recordError(err);
   }
 
   /** The cloud workers the prepare phase runs on, in order; with none, neither the phase nor `progress.prepare` appears. */
   planPrepare(nodes: string[]): void {
-    if (nodes.length === 0) return;
-    this.s.todoPrepare = [...nodes];
-    this.s.progress.prepare = { total: nodes.length, done: 0, current: [] };
+    this.preparing.plan(nodes);
   }
 
   get todoPrepare(): readonly string[] {
-    return this.s.todoPrepare;
+    return this.preparing.todo;
   }
 
   /** Takes up to `n` nodes to prepare now, shown in `prepare.current`. */
   takePrepare(n: number): string[] {
-    const nodes = this.s.todoPrepare.splice(0, n);
-    this.s.progress.prepare!.current = [...nodes];
-    return nodes;
+    return this.preparing.take(n);
   }
 
   /**
    * How one node's preparation ended: prepared, skipped (offline with 'defer', or removed) with why,
    * failed (queued first again), or quarantined under a failure budget (its upgrade is skipped too).
    */
-  prepareEnded(node: string, outcome: 'prepared' | 'failed' | 'quarantined' | { skipped: string }): void {
-    const p = this.s.progress.prepare!;
-    p.current = p.current.filter((n) => n !== node);
-    if (outcome === 'prepared') p.done++;
-    else if (outcome === 'failed') this.s.todoPrepare.unshift(node);
-    else if (outcome === 'quarantined') this.s.todoWorkers = this.s.todoWorkers.filter((n) => n !== node);
-    else (p.skipped ??= []).push({ node, reason: outcome.skipped });
+  prepareEnded(node: string, outcome: PrepareOutcome): void {
+    this.preparing.ended(node, outcome);
+    if (outcome === 'quarantined') this.workers.drop(node);
   }
 
   /** All nodes are done (partial when deferred workers were left out or workers are quarantined). */
   succeeded(): void {
-    const p = this.s.progress;
-    const left = (p.workers.deferred ?? []).length + (p.workers.quarantined ?? []).length;
-    if (left > 0) p.partial = true;
-    p.workers.waiting = null;
-    p.phase = 'done';
-    p.state = 'succeeded';
-    p.pause = null;
-    p.masters.current = null;
+    const partial = this.workers.leftOut > 0;
+    this.workers.setWaiting(null);
+    this.control.succeeded(partial);
+    this.masters.view.current = null;
   }
 
   cancelled(reason: CancelReason): void {
-    const p = this.s.progress;
-    p.state = 'cancelled';
-    p.cancelReason = reason;
-    p.pause = null;
-    p.masters.current = null;
+    this.control.cancelled(reason);
+    this.masters.view.current = null;
   }
 
   failed(message: string): void {
-    const p = this.s.progress;
-    p.state = 'failed';
-    p.failure = message;
-    p.pause = null;
+    this.control.failed(message);
   }
 }

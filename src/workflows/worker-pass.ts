@@ -55,7 +55,7 @@ export async function upgradeWorkers(pass: PassContext): Promise<Exit | null> {
       else if (state.todoPrepare.length > 0) await prepareGroup(pass.run);
       else if (state.todoWorkers.length > 0) await runBatch(pass);
     }
-    if (state.waitingDeferred.length === 0) return null;
+    if (state.workers.waitingDeferred.length === 0) return null;
     const next = await pass.safePoint(() => 1);
     if (next !== 'go') return next;
     await waitForDeferred(pass.run);
@@ -75,7 +75,7 @@ function pausedWithNothingLeft(run: UpgradeRun): boolean {
 /** One worker batch, in child workflows. */
 async function runBatch(pass: PassContext): Promise<void> {
   const { state, publish } = pass.run;
-  const nodes = state.takeBatch();
+  const nodes = state.workers.takeBatch();
   publish();
   const owners: string[] = [];
   const results = await upgradeInChildren(pass, nodes, owners);
@@ -84,10 +84,11 @@ async function runBatch(pass: PassContext): Promise<void> {
   for (const [i, node] of nodes.entries()) {
     const result = results[i];
     if (result === REMOVED) state.nodeRemoved(node, 'worker');
-    else if (result?.step === 'offline' && pass.run.request.offline === 'defer') state.defer(node, result.at ?? nowIso(), result.message);
-    else if (result) errors.push(result);
+    else if (result?.step === 'offline' && pass.run.request.offline === 'defer') {
+      state.workers.defer(node, result.at ?? nowIso(), result.message);
+    } else if (result) errors.push(result);
     else {
-      state.workerDone();
+      state.workers.done();
       upgraded.push(node);
     }
   }
@@ -95,7 +96,7 @@ async function runBatch(pass: PassContext): Promise<void> {
   const unbudgeted = await quarantineWithinBudget(pass.hopRun(), errors);
   if (unbudgeted.length > 0) pauseForBatchErrors(pass, unbudgeted);
   else if (state.state === 'paused') state.closeBatch();
-  else state.batchFinished(nextBatchSize(state.progress.workers.batch?.size ?? 1, pass.workerCap));
+  else state.workers.batchFinished(nextBatchSize(state.workers.view.batch?.size ?? 1, pass.workerCap));
   publish();
 }
 
@@ -108,7 +109,7 @@ async function runBatch(pass: PassContext): Promise<void> {
  */
 async function upgradeInChildren(pass: PassContext, nodes: string[], owners: string[]): Promise<NodeResult[]> {
   const { ref, limits } = pass.nodeSteps();
-  const batch = pass.run.state.progress.workers.batch?.number ?? 0;
+  const batch = pass.run.state.workers.view.batch?.number ?? 0;
   const parts: string[][] = [];
   for (let i = 0; i < nodes.length; i += NODES_PER_RUN) parts.push(nodes.slice(i, i + NODES_PER_RUN));
   const done = await CancellationScope.nonCancellable(() =>
@@ -143,7 +144,7 @@ async function upgradeInChildren(pass: PassContext, nodes: string[], owners: str
 /** Pauses for the batch's failed workers, which go first in the queue (in batch order), so a resume retries them first. */
 function pauseForBatchErrors(pass: PassContext, errors: LastError[]): void {
   const { state } = pass.run;
-  for (const e of [...errors].reverse()) if (!state.quarantined.includes(e.node)) state.workerFailed(e.node);
+  for (const e of [...errors].reverse()) if (!state.quarantined.includes(e.node)) state.workers.failed(e.node);
   const first = errors[0]!;
   const names = errors
     .slice(1)
@@ -164,13 +165,13 @@ async function waitForDeferred(run: UpgradeRun): Promise<void> {
   const { state, request, publish } = run;
   const now = Date.now();
   const deadlineOf = (node: string) =>
-    Date.parse(state.progress.workers.deferred!.find((d) => d.node === node)!.since) + request.deferTimeoutMs;
-  const expired = state.waitingDeferred.filter((node) => deadlineOf(node) <= now);
-  for (const node of expired) state.deferExpired(node);
+    Date.parse(state.workers.view.deferred!.find((d) => d.node === node)!.since) + request.deferTimeoutMs;
+  const expired = state.workers.waitingDeferred.filter((node) => deadlineOf(node) <= now);
+  for (const node of expired) state.workers.deferExpired(node);
   // Older runs left a deferred worker we had cordoned cordoned for good; their histories have no release.
   if (expired.length > 0 && patched(Patch.ReleaseExpiredDeferred)) await releaseExpired(run, expired);
-  const waiting = state.waitingDeferred;
-  state.setWaiting(waiting.length > 0 ? 'deferred' : null);
+  const waiting = state.workers.waitingDeferred;
+  state.workers.setWaiting(waiting.length > 0 ? 'deferred' : null);
   publish();
   if (waiting.length === 0) return;
   const timeoutMs = Math.max(1000, Math.min(DEFER_WAIT_MS, Math.min(...waiting.map(deadlineOf)) - now));
@@ -186,8 +187,8 @@ async function waitForDeferred(run: UpgradeRun): Promise<void> {
     return;
   }
   if (!back) return;
-  for (const node of back.removed) state.deferredRemoved(node);
-  if (back.online.length > 0) state.deferredBack(back.online);
+  for (const node of back.removed) state.workers.deferredRemoved(node);
+  if (back.online.length > 0) state.workers.deferredBack(back.online);
   publish();
 }
 
@@ -203,7 +204,7 @@ async function releaseExpired(run: UpgradeRun, nodes: string[]): Promise<void> {
     const args = { ...ref, targetVersion: state.hopVersion ?? ref.targetVersion, nodes };
     const done = await activities.untilDone.releaseExpiredDeferred.executeWithOptions({ summary }, [args]);
     for (const k of done.kept) {
-      state.deferKept(k.node, k.reason);
+      state.workers.deferKept(k.node, k.reason);
       const message = `${k.node} was left out (offline past the defer timeout), but stays cordoned: ${k.reason}; fix it, then uncordon it`;
       state.recordError({ node: k.node, step: 'cleanup', message, at: nowIso() });
     }

@@ -103,17 +103,17 @@ describe('state and its rendering', () => {
   };
   test('a deferred worker leaves its batch; when back it goes first; once expired the success is partial', () => {
     const s = started();
-    s.takeBatch();
-    s.defer('edge-1', '2026-11-29T03:00:00Z', 'edge-1 is offline');
+    s.workers.takeBatch();
+    s.workers.defer('edge-1', '2026-11-29T03:00:00Z', 'edge-1 is offline');
     expect(s.progress.workers.batch).toMatchObject({ size: 0, nodes: [] });
-    expect(s.waitingDeferred).toEqual(['edge-1']);
-    s.defer('edge-1', '2026-11-29T04:00:00Z', 'offline again');
+    expect(s.workers.waitingDeferred).toEqual(['edge-1']);
+    s.workers.defer('edge-1', '2026-11-29T04:00:00Z', 'offline again');
     expect(s.progress.workers.deferred).toEqual([{ node: 'edge-1', since: '2026-11-29T03:00:00Z', reason: 'offline again' }]);
-    s.deferredBack(['edge-1']);
+    s.workers.deferredBack(['edge-1']);
     expect(s.todoWorkers[0]).toBe('edge-1');
-    s.defer('edge-2', '2026-11-29T03:00:00Z', 'edge-2 is offline');
-    s.deferExpired('edge-2');
-    expect(s.waitingDeferred).toEqual([]);
+    s.workers.defer('edge-2', '2026-11-29T03:00:00Z', 'edge-2 is offline');
+    s.workers.deferExpired('edge-2');
+    expect(s.workers.waitingDeferred).toEqual([]);
     s.succeeded();
     expect(s.progress.partial).toBe(true);
     expect(summarize(s.progress)).toBe('Masters 0/0, workers 0/4 · deferred 1 · succeeded partially: 1 deferred (edge-2) not at v1.34.4');
@@ -124,7 +124,7 @@ describe('state and its rendering', () => {
   test('quarantined workers are requeued first on retry; retryQuarantined is refused without any or while paused', () => {
     const s = started();
     expect(s.refusal('retryQuarantined')).toBe('no worker is quarantined');
-    s.quarantine({ node: 'edge-9', step: 'upgrade-pod', message: 'exit code 1', at: 'now' });
+    s.workers.quarantine({ node: 'edge-9', step: 'upgrade-pod', message: 'exit code 1', at: 'now' });
     expect(s.refusal('retryQuarantined')).toBeNull();
     s.pause('user', '2026-11-29T03:00:00Z');
     expect(s.refusal('retryQuarantined')).toMatch(/resume retries the quarantined workers/);

@@ -179,9 +179,9 @@ describe('UpgradeState across hops', () => {
     expect(s.hopVersion).toBe('v1.32.9');
     expect(s.todoMasters.map((m) => m.name)).toEqual(['cp-1', 'cp-2', 'cp-3']);
     expect(s.hopHasWorkers).toBe(false);
-    s.masterDone();
+    s.masters.done();
     s.nodeRemoved('cp-2', 'master');
-    s.masterDone();
+    s.masters.done();
     expect(summarize(s.progress)).toBe('Hop 1/3 (v1.32.9) · Masters 2/3');
     s.nextHop();
     expect(s.progress.hop).toEqual({ number: 2, of: 3, version: 'v1.33.5' });

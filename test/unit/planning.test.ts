@@ -357,20 +357,20 @@ describe('upgrade state', () => {
 
   it('a resume restarts batches at 1 and puts unstarted nodes back', () => {
     const s = fresh();
-    expect(s.takeBatch()).toEqual(['edge-1']);
-    s.batchFinished(2);
-    expect(s.takeBatch()).toEqual(['edge-2', 'edge-3']);
-    s.workerFailed('edge-3');
+    expect(s.workers.takeBatch()).toEqual(['edge-1']);
+    s.workers.batchFinished(2);
+    expect(s.workers.takeBatch()).toEqual(['edge-2', 'edge-3']);
+    s.workers.failed('edge-3');
     s.closeBatch();
     s.pause('error', '2026-01-01T00:00:00.000Z');
     s.resumed();
-    expect(s.takeBatch()).toEqual(['edge-3']);
+    expect(s.workers.takeBatch()).toEqual(['edge-3']);
     expect(s.progress.workers.batch).toEqual({ number: 3, size: 1, nodes: ['edge-3'] });
   });
 
   it('snapshot is a copy that restores the same progress', () => {
     const s = fresh();
-    s.takeBatch();
+    s.workers.takeBatch();
     const copy = new UpgradeState(s.snapshot());
     expect(copy.progress).toEqual(s.progress);
     expect(copy.todoWorkers).toEqual(s.todoWorkers);
@@ -378,8 +378,8 @@ describe('upgrade state', () => {
 
   it('summarises in one line', () => {
     const s = fresh();
-    for (let i = 0; i < 37; i++) s.workerDone();
-    s.takeBatch();
+    for (let i = 0; i < 37; i++) s.workers.done();
+    s.workers.takeBatch();
     s.recordError({ node: 'edge-17', step: 'upgrade-pod', message: 'boom' });
     s.pause('error', '2026-01-01T00:00:00.000Z');
     s.setPhase('workers');

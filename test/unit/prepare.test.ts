@@ -141,13 +141,13 @@ describe('prepare progress', () => {
     s.planPrepare(['cloud-1', 'cloud-2']);
     s.takePrepare(2);
     s.prepareEnded('cloud-1', 'prepared');
-    s.quarantine({ node: 'cloud-2', step: 'prepare', message: 'prepare pod prepare-cloud-2 failed', at: '2026-01-01T00:00:00Z' });
+    s.workers.quarantine({ node: 'cloud-2', step: 'prepare', message: 'prepare pod prepare-cloud-2 failed', at: '2026-01-01T00:00:00Z' });
     s.prepareEnded('cloud-2', 'quarantined');
     expect(s.todoWorkers).toEqual(['cloud-1', 'edge-1', 'edge-2']);
     expect(s.todoPrepare).toEqual([]);
     expect(s.progress.prepare).toEqual({ total: 2, done: 1, current: [] });
-    s.quarantine({ node: 'edge-1', step: 'upgrade-pod', message: 'exit code 1', at: '2026-01-01T00:00:00Z' });
-    s.takeBatch();
+    s.workers.quarantine({ node: 'edge-1', step: 'upgrade-pod', message: 'exit code 1', at: '2026-01-01T00:00:00Z' });
+    s.workers.takeBatch();
     s.requeueQuarantined();
     expect(s.todoPrepare).toEqual(['cloud-2']);
     expect(s.todoWorkers.slice(0, 2).sort()).toEqual(['cloud-2', 'edge-1']);
