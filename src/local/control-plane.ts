@@ -235,6 +235,47 @@ function writeKubeconfig(dir: string, server: string, token: string): string {
 }
 
 /**
+ * The controller manager's controllers: the defaults without those for what this test bed never has (volumes,
+ * Services and their endpoints, certificate requests, quotas, autoscalers, CronJobs, ReplicationControllers,
+ * TTLs, resource claims, storage versions). What an upgrade meets stays: node lifecycle and taint eviction,
+ * disruption (PDB status), the workload controllers, garbage collection, namespaces, ServiceAccounts and their
+ * tokens, the root CA publisher, cluster role aggregation. Each disabled one polls or resyncs even when idle.
+ */
+const CONTROLLERS = [
+  '*',
+  ...[
+    'certificatesigningrequest-approving',
+    'certificatesigningrequest-cleaner',
+    'certificatesigningrequest-signing',
+    'cronjob',
+    'device-taint-eviction',
+    'endpoints',
+    'endpointslice',
+    'endpointslice-mirroring',
+    'ephemeral-volume',
+    'horizontal-pod-autoscaler',
+    'kube-apiserver-serving-clustertrustbundle-publisher',
+    'legacy-serviceaccount-token-cleaner',
+    'persistentvolume-attach-detach',
+    'persistentvolume-binder',
+    'persistentvolume-expander',
+    'persistentvolume-protection',
+    'persistentvolumeclaim-protection',
+    'podcertificaterequest-cleaner',
+    'replicationcontroller',
+    'resourceclaim',
+    'resourcequota',
+    'service-cidr',
+    'storage-version-migrator',
+    'storageversion-garbage-collector',
+    'ttl',
+    'ttl-after-finished',
+    'validatingadmissionpolicy-status',
+    'volumeattributesclass-protection',
+  ].map((c) => `-${c}-controller`),
+].join(',');
+
+/**
  * Starts kube-controller-manager and kube-scheduler (added to `processes`, in that order) without
  * waiting for them, and returns the controller manager.
  */
@@ -256,6 +297,7 @@ function startControllers(
       '--node-monitor-period=2s',
       `--node-monitor-grace-period=${grace}s`,
       '--use-service-account-credentials=true',
+      `--controllers=${CONTROLLERS}`,
     ],
     join(dir, 'kube-controller-manager.log'),
   );
