@@ -5,9 +5,9 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-COPY scripts/bundle-workflows.mjs ./scripts/
-# Compiles, then prebundles the workflows (dist/workflow-bundle.js) so the worker skips webpack at start.
-RUN npm run build && npm prune --omit=dev
+COPY scripts/transpile.mjs scripts/bundle-workflows.mjs ./scripts/
+# Checks the types, compiles, then prebundles the workflows (dist/workflow-bundle.js) so the worker skips webpack at start.
+RUN npx tsc -p tsconfig.build.json --noEmit && npm run build && npm prune --omit=dev
 
 FROM node:24-bookworm-slim
 WORKDIR /app

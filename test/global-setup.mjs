@@ -16,7 +16,14 @@ import { fileURLToPath } from 'node:url';
 import { RUN_FOLDER_PREFIX, sweepDeadRuns } from './run-folders.mjs';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
-const INPUTS = ['src', 'tsconfig.json', 'tsconfig.build.json', 'package-lock.json', 'scripts/bundle-workflows.mjs'];
+const INPUTS = [
+  'src',
+  'tsconfig.json',
+  'tsconfig.build.json',
+  'package-lock.json',
+  'scripts/transpile.mjs',
+  'scripts/bundle-workflows.mjs',
+];
 
 /** The newest modification time under `path` (a file or a folder), in ms. */
 function newest(path) {
