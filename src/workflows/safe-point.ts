@@ -108,7 +108,7 @@ export class SafePoint {
       state.dropRetryQuarantined();
     } else {
       state.requeueQuarantined();
-      state.closeBatch();
+      state.workers.closeBatch();
     }
     publish();
   }

@@ -279,11 +279,6 @@ export class UpgradeState {
     this.control.resumeFailed(reason, now);
   }
 
-  /** The batch ended in a pause or an error: the next batch starts at 1. */
-  closeBatch(): void {
-    this.workers.closeBatch();
-  }
-
   get pendingGate(): PendingGate | null {
     return this.gate;
   }

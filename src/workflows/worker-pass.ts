@@ -95,7 +95,7 @@ async function runBatch(pass: PassContext): Promise<void> {
   pass.gateNext('workers', upgraded, owners);
   const unbudgeted = await quarantineWithinBudget(pass.hopRun(), errors);
   if (unbudgeted.length > 0) pauseForBatchErrors(pass, unbudgeted);
-  else if (state.state === 'paused') state.closeBatch();
+  else if (state.state === 'paused') state.workers.closeBatch();
   else state.workers.batchFinished(nextBatchSize(state.workers.view.batch?.size ?? 1, pass.workerCap));
   publish();
 }
@@ -152,7 +152,7 @@ function pauseForBatchErrors(pass: PassContext, errors: LastError[]): void {
     .join(', ');
   const others = errors.length > 1 ? ` (${errors.length - 1} more node(s) in this batch failed too: ${names})` : '';
   state.recordError({ ...first, message: first.message + others });
-  state.closeBatch();
+  state.workers.closeBatch();
   pass.pauseForError(first);
 }
 

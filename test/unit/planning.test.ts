@@ -361,7 +361,7 @@ describe('upgrade state', () => {
     s.workers.batchFinished(2);
     expect(s.workers.takeBatch()).toEqual(['edge-2', 'edge-3']);
     s.workers.failed('edge-3');
-    s.closeBatch();
+    s.workers.closeBatch();
     s.pause('error', '2026-01-01T00:00:00.000Z');
     s.resumed();
     expect(s.workers.takeBatch()).toEqual(['edge-3']);
