@@ -2,7 +2,7 @@
 # The test command: provisions everything (first run builds the tools, see CONTRIBUTING.md), then runs the
 # type check, the linter, the format check (Prettier), the shape check and every test: unit, workflow
 # (real Temporal dev server), integration (real Temporal + real kube-apiserver with simulated nodes)
-# and the browser test, four files side by side (jest.config.js). Ends with the slowest files' seconds.
+# and the browser test, five files side by side (jest.config.js). Ends with the slowest files' seconds.
 #   scripts/test.sh --quick   the inner loop: the same checks, and only the unit and workflow tests
 #                             (no control plane, no browser; Kubernetes and etcd are not built)
 # Other arguments go to jest, e.g. scripts/test.sh test/integration/cli.test.ts
