@@ -17,7 +17,8 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY bin ./bin
 USER 10001
-EXPOSE 9464
+# Prometheus metrics (metricsAddress) and the probes' /livez and /readyz (healthAddress).
+EXPOSE 9464 8080
 # Run through the bin's #! line, which carries the worker's memory settings (docs/sizing.md).
 ENTRYPOINT ["/app/bin/edge-upgrade.js"]
 CMD ["worker"]

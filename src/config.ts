@@ -9,6 +9,7 @@
  *   allowedImages: [registry.example.com/edge-upgrade/agent@sha256:…] # other images a request may name
  *   allowTaggedImages: false        # opt in to tag-only entries (a tag can be moved)
  *   metricsAddress: 0.0.0.0:9464   # Prometheus endpoint of the SDK runtime (optional)
+ *   healthAddress: 0.0.0.0:8080    # /livez and /readyz for the worker's probes (optional, see ./health-server.ts)
  *   cloudNodeLabel: alibabacloud.com/is-edge-worker=false   # workers prepared before the masters (key=value or key; '' = none)
  *   healthChecks:                  # extra health-gate checks a request may name (`gate.checks`); URLs stay here
  *     shop-api:   { http: { url: https://shop.example.com/healthz, timeoutSeconds: 5 } }   # GET must return 2xx
@@ -28,7 +29,7 @@
  * restarts); timeoutSeconds defaults to 5, at most 20.
  * Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_CA, TEMPORAL_TLS_CERT,
  * TEMPORAL_TLS_KEY, TEMPORAL_TLS_SERVER_NAME, EDGE_UPGRADE_IMAGE, EDGE_UPGRADE_ALLOWED_IMAGES (comma-separated),
- * EDGE_UPGRADE_ALLOW_TAGGED_IMAGES=true, EDGE_UPGRADE_METRICS_ADDRESS, EDGE_UPGRADE_CLOUD_NODE_LABEL and
+ * EDGE_UPGRADE_ALLOW_TAGGED_IMAGES=true, EDGE_UPGRADE_METRICS_ADDRESS, EDGE_UPGRADE_HEALTH_ADDRESS, EDGE_UPGRADE_CLOUD_NODE_LABEL and
  * EDGE_UPGRADE_CLUSTERS="id=/path/kubeconfig[#context],id2=..." (added to, and overriding, the file's clusters).
  */
 import { readFileSync } from 'node:fs';
@@ -71,6 +72,8 @@ export type HealthChecks = Record<string, HealthCheckSpec>;
 /** A Kubernetes version such as v1.33.5, for `versions`. */
 const kubeVersion = z.string().regex(/^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]*)?$/, { error: 'expected a Kubernetes version like v1.33.5' });
 
+const hostPort = z.string().regex(/^[^:\s]+:\d+$/, { error: 'expected host:port' });
+
 const clusterSchema = z.strictObject({
   id: z.string().min(1),
   kubeconfig: z.string().min(1),
@@ -102,10 +105,8 @@ const fileSchema = z
     upgradeImage: z.string().min(1).optional(),
     allowedImages: z.array(z.string().min(1)).optional(),
     allowTaggedImages: z.boolean().optional(),
-    metricsAddress: z
-      .string()
-      .regex(/^[^:\s]+:\d+$/, { error: 'expected host:port' })
-      .optional(),
+    metricsAddress: hostPort.optional(),
+    healthAddress: hostPort.optional(),
     healthChecks: healthChecksSchema.optional(),
     cloudNodeLabel: z.string().optional(),
     versions: z.array(kubeVersion).optional(),
@@ -130,6 +131,8 @@ export interface WorkerConfig {
   allowedImages?: string[];
   /** host:port of the Prometheus metrics endpoint, when wanted. */
   metricsAddress?: string;
+  /** host:port of the worker's own /livez and /readyz (./health-server.ts), when wanted. */
+  healthAddress?: string;
   /** Extra health-gate checks a request may name (a cluster's own `healthChecks` add to these, see {@link healthChecksFor}). */
   healthChecks?: HealthChecks;
   /** Workers prepared before the masters (`key=value` or `key`; '' for none); default {@link DEFAULT_CLOUD_NODE_LABEL}. */
@@ -225,20 +228,26 @@ export function loadWorkerConfig(file: string | undefined, env: NodeJS.ProcessEn
   for (const c of parseClustersEnv(env.EDGE_UPGRADE_CLUSTERS ?? '')) clusters.set(c.id, c);
   const temporal = temporalSettings(raw.temporal ?? {}, env);
   const { upgradeImage, allowedImages } = imageSettings(raw, env, file);
-  const metrics = env.EDGE_UPGRADE_METRICS_ADDRESS ?? raw.metricsAddress;
+  const metrics = addressSetting('EDGE_UPGRADE_METRICS_ADDRESS', env.EDGE_UPGRADE_METRICS_ADDRESS ?? raw.metricsAddress);
+  const health = addressSetting('EDGE_UPGRADE_HEALTH_ADDRESS', env.EDGE_UPGRADE_HEALTH_ADDRESS ?? raw.healthAddress);
   const cloudNodeLabel = checkCloudNodeLabels(raw, env, file);
-  if (metrics !== undefined && !/^[^:\s]+:\d+$/.test(metrics))
-    throw new ConfigError(`EDGE_UPGRADE_METRICS_ADDRESS "${metrics}" is not host:port`);
   return {
     temporal,
     ...(upgradeImage !== undefined ? { upgradeImage } : {}),
     ...(allowedImages !== undefined ? { allowedImages } : {}),
     ...(metrics ? { metricsAddress: metrics } : {}),
+    ...(health ? { healthAddress: health } : {}),
     ...(raw.healthChecks ? { healthChecks: raw.healthChecks } : {}),
     ...(cloudNodeLabel !== undefined ? { cloudNodeLabel } : {}),
     ...(raw.versions ? { versions: raw.versions } : {}),
     clusters,
   };
+}
+
+/** A host:port setting (`name` is its environment variable), or undefined when unset. */
+function addressSetting(name: string, value: string | undefined): string | undefined {
+  if (value !== undefined && !/^[^:\s]+:\d+$/.test(value)) throw new ConfigError(`${name} "${value}" is not host:port`);
+  return value;
 }
 
 /** Reads and validates the YAML config file; an empty file is an empty config. */

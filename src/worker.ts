@@ -168,11 +168,18 @@ function logLevelFromEnv(): LogLevel {
   return (['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const).find((l) => l === v) ?? 'INFO';
 }
 
-/** Connects to Temporal (TLS and API key from config) and runs a worker until SIGINT or SIGTERM, then shuts down gracefully. */
-export async function runWorker(config: WorkerConfig, opts: { taskQueue?: string } = {}): Promise<void> {
+/**
+ * Connects to Temporal (TLS and API key from config) and runs a worker until SIGINT or SIGTERM, then shuts down
+ * gracefully. `onWorker` is told the worker and its connection before it runs (the health endpoint reads them).
+ */
+export async function runWorker(
+  config: WorkerConfig,
+  opts: { taskQueue?: string; onWorker?: (worker: Worker, connection: NativeConnection) => void } = {},
+): Promise<void> {
   const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
   try {
     const worker = await createWorker({ connection, config, taskQueue: opts.taskQueue });
+    opts.onWorker?.(worker, connection);
     // Worker.run() installs SIGINT/SIGTERM handlers (shutdownSignals) that drain in-flight tasks.
     await worker.run();
   } finally {

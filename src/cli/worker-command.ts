@@ -2,10 +2,11 @@
  * `edge-upgrade worker`: installs the SDK runtime (with a Prometheus endpoint when configured),
  * makes sure the namespace has the contract's search attributes, then runs the worker.
  */
-import { Runtime } from '@temporalio/worker';
+import { Runtime, type NativeConnection, type Worker } from '@temporalio/worker';
 // @temporalio/proto is CommonJS: its namespaces come through the default export.
 import proto from '@temporalio/proto';
 import type { WorkerConfig } from '../config.js';
+import { frontendHealth, startHealthServer } from '../health-server.js';
 import { runWorker, workerLogger } from '../worker.js';
 import { searchAttributeDefinitions } from '../workflows/definitions.js';
 import { connectTemporal } from './connect.js';
@@ -40,8 +41,24 @@ export async function ensureSearchAttributes(config: WorkerConfig, log: (m: stri
   }
 }
 
-/** Runs the worker until SIGINT/SIGTERM. */
+/** Runs the worker until SIGINT/SIGTERM, with /livez and /readyz from the start when `healthAddress` is set. */
 export async function runWorkerCommand(config: WorkerConfig): Promise<void> {
+  let running: { worker: Worker; connection: NativeConnection } | undefined;
+  const health = config.healthAddress
+    ? await startHealthServer(config.healthAddress, {
+        status: () => running?.worker.getStatus(),
+        frontend: () => frontendHealth(running!.connection),
+      })
+    : undefined;
+  try {
+    await installAndRun(config, (worker, connection) => (running = { worker, connection }));
+  } finally {
+    health?.close();
+  }
+}
+
+/** Installs the SDK runtime, registers the search attributes and runs the worker, telling `onWorker` of it. */
+async function installAndRun(config: WorkerConfig, onWorker: (worker: Worker, connection: NativeConnection) => void): Promise<void> {
   // One line per log entry; stack traces only with EDGE_UPGRADE_LOG_LEVEL=debug.
   Runtime.install({
     logger: workerLogger(),
@@ -54,6 +71,7 @@ export async function runWorkerCommand(config: WorkerConfig): Promise<void> {
         'set upgradeImage or EDGE_UPGRADE_IMAGE (pinned by digest)',
     );
   }
+  if (config.healthAddress) console.error(`edge-upgrade worker: health on http://${config.healthAddress}/livez and /readyz`);
   await ensureSearchAttributes(config);
-  await runWorker(config);
+  await runWorker(config, { onWorker });
 }

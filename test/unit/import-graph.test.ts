@@ -25,7 +25,7 @@ const LAYERS: ReadonlyArray<{ layer: string; paths: string[] }> = [
   { layer: 'workflows', paths: ['src/workflows/'] },
   // What the CLI and the tests build on: the client API, the worker, and the local test bed (control plane, dev
   // server, the node simulator). The simulator imports only kube and planning (see the Temporal-free test below).
-  { layer: 'api', paths: ['src/api.ts', 'src/in-flight.ts', 'src/worker.ts', 'src/local/', 'src/simulator/'] },
+  { layer: 'api', paths: ['src/api.ts', 'src/in-flight.ts', 'src/worker.ts', 'src/health-server.ts', 'src/local/', 'src/simulator/'] },
   // The command line.
   { layer: 'cli', paths: ['src/cli/', 'src/client.ts'] },
 ];
