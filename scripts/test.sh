@@ -20,7 +20,9 @@ if [ "$quick" = 0 ]; then
   # The production lane: Temporal Server (built from the Go module proxy, cached) on Debian's PostgreSQL.
   EDGE_UPGRADE_TEMPORAL_SERVER_DIR=$(bash "$SCRIPTS_DIR/ensure-temporal-server.sh")
   EDGE_UPGRADE_PG_BIN=$(bash "$SCRIPTS_DIR/ensure-postgresql.sh")
-  export EDGE_UPGRADE_CHROMIUM EDGE_UPGRADE_TEMPORAL_SERVER_DIR EDGE_UPGRADE_PG_BIN
+  # Helm (built from the Go module proxy, cached) for the charts' tests.
+  EDGE_UPGRADE_HELM=$(bash "$SCRIPTS_DIR/ensure-helm.sh")
+  export EDGE_UPGRADE_CHROMIUM EDGE_UPGRADE_TEMPORAL_SERVER_DIR EDGE_UPGRADE_PG_BIN EDGE_UPGRADE_HELM
 fi
 # The checks run at the lowest CPU priority (nice 19): beside the tests they take the CPU the tests leave idle while
 # they wait on pods, leases and outages, instead of slowing them down.

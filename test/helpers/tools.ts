@@ -35,3 +35,5 @@ export const chromium = (): string => ensure('ensure-chromium.sh', 'EDGE_UPGRADE
 export const temporalServerDir = (): string => ensure('ensure-temporal-server.sh', 'EDGE_UPGRADE_TEMPORAL_SERVER_DIR');
 /** Folder of PostgreSQL's programs (Debian's package). */
 export const pgBinDir = (): string => ensure('ensure-postgresql.sh', 'EDGE_UPGRADE_PG_BIN');
+/** Path of helm (built from helm.sh/helm/v4, cached): the chart's tests. */
+export const helmBinary = (): string => ensure('ensure-helm.sh', 'EDGE_UPGRADE_HELM');

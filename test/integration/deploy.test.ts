@@ -94,22 +94,24 @@ test('a manifest with a mistake is refused by the same check', () => {
   ).toThrow();
 });
 
+interface SecretProjection {
+  secret: { name: string; items: Array<{ key: string; path: string }> };
+}
 interface Manifest {
   kind: string;
   metadata: { name: string };
   data?: Record<string, string>;
-  stringData?: Record<string, string>;
   spec?: {
     template: {
       spec: {
         containers: Array<{ args: string[]; volumeMounts: Array<{ name: string; mountPath: string }> }>;
-        volumes: Array<{ name: string; configMap?: { name: string }; secret?: { secretName: string } }>;
+        volumes: Array<{ name: string; configMap?: { name: string }; projected?: { sources: SecretProjection[] } }>;
       };
     };
   };
 }
 
-test('deploy/worker.yaml authenticates: the kubeconfig it mounts reads the mounted ServiceAccount token', async () => {
+test("deploy/worker.yaml authenticates: the kubeconfig it mounts reads the token of the cluster's mounted Secret", async () => {
   kubectl('apply', '-f', join(deployDir, 'rbac.yaml'));
   await cluster.simulator.addNodes([{ name: 'edge-1', kind: 'worker', edge: true, version: 'v1.33.7' }]);
   const admin = cluster.kubeConfig.makeApiClient(CoreV1Api);
@@ -125,42 +127,47 @@ test('deploy/worker.yaml authenticates: the kubeconfig it mounts reads the mount
   const ca = Buffer.from(cluster.kubeConfig.getCurrentCluster()!.caData!, 'base64').toString('utf8');
 
   const docs = parseAllDocuments(readFileSync(join(deployDir, 'worker.yaml'), 'utf8')).map((d) => d.toJS() as Manifest);
+  // The credentials are not in the manifests: each cluster's Secret is the operator's (existingSecret in the chart).
+  expect(docs.filter((d) => d.kind === 'Secret')).toEqual([]);
   const deployment = docs.find((d) => d.kind === 'Deployment')!;
   const pod = deployment.spec!.template.spec;
   const container = pod.containers[0]!;
   const configPath = container.args[container.args.indexOf('--config') + 1]!;
-  // Lay out the worker's filesystem as its Deployment mounts it, under `root`: each mounted
-  // ConfigMap or Secret key becomes a file, the Secret's placeholders filled in as an operator would
-  // (`kubectl create token ... > token` leaves a newline), and the server is this test's API server.
+  // Lay out the worker's filesystem as its Deployment mounts it, under `root`: each mounted ConfigMap key
+  // becomes a file, and each projected Secret key the file of its item, filled as the operator's Secret
+  // would be (`kubectl create token ... > token` leaves a newline); the server is this test's API server.
   const root = mkdtempSync(join(tmpdir(), 'edge-upgrade-deploy-'));
   try {
     const rooted = (text: string) =>
       text
         .replaceAll('/etc/edge-upgrade/', `${root}/etc/edge-upgrade/`)
         .replaceAll('https://shop-17.example.invalid:6443', cluster.controlPlane.server);
-    const filled: Record<string, string> = { 'shop-17.token': `${token}\n`, 'shop-17.ca.crt': ca };
+    const operatorSecrets: Record<string, Record<string, string>> = {
+      'edge-upgrade-cluster-shop-17': { token: `${token}\n`, 'ca.crt': ca },
+    };
     const written: string[] = [];
+    const write = (path: string, text: string) => {
+      mkdirSync(dirname(join(root, path)), { recursive: true });
+      writeFileSync(join(root, path), text);
+      written.push(path);
+    };
     for (const mount of container.volumeMounts) {
       const volume = pod.volumes.find((v) => v.name === mount.name)!;
-      const source = volume.configMap
-        ? docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name === volume.configMap!.name)
-        : volume.secret
-          ? docs.find((d) => d.kind === 'Secret' && d.metadata.name === volume.secret!.secretName)
-          : undefined;
-      for (const [key, value] of Object.entries({ ...source?.data, ...source?.stringData })) {
-        const path = join(root, mount.mountPath, key);
-        mkdirSync(dirname(path), { recursive: true });
-        writeFileSync(path, filled[key] ?? rooted(value));
-        written.push(join(mount.mountPath, key));
+      if (volume.configMap) {
+        const source = docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name === volume.configMap!.name)!;
+        for (const [key, value] of Object.entries(source.data ?? {})) write(join(mount.mountPath, key), rooted(value));
+      }
+      for (const { secret } of volume.projected?.sources ?? []) {
+        for (const item of secret.items) write(join(mount.mountPath, item.path), operatorSecrets[secret.name]![item.key]!);
       }
     }
     // Everything the configuration and the kubeconfig name is really mounted.
     expect(written).toEqual(
       expect.arrayContaining([
         configPath,
-        '/etc/edge-upgrade/clusters/shop-17.kubeconfig',
-        '/etc/edge-upgrade/clusters/shop-17.token',
-        '/etc/edge-upgrade/clusters/shop-17.ca.crt',
+        '/etc/edge-upgrade/config/kubeconfig-shop-17',
+        '/etc/edge-upgrade/clusters/shop-17/token',
+        '/etc/edge-upgrade/clusters/shop-17/ca.crt',
       ]),
     );
 
