@@ -107,7 +107,7 @@ test("deploy/worker.yaml and deploy/rbac.yaml are the charts' output with the de
   expect(r.status).toBe(0);
 });
 
-test('the full example: workers spread over nodes, probes on /livez and /readyz, a Secret only for the cluster given its token, mTLS, a ServiceMonitor and a PrometheusRule', () => {
+test('the full example: workers spread over nodes, probes, a Secret only for the cluster given its token, mTLS, alerting', () => {
   const docs = docsOf(helmOk('template', 'edge-upgrade', WORKER_CHART, '--namespace', 'edge-upgrade-system', '-f', EXAMPLE));
   const kinds = docs.map((d) => `${d.kind}/${d.metadata.name}`).sort();
   expect(kinds).toEqual([
@@ -192,7 +192,7 @@ test('the full example: workers spread over nodes, probes on /livez and /readyz,
   expect(noRules.map((d) => d.kind)).not.toContain('PrometheusRule');
 });
 
-test('helm install, upgrade and uninstall on the kube-apiserver: a server-side dry run first; the Secrets of the clusters outlive them all', async () => {
+test('helm install, upgrade and uninstall on the kube-apiserver, after a server-side dry run: cluster Secrets outlive all', async () => {
   const core = cluster.kubeConfig.makeApiClient(CoreV1Api);
   const apps = cluster.kubeConfig.makeApiClient(AppsV1Api);
   kubectl(['create', 'namespace', 'edge-upgrade-system']);
