@@ -40,6 +40,9 @@ test('a 1,000-worker upgrade continues-as-new, keeping progress, signals and Upd
     clusterId: 'big',
     controlPlaneVersion: 'v1.33.5',
     nodes: makeNodes({ masters: 3, edge: 1000, version: 'v1.33.5' }),
+    // Upgrades that take a second, so the 400 of the big batch overlap however slowly a busy worker starts them
+    // (instant ones could end before the last starts, and a batch would look like 399 and 1).
+    upgradeMs: 1000,
   });
   // A cap of 400 workers (40%): batches 1, 2, … 256, then 400, more than one batch child takes (370), so it runs as two.
   const handle = await startUpgrade(client, { clusterId: c.clusterId, gate: NO_GATE, targetVersion: 'v1.34.4', batch: { maxPercent: 40 } });
